@@ -1,0 +1,15 @@
+import type { FineTuningProvider, ObjectStore, RunStore } from '../core/ports.js';
+import { awsClients } from './aws-clients.js';
+import { dynamoDbRunStore } from './dynamodb-run-store.js';
+import { readEnvironment } from './environment.js';
+import { openAiProvider } from './openai-provider.js';
+import { s3ObjectStore } from './s3-object-store.js';
+
+/** The production wiring of the ports, in one place. Steps receive these; tests pass fakes instead. */
+export const objectStore = (): ObjectStore => s3ObjectStore(awsClients.s3());
+
+export const runStore = (): RunStore =>
+  dynamoDbRunStore(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
+
+/** The provider for a call; the key comes from the middleware, the base URL from OPENAI_BASE_URL if set. */
+export const provider = (apiKey: string): FineTuningProvider => openAiProvider({ apiKey });

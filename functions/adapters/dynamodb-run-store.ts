@@ -1,0 +1,91 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { RunStore, RunUpdate } from '../core/ports.js';
+import {
+  canTransition,
+  RUN_STATUSES,
+  RunRecordSchema,
+  TERMINAL_STATUSES,
+  type RunRecord,
+  type RunStatus,
+} from '../core/run.js';
+
+/**
+ * RunStore on one DynamoDB table keyed by `runId`. Every write is conditional: a run is created once,
+ * and its status only moves along the allowed edges, so a duplicated or retried step changes nothing.
+ */
+export function dynamoDbRunStore(
+  documents: DynamoDBDocumentClient,
+  tableName: string,
+  now: () => Date = () => new Date(),
+): RunStore {
+  return {
+    async create(record) {
+      try {
+        await documents.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: RunRecordSchema.parse(record),
+            ConditionExpression: 'attribute_not_exists(runId)',
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
+      }
+    },
+
+    async get(runId) {
+      const { Item } = await documents.send(
+        new GetCommand({ TableName: tableName, Key: { runId }, ConsistentRead: true }),
+      );
+      return Item ? RunRecordSchema.parse(Item) : undefined;
+    },
+
+    async advance(runId, status, fields = {}) {
+      const at = now().toISOString();
+      const { detail, ...rest } = fields;
+      const values: Record<string, unknown> = {
+        ':status': status,
+        ':at': at,
+        ':change': [detail === undefined ? { status, at } : { status, at, detail }],
+      };
+      const names: Record<string, string> = { '#status': 'status' };
+      const sets = ['#status = :status', 'updatedAt = :at', 'history = list_append(history, :change)'];
+      if (TERMINAL_STATUSES.has(status)) sets.push('finishedAt = :at');
+      for (const [key, value] of Object.entries(rest)) {
+        if (value === undefined) continue;
+        names[`#${key}`] = key;
+        values[`:${key}`] = value;
+        sets.push(`#${key} = :${key}`);
+      }
+      const from = RUN_STATUSES.filter((candidate) => canTransition(candidate, status));
+      from.forEach((candidate, i) => (values[`:from${i}`] = candidate));
+      try {
+        const { Attributes } = await documents.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { runId },
+            UpdateExpression: `SET ${sets.join(', ')}`,
+            ConditionExpression: `attribute_exists(runId) AND #status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return RunRecordSchema.parse(Attributes);
+      } catch (error) {
+        if (isConditionFailure(error)) return undefined;
+        throw error;
+      }
+    },
+  };
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error as { name?: string })?.name === 'ConditionalCheckFailedException'
+  );
+}

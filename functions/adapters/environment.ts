@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { InvalidConfigError } from '../core/errors.js';
+
+/**
+ * The environment the stack gives each function, read and checked in one place. A missing variable
+ * is a deployment bug, reported by name.
+ */
+const EnvironmentSchema = z.object({
+  RUNS_TABLE: z.string().min(1),
+  DATA_BUCKET: z.string().min(1),
+  API_KEY_SECRET_ID: z.string().min(1),
+  STATE_MACHINE_ARN: z.string().min(1),
+  /** JSON of stack-wide RunConfig defaults. */
+  RUN_DEFAULTS: z.string().default('{}'),
+  INCOMING_PREFIX: z.string().default('incoming/'),
+});
+export type Environment = z.infer<typeof EnvironmentSchema>;
+
+export function readEnvironment<K extends keyof Environment>(...names: K[]): Pick<Environment, K> {
+  const picked = EnvironmentSchema.pick(Object.fromEntries(names.map((n) => [n, true])) as never);
+  const parsed = picked.safeParse(process.env);
+  if (!parsed.success) {
+    throw new InvalidConfigError(
+      `environment: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+      'Redeploy the stack; the function is missing configuration it needs.',
+    );
+  }
+  return parsed.data as Pick<Environment, K>;
+}

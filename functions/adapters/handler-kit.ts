@@ -1,0 +1,59 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { formatErrorMessage, InvalidEventError, TunedropError } from '../core/errors.js';
+import { awsClients } from './aws-clients.js';
+import { readEnvironment } from './environment.js';
+import { apiKeyMiddleware, type ContextWithApiKey } from './openai-key-middleware.js';
+
+export const logger = new Logger({ serviceName: 'tunedrop' });
+
+/**
+ * Builds a workflow step's Lambda handler: parse the state with the step's schema, run the step, log,
+ * and shape errors so Step Functions can route them (error name = class name) and Record can tell the
+ * user the fix. With `providerKey`, the provider API key is loaded from Secrets Manager first.
+ */
+export function stepHandler<S extends z.ZodType, R>(
+  name: string,
+  schema: S,
+  step: (input: z.infer<S>, context: Context) => Promise<R>,
+): middy.MiddyfiedHandler<unknown, R, Error, Context>;
+export function stepHandler<S extends z.ZodType, R>(
+  name: string,
+  schema: S,
+  step: (input: z.infer<S>, context: ContextWithApiKey) => Promise<R>,
+  options: { providerKey: true },
+): middy.MiddyfiedHandler<unknown, R, Error, ContextWithApiKey>;
+export function stepHandler<S extends z.ZodType, R>(
+  name: string,
+  schema: S,
+  step: (input: z.infer<S>, context: ContextWithApiKey) => Promise<R>,
+  options: { providerKey?: boolean } = {},
+) {
+  const handler = middy<unknown, R, Error, ContextWithApiKey>().use({
+    onError: async (request) => {
+      const error = request.error;
+      if (error instanceof TunedropError) error.message = formatErrorMessage(error);
+      logger.error(`${name} failed`, { error: error ?? undefined });
+    },
+  });
+  if (options.providerKey) {
+    const { API_KEY_SECRET_ID } = readEnvironment('API_KEY_SECRET_ID');
+    handler.use(apiKeyMiddleware({ client: awsClients.secrets(), secretId: API_KEY_SECRET_ID }));
+  }
+  return handler.handler(async (event, context) => {
+    const parsed = schema.safeParse(event);
+    if (!parsed.success) {
+      throw new InvalidEventError(
+        `${name} received a state it cannot read: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        'The workflow definition and the functions are out of step; redeploy the stack.',
+      );
+    }
+    const input = parsed.data as { runId?: string };
+    logger.info(`${name} started`, { runId: input.runId });
+    const result = await step(parsed.data, context);
+    logger.info(`${name} done`, { runId: input.runId });
+    return result;
+  });
+}

@@ -1,0 +1,18 @@
+import { objectStore, provider, runStore } from '../adapters/deps.js';
+import { stepHandler } from '../adapters/handler-kit.js';
+import { ExecutionInputSchema, JobProgressSchema } from '../core/workflow-state.js';
+import { collectResults } from './collect-results.js';
+
+const InputSchema = ExecutionInputSchema.extend({ job: JobProgressSchema });
+
+export const handler = stepHandler(
+  'collect',
+  InputSchema,
+  (input, context) =>
+    collectResults(input, {
+      store: objectStore(),
+      runs: runStore(),
+      provider: provider(context.providerApiKey),
+    }),
+  { providerKey: true },
+);

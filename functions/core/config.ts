@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { DEFAULT_MODEL } from './catalog.js';
+
+/**
+ * What a run trains and how. Read in one place: stack-wide defaults (set at deploy time) overlaid by an
+ * optional per-family `incoming/<family>/tunedrop.json`. Every field has a default, so dropping a bare
+ * JSONL file works.
+ */
+const autoOr = <T extends z.ZodTypeAny>(schema: T) => z.union([z.literal('auto'), schema]);
+
+export const HyperparametersSchema = z
+  .object({
+    nEpochs: autoOr(z.number().int().min(1).max(50)).default('auto'),
+    batchSize: autoOr(z.number().int().min(1).max(256)).default('auto'),
+    learningRateMultiplier: autoOr(z.number().positive().max(10)).default('auto'),
+  })
+  .strict();
+
+export const RunConfigSchema = z
+  .object({
+    /** @default gpt-4.1-mini-2025-04-14 */
+    model: z.string().min(1).default(DEFAULT_MODEL),
+    /** Up to 64 characters of the fine-tuned model's name; the family name when absent. */
+    suffix: z
+      .string()
+      .max(64)
+      .regex(/^[A-Za-z0-9_-]*$/, 'use letters, digits, "-" and "_" only')
+      .optional(),
+    method: z.enum(['supervised', 'dpo']).default('supervised'),
+    hyperparameters: HyperparametersSchema.default({
+      nEpochs: 'auto',
+      batchSize: 'auto',
+      learningRateMultiplier: 'auto',
+    }),
+    /** Seeds both the train/validation split and the provider's training. @default 42 */
+    seed: z.number().int().min(0).max(2_147_483_647).default(42),
+    /** Share of examples held out for validation. @default 0.2 */
+    validationRatio: z.number().min(0).max(0.5).default(0.2),
+    /** The validation set never grows past this many examples. @default 1000 */
+    maxValidationExamples: z.number().int().min(1).default(1000),
+    /** A run whose estimated cost is higher stops before anything is uploaded. @default no limit */
+    maxCostUsd: z.number().positive().optional(),
+  })
+  .strict();
+
+export type RunConfig = z.infer<typeof RunConfigSchema>;
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+
+export type ConfigResult = { ok: true; config: RunConfig } | { ok: false; problems: string[] };
+
+/** Overlays the layers (later wins) and validates the result. */
+export function resolveRunConfig(...layers: Array<Record<string, unknown> | undefined>): ConfigResult {
+  const merged: Record<string, unknown> = {};
+  for (const layer of layers) {
+    if (!layer) continue;
+    for (const [key, value] of Object.entries(layer)) {
+      merged[key] =
+        key === 'hyperparameters' && isObject(value) && isObject(merged[key])
+          ? { ...(merged[key] as object), ...value }
+          : value;
+    }
+  }
+  const parsed = RunConfigSchema.safeParse(merged);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The value the stack puts in the API key secret; a run fails with a clear fix until the user replaces it. */
+export const PLACEHOLDER_API_KEY = 'REPLACE_WITH_YOUR_OPENAI_API_KEY';

@@ -1,0 +1,124 @@
+/**
+ * Typed errors. Each carries a stable `code` and a `fix` the user can act on.
+ *
+ * The class name matters beyond TypeScript: a Lambda that throws reports `errorType` = `error.name`, and
+ * the state machine's Retry/Catch rules match on it. `PermanentError`s are never retried (the workflow
+ * lists their names before its catch-all retry); anything else is treated as transient.
+ */
+export abstract class TunedropError extends Error {
+  abstract readonly code: string;
+  /** What the user should do about it, in one sentence. */
+  readonly fix: string;
+
+  constructor(message: string, fix: string, options?: ErrorOptions) {
+    super(message, options);
+    this.fix = fix;
+    this.name = new.target.name;
+  }
+
+  toJSON(): { name: string; code: string; message: string; fix: string } {
+    return { name: this.name, code: this.code, message: this.message, fix: this.fix };
+  }
+}
+
+/** Retrying cannot help: bad input, bad configuration, a provider that said no. */
+export abstract class PermanentError extends TunedropError {}
+
+export class InvalidEventError extends PermanentError {
+  readonly code = 'invalid_event';
+}
+
+export class InvalidConfigError extends PermanentError {
+  readonly code = 'invalid_config';
+}
+
+export class ApiKeyNotSetError extends PermanentError {
+  readonly code = 'api_key_not_set';
+}
+
+export class DatasetRejectedError extends PermanentError {
+  readonly code = 'dataset_rejected';
+}
+
+/** The provider answered with a 4xx that will not change on retry (bad request, auth, not found). */
+export class ProviderRejectedError extends PermanentError {
+  readonly code: string;
+  constructor(message: string, fix: string, code = 'provider_rejected', options?: ErrorOptions) {
+    super(message, fix, options);
+    this.code = code;
+  }
+}
+
+/** The provider job ended without success (failed, or cancelled outside tunedrop). */
+export class ProviderJobFailedError extends PermanentError {
+  readonly code: string;
+  constructor(message: string, fix: string, code = 'job_failed') {
+    super(message, fix);
+    this.code = code;
+  }
+}
+
+export class ResultFileMissingError extends PermanentError {
+  readonly code = 'result_file_missing';
+}
+
+/** Throttling, 5xx, network: worth retrying with backoff. */
+export class ProviderUnavailableError extends TunedropError {
+  readonly code = 'provider_unavailable';
+}
+
+/** Names of the error classes the workflow must not retry. Kept next to the classes they name. */
+export const PERMANENT_ERROR_NAMES = [
+  'InvalidEventError',
+  'InvalidConfigError',
+  'ApiKeyNotSetError',
+  'DatasetRejectedError',
+  'ProviderRejectedError',
+  'ProviderJobFailedError',
+  'ResultFileMissingError',
+] as const;
+
+export function describeError(error: unknown): {
+  name: string;
+  message: string;
+  fix?: string;
+  code?: string;
+} {
+  if (error instanceof TunedropError) return error.toJSON();
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}
+
+/**
+ * Lambda reports only `errorType` and `errorMessage`, so the handler kit appends the code and fix to the
+ * message as ` [code] Fix: ...`; this reads a Step Functions `Cause` back into its parts.
+ */
+export function formatErrorMessage(error: TunedropError): string {
+  return `${error.message} [${error.code}] Fix: ${error.fix}`;
+}
+
+export function parseErrorCause(
+  errorName: string,
+  cause: string | undefined,
+): { name: string; code?: string; message: string; fix?: string } {
+  let name = errorName;
+  let message = cause ?? errorName;
+  try {
+    const parsed = JSON.parse(cause ?? '') as { errorType?: string; errorMessage?: string };
+    if (parsed.errorType) name = parsed.errorType;
+    if (parsed.errorMessage) message = parsed.errorMessage;
+  } catch {
+    // A Cause that is not Lambda's JSON (a States.* error) is kept as it is.
+  }
+  const match = /^([\s\S]*) \[([a-z0-9_]+)\] Fix: ([\s\S]*)$/.exec(message);
+  if (match) return { name, code: match[2]!, message: match[1]!, fix: match[3]! };
+  if (name === 'States.Timeout') {
+    return {
+      name,
+      code: 'step_timeout',
+      message,
+      fix: 'A step ran past its timeout; drop the file again to retry.',
+    };
+  }
+  return { name, message };
+}

@@ -1,0 +1,95 @@
+import type { RunRecord, RunStatus, RunError } from './run.js';
+
+/**
+ * The interfaces the steps need from the outside world. Adapters implement them on AWS and on the
+ * provider's API; tests implement them in memory. Nothing here imports an SDK.
+ */
+
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+  versionId?: string | undefined;
+}
+
+export interface ObjectStore {
+  read(ref: ObjectRef): AsyncIterable<Uint8Array>;
+  readText(ref: ObjectRef): Promise<string | undefined>;
+  write(ref: ObjectRef, body: string | Uint8Array, contentType: string): Promise<void>;
+  /** Opens an object for writing piece by piece, without holding the body in memory. */
+  createWriter(ref: ObjectRef, contentType: string): ObjectWriter;
+}
+
+export interface ObjectWriter {
+  /** Resolves when the chunk is accepted (backpressure). */
+  write(chunk: string): Promise<void>;
+  /** Finishes the object; it exists only after this resolves. */
+  close(): Promise<void>;
+  /** Gives up; no object is left behind. */
+  abort(): Promise<void>;
+}
+
+export interface RunStore {
+  /** Creates the run; returns false (and changes nothing) when it exists already. */
+  create(record: RunRecord): Promise<boolean>;
+  get(runId: string): Promise<RunRecord | undefined>;
+  /**
+   * Moves the run to `status` and sets `fields`, if the move is allowed from its current status.
+   * Returns the updated record, or undefined when the run was already past that point (a retried or
+   * duplicated step), in which case nothing changed.
+   */
+  advance(runId: string, status: RunStatus, fields?: RunUpdate): Promise<RunRecord | undefined>;
+}
+
+export type RunUpdate = Partial<
+  Omit<RunRecord, 'runId' | 'status' | 'history' | 'createdAt' | 'updatedAt' | 'error'>
+> & { error?: RunError; detail?: string };
+
+/** Provider job statuses as OpenAI names them; unknown future ones pass through as strings. */
+export type ProviderJobStatus =
+  'validating_files' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | (string & {});
+
+export interface ProviderJob {
+  id: string;
+  status: ProviderJobStatus;
+  model: string;
+  fineTunedModel: string | null;
+  trainedTokens: number | null;
+  resultFileIds: string[];
+  error: { code: string | null; message: string; param: string | null } | null;
+  createdAt: number;
+  finishedAt: number | null;
+  estimatedFinish: number | null;
+  epochs: number | null;
+}
+
+export interface CreateJobRequest {
+  runId: string;
+  model: string;
+  trainingFileId: string;
+  validationFileId: string | null;
+  suffix: string;
+  seed: number;
+  method: 'supervised' | 'dpo';
+  hyperparameters: {
+    nEpochs: number | 'auto';
+    batchSize: number | 'auto';
+    learningRateMultiplier: number | 'auto';
+  };
+}
+
+/**
+ * A fine-tuning provider. OpenAI is the first; Azure OpenAI and Amazon Bedrock fit the same shape.
+ * Implementations translate the provider's errors into tunedrop's typed errors (permanent or not).
+ */
+export interface FineTuningProvider {
+  readonly name: string;
+  uploadFile(input: { fileName: string; path: string }): Promise<{ fileId: string; bytes: number }>;
+  /** Creates exactly one job per run: callers look it up with findJobByRunId first. */
+  createJob(request: CreateJobRequest): Promise<ProviderJob>;
+  findJobByRunId(runId: string): Promise<ProviderJob | undefined>;
+  getJob(jobId: string): Promise<ProviderJob>;
+  cancelJob(jobId: string): Promise<ProviderJob>;
+  /** The job's result file (results.csv, possibly base64 as delivered), or undefined if it has none. */
+  resultFile(job: ProviderJob): Promise<Uint8Array | undefined>;
+  deleteModel(model: string): Promise<void>;
+}

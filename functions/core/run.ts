@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * A run is one dropped file's journey. Its status only moves forward along these edges, and every run
+ * ends in exactly one terminal status.
+ */
+export const RUN_STATUSES = [
+  'RECEIVED',
+  'REJECTED',
+  'PREPARING',
+  'UPLOADING',
+  'TRAINING',
+  'COLLECTING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+  'TIMED_OUT',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
+  'REJECTED',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+  'TIMED_OUT',
+]);
+
+const ENDINGS: RunStatus[] = ['FAILED', 'CANCELLED', 'TIMED_OUT'];
+const NEXT: Record<RunStatus, readonly RunStatus[]> = {
+  RECEIVED: ['REJECTED', 'PREPARING', ...ENDINGS],
+  PREPARING: ['UPLOADING', ...ENDINGS],
+  UPLOADING: ['TRAINING', ...ENDINGS],
+  TRAINING: ['TRAINING', 'COLLECTING', ...ENDINGS],
+  COLLECTING: ['SUCCEEDED', ...ENDINGS],
+  REJECTED: [],
+  SUCCEEDED: [],
+  FAILED: [],
+  CANCELLED: [],
+  TIMED_OUT: [],
+};
+
+export function canTransition(from: RunStatus, to: RunStatus): boolean {
+  return NEXT[from].includes(to);
+}
+
+export const RunErrorSchema = z.object({
+  name: z.string(),
+  code: z.string().optional(),
+  message: z.string(),
+  fix: z.string().optional(),
+});
+export type RunError = z.infer<typeof RunErrorSchema>;
+
+export const StatusChangeSchema = z.object({
+  status: z.enum(RUN_STATUSES),
+  at: z.string(),
+  /** The provider's own status while TRAINING (validating_files, queued, running, ...). */
+  detail: z.string().optional(),
+});
+export type StatusChange = z.infer<typeof StatusChangeSchema>;
+
+/** The one DynamoDB item a run has. Optional fields appear as the run gets that far. */
+export const RunRecordSchema = z.object({
+  runId: z.string(),
+  family: z.string(),
+  status: z.enum(RUN_STATUSES),
+  history: z.array(StatusChangeSchema),
+  source: z.object({
+    bucket: z.string(),
+    key: z.string(),
+    versionId: z.string().optional(),
+    etag: z.string().optional(),
+    size: z.number().optional(),
+  }),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().optional(),
+  provider: z.string().optional(),
+  baseModel: z.string().optional(),
+  providerJobId: z.string().optional(),
+  providerStatus: z.string().optional(),
+  fineTunedModel: z.string().optional(),
+  trainingExamples: z.number().optional(),
+  validationExamples: z.number().optional(),
+  estimatedTokens: z.number().optional(),
+  estimatedCostUsd: z.number().optional(),
+  trainedTokens: z.number().optional(),
+  costUsd: z.number().optional(),
+  validationReportKey: z.string().optional(),
+  resultsKey: z.string().optional(),
+  summaryKey: z.string().optional(),
+  error: RunErrorSchema.optional(),
+});
+export type RunRecord = z.infer<typeof RunRecordSchema>;
+
+export interface SourceObject {
+  bucket: string;
+  key: string;
+  versionId?: string | undefined;
+}
+
+/**
+ * The run id is a pure function of the object version, so a duplicated S3 event maps to the same run
+ * and the same Step Functions execution name (which AWS refuses to start twice). A new upload of the
+ * same key is a new version and so a new run: dropping a file again retrains. Without versioning the
+ * ETag stands in for the version.
+ *
+ * Execution names allow 80 characters of [A-Za-z0-9_-]; the readable part helps in the console.
+ */
+export function deriveRunId(source: SourceObject & { etag?: string | undefined }): string {
+  const version = source.versionId ?? `etag:${source.etag ?? ''}`;
+  const digest = createHash('sha256')
+    .update(`${source.bucket}\n${source.key}\n${version}`)
+    .digest('hex')
+    .slice(0, 16);
+  const base = source.key
+    .split('/')
+    .pop()!
+    .replace(/\.jsonl$/i, '');
+  const readable = base
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60);
+  return readable ? `${readable}-${digest}` : digest;
+}
+
+/** `incoming/<family>/<file>.jsonl` → `<family>`; files directly under `incoming/` are family "default". */
+export function familyOf(key: string, prefix = 'incoming/'): string {
+  const rest = key.startsWith(prefix) ? key.slice(prefix.length) : key;
+  const parts = rest.split('/');
+  return parts.length > 1 && parts[0] ? parts[0] : 'default';
+}
+
+/** Where a run's files live in the bucket. One place, so handlers and docs agree. */
+export const runKeys = (runId: string) => ({
+  prefix: `runs/${runId}/`,
+  validationJson: `runs/${runId}/validation.json`,
+  validationMarkdown: `runs/${runId}/validation.md`,
+  training: `runs/${runId}/train.jsonl`,
+  validation: `runs/${runId}/validation.jsonl`,
+  results: `runs/${runId}/results.csv`,
+  summary: `runs/${runId}/summary.json`,
+});

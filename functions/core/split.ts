@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import type { JsonlLine } from './jsonl.js';
+
+/**
+ * Train/validation split that is seeded, deterministic and streaming.
+ *
+ * Every example gets a 48-bit hash of (seed, its canonical JSON). The validation set is the examples
+ * with the smallest hashes: the validator finds the threshold in the same pass that counts tokens (so the
+ * cost estimate is of the real training file), and Prepare then routes each line by comparing its hash,
+ * in one pass with nothing held in memory. Identical examples share a hash, so a duplicate can never be
+ * on both sides, and the same file with the same seed always splits the same way.
+ */
+export function splitHash(seed: number, canonicalJson: string): number {
+  const digest = createHash('sha256').update(`${seed}\n`).update(canonicalJson).digest();
+  return digest.readUIntBE(0, 6);
+}
+
+export interface SplitPlan {
+  /** Examples whose hash is <= threshold go to validation; null means no validation file. */
+  threshold: number | null;
+  validationExamples: number;
+  validationTokens: number;
+}
+
+interface Bucket {
+  hash: number;
+  examples: number;
+  tokens: number;
+}
+
+/** Keeps the `capacity` smallest distinct hashes seen, with how many examples and tokens share each. */
+export class ValidationSelector {
+  private readonly buckets = new Map<number, Bucket>();
+  private readonly heap: number[] = []; // max-heap of hashes in `buckets`
+
+  constructor(private readonly capacity: number) {}
+
+  add(hash: number, tokens: number): void {
+    const known = this.buckets.get(hash);
+    if (known) {
+      known.examples += 1;
+      known.tokens += tokens;
+      return;
+    }
+    if (this.heap.length < this.capacity) {
+      this.buckets.set(hash, { hash, examples: 1, tokens });
+      this.push(hash);
+    } else if (this.heap.length > 0 && hash < this.heap[0]!) {
+      this.buckets.delete(this.popMax());
+      this.buckets.set(hash, { hash, examples: 1, tokens });
+      this.push(hash);
+    }
+  }
+
+  /** Chooses the threshold for `wanted` validation examples (duplicates of the last one come along). */
+  plan(wanted: number): SplitPlan {
+    const plan: SplitPlan = { threshold: null, validationExamples: 0, validationTokens: 0 };
+    if (wanted <= 0) return plan;
+    const ascending = [...this.buckets.values()].sort((a, b) => a.hash - b.hash);
+    for (const bucket of ascending) {
+      if (plan.validationExamples >= wanted) break;
+      plan.threshold = bucket.hash;
+      plan.validationExamples += bucket.examples;
+      plan.validationTokens += bucket.tokens;
+    }
+    return plan;
+  }
+
+  private push(hash: number): void {
+    const heap = this.heap;
+    heap.push(hash);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent]! >= heap[i]!) break;
+      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      i = parent;
+    }
+  }
+
+  private popMax(): number {
+    const heap = this.heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let largest = i;
+        if (left < heap.length && heap[left]! > heap[largest]!) largest = left;
+        if (right < heap.length && heap[right]! > heap[largest]!) largest = right;
+        if (largest === i) break;
+        [heap[i], heap[largest]] = [heap[largest]!, heap[i]!];
+        i = largest;
+      }
+    }
+    return top;
+  }
+}
+
+/** How many examples the validation set should have. */
+export function wantedValidationExamples(examples: number, ratio: number, max: number): number {
+  return Math.min(max, Math.floor(examples * ratio));
+}
+
+export interface SplitCounts {
+  training: number;
+  validation: number;
+}
+
+/**
+ * Routes each line of a dataset to one side. `write` receives the line text with a newline, and may
+ * return a promise to apply backpressure.
+ */
+export async function splitDataset(
+  lines: AsyncIterable<JsonlLine>,
+  options: { seed: number; threshold: number | null },
+  write: (side: 'training' | 'validation', text: string) => void | Promise<void>,
+): Promise<SplitCounts> {
+  const counts: SplitCounts = { training: 0, validation: 0 };
+  for await (const line of lines) {
+    if (line.text.trim() === '') continue;
+    const canonical = JSON.stringify(JSON.parse(line.text));
+    const side =
+      options.threshold !== null && splitHash(options.seed, canonical) <= options.threshold
+        ? 'validation'
+        : 'training';
+    counts[side] += 1;
+    await write(side, `${line.text}\n`);
+  }
+  return counts;
+}

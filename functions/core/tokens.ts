@@ -1,0 +1,50 @@
+import { encode } from 'gpt-tokenizer/encoding/o200k_base';
+
+/**
+ * Token counting by OpenAI's published convention for chat examples (OpenAI Cookbook, "How to count
+ * tokens with tiktoken"): every message costs 3 tokens of framing plus the tokens of each of its string
+ * fields, a `name` one more, and the reply is primed with 3. Non-string fields (content parts, tool
+ * calls) are counted as their JSON text. o200k_base is the tokenizer of the gpt-4o and gpt-4.1 families.
+ */
+const TOKENS_PER_MESSAGE = 3;
+const TOKENS_PER_NAME = 1;
+const REPLY_PRIMING_TOKENS = 3;
+
+/** System prompts and labels repeat across a dataset; their counts are remembered, up to a bound. */
+const MEMO_LIMIT = 50_000;
+const MEMO_MAX_TEXT = 4_096;
+const memo = new Map<string, number>();
+
+export function countTextTokens(text: string): number {
+  if (text.length === 0) return 0;
+  if (text.length > MEMO_MAX_TEXT) return encode(text).length;
+  const known = memo.get(text);
+  if (known !== undefined) return known;
+  const count = encode(text).length;
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(text, count);
+  return count;
+}
+
+function countValueTokens(value: unknown): number {
+  if (value === null || value === undefined) return 0;
+  if (typeof value === 'string') return countTextTokens(value);
+  return countTextTokens(JSON.stringify(value));
+}
+
+export function countMessagesTokens(
+  messages: ReadonlyArray<Record<string, unknown>>,
+  tools?: unknown,
+): number {
+  let total = REPLY_PRIMING_TOKENS;
+  for (const message of messages) {
+    total += TOKENS_PER_MESSAGE;
+    for (const [key, value] of Object.entries(message)) {
+      if (key === 'weight') continue;
+      total += countValueTokens(value);
+      if (key === 'name') total += TOKENS_PER_NAME;
+    }
+  }
+  if (tools !== undefined) total += countValueTokens(tools);
+  return total;
+}

@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { provider, runStore } from '../adapters/deps.js';
+import { stepHandler } from '../adapters/handler-kit.js';
+import { JobProgressSchema } from '../core/workflow-state.js';
+import { getStatus } from './get-status.js';
+
+const InputSchema = z.object({ runId: z.string(), job: JobProgressSchema });
+
+export const handler = stepHandler(
+  'get-status',
+  InputSchema,
+  (input, context) => getStatus(input, { runs: runStore(), provider: provider(context.providerApiKey) }),
+  { providerKey: true },
+);

@@ -1,0 +1,52 @@
+import { readJsonlLines } from '../core/jsonl.js';
+import type { ObjectStore, ObjectWriter, RunStore } from '../core/ports.js';
+import { runKeys } from '../core/run.js';
+import { splitDataset } from '../core/split.js';
+import type { ExecutionInput, PreparedFiles } from '../core/workflow-state.js';
+
+export interface PrepareDeps {
+  store: ObjectStore;
+  runs: RunStore;
+}
+
+const JSONL = 'application/jsonl';
+
+/**
+ * Splits the validated file into `runs/<runId>/train.jsonl` and `validation.jsonl` in one streaming
+ * pass, by the threshold the validator chose. The user's object is only read, at its pinned version.
+ * Running it again rewrites the same two files with the same content.
+ */
+export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Promise<PreparedFiles> {
+  const keys = runKeys(input.runId);
+  await deps.runs.advance(input.runId, 'PREPARING', {
+    baseModel: input.model,
+    estimatedTokens: input.estimate.billedTokens,
+    estimatedCostUsd: input.estimate.costUsd,
+  });
+
+  const bucket = input.source.bucket;
+  const training = deps.store.createWriter({ bucket, key: keys.training }, JSONL);
+  const validation =
+    input.split.threshold === null
+      ? undefined
+      : deps.store.createWriter({ bucket, key: keys.validation }, JSONL);
+  const writers: ObjectWriter[] = validation ? [training, validation] : [training];
+
+  try {
+    const counts = await splitDataset(
+      readJsonlLines(deps.store.read(input.source)),
+      input.split,
+      (side, text) => (side === 'training' ? training.write(text) : validation!.write(text)),
+    );
+    await Promise.all(writers.map((writer) => writer.close()));
+    return {
+      trainingKey: keys.training,
+      trainingExamples: counts.training,
+      validationKey: validation && counts.validation > 0 ? keys.validation : null,
+      validationExamples: counts.validation,
+    };
+  } catch (error) {
+    await Promise.allSettled(writers.map((writer) => writer.abort()));
+    throw error;
+  }
+}

@@ -1,0 +1,69 @@
+import { parseErrorCause } from '../core/errors.js';
+import type { RunStore } from '../core/ports.js';
+import type { RunStatus } from '../core/run.js';
+import type { RecordInput } from '../core/workflow-state.js';
+
+export interface RecordDeps {
+  runs: RunStore;
+}
+
+/**
+ * Writes the run's final state: SUCCEEDED with results and cost, or FAILED/CANCELLED with the cause a
+ * person needs. It is the last step of every path through the workflow, including every Catch.
+ */
+export async function recordOutcome(
+  input: RecordInput,
+  deps: RecordDeps,
+): Promise<{ runId: string; status: RunStatus }> {
+  const { runId } = input;
+  if (input.failure) {
+    const error = parseErrorCause(input.failure.Error, input.failure.Cause);
+    await deps.runs.advance(runId, 'FAILED', { error });
+    return { runId, status: 'FAILED' };
+  }
+  if (input.job?.phase === 'cancelled') {
+    await deps.runs.advance(runId, 'CANCELLED', {
+      providerStatus: input.job.status,
+      error: {
+        name: 'ProviderJobCancelled',
+        code: 'job_cancelled',
+        message: `provider job ${input.job.jobId} was cancelled`,
+        fix: 'Drop the file again to start a new run.',
+      },
+    });
+    return { runId, status: 'CANCELLED' };
+  }
+  if (input.job?.phase === 'failed') {
+    await deps.runs.advance(runId, 'FAILED', {
+      providerStatus: input.job.status,
+      error: {
+        name: 'ProviderJobFailedError',
+        code: input.job.error?.code ?? 'job_failed',
+        message: `provider job ${input.job.jobId} failed: ${input.job.error?.message ?? 'no reason given'}`,
+        fix: 'Read the message above; fix the data or settings it names, then drop the file again.',
+      },
+    });
+    return { runId, status: 'FAILED' };
+  }
+  if (input.results) {
+    const { fineTunedModel, trainedTokens, costUsd, resultsKey, summaryKey } = input.results;
+    await deps.runs.advance(runId, 'SUCCEEDED', {
+      providerStatus: input.job?.status,
+      ...(fineTunedModel !== null ? { fineTunedModel } : {}),
+      ...(trainedTokens !== null ? { trainedTokens } : {}),
+      ...(costUsd !== null ? { costUsd } : {}),
+      resultsKey,
+      summaryKey,
+    });
+    return { runId, status: 'SUCCEEDED' };
+  }
+  await deps.runs.advance(runId, 'FAILED', {
+    error: {
+      name: 'WorkflowError',
+      code: 'incomplete_state',
+      message: 'the workflow reached Record with neither results nor a failure',
+      fix: 'Report this to the tunedrop maintainers with the run id.',
+    },
+  });
+  return { runId, status: 'FAILED' };
+}

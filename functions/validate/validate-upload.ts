@@ -1,0 +1,190 @@
+import { checkModel, findModel, DEFAULT_MODEL } from '../core/catalog.js';
+import { resolveRunConfig, type RunConfig } from '../core/config.js';
+import { validateDataset, type DatasetIssue, type ValidationReport } from '../core/dataset.js';
+import { readJsonlLines } from '../core/jsonl.js';
+import type { ObjectStore, RunStore } from '../core/ports.js';
+import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } from '../core/report.js';
+import { deriveRunId, familyOf, runKeys } from '../core/run.js';
+import type { ExecutionInput } from '../core/workflow-state.js';
+
+export interface UploadedObject {
+  bucket: string;
+  key: string;
+  versionId?: string | undefined;
+  etag?: string | undefined;
+  size?: number | undefined;
+}
+
+export interface ValidateDeps {
+  store: ObjectStore;
+  runs: RunStore;
+  /** Starts the workflow execution named `runId`; starting it twice is not an error. */
+  startRun: (runId: string, input: ExecutionInput) => Promise<void>;
+  defaults: Record<string, unknown>;
+  incomingPrefix: string;
+  now: () => Date;
+}
+
+export type ValidateOutcome = { runId: string; outcome: 'started' | 'rejected' | 'duplicate' };
+
+/**
+ * One uploaded file: record the run, check the file and its configuration, write the report next to the
+ * data, then either start training or record the rejection. Safe to run twice for the same object.
+ */
+export async function validateUpload(object: UploadedObject, deps: ValidateDeps): Promise<ValidateOutcome> {
+  const runId = deriveRunId(object);
+  const family = familyOf(object.key, deps.incomingPrefix);
+  const keys = runKeys(runId);
+  const at = deps.now().toISOString();
+  const source = {
+    bucket: object.bucket,
+    key: object.key,
+    ...(object.versionId ? { versionId: object.versionId } : {}),
+    ...(object.etag ? { etag: object.etag } : {}),
+    ...(object.size !== undefined ? { size: object.size } : {}),
+  };
+
+  const created = await deps.runs.create({
+    runId,
+    family,
+    status: 'RECEIVED',
+    history: [{ status: 'RECEIVED', at }],
+    source,
+    createdAt: at,
+    updatedAt: at,
+    validationReportKey: keys.validationMarkdown,
+  });
+  if (!created) {
+    const existing = await deps.runs.get(runId);
+    // Past RECEIVED means an earlier delivery of this event already did the work.
+    if (existing && existing.status !== 'RECEIVED') return { runId, outcome: 'duplicate' };
+  }
+
+  const { config, issues: configIssues } = await loadConfig(family, object.bucket, deps);
+  const runIssues: DatasetIssue[] = [...configIssues];
+  const today = at.slice(0, 10);
+  const modelCheck = checkModel(config.model, today);
+  if (!modelCheck.ok) runIssues.push(runIssue('model_not_available', modelCheck.message, modelCheck.fix));
+  const model = modelCheck.ok ? modelCheck.model : (findModel(config.model) ?? findModel(DEFAULT_MODEL)!);
+
+  let report: ValidationReport = await validateDataset(readJsonlLines(deps.store.read(object)), {
+    model,
+    seed: config.seed,
+    validationRatio: config.validationRatio,
+    maxValidationExamples: config.maxValidationExamples,
+    nEpochs: config.hyperparameters.nEpochs,
+  });
+  if (config.maxCostUsd !== undefined && report.estimate.costUsd > config.maxCostUsd) {
+    runIssues.push(
+      runIssue(
+        'over_budget',
+        `the estimated cost $${report.estimate.costUsd.toFixed(2)} is over the budget maxCostUsd = $${config.maxCostUsd}`,
+        'Raise "maxCostUsd" in tunedrop.json, pick a cheaper model, or train on fewer examples or epochs.',
+      ),
+    );
+  }
+  report = withRunIssues(report, runIssues);
+
+  const stored: StoredValidationReport = { schemaVersion: 1, runId, source, checkedAt: at, ...report };
+  const reportRef = (key: string) => ({ bucket: object.bucket, key });
+  await deps.store.write(
+    reportRef(keys.validationJson),
+    `${JSON.stringify(stored, null, 2)}\n`,
+    'application/json',
+  );
+  await deps.store.write(
+    reportRef(keys.validationMarkdown),
+    renderValidationMarkdown(stored),
+    'text/markdown; charset=utf-8',
+  );
+
+  if (report.verdict === 'invalid') {
+    const first = report.errors[0]!;
+    await deps.runs.advance(runId, 'REJECTED', {
+      baseModel: model.id,
+      error: {
+        name: 'DatasetRejectedError',
+        code: first.code,
+        message: `${report.errorCount} problem${report.errorCount === 1 ? '' : 's'}; first: ${first.line ? `line ${first.line}: ` : ''}${first.message}`,
+        fix: `${first.fix} All problems: s3://${object.bucket}/${keys.validationMarkdown}`,
+      },
+    });
+    return { runId, outcome: 'rejected' };
+  }
+
+  await deps.startRun(runId, {
+    runId,
+    family,
+    source: {
+      bucket: object.bucket,
+      key: object.key,
+      ...(object.versionId ? { versionId: object.versionId } : {}),
+      ...(object.etag ? { etag: object.etag } : {}),
+    },
+    config,
+    model: model.id,
+    split: { seed: config.seed, threshold: report.split.threshold },
+    estimate: {
+      billedTokens: report.estimate.billedTokens,
+      costUsd: report.estimate.costUsd,
+      epochs: report.estimate.epochs,
+    },
+  });
+  return { runId, outcome: 'started' };
+}
+
+async function loadConfig(
+  family: string,
+  bucket: string,
+  deps: ValidateDeps,
+): Promise<{ config: RunConfig; issues: DatasetIssue[] }> {
+  const key =
+    family === 'default'
+      ? `${deps.incomingPrefix}tunedrop.json`
+      : `${deps.incomingPrefix}${family}/tunedrop.json`;
+  const fallback = resolveRunConfig(deps.defaults, { suffix: suffixFor(family) });
+  if (!fallback.ok) throw new Error(`stack defaults are invalid: ${fallback.problems.join('; ')}`);
+
+  const text = await deps.store.readText({ bucket, key });
+  if (text === undefined) return { config: fallback.config, issues: [] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return {
+      config: fallback.config,
+      issues: [
+        runIssue(
+          'invalid_config',
+          `${key} is not valid JSON: ${(error as Error).message}`,
+          `Fix the JSON in ${key}.`,
+        ),
+      ],
+    };
+  }
+  const resolved = resolveRunConfig(
+    deps.defaults,
+    { suffix: suffixFor(family) },
+    parsed as Record<string, unknown>,
+  );
+  if (resolved.ok) return { config: resolved.config, issues: [] };
+  return {
+    config: fallback.config,
+    issues: resolved.problems.map((problem) =>
+      runIssue(
+        'invalid_config',
+        `${key}: ${problem}`,
+        `Correct ${key}; docs/configuration.md lists every setting.`,
+      ),
+    ),
+  };
+}
+
+/** The fine-tuned model's name carries the family, so models are easy to tell apart. */
+function suffixFor(family: string): string {
+  return family.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40) || 'tunedrop';
+}
+
+function runIssue(code: string, message: string, fix: string): DatasetIssue {
+  return { code, severity: 'error', message, fix };
+}

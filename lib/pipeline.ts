@@ -1,0 +1,120 @@
+import { Duration, Size } from 'aws-cdk-lib';
+import { AttributeType, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Bucket, EventType } from 'aws-cdk-lib/aws-s3';
+import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { PLACEHOLDER_API_KEY, type RunConfigInput } from '../functions/core/config.js';
+import { SECURE_BUCKET_PROPS, SECURE_TABLE_PROPS } from './secure-defaults.js';
+import { TunedropFunction } from './tunedrop-function.js';
+import { RunWorkflow } from './workflow.js';
+
+export interface TunedropPipelineProps {
+  /**
+   * Run settings for every family unless its `incoming/<family>/tunedrop.json` says otherwise.
+   * @default {} (the RunConfig defaults: gpt-4.1-mini, auto hyperparameters, 20% validation)
+   */
+  runDefaults?: RunConfigInput;
+  /**
+   * Key prefix watched for new data.
+   * @default 'incoming/'
+   */
+  incomingPrefix?: string;
+  /**
+   * The longest a run may take before its execution times out.
+   * @default 72 hours
+   */
+  runTimeout?: Duration;
+}
+
+/**
+ * Everything a tunedrop deployment is: the data bucket, the runs table, the provider key secret, the
+ * functions, the run workflow and the S3 notification that starts it all. No business logic here.
+ */
+export class TunedropPipeline extends Construct {
+  readonly bucket: Bucket;
+  readonly table: Table;
+  readonly apiKeySecret: Secret;
+  readonly workflow: RunWorkflow;
+  readonly validateFunction: TunedropFunction;
+
+  constructor(scope: Construct, id: string, props: TunedropPipelineProps = {}) {
+    super(scope, id);
+    const incomingPrefix = props.incomingPrefix ?? 'incoming/';
+
+    this.bucket = new Bucket(this, 'DataBucket', { ...SECURE_BUCKET_PROPS });
+
+    this.table = new Table(this, 'RunsTable', {
+      ...SECURE_TABLE_PROPS,
+      partitionKey: { name: 'runId', type: AttributeType.STRING },
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: 'byFamily',
+      partitionKey: { name: 'family', type: AttributeType.STRING },
+      sortKey: { name: 'createdAt', type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
+
+    // Created with a placeholder, never the key: the user sets it with put-secret-value after deploy.
+    this.apiKeySecret = new Secret(this, 'ProviderApiKey', {
+      description: 'tunedrop: the OpenAI API key, as {"apiKey":"sk-..."} or the bare key',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ apiKey: PLACEHOLDER_API_KEY }),
+        generateStringKey: 'placeholderNonce',
+        excludePunctuation: true,
+      },
+    });
+
+    const environment = {
+      RUNS_TABLE: this.table.tableName,
+      DATA_BUCKET: this.bucket.bucketName,
+      API_KEY_SECRET_ID: this.apiKeySecret.secretArn,
+      INCOMING_PREFIX: incomingPrefix,
+    };
+    const fn = (
+      id: string,
+      step: string,
+      timeout: Duration,
+      extra: Partial<ConstructorParameters<typeof TunedropFunction>[2]> = {},
+    ) => new TunedropFunction(this, id, { step, timeout, environment, ...extra });
+
+    const prepare = fn('Prepare', 'prepare', Duration.minutes(15));
+    const upload = fn('Upload', 'upload', Duration.minutes(15), { ephemeralStorageSize: Size.gibibytes(2) });
+    const createJob = fn('CreateJob', 'create-job', Duration.minutes(1));
+    const getStatus = fn('GetStatus', 'get-status', Duration.minutes(1));
+    const collect = fn('Collect', 'collect', Duration.minutes(5));
+    const record = fn('Record', 'record', Duration.minutes(1), { memorySize: 256 });
+
+    for (const f of [prepare, upload, createJob, getStatus, collect, record])
+      this.table.grantReadWriteData(f);
+    for (const f of [upload, createJob, getStatus, collect]) this.apiKeySecret.grantRead(f);
+    this.bucket.grantRead(prepare);
+    this.bucket.grantPut(prepare, 'runs/*');
+    this.bucket.grantRead(upload, 'runs/*');
+    this.bucket.grantPut(collect, 'runs/*');
+
+    this.workflow = new RunWorkflow(this, 'RunWorkflow', {
+      functions: { prepare, upload, createJob, getStatus, collect, record },
+      ...(props.runTimeout ? { timeout: props.runTimeout } : {}),
+    });
+
+    // Tokenizing is CPU-bound: 1769 MB buys a full vCPU.
+    this.validateFunction = fn('Validate', 'validate', Duration.minutes(15), {
+      memorySize: 1769,
+      environment: {
+        ...environment,
+        STATE_MACHINE_ARN: this.workflow.stateMachine.stateMachineArn,
+        RUN_DEFAULTS: JSON.stringify(props.runDefaults ?? {}),
+      },
+    });
+    this.table.grantReadWriteData(this.validateFunction);
+    this.bucket.grantRead(this.validateFunction);
+    this.bucket.grantPut(this.validateFunction, 'runs/*');
+    this.workflow.stateMachine.grantStartExecution(this.validateFunction);
+
+    this.bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(this.validateFunction), {
+      prefix: incomingPrefix,
+      suffix: '.jsonl',
+    });
+  }
+}

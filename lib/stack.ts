@@ -1,0 +1,27 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { TunedropPipeline, type TunedropPipelineProps } from './pipeline.js';
+
+export interface TunedropStackProps extends StackProps {
+  pipeline?: TunedropPipelineProps;
+}
+
+export class TunedropStack extends Stack {
+  readonly pipeline: TunedropPipeline;
+
+  constructor(scope: Construct, id: string, props: TunedropStackProps = {}) {
+    super(scope, id, props);
+    this.pipeline = new TunedropPipeline(this, 'Pipeline', props.pipeline);
+    const p = this.pipeline;
+    new CfnOutput(this, 'BucketName', {
+      value: p.bucket.bucketName,
+      description: 'Drop JSONL files under incoming/<family>/',
+    });
+    new CfnOutput(this, 'RunsTableName', { value: p.table.tableName });
+    new CfnOutput(this, 'ApiKeySecretArn', {
+      value: p.apiKeySecret.secretArn,
+      description: 'Put the OpenAI key here',
+    });
+    new CfnOutput(this, 'StateMachineArn', { value: p.workflow.stateMachine.stateMachineArn });
+  }
+}

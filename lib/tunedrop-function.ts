@@ -1,0 +1,60 @@
+import { Architecture, Runtime, Tracing, type CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_FUNCTION_TIMEOUT } from './secure-defaults.js';
+
+const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Template metadata key naming a function's source entry; local mode maps functions to handlers by it. */
+export const ENTRY_METADATA_KEY = 'tunedrop:entry';
+
+export interface TunedropFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'handler' | 'runtime'> {
+  /** The handler's folder under functions/, e.g. "prepare". */
+  step: string;
+}
+
+/**
+ * A tunedrop Lambda: Node 22 on arm64, X-Ray tracing, logs kept 30 days, bundled by esbuild as ESM
+ * (no Docker). All function defaults live here.
+ *
+ * @default timeout 1 minute, memory 1024 MB
+ */
+export class TunedropFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: TunedropFunctionProps) {
+    const { step, bundling, environment, ...rest } = props;
+    const entry = `functions/${step}/handler.ts`;
+    super(scope, id, {
+      entry: join(PROJECT_ROOT, entry),
+      handler: 'handler',
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      tracing: Tracing.ACTIVE,
+      memorySize: 1024,
+      timeout: DEFAULT_FUNCTION_TIMEOUT,
+      logGroup: new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH }),
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        // The Lambda runtime provides AWS SDK v3.
+        externalModules: ['@aws-sdk/*'],
+        // ESM bundles still meet CommonJS dependencies that call require().
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        ...bundling,
+      },
+      ...rest,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'tunedrop',
+        ...environment,
+      },
+    });
+    (this.node.defaultChild as CfnFunction).addMetadata(ENTRY_METADATA_KEY, entry);
+  }
+}

@@ -1,0 +1,133 @@
+import { Duration } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  Fail,
+  JitterType,
+  LogLevel,
+  StateMachine,
+  StateMachineType,
+  Succeed,
+  Timeout,
+  Wait,
+  WaitTime,
+  type INextable,
+  type IChainable,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { PERMANENT_ERROR_NAMES } from '../functions/core/errors.js';
+
+export interface RunWorkflowFunctions {
+  prepare: IFunction;
+  upload: IFunction;
+  createJob: IFunction;
+  getStatus: IFunction;
+  collect: IFunction;
+  record: IFunction;
+}
+
+export interface RunWorkflowProps {
+  functions: RunWorkflowFunctions;
+  /**
+   * The longest a run may take, polling included; the execution then times out.
+   * @default 72 hours
+   */
+  timeout?: Duration;
+}
+
+/** State names, shared with tests and the local runner so nobody spells them twice. */
+export const STATE = {
+  prepare: 'Prepare',
+  upload: 'Upload',
+  createJob: 'Create job',
+  wait: 'Wait for job',
+  getStatus: 'Get status',
+  done: 'Job finished?',
+  collect: 'Collect results',
+  record: 'Record',
+  recordFailure: 'Record failure',
+  succeeded: 'Run succeeded',
+  failed: 'Run failed',
+} as const;
+
+/**
+ * The run's state machine: Prepare → Upload → Create job → (Wait → Get status)* → Collect → Record,
+ * with every failure caught and recorded. Every task has a timeout (its function's plus a margin, so the
+ * function's own timeout error is what surfaces) and retries with exponential
+ * backoff and full jitter, except on errors that retrying cannot fix (PERMANENT_ERROR_NAMES).
+ */
+export class RunWorkflow extends Construct {
+  readonly stateMachine: StateMachine;
+
+  constructor(scope: Construct, id: string, props: RunWorkflowProps) {
+    super(scope, id);
+    const f = props.functions;
+
+    const recordFailure = this.task(STATE.recordFailure, f.record, Duration.minutes(2), '$.recorded').next(
+      new Fail(this, STATE.failed, {
+        error: 'RunFailed',
+        cause: 'The run failed; its DynamoDB item has the cause.',
+      }),
+    );
+    const guarded = (task: LambdaInvoke) => task.addCatch(recordFailure, { resultPath: '$.failure' });
+
+    const prepare = guarded(this.task(STATE.prepare, f.prepare, Duration.minutes(16), '$.prepared'));
+    const upload = guarded(this.task(STATE.upload, f.upload, Duration.minutes(16), '$.files'));
+    const createJob = guarded(this.task(STATE.createJob, f.createJob, Duration.minutes(2), '$.job'));
+    const wait = new Wait(this, STATE.wait, { time: WaitTime.secondsPath('$.job.waitSeconds') });
+    const getStatus = guarded(this.task(STATE.getStatus, f.getStatus, Duration.minutes(2), '$.job'));
+    const collect = guarded(this.task(STATE.collect, f.collect, Duration.minutes(6), '$.results'));
+    const record = guarded(this.task(STATE.record, f.record, Duration.minutes(2), '$.recorded'));
+
+    const done = new Choice(this, STATE.done)
+      .when(
+        Condition.stringEquals('$.job.phase', 'succeeded'),
+        collect.next(record).next(new Succeed(this, STATE.succeeded)),
+      )
+      .when(
+        Condition.or(
+          Condition.stringEquals('$.job.phase', 'failed'),
+          Condition.stringEquals('$.job.phase', 'cancelled'),
+        ),
+        recordFailure,
+      )
+      .otherwise(wait);
+
+    const definition = prepare.next(upload).next(createJob).next(wait).next(getStatus).next(done);
+
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(definition as IChainable & INextable),
+      timeout: props.timeout ?? Duration.hours(72),
+      tracingEnabled: true,
+      logs: {
+        destination: new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH }),
+        level: LogLevel.ERROR,
+        includeExecutionData: false,
+      },
+    });
+  }
+
+  private task(name: string, fn: IFunction, timeout: Duration, resultPath: string): LambdaInvoke {
+    const task = new LambdaInvoke(this, name, {
+      lambdaFunction: fn,
+      payloadResponseOnly: true,
+      resultPath,
+      taskTimeout: Timeout.duration(timeout),
+    });
+    task.addRetry({ errors: [...PERMANENT_ERROR_NAMES], maxAttempts: 0 });
+    task.addRetry({
+      errors: ['States.ALL'],
+      interval: Duration.seconds(2),
+      maxAttempts: 4,
+      backoffRate: 2,
+      maxDelay: Duration.minutes(1),
+      jitterStrategy: JitterType.FULL,
+    });
+    return task;
+  }
+}
