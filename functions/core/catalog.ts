@@ -141,5 +141,5 @@ export function checkModel(name: string, today: string): ModelCheck {
 
 /** What training costs: billed tokens (training file tokens x epochs) at the model's price, in USD to 1/100 cent. */
 export function trainingCostUsd(model: ModelInfo, billedTokens: number): number {
-  return Math.round(billedTokens * model.trainingUsdPerMillionTokens * 100) / 100_000_000;
+  return Math.round((billedTokens * model.trainingUsdPerMillionTokens) / 100) / 10_000;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { trainingCostUsd, type ModelInfo } from './catalog.js';
 import { resolveEpochs } from './epochs.js';
+import { jsonErrorColumn } from './json-position.js';
 import { NotUtf8Error, type JsonlLine } from './jsonl.js';
 import { splitHash, ValidationSelector, wantedValidationExamples, type SplitPlan } from './split.js';
 import { countMessagesTokens } from './tokens.js';
@@ -154,9 +155,10 @@ function parseExample(
   try {
     value = JSON.parse(line.text);
   } catch (error) {
+    const column = jsonErrorColumn(line.text);
     issues.error(
       'invalid_json',
-      `not valid JSON: ${(error as Error).message}`,
+      `not valid JSON at column ${column}: ${(error as Error).message}`,
       'Each line must be one complete JSON object; check quotes, commas and brackets on this line.',
       line.lineNumber,
     );

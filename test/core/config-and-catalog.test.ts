@@ -1,0 +1,71 @@
+import { checkModel, findModel, trainingCostUsd } from '../../functions/core/catalog.js';
+import { resolveRunConfig } from '../../functions/core/config.js';
+import { resolveEpochs } from '../../functions/core/epochs.js';
+
+describe('resolveRunConfig', () => {
+  it('fills every default for an empty configuration', () => {
+    const result = resolveRunConfig({});
+    expect(result).toEqual({
+      ok: true,
+      config: expect.objectContaining({ model: 'gpt-4.1-mini-2025-04-14', seed: 42, validationRatio: 0.2 }),
+    });
+  });
+
+  it('lets a later layer win and merges hyperparameters field by field', () => {
+    const result = resolveRunConfig(
+      { model: 'gpt-4o-mini', hyperparameters: { nEpochs: 2 } },
+      { hyperparameters: { batchSize: 8 } },
+    );
+    expect(result.ok && result.config.hyperparameters).toEqual({
+      nEpochs: 2,
+      batchSize: 8,
+      learningRateMultiplier: 'auto',
+    });
+  });
+
+  it('names each bad field', () => {
+    const result = resolveRunConfig({ validationRatio: 2, modle: 'x' });
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.problems.join('\n')).toMatch(/validationRatio/);
+    expect(!result.ok && result.problems.join('\n')).toMatch(/modle/);
+  });
+});
+
+describe('checkModel', () => {
+  it('accepts a current model by alias', () => {
+    expect(checkModel('gpt-4o-mini', '2026-11-24')).toMatchObject({ ok: true, model: { id: 'gpt-4o-mini-2024-07-18' } });
+  });
+
+  it('refuses a retired model and names the replacement', () => {
+    expect(checkModel('babbage-002', '2026-11-24')).toMatchObject({
+      ok: false,
+      reason: 'retired',
+      fix: expect.stringContaining('gpt-4.1-mini'),
+    });
+  });
+
+  it('refuses an unknown model and lists the ones that work', () => {
+    expect(checkModel('gpt-9', '2026-11-24')).toMatchObject({ ok: false, reason: 'unknown', fix: expect.stringContaining('gpt-4o-mini') });
+  });
+
+  it('refuses every OpenAI model once self-serve fine-tuning has closed', () => {
+    expect(checkModel('gpt-4.1-mini', '2027-01-06')).toMatchObject({ ok: false, reason: 'closed' });
+  });
+});
+
+describe('resolveEpochs', () => {
+  it('follows OpenAI\'s documented auto rule', () => {
+    expect(resolveEpochs('auto', 10)).toBe(10);
+    expect(resolveEpochs('auto', 2)).toBe(25);
+    expect(resolveEpochs('auto', 40)).toBe(3);
+    expect(resolveEpochs('auto', 20_000)).toBe(1);
+    expect(resolveEpochs(5, 20_000)).toBe(5);
+  });
+});
+
+describe('trainingCostUsd', () => {
+  it('prices billed tokens per million', () => {
+    expect(trainingCostUsd(findModel('gpt-4o-mini')!, 1_000_000)).toBe(3);
+    expect(trainingCostUsd(findModel('gpt-4.1-mini')!, 123_456)).toBe(0.6173);
+  });
+});

@@ -1,0 +1,141 @@
+import { canTransition, TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
+import type {
+  CreateJobRequest,
+  FineTuningProvider,
+  ObjectRef,
+  ObjectStore,
+  ProviderJob,
+  RunStore,
+} from '../../functions/core/ports.js';
+
+/** In-memory ports for step tests. They keep the contracts of the real adapters (conditional writes). */
+export function memoryObjectStore(initial: Record<string, string> = {}) {
+  const objects = new Map<string, Uint8Array>(
+    Object.entries(initial).map(([key, text]) => [key, new TextEncoder().encode(text)]),
+  );
+  const id = (ref: ObjectRef) => `${ref.bucket}/${ref.key}`;
+  const store: ObjectStore = {
+    async *read(ref) {
+      const bytes = objects.get(id(ref));
+      if (!bytes) throw Object.assign(new Error(`NoSuchKey ${id(ref)}`), { name: 'NoSuchKey' });
+      // Small chunks, so line splitting across chunk boundaries is exercised.
+      for (let i = 0; i < bytes.length; i += 7) yield bytes.subarray(i, i + 7);
+    },
+    async readText(ref) {
+      const bytes = objects.get(id(ref));
+      return bytes && new TextDecoder().decode(bytes);
+    },
+    async write(ref, body) {
+      objects.set(id(ref), typeof body === 'string' ? new TextEncoder().encode(body) : body);
+    },
+    createWriter(ref) {
+      let text = '';
+      return {
+        write: async (chunk) => void (text += chunk),
+        close: async () => void objects.set(id(ref), new TextEncoder().encode(text)),
+        abort: async () => undefined,
+      };
+    },
+  };
+  return { store, text: (key: string, bucket = 'bucket') => new TextDecoder().decode(objects.get(`${bucket}/${key}`)), has: (key: string, bucket = 'bucket') => objects.has(`${bucket}/${key}`) };
+}
+
+export function memoryRunStore() {
+  const records = new Map<string, RunRecord>();
+  const runs: RunStore = {
+    async create(record) {
+      if (records.has(record.runId)) return false;
+      records.set(record.runId, structuredClone(record));
+      return true;
+    },
+    async get(runId) {
+      return structuredClone(records.get(runId));
+    },
+    async advance(runId, status, fields = {}) {
+      const current = records.get(runId);
+      if (!current || !canTransition(current.status, status)) return undefined;
+      const at = new Date().toISOString();
+      const { detail, ...rest } = fields;
+      const next: RunRecord = {
+        ...current,
+        ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+        status,
+        updatedAt: at,
+        history: [...current.history, detail === undefined ? { status, at } : { status, at, detail }],
+        ...(TERMINAL_STATUSES.has(status) ? { finishedAt: at } : {}),
+      };
+      records.set(runId, next);
+      return structuredClone(next);
+    },
+  };
+  return { runs, records };
+}
+
+export function fakeProvider(overrides: Partial<FineTuningProvider> = {}) {
+  const created: CreateJobRequest[] = [];
+  const jobs = new Map<string, ProviderJob>();
+  const provider: FineTuningProvider = {
+    name: 'fake',
+    uploadFile: async ({ fileName }) => ({ fileId: `file-${fileName}`, bytes: 1 }),
+    async createJob(request) {
+      created.push(request);
+      const job = providerJob({ id: `ftjob-${created.length}`, model: request.model });
+      jobs.set(job.id, job);
+      return job;
+    },
+    findJobByRunId: async (runId) =>
+      [...jobs.values()].find((_, i) => created[i]?.runId === runId),
+    getJob: async (id) => jobs.get(id)!,
+    cancelJob: async (id) => ({ ...jobs.get(id)!, status: 'cancelled' }),
+    resultFile: async () => undefined,
+    deleteModel: async () => undefined,
+    ...overrides,
+  };
+  return { provider, created, jobs };
+}
+
+export function providerJob(fields: Partial<ProviderJob> = {}): ProviderJob {
+  return {
+    id: 'ftjob-1',
+    status: 'validating_files',
+    model: 'gpt-4.1-mini-2025-04-14',
+    fineTunedModel: null,
+    trainedTokens: null,
+    resultFileIds: [],
+    error: null,
+    createdAt: 1_700_000_000,
+    finishedAt: null,
+    estimatedFinish: null,
+    epochs: null,
+    ...fields,
+  };
+}
+
+/** A small valid chat dataset: `n` support tickets labelled with one of three classes. */
+export function chatDataset(n: number): string {
+  const labels = ['billing', 'bug', 'account'];
+  const lines = [];
+  for (let i = 0; i < n; i++) {
+    lines.push(
+      JSON.stringify({
+        messages: [
+          { role: 'system', content: 'Classify the support ticket.' },
+          { role: 'user', content: `Ticket ${i}: something about ${labels[i % 3]} number ${i * 7}` },
+          { role: 'assistant', content: labels[i % 3] },
+        ],
+      }),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function* chunks(text: string, size = 5): AsyncGenerator<Uint8Array> {
+  const bytes = new TextEncoder().encode(text);
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+}
+
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
