@@ -116,6 +116,8 @@ export class RunWorkflow extends Construct {
     const task = new LambdaInvoke(this, name, {
       lambdaFunction: fn,
       payloadResponseOnly: true,
+      // The catch-all retry below covers Lambda service errors too, with jitter.
+      retryOnServiceExceptions: false,
       resultPath,
       taskTimeout: Timeout.duration(timeout),
     });

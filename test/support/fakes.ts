@@ -37,7 +37,11 @@ export function memoryObjectStore(initial: Record<string, string> = {}) {
       };
     },
   };
-  return { store, text: (key: string, bucket = 'bucket') => new TextDecoder().decode(objects.get(`${bucket}/${key}`)), has: (key: string, bucket = 'bucket') => objects.has(`${bucket}/${key}`) };
+  return {
+    store,
+    text: (key: string, bucket = 'bucket') => new TextDecoder().decode(objects.get(`${bucket}/${key}`)),
+    has: (key: string, bucket = 'bucket') => objects.has(`${bucket}/${key}`),
+  };
 }
 
 export function memoryRunStore() {
@@ -83,8 +87,7 @@ export function fakeProvider(overrides: Partial<FineTuningProvider> = {}) {
       jobs.set(job.id, job);
       return job;
     },
-    findJobByRunId: async (runId) =>
-      [...jobs.values()].find((_, i) => created[i]?.runId === runId),
+    findJobByRunId: async (runId) => [...jobs.values()].find((_, i) => created[i]?.runId === runId),
     getJob: async (id) => jobs.get(id)!,
     cancelJob: async (id) => ({ ...jobs.get(id)!, status: 'cancelled' }),
     resultFile: async () => undefined,

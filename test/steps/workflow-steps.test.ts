@@ -1,0 +1,249 @@
+import { collectResults } from '../../functions/collect/collect-results.js';
+import { createJob } from '../../functions/create-job/create-job.js';
+import { resolveRunConfig } from '../../functions/core/config.js';
+import type { RunStatus } from '../../functions/core/run.js';
+import type { ExecutionInput } from '../../functions/core/workflow-state.js';
+import { getStatus } from '../../functions/get-status/get-status.js';
+import { prepareRun } from '../../functions/prepare/prepare-run.js';
+import { recordOutcome } from '../../functions/record/record-outcome.js';
+import {
+  chatDataset,
+  fakeProvider,
+  memoryObjectStore,
+  memoryRunStore,
+  providerJob,
+} from '../support/fakes.js';
+
+const config = (() => {
+  const result = resolveRunConfig({ suffix: 'support' });
+  if (!result.ok) throw new Error('bad test config');
+  return result.config;
+})();
+
+const input: ExecutionInput = {
+  runId: 'tickets-0123456789abcdef',
+  family: 'support',
+  source: { bucket: 'bucket', key: 'incoming/support/tickets.jsonl', versionId: 'v1' },
+  config,
+  model: 'gpt-4.1-mini-2025-04-14',
+  split: { seed: 42, threshold: null },
+  estimate: { billedTokens: 1000, costUsd: 0.005, epochs: 3 },
+};
+
+async function runAt(status: RunStatus) {
+  const { runs, records } = memoryRunStore();
+  const at = '2026-11-24T10:00:00.000Z';
+  await runs.create({
+    runId: input.runId,
+    family: 'support',
+    status: 'RECEIVED',
+    history: [{ status: 'RECEIVED', at }],
+    source: input.source,
+    createdAt: at,
+    updatedAt: at,
+  });
+  const path: RunStatus[] = ['PREPARING', 'UPLOADING', 'TRAINING', 'COLLECTING'];
+  for (const step of path.slice(0, path.indexOf(status as never) + 1)) await runs.advance(input.runId, step);
+  return { runs, records };
+}
+
+describe('prepareRun', () => {
+  it('writes train and validation files by the threshold and leaves the source alone', async () => {
+    const data = chatDataset(30);
+    const objects = memoryObjectStore({ 'bucket/incoming/support/tickets.jsonl': data });
+    const { runs, records } = await runAt('RECEIVED');
+    const threshold = 2 ** 47; // about half of the 48-bit hash space
+    const prepared = await prepareRun(
+      { ...input, split: { seed: 42, threshold } },
+      { store: objects.store, runs },
+    );
+
+    expect(prepared.trainingExamples + prepared.validationExamples).toBe(30);
+    expect(prepared.validationExamples).toBeGreaterThan(0);
+    const train = objects.text(prepared.trainingKey).trim().split('\n');
+    const validation = objects.text(prepared.validationKey!).trim().split('\n');
+    expect([...train, ...validation].sort()).toEqual(data.trim().split('\n').sort());
+    expect(objects.text('incoming/support/tickets.jsonl')).toBe(data);
+    expect(records.get(input.runId)).toMatchObject({
+      status: 'PREPARING',
+      baseModel: input.model,
+      estimatedCostUsd: 0.005,
+    });
+  });
+});
+
+describe('createJob', () => {
+  const files = { trainingFileId: 'file-t', validationFileId: null };
+
+  it('creates one job tagged with the run id and records TRAINING', async () => {
+    const { provider, created } = fakeProvider();
+    const { runs, records } = await runAt('UPLOADING');
+    const progress = await createJob({ ...input, files }, { runs, provider });
+    expect(created).toEqual([
+      expect.objectContaining({ runId: input.runId, suffix: 'support', seed: 42, trainingFileId: 'file-t' }),
+    ]);
+    expect(progress).toMatchObject({ jobId: 'ftjob-1', phase: 'running', polls: 0, waitSeconds: 30 });
+    expect(records.get(input.runId)).toMatchObject({ status: 'TRAINING', providerJobId: 'ftjob-1' });
+  });
+
+  it('adopts the job an earlier attempt created instead of paying for a second one', async () => {
+    const { provider, created } = fakeProvider();
+    const { runs } = await runAt('UPLOADING');
+    await createJob({ ...input, files }, { runs, provider });
+    const again = await createJob({ ...input, files }, { runs, provider });
+    expect(created).toHaveLength(1);
+    expect(again.jobId).toBe('ftjob-1');
+  });
+});
+
+describe('getStatus', () => {
+  it('records a change of provider status and backs off between polls', async () => {
+    const { provider } = fakeProvider({ getJob: async () => providerJob({ status: 'running' }) });
+    const { runs, records } = await runAt('TRAINING');
+    const job = {
+      jobId: 'ftjob-1',
+      status: 'queued',
+      phase: 'running' as const,
+      polls: 3,
+      waitSeconds: 100,
+      error: null,
+    };
+    const next = await getStatus({ runId: input.runId, job }, { runs, provider });
+    expect(next).toMatchObject({ status: 'running', polls: 4, waitSeconds: 152 });
+    expect(records.get(input.runId)?.history.at(-1)).toMatchObject({ status: 'TRAINING', detail: 'running' });
+  });
+
+  it("folds the provider's terminal statuses into phases and keeps the failure reason", async () => {
+    const error = { code: 'invalid_training_file', message: 'line 3 is bad', param: 'training_file' };
+    const { provider } = fakeProvider({ getJob: async () => providerJob({ status: 'failed', error }) });
+    const { runs } = await runAt('TRAINING');
+    const job = {
+      jobId: 'ftjob-1',
+      status: 'running',
+      phase: 'running' as const,
+      polls: 0,
+      waitSeconds: 30,
+      error: null,
+    };
+    expect(await getStatus({ runId: input.runId, job }, { runs, provider })).toMatchObject({
+      phase: 'failed',
+      error,
+    });
+  });
+});
+
+describe('collectResults', () => {
+  const csv =
+    'step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n1,2,0.5,,\n2,1,0.75,1.5,0.6\n';
+  const job = {
+    jobId: 'ftjob-1',
+    status: 'succeeded',
+    phase: 'succeeded' as const,
+    polls: 5,
+    waitSeconds: 30,
+    error: null,
+  };
+
+  it('stores results.csv as delivered, decoded from base64, and a summary with the real cost', async () => {
+    const { provider } = fakeProvider({
+      getJob: async () =>
+        providerJob({
+          status: 'succeeded',
+          trainedTokens: 200_000,
+          fineTunedModel: 'ft:x',
+          resultFileIds: ['file-r'],
+          epochs: 3,
+        }),
+      resultFile: async () => new TextEncoder().encode(Buffer.from(csv).toString('base64')),
+    });
+    const objects = memoryObjectStore();
+    const { runs } = await runAt('TRAINING');
+    const results = await collectResults({ ...input, job }, { store: objects.store, runs, provider });
+
+    expect(objects.text(results.resultsKey)).toBe(csv);
+    expect(results).toMatchObject({ fineTunedModel: 'ft:x', trainedTokens: 200_000, costUsd: 1 });
+    expect(JSON.parse(objects.text(results.summaryKey))).toMatchObject({
+      costUsd: 1,
+      metrics: { steps: 2, final: { trainLoss: 1, validLoss: 1.5 } },
+    });
+  });
+
+  it('fails with a typed error when the provider has no result file', async () => {
+    const { provider } = fakeProvider({ getJob: async () => providerJob({ status: 'succeeded' }) });
+    const { runs } = await runAt('TRAINING');
+    await expect(
+      collectResults({ ...input, job }, { store: memoryObjectStore().store, runs, provider }),
+    ).rejects.toMatchObject({
+      name: 'ResultFileMissingError',
+    });
+  });
+});
+
+describe('recordOutcome', () => {
+  it('records success with model, tokens and cost', async () => {
+    const { runs, records } = await runAt('COLLECTING');
+    const results = {
+      resultsKey: 'r',
+      summaryKey: 's',
+      fineTunedModel: 'ft:x',
+      trainedTokens: 10,
+      costUsd: 0.5,
+    };
+    expect(await recordOutcome({ ...input, results }, { runs })).toEqual({
+      runId: input.runId,
+      status: 'SUCCEEDED',
+    });
+    expect(records.get(input.runId)).toMatchObject({
+      status: 'SUCCEEDED',
+      fineTunedModel: 'ft:x',
+      costUsd: 0.5,
+      finishedAt: expect.any(String),
+    });
+  });
+
+  it('records a caught error with its code and fix', async () => {
+    const { runs, records } = await runAt('UPLOADING');
+    const failure = {
+      Error: 'ApiKeyNotSetError',
+      Cause: JSON.stringify({
+        errorType: 'ApiKeyNotSetError',
+        errorMessage: 'the key is not set [api_key_not_set] Fix: put it',
+      }),
+    };
+    await recordOutcome({ ...input, failure }, { runs });
+    expect(records.get(input.runId)).toMatchObject({
+      status: 'FAILED',
+      error: {
+        name: 'ApiKeyNotSetError',
+        code: 'api_key_not_set',
+        message: 'the key is not set',
+        fix: 'put it',
+      },
+    });
+  });
+
+  it("records a job cancelled at the provider as CANCELLED and a failed job with the provider's reason", async () => {
+    const cancelled = await runAt('TRAINING');
+    const job = {
+      jobId: 'j',
+      status: 'cancelled',
+      phase: 'cancelled' as const,
+      polls: 1,
+      waitSeconds: 30,
+      error: null,
+    };
+    await recordOutcome({ ...input, job }, { runs: cancelled.runs });
+    expect(cancelled.records.get(input.runId)?.status).toBe('CANCELLED');
+
+    const failed = await runAt('TRAINING');
+    const error = { code: 'invalid_training_file', message: 'bad line 3' };
+    await recordOutcome(
+      { ...input, job: { ...job, status: 'failed', phase: 'failed', error } },
+      { runs: failed.runs },
+    );
+    expect(failed.records.get(input.runId)).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'invalid_training_file', message: expect.stringContaining('bad line 3') },
+    });
+  });
+});
