@@ -33,7 +33,10 @@ describe('resolveRunConfig', () => {
 
 describe('checkModel', () => {
   it('accepts a current model by alias', () => {
-    expect(checkModel('gpt-4o-mini', '2026-11-24')).toMatchObject({ ok: true, model: { id: 'gpt-4o-mini-2024-07-18' } });
+    expect(checkModel('gpt-4o-mini', '2026-11-24')).toMatchObject({
+      ok: true,
+      model: { id: 'gpt-4o-mini-2024-07-18' },
+    });
   });
 
   it('refuses a retired model and names the replacement', () => {
@@ -45,7 +48,11 @@ describe('checkModel', () => {
   });
 
   it('refuses an unknown model and lists the ones that work', () => {
-    expect(checkModel('gpt-9', '2026-11-24')).toMatchObject({ ok: false, reason: 'unknown', fix: expect.stringContaining('gpt-4o-mini') });
+    expect(checkModel('gpt-9', '2026-11-24')).toMatchObject({
+      ok: false,
+      reason: 'unknown',
+      fix: expect.stringContaining('gpt-4o-mini'),
+    });
   });
 
   it('refuses every OpenAI model once self-serve fine-tuning has closed', () => {
@@ -54,7 +61,7 @@ describe('checkModel', () => {
 });
 
 describe('resolveEpochs', () => {
-  it('follows OpenAI\'s documented auto rule', () => {
+  it("follows OpenAI's documented auto rule", () => {
     expect(resolveEpochs('auto', 10)).toBe(10);
     expect(resolveEpochs('auto', 2)).toBe(25);
     expect(resolveEpochs('auto', 40)).toBe(3);

@@ -56,7 +56,12 @@ describe('validateDataset', () => {
   it('rejects a line that is an array, and a message with an unknown role', async () => {
     const lines = chatDataset(12).trim().split('\n');
     lines[0] = '[1, 2]';
-    lines[1] = JSON.stringify({ messages: [{ role: 'robot', content: 'x' }, { role: 'assistant', content: 'y' }] });
+    lines[1] = JSON.stringify({
+      messages: [
+        { role: 'robot', content: 'x' },
+        { role: 'assistant', content: 'y' },
+      ],
+    });
     const report = await check(lines.join('\n'));
     expect(report.errors.map((e) => [e.code, e.line])).toEqual([
       ['not_an_object', 1],

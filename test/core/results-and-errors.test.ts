@@ -1,7 +1,8 @@
 import { formatErrorMessage, parseErrorCause, ProviderRejectedError } from '../../functions/core/errors.js';
 import { decodeResultFile, summarizeResults } from '../../functions/core/results.js';
 
-const csv = 'step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n1,2.5,0.1,,\n2,1.5,0.4,1.9,0.3\n3,0.9,0.7,,\n';
+const csv =
+  'step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n1,2.5,0.1,,\n2,1.5,0.4,1.9,0.3\n3,0.9,0.7,,\n';
 
 describe('decodeResultFile', () => {
   it('decodes the base64 OpenAI delivers and passes plain CSV through', () => {
@@ -37,6 +38,9 @@ describe('error causes', () => {
   });
 
   it('keep a Step Functions error that has no Lambda cause', () => {
-    expect(parseErrorCause('States.Timeout', 'Task timed out')).toMatchObject({ name: 'States.Timeout', code: 'step_timeout' });
+    expect(parseErrorCause('States.Timeout', 'Task timed out')).toMatchObject({
+      name: 'States.Timeout',
+      code: 'step_timeout',
+    });
   });
 });

@@ -1,10 +1,16 @@
-import { splitDataset, splitHash, ValidationSelector, wantedValidationExamples } from '../../functions/core/split.js';
+import {
+  splitDataset,
+  splitHash,
+  ValidationSelector,
+  wantedValidationExamples,
+} from '../../functions/core/split.js';
 import { readJsonlLines } from '../../functions/core/jsonl.js';
 import { chatDataset, chunks } from '../support/fakes.js';
 
 function planFor(text: string, seed: number, wanted: number) {
   const selector = new ValidationSelector(1000);
-  for (const line of text.trim().split('\n')) selector.add(splitHash(seed, JSON.stringify(JSON.parse(line))), 1);
+  for (const line of text.trim().split('\n'))
+    selector.add(splitHash(seed, JSON.stringify(JSON.parse(line))), 1);
   return selector.plan(wanted);
 }
 
