@@ -30,7 +30,6 @@ const OptionsSchema = z.object({
   now: z.function(),
 });
 
-
 /**
  * Middy middleware that puts the provider key on `context.providerApiKey`. The secret may hold the key
  * itself or JSON `{"apiKey": "..."}`. Cached per container for `cacheSeconds`.

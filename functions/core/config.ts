@@ -38,6 +38,8 @@ export const RunConfigSchema = z
     validationRatio: z.number().min(0).max(0.5).default(0.2),
     /** The validation set never grows past this many examples. @default 1000 */
     maxValidationExamples: z.number().int().min(1).default(1000),
+    /** Convert a legacy prompt/completion file to chat instead of rejecting it. @default false */
+    convertLegacyFormat: z.boolean().default(false),
     /** A run whose estimated cost is higher stops before anything is uploaded. @default no limit */
     maxCostUsd: z.number().positive().optional(),
   })

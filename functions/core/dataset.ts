@@ -1,13 +1,31 @@
-import { z } from 'zod';
 import { trainingCostUsd, type ModelInfo } from './catalog.js';
+import { DatasetWarnings } from './dataset-warnings.js';
+import { FILE_KIND_PROBLEMS, sniffFileKind, type FileKind } from './encoding.js';
 import { resolveEpochs } from './epochs.js';
+import {
+  checkChatExample,
+  checkPreferenceExample,
+  checkPromptCompletion,
+  detectFormat,
+  FORMAT_NAMES,
+  type CheckedExample,
+  type DatasetFormat,
+} from './formats.js';
 import { jsonErrorColumn } from './json-position.js';
-import { NotUtf8Error, type JsonlLine } from './jsonl.js';
+import { NotUtf8Error, readJsonlLines } from './jsonl.js';
+import {
+  CommonSuffix,
+  convertPromptCompletion,
+  type ConversionChanges,
+  type LegacyMarkers,
+} from './legacy.js';
 import { splitHash, ValidationSelector, wantedValidationExamples, type SplitPlan } from './split.js';
-import { countMessagesTokens } from './tokens.js';
+import { countExampleTokens } from './tokens.js';
 
 /** The provider refuses a training file with fewer examples. */
 export const MIN_EXAMPLES = 10;
+/** OpenAI's limit for one uploaded file. */
+export const MAX_FILE_BYTES = 512 * 1024 * 1024;
 /** Reports list this many problems of each severity; the counts stay exact. */
 export const MAX_LISTED_ISSUES = 100;
 
@@ -20,38 +38,33 @@ export interface DatasetIssue {
   fix: string;
 }
 
-const ContentPartSchema = z.looseObject({ type: z.string() });
-const MessageSchema = z.looseObject({
-  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
-  content: z.union([z.string(), z.array(ContentPartSchema), z.null()]).optional(),
-  name: z.string().optional(),
-  weight: z.union([z.literal(0), z.literal(1)]).optional(),
-  tool_calls: z.array(z.unknown()).optional(),
-  function_call: z.unknown().optional(),
-  tool_call_id: z.string().optional(),
-});
-const ChatExampleSchema = z.looseObject({
-  messages: z.array(MessageSchema).min(1),
-  tools: z.array(z.unknown()).optional(),
-  functions: z.array(z.unknown()).optional(),
-  parallel_tool_calls: z.boolean().optional(),
-});
-export type ChatExample = z.infer<typeof ChatExampleSchema>;
-
 export interface ValidationOptions {
   model: ModelInfo;
   seed: number;
   validationRatio: number;
   maxValidationExamples: number;
   nEpochs: number | 'auto';
+  /** Convert a legacy prompt/completion file to chat instead of rejecting it. */
+  convertLegacy?: boolean;
+  /** Size of the file when known (S3 tells it before reading). */
+  sizeBytes?: number;
 }
 
 export interface ValidationReport {
   verdict: 'valid' | 'invalid';
-  format: 'chat';
+  format: DatasetFormat | 'unknown';
+  /** Set when a legacy file was converted to chat: what was stripped, and how often. */
+  conversion?: LegacyMarkers & ConversionChanges;
   lines: number;
   examples: number;
-  tokens: { total: number; min: number; max: number; mean: number };
+  tokens: {
+    total: number;
+    min: number;
+    max: number;
+    mean: number;
+    histogram: Array<{ upTo: number; examples: number }>;
+  };
+  classes?: Record<string, number>;
   split: SplitPlan & { trainingExamples: number; trainingTokens: number };
   estimate: { model: string; epochs: number; billedTokens: number; costUsd: number };
   errorCount: number;
@@ -61,140 +74,316 @@ export interface ValidationReport {
 }
 
 /**
- * Reads a dataset once and says whether the provider would accept it, with every problem located and
- * the training cost estimated from exact token counts of the training part after the split.
+ * Reads a dataset and says whether the provider would accept it, with every problem located, advice as
+ * warnings, and the training cost estimated from exact token counts of the training part after the
+ * split. `open` is called once, or twice for a legacy file being converted (the first pass finds the
+ * separator and end token the conversion strips).
  */
 export async function validateDataset(
-  lines: AsyncIterable<JsonlLine>,
+  open: () => AsyncIterable<Uint8Array>,
   options: ValidationOptions,
 ): Promise<ValidationReport> {
-  const issues = new IssueList();
-  const selector = new ValidationSelector(options.maxValidationExamples);
-  let lineCount = 0;
-  let examples = 0;
-  const tokens = { total: 0, min: Number.POSITIVE_INFINITY, max: 0 };
-
-  try {
-    for await (const line of lines) {
-      lineCount = line.lineNumber;
-      if (line.text.trim() === '') continue;
-      const parsed = parseExample(line, issues);
-      if (!parsed) continue;
-      const { example, canonical } = parsed;
-      examples += 1;
-      const count = countMessagesTokens(example.messages, example.tools ?? example.functions);
-      tokens.total += count;
-      tokens.min = Math.min(tokens.min, count);
-      tokens.max = Math.max(tokens.max, count);
-      if (count > options.model.maxExampleTokens) {
-        issues.error(
-          'example_too_long',
-          `example has ${count} tokens; ${options.model.id} trains on at most ${options.model.maxExampleTokens}`,
-          'Shorten the conversation or split it into several examples.',
-          line.lineNumber,
-        );
-      }
-      selector.add(splitHash(options.seed, canonical), count);
+  const first = await scan(open(), options, undefined);
+  if (first.format !== 'prompt_completion' || !options.convertLegacy || first.issues.errorCount > 0) {
+    if (first.format === 'prompt_completion' && !options.convertLegacy) {
+      first.issues.fileError(
+        'legacy_format',
+        'this file is in the legacy prompt/completion format, which OpenAI can no longer train (babbage-002 and davinci-002 were shut down on 2026-09-28)',
+        'Set "convertLegacyFormat": true in tunedrop.json (or run: npx tunedrop prepare FILE --convert) to convert it to chat.',
+      );
     }
-  } catch (error) {
-    if (!(error instanceof NotUtf8Error)) throw error;
-    issues.error(
-      'not_utf8',
-      `the file is not UTF-8 text (first bad bytes on line ${error.lineNumber})`,
-      'Save the file as UTF-8 (without BOM) and upload it again.',
-      error.lineNumber,
-    );
+    return first.report();
   }
-
-  if (examples < MIN_EXAMPLES && issues.errorCount === 0) {
-    issues.error(
-      'too_few_examples',
-      `the file has ${examples} valid example${examples === 1 ? '' : 's'}; fine-tuning needs at least ${MIN_EXAMPLES}`,
-      `Add examples until there are at least ${MIN_EXAMPLES} (50 to 100 usually give clear gains).`,
-    );
-  }
-
-  const plan = selector.plan(
-    wantedValidationExamples(examples, options.validationRatio, options.maxValidationExamples),
-  );
-  const trainingExamples = examples - plan.validationExamples;
-  const trainingTokens = tokens.total - plan.validationTokens;
-  const epochs = resolveEpochs(options.nEpochs, trainingExamples);
-  const billedTokens = trainingTokens * epochs;
-  return {
-    verdict: issues.errorCount === 0 ? 'valid' : 'invalid',
-    format: 'chat',
-    lines: lineCount,
-    examples,
-    tokens: {
-      total: tokens.total,
-      min: examples ? tokens.min : 0,
-      max: tokens.max,
-      mean: examples ? Math.round(tokens.total / examples) : 0,
-    },
-    split: { ...plan, trainingExamples, trainingTokens },
-    estimate: {
-      model: options.model.id,
-      epochs,
-      billedTokens,
-      costUsd: trainingCostUsd(options.model, billedTokens),
-    },
-    errorCount: issues.errorCount,
-    warningCount: issues.warningCount,
-    errors: issues.errors,
-    warnings: issues.warnings,
-  };
+  const markers: LegacyMarkers = { separator: first.prompts.marker(), endToken: first.completions.marker() };
+  return (await scan(open(), options, markers)).report();
 }
 
-/** Parses one line; `canonical` is the JSON text the split hashes (the same in Prepare). */
-function parseExample(
-  line: JsonlLine,
-  issues: IssueList,
-): { example: ChatExample; canonical: string } | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(line.text);
-  } catch (error) {
-    const column = jsonErrorColumn(line.text);
-    issues.error(
-      'invalid_json',
-      `not valid JSON at column ${column}: ${(error as Error).message}`,
-      'Each line must be one complete JSON object; check quotes, commas and brackets on this line.',
-      line.lineNumber,
+async function scan(
+  source: AsyncIterable<Uint8Array>,
+  options: ValidationOptions,
+  convert: LegacyMarkers | undefined,
+) {
+  const issues = new IssueList();
+  const selector = new ValidationSelector(options.maxValidationExamples);
+  const histogram = new TokenHistogram();
+  const prompts = new CommonSuffix();
+  const completions = new CommonSuffix();
+  const changes: ConversionChanges = { separatorStripped: 0, endTokenStripped: 0, leadingSpaceRemoved: 0 };
+  let warnings: DatasetWarnings | undefined;
+  let format: DatasetFormat | undefined = convert ? 'chat' : undefined;
+  let mixedReported = false;
+  let lineCount = 0;
+  let examples = 0;
+
+  if (options.sizeBytes !== undefined && options.sizeBytes > MAX_FILE_BYTES) {
+    issues.fileError(
+      'file_too_large',
+      `the file is ${(options.sizeBytes / 2 ** 20).toFixed(0)} MB; OpenAI takes at most 512 MB per file`,
+      'Split it, or drop the examples that add least.',
     );
-    return undefined;
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    issues.error(
-      'not_an_object',
-      `the line is a JSON ${Array.isArray(value) ? 'array' : typeof value}, not an object`,
-      'Write one example per line as an object: {"messages": [...]}.',
-      line.lineNumber,
+
+  const { kind, stream } = await sniff(source);
+  if (kind !== 'text' && kind !== 'utf8_bom') {
+    issues.fileError(`not_utf8_${kind}`, FILE_KIND_PROBLEMS[kind].message, FILE_KIND_PROBLEMS[kind].fix, 1);
+  } else {
+    if (kind === 'utf8_bom')
+      issues.fileError('utf8_bom', FILE_KIND_PROBLEMS.utf8_bom.message, FILE_KIND_PROBLEMS.utf8_bom.fix, 1);
+    try {
+      for await (const line of readJsonlLines(stream)) {
+        lineCount = line.lineNumber;
+        const text =
+          line.lineNumber === 1 && kind === 'utf8_bom' ? line.text.replace(/^\uFEFF/, '') : line.text;
+        if (text.trim() === '') continue;
+
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch (error) {
+          if (line.lineNumber === 1 && /^\s*[[{]\s*$/.test(text)) {
+            const array = text.trim() === '[';
+            issues.error(
+              array ? 'json_array' : 'pretty_printed',
+              array
+                ? 'the file is one JSON array spread over many lines, not JSON Lines'
+                : 'the file holds pretty-printed JSON objects spread over many lines, not one object per line',
+              'Write one example per line, each a complete JSON object (for example: jq -c ".[]" in.json > out.jsonl).',
+              1,
+            );
+            break;
+          }
+          issues.error(
+            'invalid_json',
+            `not valid JSON at column ${jsonErrorColumn(text)}: ${(error as Error).message}`,
+            'Each line must be one complete JSON object; check quotes, commas and brackets on this line.',
+            line.lineNumber,
+          );
+          continue;
+        }
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+          if (line.lineNumber === 1 && Array.isArray(value)) {
+            issues.error(
+              'json_array',
+              'the file is a JSON array on one line, not JSON Lines',
+              'Write one example per line, each a complete JSON object (for example: jq -c ".[]" in.json > out.jsonl).',
+              1,
+            );
+            break;
+          }
+          issues.error(
+            'not_an_object',
+            `the line is a JSON ${Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value}, not an object`,
+            'Write one example per line as an object: {"messages": [...]}.',
+            line.lineNumber,
+          );
+          continue;
+        }
+        const object = value as Record<string, unknown>;
+        const lineFormat = detectFormat(object);
+        if (!lineFormat) {
+          const keys = Object.keys(object);
+          issues.error(
+            'unknown_format',
+            `the object's keys (${keys.length ? keys.join(', ') : 'none'}) match no fine-tuning format`,
+            'Use the chat format: {"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}.',
+            line.lineNumber,
+          );
+          continue;
+        }
+        format ??= lineFormat;
+        if (lineFormat !== format && !(convert && lineFormat === 'prompt_completion')) {
+          if (!mixedReported) {
+            issues.error(
+              'mixed_formats',
+              `this line is ${FORMAT_NAMES[lineFormat]}, but the file began as ${FORMAT_NAMES[format]}`,
+              'Use one format for the whole file.',
+              line.lineNumber,
+            );
+            mixedReported = true;
+          } else issues.countOnly();
+          continue;
+        }
+
+        let checked: {
+          problems: Array<{ code: string; message: string; fix: string }>;
+          example?: CheckedExample;
+        };
+        let canonical: string;
+        if (format === 'prompt_completion') {
+          const legacy = checkPromptCompletion(object);
+          for (const problem of legacy.problems)
+            issues.error(problem.code, problem.message, problem.fix, line.lineNumber);
+          if (legacy.prompt !== undefined && legacy.completion !== undefined) {
+            prompts.add(legacy.prompt);
+            completions.add(legacy.completion);
+            examples++;
+          }
+          continue;
+        } else if (convert) {
+          const legacy = checkPromptCompletion(object);
+          const converted = convertPromptCompletion(
+            legacy.prompt ?? '',
+            legacy.completion ?? '',
+            convert,
+            changes,
+          );
+          checked = checkChatExample(converted);
+          canonical = JSON.stringify(converted);
+        } else {
+          checked = format === 'chat' ? checkChatExample(object) : checkPreferenceExample(object);
+          canonical = JSON.stringify(object);
+        }
+        for (const problem of checked.problems)
+          issues.error(problem.code, problem.message, problem.fix, line.lineNumber);
+        const example = checked.example;
+        if (!example) continue;
+
+        examples++;
+        const tokens = countExampleTokens(example.messages, example.tools);
+        histogram.add(tokens.total);
+        const limit = options.model.maxExampleTokens;
+        if (tokens.beforeLastAnswer >= limit) {
+          issues.error(
+            'example_too_long',
+            `the example has ${tokens.beforeLastAnswer} tokens before its last answer; ${options.model.id} trains on at most ${limit}, so no answer would be seen`,
+            'Shorten the conversation or split it into several examples.',
+            line.lineNumber,
+          );
+        }
+        const hash = splitHash(options.seed, canonical);
+        selector.add(hash, tokens.total);
+        warnings ??= new DatasetWarnings(format === 'preference' ? 'preference' : 'chat');
+        warnings.observe(line.lineNumber, hash, example, text, tokens.total > limit);
+      }
+    } catch (error) {
+      if (!(error instanceof NotUtf8Error)) throw error;
+      issues.error(
+        'not_utf8',
+        `line ${error.lineNumber} is not UTF-8 text`,
+        'Save the file as UTF-8 (without BOM) and upload it again.',
+        error.lineNumber,
+      );
+    }
+  }
+
+  const finish = (): ValidationReport => {
+    if (examples < MIN_EXAMPLES && lineCount > 0 && issues.errorCount === 0) {
+      issues.error(
+        'too_few_examples',
+        `the file has ${examples} example${examples === 1 ? '' : 's'}; fine-tuning needs at least ${MIN_EXAMPLES}`,
+        `Add examples until there are at least ${MIN_EXAMPLES} (50 to 100 usually give clear gains).`,
+      );
+    }
+    if (lineCount === 0 && issues.errorCount === 0) {
+      issues.error(
+        'empty_file',
+        'the file is empty',
+        'Upload a file with at least 10 examples, one JSON object per line.',
+      );
+    }
+    const listed = warnings?.list();
+    for (const warning of listed?.warnings ?? [])
+      issues.warning(warning.code, warning.message, warning.fix, warning.line);
+    issues.warningCount = listed?.count ?? 0;
+
+    const trainable = format === 'chat' || format === 'preference';
+    const plan = selector.plan(
+      trainable
+        ? wantedValidationExamples(examples, options.validationRatio, options.maxValidationExamples)
+        : 0,
     );
-    return undefined;
+    const trainingExamples = examples - plan.validationExamples;
+    const trainingTokens = histogram.total - plan.validationTokens;
+    const epochs = resolveEpochs(options.nEpochs, trainingExamples);
+    const billedTokens = trainingTokens * epochs;
+    const classes = warnings?.classes();
+    return {
+      verdict: issues.errorCount === 0 ? 'valid' : 'invalid',
+      format: format ?? 'unknown',
+      ...(convert ? { conversion: { ...convert, ...changes } } : {}),
+      lines: lineCount,
+      examples,
+      tokens: histogram.summary(examples),
+      ...(classes ? { classes: Object.fromEntries([...classes.entries()].sort((a, b) => b[1] - a[1])) } : {}),
+      split: { ...plan, trainingExamples, trainingTokens },
+      estimate: {
+        model: options.model.id,
+        epochs,
+        billedTokens,
+        costUsd: trainingCostUsd(options.model, billedTokens),
+      },
+      errorCount: issues.errorCount,
+      warningCount: issues.warningCount,
+      errors: issues.errors,
+      warnings: issues.warnings,
+    };
+  };
+  return { format, prompts, completions, issues, report: finish };
+}
+
+/** Looks at the first bytes without losing them. */
+async function sniff(
+  source: AsyncIterable<Uint8Array>,
+): Promise<{ kind: FileKind; stream: AsyncIterable<Uint8Array> }> {
+  const iterator = source[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let size = 0;
+  let done = false;
+  while (size < 4096 && !done) {
+    const next = await iterator.next();
+    if (next.done) done = true;
+    else {
+      head.push(next.value);
+      size += next.value.length;
+    }
   }
-  const parsed = ChatExampleSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.length ? issue.path.join('.') : 'the example';
-    issues.error(
-      'invalid_example',
-      `${where}: ${issue.message}`,
-      'Each example needs "messages": a list of {"role": "system"|"user"|"assistant", "content": "..."}.',
-      line.lineNumber,
-    );
-    return undefined;
+  const joined = Buffer.concat(head);
+  async function* stream() {
+    if (joined.length) yield new Uint8Array(joined);
+    if (done) return;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
   }
-  if (!parsed.data.messages.some((message) => message.role === 'assistant')) {
-    issues.error(
-      'no_assistant_message',
-      'the example has no assistant message, so there is nothing to learn from',
-      'Add the answer the model should give as a message with "role": "assistant".',
-      line.lineNumber,
-    );
-    return undefined;
+  return { kind: sniffFileKind(joined), stream: stream() };
+}
+
+class TokenHistogram {
+  static readonly BOUNDS = [
+    64,
+    128,
+    256,
+    512,
+    1024,
+    2048,
+    4096,
+    8192,
+    16384,
+    32768,
+    65536,
+    Number.POSITIVE_INFINITY,
+  ];
+  private readonly counts = TokenHistogram.BOUNDS.map(() => 0);
+  total = 0;
+  private min = Number.POSITIVE_INFINITY;
+  private max = 0;
+
+  add(tokens: number) {
+    this.total += tokens;
+    this.min = Math.min(this.min, tokens);
+    this.max = Math.max(this.max, tokens);
+    this.counts[TokenHistogram.BOUNDS.findIndex((bound) => tokens <= bound)]!++;
   }
-  return { example: parsed.data, canonical: JSON.stringify(value) };
+
+  summary(examples: number): ValidationReport['tokens'] {
+    return {
+      total: this.total,
+      min: examples && Number.isFinite(this.min) ? this.min : 0,
+      max: this.max,
+      mean: examples ? Math.round(this.total / examples) : 0,
+      histogram: TokenHistogram.BOUNDS.map((upTo, i) => ({ upTo, examples: this.counts[i]! })).filter(
+        (bin) => bin.examples > 0,
+      ),
+    };
+  }
 }
 
 class IssueList {
@@ -208,8 +397,18 @@ class IssueList {
     if (this.errors.length < MAX_LISTED_ISSUES) this.errors.push(issue(code, 'error', message, fix, line));
   }
 
+  /** A whole-file problem goes first: it explains the rest. */
+  fileError(code: string, message: string, fix: string, line?: number): void {
+    this.errorCount += 1;
+    this.errors.unshift(issue(code, 'error', message, fix, line));
+    if (this.errors.length > MAX_LISTED_ISSUES) this.errors.pop();
+  }
+
+  countOnly(): void {
+    this.errorCount += 1;
+  }
+
   warning(code: string, message: string, fix: string, line?: number): void {
-    this.warningCount += 1;
     if (this.warnings.length < MAX_LISTED_ISSUES)
       this.warnings.push(issue(code, 'warning', message, fix, line));
   }

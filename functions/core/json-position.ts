@@ -55,7 +55,7 @@ export function jsonErrorColumn(text: string): number {
         i++;
         value();
         ws();
-        if (text[i] === ',') (i++);
+        if (text[i] === ',') i++;
         else if (text[i] === '}') return void i++;
         else fail();
       }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JsonlLine } from './jsonl.js';
+import { convertPromptCompletion, type LegacyMarkers } from './legacy.js';
 
 /**
  * Train/validation split that is seeded, deterministic and streaming.
@@ -111,24 +112,32 @@ export interface SplitCounts {
 }
 
 /**
- * Routes each line of a dataset to one side. `write` receives the line text with a newline, and may
+ * Routes each line of a dataset to one side, converting legacy prompt/completion lines to chat when
+ * `conversion` is given (the validator chose the markers). `write` receives the line text with a newline, and may
  * return a promise to apply backpressure.
  */
 export async function splitDataset(
   lines: AsyncIterable<JsonlLine>,
-  options: { seed: number; threshold: number | null },
+  options: { seed: number; threshold: number | null; conversion?: LegacyMarkers | null },
   write: (side: 'training' | 'validation', text: string) => void | Promise<void>,
 ): Promise<SplitCounts> {
   const counts: SplitCounts = { training: 0, validation: 0 };
+  const changes = { separatorStripped: 0, endTokenStripped: 0, leadingSpaceRemoved: 0 };
   for await (const line of lines) {
     if (line.text.trim() === '') continue;
-    const canonical = JSON.stringify(JSON.parse(line.text));
+    let canonical = JSON.stringify(JSON.parse(line.text));
+    let text = line.text;
+    if (options.conversion) {
+      const { prompt, completion } = JSON.parse(line.text) as { prompt: string; completion: string };
+      canonical = JSON.stringify(convertPromptCompletion(prompt, completion, options.conversion, changes));
+      text = canonical;
+    }
     const side =
       options.threshold !== null && splitHash(options.seed, canonical) <= options.threshold
         ? 'validation'
         : 'training';
     counts[side] += 1;
-    await write(side, `${line.text}\n`);
+    await write(side, `${text}\n`);
   }
   return counts;
 }

@@ -32,19 +32,38 @@ function countValueTokens(value: unknown): number {
   return countTextTokens(JSON.stringify(value));
 }
 
+export function countMessageTokens(message: Readonly<Record<string, unknown>>): number {
+  let total = TOKENS_PER_MESSAGE;
+  for (const [key, value] of Object.entries(message)) {
+    if (key === 'weight') continue;
+    total += countValueTokens(value);
+    if (key === 'name') total += TOKENS_PER_NAME;
+  }
+  return total;
+}
+
+export interface ExampleTokens {
+  total: number;
+  /** Tokens before the last message that is trained on: what must fit for training to see an answer. */
+  beforeLastAnswer: number;
+}
+
+export function countExampleTokens(
+  messages: ReadonlyArray<Readonly<Record<string, unknown>>>,
+  tools?: unknown,
+): ExampleTokens {
+  let total = REPLY_PRIMING_TOKENS + (tools !== undefined ? countValueTokens(tools) : 0);
+  let beforeLastAnswer = total;
+  for (const message of messages) {
+    if (message.role === 'assistant' && message.weight !== 0) beforeLastAnswer = total;
+    total += countMessageTokens(message);
+  }
+  return { total, beforeLastAnswer };
+}
+
 export function countMessagesTokens(
-  messages: ReadonlyArray<Record<string, unknown>>,
+  messages: ReadonlyArray<Readonly<Record<string, unknown>>>,
   tools?: unknown,
 ): number {
-  let total = REPLY_PRIMING_TOKENS;
-  for (const message of messages) {
-    total += TOKENS_PER_MESSAGE;
-    for (const [key, value] of Object.entries(message)) {
-      if (key === 'weight') continue;
-      total += countValueTokens(value);
-      if (key === 'name') total += TOKENS_PER_NAME;
-    }
-  }
-  if (tools !== undefined) total += countValueTokens(tools);
-  return total;
+  return countExampleTokens(messages, tools).total;
 }

@@ -1,7 +1,6 @@
 import { checkModel, findModel, DEFAULT_MODEL } from '../core/catalog.js';
 import { resolveRunConfig, type RunConfig } from '../core/config.js';
 import { validateDataset, type DatasetIssue, type ValidationReport } from '../core/dataset.js';
-import { readJsonlLines } from '../core/jsonl.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } from '../core/report.js';
 import { deriveRunId, familyOf, runKeys } from '../core/run.js';
@@ -67,12 +66,14 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
   if (!modelCheck.ok) runIssues.push(runIssue('model_not_available', modelCheck.message, modelCheck.fix));
   const model = modelCheck.ok ? modelCheck.model : (findModel(config.model) ?? findModel(DEFAULT_MODEL)!);
 
-  let report: ValidationReport = await validateDataset(readJsonlLines(deps.store.read(object)), {
+  let report: ValidationReport = await validateDataset(() => deps.store.read(object), {
     model,
     seed: config.seed,
     validationRatio: config.validationRatio,
     maxValidationExamples: config.maxValidationExamples,
     nEpochs: config.hyperparameters.nEpochs,
+    convertLegacy: config.convertLegacyFormat,
+    ...(object.size !== undefined ? { sizeBytes: object.size } : {}),
   });
   if (config.maxCostUsd !== undefined && report.estimate.costUsd > config.maxCostUsd) {
     runIssues.push(
@@ -124,6 +125,9 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
     config,
     model: model.id,
     split: { seed: config.seed, threshold: report.split.threshold },
+    conversion: report.conversion
+      ? { separator: report.conversion.separator, endToken: report.conversion.endToken }
+      : null,
     estimate: {
       billedTokens: report.estimate.billedTokens,
       costUsd: report.estimate.costUsd,

@@ -1,6 +1,5 @@
 import { findModel } from '../../functions/core/catalog.js';
 import { validateDataset, type ValidationOptions } from '../../functions/core/dataset.js';
-import { readJsonlLines } from '../../functions/core/jsonl.js';
 import { countMessagesTokens } from '../../functions/core/tokens.js';
 import { chatDataset, chunks } from '../support/fakes.js';
 
@@ -12,7 +11,7 @@ const options: ValidationOptions = {
   nEpochs: 'auto',
 };
 const check = (text: string, overrides: Partial<ValidationOptions> = {}) =>
-  validateDataset(readJsonlLines(chunks(text, 100)), { ...options, ...overrides });
+  validateDataset(() => chunks(text, 100), { ...options, ...overrides });
 
 describe('validateDataset', () => {
   it('accepts a well-formed chat file and counts its examples and tokens', async () => {
@@ -55,19 +54,14 @@ describe('validateDataset', () => {
 
   it('rejects a line that is an array, and a message with an unknown role', async () => {
     const lines = chatDataset(12).trim().split('\n');
-    lines[0] = '[1, 2]';
-    lines[1] = JSON.stringify({
-      messages: [
-        { role: 'robot', content: 'x' },
-        { role: 'assistant', content: 'y' },
-      ],
-    });
+    lines[1] = '[1, 2]';
+    lines[2] = JSON.stringify({ messages: [{ role: 'robot', content: 'x' }, { role: 'assistant', content: 'y' }] });
     const report = await check(lines.join('\n'));
     expect(report.errors.map((e) => [e.code, e.line])).toEqual([
-      ['not_an_object', 1],
-      ['invalid_example', 2],
+      ['not_an_object', 2],
+      ['unknown_role', 3],
     ]);
-    expect(report.errors[1]!.message).toMatch(/messages\.0\.role/);
+    expect(report.errors[1]!.message).toMatch(/messages\[0\]\.role "robot"/);
   });
 
   it('needs at least 10 examples', async () => {
@@ -87,8 +81,8 @@ describe('validateDataset', () => {
     async function* utf16() {
       yield Uint8Array.from([0xff, 0xfe, 0x7b, 0x00, 0x0a, 0x00]);
     }
-    const report = await validateDataset(readJsonlLines(utf16()), options);
-    expect(report.errors[0]).toMatchObject({ code: 'not_utf8', line: 1 });
+    const report = await validateDataset(utf16, options);
+    expect(report.errors[0]).toMatchObject({ code: 'not_utf8_utf16', line: 1, fix: expect.stringContaining('UTF-8') });
   });
 });
 

@@ -27,6 +27,7 @@ const input: ExecutionInput = {
   config,
   model: 'gpt-4.1-mini-2025-04-14',
   split: { seed: 42, threshold: null },
+  conversion: null,
   estimate: { billedTokens: 1000, costUsd: 0.005, epochs: 3 },
 };
 

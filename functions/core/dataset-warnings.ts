@@ -1,0 +1,198 @@
+import type { CheckedExample } from './formats.js';
+import { textOf } from './formats.js';
+
+/**
+ * Advice from the 2023 fine-tuning guide and OpenAI's data-preparation cookbook that still helps:
+ * things that do not stop a run but may cost quality or leak data. Collected in one pass with bounded
+ * memory; emitted once per kind with counts and example lines (duplicates and secrets per line).
+ */
+export interface Warning {
+  code: string;
+  line?: number;
+  message: string;
+  fix: string;
+}
+
+/** Above this share of distinct short answers, a dataset is generation, not classification. */
+const CLASS_LIMIT = 50;
+const SHORT_ANSWER_CHARS = 40;
+export const MIN_EXAMPLES_PER_CLASS = 100;
+export const MIN_GENERATION_EXAMPLES = 500;
+const MAX_TRACKED_HASHES = 5_000_000;
+
+const SECRET_PATTERNS: Array<[string, RegExp]> = [
+  ['an OpenAI API key', /\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}/],
+  ['an AWS access key id', /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/],
+  ['a GitHub token', /\bgh[pousr]_[A-Za-z0-9]{36,}\b/],
+  ['a private key', /-----BEGIN (?:RSA |EC |OPENSSH )?PRIVATE KEY-----/],
+  ['a Slack token', /\bxox[baprs]-[A-Za-z0-9-]{10,}/],
+];
+const SPECIAL_TOKENS = /<\|(?:endoftext|im_start|im_end|fim_prefix|fim_middle|fim_suffix|endofprompt)\|>/;
+const LEGACY_SEPARATORS = /(\n\n###\n\n|\s->\s*$|\n###\s*$|\sEND\s*$)/;
+
+class Tally {
+  count = 0;
+  lines: number[] = [];
+  add(line: number) {
+    this.count++;
+    if (this.lines.length < 5) this.lines.push(line);
+  }
+  where(): string {
+    return `line${this.lines.length > 1 ? 's' : ''} ${this.lines.join(', ')}${this.count > this.lines.length ? ', …' : ''}`;
+  }
+}
+
+export class DatasetWarnings {
+  private readonly firstLineOfHash = new Map<number, number>();
+  private readonly duplicates: Warning[] = [];
+  private duplicateCount = 0;
+  private readonly perLine: Warning[] = [];
+  private readonly noSystem = new Tally();
+  private readonly noUser = new Tally();
+  private readonly whitespace = new Tally();
+  private readonly legacyMarkers = new Tally();
+  private readonly truncated = new Tally();
+  private readonly answers = new Map<string, number>();
+  private longAnswers = 0;
+  private examples = 0;
+
+  constructor(private readonly format: 'chat' | 'preference') {}
+
+  observe(
+    line: number,
+    hash: number,
+    example: CheckedExample,
+    rawText: string,
+    truncatedTokens: boolean,
+  ): void {
+    this.examples++;
+    const first = this.firstLineOfHash.get(hash);
+    if (first !== undefined) {
+      this.duplicateCount++;
+      if (this.duplicates.length < 20) {
+        this.duplicates.push({
+          code: 'duplicate_example',
+          line,
+          message: `the same example as line ${first}`,
+          fix: 'Remove the copy: duplicates weigh an example twice and inflate validation scores.',
+        });
+      }
+    } else if (this.firstLineOfHash.size < MAX_TRACKED_HASHES) this.firstLineOfHash.set(hash, line);
+
+    if (this.format === 'chat') {
+      if (!example.messages.some((m) => m.role === 'system')) this.noSystem.add(line);
+      if (!example.messages.some((m) => m.role === 'user')) this.noUser.add(line);
+    }
+    for (const message of example.messages) {
+      const text = textOf(message);
+      if (message.role === 'assistant' && text !== text.trim() && typeof message.content === 'string')
+        this.whitespace.add(line);
+      if (LEGACY_SEPARATORS.test(text)) this.legacyMarkers.add(line);
+    }
+    if (truncatedTokens) this.truncated.add(line);
+
+    for (const [what, pattern] of SECRET_PATTERNS) {
+      if (pattern.test(rawText)) {
+        this.perLine.push({
+          code: 'possible_secret',
+          line,
+          message: `the example seems to contain ${what}`,
+          fix: 'Remove credentials from training data: a fine-tuned model can repeat them.',
+        });
+        break;
+      }
+    }
+    const special = SPECIAL_TOKENS.exec(rawText);
+    if (special) {
+      this.perLine.push({
+        code: 'special_token',
+        line,
+        message: `the example contains the special token ${special[0]}`,
+        fix: 'Remove special tokens: they are reserved and either rejected or learned as plain text.',
+      });
+    }
+
+    const answer = example.answers.length === 1 ? example.answers[0]!.trim() : undefined;
+    if (answer !== undefined && answer.length <= SHORT_ANSWER_CHARS && !answer.includes('\n')) {
+      if (this.answers.size <= CLASS_LIMIT || this.answers.has(answer))
+        this.answers.set(answer, (this.answers.get(answer) ?? 0) + 1);
+      else this.longAnswers++;
+    } else this.longAnswers++;
+  }
+
+  /** The classes, when the answers look like labels: few distinct short answers, each repeated. */
+  classes(): Map<string, number> | undefined {
+    if (this.examples === 0 || this.longAnswers > this.examples * 0.05) return undefined;
+    if (this.answers.size < 2 || this.answers.size > CLASS_LIMIT) return undefined;
+    if (this.answers.size > this.examples / 2) return undefined;
+    return this.answers;
+  }
+
+  list(): { warnings: Warning[]; count: number } {
+    const out: Warning[] = [...this.duplicates, ...this.perLine];
+    let count = this.duplicateCount + this.perLine.length;
+    const aggregate = (tally: Tally, code: string, message: string, fix: string) => {
+      if (tally.count === 0) return;
+      out.push({
+        code,
+        line: tally.lines[0]!,
+        message: `${tally.count} example${tally.count === 1 ? '' : 's'} ${message} (${tally.where()})`,
+        fix,
+      });
+      count++;
+    };
+    aggregate(
+      this.noSystem,
+      'missing_system_message',
+      'have no system message',
+      'Start each example with the same system message you will use in production.',
+    );
+    aggregate(
+      this.noUser,
+      'missing_user_message',
+      'have no user message',
+      'Include the user turn the assistant answers.',
+    );
+    aggregate(
+      this.whitespace,
+      'surrounding_whitespace',
+      'have an assistant answer with leading or trailing whitespace',
+      'Trim answers: the model learns to produce the spaces too.',
+    );
+    aggregate(
+      this.legacyMarkers,
+      'legacy_separator',
+      'still carry separators or end tokens of the old prompt/completion format (###, ->, END)',
+      'Remove them: chat models need no separators or stop sequences.',
+    );
+    aggregate(
+      this.truncated,
+      'will_be_truncated',
+      "are longer than the model's context and will be truncated from the end",
+      'Shorten them so the whole answer is trained on.',
+    );
+
+    const classes = this.classes();
+    if (classes) {
+      const counts = [...classes.entries()].sort((a, b) => b[1] - a[1]);
+      const small = counts.filter(([, n]) => n < MIN_EXAMPLES_PER_CLASS);
+      const summary = counts.map(([label, n]) => `${label}: ${n}`).join(', ');
+      if (small.length > 0) {
+        out.push({
+          code: 'few_examples_per_class',
+          message: `this looks like classification into ${counts.length} classes (${summary}); ${small.length} class${small.length === 1 ? ' has' : 'es have'} fewer than ${MIN_EXAMPLES_PER_CLASS} examples`,
+          fix: `Aim for at least ${MIN_EXAMPLES_PER_CLASS} examples per class, balanced across classes.`,
+        });
+        count++;
+      }
+    } else if (this.examples < MIN_GENERATION_EXAMPLES) {
+      out.push({
+        code: 'few_examples',
+        message: `${this.examples} examples; generation tasks usually need at least ${MIN_GENERATION_EXAMPLES} for clear gains`,
+        fix: 'Add more varied examples; quality improves roughly linearly with each doubling.',
+      });
+      count++;
+    }
+    return { warnings: out, count };
+  }
+}

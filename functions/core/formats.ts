@@ -1,0 +1,427 @@
+/**
+ * The shapes of a training example, checked field by field as OpenAI's fine-tuning file validator
+ * does (training-file schemas of the OpenAI API spec, 2025-04 revision, and the fine-tuning guide).
+ * Hand-written rather than a schema library: every problem must name its exact place
+ * (`messages[2].tool_calls[0].function.arguments`) and say how to fix it, and this runs per line on
+ * files of hundreds of megabytes.
+ */
+export type DatasetFormat = 'chat' | 'preference' | 'prompt_completion';
+
+export interface FormatProblem {
+  code: string;
+  message: string;
+  fix: string;
+}
+
+export type ChatMessage = Record<string, unknown> & { role: string };
+
+/** What token counting and the warnings need from a valid example, whatever its format. */
+export interface CheckedExample {
+  /** Every message that is trained on or conditions training, in order. */
+  messages: ChatMessage[];
+  tools?: unknown;
+  /** The assistant answer(s), for classification detection and whitespace checks. */
+  answers: string[];
+}
+
+export const FORMAT_NAMES: Record<DatasetFormat, string> = {
+  chat: 'chat (messages)',
+  preference: 'preference / DPO (input, preferred_output, non_preferred_output)',
+  prompt_completion: 'legacy prompt/completion',
+};
+
+export function detectFormat(example: Record<string, unknown>): DatasetFormat | undefined {
+  if ('messages' in example) return 'chat';
+  if ('input' in example || 'preferred_output' in example || 'non_preferred_output' in example)
+    return 'preference';
+  if ('prompt' in example || 'completion' in example) return 'prompt_completion';
+  return undefined;
+}
+
+const ROLES = ['system', 'user', 'assistant', 'tool', 'function'] as const;
+const MESSAGE_KEYS: Record<(typeof ROLES)[number], readonly string[]> = {
+  system: ['role', 'content', 'name'],
+  user: ['role', 'content', 'name'],
+  assistant: ['role', 'content', 'name', 'weight', 'tool_calls', 'function_call', 'refusal', 'audio'],
+  tool: ['role', 'content', 'tool_call_id'],
+  function: ['role', 'content', 'name'],
+};
+const CHAT_KEYS = ['messages', 'tools', 'parallel_tool_calls', 'functions'];
+const PREFERENCE_KEYS = ['input', 'preferred_output', 'non_preferred_output'];
+const USER_PART_TYPES = ['text', 'image_url', 'input_audio', 'file'];
+
+class Problems {
+  readonly list: FormatProblem[] = [];
+  add(code: string, message: string, fix: string): void {
+    this.list.push({ code, message, fix });
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const typeName = (value: unknown) =>
+  value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+
+export function checkChatExample(example: Record<string, unknown>): {
+  problems: FormatProblem[];
+  example?: CheckedExample;
+} {
+  const problems = new Problems();
+  unknownKeys(example, CHAT_KEYS, '', problems);
+  const messages = checkMessages(example.messages, 'messages', problems, { needAssistant: true });
+  checkTools(example, '', problems);
+  if (problems.list.length > 0 || !messages) return { problems: problems.list };
+  return {
+    problems: [],
+    example: {
+      messages,
+      tools: example.tools ?? example.functions,
+      answers: messages.filter((m) => m.role === 'assistant' && m.weight !== 0).map(textOf),
+    },
+  };
+}
+
+export function checkPreferenceExample(example: Record<string, unknown>): {
+  problems: FormatProblem[];
+  example?: CheckedExample;
+} {
+  const problems = new Problems();
+  unknownKeys(example, PREFERENCE_KEYS, '', problems);
+  let input: ChatMessage[] | undefined;
+  if (!isObject(example.input)) {
+    problems.add(
+      'missing_field',
+      `"input" must be an object with "messages", not ${typeName(example.input)}`,
+      'Write "input": {"messages": [...]} with the conversation so far.',
+    );
+  } else {
+    unknownKeys(example.input, ['messages', 'tools', 'parallel_tool_calls'], 'input.', problems);
+    input = checkMessages(example.input.messages, 'input.messages', problems, { needAssistant: false });
+    checkTools(example.input, 'input.', problems);
+    if (input && input.at(-1)?.role !== 'user') {
+      problems.add(
+        'invalid_preference',
+        'the last message of input.messages must be from the user',
+        'End "input.messages" with the user turn both outputs answer.',
+      );
+    }
+  }
+  const outputs: ChatMessage[] = [];
+  for (const key of ['preferred_output', 'non_preferred_output'] as const) {
+    const value = example[key];
+    if (!Array.isArray(value) || value.length !== 1) {
+      problems.add(
+        'missing_field',
+        `"${key}" must be a list with exactly one assistant message`,
+        `Write "${key}": [{"role": "assistant", "content": "..."}].`,
+      );
+      continue;
+    }
+    const checked = checkMessages(value, key, problems, { needAssistant: true });
+    if (checked?.[0]) outputs.push(checked[0]);
+  }
+  if (problems.list.length > 0 || !input) return { problems: problems.list };
+  const inputTools = isObject(example.input) ? example.input.tools : undefined;
+  return {
+    problems: [],
+    example: { messages: [...input, ...outputs], tools: inputTools, answers: outputs.map(textOf) },
+  };
+}
+
+export function checkPromptCompletion(example: Record<string, unknown>): {
+  problems: FormatProblem[];
+  prompt?: string;
+  completion?: string;
+} {
+  const problems = new Problems();
+  unknownKeys(example, ['prompt', 'completion'], '', problems);
+  for (const key of ['prompt', 'completion'] as const) {
+    if (typeof example[key] !== 'string') {
+      problems.add(
+        'missing_field',
+        `"${key}" must be a string, not ${typeName(example[key])}`,
+        `Give every line a string "${key}".`,
+      );
+    }
+  }
+  if (problems.list.length > 0) return { problems: problems.list };
+  return { problems: [], prompt: example.prompt as string, completion: example.completion as string };
+}
+
+function unknownKeys(
+  value: Record<string, unknown>,
+  allowed: readonly string[],
+  prefix: string,
+  problems: Problems,
+) {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      problems.add(
+        'unknown_key',
+        `unknown key "${prefix}${key}"`,
+        `Remove "${prefix}${key}"; allowed here: ${allowed.join(', ')}.`,
+      );
+    }
+  }
+}
+
+function checkMessages(
+  value: unknown,
+  path: string,
+  problems: Problems,
+  options: { needAssistant: boolean },
+): ChatMessage[] | undefined {
+  if (!Array.isArray(value) || value.length === 0) {
+    problems.add(
+      'missing_field',
+      `"${path}" must be a non-empty list of messages, not ${typeName(value)}`,
+      `Write "${path}": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}].`,
+    );
+    return undefined;
+  }
+  const before = problems.list.length;
+  value.forEach((message, i) => checkMessage(message, `${path}[${i}]`, problems));
+  if (problems.list.length > before) return undefined;
+  const messages = value as ChatMessage[];
+  if (options.needAssistant && !messages.some((m) => m.role === 'assistant')) {
+    problems.add(
+      'no_assistant_message',
+      'the example has no assistant message, so there is nothing to learn from',
+      'Add the answer the model should give as a message with "role": "assistant".',
+    );
+    return undefined;
+  }
+  if (options.needAssistant && !messages.some((m) => m.role === 'assistant' && m.weight !== 0)) {
+    problems.add(
+      'no_trained_message',
+      'every assistant message has "weight": 0, so nothing is trained',
+      'Set "weight": 1 (or leave it out) on at least one assistant message.',
+    );
+    return undefined;
+  }
+  return messages;
+}
+
+function checkMessage(message: unknown, path: string, problems: Problems) {
+  if (!isObject(message)) {
+    problems.add(
+      'invalid_message',
+      `${path} must be an object, not ${typeName(message)}`,
+      'Each message is {"role": "...", "content": "..."}.',
+    );
+    return;
+  }
+  const role = message.role;
+  if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+    problems.add(
+      'unknown_role',
+      role === undefined
+        ? `${path} has no "role"`
+        : `${path}.role ${JSON.stringify(role)} is not a role fine-tuning knows`,
+      `Use one of: ${ROLES.join(', ')}.`,
+    );
+    return;
+  }
+  const r = role as (typeof ROLES)[number];
+  unknownKeys(message, MESSAGE_KEYS[r], `${path}.`, problems);
+  const content = message.content;
+  if (r === 'assistant') {
+    const hasCalls = message.tool_calls !== undefined || message.function_call !== undefined;
+    if (content === undefined || content === null) {
+      if (!hasCalls)
+        problems.add(
+          'missing_content',
+          `${path} has neither "content" nor "tool_calls"`,
+          'Give the assistant message its answer in "content", or the calls it makes in "tool_calls".',
+        );
+    } else checkContent(content, `${path}.content`, ['text'], problems);
+    if (message.weight !== undefined && message.weight !== 0 && message.weight !== 1) {
+      problems.add(
+        'invalid_weight',
+        `${path}.weight is ${JSON.stringify(message.weight)}; it must be 0 or 1`,
+        'Use "weight": 0 to skip training on this message, 1 (or nothing) to train on it.',
+      );
+    }
+    if (message.tool_calls !== undefined) checkToolCalls(message.tool_calls, `${path}.tool_calls`, problems);
+    if (message.function_call !== undefined)
+      checkFunction(message.function_call, `${path}.function_call`, problems);
+  } else if (r === 'function') {
+    if (content !== null && typeof content !== 'string')
+      problems.add(
+        'invalid_content',
+        `${path}.content must be a string or null, not ${typeName(content)}`,
+        'Put the function result in "content" as text.',
+      );
+    if (typeof message.name !== 'string')
+      problems.add(
+        'missing_field',
+        `${path} needs the function's "name"`,
+        'Add "name": the function that produced this result.',
+      );
+  } else {
+    if (content === undefined || content === null) {
+      problems.add(
+        'missing_content',
+        `${path} has no "content"`,
+        `Give the ${r} message its text in "content".`,
+      );
+    } else checkContent(content, `${path}.content`, r === 'user' ? USER_PART_TYPES : ['text'], problems);
+    if (r === 'tool' && typeof message.tool_call_id !== 'string') {
+      problems.add(
+        'missing_field',
+        `${path} needs "tool_call_id"`,
+        'Add "tool_call_id": the id of the assistant tool call this message answers.',
+      );
+    }
+  }
+  if (message.name !== undefined && typeof message.name !== 'string') {
+    problems.add('invalid_type', `${path}.name must be a string`, 'Use a string name or remove it.');
+  }
+}
+
+function checkContent(content: unknown, path: string, partTypes: readonly string[], problems: Problems) {
+  if (typeof content === 'string') return;
+  if (!Array.isArray(content) || content.length === 0) {
+    problems.add(
+      'invalid_content',
+      `${path} must be a string or a non-empty list of parts, not ${typeName(content)}`,
+      'Write the text as a string: "content": "...".',
+    );
+    return;
+  }
+  content.forEach((part, i) => {
+    const where = `${path}[${i}]`;
+    if (!isObject(part) || typeof part.type !== 'string') {
+      problems.add(
+        'invalid_content',
+        `${where} must be an object with a "type"`,
+        `Use {"type": "text", "text": "..."}.`,
+      );
+    } else if (!partTypes.includes(part.type)) {
+      problems.add(
+        'invalid_content',
+        `${where}.type "${part.type}" is not allowed here`,
+        `Allowed part types here: ${partTypes.join(', ')}.`,
+      );
+    } else if (part.type === 'text' && typeof part.text !== 'string') {
+      problems.add('invalid_content', `${where}.text must be a string`, 'Put the text in "text".');
+    } else if (
+      part.type === 'image_url' &&
+      !(isObject(part.image_url) && typeof part.image_url.url === 'string')
+    ) {
+      problems.add(
+        'invalid_content',
+        `${where}.image_url.url must be a string`,
+        'Use {"type": "image_url", "image_url": {"url": "https://... or data:image/..."}}.',
+      );
+    }
+  });
+}
+
+function checkToolCalls(calls: unknown, path: string, problems: Problems) {
+  if (!Array.isArray(calls) || calls.length === 0) {
+    problems.add(
+      'invalid_tool_calls',
+      `${path} must be a non-empty list`,
+      'List each call as {"id": "...", "type": "function", "function": {"name": "...", "arguments": "{...}"}}.',
+    );
+    return;
+  }
+  calls.forEach((call, i) => {
+    const where = `${path}[${i}]`;
+    if (!isObject(call)) {
+      problems.add(
+        'invalid_tool_calls',
+        `${where} must be an object`,
+        'Write {"id": "...", "type": "function", "function": {...}}.',
+      );
+      return;
+    }
+    if (typeof call.id !== 'string')
+      problems.add(
+        'invalid_tool_calls',
+        `${where}.id must be a string`,
+        'Give each tool call an "id" that the tool message\'s "tool_call_id" repeats.',
+      );
+    if (call.type !== 'function')
+      problems.add('invalid_tool_calls', `${where}.type must be "function"`, 'Set "type": "function".');
+    checkFunction(call.function, `${where}.function`, problems);
+  });
+}
+
+function checkFunction(fn: unknown, path: string, problems: Problems) {
+  if (!isObject(fn) || typeof fn.name !== 'string') {
+    problems.add(
+      'invalid_tool_calls',
+      `${path} must have a string "name"`,
+      'Write {"name": "...", "arguments": "{...}"}.',
+    );
+    return;
+  }
+  if (typeof fn.arguments !== 'string') {
+    problems.add(
+      'invalid_tool_calls',
+      `${path}.arguments must be a JSON string, not ${typeName(fn.arguments)}`,
+      'Serialize the arguments: "arguments": "{\\"city\\": \\"Paris\\"}".',
+    );
+    return;
+  }
+  try {
+    JSON.parse(fn.arguments);
+  } catch {
+    problems.add(
+      'invalid_tool_calls',
+      `${path}.arguments is not valid JSON`,
+      'Make "arguments" a JSON object serialized as a string.',
+    );
+  }
+}
+
+function checkTools(container: Record<string, unknown>, prefix: string, problems: Problems) {
+  if (container.tools !== undefined) {
+    if (!Array.isArray(container.tools)) {
+      problems.add(
+        'invalid_tools',
+        `"${prefix}tools" must be a list`,
+        'List tools as [{"type": "function", "function": {"name": "...", "parameters": {...}}}].',
+      );
+    } else {
+      container.tools.forEach((tool, i) => {
+        if (
+          !isObject(tool) ||
+          tool.type !== 'function' ||
+          !isObject(tool.function) ||
+          typeof tool.function.name !== 'string'
+        ) {
+          problems.add(
+            'invalid_tools',
+            `${prefix}tools[${i}] must be {"type": "function", "function": {"name": ...}}`,
+            'Describe each tool with a type "function" and a function name.',
+          );
+        }
+      });
+    }
+  }
+  if (container.parallel_tool_calls !== undefined && typeof container.parallel_tool_calls !== 'boolean') {
+    problems.add('invalid_type', `"${prefix}parallel_tool_calls" must be true or false`, 'Use a boolean.');
+  }
+  if (container.functions !== undefined && !Array.isArray(container.functions)) {
+    problems.add(
+      'invalid_tools',
+      `"${prefix}functions" must be a list`,
+      'List functions as [{"name": "...", "parameters": {...}}], or better, use "tools".',
+    );
+  }
+}
+
+/** The text of a message's content, parts joined; tool calls count as their JSON. */
+export function textOf(message: ChatMessage): string {
+  const content = message.content;
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content.map((part) => (isObject(part) && typeof part.text === 'string' ? part.text : '')).join('');
+  }
+  if (message.tool_calls !== undefined) return JSON.stringify(message.tool_calls);
+  if (message.function_call !== undefined) return JSON.stringify(message.function_call);
+  return '';
+}

@@ -1,0 +1,30 @@
+import type { RunRecord } from '../functions/core/run.js';
+
+/** Terminal output for local mode: one line per status change, then the run's summary. */
+export function describeChange(record: RunRecord): string {
+  const last = record.history.at(-1);
+  const detail = last?.detail ? ` (${last.detail})` : '';
+  return `  ${record.runId}  ${record.status}${detail}`;
+}
+
+export function describeRun(record: RunRecord, bucket: string): string {
+  const lines = [`Run ${record.runId}: ${record.status}`];
+  const row = (label: string, value: string | number | undefined) => {
+    if (value !== undefined) lines.push(`  ${label.padEnd(20)}${value}`);
+  };
+  row('source', `s3://${record.source.bucket}/${record.source.key}`);
+  row('base model', record.baseModel);
+  row('provider job', record.providerJobId);
+  row('fine-tuned model', record.fineTunedModel);
+  row('examples', record.trainingExamples !== undefined ? `${record.trainingExamples} training, ${record.validationExamples ?? 0} validation` : undefined);
+  row('trained tokens', record.trainedTokens);
+  row('cost', record.costUsd !== undefined ? `$${record.costUsd.toFixed(4)} (estimated $${(record.estimatedCostUsd ?? 0).toFixed(4)})` : undefined);
+  row('results.csv', record.resultsKey && `s3://${bucket}/${record.resultsKey}`);
+  row('summary', record.summaryKey && `s3://${bucket}/${record.summaryKey}`);
+  row('validation report', record.validationReportKey && `s3://${bucket}/${record.validationReportKey}`);
+  if (record.error) {
+    row('error', `${record.error.message}${record.error.code ? ` [${record.error.code}]` : ''}`);
+    row('fix', record.error.fix);
+  }
+  return lines.join('\n');
+}
