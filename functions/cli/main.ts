@@ -1,0 +1,157 @@
+import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { checkModel, findModel } from '../core/catalog.js';
+import { resolveRunConfig, type RunConfig } from '../core/config.js';
+import { validateDataset, type ValidationReport } from '../core/dataset.js';
+import { readJsonlLines } from '../core/jsonl.js';
+import { renderValidationMarkdown } from '../core/report.js';
+import { splitDataset } from '../core/split.js';
+
+/**
+ * `tunedrop`: the pipeline's checks on your own machine, with the same core code as the Lambdas.
+ *   tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
+ *   tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
+ * Exit codes: 0 valid/done, 1 invalid data, 2 usage error.
+ */
+const USAGE = `Usage:
+  tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
+  tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
+
+  --model M      base model to check against (default: the config's, else gpt-4.1-mini)
+  --config F     a tunedrop.json with run settings (docs/configuration.md)
+  --convert      convert a legacy prompt/completion file to chat instead of rejecting it
+  --json         print the report as JSON (validation.json schema, docs/validation-report.md)
+  --out DIR      where prepare writes train.jsonl and validation.jsonl`;
+
+class UsageError extends Error {}
+
+export async function main(
+  argv: string[],
+  out: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        config: { type: 'string' },
+        convert: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).valueOf() as {
+      values: {
+        model?: string;
+        config?: string;
+        convert: boolean;
+        json: boolean;
+        out?: string;
+        help: boolean;
+      };
+      positionals: string[];
+    };
+    if (values.help) {
+      out(`${USAGE}\n`);
+      return 0;
+    }
+    const [command, file, ...rest] = positionals;
+    if (!command || !['validate', 'prepare'].includes(command))
+      throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
+    if (!file) throw new UsageError(`${command} needs a FILE`);
+    if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+    if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
+    if (command === 'prepare' && !values.out) throw new UsageError('prepare needs --out DIR');
+
+    const config = await loadConfig(values.config, {
+      ...(values.model ? { model: values.model } : {}),
+      ...(values.convert ? { convertLegacyFormat: true } : {}),
+    });
+    const check = checkModel(config.model, new Date().toISOString().slice(0, 10));
+    if (!check.ok) throw new UsageError(`${check.message}. ${check.fix}`);
+    const model = findModel(config.model)!;
+
+    const report = await validateDataset(() => createReadStream(file), {
+      model,
+      seed: config.seed,
+      validationRatio: config.validationRatio,
+      maxValidationExamples: config.maxValidationExamples,
+      nEpochs: config.hyperparameters.nEpochs,
+      convertLegacy: config.convertLegacyFormat,
+      sizeBytes: statSync(file).size,
+    });
+    const verdictCode = report.verdict === 'valid' ? 0 : 1;
+    if (command === 'validate' || report.verdict === 'invalid') {
+      out(values.json ? `${JSON.stringify(report, null, 2)}\n` : describe(report, file));
+      return verdictCode;
+    }
+    return await prepare(file, values.out!, config, report, out);
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`tunedrop: ${(error as Error).message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+async function loadConfig(path: string | undefined, overrides: Record<string, unknown>): Promise<RunConfig> {
+  let fromFile: Record<string, unknown> | undefined;
+  if (path) {
+    try {
+      fromFile = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+    }
+  }
+  const resolved = resolveRunConfig(fromFile, overrides);
+  if (!resolved.ok) throw new UsageError(`${path ?? 'options'}: ${resolved.problems.join('; ')}`);
+  return resolved.config;
+}
+
+async function prepare(
+  file: string,
+  dir: string,
+  config: RunConfig,
+  report: ValidationReport,
+  out: (t: string) => void,
+): Promise<number> {
+  await mkdir(dir, { recursive: true });
+  const paths = { training: join(dir, 'train.jsonl'), validation: join(dir, 'validation.jsonl') };
+  const streams = {
+    training: createWriteStream(paths.training),
+    validation: createWriteStream(paths.validation),
+  };
+  const counts = await splitDataset(
+    readJsonlLines(createReadStream(file)),
+    { seed: config.seed, threshold: report.split.threshold, conversion: report.conversion ?? null },
+    async (side, text) => {
+      if (!streams[side].write(text)) await once(streams[side], 'drain');
+    },
+  );
+  await Promise.all(Object.values(streams).map((s) => new Promise((resolve) => s.end(resolve))));
+  out(
+    `${describe(report, file)}\nWrote ${paths.training} (${counts.training} examples) and ${paths.validation} (${counts.validation} examples).\n`,
+  );
+  if (report.conversion) {
+    const c = report.conversion;
+    out(
+      `Converted from prompt/completion: separator ${JSON.stringify(c.separator)} stripped from ${c.separatorStripped} prompts, end token ${JSON.stringify(c.endToken)} from ${c.endTokenStripped} completions, leading space from ${c.leadingSpaceRemoved}.\n`,
+    );
+  }
+  return 0;
+}
+
+function describe(report: ValidationReport, file: string): string {
+  return renderValidationMarkdown({
+    schemaVersion: 1,
+    runId: '(local check)',
+    source: { bucket: 'local', key: basename(file) },
+    checkedAt: new Date().toISOString(),
+    ...report,
+  });
+}
