@@ -14,13 +14,15 @@ const REPLY_PRIMING_TOKENS = 3;
 const MEMO_LIMIT = 50_000;
 const MEMO_MAX_TEXT = 4_096;
 const memo = new Map<string, number>();
+/** Special-token text in training data is plain text to the trainer; count it as such instead of throwing. */
+const AS_PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
 export function countTextTokens(text: string): number {
   if (text.length === 0) return 0;
-  if (text.length > MEMO_MAX_TEXT) return encode(text).length;
+  if (text.length > MEMO_MAX_TEXT) return encode(text, AS_PLAIN_TEXT).length;
   const known = memo.get(text);
   if (known !== undefined) return known;
-  const count = encode(text).length;
+  const count = encode(text, AS_PLAIN_TEXT).length;
   if (memo.size >= MEMO_LIMIT) memo.clear();
   memo.set(text, count);
   return count;

@@ -55,7 +55,12 @@ describe('validateDataset', () => {
   it('rejects a line that is an array, and a message with an unknown role', async () => {
     const lines = chatDataset(12).trim().split('\n');
     lines[1] = '[1, 2]';
-    lines[2] = JSON.stringify({ messages: [{ role: 'robot', content: 'x' }, { role: 'assistant', content: 'y' }] });
+    lines[2] = JSON.stringify({
+      messages: [
+        { role: 'robot', content: 'x' },
+        { role: 'assistant', content: 'y' },
+      ],
+    });
     const report = await check(lines.join('\n'));
     expect(report.errors.map((e) => [e.code, e.line])).toEqual([
       ['not_an_object', 2],
@@ -82,7 +87,11 @@ describe('validateDataset', () => {
       yield Uint8Array.from([0xff, 0xfe, 0x7b, 0x00, 0x0a, 0x00]);
     }
     const report = await validateDataset(utf16, options);
-    expect(report.errors[0]).toMatchObject({ code: 'not_utf8_utf16', line: 1, fix: expect.stringContaining('UTF-8') });
+    expect(report.errors[0]).toMatchObject({
+      code: 'not_utf8_utf16',
+      line: 1,
+      fix: expect.stringContaining('UTF-8'),
+    });
   });
 });
 
