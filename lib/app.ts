@@ -13,13 +13,7 @@ export function buildApp(options: { appProps?: AppProps; stackProps?: TunedropSt
   stack: TunedropStack;
 } {
   const app = new App(options.appProps);
-  const runDefaults = app.node.tryGetContext(
-    'tunedrop:runDefaults',
-  ) as TunedropStackProps['pipeline'] extends infer P
-    ? P extends { runDefaults?: infer R }
-      ? R
-      : never
-    : never;
+  const runDefaults = app.node.tryGetContext('tunedrop:runDefaults') as RunConfigInput | undefined;
   const stack = new TunedropStack(app, STACK_NAME, {
     description: 'tunedrop: drop a JSONL file, get a fine-tuned model',
     ...options.stackProps,

@@ -16,9 +16,19 @@ export function describeRun(record: RunRecord, bucket: string): string {
   row('base model', record.baseModel);
   row('provider job', record.providerJobId);
   row('fine-tuned model', record.fineTunedModel);
-  row('examples', record.trainingExamples !== undefined ? `${record.trainingExamples} training, ${record.validationExamples ?? 0} validation` : undefined);
+  row(
+    'examples',
+    record.trainingExamples !== undefined
+      ? `${record.trainingExamples} training, ${record.validationExamples ?? 0} validation`
+      : undefined,
+  );
   row('trained tokens', record.trainedTokens);
-  row('cost', record.costUsd !== undefined ? `$${record.costUsd.toFixed(4)} (estimated $${(record.estimatedCostUsd ?? 0).toFixed(4)})` : undefined);
+  row(
+    'cost',
+    record.costUsd !== undefined
+      ? `$${record.costUsd.toFixed(4)} (estimated $${(record.estimatedCostUsd ?? 0).toFixed(4)})`
+      : undefined,
+  );
   row('results.csv', record.resultsKey && `s3://${bucket}/${record.resultsKey}`);
   row('summary', record.summaryKey && `s3://${bucket}/${record.summaryKey}`);
   row('validation report', record.validationReportKey && `s3://${bucket}/${record.validationReportKey}`);

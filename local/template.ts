@@ -48,7 +48,8 @@ export interface LocalPlan {
 export function planFromTemplate(template: CloudFormationTemplate, entryMetadataKey: string): LocalPlan {
   const resources = template.Resources;
   const names = new Map<string, { ref: string; arn: string }>();
-  const arn = (service: string, resource: string) => `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
+  const arn = (service: string, resource: string) =>
+    `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
 
   for (const [id, resource] of Object.entries(resources)) {
     switch (resource.Type) {
@@ -76,18 +77,29 @@ export function planFromTemplate(template: CloudFormationTemplate, entryMetadata
     }
   }
 
-  const resolve = (value: Json): Json => resolveIntrinsics(value, (id, attribute) => {
-    const pseudo = PSEUDO_PARAMETERS[id];
-    if (pseudo !== undefined && attribute === undefined) return pseudo;
-    const known = names.get(id);
-    if (!known) throw new Error(`local mode cannot resolve ${attribute ? `Fn::GetAtt ${id}.${attribute}` : `Ref ${id}`}`);
-    if (attribute === undefined) return known.ref;
-    if (attribute === 'Arn') return known.arn;
-    if (attribute === 'Name') return known.ref;
-    throw new Error(`local mode cannot resolve Fn::GetAtt ${id}.${attribute}`);
-  });
+  const resolve = (value: Json): Json =>
+    resolveIntrinsics(value, (id, attribute) => {
+      const pseudo = PSEUDO_PARAMETERS[id];
+      if (pseudo !== undefined && attribute === undefined) return pseudo;
+      const known = names.get(id);
+      if (!known)
+        throw new Error(
+          `local mode cannot resolve ${attribute ? `Fn::GetAtt ${id}.${attribute}` : `Ref ${id}`}`,
+        );
+      if (attribute === undefined) return known.ref;
+      if (attribute === 'Arn') return known.arn;
+      if (attribute === 'Name') return known.ref;
+      throw new Error(`local mode cannot resolve Fn::GetAtt ${id}.${attribute}`);
+    });
 
-  const plan: LocalPlan = { buckets: [], tables: [], secrets: [], functions: [], stateMachines: [], notifications: [] };
+  const plan: LocalPlan = {
+    buckets: [],
+    tables: [],
+    secrets: [],
+    functions: [],
+    stateMachines: [],
+    notifications: [],
+  };
   for (const [id, resource] of Object.entries(resources)) {
     const props = resource.Properties ?? {};
     switch (resource.Type) {
@@ -98,12 +110,18 @@ export function planFromTemplate(template: CloudFormationTemplate, entryMetadata
         plan.tables.push({ logicalId: id, name: id, properties: { ...props, TableName: id } });
         break;
       case 'AWS::SecretsManager::Secret':
-        plan.secrets.push({ logicalId: id, name: id, arn: names.get(id)!.arn, initialValue: initialSecretValue(props) });
+        plan.secrets.push({
+          logicalId: id,
+          name: id,
+          arn: names.get(id)!.arn,
+          initialValue: initialSecretValue(props),
+        });
         break;
       case 'AWS::Lambda::Function': {
         const entry = resource.Metadata?.[entryMetadataKey];
         if (typeof entry !== 'string') break; // CDK's own helper functions (custom resources) are not ours to run.
-        const variables = ((props.Environment as Record<string, Json> | undefined)?.Variables ?? {}) as Record<string, Json>;
+        const variables = ((props.Environment as Record<string, Json> | undefined)?.Variables ??
+          {}) as Record<string, Json>;
         plan.functions.push({
           logicalId: id,
           arn: names.get(id)!.arn,
@@ -116,15 +134,23 @@ export function planFromTemplate(template: CloudFormationTemplate, entryMetadata
       case 'AWS::StepFunctions::StateMachine': {
         const text = resolve(props.DefinitionString ?? null);
         if (typeof text !== 'string') throw new Error(`state machine ${id} has no DefinitionString`);
-        plan.stateMachines.push({ logicalId: id, name: id, arn: names.get(id)!.arn, definition: JSON.parse(text) });
+        plan.stateMachines.push({
+          logicalId: id,
+          name: id,
+          arn: names.get(id)!.arn,
+          definition: JSON.parse(text),
+        });
         break;
       }
       case 'Custom::S3BucketNotifications': {
         const bucket = String(resolve(props.BucketName ?? null));
         const configuration = (props.NotificationConfiguration ?? {}) as Record<string, Json>;
-        for (const entry of (configuration.LambdaFunctionConfigurations ?? []) as Array<Record<string, Json>>) {
-          const rules = (((entry.Filter as Record<string, Json> | undefined)?.Key as Record<string, Json> | undefined)
-            ?.FilterRules ?? []) as Array<{ Name: string; Value: string }>;
+        for (const entry of (configuration.LambdaFunctionConfigurations ?? []) as Array<
+          Record<string, Json>
+        >) {
+          const rules = ((
+            (entry.Filter as Record<string, Json> | undefined)?.Key as Record<string, Json> | undefined
+          )?.FilterRules ?? []) as Array<{ Name: string; Value: string }>;
           const rule = (name: string) => rules.find((r) => r.Name.toLowerCase() === name)?.Value;
           const prefix = rule('prefix');
           const suffix = rule('suffix');
@@ -152,7 +178,10 @@ const PSEUDO_PARAMETERS: Record<string, string> = {
 };
 
 /** Resolves Ref, Fn::GetAtt, Fn::Join, Fn::Sub (without a variable map) and Fn::Select. */
-export function resolveIntrinsics(value: Json, lookup: (logicalId: string, attribute?: string) => string): Json {
+export function resolveIntrinsics(
+  value: Json,
+  lookup: (logicalId: string, attribute?: string) => string,
+): Json {
   const recurse = (v: Json) => resolveIntrinsics(v, lookup);
   if (Array.isArray(value)) return value.map(recurse);
   if (value === null || typeof value !== 'object') return value;
@@ -187,8 +216,15 @@ function initialSecretValue(props: Record<string, Json>): string {
   if (typeof props.SecretString === 'string') return props.SecretString;
   const generate = props.GenerateSecretString as Record<string, Json> | undefined;
   const random = randomBytes(16).toString('hex');
-  if (generate && typeof generate.SecretStringTemplate === 'string' && typeof generate.GenerateStringKey === 'string') {
-    return JSON.stringify({ ...JSON.parse(generate.SecretStringTemplate), [generate.GenerateStringKey]: random });
+  if (
+    generate &&
+    typeof generate.SecretStringTemplate === 'string' &&
+    typeof generate.GenerateStringKey === 'string'
+  ) {
+    return JSON.stringify({
+      ...JSON.parse(generate.SecretStringTemplate),
+      [generate.GenerateStringKey]: random,
+    });
   }
   return random;
 }

@@ -1,14 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { RunStore, RunUpdate } from '../core/ports.js';
-import {
-  canTransition,
-  RUN_STATUSES,
-  RunRecordSchema,
-  TERMINAL_STATUSES,
-  type RunRecord,
-  type RunStatus,
-} from '../core/run.js';
+import type { RunStore } from '../core/ports.js';
+import { canTransition, RUN_STATUSES, RunRecordSchema, TERMINAL_STATUSES } from '../core/run.js';
 
 /**
  * RunStore on one DynamoDB table keyed by `runId`. Every write is conditional: a run is created once,

@@ -1,12 +1,12 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
-import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PLACEHOLDER_API_KEY } from '../../functions/core/config.js';
 import { apiKeyMiddleware, type ContextWithApiKey } from '../../functions/adapters/openai-key-middleware.js';
 
 const secrets = mockClient(SecretsManagerClient);
-const context = { functionName: 'test' } as Context;
+// Lambda passes a plain Context; the middleware is what adds providerApiKey.
+const context = { functionName: 'test' } as ContextWithApiKey;
 
 function handlerWith(now: () => number) {
   return middy<unknown, string, Error, ContextWithApiKey>()

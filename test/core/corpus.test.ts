@@ -51,7 +51,13 @@ const validate = (file: string, convertLegacy = false) => {
 
 describe('the real public corpus', () => {
   // Rows padded to one length: jest takes a test function with more parameters than the row for a done callback.
-  const rows = cases.map(([file, format, verdict, firstError, convertTo]) => ({ file, format, verdict, firstError, convertTo }));
+  const rows = cases.map(([file, format, verdict, firstError, convertTo]) => ({
+    file,
+    format,
+    verdict,
+    firstError,
+    convertTo,
+  }));
   it.each(rows)('$file is $format and $verdict', async ({ file, format, verdict, firstError, convertTo }) => {
     const report = await validate(file);
     expect(report.format).toBe(format);
