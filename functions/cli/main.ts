@@ -128,7 +128,12 @@ async function prepare(
   };
   const counts = await splitDataset(
     readJsonlLines(createReadStream(file)),
-    { seed: config.seed, threshold: report.split.threshold, conversion: report.conversion ?? null },
+    {
+      seed: config.seed,
+      threshold: report.split.threshold,
+      classThresholds: report.split.classThresholds ?? null,
+      conversion: report.conversion ?? null,
+    },
     async (side, text) => {
       if (!streams[side].write(text)) await once(streams[side], 'drain');
     },

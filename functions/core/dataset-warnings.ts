@@ -1,4 +1,5 @@
 import type { CheckedExample } from './formats.js';
+import type { ClassCounter } from './classes.js';
 import { textOf } from './formats.js';
 
 /**
@@ -13,9 +14,6 @@ export interface Warning {
   fix: string;
 }
 
-/** Above this share of distinct short answers, a dataset is generation, not classification. */
-const CLASS_LIMIT = 50;
-const SHORT_ANSWER_CHARS = 40;
 export const MIN_EXAMPLES_PER_CLASS = 100;
 export const MIN_GENERATION_EXAMPLES = 500;
 const MAX_TRACKED_HASHES = 5_000_000;
@@ -52,11 +50,12 @@ export class DatasetWarnings {
   private readonly whitespace = new Tally();
   private readonly legacyMarkers = new Tally();
   private readonly truncated = new Tally();
-  private readonly answers = new Map<string, number>();
-  private longAnswers = 0;
   private examples = 0;
 
-  constructor(private readonly format: 'chat' | 'preference') {}
+  constructor(
+    private readonly format: 'chat' | 'preference',
+    private readonly labels: ClassCounter,
+  ) {}
 
   observe(
     line: number,
@@ -111,21 +110,6 @@ export class DatasetWarnings {
         fix: 'Remove special tokens: they are reserved and either rejected or learned as plain text.',
       });
     }
-
-    const answer = example.answers.length === 1 ? example.answers[0]!.trim() : undefined;
-    if (answer !== undefined && answer.length <= SHORT_ANSWER_CHARS && !answer.includes('\n')) {
-      if (this.answers.size <= CLASS_LIMIT || this.answers.has(answer))
-        this.answers.set(answer, (this.answers.get(answer) ?? 0) + 1);
-      else this.longAnswers++;
-    } else this.longAnswers++;
-  }
-
-  /** The classes, when the answers look like labels: few distinct short answers, each repeated. */
-  classes(): Map<string, number> | undefined {
-    if (this.examples === 0 || this.longAnswers > this.examples * 0.05) return undefined;
-    if (this.answers.size < 2 || this.answers.size > CLASS_LIMIT) return undefined;
-    if (this.answers.size > this.examples / 2) return undefined;
-    return this.answers;
   }
 
   list(): { warnings: Warning[]; count: number } {
@@ -172,9 +156,8 @@ export class DatasetWarnings {
       'Shorten them so the whole answer is trained on.',
     );
 
-    const classes = this.classes();
-    if (classes) {
-      const counts = [...classes.entries()].sort((a, b) => b[1] - a[1]);
+    const counts = this.labels.classes();
+    if (counts) {
       const small = counts.filter(([, n]) => n < MIN_EXAMPLES_PER_CLASS);
       const summary = counts.map(([label, n]) => `${label}: ${n}`).join(', ');
       if (small.length > 0) {

@@ -19,7 +19,14 @@ import {
   type ConversionChanges,
   type LegacyMarkers,
 } from './legacy.js';
-import { splitHash, ValidationSelector, wantedValidationExamples, type SplitPlan } from './split.js';
+import { CLASS_LIMIT, ClassCounter } from './classes.js';
+import {
+  planStratified,
+  splitHash,
+  ValidationSelector,
+  wantedValidationExamples,
+  type SplitPlan,
+} from './split.js';
 import { countExampleTokens } from './tokens.js';
 
 /** The provider refuses a training file with fewer examples. */
@@ -105,6 +112,9 @@ async function scan(
 ) {
   const issues = new IssueList();
   const selector = new ValidationSelector(options.maxValidationExamples);
+  // Per-class selectors too, in case the dataset turns out to be classification (known only at the end).
+  const labels = new ClassCounter();
+  const classSelectors = new Map<string, ValidationSelector>();
   const histogram = new TokenHistogram();
   const prompts = new CommonSuffix();
   const completions = new CommonSuffix();
@@ -252,7 +262,17 @@ async function scan(
         }
         const hash = splitHash(options.seed, canonical);
         selector.add(hash, tokens.total);
-        warnings ??= new DatasetWarnings(format === 'preference' ? 'preference' : 'chat');
+        const label = labels.add(example) ?? '';
+        if (classSelectors.size <= CLASS_LIMIT || classSelectors.has(label)) {
+          let classSelector = classSelectors.get(label);
+          if (!classSelector)
+            classSelectors.set(
+              label,
+              (classSelector = new ValidationSelector(options.maxValidationExamples)),
+            );
+          classSelector.add(hash, tokens.total);
+        }
+        warnings ??= new DatasetWarnings(format === 'preference' ? 'preference' : 'chat', labels);
         warnings.observe(line.lineNumber, hash, example, text, tokens.total > limit);
       }
     } catch (error) {
@@ -287,16 +307,16 @@ async function scan(
     issues.warningCount = listed?.count ?? 0;
 
     const trainable = format === 'chat' || format === 'preference';
-    const plan = selector.plan(
-      trainable
-        ? wantedValidationExamples(examples, options.validationRatio, options.maxValidationExamples)
-        : 0,
-    );
+    const wanted = trainable
+      ? wantedValidationExamples(examples, options.validationRatio, options.maxValidationExamples)
+      : 0;
+    const classes = labels.classes();
+    // Classification keeps its class mix in validation (stratified); anything else splits globally.
+    const plan = classes && wanted > 0 ? planStratified(classSelectors, wanted) : selector.plan(wanted);
     const trainingExamples = examples - plan.validationExamples;
     const trainingTokens = histogram.total - plan.validationTokens;
     const epochs = resolveEpochs(options.nEpochs, trainingExamples);
     const billedTokens = trainingTokens * epochs;
-    const classes = warnings?.classes();
     return {
       verdict: issues.errorCount === 0 ? 'valid' : 'invalid',
       format: format ?? 'unknown',
@@ -304,7 +324,7 @@ async function scan(
       lines: lineCount,
       examples,
       tokens: histogram.summary(examples),
-      ...(classes ? { classes: Object.fromEntries([...classes.entries()].sort((a, b) => b[1] - a[1])) } : {}),
+      ...(classes ? { classes: Object.fromEntries(classes) } : {}),
       split: { ...plan, trainingExamples, trainingTokens },
       estimate: {
         model: options.model.id,

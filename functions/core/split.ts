@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JsonlLine } from './jsonl.js';
+import { labelOfLine } from './classes.js';
 import { convertPromptCompletion, type LegacyMarkers } from './legacy.js';
 
 /**
@@ -19,6 +20,8 @@ export function splitHash(seed: number, canonicalJson: string): number {
 export interface SplitPlan {
   /** Examples whose hash is <= threshold go to validation; null means no validation file. */
   threshold: number | null;
+  /** For classification: a threshold per class, so validation keeps the class mix (stratified). */
+  classThresholds?: Record<string, number | null>;
   validationExamples: number;
   validationTokens: number;
 }
@@ -31,12 +34,15 @@ interface Bucket {
 
 /** Keeps the `capacity` smallest distinct hashes seen, with how many examples and tokens share each. */
 export class ValidationSelector {
+  /** Every example offered, kept or not. */
+  examples = 0;
   private readonly buckets = new Map<number, Bucket>();
   private readonly heap: number[] = []; // max-heap of hashes in `buckets`
 
   constructor(private readonly capacity: number) {}
 
   add(hash: number, tokens: number): void {
+    this.examples += 1;
     const known = this.buckets.get(hash);
     if (known) {
       known.examples += 1;
@@ -101,6 +107,42 @@ export class ValidationSelector {
   }
 }
 
+/**
+ * Stratified plan: each class gets its share of the wanted validation examples (largest remainders
+ * decide the rounding) and its own threshold.
+ */
+export function planStratified(
+  selectors: ReadonlyMap<string, ValidationSelector>,
+  wanted: number,
+): SplitPlan {
+  const total = [...selectors.values()].reduce((sum, s) => sum + s.examples, 0);
+  const shares = [...selectors.entries()].map(([label, selector]) => {
+    const exact = total ? (selector.examples * wanted) / total : 0;
+    return { label, selector, count: Math.floor(exact), remainder: exact - Math.floor(exact) };
+  });
+  let left = wanted - shares.reduce((sum, s) => sum + s.count, 0);
+  for (const share of [...shares].sort(
+    (a, b) => b.remainder - a.remainder || a.label.localeCompare(b.label),
+  )) {
+    if (left <= 0) break;
+    share.count += 1;
+    left -= 1;
+  }
+  const plan: SplitPlan = {
+    threshold: null,
+    classThresholds: {},
+    validationExamples: 0,
+    validationTokens: 0,
+  };
+  for (const share of shares) {
+    const classPlan = share.selector.plan(share.count);
+    plan.classThresholds![share.label] = classPlan.threshold;
+    plan.validationExamples += classPlan.validationExamples;
+    plan.validationTokens += classPlan.validationTokens;
+  }
+  return plan;
+}
+
 /** How many examples the validation set should have. */
 export function wantedValidationExamples(examples: number, ratio: number, max: number): number {
   return Math.min(max, Math.floor(examples * ratio));
@@ -118,24 +160,31 @@ export interface SplitCounts {
  */
 export async function splitDataset(
   lines: AsyncIterable<JsonlLine>,
-  options: { seed: number; threshold: number | null; conversion?: LegacyMarkers | null },
+  options: {
+    seed: number;
+    threshold: number | null;
+    classThresholds?: Record<string, number | null> | null;
+    conversion?: LegacyMarkers | null;
+  },
   write: (side: 'training' | 'validation', text: string) => void | Promise<void>,
 ): Promise<SplitCounts> {
   const counts: SplitCounts = { training: 0, validation: 0 };
   const changes = { separatorStripped: 0, endTokenStripped: 0, leadingSpaceRemoved: 0 };
   for await (const line of lines) {
     if (line.text.trim() === '') continue;
-    let canonical = JSON.stringify(JSON.parse(line.text));
+    let value = JSON.parse(line.text) as Record<string, unknown>;
     let text = line.text;
     if (options.conversion) {
-      const { prompt, completion } = JSON.parse(line.text) as { prompt: string; completion: string };
-      canonical = JSON.stringify(convertPromptCompletion(prompt, completion, options.conversion, changes));
-      text = canonical;
+      const { prompt, completion } = value as { prompt: string; completion: string };
+      value = convertPromptCompletion(prompt, completion, options.conversion, changes);
+      text = JSON.stringify(value);
     }
+    const canonical = JSON.stringify(value);
+    const threshold = options.classThresholds
+      ? (options.classThresholds[labelOfLine(value)] ?? null)
+      : options.threshold;
     const side =
-      options.threshold !== null && splitHash(options.seed, canonical) <= options.threshold
-        ? 'validation'
-        : 'training';
+      threshold !== null && splitHash(options.seed, canonical) <= threshold ? 'validation' : 'training';
     counts[side] += 1;
     await write(side, `${text}\n`);
   }

@@ -23,7 +23,11 @@ export const ExecutionInputSchema = z.object({
   config: RunConfigSchema,
   /** The model's snapshot id, resolved from the catalog by validate. */
   model: z.string(),
-  split: z.object({ seed: z.number(), threshold: z.number().nullable() }),
+  split: z.object({
+    seed: z.number(),
+    threshold: z.number().nullable(),
+    classThresholds: z.record(z.string(), z.number().nullable()).nullable().default(null),
+  }),
   /** Separator and end token to strip when a legacy prompt/completion file is converted to chat. */
   conversion: z.object({ separator: z.string(), endToken: z.string() }).nullable().default(null),
   estimate: z.object({ billedTokens: z.number(), costUsd: z.number(), epochs: z.number() }),

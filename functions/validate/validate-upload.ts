@@ -124,7 +124,11 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
     },
     config,
     model: model.id,
-    split: { seed: config.seed, threshold: report.split.threshold },
+    split: {
+      seed: config.seed,
+      threshold: report.split.threshold,
+      classThresholds: report.split.classThresholds ?? null,
+    },
     conversion: report.conversion
       ? { separator: report.conversion.separator, endToken: report.conversion.endToken }
       : null,

@@ -75,3 +75,42 @@ describe('ValidationSelector', () => {
     expect(selector.plan(3)).toEqual({ threshold: 30, validationExamples: 3, validationTokens: 60 });
   });
 });
+
+import { findModel } from '../../functions/core/catalog.js';
+import { validateDataset } from '../../functions/core/dataset.js';
+
+describe('a classification dataset', () => {
+  // 90 / 60 / 30 examples of three classes.
+  const lines = [...Array.from({ length: 180 }, (_, i) => i)].map((i) =>
+    JSON.stringify({
+      messages: [
+        { role: 'user', content: `ticket ${i}` },
+        { role: 'assistant', content: i < 90 ? 'bug' : i < 150 ? 'billing' : 'account' },
+      ],
+    }),
+  );
+  const text = `${lines.join('\n')}\n`;
+
+  it('is split stratified by class: validation keeps the class mix', async () => {
+    const report = await validateDataset(() => chunks(text, 256), {
+      model: findModel('gpt-4o-mini')!,
+      seed: 42,
+      validationRatio: 0.2,
+      maxValidationExamples: 1000,
+      nEpochs: 'auto',
+    });
+    expect(report.classes).toEqual({ bug: 90, billing: 60, account: 30 });
+    expect(report.split.classThresholds).toBeDefined();
+    const sides = { training: [] as string[], validation: [] as string[] };
+    await splitDataset(
+      readJsonlLines(chunks(text, 256)),
+      { seed: 42, threshold: null, classThresholds: report.split.classThresholds! },
+      (side, line) => {
+        sides[side].push(JSON.parse(line).messages[1].content);
+      },
+    );
+    const count = (label: string) => sides.validation.filter((l) => l === label).length;
+    expect([count('bug'), count('billing'), count('account')]).toEqual([18, 12, 6]);
+    expect(report.split.validationExamples).toBe(36);
+  });
+});

@@ -26,7 +26,7 @@ const input: ExecutionInput = {
   source: { bucket: 'bucket', key: 'incoming/support/tickets.jsonl', versionId: 'v1' },
   config,
   model: 'gpt-4.1-mini-2025-04-14',
-  split: { seed: 42, threshold: null },
+  split: { seed: 42, threshold: null, classThresholds: null },
   conversion: null,
   estimate: { billedTokens: 1000, costUsd: 0.005, epochs: 3 },
 };
@@ -55,7 +55,7 @@ describe('prepareRun', () => {
     const { runs, records } = await runAt('RECEIVED');
     const threshold = 2 ** 47; // about half of the 48-bit hash space
     const prepared = await prepareRun(
-      { ...input, split: { seed: 42, threshold } },
+      { ...input, split: { seed: 42, threshold, classThresholds: null } },
       { store: objects.store, runs },
     );
 
