@@ -1,4 +1,11 @@
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
@@ -10,6 +17,22 @@ export function s3ObjectStore(s3: S3Client): ObjectStore {
     s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }));
 
   return {
+    async head(ref) {
+      try {
+        const head = await s3.send(
+          new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+        );
+        return {
+          ...(head.VersionId ? { versionId: head.VersionId } : {}),
+          ...(head.ETag ? { etag: head.ETag } : {}),
+          ...(head.ContentLength !== undefined ? { size: head.ContentLength } : {}),
+        };
+      } catch (error) {
+        if (error instanceof NotFound || (error as Error).name === 'NotFound') return undefined;
+        throw error;
+      }
+    },
+
     async *read(ref) {
       const response = await get(ref);
       yield* response.Body as AsyncIterable<Uint8Array>;

@@ -39,6 +39,8 @@ export const MAX_LISTED_ISSUES = 100;
 export interface DatasetIssue {
   code: string;
   severity: 'error' | 'warning';
+  /** The file it is in, when a run checks more than one (a supplied validation file). */
+  file?: string;
   /** 1-based line in the user's file; absent for whole-file issues. */
   line?: number;
   message: string;

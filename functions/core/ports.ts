@@ -12,6 +12,8 @@ export interface ObjectRef {
 }
 
 export interface ObjectStore {
+  /** The object's current version, or undefined when there is none. */
+  head(ref: ObjectRef): Promise<{ versionId?: string; etag?: string; size?: number } | undefined>;
   read(ref: ObjectRef): AsyncIterable<Uint8Array>;
   readText(ref: ObjectRef): Promise<string | undefined>;
   write(ref: ObjectRef, body: string | Uint8Array, contentType: string): Promise<void>;

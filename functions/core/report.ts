@@ -55,7 +55,9 @@ export function renderValidationMarkdown(stored: StoredValidationReport): string
 function issueTable(issues: DatasetIssue[], total: number): string[] {
   const rows = ['| Line | Problem | How to fix | Code |', '|---|---|---|---|'];
   for (const issue of issues) {
-    rows.push(`| ${issue.line ?? '—'} | ${cell(issue.message)} | ${cell(issue.fix)} | \`${issue.code}\` |`);
+    rows.push(
+      `| ${issue.file ? `${issue.file} ` : ''}${issue.line ?? '—'} | ${cell(issue.message)} | ${cell(issue.fix)} | \`${issue.code}\` |`,
+    );
   }
   if (total > issues.length) rows.push('', `…and ${total - issues.length} more not listed.`);
   rows.push('');

@@ -143,3 +143,17 @@ export const runKeys = (runId: string) => ({
   results: `runs/${runId}/results.csv`,
   summary: `runs/${runId}/summary.json`,
 });
+
+/**
+ * A user may supply the validation set: `<name>.validation.jsonl` next to `<name>.jsonl`, uploaded
+ * first. It is then used as is and nothing is split off the training data. Dropping it alone starts no run.
+ */
+export const VALIDATION_COMPANION_SUFFIX = '.validation.jsonl';
+
+export function isValidationCompanion(key: string): boolean {
+  return key.toLowerCase().endsWith(VALIDATION_COMPANION_SUFFIX);
+}
+
+export function validationCompanionKey(key: string): string {
+  return key.replace(/\.jsonl$/i, VALIDATION_COMPANION_SUFFIX);
+}

@@ -28,6 +28,11 @@ export const ExecutionInputSchema = z.object({
     threshold: z.number().nullable(),
     classThresholds: z.record(z.string(), z.number().nullable()).nullable().default(null),
   }),
+  /** A validation file the user supplied next to the data; when set, nothing is split off. */
+  validationSource: z
+    .object({ bucket: z.string(), key: z.string(), versionId: z.string().optional() })
+    .nullable()
+    .default(null),
   /** Separator and end token to strip when a legacy prompt/completion file is converted to chat. */
   conversion: z.object({ separator: z.string(), endToken: z.string() }).nullable().default(null),
   estimate: z.object({ billedTokens: z.number(), costUsd: z.number(), epochs: z.number() }),

@@ -12,7 +12,7 @@ export interface PrepareDeps {
 const JSONL = 'application/jsonl';
 
 /**
- * Splits the validated file into `runs/<runId>/train.jsonl` and `validation.jsonl` in one streaming
+ * Splits the validated file (or, when the user supplied a validation file, copies both) into `runs/<runId>/train.jsonl` and `validation.jsonl` in one streaming
  * pass, by the threshold the validator chose. The user's object is only read, at its pinned version.
  * Running it again rewrites the same two files with the same content.
  */
@@ -38,6 +38,15 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
       input.split,
       (side, text) => (side === 'training' ? training.write(text) : validation!.write(text)),
     );
+    if (input.validationSource) {
+      // The user's own validation file, copied as it is (converted if the training file was).
+      const copied = await splitDataset(
+        readJsonlLines(deps.store.read(input.validationSource)),
+        { seed: input.split.seed, threshold: null, conversion: input.conversion },
+        (_side, text) => validation!.write(text),
+      );
+      counts.validation = copied.training;
+    }
     await Promise.all(writers.map((writer) => writer.close()));
     return {
       trainingKey: keys.training,

@@ -3,7 +3,13 @@ import { resolveRunConfig, type RunConfig } from '../core/config.js';
 import { validateDataset, type DatasetIssue, type ValidationReport } from '../core/dataset.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } from '../core/report.js';
-import { deriveRunId, familyOf, runKeys } from '../core/run.js';
+import {
+  deriveRunId,
+  familyOf,
+  isValidationCompanion,
+  runKeys,
+  validationCompanionKey,
+} from '../core/run.js';
 import type { ExecutionInput } from '../core/workflow-state.js';
 
 export interface UploadedObject {
@@ -24,13 +30,17 @@ export interface ValidateDeps {
   now: () => Date;
 }
 
-export type ValidateOutcome = { runId: string; outcome: 'started' | 'rejected' | 'duplicate' };
+export type ValidateOutcome =
+  | { runId: string; outcome: 'started' | 'rejected' | 'duplicate' }
+  /** A supplied validation file: it waits for its training file and starts nothing itself. */
+  | { runId: null; outcome: 'validation_file' };
 
 /**
  * One uploaded file: record the run, check the file and its configuration, write the report next to the
  * data, then either start training or record the rejection. Safe to run twice for the same object.
  */
 export async function validateUpload(object: UploadedObject, deps: ValidateDeps): Promise<ValidateOutcome> {
+  if (isValidationCompanion(object.key)) return { runId: null, outcome: 'validation_file' };
   const runId = deriveRunId(object);
   const family = familyOf(object.key, deps.incomingPrefix);
   const keys = runKeys(runId);
@@ -66,15 +76,51 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
   if (!modelCheck.ok) runIssues.push(runIssue('model_not_available', modelCheck.message, modelCheck.fix));
   const model = modelCheck.ok ? modelCheck.model : (findModel(config.model) ?? findModel(DEFAULT_MODEL)!);
 
-  let report: ValidationReport = await validateDataset(() => deps.store.read(object), {
+  const companionKey = validationCompanionKey(object.key);
+  const companion = await deps.store.head({ bucket: object.bucket, key: companionKey });
+  const validationSource = companion
+    ? {
+        bucket: object.bucket,
+        key: companionKey,
+        ...(companion.versionId ? { versionId: companion.versionId } : {}),
+      }
+    : null;
+  const options = {
     model,
     seed: config.seed,
-    validationRatio: config.validationRatio,
+    validationRatio: validationSource ? 0 : config.validationRatio,
     maxValidationExamples: config.maxValidationExamples,
     nEpochs: config.hyperparameters.nEpochs,
     convertLegacy: config.convertLegacyFormat,
+  };
+  let report: ValidationReport = await validateDataset(() => deps.store.read(object), {
+    ...options,
     ...(object.size !== undefined ? { sizeBytes: object.size } : {}),
   });
+  if (validationSource) {
+    const supplied = await validateDataset(() => deps.store.read(validationSource), {
+      ...options,
+      ...(companion?.size !== undefined ? { sizeBytes: companion.size } : {}),
+    });
+    runIssues.push(...supplied.errors.map((issue) => ({ ...issue, file: companionKey })));
+    if (supplied.verdict === 'valid' && supplied.format !== report.format) {
+      runIssues.push(
+        runIssue(
+          'validation_format_mismatch',
+          `${companionKey} is ${supplied.format}, but the training file is ${report.format}`,
+          'Write the validation file in the same format as the training file.',
+        ),
+      );
+    }
+    report = {
+      ...report,
+      split: {
+        ...report.split,
+        validationExamples: supplied.examples,
+        validationTokens: supplied.tokens.total,
+      },
+    };
+  }
   if (config.maxCostUsd !== undefined && report.estimate.costUsd > config.maxCostUsd) {
     runIssues.push(
       runIssue(
@@ -106,7 +152,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
       error: {
         name: 'DatasetRejectedError',
         code: first.code,
-        message: `${report.errorCount} problem${report.errorCount === 1 ? '' : 's'}; first: ${first.line ? `line ${first.line}: ` : ''}${first.message}`,
+        message: `${report.errorCount} problem${report.errorCount === 1 ? '' : 's'}; first: ${first.file ? `${first.file} ` : ''}${first.line ? `line ${first.line}: ` : ''}${first.message}`,
         fix: `${first.fix} All problems: s3://${object.bucket}/${keys.validationMarkdown}`,
       },
     });
@@ -129,6 +175,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
       threshold: report.split.threshold,
       classThresholds: report.split.classThresholds ?? null,
     },
+    validationSource,
     conversion: report.conversion
       ? { separator: report.conversion.separator, endToken: report.conversion.endToken }
       : null,

@@ -1,5 +1,9 @@
 import type { ExecutionInput } from '../../functions/core/workflow-state.js';
-import { validateUpload, type ValidateDeps } from '../../functions/validate/validate-upload.js';
+import {
+  validateUpload as validateAny,
+  type UploadedObject,
+  type ValidateDeps,
+} from '../../functions/validate/validate-upload.js';
 import { chatDataset, memoryObjectStore, memoryRunStore } from '../support/fakes.js';
 
 function setup(files: Record<string, string>, defaults: Record<string, unknown> = {}) {
@@ -17,6 +21,13 @@ function setup(files: Record<string, string>, defaults: Record<string, unknown> 
     now: () => new Date('2026-11-24T10:00:00Z'),
   };
   return { deps, objects, records, started };
+}
+
+/** validateUpload for a training file, which always has a run id. */
+async function validateUpload(object: UploadedObject, deps: ValidateDeps) {
+  const outcome = await validateAny(object, deps);
+  if (outcome.runId === null) throw new Error(`expected a run for ${object.key}`);
+  return outcome;
 }
 
 const upload = {
@@ -136,5 +147,35 @@ describe('validateUpload', () => {
     const { runId, outcome } = await validateUpload(upload, deps);
     expect(outcome).toBe('rejected');
     expect(records.get(runId)?.error).toMatchObject({ code: 'over_budget' });
+  });
+
+  it('uses a supplied validation file as is, and names it in its own errors', async () => {
+    const lines = chatDataset(60).trim().split('\n');
+    const files = {
+      'incoming/support/tickets.jsonl': `${lines.slice(0, 50).join('\n')}\n`,
+      'incoming/support/tickets.validation.jsonl': `${lines.slice(50).join('\n')}\n`,
+    };
+    const good = setup(files);
+    expect(
+      await validateAny({ ...upload, key: 'incoming/support/tickets.validation.jsonl' }, good.deps),
+    ).toEqual({
+      runId: null,
+      outcome: 'validation_file',
+    });
+    expect(good.records.size).toBe(0);
+    await validateUpload(upload, good.deps);
+    expect(good.started[0]!.input).toMatchObject({
+      validationSource: { key: 'incoming/support/tickets.validation.jsonl' },
+      split: { threshold: null },
+    });
+
+    const bad = setup({ ...files, 'incoming/support/tickets.validation.jsonl': `${lines[50]}\n{broken\n` });
+    const { runId } = await validateUpload(upload, bad.deps);
+    expect(bad.records.get(runId)?.error?.message).toMatch(
+      /incoming\/support\/tickets\.validation\.jsonl line 2/,
+    );
+    expect(bad.objects.text(`runs/${runId}/validation.md`)).toContain(
+      '| incoming/support/tickets.validation.jsonl 2 |',
+    );
   });
 });

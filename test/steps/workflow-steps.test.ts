@@ -27,6 +27,7 @@ const input: ExecutionInput = {
   config,
   model: 'gpt-4.1-mini-2025-04-14',
   split: { seed: 42, threshold: null, classThresholds: null },
+  validationSource: null,
   conversion: null,
   estimate: { billedTokens: 1000, costUsd: 0.005, epochs: 3 },
 };
@@ -70,6 +71,19 @@ describe('prepareRun', () => {
       baseModel: input.model,
       estimatedCostUsd: 0.005,
     });
+  });
+
+  it('copies a supplied validation file instead of splitting', async () => {
+    const lines = chatDataset(30).trim().split('\n');
+    const objects = memoryObjectStore({
+      'bucket/incoming/support/tickets.jsonl': `${lines.slice(0, 20).join('\n')}\n`,
+      'bucket/incoming/support/tickets.validation.jsonl': `${lines.slice(20).join('\n')}\n`,
+    });
+    const { runs } = await runAt('RECEIVED');
+    const validationSource = { bucket: 'bucket', key: 'incoming/support/tickets.validation.jsonl' };
+    const prepared = await prepareRun({ ...input, validationSource }, { store: objects.store, runs });
+    expect(prepared).toMatchObject({ trainingExamples: 20, validationExamples: 10 });
+    expect(objects.text(prepared.validationKey!)).toBe(`${lines.slice(20).join('\n')}\n`);
   });
 });
 

@@ -15,6 +15,10 @@ export function memoryObjectStore(initial: Record<string, string> = {}) {
   );
   const id = (ref: ObjectRef) => `${ref.bucket}/${ref.key}`;
   const store: ObjectStore = {
+    async head(ref) {
+      const bytes = objects.get(id(ref));
+      return bytes && { size: bytes.length, etag: `"${bytes.length}"` };
+    },
     async *read(ref) {
       const bytes = objects.get(id(ref));
       if (!bytes) throw Object.assign(new Error(`NoSuchKey ${id(ref)}`), { name: 'NoSuchKey' });
