@@ -26,10 +26,11 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
 
   const bucket = input.source.bucket;
   const training = deps.store.createWriter({ bucket, key: keys.training }, JSONL);
+  const splitsOff = input.split.threshold !== null || input.split.classThresholds !== null;
   const validation =
-    input.split.threshold === null
-      ? undefined
-      : deps.store.createWriter({ bucket, key: keys.validation }, JSONL);
+    splitsOff || input.validationSource
+      ? deps.store.createWriter({ bucket, key: keys.validation }, JSONL)
+      : undefined;
   const writers: ObjectWriter[] = validation ? [training, validation] : [training];
 
   try {
