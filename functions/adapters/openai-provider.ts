@@ -44,6 +44,10 @@ export interface OpenAiProviderOptions {
 
 const UPLOAD_TIMEOUT_MS = 15 * 60_000;
 
+/** Shown while retrying and, if retries run out, in the run's recorded cause. */
+const RETRY_FIX =
+  'tunedrop retries this with backoff; if the run still failed, check https://status.openai.com and drop the file again.';
+
 export function openAiProvider(options: OpenAiProviderOptions): FineTuningProvider {
   const client = new OpenAI({
     apiKey: options.apiKey,
@@ -163,7 +167,7 @@ export function translateError(what: string, error: unknown): TunedropError {
     if (error.status === 429 || error.status >= 500) {
       return new ProviderUnavailableError(
         `OpenAI could not ${what} (HTTP ${error.status}): ${reason}`,
-        'Nothing to do: tunedrop retries with backoff. If it persists, check https://status.openai.com.',
+        RETRY_FIX,
         { cause: error },
       );
     }
@@ -189,7 +193,7 @@ export function translateError(what: string, error: unknown): TunedropError {
   if (error instanceof APIConnectionError) {
     return new ProviderUnavailableError(
       `OpenAI could not be reached to ${what}: ${error.message}`,
-      'Nothing to do: tunedrop retries with backoff.',
+      RETRY_FIX,
       { cause: error },
     );
   }

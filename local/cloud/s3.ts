@@ -1,0 +1,131 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+import type { S3Event, S3EventRecord } from 'aws-lambda';
+
+/**
+ * Local S3: s3rver on 127.0.0.1, with its event notifications reshaped into what real S3 sends.
+ * s3rver differs from S3 in ways that matter to handlers: keys in its events are not URL-encoded,
+ * the bucket ARN is malformed, and it keeps no versions. Here keys are encoded as S3 does (spaces as
+ * '+'), the ARN is fixed, and every write gets a version id (`<etag>.<sequence>`): the same bytes
+ * uploaded twice are two versions, as on a versioned bucket. s3rver serves the latest object whatever
+ * VersionId is asked for, so a local read of an older version sees the newest bytes.
+ */
+export interface LocalS3 {
+  endpoint: string;
+  /** Called for each created object whose key passes a filter; a rejection is retried (see deliver). */
+  subscribe(
+    filter: { bucket: string; prefix?: string; suffix?: string },
+    target: (event: S3Event) => Promise<unknown>,
+  ): void;
+  close(): Promise<void>;
+}
+
+export interface LocalS3Options {
+  buckets: string[];
+  /** Where objects live; a temporary directory (removed on close) when absent. */
+  directory?: string;
+  /** Attempts of a failing subscriber, like Lambda's asynchronous invoke (1 + 2 retries). */
+  attempts?: number;
+  retryDelayMs?: number;
+  onDeliveryFailure?: (event: S3Event, error: unknown) => void;
+}
+
+interface S3rverRecord {
+  eventName: string;
+  eventTime: string;
+  s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string; sequencer: string } };
+}
+
+export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
+  const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'tunedrop-s3-')));
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    vhostBuckets: false,
+    configureBuckets: options.buckets.map((name) => ({ name })),
+  });
+  const address = (await server.run()) as { port: number };
+  const subscriptions: Array<{
+    filter: { bucket: string; prefix?: string; suffix?: string };
+    target: (event: S3Event) => Promise<unknown>;
+  }> = [];
+  const pending = new Set<Promise<void>>();
+  let sequence = 0;
+
+  const deliver = async (event: S3Event, target: (event: S3Event) => Promise<unknown>) => {
+    const attempts = options.attempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await target(event);
+        return;
+      } catch (error) {
+        if (attempt >= attempts) {
+          options.onDeliveryFailure?.(event, error);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, (options.retryDelayMs ?? 50) * attempt));
+      }
+    }
+  };
+
+  server.on('event', (raw: { Records: S3rverRecord[] }) => {
+    for (const record of raw.Records) {
+      if (!record.eventName.startsWith('ObjectCreated:')) continue;
+      const { bucket, object } = record.s3;
+      const eTag = object.eTag ?? '';
+      sequence += 1;
+      const normalized: S3EventRecord = {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: record.eventTime,
+        // Multipart uploads complete as a POST in s3rver; S3 calls that CompleteMultipartUpload.
+        eventName: (record.eventName === 'ObjectCreated:Post'
+          ? 'ObjectCreated:CompleteMultipartUpload'
+          : record.eventName) as S3EventRecord['eventName'],
+        userIdentity: { principalId: 'local' },
+        requestParameters: { sourceIPAddress: '127.0.0.1' },
+        responseElements: { 'x-amz-request-id': `local-${sequence}`, 'x-amz-id-2': 'local' },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'tunedrop-local',
+          bucket: {
+            name: bucket.name,
+            ownerIdentity: { principalId: 'local' },
+            arn: `arn:aws:s3:::${bucket.name}`,
+          },
+          object: {
+            key: encodeURIComponent(object.key).replace(/%2F/g, '/').replace(/%20/g, '+'),
+            size: object.size ?? 0,
+            eTag,
+            versionId: `${eTag || 'v'}.${sequence}`,
+            sequencer: object.sequencer,
+          },
+        },
+      };
+      for (const { filter, target } of subscriptions) {
+        if (filter.bucket !== bucket.name) continue;
+        if (filter.prefix && !object.key.startsWith(filter.prefix)) continue;
+        if (filter.suffix && !object.key.endsWith(filter.suffix)) continue;
+        const delivery = deliver({ Records: [normalized] }, target).finally(() => pending.delete(delivery));
+        pending.add(delivery);
+      }
+    }
+  });
+
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    subscribe(filter, target) {
+      subscriptions.push({ filter, target });
+    },
+    async close() {
+      await Promise.allSettled([...pending]);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (!options.directory) await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
