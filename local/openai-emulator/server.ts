@@ -1,0 +1,550 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { resolveEpochs } from '../../functions/core/epochs.js';
+import { BigramModel, type Sequence } from './bigram-model.js';
+import { parseTrainingFile, TrainingFileError } from './training-file.js';
+
+/**
+ * An emulator of OpenAI's fine-tuning API (files, fine_tuning.jobs, models delete) on 127.0.0.1, in the
+ * shapes of the official OpenAPI spec, for the official `openai` SDK pointed at it with `baseURL`.
+ * Jobs move validating_files → queued → running → succeeded over accelerated time, and their results
+ * are computed: a bigram model really trains on the uploaded tokens (see bigram-model.ts).
+ */
+export interface EmulatorOptions {
+  /** @default 0 (a free port) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** When set, only this bearer key is accepted; otherwise any non-empty key. */
+  apiKey?: string;
+  /** Real milliseconds per phase and per training step. */
+  timing?: Partial<Timing>;
+}
+
+interface Timing {
+  validatingMs: number;
+  queuedMs: number;
+  msPerStep: number;
+}
+
+export interface RunningEmulator {
+  baseUrl: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const DEFAULT_TIMING: Timing = { validatingMs: 200, queuedMs: 200, msPerStep: 5 };
+const MAX_FILE_BYTES = 512 * 1024 * 1024;
+const ORGANIZATION = 'org-local';
+
+/** Base models the emulated provider fine-tunes, by alias → snapshot. Retired ones answer 400. */
+const MODELS: Record<string, string> = {
+  'gpt-4.1-mini-2025-04-14': 'gpt-4.1-mini-2025-04-14',
+  'gpt-4.1-mini': 'gpt-4.1-mini-2025-04-14',
+  'gpt-4.1-2025-04-14': 'gpt-4.1-2025-04-14',
+  'gpt-4.1': 'gpt-4.1-2025-04-14',
+  'gpt-4o-mini-2024-07-18': 'gpt-4o-mini-2024-07-18',
+  'gpt-4o-mini': 'gpt-4o-mini-2024-07-18',
+  'gpt-4o-2024-08-06': 'gpt-4o-2024-08-06',
+  'gpt-4o': 'gpt-4o-2024-08-06',
+};
+
+interface StoredFile {
+  id: string;
+  object: 'file';
+  bytes: number;
+  created_at: number;
+  filename: string;
+  purpose: string;
+  status: 'processed';
+  status_details: null;
+  expires_at: null;
+  content: Uint8Array;
+}
+
+type JobStatus = 'validating_files' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+interface Hyperparameters {
+  n_epochs: number | 'auto';
+  batch_size: number | 'auto';
+  learning_rate_multiplier: number | 'auto';
+}
+interface Job {
+  object: 'fine_tuning.job';
+  id: string;
+  model: string;
+  created_at: number;
+  finished_at: number | null;
+  fine_tuned_model: string | null;
+  organization_id: string;
+  result_files: string[];
+  status: JobStatus;
+  validation_file: string | null;
+  training_file: string;
+  hyperparameters: Hyperparameters;
+  trained_tokens: number | null;
+  error: { code: string; message: string; param: string | null } | null;
+  user_provided_suffix: string | null;
+  seed: number;
+  estimated_finish: number | null;
+  integrations: null;
+  metadata: Record<string, string> | null;
+  method: {
+    type: 'supervised' | 'dpo';
+    supervised?: { hyperparameters: Hyperparameters };
+    dpo?: { hyperparameters: Hyperparameters & { beta: number | 'auto' } };
+  };
+}
+interface JobEvent {
+  object: 'fine_tuning.job.event';
+  id: string;
+  created_at: number;
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  type: 'message' | 'metrics';
+  data?: Record<string, number>;
+}
+interface Checkpoint {
+  object: 'fine_tuning.job.checkpoint';
+  id: string;
+  created_at: number;
+  fine_tuned_model_checkpoint: string;
+  step_number: number;
+  metrics: Record<string, number>;
+  fine_tuning_job_id: string;
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+    readonly type = 'invalid_request_error',
+  ) {
+    super(message);
+  }
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+/** Read through a call: a job's status changes while training awaits, which narrowing cannot see. */
+const statusOf = (job: { status: JobStatus }): JobStatus => job.status;
+const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('base64url')}`;
+
+export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const timing = { ...DEFAULT_TIMING, ...options.timing };
+  const files = new Map<string, StoredFile>();
+  const jobs = new Map<string, Job>();
+  const events = new Map<string, JobEvent[]>();
+  const checkpoints = new Map<string, Checkpoint[]>();
+  const models = new Set<string>();
+  const timers = new Set<NodeJS.Timeout>();
+  let closed = false;
+
+  const later = (ms: number, fn: () => void) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (!closed) fn();
+    }, ms);
+    timers.add(timer);
+  };
+  const log = (
+    jobId: string,
+    message: string,
+    level: JobEvent['level'] = 'info',
+    data?: Record<string, number>,
+  ) => {
+    events
+      .get(jobId)!
+      .push({
+        object: 'fine_tuning.job.event',
+        id: newId('ftevent'),
+        created_at: now(),
+        level,
+        message,
+        type: data ? 'metrics' : 'message',
+        ...(data ? { data } : {}),
+      });
+  };
+  const finish = (job: Job, status: JobStatus, error: Job['error'] = null) => {
+    if (job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled') return;
+    Object.assign(job, { status, error, finished_at: now(), estimated_finish: null });
+  };
+
+  const startJob = (job: Job) => {
+    log(job.id, `Validating training file: ${job.training_file}`);
+    later(timing.validatingMs, () => {
+      if (job.status !== 'validating_files') return;
+      let training: ReturnType<typeof parseTrainingFile>;
+      let validation: Sequence[] = [];
+      try {
+        training = parseTrainingFile(files.get(job.training_file)!.content, job.method.type);
+        if (job.validation_file)
+          validation = parseTrainingFile(files.get(job.validation_file)!.content, job.method.type).sequences;
+      } catch (error) {
+        if (!(error instanceof TrainingFileError)) throw error;
+        log(job.id, `Training file validation failed: ${error.message}`, 'error');
+        finish(job, 'failed', {
+          code: 'invalid_training_file',
+          message: error.message,
+          param: 'training_file',
+        });
+        return;
+      }
+      job.status = 'queued';
+      log(job.id, 'Files validated, moving job to queued state');
+      later(timing.queuedMs, () => void train(job, training, validation));
+    });
+  };
+
+  const train = async (job: Job, training: ReturnType<typeof parseTrainingFile>, validation: Sequence[]) => {
+    if (job.status !== 'queued') return;
+    const n = training.sequences.length;
+    const requested = job.method[job.method.type]!.hyperparameters;
+    const resolved = {
+      n_epochs: resolveEpochs(requested.n_epochs, n),
+      // OpenAI's auto batch size is about 0.2% of the examples, within 1..256.
+      batch_size:
+        requested.batch_size === 'auto'
+          ? Math.min(256, Math.max(1, Math.round(n * 0.002)))
+          : requested.batch_size,
+      // OpenAI documents 0.05-0.2 times the base rate; "auto" here reports 1.8 (this emulator's model has no learning rate).
+      learning_rate_multiplier:
+        requested.learning_rate_multiplier === 'auto' ? 1.8 : requested.learning_rate_multiplier,
+    };
+    Object.assign(job, { status: 'running', hyperparameters: resolved });
+    job.method[job.method.type]!.hyperparameters = {
+      ...job.method[job.method.type]!.hyperparameters,
+      ...resolved,
+    };
+    const stepsPerEpoch = Math.ceil(n / resolved.batch_size);
+    const totalSteps = stepsPerEpoch * resolved.n_epochs;
+    job.estimated_finish = now() + Math.ceil((totalSteps * timing.msPerStep) / 1000);
+    log(job.id, 'Fine-tuning job started');
+
+    const model = new BigramModel();
+    const evalEvery = Math.max(1, Math.floor(totalSteps / 10));
+    const held = validation.slice(0, 200);
+    const rows = ['step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy'];
+    let step = 0;
+    for (let epoch = 1; epoch <= resolved.n_epochs; epoch++) {
+      for (let start = 0; start < n; start += resolved.batch_size) {
+        if (statusOf(job) !== 'running' || closed) return;
+        step++;
+        const metrics = model.train(training.sequences.slice(start, start + resolved.batch_size));
+        const evaluated = held.length > 0 && (step % evalEvery === 0 || step === totalSteps);
+        const valid = evaluated ? model.evaluate(held) : undefined;
+        rows.push(
+          [
+            step,
+            metrics.loss.toFixed(5),
+            metrics.accuracy.toFixed(5),
+            valid ? valid.loss.toFixed(5) : '',
+            valid ? valid.accuracy.toFixed(5) : '',
+          ].join(','),
+        );
+        log(job.id, `Step ${step}/${totalSteps}: training loss=${metrics.loss.toFixed(2)}`, 'info', {
+          step,
+          train_loss: metrics.loss,
+          train_mean_token_accuracy: metrics.accuracy,
+        });
+        await new Promise((resolve) => setTimeout(resolve, timing.msPerStep));
+      }
+      const name = `ft:${job.model}:${ORGANIZATION}:${job.user_provided_suffix ?? 'custom'}:${job.id.slice(6, 14)}`;
+      const list = checkpoints.get(job.id)!;
+      list.push({
+        object: 'fine_tuning.job.checkpoint',
+        id: newId('ftckpt'),
+        created_at: now(),
+        fine_tuned_model_checkpoint: `${name}:ckpt-step-${step}`,
+        step_number: step,
+        metrics: {
+          step,
+          train_loss: Number(rows.at(-1)!.split(',')[1]),
+          train_mean_token_accuracy: Number(rows.at(-1)!.split(',')[2]),
+        },
+        fine_tuning_job_id: job.id,
+      });
+      if (list.length > 3) list.shift();
+    }
+    if (statusOf(job) !== 'running') return;
+    const result: StoredFile = storeFile(
+      `step_metrics.csv`,
+      'fine-tune-results',
+      new TextEncoder().encode(Buffer.from(`${rows.join('\n')}\n`).toString('base64')),
+    );
+    const name = `ft:${job.model}:${ORGANIZATION}:${job.user_provided_suffix ?? 'custom'}:${job.id.slice(6, 14)}`;
+    models.add(name);
+    Object.assign(job, {
+      fine_tuned_model: name,
+      trained_tokens: training.tokens * resolved.n_epochs,
+      result_files: [result.id],
+    });
+    log(job.id, `New fine-tuned model created: ${name}`);
+    log(job.id, 'The job has successfully completed');
+    finish(job, 'succeeded');
+  };
+
+  const storeFile = (filename: string, purpose: string, content: Uint8Array): StoredFile => {
+    const file: StoredFile = {
+      id: newId('file'),
+      object: 'file',
+      bytes: content.length,
+      created_at: now(),
+      filename,
+      purpose,
+      status: 'processed',
+      status_details: null,
+      expires_at: null,
+      content,
+    };
+    files.set(file.id, file);
+    return file;
+  };
+  const fileView = ({ content: _content, ...file }: StoredFile) => file;
+  const getJob = (id: string) => {
+    const job = jobs.get(id);
+    if (!job)
+      throw new ApiError(404, `No such job: ${id}`, 'fine_tuning_job_id', 'fine_tuning_job_not_found');
+    return job;
+  };
+  const page = <T extends { id: string }>(items: T[], url: URL) => {
+    const limit = Math.min(100, Math.max(1, Number(url.searchParams.get('limit') ?? 20)));
+    const after = url.searchParams.get('after');
+    const start = after ? items.findIndex((item) => item.id === after) + 1 : 0;
+    const data = items.slice(start, start + limit);
+    return {
+      object: 'list',
+      data,
+      has_more: start + limit < items.length,
+      ...(data.length
+        ? { first_id: data[0]!.id, last_id: data.at(-1)!.id }
+        : { first_id: null, last_id: null }),
+    };
+  };
+
+  const createJob = (body: Record<string, unknown>): Job => {
+    const model = MODELS[String(body.model)];
+    if (!model)
+      throw new ApiError(
+        400,
+        `Model ${String(body.model)} is not available for fine-tuning or does not exist.`,
+        'model',
+        'model_not_available',
+      );
+    const training = files.get(String(body.training_file));
+    if (!training)
+      throw new ApiError(
+        400,
+        `invalid training_file: ${String(body.training_file)}`,
+        'training_file',
+        'invalid_training_file',
+      );
+    if (training.purpose !== 'fine-tune')
+      throw new ApiError(
+        400,
+        `File ${training.id} has purpose ${training.purpose}, not fine-tune.`,
+        'training_file',
+      );
+    if (body.validation_file != null && !files.has(String(body.validation_file)))
+      throw new ApiError(400, `invalid validation_file: ${String(body.validation_file)}`, 'validation_file');
+    const suffix = body.suffix == null ? null : String(body.suffix);
+    if (suffix !== null && suffix.length > 64)
+      throw new ApiError(400, 'suffix must be at most 64 characters', 'suffix');
+    const method = (body.method ?? { type: 'supervised' }) as {
+      type?: string;
+      supervised?: { hyperparameters?: Partial<Hyperparameters> };
+      dpo?: { hyperparameters?: Partial<Hyperparameters> };
+    };
+    const type = method.type === 'dpo' ? 'dpo' : 'supervised';
+    const given = {
+      ...(body.hyperparameters as Partial<Hyperparameters> | undefined),
+      ...method[type]?.hyperparameters,
+    };
+    const check = (name: keyof Hyperparameters, valid: (v: number) => boolean) => {
+      const value = given[name] ?? 'auto';
+      if (value !== 'auto' && !(typeof value === 'number' && valid(value)))
+        throw new ApiError(
+          400,
+          `invalid hyperparameters.${name}: ${JSON.stringify(value)}`,
+          `hyperparameters.${name}`,
+        );
+      return value;
+    };
+    const hyperparameters: Hyperparameters = {
+      n_epochs: check('n_epochs', (v) => Number.isInteger(v) && v >= 1 && v <= 50),
+      batch_size: check('batch_size', (v) => Number.isInteger(v) && v >= 1 && v <= 256),
+      learning_rate_multiplier: check('learning_rate_multiplier', (v) => v > 0 && v <= 10),
+    };
+    const job: Job = {
+      object: 'fine_tuning.job',
+      id: newId('ftjob'),
+      model,
+      created_at: now(),
+      finished_at: null,
+      fine_tuned_model: null,
+      organization_id: ORGANIZATION,
+      result_files: [],
+      status: 'validating_files',
+      validation_file: body.validation_file == null ? null : String(body.validation_file),
+      training_file: training.id,
+      hyperparameters,
+      trained_tokens: null,
+      error: null,
+      user_provided_suffix: suffix,
+      seed: typeof body.seed === 'number' ? body.seed : Math.floor(Math.random() * 2 ** 31),
+      estimated_finish: null,
+      integrations: null,
+      metadata: (body.metadata as Record<string, string> | undefined) ?? null,
+      method:
+        type === 'dpo'
+          ? { type, dpo: { hyperparameters: { ...hyperparameters, beta: 'auto' } } }
+          : { type, supervised: { hyperparameters } },
+    };
+    jobs.set(job.id, job);
+    events.set(job.id, []);
+    checkpoints.set(job.id, []);
+    log(job.id, `Created fine-tuning job: ${job.id}`);
+    startJob(job);
+    return job;
+  };
+
+  const route = async (
+    request: IncomingMessage,
+    url: URL,
+  ): Promise<{ status?: number; json?: unknown; raw?: Uint8Array }> => {
+    const method = request.method ?? 'GET';
+    const path = url.pathname.replace(/\/+$/, '');
+    let m: RegExpExecArray | null;
+    if (method === 'POST' && path === '/v1/files') {
+      const form = await new Request(url, {
+        method,
+        headers: request.headers as Record<string, string>,
+        body: Readable.toWeb(request) as ReadableStream,
+        duplex: 'half',
+      } as RequestInit).formData();
+      const file = form.get('file');
+      const purpose = form.get('purpose');
+      if (!(file instanceof Blob)) throw new ApiError(400, "Missing required parameter: 'file'.", 'file');
+      if (typeof purpose !== 'string' || !purpose)
+        throw new ApiError(400, "Missing required parameter: 'purpose'.", 'purpose');
+      if (file.size > MAX_FILE_BYTES) throw new ApiError(400, 'File is larger than 512 MB.', 'file');
+      return {
+        json: fileView(
+          storeFile((file as File).name ?? 'upload.jsonl', purpose, new Uint8Array(await file.arrayBuffer())),
+        ),
+      };
+    }
+    if (method === 'GET' && path === '/v1/files')
+      return { json: page([...files.values()].map(fileView), url) };
+    if ((m = /^\/v1\/files\/([^/]+)(\/content)?$/.exec(path))) {
+      const file = files.get(decodeURIComponent(m[1]!));
+      if (!file) throw new ApiError(404, `No such File object: ${m[1]}`, 'id');
+      if (method === 'GET' && m[2]) return { raw: file.content };
+      if (method === 'GET') return { json: fileView(file) };
+      if (method === 'DELETE') {
+        files.delete(file.id);
+        return { json: { id: file.id, object: 'file', deleted: true } };
+      }
+    }
+    if (path === '/v1/fine_tuning/jobs') {
+      if (method === 'POST') return { json: createJob((await readJson(request)) as Record<string, unknown>) };
+      if (method === 'GET') {
+        const filters = [...url.searchParams.entries()].flatMap(([k, v]) => {
+          const key = /^metadata\[(.+)\]$/.exec(k);
+          return key ? [[key[1]!, v] as const] : [];
+        });
+        const matching = [...jobs.values()]
+          .reverse()
+          .filter((job) => filters.every(([k, v]) => job.metadata?.[k] === v));
+        return { json: page(matching, url) };
+      }
+    }
+    if ((m = /^\/v1\/fine_tuning\/jobs\/([^/]+)(?:\/(cancel|events|checkpoints))?$/.exec(path))) {
+      const job = getJob(decodeURIComponent(m[1]!));
+      if (method === 'GET' && !m[2]) return { json: job };
+      if (method === 'POST' && m[2] === 'cancel') {
+        if (['succeeded', 'failed', 'cancelled'].includes(job.status))
+          throw new ApiError(400, `Job ${job.id} has already ${job.status}.`, null, 'invalid_request_error');
+        log(job.id, 'Fine-tuning job cancelled');
+        finish(job, 'cancelled');
+        return { json: job };
+      }
+      if (method === 'GET' && m[2] === 'events')
+        return { json: page([...events.get(job.id)!].reverse(), url) };
+      if (method === 'GET' && m[2] === 'checkpoints')
+        return { json: page([...checkpoints.get(job.id)!].reverse(), url) };
+    }
+    if (method === 'DELETE' && (m = /^\/v1\/models\/(.+)$/.exec(path))) {
+      const model = decodeURIComponent(m[1]!);
+      if (!models.delete(model))
+        throw new ApiError(404, `The model '${model}' does not exist`, 'model', 'model_not_found');
+      return { json: { id: model, object: 'model', deleted: true } };
+    }
+    throw new ApiError(404, `Invalid URL (${method} ${url.pathname})`);
+  };
+
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const send = (status: number, body: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body));
+    };
+    const authorization = String(request.headers.authorization ?? '');
+    const key = authorization.startsWith('Bearer ') ? authorization.slice(7) : '';
+    if (!key || (options.apiKey !== undefined && key !== options.apiKey)) {
+      request.resume();
+      send(401, {
+        error: {
+          message: 'Incorrect API key provided.',
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_api_key',
+        },
+      });
+      return;
+    }
+    route(request, new URL(request.url ?? '/', 'http://localhost')).then(
+      ({ status = 200, json, raw }) => {
+        if (raw) {
+          response.writeHead(status, { 'content-type': 'application/octet-stream' });
+          response.end(raw);
+        } else send(status, json);
+      },
+      (error: unknown) => {
+        if (error instanceof ApiError)
+          send(error.status, {
+            error: { message: error.message, type: error.type, param: error.param, code: error.code },
+          });
+        else
+          send(500, {
+            error: { message: (error as Error).message, type: 'server_error', param: null, code: null },
+          });
+      },
+    );
+  });
+  await new Promise<void>((resolve) =>
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
+  );
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://${options.host ?? '127.0.0.1'}:${port}/v1`,
+    port,
+    async close() {
+      closed = true;
+      for (const timer of timers) clearTimeout(timer);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    throw new ApiError(400, 'We could not parse the JSON body of your request.');
+  }
+}

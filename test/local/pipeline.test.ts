@@ -1,0 +1,125 @@
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import OpenAI from 'openai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROJECT_ROOT, startLocalCloud, type LocalCloud } from '../../local/cloud/index.js';
+import { startOpenAiEmulator } from '../../local/openai-emulator/server.js';
+
+/**
+ * The whole pipeline, locally: the synthesized template's resources, the real handlers and the real
+ * state machine, against the OpenAI emulator.
+ */
+const API_KEY = 'sk-test-local';
+const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
+const BROKEN = join(PROJECT_ROOT, 'local/samples/broken-tickets.jsonl');
+
+let emulator: Awaited<ReturnType<typeof startOpenAiEmulator>>;
+let cloud: LocalCloud;
+let openai: OpenAI;
+
+beforeAll(async () => {
+  emulator = await startOpenAiEmulator({
+    apiKey: API_KEY,
+    timing: { validatingMs: 20, queuedMs: 20, msPerStep: 1 },
+  });
+  cloud = await startLocalCloud({
+    openAiBaseUrl: emulator.baseUrl,
+    apiKey: API_KEY,
+    logLevel: 'SILENT',
+    timeScale: 1 / 1000,
+  });
+  openai = new OpenAI({ apiKey: API_KEY, baseURL: emulator.baseUrl });
+});
+
+afterAll(async () => {
+  await cloud?.close();
+  await emulator?.close();
+});
+
+const text = async (key: string) =>
+  (await cloud.s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }))).Body!.transformToString();
+
+describe('a good file dropped into incoming/', () => {
+  let runId: string;
+
+  beforeAll(async () => {
+    runId = await cloud.drop(SAMPLE, 'incoming/support/support-tickets.jsonl');
+    await cloud.waitForRun(runId, { timeoutMs: 60_000 });
+  });
+
+  it('ends SUCCEEDED with the model, tokens, cost and every status on the way', async () => {
+    const run = await cloud.getRun(runId);
+    expect(run).toMatchObject({
+      status: 'SUCCEEDED',
+      family: 'support',
+      baseModel: 'gpt-4.1-mini-2025-04-14',
+      providerJobId: expect.stringMatching(/^ftjob-/),
+      fineTunedModel: expect.stringMatching(/^ft:gpt-4\.1-mini-2025-04-14:.*:support:/),
+      trainedTokens: expect.any(Number),
+      costUsd: expect.any(Number),
+      resultsKey: `runs/${runId}/results.csv`,
+    });
+    expect(run!.history.map((h) => h.status)).toEqual(
+      expect.arrayContaining(['RECEIVED', 'PREPARING', 'UPLOADING', 'TRAINING', 'COLLECTING', 'SUCCEEDED']),
+    );
+    // Billed tokens are the training file's tokens times the epochs, at gpt-4.1-mini's $5 per 1M.
+    expect(run!.costUsd).toBeCloseTo((run!.trainedTokens! * 5) / 1e6, 4);
+  });
+
+  it('writes results.csv with real per-step metrics and a summary next to the data', async () => {
+    const csv = await text(`runs/${runId}/results.csv`);
+    const [header, ...rows] = csv.trim().split('\n');
+    expect(header).toBe('step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy');
+    expect(rows.length).toBeGreaterThan(3);
+    const summary = JSON.parse(await text(`runs/${runId}/summary.json`));
+    expect(summary).toMatchObject({
+      runId,
+      metrics: { steps: rows.length },
+      costUsd: (await cloud.getRun(runId))!.costUsd,
+    });
+    expect(summary.metrics.final.trainLoss).toBeLessThan(summary.metrics.first.trainLoss);
+  });
+
+  it('leaves the validation report and the uploaded split', async () => {
+    expect(await text(`runs/${runId}/validation.md`)).toContain('Valid: training will start');
+    const train = (await text(`runs/${runId}/train.jsonl`)).trim().split('\n');
+    const validation = (await text(`runs/${runId}/validation.jsonl`)).trim().split('\n');
+    expect(train.length + validation.length).toBe(64);
+  });
+
+  it("leaves the user's file untouched", async () => {
+    expect(await text('incoming/support/support-tickets.jsonl')).toBe(readFileSync(SAMPLE, 'utf8'));
+  });
+
+  it('ran the synthesized state machine to success under the run id', () => {
+    const execution = cloud.stepFunctions.list().find((e) => e.name === runId);
+    expect(execution?.status).toBe('SUCCEEDED');
+  });
+});
+
+describe('a bad file dropped into incoming/', () => {
+  it('ends REJECTED with a report, and nothing reaches the provider', async () => {
+    const filesBefore = (await openai.files.list()).data.length;
+    const jobsBefore = (await openai.fineTuning.jobs.list()).data.length;
+    const runId = await cloud.drop(BROKEN, 'incoming/support/broken-tickets.jsonl');
+    const run = await cloud.waitForRun(runId, { timeoutMs: 30_000 });
+
+    expect(run).toMatchObject({
+      status: 'REJECTED',
+      error: { code: 'invalid_json', message: expect.stringContaining('line 4') },
+    });
+    const report = JSON.parse(await text(`runs/${runId}/validation.json`));
+    expect(report.errors.map((e: { code: string; line: number }) => [e.code, e.line])).toEqual([
+      ['invalid_json', 4],
+      ['no_assistant_message', 9],
+    ]);
+    expect((await openai.files.list()).data.length).toBe(filesBefore);
+    expect((await openai.fineTuning.jobs.list()).data.length).toBe(jobsBefore);
+    expect(cloud.stepFunctions.list().some((e) => e.name === runId)).toBe(false);
+    await expect(
+      cloud.s3.send(
+        new HeadObjectCommand({ Bucket: cloud.bucket, Key: 'incoming/support/broken-tickets.jsonl' }),
+      ),
+    ).resolves.toBeDefined();
+  });
+});
