@@ -59,8 +59,6 @@ interface StoredFile {
   filename: string;
   purpose: string;
   status: 'processed';
-  status_details: null;
-  expires_at: null;
   content: Uint8Array;
 }
 
@@ -155,17 +153,15 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
     level: JobEvent['level'] = 'info',
     data?: Record<string, number>,
   ) => {
-    events
-      .get(jobId)!
-      .push({
-        object: 'fine_tuning.job.event',
-        id: newId('ftevent'),
-        created_at: now(),
-        level,
-        message,
-        type: data ? 'metrics' : 'message',
-        ...(data ? { data } : {}),
-      });
+    events.get(jobId)!.push({
+      object: 'fine_tuning.job.event',
+      id: newId('ftevent'),
+      created_at: now(),
+      level,
+      message,
+      type: data ? 'metrics' : 'message',
+      ...(data ? { data } : {}),
+    });
   };
   const finish = (job: Job, status: JobStatus, error: Job['error'] = null) => {
     if (job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled') return;
@@ -295,8 +291,6 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
       filename,
       purpose,
       status: 'processed',
-      status_details: null,
-      expires_at: null,
       content,
     };
     files.set(file.id, file);

@@ -1,0 +1,267 @@
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import OpenAI, { toFile } from 'openai';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { startOpenAiEmulator, type RunningEmulator } from '../../local/openai-emulator/server.js';
+import { chatDataset } from '../support/fakes.js';
+
+/**
+ * The emulator against the official OpenAI OpenAPI spec (../shared/openai/openapi.yaml): every kind of
+ * response it gives is validated against the spec's schema, with the official SDK as the client.
+ */
+const SPEC_PATH = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/openai/openapi.yaml');
+const spec = toJsonSchema2020(parse(readFileSync(SPEC_PATH, 'utf8'))) as Record<string, unknown>;
+const ajv = new Ajv2020.default({ strict: false, allErrors: true, validateFormats: false });
+addFormats.default(ajv);
+ajv.addSchema({ ...spec, $id: 'openai' });
+const schema = (name: string) => ajv.getSchema(`openai#/components/schemas/${name}`)!;
+
+/**
+ * The spec is OpenAPI 3.1 (JSON Schema 2020-12) with a few OpenAPI 3.0 leftovers that ajv refuses:
+ * boolean exclusiveMinimum/exclusiveMaximum and `nullable`. Rewrite those to their 2020-12 meaning.
+ */
+function toJsonSchema2020(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toJsonSchema2020);
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) out[key] = toJsonSchema2020(value);
+  for (const [exclusive, bound] of [
+    ['exclusiveMinimum', 'minimum'],
+    ['exclusiveMaximum', 'maximum'],
+  ] as const) {
+    if (out[exclusive] === true) {
+      out[exclusive] = out[bound];
+      delete out[bound];
+    } else if (out[exclusive] === false) delete out[exclusive];
+  }
+  if (out.nullable === true) {
+    delete out.nullable;
+    if (typeof out.type === 'string') out.type = [out.type, 'null'];
+    else return { anyOf: [out, { type: 'null' }] };
+  }
+  return out;
+}
+
+function expectShape(name: string, value: unknown): void {
+  const validate = schema(name);
+  const ok = validate(JSON.parse(JSON.stringify(value)));
+  if (!ok)
+    throw new Error(
+      `${name} does not match the spec: ${ajv.errorsText(validate.errors, { separator: '\n' })}`,
+    );
+}
+
+const API_KEY = 'sk-contract';
+let emulator: RunningEmulator;
+let client: OpenAI;
+const raw = async (path: string, init: RequestInit = {}) => {
+  const response = await fetch(`${emulator.baseUrl}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${API_KEY}`, ...init.headers },
+  });
+  return { status: response.status, body: (await response.json()) as unknown };
+};
+
+async function waitFor(jobId: string, statuses: string[]) {
+  for (let i = 0; i < 400; i++) {
+    const job = await client.fineTuning.jobs.retrieve(jobId);
+    if (statuses.includes(job.status)) return job;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`job ${jobId} never reached ${statuses.join('/')}`);
+}
+
+beforeAll(async () => {
+  emulator = await startOpenAiEmulator({
+    apiKey: API_KEY,
+    timing: { validatingMs: 30, queuedMs: 30, msPerStep: 0 },
+  });
+  client = new OpenAI({ apiKey: API_KEY, baseURL: emulator.baseUrl, maxRetries: 0 });
+});
+afterAll(() => emulator.close());
+
+describe('the contract validator', () => {
+  it('rejects a job without organization_id, so the checks below can fail', () => {
+    expect(() => expectShape('FineTuningJob', { object: 'fine_tuning.job', id: 'x' })).toThrow(
+      /organization_id/,
+    );
+  });
+});
+
+describe('files', () => {
+  it("upload, retrieve, list, download and delete in the spec's shapes", async () => {
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(chatDataset(12)), 'train.jsonl'),
+      purpose: 'fine-tune',
+    });
+    expectShape('OpenAIFile', file);
+    expect(file).toMatchObject({
+      filename: 'train.jsonl',
+      purpose: 'fine-tune',
+      bytes: Buffer.byteLength(chatDataset(12)),
+    });
+    expectShape('OpenAIFile', await client.files.retrieve(file.id));
+    expectShape('ListFilesResponse', (await raw('/files')).body);
+    expect(await (await client.files.content(file.id)).text()).toBe(chatDataset(12));
+    expectShape('DeleteFileResponse', await client.files.delete(file.id));
+    await expect(client.files.retrieve(file.id)).rejects.toMatchObject({ status: 404 });
+  });
+});
+
+describe('a fine-tuning job', () => {
+  let jobId: string;
+  let final: OpenAI.FineTuning.FineTuningJob;
+
+  beforeAll(async () => {
+    const training = await client.files.create({
+      file: await toFile(Buffer.from(chatDataset(40)), 'train.jsonl'),
+      purpose: 'fine-tune',
+    });
+    const validation = await client.files.create({
+      file: await toFile(Buffer.from(chatDataset(12)), 'valid.jsonl'),
+      purpose: 'fine-tune',
+    });
+    const job = await client.fineTuning.jobs.create({
+      model: 'gpt-4o-mini',
+      training_file: training.id,
+      validation_file: validation.id,
+      suffix: 'contract',
+      seed: 7,
+      metadata: { runId: 'run-contract' },
+      method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 2, batch_size: 4 } } },
+    });
+    jobId = job.id;
+    expectShape('FineTuningJob', job);
+    expect(job).toMatchObject({
+      status: 'validating_files',
+      error: null,
+      finished_at: null,
+      fine_tuned_model: null,
+      trained_tokens: null,
+      seed: 7,
+      metadata: { runId: 'run-contract' },
+    });
+    final = await waitFor(job.id, ['succeeded', 'failed']);
+  });
+
+  it("succeeds with a model name, trained tokens and a result file, in the spec's shape", () => {
+    expectShape('FineTuningJob', final);
+    expect(final).toMatchObject({
+      status: 'succeeded',
+      model: 'gpt-4o-mini-2024-07-18',
+      fine_tuned_model: expect.stringMatching(/^ft:gpt-4o-mini-2024-07-18:org-local:contract:/),
+      hyperparameters: { n_epochs: 2, batch_size: 4 },
+    });
+    expect(final.result_files).toHaveLength(1);
+    expect(final.trained_tokens).toBeGreaterThan(0);
+  });
+
+  it('delivers results.csv base64-encoded, with a loss that falls on repetitive data', async () => {
+    const body = await (await client.files.content(final.result_files[0]!)).text();
+    const csv = Buffer.from(body, 'base64').toString('utf8');
+    const [header, ...rows] = csv.trim().split('\n');
+    expect(header).toBe('step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy');
+    expect(rows).toHaveLength(20); // 40 examples / batch 4 × 2 epochs
+    const loss = rows.map((row) => Number(row.split(',')[1]));
+    expect(loss.at(-1)!).toBeLessThan(loss[0]! / 2);
+    expect(rows.at(-1)!.split(',')[3]).not.toBe('');
+  });
+
+  it("lists events and checkpoints in the spec's shapes", async () => {
+    expectShape(
+      'ListFineTuningJobEventsResponse',
+      (await raw(`/fine_tuning/jobs/${jobId}/events?limit=5`)).body,
+    );
+    expectShape(
+      'ListFineTuningJobCheckpointsResponse',
+      (await raw(`/fine_tuning/jobs/${jobId}/checkpoints`)).body,
+    );
+    const checkpoints = await client.fineTuning.jobs.checkpoints.list(jobId);
+    expect(checkpoints.data.map((c) => c.step_number)).toEqual([20, 10]);
+  });
+
+  it('is found by its metadata, as tunedrop looks jobs up before creating one', async () => {
+    expectShape(
+      'ListPaginatedFineTuningJobsResponse',
+      (await raw('/fine_tuning/jobs?metadata%5BrunId%5D=run-contract')).body,
+    );
+    expect(
+      (await client.fineTuning.jobs.list({ metadata: { runId: 'run-contract' } })).data.map((j) => j.id),
+    ).toEqual([jobId]);
+    expect((await client.fineTuning.jobs.list({ metadata: { runId: 'other' } })).data).toEqual([]);
+  });
+
+  it('deletes its fine-tuned model once', async () => {
+    expectShape('DeleteModelResponse', await client.models.delete(final.fine_tuned_model!));
+    await expect(client.models.delete(final.fine_tuned_model!)).rejects.toMatchObject({ status: 404 });
+  });
+});
+
+describe('job lists', () => {
+  it('page with after and limit, so the SDK iterator ends', async () => {
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(chatDataset(12)), 't.jsonl'),
+      purpose: 'fine-tune',
+    });
+    for (let i = 0; i < 5; i++)
+      await client.fineTuning.jobs.create({
+        model: 'gpt-4.1-mini',
+        training_file: file.id,
+        metadata: { batch: 'paging' },
+      });
+    const seen: string[] = [];
+    for await (const job of client.fineTuning.jobs.list({ metadata: { batch: 'paging' }, limit: 2 }))
+      seen.push(job.id);
+    expect(new Set(seen).size).toBe(5);
+  });
+});
+
+describe('failures', () => {
+  it('a bad training file fails the job with invalid_training_file and the line', async () => {
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(`${chatDataset(11)}{not json\n`), 'bad.jsonl'),
+      purpose: 'fine-tune',
+    });
+    const job = await client.fineTuning.jobs.create({ model: 'gpt-4.1-mini', training_file: file.id });
+    const failed = await waitFor(job.id, ['failed', 'succeeded']);
+    expectShape('FineTuningJob', failed);
+    expect(failed).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'invalid_training_file',
+        param: 'training_file',
+        message: expect.stringContaining('line 12'),
+      },
+    });
+  });
+
+  it("a cancelled job is cancelled, in the spec's shape", async () => {
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(chatDataset(12)), 't.jsonl'),
+      purpose: 'fine-tune',
+    });
+    const job = await client.fineTuning.jobs.create({ model: 'gpt-4.1-mini', training_file: file.id });
+    const cancelled = await client.fineTuning.jobs.cancel(job.id);
+    expectShape('FineTuningJob', cancelled);
+    expect(cancelled.status).toBe('cancelled');
+  });
+
+  it("errors have OpenAI's body and status: 401 wrong key, 404 unknown job, 400 retired model", async () => {
+    const wrongKey = await fetch(`${emulator.baseUrl}/files`, { headers: { authorization: 'Bearer nope' } });
+    expect(wrongKey.status).toBe(401);
+    expectShape('ErrorResponse', await wrongKey.json());
+    const missing = await raw('/fine_tuning/jobs/ftjob-nope');
+    expect(missing.status).toBe(404);
+    expectShape('ErrorResponse', missing.body);
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(chatDataset(12)), 't.jsonl'),
+      purpose: 'fine-tune',
+    });
+    await expect(
+      client.fineTuning.jobs.create({ model: 'davinci-002', training_file: file.id }),
+    ).rejects.toMatchObject({ status: 400, code: 'model_not_available', param: 'model' });
+  });
+});
