@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { startLocalCloud, PROJECT_ROOT } from './cloud/index.js';
 import { startOpenAiEmulator } from './openai-emulator/server.js';
 import { describeChange, describeRun } from './progress.js';
@@ -11,6 +11,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
  */
 const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
 const BROKEN = join(PROJECT_ROOT, 'local/samples/broken-tickets.jsonl');
+const RUNS = join(PROJECT_ROOT, '.tunedrop', 'runs');
 
 async function main(): Promise<number> {
   const started = Date.now();
@@ -42,6 +43,12 @@ async function main(): Promise<number> {
     );
     const rejected = await cloud.waitForRun(await cloud.drop(BROKEN, brokenKey));
     console.log(describeRun(rejected, cloud.bucket));
+    const saved = await cloud.saveRunFiles(run.runId, RUNS);
+    await cloud.saveRunFiles(rejected.runId, RUNS);
+    console.log(
+      `\nCopies of both runs' files are in ${relative(process.cwd(), RUNS)}/ (${saved.length} files for the first run), for example`,
+    );
+    console.log(`  ${relative(process.cwd(), join(RUNS, rejected.runId, 'validation.md'))}`);
 
     const ok = run.status === 'SUCCEEDED' && rejected.status === 'REJECTED';
     console.log(

@@ -12,6 +12,8 @@ import { describeChange, describeRun } from './progress.js';
  */
 const DROP = join(PROJECT_ROOT, 'drop');
 const SETTLE_MS = 300;
+/** Where each run's files are copied for reading (the local S3 keeps them in its own format). */
+const RUNS = join(PROJECT_ROOT, '.tunedrop', 'runs');
 
 async function main(): Promise<void> {
   mkdirSync(join(DROP, 'support'), { recursive: true });
@@ -41,6 +43,10 @@ async function main(): Promise<void> {
       timeoutMs: 24 * 3600_000,
     });
     console.log(describeRun(run, cloud.bucket));
+    const saved = await cloud.saveRunFiles(runId, RUNS);
+    console.log(
+      `  local copies        ${relative(process.cwd(), join(RUNS, runId))}/ (${saved.map((p) => p.split(sep).pop()).join(', ')})`,
+    );
   };
   // Editors and copies write in several steps: wait until the file has been quiet for a moment.
   const schedule = (path: string) => {

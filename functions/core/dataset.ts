@@ -166,7 +166,7 @@ async function scan(
           }
           issues.error(
             'invalid_json',
-            `not valid JSON at column ${jsonErrorColumn(text)}: ${(error as Error).message}`,
+            `not valid JSON at column ${jsonErrorColumn(text)}: ${plainJsonError(error as Error)}`,
             'Each line must be one complete JSON object; check quotes, commas and brackets on this line.',
             line.lineNumber,
           );
@@ -444,4 +444,12 @@ function issue(
   line?: number,
 ): DatasetIssue {
   return line === undefined ? { code, severity, message, fix } : { code, severity, line, message, fix };
+}
+
+/** V8's JSON.parse message without its own positions (which count within the line, not the file). */
+function plainJsonError(error: Error): string {
+  return error.message
+    .replace(/ in JSON at position \d+.*$/s, '')
+    .replace(/,? "[\s\S]*" is not valid JSON$/, '')
+    .trim();
 }

@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createReadStream, statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createdObjects, S3EventSchema } from '../../functions/core/s3-event.js';
@@ -52,6 +53,8 @@ export interface LocalCloud {
     runId: string,
     options?: { onChange?: (run: RunRecord) => void; timeoutMs?: number },
   ): Promise<RunRecord>;
+  /** Copies a run's files (runs/<runId>/…) to `dir`, so a person can open them; returns their paths. */
+  saveRunFiles(runId: string, dir: string): Promise<string[]>;
   /** Failed deliveries of S3 events to the validate function, after its retries. */
   deliveryFailures: Array<{ key: string; error: unknown }>;
   close(): Promise<void>;
@@ -168,6 +171,21 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         return runId.finally(() => createdRuns.delete(key));
       },
       getRun,
+      async saveRunFiles(runId, dir) {
+        const { Contents = [] } = await s3.send(
+          new ListObjectsV2Command({ Bucket: bucket.name, Prefix: `runs/${runId}/` }),
+        );
+        const saved: string[] = [];
+        for (const { Key } of Contents) {
+          if (!Key) continue;
+          const object = await s3.send(new GetObjectCommand({ Bucket: bucket.name, Key }));
+          const path = join(dir, Key.slice('runs/'.length));
+          await mkdir(dirname(path), { recursive: true });
+          await writeFile(path, await object.Body!.transformToByteArray());
+          saved.push(path);
+        }
+        return saved;
+      },
       async listRuns() {
         const { Items = [] } = await documents.send(new ScanCommand({ TableName: table.name }));
         return Items.map((item) => RunRecordSchema.parse(item));
