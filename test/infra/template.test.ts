@@ -166,3 +166,37 @@ describe('the state machine', () => {
     expect(states[STATE.done]).toMatchObject({ Type: 'Choice', Default: STATE.wait });
   });
 });
+
+describe('permissions', () => {
+  const policies = template.findResources('AWS::IAM::Policy');
+  const statementsOf = (functionStep: string) => {
+    const fn = Object.entries(template.findResources('AWS::Lambda::Function')).find(
+      ([, f]) => f.Metadata?.[ENTRY_METADATA_KEY] === `functions/${functionStep}/handler.ts`,
+    )!;
+    const role = (fn[1].Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    return Object.values(policies)
+      .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref === role))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>)
+      .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+  };
+
+  it('let only the functions that call the provider read the API key', () => {
+    for (const step of ['upload', 'create-job', 'get-status', 'collect']) {
+      expect(statementsOf(step)).toContain('secretsmanager:GetSecretValue');
+    }
+    for (const step of ['validate', 'prepare', 'record']) {
+      expect(statementsOf(step)).not.toContain('secretsmanager:GetSecretValue');
+    }
+  });
+
+  it('let validate start the workflow, and no other function', () => {
+    expect(statementsOf('validate')).toContain('states:StartExecution');
+    expect(statementsOf('prepare')).not.toContain('states:StartExecution');
+  });
+
+  it('never let a function delete objects from the bucket', () => {
+    for (const step of ['validate', 'prepare', 'upload', 'create-job', 'get-status', 'collect', 'record']) {
+      expect(statementsOf(step).filter((a) => a.startsWith('s3:Delete'))).toEqual([]);
+    }
+  });
+});
