@@ -1,0 +1,55 @@
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchDataset, type DatasetKind } from './datasets.js';
+
+/**
+ * `npm run bench`: validation speed and memory against a baseline measured in the same run.
+ * Options: `--sizes 20,200` (MB), `--kinds realistic,unique`.
+ */
+const HERE = dirname(fileURLToPath(import.meta.url));
+const TSX = join(HERE, '../../node_modules/.bin/tsx');
+
+interface Measurement {
+  mode: string;
+  megabytes: number;
+  seconds: number;
+  peakRssMb: number;
+  examples: number;
+}
+
+function option(name: string, fallback: string): string[] {
+  const index = process.argv.indexOf(`--${name}`);
+  return (index >= 0 ? process.argv[index + 1]! : fallback).split(',');
+}
+
+function measure(mode: string, path: string): Measurement {
+  const out = execFileSync(TSX, [join(HERE, 'measure.ts'), mode, path], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Measurement;
+}
+
+const sizes = option('sizes', '20,200').map(Number);
+const kinds = option('kinds', 'realistic,unique') as DatasetKind[];
+const TARGETS: Record<DatasetKind, number> = { realistic: 5, unique: 1.8 };
+console.log('dataset              mode       MB/s    peak RSS MB   vs naive');
+for (const size of sizes) {
+  for (const kind of kinds) {
+    const path = await benchDataset(kind, size);
+    const results = ['floor', 'naive', 'tunedrop'].map((mode) => measure(mode, path));
+    const naive = results[1]!;
+    for (const r of results) {
+      const speed = r.megabytes / r.seconds;
+      const ratio = naive.seconds / r.seconds;
+      console.log(
+        `${`${kind}-${size}MB`.padEnd(20)} ${r.mode.padEnd(9)} ${speed.toFixed(1).padStart(6)} ${r.peakRssMb.toFixed(0).padStart(13)}   ${ratio.toFixed(2)}x`,
+      );
+    }
+    const ours = naive.seconds / results[2]!.seconds;
+    console.log(
+      `${`${kind}-${size}MB`.padEnd(20)} tunedrop vs naive: ${ours.toFixed(2)}x (target >= ${TARGETS[kind]}x) ${ours >= TARGETS[kind] ? 'met' : 'NOT MET'}`,
+    );
+  }
+}
