@@ -31,6 +31,7 @@ class UsageError extends Error {}
 export async function main(
   argv: string[],
   out: (text: string) => void = (t) => process.stdout.write(t),
+  err: (text: string) => void = (t) => process.stderr.write(t),
 ): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
@@ -92,7 +93,7 @@ export async function main(
     return await prepare(file, values.out!, config, report, out);
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`tunedrop: ${(error as Error).message}\n\n${USAGE}\n`);
+      err(`tunedrop: ${(error as Error).message}\n\n${USAGE}\n`);
       return 2;
     }
     throw error;

@@ -71,7 +71,8 @@ export interface ValidationReport {
     min: number;
     max: number;
     mean: number;
-    histogram: Array<{ upTo: number; examples: number }>;
+    /** Examples per bin of at most `upTo` tokens (null: the open-ended last bin). */
+    histogram: Array<{ upTo: number | null; examples: number }>;
   };
   classes?: Record<string, number>;
   split: SplitPlan & { trainingExamples: number; trainingTokens: number };
@@ -401,9 +402,10 @@ class TokenHistogram {
       min: examples && Number.isFinite(this.min) ? this.min : 0,
       max: this.max,
       mean: examples ? Math.round(this.total / examples) : 0,
-      histogram: TokenHistogram.BOUNDS.map((upTo, i) => ({ upTo, examples: this.counts[i]! })).filter(
-        (bin) => bin.examples > 0,
-      ),
+      histogram: TokenHistogram.BOUNDS.map((upTo, i) => ({
+        upTo: Number.isFinite(upTo) ? upTo : null,
+        examples: this.counts[i]!,
+      })).filter((bin) => bin.examples > 0),
     };
   }
 }

@@ -41,6 +41,27 @@ export function renderValidationMarkdown(stored: StoredValidationReport): string
   lines.push(`| Billed tokens (estimate) | ${r.estimate.billedTokens} |`);
   lines.push(`| Cost (estimate) | $${r.estimate.costUsd.toFixed(2)} |`);
   lines.push('');
+  if (r.tokens.histogram.length > 0) {
+    lines.push('### Tokens per example', '', '| up to | examples |', '|---|---|');
+    for (const bin of r.tokens.histogram) {
+      lines.push(`| ${bin.upTo ?? 'more'} | ${bin.examples} |`);
+    }
+    lines.push('');
+  }
+  if (r.classes) {
+    lines.push('### Classes', '', '| label | examples |', '|---|---|');
+    for (const [label, count] of Object.entries(r.classes)) lines.push(`| ${cell(label)} | ${count} |`);
+    lines.push('', 'The validation set keeps this mix (stratified split).', '');
+  }
+  if (r.conversion) {
+    const c = r.conversion;
+    lines.push(
+      '### Converted from prompt/completion',
+      '',
+      `Separator ${JSON.stringify(c.separator)} stripped from ${c.separatorStripped} prompts; end token ${JSON.stringify(c.endToken)} from ${c.endTokenStripped} completions; leading space removed from ${c.leadingSpaceRemoved}. Prompts became user messages and completions assistant messages.`,
+      '',
+    );
+  }
   if (r.errorCount > 0) {
     lines.push(`## Errors (${r.errorCount})`, '', 'Fix these and upload the file again.', '');
     lines.push(...issueTable(r.errors, r.errorCount));

@@ -1,0 +1,102 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../functions/cli/main.js';
+import { chatDataset } from '../support/fakes.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tunedrop-cli-'));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+const run = async (...argv: string[]) => {
+  let out = '';
+  let err = '';
+  const code = await main(
+    argv,
+    (text) => void (out += text),
+    (text) => void (err += text),
+  );
+  return { code, out, err };
+};
+
+describe('tunedrop validate', () => {
+  it('exits 0 on a valid file and prints the report', async () => {
+    const { code, out } = await run('validate', file('good.jsonl', chatDataset(20)));
+    expect(code).toBe(0);
+    expect(out).toContain('Valid: training will start');
+  });
+
+  it('exits 1 on an invalid file, listing each problem with its line', async () => {
+    const { code, out } = await run('validate', file('bad.jsonl', `${chatDataset(12)}{oops\n`));
+    expect(code).toBe(1);
+    expect(out).toMatch(/\| 13 \| not valid JSON at column 2/);
+  });
+
+  it('prints the validation.json shape with --json', async () => {
+    const { code, out } = await run(
+      'validate',
+      file('good.jsonl', chatDataset(20)),
+      '--json',
+      '--model',
+      'gpt-4o-mini',
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({
+      verdict: 'valid',
+      examples: 20,
+      estimate: { model: 'gpt-4o-mini-2024-07-18' },
+    });
+  });
+
+  it('exits 2 on usage errors: no file, unknown command, unknown flag, retired model', async () => {
+    const noFile = await run('validate');
+    expect(noFile).toMatchObject({ code: 2, err: expect.stringContaining('validate needs a FILE') });
+    expect((await run('train', 'x')).code).toBe(2);
+    expect((await run('validate', file('good.jsonl', chatDataset(20)), '--fast')).code).toBe(2);
+    expect((await run('validate', join(dir, 'missing.jsonl'))).code).toBe(2);
+    expect((await run('validate', file('good.jsonl', chatDataset(20)), '--model', 'davinci-002')).code).toBe(
+      2,
+    );
+  });
+});
+
+describe('tunedrop prepare', () => {
+  it('writes the same split the pipeline makes', async () => {
+    const out = join(dir, 'split');
+    const { code } = await run('prepare', file('good.jsonl', chatDataset(50)), '--out', out);
+    expect(code).toBe(0);
+    const train = readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n');
+    const validation = readFileSync(join(out, 'validation.jsonl'), 'utf8').trim().split('\n');
+    expect(train.length + validation.length).toBe(50);
+    expect(validation.length).toBe(10);
+  });
+
+  it('converts a legacy prompt/completion file with --convert and says what changed', async () => {
+    const legacy = Array.from({ length: 12 }, (_, i) =>
+      JSON.stringify({ prompt: `Q${i} ->`, completion: ` A${i}\n` }),
+    ).join('\n');
+    const out = join(dir, 'converted');
+    const { code, out: printed } = await run(
+      'prepare',
+      file('legacy.jsonl', `${legacy}\n`),
+      '--out',
+      out,
+      '--convert',
+    );
+    expect(code).toBe(0);
+    expect(printed).toContain('separator " ->" stripped from 12 prompts');
+    const first = JSON.parse(readFileSync(join(out, 'train.jsonl'), 'utf8').split('\n')[0]!);
+    expect(first.messages).toEqual([
+      { role: 'user', content: expect.stringMatching(/^Q\d+$/) },
+      { role: 'assistant', content: expect.stringMatching(/^A\d+$/) },
+    ]);
+  });
+
+  it('refuses an invalid file with exit 1 and writes nothing', async () => {
+    const out = join(dir, 'nothing');
+    expect((await run('prepare', file('bad.jsonl', '{oops\n'), '--out', out)).code).toBe(1);
+    expect(() => readFileSync(join(out, 'train.jsonl'))).toThrow();
+  });
+});
