@@ -1,0 +1,140 @@
+import { findModel } from '../../functions/core/catalog.js';
+import { validateDataset, type ValidationOptions } from '../../functions/core/dataset.js';
+
+/**
+ * Every error and warning the validator knows, each with a file that triggers it and a near-identical
+ * file that does not.
+ */
+const options: ValidationOptions = {
+  model: findModel('gpt-4o-mini')!,
+  seed: 42,
+  validationRatio: 0.2,
+  maxValidationExamples: 1000,
+  nEpochs: 'auto',
+};
+const enc = (text: string) => new TextEncoder().encode(text);
+const lines = (n: number, make: (i: number) => unknown) =>
+  `${Array.from({ length: n }, (_, i) => JSON.stringify(make(i))).join('\n')}\n`;
+const chat = (i: number, extra: Record<string, unknown> = {}) => ({
+  messages: [
+    { role: 'system', content: 'You answer questions.' },
+    { role: 'user', content: `Question number ${i} about topic ${i * 13}?` },
+    { role: 'assistant', content: `Answer ${i}: it depends on ${i * 7}.` },
+  ],
+  ...extra,
+});
+const good = lines(12, chat);
+const withLine = (index: number, value: unknown) => {
+  const all = good.trim().split('\n');
+  all[index] = typeof value === 'string' ? value : JSON.stringify(value);
+  return `${all.join('\n')}\n`;
+};
+const msg = (...messages: unknown[]) => ({ messages });
+const user = { role: 'user', content: 'q' };
+const dpo = (i: number) => ({
+  input: { messages: [{ role: 'user', content: `q${i}` }] },
+  preferred_output: [{ role: 'assistant', content: `good ${i}` }],
+  non_preferred_output: [{ role: 'assistant', content: `bad ${i}` }],
+});
+
+type Case = { bad: Uint8Array | string; clean?: Uint8Array | string; options?: Partial<ValidationOptions> };
+const cases: Record<string, Case> = {
+  file_too_large: { bad: good, options: { sizeBytes: 513 * 2 ** 20 }, clean: good },
+  not_utf8_gzip: { bad: Uint8Array.from([0x1f, 0x8b, 8, 0, 1, 2, 3]) },
+  not_utf8_zip: { bad: Uint8Array.from([0x50, 0x4b, 3, 4, 1, 2, 3]) },
+  not_utf8_utf16: { bad: Uint8Array.from([0xff, 0xfe, 0x7b, 0, 0x7d, 0]) },
+  not_utf8_utf32: { bad: Uint8Array.from([0xff, 0xfe, 0, 0, 0x7b, 0, 0, 0]) },
+  not_utf8_binary: { bad: Uint8Array.from([0x7b, 0, 0x7d, 0x0a, ...enc(good)]) },
+  utf8_bom: { bad: Uint8Array.from([0xef, 0xbb, 0xbf, ...enc(good)]) },
+  not_utf8: { bad: Uint8Array.from([...enc(good), 0x7b, 0xc3, 0x28, 0x7d, 0x0a]) },
+  json_array: { bad: `[\n${good.trim().split('\n').join(',\n')}\n]\n` },
+  pretty_printed: { bad: `${JSON.stringify(chat(0), null, 2)}\n` },
+  invalid_json: { bad: withLine(3, '{"messages": [') },
+  not_an_object: { bad: withLine(3, '"text"') },
+  unknown_format: { bad: withLine(3, { question: 'q', answer: 'a' }) },
+  mixed_formats: { bad: withLine(3, dpo(0)) },
+  legacy_format: { bad: lines(12, (i) => ({ prompt: `p${i}`, completion: `c${i}` })) },
+  unknown_key: { bad: withLine(3, chat(3, { source: 'web' })) },
+  missing_field: {
+    bad: withLine(3, msg(user, { role: 'tool', content: 'r' }, { role: 'assistant', content: 'a' })),
+  },
+  unknown_role: { bad: withLine(3, msg({ role: 'bot', content: 'x' }, { role: 'assistant', content: 'a' })) },
+  invalid_message: { bad: withLine(3, msg('hello', { role: 'assistant', content: 'a' })) },
+  invalid_weight: { bad: withLine(3, msg(user, { role: 'assistant', content: 'a', weight: 0.5 })) },
+  no_trained_message: { bad: withLine(3, msg(user, { role: 'assistant', content: 'a', weight: 0 })) },
+  missing_content: { bad: withLine(3, msg(user, { role: 'assistant', content: null })) },
+  invalid_content: {
+    bad: withLine(3, msg({ role: 'user', content: [] }, { role: 'assistant', content: 'a' })),
+  },
+  invalid_tool_calls: {
+    bad: withLine(
+      3,
+      msg(user, {
+        role: 'assistant',
+        tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{oops' } }],
+      }),
+    ),
+  },
+  invalid_tools: { bad: withLine(3, chat(3, { tools: [{ type: 'function' }] })) },
+  invalid_type: { bad: withLine(3, chat(3, { parallel_tool_calls: 'yes' })) },
+  no_assistant_message: { bad: withLine(3, msg(user)) },
+  invalid_preference: {
+    bad: lines(12, (i) =>
+      i === 3 ? { ...dpo(i), input: { messages: [{ role: 'assistant', content: 'x' }] } } : dpo(i),
+    ),
+    clean: lines(12, dpo),
+  },
+  too_few_examples: { bad: lines(9, chat) },
+  empty_file: { bad: '' },
+  example_too_long: {
+    bad: withLine(
+      3,
+      msg({ role: 'user', content: 'word '.repeat(70_000) }, { role: 'assistant', content: 'a' }),
+    ),
+  },
+  // Warnings
+  duplicate_example: { bad: withLine(3, chat(2)) },
+  possible_secret: {
+    bad: withLine(3, msg(user, { role: 'assistant', content: 'key AKIAABCDEFGHIJKLMNOP' })),
+  },
+  special_token: { bad: withLine(3, msg(user, { role: 'assistant', content: 'done<|im_end|>' })) },
+  missing_system_message: { bad: withLine(3, msg(user, { role: 'assistant', content: 'a' })) },
+  missing_user_message: {
+    bad: withLine(3, msg({ role: 'system', content: 's' }, { role: 'assistant', content: 'a' })),
+  },
+  surrounding_whitespace: { bad: withLine(3, msg(user, { role: 'assistant', content: 'answer\n' })) },
+  legacy_separator: {
+    bad: withLine(3, msg({ role: 'user', content: 'q\n\n###\n\n' }, { role: 'assistant', content: 'a' })),
+  },
+  will_be_truncated: { bad: withLine(3, msg(user, { role: 'assistant', content: 'word '.repeat(70_000) })) },
+  few_examples_per_class: {
+    bad: lines(30, (i) =>
+      msg({ role: 'user', content: `t${i}` }, { role: 'assistant', content: ['yes', 'no'][i % 2] }),
+    ),
+    clean: lines(600, (i) =>
+      msg({ role: 'user', content: `t${i}` }, { role: 'assistant', content: `free text answer number ${i}` }),
+    ),
+  },
+  few_examples: { bad: good, clean: lines(500, chat) },
+};
+
+async function codesOf(input: Uint8Array | string, extra: Partial<ValidationOptions> = {}) {
+  const bytes = typeof input === 'string' ? enc(input) : input;
+  const report = await validateDataset(
+    async function* () {
+      if (bytes.length) yield bytes;
+    },
+    { ...options, ...extra },
+  );
+  return [...report.errors, ...report.warnings].map((issue) => issue.code);
+}
+
+describe.each(Object.entries(cases))('%s', (code, { bad, clean = good, options: extra }) => {
+  it('is reported for a file that has the problem', async () => {
+    expect(await codesOf(bad, extra)).toContain(code);
+  });
+
+  it('is not reported for a file that does not', async () => {
+    expect(await codesOf(clean, code === 'file_too_large' ? {} : extra)).not.toContain(code);
+  });
+});
