@@ -101,6 +101,7 @@ export class TunedropPipeline extends Construct {
     // Tokenizing is CPU-bound: 1769 MB buys a full vCPU.
     this.validateFunction = fn('Validate', 'validate', Duration.minutes(15), {
       memorySize: 1769,
+      bundledFiles: ['node_modules/tiktoken/tiktoken_bg.wasm'],
       environment: {
         ...environment,
         STATE_MACHINE_ARN: this.workflow.stateMachine.stateMachineArn,

@@ -14,6 +14,12 @@ export const ENTRY_METADATA_KEY = 'tunedrop:entry';
 export interface TunedropFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'handler' | 'runtime'> {
   /** The handler's folder under functions/, e.g. "prepare". */
   step: string;
+  /**
+   * Files (relative to the project root) copied next to the bundle, for dependencies that read them at
+   * run time, such as tiktoken's WebAssembly.
+   * @default none
+   */
+  bundledFiles?: string[];
 }
 
 /**
@@ -24,7 +30,7 @@ export interface TunedropFunctionProps extends Omit<NodejsFunctionProps, 'entry'
  */
 export class TunedropFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: TunedropFunctionProps) {
-    const { step, bundling, environment, ...rest } = props;
+    const { step, bundling, environment, bundledFiles = [], ...rest } = props;
     const entry = `functions/${step}/handler.ts`;
     super(scope, id, {
       entry: join(PROJECT_ROOT, entry),
@@ -41,11 +47,25 @@ export class TunedropFunction extends NodejsFunction {
         format: OutputFormat.ESM,
         target: 'node22',
         minify: true,
+        // Error and class names stay readable in logs and stack traces.
+        keepNames: true,
         sourceMap: true,
         // The Lambda runtime provides AWS SDK v3.
         externalModules: ['@aws-sdk/*'],
-        // ESM bundles still meet CommonJS dependencies that call require().
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        // ESM bundles still meet CommonJS dependencies that use require() and __dirname.
+        banner: [
+          "import { createRequire } from 'module';",
+          "import { dirname as __tunedropDirname } from 'path';",
+          "import { fileURLToPath as __tunedropFileUrl } from 'url';",
+          'const require = createRequire(import.meta.url);',
+          'const __dirname = __tunedropDirname(__tunedropFileUrl(import.meta.url));',
+        ].join(' '),
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir: string, outputDir: string) =>
+            bundledFiles.map((file) => `cp "${join(inputDir, file)}" "${outputDir}/"`),
+        },
         ...bundling,
       },
       ...rest,

@@ -1,8 +1,9 @@
 /**
  * Typed errors. Each carries a stable `code` and a `fix` the user can act on.
  *
- * The class name matters beyond TypeScript: a Lambda that throws reports `errorType` = `error.name`, and
- * the state machine's Retry/Catch rules match on it. `PermanentError`s are never retried (the workflow
+ * The name matters beyond TypeScript: a Lambda that throws reports `errorType` = `error.name`, and the
+ * state machine's Retry/Catch rules match on it. Each class spells its name out, because a minifying
+ * bundler renames classes. `PermanentError`s are never retried (the workflow
  * lists their names before its catch-all retry); anything else is treated as transient.
  */
 export abstract class TunedropError extends Error {
@@ -13,7 +14,6 @@ export abstract class TunedropError extends Error {
   constructor(message: string, fix: string, options?: ErrorOptions) {
     super(message, options);
     this.fix = fix;
-    this.name = new.target.name;
   }
 
   toJSON(): { name: string; code: string; message: string; fix: string } {
@@ -25,23 +25,28 @@ export abstract class TunedropError extends Error {
 export abstract class PermanentError extends TunedropError {}
 
 export class InvalidEventError extends PermanentError {
+  override readonly name = 'InvalidEventError';
   readonly code = 'invalid_event';
 }
 
 export class InvalidConfigError extends PermanentError {
+  override readonly name = 'InvalidConfigError';
   readonly code = 'invalid_config';
 }
 
 export class ApiKeyNotSetError extends PermanentError {
+  override readonly name = 'ApiKeyNotSetError';
   readonly code = 'api_key_not_set';
 }
 
 export class DatasetRejectedError extends PermanentError {
+  override readonly name = 'DatasetRejectedError';
   readonly code = 'dataset_rejected';
 }
 
 /** The provider answered with a 4xx that will not change on retry (bad request, auth, not found). */
 export class ProviderRejectedError extends PermanentError {
+  override readonly name = 'ProviderRejectedError';
   readonly code: string;
   constructor(message: string, fix: string, code = 'provider_rejected', options?: ErrorOptions) {
     super(message, fix, options);
@@ -51,6 +56,7 @@ export class ProviderRejectedError extends PermanentError {
 
 /** The provider job ended without success (failed, or cancelled outside tunedrop). */
 export class ProviderJobFailedError extends PermanentError {
+  override readonly name = 'ProviderJobFailedError';
   readonly code: string;
   constructor(message: string, fix: string, code = 'job_failed') {
     super(message, fix);
@@ -59,11 +65,13 @@ export class ProviderJobFailedError extends PermanentError {
 }
 
 export class ResultFileMissingError extends PermanentError {
+  override readonly name = 'ResultFileMissingError';
   readonly code = 'result_file_missing';
 }
 
 /** Throttling, 5xx, network: worth retrying with backoff. */
 export class ProviderUnavailableError extends TunedropError {
+  override readonly name = 'ProviderUnavailableError';
   readonly code = 'provider_unavailable';
 }
 
@@ -78,16 +86,6 @@ export const PERMANENT_ERROR_NAMES = [
   'ResultFileMissingError',
 ] as const;
 
-export function describeError(error: unknown): {
-  name: string;
-  message: string;
-  fix?: string;
-  code?: string;
-} {
-  if (error instanceof TunedropError) return error.toJSON();
-  if (error instanceof Error) return { name: error.name, message: error.message };
-  return { name: 'Error', message: String(error) };
-}
 
 /**
  * Lambda reports only `errorType` and `errorMessage`, so the handler kit appends the code and fix to the

@@ -1,10 +1,15 @@
-import { encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { get_encoding, type Tiktoken } from 'tiktoken';
 
 /**
  * Token counting by OpenAI's published convention for chat examples (OpenAI Cookbook, "How to count
  * tokens with tiktoken"): every message costs 3 tokens of framing plus the tokens of each of its string
  * fields, a `name` one more, and the reply is primed with 3. Non-string fields (content parts, tool
  * calls) are counted as their JSON text. o200k_base is the tokenizer of the gpt-4o and gpt-4.1 families.
+ *
+ * The tokenizer was chosen by measurement (npm run bench, and docs/performance.md): tiktoken's WASM
+ * encoder gives the same counts as gpt-tokenizer and js-tiktoken and is about 10x faster than
+ * gpt-tokenizer on text that does not repeat; repetition is handled here, by remembering counts of
+ * repeated texts. Special-token text is counted as plain text (encode_ordinary), as the trainer sees it.
  */
 const TOKENS_PER_MESSAGE = 3;
 const TOKENS_PER_NAME = 1;
@@ -14,15 +19,15 @@ const REPLY_PRIMING_TOKENS = 3;
 const MEMO_LIMIT = 50_000;
 const MEMO_MAX_TEXT = 4_096;
 const memo = new Map<string, number>();
-/** Special-token text in training data is plain text to the trainer; count it as such instead of throwing. */
-const AS_PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+let encoder: Tiktoken | undefined;
+const encoding = () => (encoder ??= get_encoding('o200k_base'));
 
 export function countTextTokens(text: string): number {
   if (text.length === 0) return 0;
-  if (text.length > MEMO_MAX_TEXT) return encode(text, AS_PLAIN_TEXT).length;
+  if (text.length > MEMO_MAX_TEXT) return encoding().encode_ordinary(text).length;
   const known = memo.get(text);
   if (known !== undefined) return known;
-  const count = encode(text, AS_PLAIN_TEXT).length;
+  const count = encoding().encode_ordinary(text).length;
   if (memo.size >= MEMO_LIMIT) memo.clear();
   memo.set(text, count);
   return count;

@@ -1,5 +1,5 @@
 import { createReadStream, statSync } from 'node:fs';
-import { encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { get_encoding } from 'tiktoken';
 import { findModel } from '../../functions/core/catalog.js';
 import { validateDataset } from '../../functions/core/dataset.js';
 import { readJsonlLines } from '../../functions/core/jsonl.js';
@@ -7,13 +7,13 @@ import { readJsonlLines } from '../../functions/core/jsonl.js';
 /**
  * One measurement, in its own process so that its peak RSS is its own:
  *   floor     read, split lines, JSON.parse: what any validator must do
- *   naive     the floor, then tokenize every message with the same tokenizer, one thread, no reuse
+ *   naive     the floor, then tokenize every message with the same tokenizer (tiktoken), one thread, no reuse
  *   tunedrop  validateDataset, as the validate Lambda runs it
  * Prints one JSON line: {mode, megabytes, seconds, peakRssMb, examples}.
  */
 const [mode, path] = process.argv.slice(2);
 if (!mode || !path) throw new Error('usage: measure.ts floor|naive|tunedrop FILE');
-const AS_TEXT = { disallowedSpecial: new Set<string>() };
+const encoder = get_encoding('o200k_base');
 
 const started = performance.now();
 let examples = 0;
@@ -35,7 +35,7 @@ if (mode === 'tunedrop') {
     if (mode === 'naive') {
       for (const message of example.messages) {
         tokens += 3;
-        for (const value of Object.values(message)) tokens += encode(value, AS_TEXT).length;
+        for (const value of Object.values(message)) tokens += encoder.encode_ordinary(value).length;
       }
     }
   }

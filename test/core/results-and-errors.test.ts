@@ -44,3 +44,23 @@ describe('error causes', () => {
     });
   });
 });
+
+import * as errors from '../../functions/core/errors.js';
+
+describe('error names', () => {
+  it("are spelled out on every class, so minified bundles still match the workflow's Retry rules", () => {
+    const classes = Object.entries(errors).filter(
+      ([name, value]) =>
+        typeof value === 'function' &&
+        /^[A-Z]\w*Error$/.test(name) &&
+        !['TunedropError', 'PermanentError'].includes(name),
+    ) as Array<[string, new (m: string, f: string) => Error]>;
+    expect(classes.length).toBeGreaterThan(5);
+    for (const [name, ErrorClass] of classes) {
+      const source = ErrorClass.toString();
+      expect(source).toContain(`'${name}'`);
+      expect(new ErrorClass('m', 'f').name).toBe(name);
+    }
+    for (const name of errors.PERMANENT_ERROR_NAMES) expect(classes.map(([n]) => n)).toContain(name);
+  });
+});
