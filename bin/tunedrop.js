@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The tunedrop CLI. Its code is TypeScript under functions/cli, run through tsx like the rest of the project.
-import { register } from 'tsx/esm/api';
+// The tunedrop CLI. Its code is TypeScript under functions/cli, loaded through tsx like the rest of the project.
+import 'tsx';
 
-register();
 const { main } = await import('../functions/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream, existsSync, statSync } from 'node:
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkModel, findModel } from '../core/catalog.js';
 import { resolveRunConfig, type RunConfig } from '../core/config.js';
@@ -9,6 +10,7 @@ import { validateDataset, type ValidationReport } from '../core/dataset.js';
 import { readJsonlLines } from '../core/jsonl.js';
 import { renderValidationMarkdown } from '../core/report.js';
 import { splitDataset } from '../core/split.js';
+import { inThreadCounter, workerCounter } from '../core/token-counter.js';
 
 /**
  * `tunedrop`: the pipeline's checks on your own machine, with the same core code as the Lambdas.
@@ -76,7 +78,10 @@ export async function main(
     if (!check.ok) throw new UsageError(`${check.message}. ${check.fix}`);
     const model = findModel(config.model)!;
 
+    // Tokenizing dominates: every core but one tokenizes while this thread parses and checks.
+    const counter = availableParallelism() > 1 ? workerCounter(availableParallelism()) : inThreadCounter();
     const report = await validateDataset(() => createReadStream(file), {
+      counter,
       model,
       seed: config.seed,
       validationRatio: config.validationRatio,
@@ -84,7 +89,7 @@ export async function main(
       nEpochs: config.hyperparameters.nEpochs,
       convertLegacy: config.convertLegacyFormat,
       sizeBytes: statSync(file).size,
-    });
+    }).finally(() => counter.close());
     const verdictCode = report.verdict === 'valid' ? 0 : 1;
     if (command === 'validate' || report.verdict === 'invalid') {
       out(values.json ? `${JSON.stringify(report, null, 2)}\n` : describe(report, file));

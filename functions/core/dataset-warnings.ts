@@ -49,7 +49,7 @@ export class DatasetWarnings {
   private readonly noUser = new Tally();
   private readonly whitespace = new Tally();
   private readonly legacyMarkers = new Tally();
-  private readonly truncated = new Tally();
+  private readonly longExamples = new Tally();
   private examples = 0;
 
   constructor(
@@ -57,13 +57,7 @@ export class DatasetWarnings {
     private readonly labels: ClassCounter,
   ) {}
 
-  observe(
-    line: number,
-    hash: number,
-    example: CheckedExample,
-    rawText: string,
-    truncatedTokens: boolean,
-  ): void {
+  observe(line: number, hash: number, example: CheckedExample, rawText: string): void {
     this.examples++;
     const first = this.firstLineOfHash.get(hash);
     if (first !== undefined) {
@@ -88,7 +82,6 @@ export class DatasetWarnings {
         this.whitespace.add(line);
       if (LEGACY_SEPARATORS.test(text)) this.legacyMarkers.add(line);
     }
-    if (truncatedTokens) this.truncated.add(line);
 
     for (const [what, pattern] of SECRET_PATTERNS) {
       if (pattern.test(rawText)) {
@@ -110,6 +103,11 @@ export class DatasetWarnings {
         fix: 'Remove special tokens: they are reserved and either rejected or learned as plain text.',
       });
     }
+  }
+
+  /** An example longer than the model's context (known once its tokens are counted). */
+  truncated(line: number): void {
+    this.longExamples.add(line);
   }
 
   list(): { warnings: Warning[]; count: number } {
@@ -150,7 +148,7 @@ export class DatasetWarnings {
       'Remove them: chat models need no separators or stop sequences.',
     );
     aggregate(
-      this.truncated,
+      this.longExamples,
       'will_be_truncated',
       "are longer than the model's context and will be truncated from the end",
       'Shorten them so the whole answer is trained on.',

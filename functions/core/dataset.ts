@@ -27,7 +27,8 @@ import {
   wantedValidationExamples,
   type SplitPlan,
 } from './split.js';
-import { countExampleTokens } from './tokens.js';
+import { inThreadCounter, type TokenCounter } from './token-counter.js';
+import { planExampleTokens, totalsFromCounts, type ExampleTokens, type TokenPlan } from './tokens.js';
 
 /** The provider refuses a training file with fewer examples. */
 export const MIN_EXAMPLES = 10;
@@ -57,6 +58,8 @@ export interface ValidationOptions {
   convertLegacy?: boolean;
   /** Size of the file when known (S3 tells it before reading). */
   sizeBytes?: number;
+  /** Who counts tokens: in this thread by default; workerCounter(n) to use more cores. */
+  counter?: TokenCounter;
 }
 
 export interface ValidationReport {
@@ -127,6 +130,31 @@ async function scan(
   let mixedReported = false;
   let lineCount = 0;
   let examples = 0;
+
+  // Token counts arrive in batches (possibly from worker threads); each example is finished, in line
+  // order, once its counts are known.
+  const limit = options.model.maxExampleTokens;
+  const tokens = new TokenBatches(options.counter ?? inThreadCounter(), (pending, counted) => {
+    histogram.add(counted.total);
+    if (counted.beforeLastAnswer >= limit) {
+      issues.lateError(
+        'example_too_long',
+        `the example has ${counted.beforeLastAnswer} tokens before its last answer; ${options.model.id} trains on at most ${limit}, so no answer would be seen`,
+        'Shorten the conversation or split it into several examples.',
+        pending.line,
+      );
+    }
+    if (counted.total > limit) warnings?.truncated(pending.line);
+    selector.add(pending.hash, counted.total);
+    if (classSelectors.size <= CLASS_LIMIT || classSelectors.has(pending.label)) {
+      let classSelector = classSelectors.get(pending.label);
+      if (!classSelector) {
+        classSelector = new ValidationSelector(options.maxValidationExamples);
+        classSelectors.set(pending.label, classSelector);
+      }
+      classSelector.add(pending.hash, counted.total);
+    }
+  });
 
   if (options.sizeBytes !== undefined && options.sizeBytes > MAX_FILE_BYTES) {
     issues.fileError(
@@ -252,31 +280,16 @@ async function scan(
         if (!example) continue;
 
         examples++;
-        const tokens = countExampleTokens(example.messages, example.tools);
-        histogram.add(tokens.total);
-        const limit = options.model.maxExampleTokens;
-        if (tokens.beforeLastAnswer >= limit) {
-          issues.error(
-            'example_too_long',
-            `the example has ${tokens.beforeLastAnswer} tokens before its last answer; ${options.model.id} trains on at most ${limit}, so no answer would be seen`,
-            'Shorten the conversation or split it into several examples.',
-            line.lineNumber,
-          );
-        }
         const hash = splitHash(options.seed, canonical);
-        selector.add(hash, tokens.total);
         const label = labels.add(example) ?? '';
-        if (classSelectors.size <= CLASS_LIMIT || classSelectors.has(label)) {
-          let classSelector = classSelectors.get(label);
-          if (!classSelector)
-            classSelectors.set(
-              label,
-              (classSelector = new ValidationSelector(options.maxValidationExamples)),
-            );
-          classSelector.add(hash, tokens.total);
-        }
         warnings ??= new DatasetWarnings(format === 'preference' ? 'preference' : 'chat', labels);
-        warnings.observe(line.lineNumber, hash, example, text, tokens.total > limit);
+        warnings.observe(line.lineNumber, hash, example, text);
+        await tokens.add({
+          line: line.lineNumber,
+          hash,
+          label,
+          plan: planExampleTokens(example.messages, example.tools),
+        });
       }
     } catch (error) {
       if (!(error instanceof NotUtf8Error)) throw error;
@@ -288,6 +301,9 @@ async function scan(
       );
     }
   }
+
+  await tokens.finish();
+  issues.mergeLateErrors();
 
   const finish = (): ValidationReport => {
     if (examples < MIN_EXAMPLES && lineCount > 0 && issues.errorCount === 0) {
@@ -428,6 +444,20 @@ class IssueList {
     if (this.errors.length > MAX_LISTED_ISSUES) this.errors.pop();
   }
 
+  /** Errors found after later lines were read (token limits): merged back into line order at the end. */
+  private readonly late: DatasetIssue[] = [];
+  lateError(code: string, message: string, fix: string, line: number): void {
+    this.errorCount += 1;
+    if (this.late.length < MAX_LISTED_ISSUES) this.late.push(issue(code, 'error', message, fix, line));
+  }
+
+  mergeLateErrors(): void {
+    if (this.late.length === 0) return;
+    const merged = [...this.errors, ...this.late].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    this.errors.splice(0, this.errors.length, ...merged.slice(0, MAX_LISTED_ISSUES));
+    this.late.length = 0;
+  }
+
   countOnly(): void {
     this.errorCount += 1;
   }
@@ -454,4 +484,60 @@ function plainJsonError(error: Error): string {
     .replace(/ in JSON at position \d+.*$/s, '')
     .replace(/,? "[\s\S]*" is not valid JSON$/, '')
     .trim();
+}
+
+interface PendingExample {
+  line: number;
+  hash: number;
+  label: string;
+  plan: TokenPlan;
+}
+
+/**
+ * Groups examples into batches for the token counter and finishes them in order as counts come back,
+ * keeping a bounded number of batches in flight (memory stays flat whatever the file size).
+ */
+class TokenBatches {
+  private static readonly MAX_TEXTS = 2048;
+  private batch: PendingExample[] = [];
+  private texts = 0;
+  private readonly inFlight: Array<Promise<void>> = [];
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly counter: TokenCounter,
+    private readonly finishExample: (pending: PendingExample, tokens: ExampleTokens) => void,
+  ) {}
+
+  async add(pending: PendingExample): Promise<void> {
+    this.batch.push(pending);
+    this.texts += pending.plan.texts.length;
+    if (this.texts >= TokenBatches.MAX_TEXTS) await this.flush();
+  }
+
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.chain;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const items = this.batch;
+    this.batch = [];
+    this.texts = 0;
+    const counted = this.counter.count(items.flatMap((item) => item.plan.texts));
+    this.chain = this.chain.then(async () => {
+      const counts = await counted;
+      let offset = 0;
+      for (const item of items) {
+        this.finishExample(
+          item,
+          totalsFromCounts(item.plan, counts.slice(offset, offset + item.plan.texts.length)),
+        );
+        offset += item.plan.texts.length;
+      }
+    });
+    this.inFlight.push(this.chain);
+    if (this.inFlight.length > 2 * this.counter.parallelism) await this.inFlight.shift();
+  }
 }

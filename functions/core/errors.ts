@@ -86,7 +86,6 @@ export const PERMANENT_ERROR_NAMES = [
   'ResultFileMissingError',
 ] as const;
 
-
 /**
  * Lambda reports only `errorType` and `errorMessage`, so the handler kit appends the code and fix to the
  * message as ` [code] Fix: ...`; this reads a Step Functions `Cause` back into its parts.

@@ -33,39 +33,75 @@ export function countTextTokens(text: string): number {
   return count;
 }
 
-function countValueTokens(value: unknown): number {
-  if (value === null || value === undefined) return 0;
-  if (typeof value === 'string') return countTextTokens(value);
-  return countTextTokens(JSON.stringify(value));
-}
-
-export function countMessageTokens(message: Readonly<Record<string, unknown>>): number {
-  let total = TOKENS_PER_MESSAGE;
-  for (const [key, value] of Object.entries(message)) {
-    if (key === 'weight') continue;
-    total += countValueTokens(value);
-    if (key === 'name') total += TOKENS_PER_NAME;
-  }
-  return total;
-}
-
 export interface ExampleTokens {
   total: number;
   /** Tokens before the last message that is trained on: what must fit for training to see an answer. */
   beforeLastAnswer: number;
 }
 
+/**
+ * What counting an example takes: the texts to tokenize, and how their counts add up. Split from the
+ * arithmetic so that the texts can be counted elsewhere (a worker thread) and in batches.
+ */
+export interface TokenPlan {
+  texts: string[];
+  /** For each text, the index of its message, or -1 for the tool definitions. */
+  owners: number[];
+  /** Per message: 3 tokens of framing, plus 1 for a name. */
+  framing: number[];
+  /** Index of the last message that is trained on, or -1. */
+  lastAnswer: number;
+}
+
+export function planExampleTokens(
+  messages: ReadonlyArray<Readonly<Record<string, unknown>>>,
+  tools?: unknown,
+): TokenPlan {
+  const plan: TokenPlan = { texts: [], owners: [], framing: [], lastAnswer: -1 };
+  const add = (value: unknown, owner: number) => {
+    if (value === null || value === undefined) return;
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    if (text.length === 0) return;
+    plan.texts.push(text);
+    plan.owners.push(owner);
+  };
+  if (tools !== undefined) add(tools, -1);
+  messages.forEach((message, index) => {
+    let framing = TOKENS_PER_MESSAGE;
+    for (const [key, value] of Object.entries(message)) {
+      if (key === 'weight') continue;
+      add(value, index);
+      if (key === 'name') framing += TOKENS_PER_NAME;
+    }
+    plan.framing.push(framing);
+    if (message.role === 'assistant' && message.weight !== 0) plan.lastAnswer = index;
+  });
+  return plan;
+}
+
+export function totalsFromCounts(plan: TokenPlan, counts: ArrayLike<number>): ExampleTokens {
+  const perMessage = plan.framing.slice();
+  let tools = 0;
+  for (let i = 0; i < plan.texts.length; i++) {
+    const owner = plan.owners[i]!;
+    if (owner < 0) tools += counts[i]!;
+    else perMessage[owner]! += counts[i]!;
+  }
+  let total = REPLY_PRIMING_TOKENS + tools;
+  let beforeLastAnswer = total;
+  perMessage.forEach((tokens, index) => {
+    if (index === plan.lastAnswer) beforeLastAnswer = total;
+    total += tokens;
+  });
+  return { total, beforeLastAnswer };
+}
+
 export function countExampleTokens(
   messages: ReadonlyArray<Readonly<Record<string, unknown>>>,
   tools?: unknown,
 ): ExampleTokens {
-  let total = REPLY_PRIMING_TOKENS + (tools !== undefined ? countValueTokens(tools) : 0);
-  let beforeLastAnswer = total;
-  for (const message of messages) {
-    if (message.role === 'assistant' && message.weight !== 0) beforeLastAnswer = total;
-    total += countMessageTokens(message);
-  }
-  return { total, beforeLastAnswer };
+  const plan = planExampleTokens(messages, tools);
+  return totalsFromCounts(plan, plan.texts.map(countTextTokens));
 }
 
 export function countMessagesTokens(

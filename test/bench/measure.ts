@@ -3,6 +3,8 @@ import { get_encoding } from 'tiktoken';
 import { findModel } from '../../functions/core/catalog.js';
 import { validateDataset } from '../../functions/core/dataset.js';
 import { readJsonlLines } from '../../functions/core/jsonl.js';
+import { workerCounter } from '../../functions/core/token-counter.js';
+import { availableParallelism } from 'node:os';
 
 /**
  * One measurement, in its own process so that its peak RSS is its own:
@@ -18,13 +20,16 @@ const encoder = get_encoding('o200k_base');
 const started = performance.now();
 let examples = 0;
 if (mode === 'tunedrop') {
+  const counter = workerCounter(availableParallelism());
   const report = await validateDataset(() => createReadStream(path), {
+    counter,
     model: findModel('gpt-4.1-mini')!,
     seed: 42,
     validationRatio: 0.2,
     maxValidationExamples: 1000,
     nEpochs: 'auto',
   });
+  await counter.close();
   examples = report.examples;
 } else {
   let tokens = 0;

@@ -1,0 +1,92 @@
+import { Worker } from 'node:worker_threads';
+import { countTextTokens } from './tokens.js';
+
+/**
+ * Counts tokens of many texts, in this thread or in worker threads. Tokenizing is the validator's cost
+ * (parsing runs ~30x faster), so with workers the main thread parses and checks while the workers
+ * tokenize. Repeated texts (system prompts, labels) are counted once and remembered either way.
+ */
+export interface TokenCounter {
+  /** Resolves with one count per text, in order. */
+  count(texts: string[]): Promise<number[]>;
+  /** How many batches may usefully be in flight. */
+  readonly parallelism: number;
+  close(): Promise<void>;
+}
+
+export function inThreadCounter(): TokenCounter {
+  return {
+    parallelism: 1,
+    count: async (texts) => texts.map(countTextTokens),
+    close: async () => undefined,
+  };
+}
+
+const MEMO_LIMIT = 50_000;
+const MEMO_MAX_TEXT = 4_096;
+
+/**
+ * A pool of `size` workers running token-worker.ts. It needs the TypeScript sources at run time (the
+ * CLI, local mode and the benchmark run them through tsx); the Lambda bundle counts in-thread, which
+ * at its 1 vCPU is as fast.
+ */
+export function workerCounter(size: number): TokenCounter {
+  // The worker is TypeScript too: it loads through tsx, found from here so that any working directory works.
+  const execArgv = [...process.execArgv, '--import', import.meta.resolve('tsx')];
+  const workers = Array.from(
+    { length: size },
+    () => new Worker(new URL('./token-worker.ts', import.meta.url), { execArgv }),
+  );
+  const waiting = new Map<number, { resolve: (counts: number[]) => void; reject: (error: Error) => void }>();
+  let next = 0;
+  let sequence = 0;
+  for (const worker of workers) {
+    worker.on('message', ({ id, counts }: { id: number; counts: number[] }) => {
+      waiting.get(id)?.resolve(counts);
+      waiting.delete(id);
+    });
+    worker.on('error', (error) => {
+      for (const pending of waiting.values()) pending.reject(error);
+      waiting.clear();
+    });
+  }
+  const memo = new Map<string, number>();
+
+  return {
+    parallelism: size,
+    async count(texts) {
+      const counts = new Array<number>(texts.length);
+      const unknown: string[] = [];
+      const slots = new Map<string, number[]>();
+      texts.forEach((text, i) => {
+        const known = memo.get(text);
+        if (known !== undefined) counts[i] = known;
+        else {
+          const list = slots.get(text);
+          if (list) list.push(i);
+          else {
+            slots.set(text, [i]);
+            unknown.push(text);
+          }
+        }
+      });
+      if (unknown.length > 0) {
+        const id = sequence++;
+        const result = new Promise<number[]>((resolve, reject) => waiting.set(id, { resolve, reject }));
+        workers[next++ % workers.length]!.postMessage({ id, texts: unknown });
+        const fresh = await result;
+        unknown.forEach((text, k) => {
+          for (const i of slots.get(text)!) counts[i] = fresh[k]!;
+          if (text.length <= MEMO_MAX_TEXT) {
+            if (memo.size >= MEMO_LIMIT) memo.clear();
+            memo.set(text, fresh[k]!);
+          }
+        });
+      }
+      return counts;
+    },
+    async close() {
+      await Promise.all(workers.map((worker) => worker.terminate()));
+    },
+  };
+}
