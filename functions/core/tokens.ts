@@ -24,13 +24,65 @@ const encoding = () => (encoder ??= get_encoding('o200k_base'));
 
 export function countTextTokens(text: string): number {
   if (text.length === 0) return 0;
-  if (text.length > MEMO_MAX_TEXT) return encoding().encode_ordinary(text).length;
+  if (text.length > MEMO_MAX_TEXT) return countByPieces(text);
   const known = memo.get(text);
   if (known !== undefined) return known;
-  const count = encoding().encode_ordinary(text).length;
+  const count = countByPieces(text);
   if (memo.size >= MEMO_LIMIT) memo.clear();
   memo.set(text, count);
   return count;
+}
+
+/**
+ * o200k_base splits text with this pattern before byte-pair encoding, and no token crosses a piece, so
+ * a text's count is the sum of its pieces' counts. Words repeat far more than whole messages, so counts
+ * are remembered per piece. (The pattern is tiktoken's, with its case-insensitive group spelled out for
+ * JavaScript; a test checks it against tiktoken on the real corpus and on random text.)
+ */
+const CONTRACTION = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?";
+export const O200K_PIECE = new RegExp(
+  [
+    `[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+${CONTRACTION}`,
+    `[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*${CONTRACTION}`,
+    '\\p{N}{1,3}',
+    ' ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*',
+    '\\s*[\\r\\n]+',
+    '\\s+(?!\\S)',
+    '\\s+',
+  ].join('|'),
+  'gu',
+);
+const PIECE_MEMO_LIMIT = 200_000;
+const pieceMemo = new Map<string, number>();
+/** Share of pieces found in the memo, recently; below a half, whole texts are cheaper to encode. */
+let pieceHitRate = 1;
+let sampled = 0;
+
+function countByPieces(text: string): number {
+  // On text whose words do not repeat, one encoder call per text beats one per piece; keep sampling
+  // every 16th text so that the choice follows the data.
+  if (pieceHitRate < 0.5 && sampled++ % 16 !== 0) return encoding().encode_ordinary(text).length;
+  let total = 0;
+  let hits = 0;
+  let pieces = 0;
+  for (const match of text.matchAll(O200K_PIECE)) {
+    const piece = match[0];
+    pieces++;
+    let count = pieceMemo.get(piece);
+    if (count === undefined) {
+      count = encoding().encode_ordinary(piece).length;
+      if (pieceMemo.size >= PIECE_MEMO_LIMIT) pieceMemo.clear();
+      pieceMemo.set(piece, count);
+    } else hits++;
+    total += count;
+  }
+  if (pieces > 0) pieceHitRate = 0.9 * pieceHitRate + 0.1 * (hits / pieces);
+  return total;
+}
+
+/** tiktoken's own count, for tests that check the piece arithmetic above. */
+export function encoderCount(text: string): number {
+  return encoding().encode_ordinary(text).length;
 }
 
 export interface ExampleTokens {

@@ -1,0 +1,62 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { countTextTokens, encoderCount, O200K_PIECE } from '../../functions/core/tokens.js';
+
+/** Counting by pieces (with memos) must give exactly tiktoken's count, on real and on adversarial text. */
+const CORPUS = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/corpus/real');
+
+function corpusTexts(): string[] {
+  const texts: string[] = [];
+  const walk = (value: unknown): void => {
+    if (typeof value === 'string') texts.push(value);
+    else if (value && typeof value === 'object') Object.values(value).forEach(walk);
+  };
+  for (const file of readdirSync(CORPUS)) {
+    for (const line of readFileSync(join(CORPUS, file), 'utf8')
+      .replace(/^\uFEFF/, '')
+      .split('\n')) {
+      try {
+        const value = JSON.parse(line) as unknown;
+        texts.push(JSON.stringify(value));
+        walk(value);
+      } catch {
+        // Not every corpus line is JSON; the text of the others is enough.
+      }
+    }
+  }
+  return texts;
+}
+
+function randomTexts(n: number): string[] {
+  let seed = 11;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const alphabet = [..."aB Z'sT\n\r\t  9 12345 é日本語🙂—.,!?/\\#->_'re'LL ÄÖü\u0301"];
+  return Array.from({ length: n }, () => {
+    let text = '';
+    for (let k = Math.floor(next() * 40); k > 0; k--) text += alphabet[Math.floor(next() * alphabet.length)];
+    return text;
+  });
+}
+
+describe('countTextTokens', () => {
+  it('matches tiktoken exactly on every string of the real corpus', () => {
+    const texts = corpusTexts();
+    expect(texts.length).toBeGreaterThan(5000);
+    const mismatches = texts.filter((text) => countTextTokens(text) !== encoderCount(text));
+    expect(mismatches.slice(0, 3)).toEqual([]);
+  });
+
+  it('matches tiktoken exactly on random mixes of scripts, digits, spaces, newlines and contractions', () => {
+    const texts = randomTexts(20_000);
+    // Twice: the second pass answers from the memos.
+    for (let pass = 0; pass < 2; pass++) {
+      expect(texts.filter((text) => countTextTokens(text) !== encoderCount(text)).slice(0, 3)).toEqual([]);
+    }
+  });
+
+  it('splits text into pieces that cover it exactly', () => {
+    for (const text of randomTexts(2000))
+      expect([...text.matchAll(O200K_PIECE)].map((m) => m[0]).join('')).toBe(text);
+  });
+});
