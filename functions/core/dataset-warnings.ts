@@ -1,5 +1,6 @@
 import type { CheckedExample } from './formats.js';
 import type { ClassCounter } from './classes.js';
+import { FirstLineByHash } from './hash-table.js';
 import { textOf } from './formats.js';
 
 /**
@@ -16,7 +17,6 @@ export interface Warning {
 
 export const MIN_EXAMPLES_PER_CLASS = 100;
 export const MIN_GENERATION_EXAMPLES = 500;
-const MAX_TRACKED_HASHES = 5_000_000;
 
 const SECRET_PATTERNS: Array<[string, RegExp]> = [
   ['an OpenAI API key', /\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}/],
@@ -41,7 +41,7 @@ class Tally {
 }
 
 export class DatasetWarnings {
-  private readonly firstLineOfHash = new Map<number, number>();
+  private readonly firstLineOfHash = new FirstLineByHash();
   private readonly duplicates: Warning[] = [];
   private duplicateCount = 0;
   private readonly perLine: Warning[] = [];
@@ -59,7 +59,7 @@ export class DatasetWarnings {
 
   observe(line: number, hash: number, example: CheckedExample, rawText: string): void {
     this.examples++;
-    const first = this.firstLineOfHash.get(hash);
+    const first = this.firstLineOfHash.firstOrRemember(hash, line);
     if (first !== undefined) {
       this.duplicateCount++;
       if (this.duplicates.length < 20) {
@@ -70,7 +70,7 @@ export class DatasetWarnings {
           fix: 'Remove the copy: duplicates weigh an example twice and inflate validation scores.',
         });
       }
-    } else if (this.firstLineOfHash.size < MAX_TRACKED_HASHES) this.firstLineOfHash.set(hash, line);
+    }
 
     if (this.format === 'chat') {
       if (!example.messages.some((m) => m.role === 'system')) this.noSystem.add(line);

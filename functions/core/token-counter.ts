@@ -22,8 +22,8 @@ export function inThreadCounter(): TokenCounter {
   };
 }
 
-const MEMO_LIMIT = 50_000;
-const MEMO_MAX_TEXT = 4_096;
+const MEMO_LIMIT = 10_000;
+const MEMO_MAX_TEXT = 2_048;
 
 /**
  * A pool of `size` workers running token-worker.ts. It needs the TypeScript sources at run time (the

@@ -16,8 +16,8 @@ const TOKENS_PER_NAME = 1;
 const REPLY_PRIMING_TOKENS = 3;
 
 /** System prompts and labels repeat across a dataset; their counts are remembered, up to a bound. */
-const MEMO_LIMIT = 50_000;
-const MEMO_MAX_TEXT = 4_096;
+const MEMO_LIMIT = 10_000;
+const MEMO_MAX_TEXT = 2_048;
 const memo = new Map<string, number>();
 let encoder: Tiktoken | undefined;
 const encoding = () => (encoder ??= get_encoding('o200k_base'));

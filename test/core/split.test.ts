@@ -114,3 +114,15 @@ describe('a classification dataset', () => {
     expect(report.split.validationExamples).toBe(36);
   });
 });
+
+import { FirstLineByHash } from '../../functions/core/hash-table.js';
+
+describe('FirstLineByHash', () => {
+  it('remembers the first line of each hash through growth, and stops remembering at its cap', () => {
+    const table = new FirstLineByHash(4, 1 << 12);
+    for (let i = 0; i < 2000; i++) expect(table.firstOrRemember(i * 7919 + 3, i + 1)).toBeUndefined();
+    for (let i = 0; i < 2000; i++) expect(table.firstOrRemember(i * 7919 + 3, 99_999)).toBe(i + 1);
+    for (let i = 0; i < 5000; i++) table.firstOrRemember(10_000_000 + i, 1);
+    expect(table.firstOrRemember(10_000_000 + 4999, 2)).toBeUndefined(); // past the cap: not remembered
+  });
+});
