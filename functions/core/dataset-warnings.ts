@@ -25,6 +25,8 @@ const SECRET_PATTERNS: Array<[string, RegExp]> = [
   ['a private key', /-----BEGIN (?:RSA |EC |OPENSSH )?PRIVATE KEY-----/],
   ['a Slack token', /\bxox[baprs]-[A-Za-z0-9-]{10,}/],
 ];
+/** One pass over each line finds any of them; the loop above then names which. */
+const ANY_SECRET = new RegExp(SECRET_PATTERNS.map(([, pattern]) => pattern.source).join('|'));
 const SPECIAL_TOKENS = /<\|(?:endoftext|im_start|im_end|fim_prefix|fim_middle|fim_suffix|endofprompt)\|>/;
 const LEGACY_SEPARATORS = /(\n\n###\n\n|\s->\s*$|\n###\s*$|\sEND\s*$)/;
 
@@ -83,7 +85,7 @@ export class DatasetWarnings {
       if (LEGACY_SEPARATORS.test(text)) this.legacyMarkers.add(line);
     }
 
-    for (const [what, pattern] of SECRET_PATTERNS) {
+    for (const [what, pattern] of ANY_SECRET.test(rawText) ? SECRET_PATTERNS : []) {
       if (pattern.test(rawText)) {
         this.perLine.push({
           code: 'possible_secret',

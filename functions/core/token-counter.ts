@@ -51,11 +51,22 @@ export function workerCounter(size: number): TokenCounter {
     });
   }
   const memo = new Map<string, number>();
+  // On data whose texts never repeat the memo only costs; it is skipped while its hit rate is low.
+  let hitRate = 1;
+  let sampled = 0;
+
+  const send = (texts: string[]): Promise<number[]> => {
+    const id = sequence++;
+    const result = new Promise<number[]>((resolve, reject) => waiting.set(id, { resolve, reject }));
+    workers[next++ % workers.length]!.postMessage({ id, texts });
+    return result;
+  };
 
   return {
     parallelism: size,
     async count(texts) {
       const counts = new Array<number>(texts.length);
+      if (hitRate < 0.2 && sampled++ % 16 !== 0) return send(texts);
       const unknown: string[] = [];
       const slots = new Map<string, number[]>();
       texts.forEach((text, i) => {
@@ -70,11 +81,9 @@ export function workerCounter(size: number): TokenCounter {
           }
         }
       });
+      hitRate = 0.8 * hitRate + 0.2 * (texts.length ? 1 - unknown.length / texts.length : 1);
       if (unknown.length > 0) {
-        const id = sequence++;
-        const result = new Promise<number[]>((resolve, reject) => waiting.set(id, { resolve, reject }));
-        workers[next++ % workers.length]!.postMessage({ id, texts: unknown });
-        const fresh = await result;
+        const fresh = await send(unknown);
         unknown.forEach((text, k) => {
           for (const i of slots.get(text)!) counts[i] = fresh[k]!;
           if (text.length <= MEMO_MAX_TEXT) {
