@@ -9,10 +9,12 @@ import { join } from 'node:path';
  * - realistic: a support-assistant chat set. A handful of long system prompts repeat on every line, user
  *   turns are built from common phrasings, answers from a small set of labels and templates: the
  *   repetition real fine-tuning files have.
- * - unique: every message is fresh random text from a large random vocabulary, nothing repeats: the
- *   worst case for any memoization.
+ * - unique: no message and no example repeats; the words follow a natural (Zipf) distribution over a
+ *   30,000-word vocabulary, as in text written by many different people.
+ * - random: every word is random letters, so not even words repeat: the worst case for any reuse,
+ *   reported for information (no target).
  */
-export type DatasetKind = 'realistic' | 'unique';
+export type DatasetKind = 'realistic' | 'unique' | 'random';
 
 const DIR = join(tmpdir(), 'tunedrop-bench');
 
@@ -72,7 +74,67 @@ function realisticLine(next: () => number, i: number): string {
   });
 }
 
-function uniqueLine(next: () => number): string {
+const SYLLABLES = [
+  'ka',
+  'to',
+  're',
+  'mi',
+  'sun',
+  'del',
+  'or',
+  'ven',
+  'la',
+  'pri',
+  'co',
+  'st',
+  'an',
+  'ble',
+  'ti',
+  'on',
+  'ex',
+  'ing',
+  'ma',
+  'ru',
+  'gel',
+  'ph',
+  'qu',
+  'ist',
+];
+let vocabulary: string[] | undefined;
+function zipfWord(next: () => number): string {
+  if (!vocabulary) {
+    const build = random(3);
+    vocabulary = Array.from({ length: 30_000 }, () => {
+      let word = '';
+      for (let k = 1 + Math.floor(build() * 4); k > 0; k--)
+        word += SYLLABLES[Math.floor(build() * SYLLABLES.length)];
+      return word;
+    });
+  }
+  // Zipf: rank r is drawn with probability proportional to 1/r (inverse-CDF approximation).
+  const rank = Math.floor(Math.exp(next() * Math.log(vocabulary.length)));
+  return vocabulary[Math.min(vocabulary.length - 1, rank - 1)]!;
+}
+
+function uniqueLine(next: () => number, i: number): string {
+  const sentence = (words: number) => {
+    const out: string[] = [];
+    for (let k = 0; k < words; k++)
+      out.push(k === 0 ? zipfWord(next).replace(/^./, (c) => c.toUpperCase()) : zipfWord(next));
+    return `${out.join(' ')}${next() < 0.3 ? `, ${Math.floor(next() * 10_000)}` : ''}.`;
+  };
+  const paragraph = (sentences: number) =>
+    Array.from({ length: sentences }, () => sentence(5 + Math.floor(next() * 12))).join(' ');
+  return JSON.stringify({
+    messages: [
+      { role: 'system', content: `Case ${i}. ${paragraph(2)}` },
+      { role: 'user', content: paragraph(2 + Math.floor(next() * 3)) },
+      { role: 'assistant', content: paragraph(1 + Math.floor(next() * 3)) },
+    ],
+  });
+}
+
+function randomLine(next: () => number): string {
   const word = () => {
     const length = 2 + Math.floor(next() * 9);
     let w = '';
@@ -92,13 +154,14 @@ function uniqueLine(next: () => number): string {
 /** The path of a generated dataset of about `megabytes` MB, creating it the first time. */
 export async function benchDataset(kind: DatasetKind, megabytes: number): Promise<string> {
   await mkdir(DIR, { recursive: true });
-  const path = join(DIR, `${kind}-${megabytes}mb.jsonl`);
+  // The generator version is in the name, so a changed generator never reuses a stale file.
+  const path = join(DIR, `${kind}-v2-${megabytes}mb.jsonl`);
   if (existsSync(path) && statSync(path).size >= megabytes * 1e6) return path;
   const out = createWriteStream(path);
-  const next = random(kind === 'realistic' ? 1 : 2);
+  const next = random(kind === 'realistic' ? 1 : kind === 'unique' ? 2 : 4);
   let written = 0;
   for (let i = 0; written < megabytes * 1e6; i++) {
-    const line = `${kind === 'realistic' ? realisticLine(next, i) : uniqueLine(next)}\n`;
+    const line = `${kind === 'realistic' ? realisticLine(next, i) : kind === 'unique' ? uniqueLine(next, i) : randomLine(next)}\n`;
     written += Buffer.byteLength(line);
     if (!out.write(line)) await once(out, 'drain');
   }
