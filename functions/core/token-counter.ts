@@ -23,6 +23,8 @@ export function inThreadCounter(): TokenCounter {
 }
 
 const MEMO_LIMIT = 10_000;
+/** Workers hold only memos and one batch; a small heap makes them collect early, keeping memory flat. */
+const WORKER_LIMITS = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16 };
 const MEMO_MAX_TEXT = 2_048;
 
 /**
@@ -35,7 +37,8 @@ export function workerCounter(size: number): TokenCounter {
   const execArgv = [...process.execArgv, '--import', import.meta.resolve('tsx')];
   const workers = Array.from(
     { length: size },
-    () => new Worker(new URL('./token-worker.ts', import.meta.url), { execArgv }),
+    () =>
+      new Worker(new URL('./token-worker.ts', import.meta.url), { execArgv, resourceLimits: WORKER_LIMITS }),
   );
   const waiting = new Map<number, { resolve: (counts: number[]) => void; reject: (error: Error) => void }>();
   let next = 0;
