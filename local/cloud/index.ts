@@ -5,6 +5,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { S3Event } from 'aws-lambda';
 import { createdObjects, S3EventSchema } from '../../functions/core/s3-event.js';
 import { deriveRunId, RunRecordSchema, TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
 import { buildApp, STACK_NAME } from '../../lib/app.js';
@@ -55,6 +56,10 @@ export interface LocalCloud {
   ): Promise<RunRecord>;
   /** Copies a run's files (runs/<runId>/…) to `dir`, so a person can open them; returns their paths. */
   saveRunFiles(runId: string, dir: string): Promise<string[]>;
+  /** The last S3 event delivered for a key, to deliver it again as S3's at-least-once delivery may. */
+  lastEvent(key: string): S3Event | undefined;
+  /** Invokes a function of the template, as Lambda would, by its ARN. */
+  invoke(functionArn: string, event: unknown): Promise<unknown>;
   /** Failed deliveries of S3 events to the validate function, after its retries. */
   deliveryFailures: Array<{ key: string; error: unknown }>;
   close(): Promise<void>;
@@ -102,7 +107,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       secrets.define(secret.arn, secret.name, JSON.stringify({ apiKey: options.apiKey }));
 
     // The functions' environment, as the template gives it, plus the endpoints of the emulators.
-    const invokers = new Map();
+    const invokers = new Map<string, (event: unknown) => Promise<unknown>>();
     const stepFunctions = new LocalStepFunctions({ invokers, timeScale: options.timeScale ?? 1 / 600 });
     const sfnServer = await stepFunctions.serve();
     closers.push(() => sfnServer.close());
@@ -130,6 +135,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       stepFunctions.register(m.arn, m.name, m.definition as unknown as Definition);
 
     const createdRuns = new Map<string, (runId: string) => void>();
+    const lastEvents = new Map<string, S3Event>();
     const deliveryFailures: LocalCloud['deliveryFailures'] = [];
     for (const notification of plan.notifications) {
       const invoke = invokers.get(notification.functionArn);
@@ -171,6 +177,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         return runId.finally(() => createdRuns.delete(key));
       },
       getRun,
+      lastEvent: (key) => lastEvents.get(key),
+      async invoke(functionArn, event) {
+        const invoke = invokers.get(functionArn);
+        if (!invoke) throw new Error(`no function ${functionArn} in the template`);
+        return invoke(event);
+      },
       async saveRunFiles(runId, dir) {
         const { Contents = [] } = await s3.send(
           new ListObjectsV2Command({ Bucket: bucket.name, Prefix: `runs/${runId}/` }),

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT, startLocalCloud, type LocalCloud } from '../../local/cloud/index.js';
 import { startOpenAiEmulator } from '../../local/openai-emulator/server.js';
+import { expectRunInvariants } from './invariants.js';
 
 /**
  * The whole pipeline, locally: the synthesized template's resources, the real handlers and the real
@@ -121,5 +122,35 @@ describe('a bad file dropped into incoming/', () => {
         new HeadObjectCommand({ Bucket: cloud.bucket, Key: 'incoming/support/broken-tickets.jsonl' }),
       ),
     ).resolves.toBeDefined();
+  });
+});
+
+describe('the same S3 event delivered again, three times at once', () => {
+  it('gives one run, one execution and one provider job', async () => {
+    const key = 'incoming/dup/tickets.jsonl';
+    const runId = await cloud.drop(SAMPLE, key);
+    const event = cloud.lastEvent(key)!;
+    const validate = cloud.plan.functions.find((f) => f.entry === 'functions/validate/handler.ts')!;
+    await Promise.all([1, 2, 3].map(() => cloud.invoke(validate.arn, event)));
+    const run = await cloud.waitForRun(runId, { timeoutMs: 60_000 });
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(cloud.stepFunctions.list().filter((e) => e.name === runId)).toHaveLength(1);
+    expect((await openai.fineTuning.jobs.list({ metadata: { runId } })).data).toHaveLength(1);
+    expect((await cloud.listRuns()).filter((r) => r.runId === runId)).toHaveLength(1);
+  });
+});
+
+describe('after every scenario above', () => {
+  it('every run has one terminal state, every job its run, sources are intact and the key is nowhere', async () => {
+    await cloud.stepFunctions.settle();
+    await expectRunInvariants(cloud, openai, {
+      apiKey: API_KEY,
+      sources: [
+        { key: 'incoming/support/support-tickets.jsonl', localPath: SAMPLE },
+        { key: 'incoming/support/broken-tickets.jsonl', localPath: BROKEN },
+        { key: 'incoming/dup/tickets.jsonl', localPath: SAMPLE },
+      ],
+    });
   });
 });
