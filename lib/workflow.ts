@@ -92,6 +92,7 @@ export class RunWorkflow extends Construct {
         Condition.or(
           Condition.stringEquals('$.job.phase', 'failed'),
           Condition.stringEquals('$.job.phase', 'cancelled'),
+          Condition.stringEquals('$.job.phase', 'timed_out'),
         ),
         recordFailure,
       )

@@ -42,6 +42,11 @@ export const RunConfigSchema = z
     convertLegacyFormat: z.boolean().default(false),
     /** A run whose estimated cost is higher stops before anything is uploaded. @default no limit */
     maxCostUsd: z.number().positive().optional(),
+    /**
+     * After this long in training the provider job is cancelled and the run recorded TIMED_OUT. At most
+     * 66: the state machine itself times out at 72 hours. @default 48
+     */
+    maxTrainingHours: z.number().positive().max(66).default(48),
   })
   .strict();
 

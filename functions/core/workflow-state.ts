@@ -57,8 +57,10 @@ export const JobProgressSchema = z.object({
   jobId: z.string(),
   /** The provider's status, or one tunedrop does not know yet. */
   status: z.string(),
-  /** Folded for the workflow's Choice: running | succeeded | failed | cancelled. */
-  phase: z.enum(['running', 'succeeded', 'failed', 'cancelled']),
+  /** Folded for the workflow's Choice; timed_out is tunedrop's own (maxTrainingHours passed). */
+  phase: z.enum(['running', 'succeeded', 'failed', 'cancelled', 'timed_out']),
+  /** When the provider created the job, in epoch seconds: the start of maxTrainingHours. */
+  createdAt: z.number(),
   polls: z.number().int(),
   waitSeconds: z.number().int().positive(),
   /** Why the provider failed the job, when it did. */

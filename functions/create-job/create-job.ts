@@ -42,6 +42,7 @@ export async function createJob(
     jobId: job.id,
     status: job.status,
     phase: phaseOf(job.status),
+    createdAt: job.createdAt,
     polls: 0,
     waitSeconds: nextPollSeconds(0),
     error: job.error,

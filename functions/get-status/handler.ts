@@ -4,7 +4,11 @@ import { stepHandler } from '../adapters/handler-kit.js';
 import { JobProgressSchema } from '../core/workflow-state.js';
 import { getStatus } from './get-status.js';
 
-const InputSchema = z.object({ runId: z.string(), job: JobProgressSchema });
+const InputSchema = z.object({
+  runId: z.string(),
+  job: JobProgressSchema,
+  config: z.looseObject({ maxTrainingHours: z.number() }),
+});
 
 export const handler = stepHandler(
   'get-status',

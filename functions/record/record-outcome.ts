@@ -33,6 +33,18 @@ export async function recordOutcome(
     });
     return { runId, status: 'CANCELLED' };
   }
+  if (input.job?.phase === 'timed_out') {
+    await deps.runs.advance(runId, 'TIMED_OUT', {
+      providerStatus: input.job.status,
+      error: {
+        name: 'TrainingTimeout',
+        code: input.job.error?.code ?? 'training_timeout',
+        message: input.job.error?.message ?? `provider job ${input.job.jobId} took too long`,
+        fix: 'Raise "maxTrainingHours" in tunedrop.json if such long jobs are expected, then drop the file again.',
+      },
+    });
+    return { runId, status: 'TIMED_OUT' };
+  }
   if (input.job?.phase === 'failed') {
     await deps.runs.advance(runId, 'FAILED', {
       providerStatus: input.job.status,

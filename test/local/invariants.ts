@@ -18,11 +18,13 @@ export async function expectRunInvariants(
   const runs = await cloud.listRuns();
   for (const run of runs) {
     const terminal = run.history.filter((change) => TERMINAL_STATUSES.has(change.status));
-    expect({ runId: run.runId, ended: TERMINAL_STATUSES.has(run.status), terminal: terminal.length }).toEqual({
-      runId: run.runId,
-      ended: true,
-      terminal: 1,
-    });
+    expect({ runId: run.runId, ended: TERMINAL_STATUSES.has(run.status), terminal: terminal.length }).toEqual(
+      {
+        runId: run.runId,
+        ended: true,
+        terminal: 1,
+      },
+    );
   }
 
   const runIds = new Set(runs.map((run) => run.runId));

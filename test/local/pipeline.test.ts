@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import OpenAI from 'openai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -141,6 +141,23 @@ describe('the same S3 event delivered again, three times at once', () => {
   });
 });
 
+describe('a job still training after maxTrainingHours', () => {
+  it('is cancelled at the provider and the run recorded TIMED_OUT', async () => {
+    await cloud.s3.send(
+      new PutObjectCommand({
+        Bucket: cloud.bucket,
+        Key: 'incoming/slow/tunedrop.json',
+        Body: JSON.stringify({ maxTrainingHours: 0.00001 }),
+      }),
+    );
+    const runId = await cloud.drop(SAMPLE, 'incoming/slow/tickets.jsonl');
+    const run = await cloud.waitForRun(runId, { timeoutMs: 60_000 });
+    expect(run).toMatchObject({ status: 'TIMED_OUT', error: { code: 'training_timeout' } });
+    const job = await openai.fineTuning.jobs.retrieve(run.providerJobId!);
+    expect(job.status).toBe('cancelled');
+  });
+});
+
 describe('after every scenario above', () => {
   it('every run has one terminal state, every job its run, sources are intact and the key is nowhere', async () => {
     await cloud.stepFunctions.settle();
@@ -150,6 +167,7 @@ describe('after every scenario above', () => {
         { key: 'incoming/support/support-tickets.jsonl', localPath: SAMPLE },
         { key: 'incoming/support/broken-tickets.jsonl', localPath: BROKEN },
         { key: 'incoming/dup/tickets.jsonl', localPath: SAMPLE },
+        { key: 'incoming/slow/tickets.jsonl', localPath: SAMPLE },
       ],
     });
   });

@@ -119,11 +119,15 @@ describe('getStatus', () => {
       jobId: 'ftjob-1',
       status: 'queued',
       phase: 'running' as const,
+      createdAt: 1_700_000_000,
       polls: 3,
       waitSeconds: 100,
       error: null,
     };
-    const next = await getStatus({ runId: input.runId, job }, { runs, provider });
+    const next = await getStatus(
+      { runId: input.runId, job, config: { maxTrainingHours: 48 } },
+      { runs, provider, now: () => new Date(1_700_000_000_000 + 3600_000) },
+    );
     expect(next).toMatchObject({ status: 'running', polls: 4, waitSeconds: 152 });
     expect(records.get(input.runId)?.history.at(-1)).toMatchObject({ status: 'TRAINING', detail: 'running' });
   });
@@ -136,14 +140,74 @@ describe('getStatus', () => {
       jobId: 'ftjob-1',
       status: 'running',
       phase: 'running' as const,
+      createdAt: 1_700_000_000,
       polls: 0,
       waitSeconds: 30,
       error: null,
     };
-    expect(await getStatus({ runId: input.runId, job }, { runs, provider })).toMatchObject({
+    expect(
+      await getStatus(
+        { runId: input.runId, job, config: { maxTrainingHours: 48 } },
+        { runs, provider, now: () => new Date(1_700_000_000_000 + 3600_000) },
+      ),
+    ).toMatchObject({
       phase: 'failed',
       error,
     });
+  });
+});
+
+describe('getStatus past maxTrainingHours', () => {
+  it('cancels the provider job and reports timed_out with the reason', async () => {
+    const cancelled: string[] = [];
+    const { provider } = fakeProvider({
+      getJob: async () => providerJob({ status: 'running' }),
+      cancelJob: async (id) => {
+        cancelled.push(id);
+        return providerJob({ id, status: 'cancelled' });
+      },
+    });
+    const { runs } = await runAt('TRAINING');
+    const job = {
+      jobId: 'ftjob-1',
+      status: 'running',
+      phase: 'running' as const,
+      createdAt: 1_700_000_000,
+      polls: 9,
+      waitSeconds: 300,
+      error: null,
+    };
+    const later = () => new Date((1_700_000_000 + 49 * 3600) * 1000);
+    const result = await getStatus(
+      { runId: input.runId, job, config: { maxTrainingHours: 48 } },
+      { runs, provider, now: later },
+    );
+    expect(cancelled).toEqual(['ftjob-1']);
+    expect(result).toMatchObject({ phase: 'timed_out', error: { code: 'training_timeout' } });
+  });
+
+  it('leaves a job alone before the limit', async () => {
+    const { provider } = fakeProvider({
+      getJob: async () => providerJob({ status: 'running' }),
+      cancelJob: async () => {
+        throw new Error('must not cancel');
+      },
+    });
+    const { runs } = await runAt('TRAINING');
+    const job = {
+      jobId: 'ftjob-1',
+      status: 'running',
+      phase: 'running' as const,
+      createdAt: 1_700_000_000,
+      polls: 9,
+      waitSeconds: 300,
+      error: null,
+    };
+    const result = await getStatus(
+      { runId: input.runId, job, config: { maxTrainingHours: 48 } },
+      { runs, provider, now: () => new Date((1_700_000_000 + 47 * 3600) * 1000) },
+    );
+    expect(result.phase).toBe('running');
   });
 });
 
@@ -154,6 +218,7 @@ describe('collectResults', () => {
     jobId: 'ftjob-1',
     status: 'succeeded',
     phase: 'succeeded' as const,
+    createdAt: 1_700_000_000,
     polls: 5,
     waitSeconds: 30,
     error: null,
@@ -243,6 +308,7 @@ describe('recordOutcome', () => {
       jobId: 'j',
       status: 'cancelled',
       phase: 'cancelled' as const,
+      createdAt: 1_700_000_000,
       polls: 1,
       waitSeconds: 30,
       error: null,
