@@ -1,5 +1,7 @@
 import { Duration, Size } from 'aws-cdk-lib';
 import { AttributeType, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Bucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -112,6 +114,24 @@ export class TunedropPipeline extends Construct {
     this.bucket.grantRead(this.validateFunction);
     this.bucket.grantPut(this.validateFunction, 'runs/*');
     this.workflow.stateMachine.grantStartExecution(this.validateFunction);
+
+    // A workflow that ends without recording its run (stopped in the console or by `tunedrop cancel`,
+    // timed out, or failed in Record) is recorded here, and its provider job cancelled.
+    const reconcile = fn('Reconcile', 'reconcile', Duration.minutes(1));
+    this.table.grantReadWriteData(reconcile);
+    this.apiKeySecret.grantRead(reconcile);
+    new Rule(this, 'RunEndedUnrecorded', {
+      description: 'tunedrop: record runs whose workflow stopped, timed out or failed',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          stateMachineArn: [this.workflow.stateMachine.stateMachineArn],
+          status: ['ABORTED', 'TIMED_OUT', 'FAILED'],
+        },
+      },
+      targets: [new LambdaFunction(reconcile, { retryAttempts: 8, maxEventAge: Duration.hours(6) })],
+    });
 
     this.bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(this.validateFunction), {
       prefix: incomingPrefix,

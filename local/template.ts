@@ -36,6 +36,14 @@ export interface LocalNotification {
   suffix?: string;
 }
 
+export interface LocalRule {
+  logicalId: string;
+  /** The EventBridge event pattern, tokens resolved. */
+  pattern: Record<string, unknown>;
+  /** ARNs of the functions it targets. */
+  targets: string[];
+}
+
 export interface LocalPlan {
   buckets: Array<{ logicalId: string; name: string }>;
   tables: Array<{ logicalId: string; name: string; properties: Record<string, Json> }>;
@@ -43,6 +51,7 @@ export interface LocalPlan {
   functions: LocalFunction[];
   stateMachines: Array<{ logicalId: string; name: string; arn: string; definition: Record<string, unknown> }>;
   notifications: LocalNotification[];
+  rules: LocalRule[];
 }
 
 export function planFromTemplate(template: CloudFormationTemplate, entryMetadataKey: string): LocalPlan {
@@ -99,6 +108,7 @@ export function planFromTemplate(template: CloudFormationTemplate, entryMetadata
     functions: [],
     stateMachines: [],
     notifications: [],
+    rules: [],
   };
   for (const [id, resource] of Object.entries(resources)) {
     const props = resource.Properties ?? {};
@@ -139,6 +149,17 @@ export function planFromTemplate(template: CloudFormationTemplate, entryMetadata
           name: id,
           arn: names.get(id)!.arn,
           definition: JSON.parse(text),
+        });
+        break;
+      }
+      case 'AWS::Events::Rule': {
+        const targets = ((props.Targets ?? []) as Array<Record<string, Json>>).map((target) =>
+          String(resolve(target.Arn ?? null)),
+        );
+        plan.rules.push({
+          logicalId: id,
+          pattern: resolve(props.EventPattern ?? {}) as Record<string, unknown>,
+          targets,
         });
         break;
       }

@@ -49,10 +49,17 @@ export interface LocalCloud {
   drop(localPath: string, key: string): Promise<string>;
   getRun(runId: string): Promise<RunRecord | undefined>;
   listRuns(): Promise<RunRecord[]>;
-  /** Resolves with the run once it reaches a terminal status; calls onChange on every change. */
+  /**
+   * Resolves with the run once it reaches a terminal status (or satisfies `until`); calls onChange on
+   * every change.
+   */
   waitForRun(
     runId: string,
-    options?: { onChange?: (run: RunRecord) => void; timeoutMs?: number },
+    options?: {
+      onChange?: (run: RunRecord) => void;
+      timeoutMs?: number;
+      until?: (run: RunRecord) => boolean;
+    },
   ): Promise<RunRecord>;
   /** Copies a run's files (runs/<runId>/…) to `dir`, so a person can open them; returns their paths. */
   saveRunFiles(runId: string, dir: string): Promise<string[]>;
@@ -148,6 +155,44 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       });
     }
 
+    // EventBridge, for the rules the template declares on Step Functions status changes.
+    const pendingEvents = new Set<Promise<void>>();
+    stepFunctions.onExecutionEnd((execution) => {
+      const event = {
+        version: '0',
+        id: crypto.randomUUID(),
+        source: 'aws.states',
+        'detail-type': 'Step Functions Execution Status Change',
+        account: '000000000000',
+        region: LOCAL_REGION,
+        time: new Date().toISOString(),
+        resources: [execution.executionArn],
+        detail: {
+          executionArn: execution.executionArn,
+          stateMachineArn: execution.stateMachineArn,
+          name: execution.name,
+          status: execution.status,
+          startDate: execution.startDate.getTime(),
+          stopDate: execution.stopDate?.getTime() ?? null,
+          input: execution.input,
+          output: execution.output ?? null,
+          error: execution.error ?? null,
+          cause: execution.cause ?? null,
+        },
+      };
+      for (const rule of plan.rules) {
+        if (!matchesPattern(rule.pattern, event)) continue;
+        for (const target of rule.targets) {
+          const invoke = invokers.get(target);
+          if (!invoke) continue;
+          const delivery = deliverWithRetries(() => invoke(event)).finally(() =>
+            pendingEvents.delete(delivery),
+          );
+          pendingEvents.add(delivery);
+        }
+      }
+    });
+
     const s3 = new S3Client({ ...clientConfig, endpoint: s3Server.endpoint, forcePathStyle: true });
     const getRun = async (runId: string) => {
       const { Item } = await documents.send(
@@ -202,7 +247,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         const { Items = [] } = await documents.send(new ScanCommand({ TableName: table.name }));
         return Items.map((item) => RunRecordSchema.parse(item));
       },
-      async waitForRun(runId, { onChange, timeoutMs = 120_000 } = {}) {
+      async waitForRun(runId, { onChange, timeoutMs = 120_000, until } = {}) {
         const deadline = Date.now() + timeoutMs;
         let seen = '';
         for (;;) {
@@ -212,7 +257,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
             seen = signature;
             onChange?.(run);
           }
-          if (run && TERMINAL_STATUSES.has(run.status)) return run;
+          if (run && (TERMINAL_STATUSES.has(run.status) || until?.(run))) return run;
           if (Date.now() > deadline)
             throw new Error(
               `run ${runId} did not finish within ${timeoutMs} ms (last status: ${run?.status ?? 'none'})`,
@@ -223,6 +268,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       async close() {
         for (const execution of stepFunctions.list()) if (execution.status === 'RUNNING') execution.abort();
         await stepFunctions.settle();
+        await Promise.allSettled([...pendingEvents]);
         s3.destroy();
         dynamoClient.destroy();
         for (const close of closers.reverse()) await close();
@@ -256,4 +302,33 @@ function functionEnvironment(plan: LocalPlan): Record<string, string> {
 function restoreEnv(saved: NodeJS.ProcessEnv): void {
   for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
   Object.assign(process.env, saved);
+}
+
+/** EventBridge pattern matching for what tunedrop's rules use: arrays of allowed values, nested objects. */
+export function matchesPattern(pattern: unknown, event: unknown): boolean {
+  if (Array.isArray(pattern)) return pattern.some((allowed) => allowed === event);
+  if (pattern && typeof pattern === 'object') {
+    if (!event || typeof event !== 'object') return false;
+    return Object.entries(pattern).every(([key, sub]) =>
+      matchesPattern(sub, (event as Record<string, unknown>)[key]),
+    );
+  }
+  return pattern === event;
+}
+
+async function deliverWithRetries(deliver: () => Promise<unknown>, attempts = 3): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deliver();
+      return;
+    } catch (error) {
+      if (attempt >= attempts) {
+        console.error(
+          `local EventBridge: delivery failed after ${attempts} attempts: ${(error as Error).message}`,
+        );
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
 }

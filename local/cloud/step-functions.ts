@@ -147,8 +147,16 @@ export class LocalStepFunctions {
     await Promise.all([...this.executions.values()].map((e) => e.done));
   }
 
+  private readonly endListeners: Array<(execution: Execution) => void> = [];
+
+  /** Called when an execution ends, as Step Functions reports status changes to EventBridge. */
+  onExecutionEnd(listener: (execution: Execution) => void): void {
+    this.endListeners.push(listener);
+  }
+
   private finish(execution: Execution, status: ExecutionStatus, fields: Partial<Execution>): Execution {
     Object.assign(execution, { status, stopDate: new Date(), ...fields });
+    for (const listener of this.endListeners) listener(execution);
     return execution;
   }
 

@@ -81,13 +81,13 @@ describe('the functions', () => {
     Metadata: { [ENTRY_METADATA_KEY]: Match.anyValue() },
   });
 
-  it('are the seven steps, each on Node 22, arm64, traced, with a timeout', () => {
+  it('are the eight functions, each on Node 22, arm64, traced, with a timeout', () => {
     expect(
       Object.values(functions)
         .map((f) => f.Metadata[ENTRY_METADATA_KEY])
         .sort(),
     ).toEqual(
-      ['collect', 'create-job', 'get-status', 'prepare', 'record', 'upload', 'validate'].map(
+      ['collect', 'create-job', 'get-status', 'prepare', 'reconcile', 'record', 'upload', 'validate'].map(
         (s) => `functions/${s}/handler.ts`,
       ),
     );
@@ -167,6 +167,21 @@ describe('the state machine', () => {
   });
 });
 
+describe('runs that end outside the workflow', () => {
+  it('reach the reconcile function when an execution is stopped, times out or fails', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+      },
+      Targets: [
+        Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 21600 } }),
+      ],
+    });
+  });
+});
+
 describe('permissions', () => {
   const policies = template.findResources('AWS::IAM::Policy');
   const statementsOf = (functionStep: string) => {
@@ -181,7 +196,7 @@ describe('permissions', () => {
   };
 
   it('let only the functions that call the provider read the API key', () => {
-    for (const step of ['upload', 'create-job', 'get-status', 'collect']) {
+    for (const step of ['upload', 'create-job', 'get-status', 'collect', 'reconcile']) {
       expect(statementsOf(step)).toContain('secretsmanager:GetSecretValue');
     }
     for (const step of ['validate', 'prepare', 'record']) {
@@ -195,7 +210,16 @@ describe('permissions', () => {
   });
 
   it('never let a function delete objects from the bucket', () => {
-    for (const step of ['validate', 'prepare', 'upload', 'create-job', 'get-status', 'collect', 'record']) {
+    for (const step of [
+      'validate',
+      'prepare',
+      'upload',
+      'create-job',
+      'get-status',
+      'collect',
+      'record',
+      'reconcile',
+    ]) {
       expect(statementsOf(step).filter((a) => a.startsWith('s3:Delete'))).toEqual([]);
     }
   });

@@ -1,4 +1,5 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import OpenAI from 'openai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -158,6 +159,33 @@ describe('a job still training after maxTrainingHours', () => {
   });
 });
 
+describe('a run stopped from the console (StopExecution)', () => {
+  it('is recorded CANCELLED and its provider job cancelled', async () => {
+    // Many epochs, so that the job is still training when the execution is stopped.
+    await cloud.s3.send(
+      new PutObjectCommand({
+        Bucket: cloud.bucket,
+        Key: 'incoming/stopped/tunedrop.json',
+        Body: JSON.stringify({ hyperparameters: { nEpochs: 40 } }),
+      }),
+    );
+    const runId = await cloud.drop(SAMPLE, 'incoming/stopped/tickets.jsonl');
+    await cloud.waitForRun(runId, { timeoutMs: 30_000, until: (run) => run.providerStatus === 'running' });
+    const sfn = new SFNClient({
+      region: 'us-east-1',
+      endpoint: process.env.AWS_ENDPOINT_URL_SFN!,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    const execution = cloud.stepFunctions.list().find((e) => e.name === runId)!;
+    await sfn.send(new StopExecutionCommand({ executionArn: execution.executionArn }));
+    sfn.destroy();
+
+    const run = await cloud.waitForRun(runId, { timeoutMs: 30_000 });
+    expect(run).toMatchObject({ status: 'CANCELLED', error: { code: 'execution_stopped' } });
+    expect((await openai.fineTuning.jobs.retrieve(run.providerJobId!)).status).toBe('cancelled');
+  });
+});
+
 describe('after every scenario above', () => {
   it('every run has one terminal state, every job its run, sources are intact and the key is nowhere', async () => {
     await cloud.stepFunctions.settle();
@@ -168,6 +196,7 @@ describe('after every scenario above', () => {
         { key: 'incoming/support/broken-tickets.jsonl', localPath: BROKEN },
         { key: 'incoming/dup/tickets.jsonl', localPath: SAMPLE },
         { key: 'incoming/slow/tickets.jsonl', localPath: SAMPLE },
+        { key: 'incoming/stopped/tickets.jsonl', localPath: SAMPLE },
       ],
     });
   });

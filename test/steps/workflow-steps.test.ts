@@ -328,3 +328,52 @@ describe('recordOutcome', () => {
     });
   });
 });
+
+import { reconcileRun } from '../../functions/reconcile/reconcile-run.js';
+
+describe('reconcileRun', () => {
+  it('records a stopped run CANCELLED and cancels its provider job that is still training', async () => {
+    const cancelled: string[] = [];
+    const { provider } = fakeProvider({
+      getJob: async (id) => providerJob({ id, status: 'running' }),
+      cancelJob: async (id) => (cancelled.push(id), providerJob({ id, status: 'cancelled' })),
+    });
+    const { runs, records } = await runAt('TRAINING');
+    await runs.advance(input.runId, 'TRAINING', { providerJobId: 'ftjob-9' });
+    expect(await reconcileRun({ runId: input.runId, status: 'ABORTED' }, { runs, provider })).toMatchObject({
+      status: 'CANCELLED',
+      changed: true,
+    });
+    expect(cancelled).toEqual(['ftjob-9']);
+    expect(records.get(input.runId)).toMatchObject({
+      status: 'CANCELLED',
+      providerStatus: 'cancelled',
+      error: { code: 'execution_stopped' },
+    });
+  });
+
+  it('records a run that timed out before any job TIMED_OUT, without calling the provider', async () => {
+    const { provider } = fakeProvider({
+      getJob: async () => {
+        throw new Error('no job to read');
+      },
+    });
+    const { runs, records } = await runAt('UPLOADING');
+    await reconcileRun({ runId: input.runId, status: 'TIMED_OUT' }, { runs, provider });
+    expect(records.get(input.runId)).toMatchObject({
+      status: 'TIMED_OUT',
+      error: { code: 'execution_timed_out' },
+    });
+  });
+
+  it('leaves a run that the workflow already recorded as it is', async () => {
+    const { provider } = fakeProvider();
+    const { runs, records } = await runAt('COLLECTING');
+    await runs.advance(input.runId, 'FAILED', { error: { name: 'X', message: 'original cause' } });
+    expect(await reconcileRun({ runId: input.runId, status: 'FAILED' }, { runs, provider })).toMatchObject({
+      status: 'FAILED',
+      changed: false,
+    });
+    expect(records.get(input.runId)?.error?.message).toBe('original cause');
+  });
+});

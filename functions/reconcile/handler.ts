@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { provider, runStore } from '../adapters/deps.js';
+import { stepHandler } from '../adapters/handler-kit.js';
+import { reconcileRun } from './reconcile-run.js';
+
+/** EventBridge's "Step Functions Execution Status Change" event, the part that is read. */
+const ExecutionStatusChangeSchema = z.looseObject({
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  detail: z.looseObject({
+    name: z.string(),
+    status: z.enum(['ABORTED', 'TIMED_OUT', 'FAILED']),
+    error: z.string().nullish(),
+    cause: z.string().nullish(),
+  }),
+});
+
+export const handler = stepHandler(
+  'reconcile',
+  ExecutionStatusChangeSchema,
+  ({ detail }, context) =>
+    reconcileRun(
+      {
+        runId: detail.name,
+        status: detail.status,
+        error: detail.error ?? undefined,
+        cause: detail.cause ?? undefined,
+      },
+      { runs: runStore(), provider: provider(context.providerApiKey) },
+    ),
+  { providerKey: true },
+);
