@@ -2,6 +2,8 @@ import { createReadStream, createWriteStream, existsSync, statSync } from 'node:
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { once } from 'node:events';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeExecutionCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkModel, findModel } from '../core/catalog.js';
@@ -16,17 +18,21 @@ import { inThreadCounter, workerCounter } from '../core/token-counter.js';
  * `tunedrop`: the pipeline's checks on your own machine, with the same core code as the Lambdas.
  *   tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
  *   tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
- * Exit codes: 0 valid/done, 1 invalid data, 2 usage error.
+ *   tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN]
+ * Exit codes: 0 valid/done, 1 invalid data or nothing to cancel, 2 usage error.
  */
 const USAGE = `Usage:
   tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
   tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
+  tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN]
 
   --model M      base model to check against (default: the config's, else gpt-4.1-mini)
   --config F     a tunedrop.json with run settings (docs/configuration.md)
   --convert      convert a legacy prompt/completion file to chat instead of rejecting it
   --json         print the report as JSON (validation.json schema, docs/validation-report.md)
-  --out DIR      where prepare writes train.jsonl and validation.jsonl`;
+  --out DIR      where prepare writes train.jsonl and validation.jsonl
+  --stack S      the deployed stack whose run to cancel (default: Tunedrop; uses your AWS credentials)
+  --state-machine ARN  the run workflow's ARN, instead of looking it up in the stack`;
 
 class UsageError extends Error {}
 
@@ -45,26 +51,22 @@ export async function main(
         convert: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         out: { type: 'string' },
+        stack: { type: 'string', default: 'Tunedrop' },
+        'state-machine': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
-    }).valueOf() as {
-      values: {
-        model?: string;
-        config?: string;
-        convert: boolean;
-        json: boolean;
-        out?: string;
-        help: boolean;
-      };
-      positionals: string[];
-    };
+    });
     if (values.help) {
       out(`${USAGE}\n`);
       return 0;
     }
     const [command, file, ...rest] = positionals;
-    if (!command || !['validate', 'prepare'].includes(command))
+    if (!command || !['validate', 'prepare', 'cancel'].includes(command))
       throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
+    if (command === 'cancel') {
+      if (!file || rest.length) throw new UsageError('cancel needs exactly one RUN id');
+      return await cancel(file, values['state-machine'] ?? (await stateMachineOf(values.stack)), out, err);
+    }
     if (!file) throw new UsageError(`${command} needs a FILE`);
     if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
     if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
@@ -165,4 +167,56 @@ function describe(report: ValidationReport, file: string): string {
     checkedAt: new Date().toISOString(),
     ...report,
   });
+}
+
+/**
+ * Stops the run's workflow execution (named after the run). Step Functions then reports it stopped,
+ * and the reconcile function records the run CANCELLED and cancels its provider job, exactly as when
+ * the execution is stopped from the console.
+ */
+async function cancel(
+  runId: string,
+  stateMachineArn: string,
+  out: (t: string) => void,
+  err: (t: string) => void,
+): Promise<number> {
+  const sfn = new SFNClient({});
+  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
+  try {
+    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (execution.status !== 'RUNNING') {
+      err(`tunedrop: run ${runId} has already ended (${execution.status}); nothing to cancel.\n`);
+      return 1;
+    }
+    await sfn.send(
+      new StopExecutionCommand({ executionArn, error: 'CancelledByUser', cause: 'tunedrop cancel' }),
+    );
+    out(`Stopped run ${runId}. It is recorded CANCELLED, and its provider job cancelled, within moments.\n`);
+    return 0;
+  } catch (error) {
+    if ((error as Error).name === 'ExecutionDoesNotExist') {
+      err(`tunedrop: no run ${runId} in ${stateMachineArn} (a rejected file has no workflow to cancel).\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    sfn.destroy();
+  }
+}
+
+async function stateMachineOf(stack: string): Promise<string> {
+  const cloudFormation = new CloudFormationClient({});
+  try {
+    const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
+    const arn = Stacks?.[0]?.Outputs?.find((output) => output.OutputKey === 'StateMachineArn')?.OutputValue;
+    if (!arn) throw new UsageError(`stack ${stack} has no StateMachineArn output; pass --state-machine ARN`);
+    return arn;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(
+      `cannot read stack ${stack} (${(error as Error).message}); pass --stack NAME or --state-machine ARN`,
+    );
+  } finally {
+    cloudFormation.destroy();
+  }
 }

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT, startLocalCloud, type LocalCloud } from '../../local/cloud/index.js';
 import { startOpenAiEmulator } from '../../local/openai-emulator/server.js';
+import { main } from '../../functions/cli/main.js';
 import { expectRunInvariants } from './invariants.js';
 
 /**
@@ -186,6 +187,48 @@ describe('a run stopped from the console (StopExecution)', () => {
   });
 });
 
+describe('npx tunedrop cancel RUN', () => {
+  const cli = async (...argv: string[]) => {
+    let text = '';
+    const code = await main(
+      argv,
+      (t) => void (text += t),
+      (t) => void (text += t),
+    );
+    return { code, text };
+  };
+
+  it('stops a training run: recorded CANCELLED, provider job cancelled', async () => {
+    await cloud.s3.send(
+      new PutObjectCommand({
+        Bucket: cloud.bucket,
+        Key: 'incoming/cancelled/tunedrop.json',
+        Body: JSON.stringify({ hyperparameters: { nEpochs: 40 } }),
+      }),
+    );
+    const runId = await cloud.drop(SAMPLE, 'incoming/cancelled/tickets.jsonl');
+    await cloud.waitForRun(runId, { timeoutMs: 30_000, until: (run) => run.providerStatus === 'running' });
+    expect(await cli('cancel', runId, '--state-machine', cloud.stateMachineArn)).toMatchObject({
+      code: 0,
+      text: expect.stringContaining('Stopped run'),
+    });
+    const run = await cloud.waitForRun(runId, { timeoutMs: 30_000 });
+    expect(run).toMatchObject({ status: 'CANCELLED' });
+    expect((await openai.fineTuning.jobs.retrieve(run.providerJobId!)).status).toBe('cancelled');
+    expect(await cli('cancel', runId, '--state-machine', cloud.stateMachineArn)).toMatchObject({
+      code: 1,
+      text: expect.stringContaining('already ended'),
+    });
+  });
+
+  it('says so, with exit 1, for a run that has no workflow', async () => {
+    expect(await cli('cancel', 'no-such-run', '--state-machine', cloud.stateMachineArn)).toMatchObject({
+      code: 1,
+      text: expect.stringContaining('no run no-such-run'),
+    });
+  });
+});
+
 describe('after every scenario above', () => {
   it('every run has one terminal state, every job its run, sources are intact and the key is nowhere', async () => {
     await cloud.stepFunctions.settle();
@@ -197,6 +240,7 @@ describe('after every scenario above', () => {
         { key: 'incoming/dup/tickets.jsonl', localPath: SAMPLE },
         { key: 'incoming/slow/tickets.jsonl', localPath: SAMPLE },
         { key: 'incoming/stopped/tickets.jsonl', localPath: SAMPLE },
+        { key: 'incoming/cancelled/tickets.jsonl', localPath: SAMPLE },
       ],
     });
   });
