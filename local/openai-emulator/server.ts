@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { resolveEpochs } from '../../functions/core/epochs.js';
 import { BigramModel, type Sequence } from './bigram-model.js';
+import { Faults, type JobFault } from './faults.js';
 import { parseTrainingFile, TrainingFileError } from './training-file.js';
 
 /**
@@ -32,6 +33,8 @@ interface Timing {
 export interface RunningEmulator {
   baseUrl: string;
   port: number;
+  /** Switch provider faults on for the next requests or jobs (see faults.ts). */
+  faults: Faults;
   close(): Promise<void>;
 }
 
@@ -137,6 +140,8 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
   const events = new Map<string, JobEvent[]>();
   const checkpoints = new Map<string, Checkpoint[]>();
   const models = new Set<string>();
+  const faults = new Faults();
+  const jobFaults = new Map<string, JobFault>();
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
 
@@ -190,6 +195,7 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
       }
       job.status = 'queued';
       log(job.id, 'Files validated, moving job to queued state');
+      if (jobFaults.get(job.id)?.stuckIn === 'queued') return;
       later(timing.queuedMs, () => void train(job, training, validation));
     });
   };
@@ -265,6 +271,12 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
       if (list.length > 3) list.shift();
     }
     if (statusOf(job) !== 'running') return;
+    const injected = jobFaults.get(job.id);
+    if (injected?.failWith) {
+      log(job.id, `Fine-tuning job failed: ${injected.failWith.message}`, 'error');
+      finish(job, 'failed', { ...injected.failWith, param: null });
+      return;
+    }
     const result: StoredFile = storeFile(
       `step_metrics.csv`,
       'fine-tune-results',
@@ -275,7 +287,7 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
     Object.assign(job, {
       fine_tuned_model: name,
       trained_tokens: training.tokens * resolved.n_epochs,
-      result_files: [result.id],
+      result_files: injected?.noResultFile ? [] : [result.id],
     });
     log(job.id, `New fine-tuned model created: ${name}`);
     log(job.id, 'The job has successfully completed');
@@ -397,6 +409,7 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
           : { type, supervised: { hyperparameters } },
     };
     jobs.set(job.id, job);
+    jobFaults.set(job.id, faults.takeJobFault());
     events.set(job.id, []);
     checkpoints.set(job.id, []);
     log(job.id, `Created fine-tuning job: ${job.id}`);
@@ -498,8 +511,46 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
       });
       return;
     }
-    route(request, new URL(request.url ?? '/', 'http://localhost')).then(
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const fault = faults.take(request.method ?? 'GET', url.pathname.replace(/^\/v1/, '').replace(/\/+$/, ''));
+    if (fault?.kind === 'reset') {
+      request.resume();
+      request.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'status') {
+      request.resume();
+      response.writeHead(fault.status, {
+        'content-type': 'application/json',
+        ...(fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {}),
+      });
+      response.end(
+        JSON.stringify({
+          error: {
+            message: fault.message ?? `Injected fault: HTTP ${fault.status}`,
+            type:
+              fault.status === 429
+                ? 'rate_limit_error'
+                : fault.status >= 500
+                  ? 'server_error'
+                  : 'invalid_request_error',
+            param: null,
+            code: fault.code ?? null,
+          },
+        }),
+      );
+      return;
+    }
+    const delay = fault?.kind === 'slow' ? fault.delayMs : 0;
+    const handled = new Promise<void>((resolve) => setTimeout(resolve, delay)).then(() =>
+      route(request, url),
+    );
+    handled.then(
       ({ status = 200, json, raw }) => {
+        if (fault?.kind === 'lostResponse') {
+          request.socket.destroy();
+          return;
+        }
         if (raw) {
           response.writeHead(status, { 'content-type': 'application/octet-stream' });
           response.end(raw);
@@ -524,6 +575,7 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
   return {
     baseUrl: `http://${options.host ?? '127.0.0.1'}:${port}/v1`,
     port,
+    faults,
     async close() {
       closed = true;
       for (const timer of timers) clearTimeout(timer);

@@ -1,0 +1,77 @@
+/**
+ * Provider faults, switchable per test: what the live API does on a bad day.
+ *
+ * Request faults match a method and a path pattern (`POST /fine_tuning/jobs`, `GET /fine_tuning/jobs/*`)
+ * and apply to the next `times` matching requests:
+ *   status       answer with an HTTP error (429 with or without Retry-After, 500, 503, 403
+ *                training_not_available…) without doing anything
+ *   reset        drop the connection before doing anything
+ *   slow         answer after `delayMs`
+ *   lostResponse do the work, then drop the connection: the caller cannot know it succeeded
+ * Job faults apply to the next job created:
+ *   failWith     the job fails while running, with this error
+ *   stuckIn      the job never leaves `queued`
+ *   noResultFile the job succeeds without a result file
+ */
+export type RequestFault =
+  | { kind: 'status'; status: number; code?: string; message?: string; retryAfterSeconds?: number }
+  | { kind: 'reset' }
+  | { kind: 'slow'; delayMs: number }
+  | { kind: 'lostResponse' };
+
+export interface RequestFaultRule {
+  method: string;
+  /** Path below /v1, `*` matching one segment: `/fine_tuning/jobs/*`. */
+  path: string;
+  fault: RequestFault;
+  /** How many matching requests it applies to. @default 1 */
+  times?: number;
+}
+
+export interface JobFault {
+  failWith?: { code: string; message: string };
+  stuckIn?: 'queued';
+  noResultFile?: boolean;
+}
+
+export class Faults {
+  private rules: Array<Required<RequestFaultRule>> = [];
+  private jobFaults: JobFault[] = [];
+  /** Requests that met a fault, for assertions ("retried three times"). */
+  readonly applied: Array<{ method: string; path: string; fault: RequestFault['kind'] }> = [];
+
+  onRequest(rule: RequestFaultRule): this {
+    this.rules.push({ times: 1, ...rule });
+    return this;
+  }
+
+  onNextJob(fault: JobFault): this {
+    this.jobFaults.push(fault);
+    return this;
+  }
+
+  clear(): void {
+    this.rules = [];
+    this.jobFaults = [];
+    this.applied.length = 0;
+  }
+
+  /** The fault for this request, if any; consumes one use. */
+  take(method: string, path: string): RequestFault | undefined {
+    const rule = this.rules.find((r) => r.times > 0 && r.method === method && matches(r.path, path));
+    if (!rule) return undefined;
+    rule.times -= 1;
+    this.applied.push({ method, path, fault: rule.fault.kind });
+    return rule.fault;
+  }
+
+  takeJobFault(): JobFault {
+    return this.jobFaults.shift() ?? {};
+  }
+}
+
+function matches(pattern: string, path: string): boolean {
+  const a = pattern.split('/');
+  const b = path.split('/');
+  return a.length === b.length && a.every((part, i) => part === '*' || part === b[i]);
+}
