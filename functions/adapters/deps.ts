@@ -11,5 +11,14 @@ export const objectStore = (): ObjectStore => s3ObjectStore(awsClients.s3());
 export const runStore = (): RunStore =>
   dynamoDbRunStore(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
 
-/** The provider for a call; the key comes from the middleware, the base URL from OPENAI_BASE_URL if set. */
-export const provider = (apiKey: string): FineTuningProvider => openAiProvider({ apiKey });
+/**
+ * The provider for a call; the key comes from the middleware, the base URL from OPENAI_BASE_URL if set,
+ * the per-request timeout from PROVIDER_TIMEOUT_MS (default 60 s).
+ */
+export const provider = (apiKey: string): FineTuningProvider => {
+  const timeout = Number(process.env.PROVIDER_TIMEOUT_MS);
+  return openAiProvider({
+    apiKey,
+    ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMs: timeout } : {}),
+  });
+};

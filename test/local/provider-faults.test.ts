@@ -77,6 +77,22 @@ describe('when the provider', () => {
     expect(jobs).toHaveLength(1);
   });
 
+  it('answers slower than the request timeout, the call is retried and the run succeeds', async () => {
+    process.env.PROVIDER_TIMEOUT_MS = '300';
+    try {
+      emulator.faults.onRequest({
+        method: 'GET',
+        path: '/fine_tuning/jobs/*',
+        fault: { kind: 'slow', delayMs: 1000 },
+      });
+      const { run } = await runWith('slow');
+      expect(run.status).toBe('SUCCEEDED');
+      expect(emulator.faults.applied.map((a) => a.fault)).toContain('slow');
+    } finally {
+      delete process.env.PROVIDER_TIMEOUT_MS;
+    }
+  });
+
   it('resets connections, the run retries and succeeds', async () => {
     emulator.faults.onRequest({
       method: 'GET',
