@@ -27,6 +27,11 @@ export interface TunedropPipelineProps {
    * @default 72 hours
    */
   runTimeout?: Duration;
+  /**
+   * Most provider jobs training at once; further runs wait for a slot.
+   * @default 4
+   */
+  providerConcurrency?: number;
 }
 
 /**
@@ -72,6 +77,7 @@ export class TunedropPipeline extends Construct {
       DATA_BUCKET: this.bucket.bucketName,
       API_KEY_SECRET_ID: this.apiKeySecret.secretArn,
       INCOMING_PREFIX: incomingPrefix,
+      PROVIDER_CONCURRENCY: String(props.providerConcurrency ?? 4),
     };
     const fn = (
       id: string,
@@ -82,6 +88,7 @@ export class TunedropPipeline extends Construct {
 
     const prepare = fn('Prepare', 'prepare', Duration.minutes(15));
     const upload = fn('Upload', 'upload', Duration.minutes(15), { ephemeralStorageSize: Size.gibibytes(2) });
+    const acquireSlot = fn('AcquireSlot', 'acquire-slot', Duration.minutes(1), { memorySize: 256 });
     const createJob = fn('CreateJob', 'create-job', Duration.minutes(1));
     const getStatus = fn('GetStatus', 'get-status', Duration.minutes(1));
     const collect = fn('Collect', 'collect', Duration.minutes(5));
@@ -96,7 +103,7 @@ export class TunedropPipeline extends Construct {
     this.bucket.grantPut(collect, 'runs/*');
 
     this.workflow = new RunWorkflow(this, 'RunWorkflow', {
-      functions: { prepare, upload, createJob, getStatus, collect, record },
+      functions: { prepare, upload, acquireSlot, createJob, getStatus, collect, record },
       ...(props.runTimeout ? { timeout: props.runTimeout } : {}),
     });
 

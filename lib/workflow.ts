@@ -24,6 +24,7 @@ import { PERMANENT_ERROR_NAMES } from '../functions/core/errors.js';
 export interface RunWorkflowFunctions {
   prepare: IFunction;
   upload: IFunction;
+  acquireSlot: IFunction;
   createJob: IFunction;
   getStatus: IFunction;
   collect: IFunction;
@@ -43,6 +44,9 @@ export interface RunWorkflowProps {
 export const STATE = {
   prepare: 'Prepare',
   upload: 'Upload',
+  acquireSlot: 'Acquire provider slot',
+  slotFree: 'Slot free?',
+  waitForSlot: 'Wait for a slot',
   createJob: 'Create job',
   wait: 'Wait for job',
   getStatus: 'Get status',
@@ -55,7 +59,8 @@ export const STATE = {
 } as const;
 
 /**
- * The run's state machine: Prepare → Upload → Create job → (Wait → Get status)* → Collect → Record,
+ * The run's state machine: Prepare → Upload → (Acquire provider slot, waiting while none is free) →
+ * Create job → (Wait → Get status)* → Collect → Record,
  * with every failure caught and recorded. Every task has a timeout (its function's plus a margin, so the
  * function's own timeout error is what surfaces) and retries with exponential
  * backoff and full jitter, except on errors that retrying cannot fix (PERMANENT_ERROR_NAMES).
@@ -98,7 +103,17 @@ export class RunWorkflow extends Construct {
       )
       .otherwise(wait);
 
-    const definition = prepare.next(upload).next(createJob).next(wait).next(getStatus).next(done);
+    // At most PROVIDER_CONCURRENCY jobs train at once; a run over the cap waits for a slot.
+    const acquireSlot = guarded(this.task(STATE.acquireSlot, f.acquireSlot, Duration.minutes(2), '$.slot'));
+    const waitForSlot = new Wait(this, STATE.waitForSlot, {
+      time: WaitTime.secondsPath('$.slot.waitSeconds'),
+    });
+    const slotFree = new Choice(this, STATE.slotFree)
+      .when(Condition.booleanEquals('$.slot.acquired', true), createJob)
+      .otherwise(waitForSlot.next(acquireSlot));
+    createJob.next(wait).next(getStatus).next(done);
+
+    const definition = prepare.next(upload).next(acquireSlot).next(slotFree);
 
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineType: StateMachineType.STANDARD,

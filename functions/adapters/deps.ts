@@ -1,5 +1,6 @@
-import type { FineTuningProvider, ObjectStore, RunStore } from '../core/ports.js';
+import type { FineTuningProvider, ObjectStore, ProviderSlots, RunStore } from '../core/ports.js';
 import { awsClients } from './aws-clients.js';
+import { dynamoDbProviderSlots } from './dynamodb-provider-slots.js';
 import { dynamoDbRunStore } from './dynamodb-run-store.js';
 import { readEnvironment } from './environment.js';
 import { openAiProvider } from './openai-provider.js';
@@ -10,6 +11,9 @@ export const objectStore = (): ObjectStore => s3ObjectStore(awsClients.s3());
 
 export const runStore = (): RunStore =>
   dynamoDbRunStore(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
+
+export const providerSlots = (): ProviderSlots =>
+  dynamoDbProviderSlots(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
 
 /**
  * The provider for a call; the key comes from the middleware, the base URL from OPENAI_BASE_URL if set,

@@ -13,6 +13,8 @@ const EnvironmentSchema = z.object({
   /** JSON of stack-wide RunConfig defaults. */
   RUN_DEFAULTS: z.string().default('{}'),
   INCOMING_PREFIX: z.string().default('incoming/'),
+  /** Most provider jobs training at once across all runs. */
+  PROVIDER_CONCURRENCY: z.coerce.number().int().positive().default(4),
 });
 export type Environment = z.infer<typeof EnvironmentSchema>;
 

@@ -42,6 +42,16 @@ export interface RunStore {
   advance(runId: string, status: RunStatus, fields?: RunUpdate): Promise<RunRecord | undefined>;
 }
 
+/**
+ * Provider job slots: at most `limit` runs hold one at a time (OpenAI limits concurrent jobs per
+ * organization). Holding is keyed by run, so acquiring twice or releasing twice is harmless.
+ */
+export interface ProviderSlots {
+  /** True when the run holds a slot (now or already); false when all are taken. */
+  acquire(runId: string, limit: number): Promise<boolean>;
+  release(runId: string): Promise<void>;
+}
+
 export type RunUpdate = Partial<
   Omit<RunRecord, 'runId' | 'status' | 'history' | 'createdAt' | 'updatedAt' | 'error'>
 > & { error?: RunError; detail?: string };

@@ -143,9 +143,12 @@ export function planStratified(
   return plan;
 }
 
+/** The provider refuses a training file with fewer examples, so the split never leaves fewer. */
+export const MIN_TRAINING_EXAMPLES = 10;
+
 /** How many examples the validation set should have. */
 export function wantedValidationExamples(examples: number, ratio: number, max: number): number {
-  return Math.min(max, Math.floor(examples * ratio));
+  return Math.max(0, Math.min(max, Math.floor(examples * ratio), examples - MIN_TRAINING_EXAMPLES));
 }
 
 export interface SplitCounts {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { provider, runStore } from '../adapters/deps.js';
+import { provider, providerSlots, runStore } from '../adapters/deps.js';
 import { stepHandler } from '../adapters/handler-kit.js';
 import { reconcileRun } from './reconcile-run.js';
 
@@ -25,7 +25,7 @@ export const handler = stepHandler(
         error: detail.error ?? undefined,
         cause: detail.cause ?? undefined,
       },
-      { runs: runStore(), provider: provider(context.providerApiKey) },
+      { runs: runStore(), provider: provider(context.providerApiKey), slots: providerSlots() },
     ),
   { providerKey: true },
 );

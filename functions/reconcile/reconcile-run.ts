@@ -1,4 +1,4 @@
-import type { FineTuningProvider, RunStore } from '../core/ports.js';
+import type { FineTuningProvider, ProviderSlots, RunStore } from '../core/ports.js';
 import { TERMINAL_STATUSES, type RunStatus } from '../core/run.js';
 import { phaseOf } from '../core/workflow-state.js';
 
@@ -13,6 +13,7 @@ export interface ExecutionEnded {
 export interface ReconcileDeps {
   runs: RunStore;
   provider: FineTuningProvider;
+  slots: ProviderSlots;
 }
 
 const OUTCOME: Record<
@@ -49,6 +50,7 @@ export async function reconcileRun(
   event: ExecutionEnded,
   deps: ReconcileDeps,
 ): Promise<{ runId: string; status: RunStatus | 'unknown'; changed: boolean }> {
+  await deps.slots.release(event.runId);
   const run = await deps.runs.get(event.runId);
   if (!run) return { runId: event.runId, status: 'unknown', changed: false };
   if (TERMINAL_STATUSES.has(run.status)) return { runId: run.runId, status: run.status, changed: false };

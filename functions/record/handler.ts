@@ -1,8 +1,8 @@
-import { runStore } from '../adapters/deps.js';
+import { providerSlots, runStore } from '../adapters/deps.js';
 import { stepHandler } from '../adapters/handler-kit.js';
 import { RecordInputSchema } from '../core/workflow-state.js';
 import { recordOutcome } from './record-outcome.js';
 
 export const handler = stepHandler('record', RecordInputSchema, (input) =>
-  recordOutcome(input, { runs: runStore() }),
+  recordOutcome(input, { runs: runStore(), slots: providerSlots() }),
 );

@@ -1,10 +1,11 @@
 import { parseErrorCause } from '../core/errors.js';
-import type { RunStore } from '../core/ports.js';
+import type { ProviderSlots, RunStore } from '../core/ports.js';
 import type { RunStatus } from '../core/run.js';
 import type { RecordInput } from '../core/workflow-state.js';
 
 export interface RecordDeps {
   runs: RunStore;
+  slots: ProviderSlots;
 }
 
 /**
@@ -16,6 +17,8 @@ export async function recordOutcome(
   deps: RecordDeps,
 ): Promise<{ runId: string; status: RunStatus }> {
   const { runId } = input;
+  // The run is over whatever happened: its provider slot goes to the next run.
+  await deps.slots.release(runId);
   if (input.failure) {
     const error = parseErrorCause(input.failure.Error, input.failure.Cause);
     await deps.runs.advance(runId, 'FAILED', { error });

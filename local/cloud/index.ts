@@ -6,9 +6,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { S3Event } from 'aws-lambda';
+import { PROVIDER_SLOTS_KEY } from '../../functions/adapters/dynamodb-provider-slots.js';
 import { createdObjects, S3EventSchema } from '../../functions/core/s3-event.js';
 import { deriveRunId, RunRecordSchema, TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
 import { buildApp, STACK_NAME } from '../../lib/app.js';
+import type { TunedropPipelineProps } from '../../lib/pipeline.js';
 import { ENTRY_METADATA_KEY } from '../../lib/tunedrop-function.js';
 import { LOCAL_REGION, planFromTemplate, type CloudFormationTemplate, type LocalPlan } from '../template.js';
 import { createTableFromTemplate, startLocalDynamoDb } from './dynamodb.js';
@@ -36,6 +38,8 @@ export interface LocalCloudOptions {
   dataDir?: string;
   /** Function log level. @default 'ERROR' */
   logLevel?: string;
+  /** Props of the pipeline construct, as a deployment would set them (e.g. providerConcurrency). */
+  pipeline?: TunedropPipelineProps;
 }
 
 export interface LocalCloud {
@@ -79,15 +83,16 @@ const LOCAL_CREDENTIALS = {
   AWS_REGION: LOCAL_REGION,
 };
 
-export function synthesizeTemplate(): CloudFormationTemplate {
+export function synthesizeTemplate(pipeline: TunedropPipelineProps = {}): CloudFormationTemplate {
   const { app } = buildApp({
     appProps: { context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false },
+    stackProps: { pipeline },
   });
   return app.synth().getStackByName(STACK_NAME).template as CloudFormationTemplate;
 }
 
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
-  const plan = planFromTemplate(synthesizeTemplate(), ENTRY_METADATA_KEY);
+  const plan = planFromTemplate(synthesizeTemplate(options.pipeline), ENTRY_METADATA_KEY);
   const [bucket] = plan.buckets;
   const [table] = plan.tables;
   const [machine] = plan.stateMachines;
@@ -245,7 +250,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       },
       async listRuns() {
         const { Items = [] } = await documents.send(new ScanCommand({ TableName: table.name }));
-        return Items.map((item) => RunRecordSchema.parse(item));
+        return Items.filter((item) => item.runId !== PROVIDER_SLOTS_KEY).map((item) =>
+          RunRecordSchema.parse(item),
+        );
       },
       async waitForRun(runId, { onChange, timeoutMs = 120_000, until } = {}) {
         const deadline = Date.now() + timeoutMs;

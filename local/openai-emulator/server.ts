@@ -35,6 +35,8 @@ export interface RunningEmulator {
   port: number;
   /** Switch provider faults on for the next requests or jobs (see faults.ts). */
   faults: Faults;
+  /** The most jobs that were validating, queued or running at the same time. */
+  maxConcurrentJobs(): number;
   close(): Promise<void>;
 }
 
@@ -168,9 +170,12 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
       ...(data ? { data } : {}),
     });
   };
+  let active = 0;
+  let maxActive = 0;
   const finish = (job: Job, status: JobStatus, error: Job['error'] = null) => {
     if (job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled') return;
     Object.assign(job, { status, error, finished_at: now(), estimated_finish: null });
+    active -= 1;
   };
 
   const startJob = (job: Job) => {
@@ -182,7 +187,11 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
       try {
         training = parseTrainingFile(files.get(job.training_file)!.content, job.method.type);
         if (job.validation_file)
-          validation = parseTrainingFile(files.get(job.validation_file)!.content, job.method.type).sequences;
+          validation = parseTrainingFile(
+            files.get(job.validation_file)!.content,
+            job.method.type,
+            1,
+          ).sequences;
       } catch (error) {
         if (!(error instanceof TrainingFileError)) throw error;
         log(job.id, `Training file validation failed: ${error.message}`, 'error');
@@ -409,6 +418,8 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
           : { type, supervised: { hyperparameters } },
     };
     jobs.set(job.id, job);
+    active += 1;
+    maxActive = Math.max(maxActive, active);
     jobFaults.set(job.id, faults.takeJobFault());
     events.set(job.id, []);
     checkpoints.set(job.id, []);
@@ -576,6 +587,7 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
     baseUrl: `http://${options.host ?? '127.0.0.1'}:${port}/v1`,
     port,
     faults,
+    maxConcurrentJobs: () => maxActive,
     async close() {
       closed = true;
       for (const timer of timers) clearTimeout(timer);

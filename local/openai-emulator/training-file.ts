@@ -24,7 +24,12 @@ interface Message {
   tool_calls?: unknown;
 }
 
-export function parseTrainingFile(bytes: Uint8Array, method: 'supervised' | 'dpo'): ParsedTrainingFile {
+export function parseTrainingFile(
+  bytes: Uint8Array,
+  method: 'supervised' | 'dpo',
+  /** The training file needs 10 examples; a validation file has no minimum beyond one. */
+  minExamples = 10,
+): ParsedTrainingFile {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
@@ -72,9 +77,9 @@ export function parseTrainingFile(bytes: Uint8Array, method: 'supervised' | 'dpo
     tokens += 3;
     sequences.push(sequence);
   }
-  if (sequences.length < 10) {
+  if (sequences.length < minExamples) {
     throw new TrainingFileError(
-      `Training file has ${sequences.length} example(s), but must have at least 10 examples.`,
+      `Training file has ${sequences.length} example(s), but must have at least ${minExamples} examples.`,
     );
   }
   return { sequences, tokens };

@@ -2,10 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDataset, type DatasetKind } from './datasets.js';
+import { runLoad } from './load.js';
 
 /**
  * `npm run bench`: validation speed and memory against a baseline measured in the same run.
  * Options: `--sizes 20,200` (MB), `--kinds realistic,unique,random` (default: realistic,unique).
+ * `npm run bench -- load [--files 200] [--concurrency 4]`: many files dropped at once in local mode.
  */
 const HERE = dirname(fileURLToPath(import.meta.url));
 const TSX = join(HERE, '../../node_modules/.bin/tsx');
@@ -29,6 +31,17 @@ function measure(mode: string, path: string): Measurement {
     maxBuffer: 1 << 20,
   });
   return JSON.parse(out.trim().split('\n').at(-1)!) as Measurement;
+}
+
+if (process.argv.includes('load')) {
+  const files = Number(option('files', '200')[0]);
+  const concurrency = Number(option('concurrency', '4')[0]);
+  const result = await runLoad({ files, concurrency });
+  console.log(
+    `load: ${result.recorded}/${result.dropped} runs recorded, ${result.lost} lost, max concurrent provider jobs ${result.maxConcurrentJobs}`,
+  );
+  console.log(`  (cap ${concurrency}; ${JSON.stringify(result.statuses)}; ${result.seconds.toFixed(1)} s)`);
+  process.exit(result.lost === 0 && result.maxConcurrentJobs <= concurrency ? 0 : 1);
 }
 
 const sizes = option('sizes', '20,200').map(Number);

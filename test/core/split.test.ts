@@ -126,3 +126,11 @@ describe('FirstLineByHash', () => {
     expect(table.firstOrRemember(10_000_000 + 4999, 2)).toBeUndefined(); // past the cap: not remembered
   });
 });
+
+describe('a small dataset', () => {
+  it('keeps at least 10 training examples, which the provider requires, before giving any to validation', () => {
+    expect(wantedValidationExamples(12, 0.2, 1000)).toBe(2);
+    expect(wantedValidationExamples(11, 0.2, 1000)).toBe(1);
+    expect(wantedValidationExamples(10, 0.2, 1000)).toBe(0);
+  });
+});

@@ -81,15 +81,23 @@ describe('the functions', () => {
     Metadata: { [ENTRY_METADATA_KEY]: Match.anyValue() },
   });
 
-  it('are the eight functions, each on Node 22, arm64, traced, with a timeout', () => {
+  it('are the nine functions, each on Node 22, arm64, traced, with a timeout', () => {
     expect(
       Object.values(functions)
         .map((f) => f.Metadata[ENTRY_METADATA_KEY])
         .sort(),
     ).toEqual(
-      ['collect', 'create-job', 'get-status', 'prepare', 'reconcile', 'record', 'upload', 'validate'].map(
-        (s) => `functions/${s}/handler.ts`,
-      ),
+      [
+        'acquire-slot',
+        'collect',
+        'create-job',
+        'get-status',
+        'prepare',
+        'reconcile',
+        'record',
+        'upload',
+        'validate',
+      ].map((s) => `functions/${s}/handler.ts`),
     );
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
@@ -118,6 +126,7 @@ describe('the state machine', () => {
       [
         STATE.prepare,
         STATE.upload,
+        STATE.acquireSlot,
         STATE.createJob,
         STATE.getStatus,
         STATE.collect,
@@ -164,6 +173,12 @@ describe('the state machine', () => {
       Next: STATE.getStatus,
     });
     expect(states[STATE.done]).toMatchObject({ Type: 'Choice', Default: STATE.wait });
+    expect(states[STATE.slotFree]).toMatchObject({ Type: 'Choice', Default: STATE.waitForSlot });
+    expect(states[STATE.waitForSlot]).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.slot.waitSeconds',
+      Next: STATE.acquireSlot,
+    });
   });
 });
 

@@ -6,11 +6,13 @@ import type { ExecutionInput } from '../../functions/core/workflow-state.js';
 import { getStatus } from '../../functions/get-status/get-status.js';
 import { prepareRun } from '../../functions/prepare/prepare-run.js';
 import { recordOutcome } from '../../functions/record/record-outcome.js';
+import { acquireSlot } from '../../functions/acquire-slot/acquire-slot.js';
 import {
   chatDataset,
   fakeProvider,
   memoryObjectStore,
   memoryRunStore,
+  memorySlots,
   providerJob,
 } from '../support/fakes.js';
 
@@ -259,6 +261,23 @@ describe('collectResults', () => {
   });
 });
 
+describe('acquireSlot and the release in recordOutcome', () => {
+  it('let at most `limit` runs hold a provider slot, and free it when a run ends', async () => {
+    const { slots, holders } = memorySlots();
+    expect(await acquireSlot({ runId: 'a' }, { slots, limit: 2 })).toMatchObject({ acquired: true });
+    expect(await acquireSlot({ runId: 'b' }, { slots, limit: 2 })).toMatchObject({ acquired: true });
+    expect(await acquireSlot({ runId: 'c' }, { slots, limit: 2 })).toMatchObject({
+      acquired: false,
+      waitSeconds: 60,
+    });
+    expect(await acquireSlot({ runId: 'a' }, { slots, limit: 2 })).toMatchObject({ acquired: true }); // a retry
+    const { runs } = await runAt('COLLECTING');
+    await recordOutcome({ ...input, runId: 'a', failure: { Error: 'X', Cause: 'y' } }, { runs, slots });
+    expect([...holders]).toEqual(['b']);
+    expect(await acquireSlot({ runId: 'c' }, { slots, limit: 2 })).toMatchObject({ acquired: true });
+  });
+});
+
 describe('recordOutcome', () => {
   it('records success with model, tokens and cost', async () => {
     const { runs, records } = await runAt('COLLECTING');
@@ -269,7 +288,7 @@ describe('recordOutcome', () => {
       trainedTokens: 10,
       costUsd: 0.5,
     };
-    expect(await recordOutcome({ ...input, results }, { runs })).toEqual({
+    expect(await recordOutcome({ ...input, results }, { runs, slots: memorySlots().slots })).toEqual({
       runId: input.runId,
       status: 'SUCCEEDED',
     });
@@ -290,7 +309,7 @@ describe('recordOutcome', () => {
         errorMessage: 'the key is not set [api_key_not_set] Fix: put it',
       }),
     };
-    await recordOutcome({ ...input, failure }, { runs });
+    await recordOutcome({ ...input, failure }, { runs, slots: memorySlots().slots });
     expect(records.get(input.runId)).toMatchObject({
       status: 'FAILED',
       error: {
@@ -313,14 +332,14 @@ describe('recordOutcome', () => {
       waitSeconds: 30,
       error: null,
     };
-    await recordOutcome({ ...input, job }, { runs: cancelled.runs });
+    await recordOutcome({ ...input, job }, { runs: cancelled.runs, slots: memorySlots().slots });
     expect(cancelled.records.get(input.runId)?.status).toBe('CANCELLED');
 
     const failed = await runAt('TRAINING');
     const error = { code: 'invalid_training_file', message: 'bad line 3' };
     await recordOutcome(
       { ...input, job: { ...job, status: 'failed', phase: 'failed', error } },
-      { runs: failed.runs },
+      { runs: failed.runs, slots: memorySlots().slots },
     );
     expect(failed.records.get(input.runId)).toMatchObject({
       status: 'FAILED',
@@ -340,7 +359,12 @@ describe('reconcileRun', () => {
     });
     const { runs, records } = await runAt('TRAINING');
     await runs.advance(input.runId, 'TRAINING', { providerJobId: 'ftjob-9' });
-    expect(await reconcileRun({ runId: input.runId, status: 'ABORTED' }, { runs, provider })).toMatchObject({
+    expect(
+      await reconcileRun(
+        { runId: input.runId, status: 'ABORTED' },
+        { runs, provider, slots: memorySlots().slots },
+      ),
+    ).toMatchObject({
       status: 'CANCELLED',
       changed: true,
     });
@@ -359,7 +383,10 @@ describe('reconcileRun', () => {
       },
     });
     const { runs, records } = await runAt('UPLOADING');
-    await reconcileRun({ runId: input.runId, status: 'TIMED_OUT' }, { runs, provider });
+    await reconcileRun(
+      { runId: input.runId, status: 'TIMED_OUT' },
+      { runs, provider, slots: memorySlots().slots },
+    );
     expect(records.get(input.runId)).toMatchObject({
       status: 'TIMED_OUT',
       error: { code: 'execution_timed_out' },
@@ -370,7 +397,12 @@ describe('reconcileRun', () => {
     const { provider } = fakeProvider();
     const { runs, records } = await runAt('COLLECTING');
     await runs.advance(input.runId, 'FAILED', { error: { name: 'X', message: 'original cause' } });
-    expect(await reconcileRun({ runId: input.runId, status: 'FAILED' }, { runs, provider })).toMatchObject({
+    expect(
+      await reconcileRun(
+        { runId: input.runId, status: 'FAILED' },
+        { runs, provider, slots: memorySlots().slots },
+      ),
+    ).toMatchObject({
       status: 'FAILED',
       changed: false,
     });

@@ -146,3 +146,20 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   for await (const item of items) out.push(item);
   return out;
 }
+
+/** ProviderSlots in memory, with the same rules as the DynamoDB adapter. */
+export function memorySlots() {
+  const holders = new Set<string>();
+  const slots = {
+    async acquire(runId: string, limit: number) {
+      if (holders.has(runId)) return true;
+      if (holders.size >= limit) return false;
+      holders.add(runId);
+      return true;
+    },
+    async release(runId: string) {
+      holders.delete(runId);
+    },
+  };
+  return { slots, holders };
+}
