@@ -1,6 +1,9 @@
 import { Duration, Size } from 'aws-cdk-lib';
 import { AttributeType, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule } from 'aws-cdk-lib/aws-events';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Bucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
@@ -44,6 +47,8 @@ export class TunedropPipeline extends Construct {
   readonly apiKeySecret: Secret;
   readonly workflow: RunWorkflow;
   readonly validateFunction: TunedropFunction;
+  readonly deadLetters: Queue;
+  readonly deadLetterAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: TunedropPipelineProps = {}) {
     super(scope, id);
@@ -108,7 +113,27 @@ export class TunedropPipeline extends Construct {
     });
 
     // Tokenizing is CPU-bound: 1769 MB buys a full vCPU.
+    // Events that still fail after Lambda's retries land here, with the error, for redrive
+    // (`npx tunedrop redrive`); the alarm says when anything is waiting.
+    this.deadLetters = new Queue(this, 'DeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.deadLetterAlarm = new Alarm(this, 'DeadLettersWaiting', {
+      alarmDescription:
+        'tunedrop: events failed after retries and wait in the dead-letter queue; see README "Redrive"',
+      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
     this.validateFunction = fn('Validate', 'validate', Duration.minutes(15), {
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new SqsDestination(this.deadLetters),
       memorySize: 1769,
       bundledFiles: ['node_modules/tiktoken/tiktoken_bg.wasm'],
       environment: {
@@ -137,7 +162,13 @@ export class TunedropPipeline extends Construct {
           status: ['ABORTED', 'TIMED_OUT', 'FAILED'],
         },
       },
-      targets: [new LambdaFunction(reconcile, { retryAttempts: 8, maxEventAge: Duration.hours(6) })],
+      targets: [
+        new LambdaFunction(reconcile, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(6),
+          deadLetterQueue: this.deadLetters,
+        }),
+      ],
     });
 
     this.bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(this.validateFunction), {

@@ -23,5 +23,9 @@ export class TunedropStack extends Stack {
       description: 'Put the OpenAI key here',
     });
     new CfnOutput(this, 'StateMachineArn', { value: p.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      value: p.deadLetters.queueUrl,
+      description: 'Events that failed after retries; npx tunedrop redrive sends them back',
+    });
   }
 }

@@ -4,6 +4,8 @@ import { basename, join } from 'node:path';
 import { once } from 'node:events';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeExecutionCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkModel, findModel } from '../core/catalog.js';
@@ -13,12 +15,15 @@ import { readJsonlLines } from '../core/jsonl.js';
 import { renderValidationMarkdown } from '../core/report.js';
 import { splitDataset } from '../core/split.js';
 import { inThreadCounter, workerCounter } from '../core/token-counter.js';
+import { awsRedriveDeps } from '../adapters/aws-redrive.js';
+import { redrive } from '../redrive/redrive.js';
 
 /**
  * `tunedrop`: the pipeline's checks on your own machine, with the same core code as the Lambdas.
  *   tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
  *   tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
  *   tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN]
+  tunedrop redrive [--stack Tunedrop | --queue URL]
  * Exit codes: 0 valid/done, 1 invalid data or nothing to cancel, 2 usage error.
  */
 const USAGE = `Usage:
@@ -32,7 +37,8 @@ const USAGE = `Usage:
   --json         print the report as JSON (validation.json schema, docs/validation-report.md)
   --out DIR      where prepare writes train.jsonl and validation.jsonl
   --stack S      the deployed stack whose run to cancel (default: Tunedrop; uses your AWS credentials)
-  --state-machine ARN  the run workflow's ARN, instead of looking it up in the stack`;
+  --state-machine ARN  the run workflow's ARN, instead of looking it up in the stack
+  --queue URL    the dead-letter queue's URL, instead of looking it up in the stack`;
 
 class UsageError extends Error {}
 
@@ -53,6 +59,7 @@ export async function main(
         out: { type: 'string' },
         stack: { type: 'string', default: 'Tunedrop' },
         'state-machine': { type: 'string' },
+        queue: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -61,11 +68,23 @@ export async function main(
       return 0;
     }
     const [command, file, ...rest] = positionals;
+    if (command === 'redrive') {
+      if (file) throw new UsageError('redrive takes no arguments');
+      return await redriveDeadLetters(
+        values.queue ?? (await stackOutput(values.stack, 'DeadLetterQueueUrl')),
+        out,
+      );
+    }
     if (!command || !['validate', 'prepare', 'cancel'].includes(command))
       throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
     if (command === 'cancel') {
       if (!file || rest.length) throw new UsageError('cancel needs exactly one RUN id');
-      return await cancel(file, values['state-machine'] ?? (await stateMachineOf(values.stack)), out, err);
+      return await cancel(
+        file,
+        values['state-machine'] ?? (await stackOutput(values.stack, 'StateMachineArn')),
+        out,
+        err,
+      );
     }
     if (!file) throw new UsageError(`${command} needs a FILE`);
     if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
@@ -204,13 +223,31 @@ async function cancel(
   }
 }
 
-async function stateMachineOf(stack: string): Promise<string> {
+/** Sends every dead letter back to the function it failed in (see functions/redrive). */
+async function redriveDeadLetters(queueUrl: string, out: (t: string) => void): Promise<number> {
+  const sqs = new SQSClient({});
+  const lambda = new LambdaClient({});
+  try {
+    const result = await redrive(awsRedriveDeps(sqs, lambda, queueUrl));
+    out(`Redrove ${result.redriven} event${result.redriven === 1 ? '' : 's'}.\n`);
+    for (const kept of result.kept) out(`Kept message ${kept.id}: ${kept.reason}.\n`);
+    return result.kept.length === 0 ? 0 : 1;
+  } finally {
+    sqs.destroy();
+    lambda.destroy();
+  }
+}
+
+async function stackOutput(stack: string, key: string): Promise<string> {
   const cloudFormation = new CloudFormationClient({});
   try {
     const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
-    const arn = Stacks?.[0]?.Outputs?.find((output) => output.OutputKey === 'StateMachineArn')?.OutputValue;
-    if (!arn) throw new UsageError(`stack ${stack} has no StateMachineArn output; pass --state-machine ARN`);
-    return arn;
+    const value = Stacks?.[0]?.Outputs?.find((output) => output.OutputKey === key)?.OutputValue;
+    if (!value)
+      throw new UsageError(
+        `stack ${stack} has no ${key} output; deploy the latest stack or pass it as an option`,
+      );
+    return value;
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError(

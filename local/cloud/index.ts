@@ -9,6 +9,7 @@ import type { S3Event } from 'aws-lambda';
 import { PROVIDER_SLOTS_KEY } from '../../functions/adapters/dynamodb-provider-slots.js';
 import { createdObjects, S3EventSchema } from '../../functions/core/s3-event.js';
 import { deriveRunId, RunRecordSchema, TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
+import type { DeadLetter, RedriveDeps } from '../../functions/redrive/redrive.js';
 import { buildApp, STACK_NAME } from '../../lib/app.js';
 import type { TunedropPipelineProps } from '../../lib/pipeline.js';
 import { ENTRY_METADATA_KEY } from '../../lib/tunedrop-function.js';
@@ -71,6 +72,8 @@ export interface LocalCloud {
   lastEvent(key: string): S3Event | undefined;
   /** Invokes a function of the template, as Lambda would, by its ARN. */
   invoke(functionArn: string, event: unknown): Promise<unknown>;
+  /** The dead-letter queue, with the redrive ports (receive, remove, invoke). */
+  deadLetters: RedriveDeps;
   /** Failed deliveries of S3 events to the validate function, after its retries. */
   deliveryFailures: Array<{ key: string; error: unknown }>;
   close(): Promise<void>;
@@ -147,17 +150,26 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       stepFunctions.register(m.arn, m.name, m.definition as unknown as Definition);
 
     const createdRuns = new Map<string, (runId: string) => void>();
+    // The dead-letter queue: what Lambda's on-failure destination and EventBridge's DLQ would hold.
+    const deadLetters: DeadLetter[] = [];
     const lastEvents = new Map<string, S3Event>();
     const deliveryFailures: LocalCloud['deliveryFailures'] = [];
     for (const notification of plan.notifications) {
       const invoke = invokers.get(notification.functionArn);
       if (!invoke)
         throw new Error(`the bucket notifies ${notification.functionArn}, which local mode has not loaded`);
-      s3Server.subscribe(notification, async (event) => {
-        for (const object of createdObjects(S3EventSchema.parse(event)))
-          createdRuns.get(object.key)?.(deriveRunId(object));
-        await invoke(event);
-      });
+      s3Server.subscribe(
+        notification,
+        async (event) => {
+          for (const object of createdObjects(S3EventSchema.parse(event))) {
+            lastEvents.set(object.key, event);
+            createdRuns.get(object.key)?.(deriveRunId(object));
+          }
+          await invoke(event);
+        },
+        // As Lambda's on-failure destination, once the retries are spent.
+        (event, error) => deadLetters.push(lambdaFailureRecord(notification.functionArn, event, error)),
+      );
     }
 
     // EventBridge, for the rules the template declares on Step Functions status changes.
@@ -190,9 +202,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         for (const target of rule.targets) {
           const invoke = invokers.get(target);
           if (!invoke) continue;
-          const delivery = deliverWithRetries(() => invoke(event)).finally(() =>
-            pendingEvents.delete(delivery),
-          );
+          // As EventBridge's target dead-letter queue: the event itself, the target in an attribute.
+          const delivery = deliverWithRetries(
+            () => invoke(event),
+            (error) =>
+              deadLetters.push({
+                id: crypto.randomUUID(),
+                body: JSON.stringify(event),
+                attributes: { TARGET_ARN: target, ERROR_MESSAGE: (error as Error).message },
+              }),
+          ).finally(() => pendingEvents.delete(delivery));
           pendingEvents.add(delivery);
         }
       }
@@ -228,6 +247,22 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       },
       getRun,
       lastEvent: (key) => lastEvents.get(key),
+      deadLetters: {
+        receive: async () => [...deadLetters],
+        remove: async (letter) => {
+          const index = deadLetters.findIndex((l) => l.id === letter.id);
+          if (index >= 0) deadLetters.splice(index, 1);
+        },
+        invoke: async (functionArn, payload) => {
+          const invoke = invokers.get(functionArn);
+          if (!invoke) throw new Error(`no function ${functionArn} in the template`);
+          // Asynchronous, as Lambda's Event invocation: failures go back to the dead letters.
+          await deliverWithRetries(
+            () => invoke(payload),
+            (error) => deadLetters.push(lambdaFailureRecord(functionArn, payload, error)),
+          );
+        },
+      },
       async invoke(functionArn, event) {
         const invoke = invokers.get(functionArn);
         if (!invoke) throw new Error(`no function ${functionArn} in the template`);
@@ -323,19 +358,43 @@ export function matchesPattern(pattern: unknown, event: unknown): boolean {
   return pattern === event;
 }
 
-async function deliverWithRetries(deliver: () => Promise<unknown>, attempts = 3): Promise<void> {
+async function deliverWithRetries(
+  deliver: () => Promise<unknown>,
+  onFailure: (error: unknown) => void,
+  attempts = 3,
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await deliver();
       return;
     } catch (error) {
       if (attempt >= attempts) {
-        console.error(
-          `local EventBridge: delivery failed after ${attempts} attempts: ${(error as Error).message}`,
-        );
+        onFailure(error);
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
     }
   }
+}
+
+/** What a Lambda on-failure destination receives when retries are exhausted. */
+function lambdaFailureRecord(functionArn: string, event: unknown, error: unknown): DeadLetter {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return {
+    id: crypto.randomUUID(),
+    attributes: {},
+    body: JSON.stringify({
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      requestContext: {
+        requestId: crypto.randomUUID(),
+        functionArn: `${functionArn}:$LATEST`,
+        condition: 'RetriesExhausted',
+        approximateInvokeCount: 3,
+      },
+      requestPayload: event,
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      responsePayload: { errorType: e.name, errorMessage: e.message },
+    }),
+  };
 }

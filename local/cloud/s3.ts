@@ -18,6 +18,8 @@ export interface LocalS3 {
   subscribe(
     filter: { bucket: string; prefix?: string; suffix?: string },
     target: (event: S3Event) => Promise<unknown>,
+    /** Called once retries are exhausted, like a Lambda on-failure destination. */
+    onFailure?: (event: S3Event, error: unknown) => void,
   ): void;
   close(): Promise<void>;
 }
@@ -52,11 +54,16 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   const subscriptions: Array<{
     filter: { bucket: string; prefix?: string; suffix?: string };
     target: (event: S3Event) => Promise<unknown>;
+    onFailure: ((event: S3Event, error: unknown) => void) | undefined;
   }> = [];
   const pending = new Set<Promise<void>>();
   let sequence = 0;
 
-  const deliver = async (event: S3Event, target: (event: S3Event) => Promise<unknown>) => {
+  const deliver = async (
+    event: S3Event,
+    target: (event: S3Event) => Promise<unknown>,
+    onFailure: ((event: S3Event, error: unknown) => void) | undefined,
+  ) => {
     const attempts = options.attempts ?? 3;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -64,6 +71,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
         return;
       } catch (error) {
         if (attempt >= attempts) {
+          onFailure?.(event, error);
           options.onDeliveryFailure?.(event, error);
           return;
         }
@@ -107,11 +115,13 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
           },
         },
       };
-      for (const { filter, target } of subscriptions) {
+      for (const { filter, target, onFailure } of subscriptions) {
         if (filter.bucket !== bucket.name) continue;
         if (filter.prefix && !object.key.startsWith(filter.prefix)) continue;
         if (filter.suffix && !object.key.endsWith(filter.suffix)) continue;
-        const delivery = deliver({ Records: [normalized] }, target).finally(() => pending.delete(delivery));
+        const delivery = deliver({ Records: [normalized] }, target, onFailure).finally(() =>
+          pending.delete(delivery),
+        );
         pending.add(delivery);
       }
     }
@@ -119,8 +129,8 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
 
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
-    subscribe(filter, target) {
-      subscriptions.push({ filter, target });
+    subscribe(filter, target, onFailure) {
+      subscriptions.push({ filter, target, onFailure });
     },
     async close() {
       await Promise.allSettled([...pending]);

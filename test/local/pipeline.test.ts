@@ -131,9 +131,15 @@ describe('the same S3 event delivered again, three times at once', () => {
   it('gives one run, one execution and one provider job', async () => {
     const key = 'incoming/dup/tickets.jsonl';
     const runId = await cloud.drop(SAMPLE, key);
-    const event = cloud.lastEvent(key)!;
+    const event = cloud.lastEvent(key);
+    expect(event?.Records[0]?.s3.object.key).toBe('incoming/dup/tickets.jsonl');
     const validate = cloud.plan.functions.find((f) => f.entry === 'functions/validate/handler.ts')!;
-    await Promise.all([1, 2, 3].map(() => cloud.invoke(validate.arn, event)));
+    const outcomes = await Promise.all([1, 2, 3].map(() => cloud.invoke(validate.arn, event)));
+    expect(outcomes.flat()).toEqual([
+      { runId, outcome: expect.stringMatching(/^(started|duplicate)$/) },
+      { runId, outcome: expect.stringMatching(/^(started|duplicate)$/) },
+      { runId, outcome: expect.stringMatching(/^(started|duplicate)$/) },
+    ]);
     const run = await cloud.waitForRun(runId, { timeoutMs: 60_000 });
 
     expect(run.status).toBe('SUCCEEDED');

@@ -409,3 +409,42 @@ describe('reconcileRun', () => {
     expect(records.get(input.runId)?.error?.message).toBe('original cause');
   });
 });
+
+import { redrive, type DeadLetter } from '../../functions/redrive/redrive.js';
+
+describe('redrive', () => {
+  it('sends Lambda failure records and EventBridge dead letters back to their function, and keeps what it cannot read', async () => {
+    const queue: DeadLetter[] = [
+      {
+        id: '1',
+        attributes: {},
+        body: JSON.stringify({
+          requestContext: { functionArn: 'arn:fn:Validate:$LATEST' },
+          requestPayload: { Records: [] },
+        }),
+      },
+      {
+        id: '2',
+        attributes: { TARGET_ARN: 'arn:fn:Reconcile' },
+        body: JSON.stringify({ detail: { name: 'run-1' } }),
+      },
+      { id: '3', attributes: {}, body: 'not json' },
+    ];
+    const invoked: Array<[string, unknown]> = [];
+    const result = await redrive({
+      receive: async () => [...queue],
+      remove: async (letter) =>
+        void queue.splice(
+          queue.findIndex((l) => l.id === letter.id),
+          1,
+        ),
+      invoke: async (arn, payload) => void invoked.push([arn, payload]),
+    });
+    expect(result).toEqual({ redriven: 2, kept: [{ id: '3', reason: 'the message body is not JSON' }] });
+    expect(invoked).toEqual([
+      ['arn:fn:Validate', { Records: [] }],
+      ['arn:fn:Reconcile', { detail: { name: 'run-1' } }],
+    ]);
+    expect(queue.map((l) => l.id)).toEqual(['3']);
+  });
+});

@@ -1,0 +1,62 @@
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { join } from 'node:path';
+import { redrive } from '../../functions/redrive/redrive.js';
+import { PROJECT_ROOT, startLocalCloud, type LocalCloud } from '../../local/cloud/index.js';
+import { createTableFromTemplate } from '../../local/cloud/dynamodb.js';
+import { startOpenAiEmulator } from '../../local/openai-emulator/server.js';
+
+/** An event that fails through Lambda's retries lands in the dead-letter queue, and redrive brings it back. */
+const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
+let emulator: Awaited<ReturnType<typeof startOpenAiEmulator>>;
+let cloud: LocalCloud;
+
+beforeAll(async () => {
+  emulator = await startOpenAiEmulator({
+    apiKey: 'sk-dlq',
+    timing: { validatingMs: 10, queuedMs: 10, msPerStep: 0 },
+  });
+  cloud = await startLocalCloud({
+    openAiBaseUrl: emulator.baseUrl,
+    apiKey: 'sk-dlq',
+    logLevel: 'SILENT',
+    timeScale: 1 / 1000,
+  });
+});
+afterAll(async () => {
+  await cloud?.close();
+  await emulator?.close();
+});
+
+it('an upload whose validation keeps failing is dead-lettered, and a redrive after the fix records its run', async () => {
+  const dynamo = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB!,
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+  const table = cloud.plan.tables[0]!;
+  // The outage: the runs table is gone, so validate fails on every attempt.
+  await dynamo.send(new DeleteTableCommand({ TableName: table.name }));
+  const runId = await cloud.drop(SAMPLE, 'incoming/support/during-outage.jsonl');
+  for (let i = 0; i < 100 && (await cloud.deadLetters.receive()).length === 0; i++)
+    await new Promise((r) => setTimeout(r, 50));
+  const [letter] = await cloud.deadLetters.receive();
+  expect(JSON.parse(letter!.body)).toMatchObject({
+    requestContext: { condition: 'RetriesExhausted', functionArn: expect.stringContaining('Validate') },
+    requestPayload: {
+      Records: [
+        expect.objectContaining({
+          s3: expect.objectContaining({
+            object: expect.objectContaining({ key: 'incoming/support/during-outage.jsonl' }),
+          }),
+        }),
+      ],
+    },
+  });
+
+  // The fix, then the redrive.
+  await createTableFromTemplate(dynamo, table.name, table.properties);
+  expect(await redrive(cloud.deadLetters)).toEqual({ redriven: 1, kept: [] });
+  expect(await cloud.deadLetters.receive()).toEqual([]);
+  expect(await cloud.waitForRun(runId, { timeoutMs: 30_000 })).toMatchObject({ status: 'SUCCEEDED' });
+  dynamo.destroy();
+});
