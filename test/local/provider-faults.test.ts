@@ -16,7 +16,16 @@ let cloud: LocalCloud;
 let openai: OpenAI;
 const dropped: string[] = [];
 
+// Every line the functions log, to check that the key never appears in them: POWERTOOLS_DEV makes
+// the logger write through the global console, captured here.
+const logs: string[] = [];
+const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
+const originalConsole = Object.fromEntries(methods.map((method) => [method, console[method]]));
+
 beforeAll(async () => {
+  process.env.POWERTOOLS_DEV = 'true';
+  for (const method of methods)
+    console[method] = (...args: unknown[]) => void logs.push(args.map(String).join(' '));
   emulator = await startOpenAiEmulator({
     apiKey: API_KEY,
     timing: { validatingMs: 10, queuedMs: 10, msPerStep: 0 },
@@ -24,7 +33,7 @@ beforeAll(async () => {
   cloud = await startLocalCloud({
     openAiBaseUrl: emulator.baseUrl,
     apiKey: API_KEY,
-    logLevel: 'SILENT',
+    logLevel: 'DEBUG',
     timeScale: 1 / 1000,
   });
   openai = new OpenAI({ apiKey: API_KEY, baseURL: emulator.baseUrl });
@@ -33,6 +42,8 @@ afterEach(() => emulator.faults.clear());
 afterAll(async () => {
   await cloud?.close();
   await emulator?.close();
+  Object.assign(console, originalConsole);
+  delete process.env.POWERTOOLS_DEV;
 });
 
 async function runWith(family: string, config?: Record<string, unknown>) {
@@ -182,5 +193,8 @@ describe('after every fault above', () => {
       apiKey: API_KEY,
       sources: dropped.map((key) => ({ key, localPath: SAMPLE })),
     });
+    // The functions logged (every step, at DEBUG, errors included), and never the key.
+    expect(logs.length).toBeGreaterThan(50);
+    expect(logs.filter((line) => line.includes(API_KEY))).toEqual([]);
   });
 });
