@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { JsonlLine } from './jsonl.js';
 import { labelOfLine } from './classes.js';
 import { convertPromptCompletion, type LegacyMarkers } from './legacy.js';
@@ -13,7 +13,8 @@ import { convertPromptCompletion, type LegacyMarkers } from './legacy.js';
  * on both sides, and the same file with the same seed always splits the same way.
  */
 export function splitHash(seed: number, canonicalJson: string): number {
-  const digest = createHash('sha256').update(`${seed}\n`).update(canonicalJson).digest();
+  // One-shot hashing: no hash object per line.
+  const digest = hash('sha256', `${seed}\n${canonicalJson}`, 'buffer');
   return digest.readUIntBE(0, 6);
 }
 

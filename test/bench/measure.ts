@@ -20,7 +20,7 @@ const encoder = get_encoding('o200k_base');
 const started = performance.now();
 let examples = 0;
 if (mode === 'tunedrop') {
-  const counter = workerCounter(availableParallelism());
+  const counter = workerCounter(Number(process.env.WORKERS ?? availableParallelism()));
   const report = await validateDataset(() => createReadStream(path), {
     counter,
     model: findModel('gpt-4.1-mini')!,
