@@ -1,6 +1,5 @@
 import { StateMachine } from 'aws-local-stepfunctions';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { AwsApiError, serveAwsJson, type AwsJsonActions } from './aws-json-server.js';
 import type { Invoke } from './lambda.js';
 
 /**
@@ -39,15 +38,6 @@ export interface Execution {
   events: Array<{ at: Date; type: string; state?: string }>;
   done: Promise<Execution>;
   abort: () => void;
-}
-
-export class AwsApiError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface LocalStepFunctionsOptions {
@@ -218,7 +208,7 @@ export class LocalStepFunctions {
 
   /** Serves the Step Functions API on 127.0.0.1 for SDK clients (AWS_ENDPOINT_URL_SFN). */
   async serve(): Promise<{ endpoint: string; close: () => Promise<void> }> {
-    const api: Record<string, (body: Record<string, unknown>) => unknown> = {
+    const api: AwsJsonActions = {
       StartExecution: (b) => {
         const e = this.start(
           String(b.stateMachineArn),
@@ -245,44 +235,12 @@ export class LocalStepFunctions {
         return { stopDate: Date.now() / 1000 };
       },
     };
-    const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (c: Buffer) => chunks.push(c));
-      request.on('end', () => {
-        const action = String(request.headers['x-amz-target'] ?? '').replace(/^AWSStepFunctions\./, '');
-        const reply = (status: number, body: unknown) => {
-          response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
-          response.end(JSON.stringify(body));
-        };
-        try {
-          const handler = api[action];
-          if (!handler)
-            throw new AwsApiError(
-              'UnknownOperationException',
-              `local Step Functions does not implement ${action}`,
-            );
-          reply(
-            200,
-            handler(
-              chunks.length
-                ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>)
-                : {},
-            ),
-          );
-        } catch (error) {
-          reply(error instanceof AwsApiError ? 400 : 500, {
-            __type: error instanceof AwsApiError ? error.type : 'InternalFailure',
-            message: (error as Error).message,
-          });
-        }
-      });
+    return serveAwsJson({
+      service: 'Step Functions',
+      targetPrefix: 'AWSStepFunctions',
+      jsonVersion: '1.0',
+      actions: api,
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    return {
-      endpoint: `http://127.0.0.1:${port}`,
-      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-    };
   }
 }
 

@@ -1,15 +1,9 @@
 import { findModel } from '../../functions/core/catalog.js';
 import { validateDataset, type ValidationOptions } from '../../functions/core/dataset.js';
 import { countMessagesTokens } from '../../functions/core/tokens.js';
-import { chatDataset, chunks } from '../support/fakes.js';
+import { chatDataset, chunks, testValidationOptions } from '../support/fakes.js';
 
-const options: ValidationOptions = {
-  model: findModel('gpt-4o-mini')!,
-  seed: 42,
-  validationRatio: 0.2,
-  maxValidationExamples: 1000,
-  nEpochs: 'auto',
-};
+const options: ValidationOptions = testValidationOptions;
 const check = (text: string, overrides: Partial<ValidationOptions> = {}) =>
   validateDataset(() => chunks(text, 100), { ...options, ...overrides });
 

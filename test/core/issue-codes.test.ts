@@ -1,17 +1,11 @@
-import { findModel } from '../../functions/core/catalog.js';
 import { validateDataset, type ValidationOptions } from '../../functions/core/dataset.js';
+import { testValidationOptions } from '../support/fakes.js';
 
 /**
  * Every error and warning the validator knows, each with a file that triggers it and a near-identical
  * file that does not.
  */
-const options: ValidationOptions = {
-  model: findModel('gpt-4o-mini')!,
-  seed: 42,
-  validationRatio: 0.2,
-  maxValidationExamples: 1000,
-  nEpochs: 'auto',
-};
+const options: ValidationOptions = testValidationOptions;
 const enc = (text: string) => new TextEncoder().encode(text);
 const lines = (n: number, make: (i: number) => unknown) =>
   `${Array.from({ length: n }, (_, i) => JSON.stringify(make(i))).join('\n')}\n`;

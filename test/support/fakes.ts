@@ -1,3 +1,5 @@
+import { findModel } from '../../functions/core/catalog.js';
+import type { ValidationOptions } from '../../functions/core/dataset.js';
 import { canTransition, TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
 import type {
   CreateJobRequest,
@@ -163,3 +165,12 @@ export function memorySlots() {
   };
   return { slots, holders };
 }
+
+/** The validation settings the core tests share: gpt-4o-mini, seed 42, 20% validation, auto epochs. */
+export const testValidationOptions: ValidationOptions = {
+  model: findModel('gpt-4o-mini')!,
+  seed: 42,
+  validationRatio: 0.2,
+  maxValidationExamples: 1000,
+  nEpochs: 'auto',
+};
