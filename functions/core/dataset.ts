@@ -538,6 +538,7 @@ class TokenBatches {
       }
     });
     this.inFlight.push(this.chain);
-    if (this.inFlight.length > 2 * this.counter.parallelism) await this.inFlight.shift();
+    // Room for the main thread to read ahead while the workers start up; bounded, so memory stays flat.
+    if (this.inFlight.length > 8 + 2 * this.counter.parallelism) await this.inFlight.shift();
   }
 }
