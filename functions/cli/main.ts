@@ -14,7 +14,7 @@ import { validateDataset, type ValidationReport } from '../core/dataset.js';
 import { readJsonlLines } from '../core/jsonl.js';
 import { renderValidationMarkdown } from '../core/report.js';
 import { splitDataset } from '../core/split.js';
-import { inThreadCounter, workerCounter } from '../core/token-counter.js';
+import { tokenCounterFor } from '../core/token-counter.js';
 import { awsRedriveDeps } from '../adapters/aws-redrive.js';
 import { redrive } from '../redrive/redrive.js';
 
@@ -99,8 +99,8 @@ export async function main(
     if (!check.ok) throw new UsageError(`${check.message}. ${check.fix}`);
     const model = findModel(config.model)!;
 
-    // Tokenizing dominates: every core but one tokenizes while this thread parses and checks.
-    const counter = availableParallelism() > 1 ? workerCounter(availableParallelism()) : inThreadCounter();
+    // Tokenizing dominates: large files are tokenized on every core while this thread parses and checks.
+    const counter = tokenCounterFor(statSync(file).size, availableParallelism());
     const report = await validateDataset(() => createReadStream(file), {
       counter,
       model,

@@ -102,3 +102,14 @@ export function workerCounter(size: number): TokenCounter {
     },
   };
 }
+
+/**
+ * Below this size a run is over before workers pay off: each spends ~0.15 s building the encoder, and
+ * counting by pieces makes the in-thread path fast on ordinary text (measured: docs/performance.md).
+ */
+export const WORKER_THRESHOLD_BYTES = 48 * 1024 * 1024;
+
+/** The counter for a file of `sizeBytes` on a machine with `cores` cores. */
+export function tokenCounterFor(sizeBytes: number, cores: number): TokenCounter {
+  return cores > 1 && sizeBytes >= WORKER_THRESHOLD_BYTES ? workerCounter(cores) : inThreadCounter();
+}

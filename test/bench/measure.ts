@@ -3,7 +3,7 @@ import { get_encoding } from 'tiktoken';
 import { findModel } from '../../functions/core/catalog.js';
 import { validateDataset } from '../../functions/core/dataset.js';
 import { readJsonlLines } from '../../functions/core/jsonl.js';
-import { workerCounter } from '../../functions/core/token-counter.js';
+import { inThreadCounter, tokenCounterFor, workerCounter } from '../../functions/core/token-counter.js';
 import { availableParallelism } from 'node:os';
 
 /**
@@ -20,7 +20,14 @@ const encoder = get_encoding('o200k_base');
 const started = performance.now();
 let examples = 0;
 if (mode === 'tunedrop') {
-  const counter = workerCounter(Number(process.env.WORKERS ?? availableParallelism()));
+  // As the CLI chooses; WORKERS=n forces n workers (0: in-thread) for experiments.
+  const workers = process.env.WORKERS === undefined ? undefined : Number(process.env.WORKERS);
+  const counter =
+    workers === undefined
+      ? tokenCounterFor(statSync(path).size, availableParallelism())
+      : workers > 0
+        ? workerCounter(workers)
+        : inThreadCounter();
   const report = await validateDataset(() => createReadStream(path), {
     counter,
     model: findModel('gpt-4.1-mini')!,

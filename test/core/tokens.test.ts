@@ -60,3 +60,35 @@ describe('countTextTokens', () => {
       expect([...text.matchAll(O200K_PIECE)].map((m) => m[0]).join('')).toBe(text);
   });
 });
+
+import {
+  tokenCounterFor,
+  workerCounter,
+  WORKER_THRESHOLD_BYTES,
+} from '../../functions/core/token-counter.js';
+
+describe('workerCounter', () => {
+  it('counts in worker threads exactly as in this thread, memo and all', async () => {
+    const texts = [...randomTexts(3000), ...corpusTexts().slice(0, 3000)];
+    const counter = workerCounter(2);
+    try {
+      const first = await counter.count(texts);
+      const again = await counter.count(texts); // answered partly from the memo
+      const expected = texts.map(encoderCount);
+      expect(first).toEqual(expected);
+      expect(again).toEqual(expected);
+    } finally {
+      await counter.close();
+    }
+  });
+});
+
+describe('tokenCounterFor', () => {
+  it('uses workers only for large files on machines with more than one core', async () => {
+    const small = tokenCounterFor(WORKER_THRESHOLD_BYTES - 1, 8);
+    const single = tokenCounterFor(WORKER_THRESHOLD_BYTES * 2, 1);
+    const large = tokenCounterFor(WORKER_THRESHOLD_BYTES, 2);
+    expect([small.parallelism, single.parallelism, large.parallelism]).toEqual([1, 1, 2]);
+    await Promise.all([small.close(), single.close(), large.close()]);
+  });
+});
