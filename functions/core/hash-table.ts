@@ -1,5 +1,5 @@
 /**
- * A fixed-memory set of 48-bit hashes, each with the line it was first seen on: open addressing over
+ * A fixed-memory set of 53-bit hashes, each with the line it was first seen on: open addressing over
  * typed arrays, growing up to a cap. Finding duplicates in a file of millions of lines this way costs
  * 12 bytes a slot instead of the ~80 of a Map entry; past the cap, new hashes are not remembered (and
  * their duplicates not reported), so memory stays bounded whatever the file size.

@@ -15,7 +15,6 @@ import { availableParallelism } from 'node:os';
  */
 const [mode, path] = process.argv.slice(2);
 if (!mode || !path) throw new Error('usage: measure.ts floor|naive|tunedrop FILE');
-const encoder = get_encoding('o200k_base');
 
 const started = performance.now();
 let examples = 0;
@@ -40,6 +39,7 @@ if (mode === 'tunedrop') {
   examples = report.examples;
 } else {
   let tokens = 0;
+  const encoder = mode === 'naive' ? get_encoding('o200k_base') : undefined;
   for await (const line of readJsonlLines(createReadStream(path))) {
     if (!line.text) continue;
     const example = JSON.parse(line.text) as { messages: Array<Record<string, string>> };
@@ -47,7 +47,7 @@ if (mode === 'tunedrop') {
     if (mode === 'naive') {
       for (const message of example.messages) {
         tokens += 3;
-        for (const value of Object.values(message)) tokens += encoder.encode_ordinary(value).length;
+        for (const value of Object.values(message)) tokens += encoder!.encode_ordinary(value).length;
       }
     }
   }
