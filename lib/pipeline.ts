@@ -99,7 +99,7 @@ export class TunedropPipeline extends Construct {
     const collect = fn('Collect', 'collect', Duration.minutes(5));
     const record = fn('Record', 'record', Duration.minutes(1), { memorySize: 256 });
 
-    for (const f of [prepare, upload, createJob, getStatus, collect, record])
+    for (const f of [prepare, upload, acquireSlot, createJob, getStatus, collect, record])
       this.table.grantReadWriteData(f);
     for (const f of [upload, createJob, getStatus, collect]) this.apiKeySecret.grantRead(f);
     this.bucket.grantRead(prepare);
@@ -149,7 +149,13 @@ export class TunedropPipeline extends Construct {
 
     // A workflow that ends without recording its run (stopped in the console or by `tunedrop cancel`,
     // timed out, or failed in Record) is recorded here, and its provider job cancelled.
-    const reconcile = fn('Reconcile', 'reconcile', Duration.minutes(1));
+    // EventBridge invokes it asynchronously: its dead-letter queue covers delivery only, so a reconcile
+    // that fails after Lambda's own retries goes to the dead letters through an on-failure destination.
+    const reconcile = fn('Reconcile', 'reconcile', Duration.minutes(1), {
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new SqsDestination(this.deadLetters),
+    });
     this.table.grantReadWriteData(reconcile);
     this.apiKeySecret.grantRead(reconcile);
     new Rule(this, 'RunEndedUnrecorded', {

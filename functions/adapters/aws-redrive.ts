@@ -28,10 +28,12 @@ export function awsRedriveDeps(sqs: SQSClient, lambda: LambdaClient, queueUrl: s
       }));
     },
     async remove(letter) {
+      if (!letter.receipt)
+        throw new Error(`dead letter ${letter.id} has no receipt handle; it was not received from SQS`);
       await sqs.send(
         new DeleteMessageCommand({
           QueueUrl: queueUrl,
-          ReceiptHandle: (letter as { receiptHandle?: string }).receiptHandle,
+          ReceiptHandle: letter.receipt,
         }),
       );
     },
