@@ -17,6 +17,33 @@ interface Resource {
 }
 export interface CloudFormationTemplate {
   Resources: Record<string, Resource>;
+  Outputs?: Record<string, { Value: Json; Description?: string }>;
+}
+
+/** An IAM policy document, intrinsics resolved. */
+export interface PolicyDocument {
+  Version?: string;
+  Statement: Array<Record<string, unknown>>;
+}
+export interface NamedPolicy {
+  name: string;
+  document: PolicyDocument;
+}
+
+export interface LocalRole {
+  logicalId: string;
+  arn: string;
+  /** Inline policies, AWS::IAM::Policy resources attached to it, and managed policies by ARN. */
+  policies: NamedPolicy[];
+  managedPolicyArns: string[];
+}
+
+/** Lambda's asynchronous invocation settings for a function (AWS::Lambda::EventInvokeConfig). */
+export interface LocalInvokeConfig {
+  maximumRetryAttempts: number;
+  maximumEventAgeSeconds: number;
+  onFailure?: string;
+  onSuccess?: string;
 }
 
 export interface LocalFunction {
@@ -26,6 +53,11 @@ export interface LocalFunction {
   entry: string;
   environment: Record<string, string>;
   timeoutSeconds: number;
+  memorySize: number;
+  /** The execution role's ARN: the identity every AWS call of the function is made with. */
+  roleArn: string;
+  /** Asynchronous invocation: Lambda's defaults (2 retries, 6 h, no destination) unless configured. */
+  invokeConfig: LocalInvokeConfig;
 }
 
 export interface LocalNotification {
@@ -38,10 +70,11 @@ export interface LocalNotification {
 
 export interface LocalRule {
   logicalId: string;
+  arn: string;
   /** The EventBridge event pattern, tokens resolved. */
   pattern: Record<string, unknown>;
-  /** ARNs of the functions it targets. */
-  targets: string[];
+  /** The functions it targets, with the target's delivery retries and dead-letter queue. */
+  targets: Array<{ arn: string; maximumRetryAttempts: number; deadLetterArn?: string }>;
 }
 
 export interface LocalPlan {
@@ -49,12 +82,41 @@ export interface LocalPlan {
   tables: Array<{ logicalId: string; name: string; properties: Record<string, Json> }>;
   secrets: Array<{ logicalId: string; name: string; arn: string; initialValue: string }>;
   functions: LocalFunction[];
-  stateMachines: Array<{ logicalId: string; name: string; arn: string; definition: Record<string, unknown> }>;
+  stateMachines: Array<{
+    logicalId: string;
+    name: string;
+    arn: string;
+    roleArn: string;
+    definition: Record<string, unknown>;
+  }>;
   notifications: LocalNotification[];
   rules: LocalRule[];
+  queues: Array<{ logicalId: string; name: string; arn: string; url: string }>;
+  roles: LocalRole[];
+  /**
+   * Resource-based policies by the ARN of the resource they guard: bucket policies (by bucket ARN),
+   * queue policies (by queue ARN), and Lambda permissions as the function's policy (by function ARN).
+   */
+  resourcePolicies: Map<string, PolicyDocument>;
+  /** Customer managed policies the stack creates, by ARN. */
+  managedPolicies: Map<string, NamedPolicy>;
+  /** The stack's outputs, resolved. */
+  outputs: Record<string, { value: string; description?: string }>;
 }
 
-export function planFromTemplate(template: CloudFormationTemplate, entryMetadataKey: string): LocalPlan {
+export interface PlanOptions {
+  /** Template metadata key naming a function's source entry. */
+  entryMetadataKey: string;
+  /** Where the local SQS serves queues: a queue's URL (its Ref) is `<sqsEndpoint>/<account>/<name>`. */
+  sqsEndpoint?: string;
+}
+
+/** Lambda's asynchronous invocation defaults: two retries, events kept six hours, no destination. */
+const DEFAULT_INVOKE_CONFIG: LocalInvokeConfig = { maximumRetryAttempts: 2, maximumEventAgeSeconds: 21_600 };
+
+export function planFromTemplate(template: CloudFormationTemplate, options: PlanOptions): LocalPlan {
+  const { entryMetadataKey } = options;
+  const sqsEndpoint = options.sqsEndpoint ?? `https://sqs.${LOCAL_REGION}.amazonaws.com`;
   const resources = template.Resources;
   const names = new Map<string, { ref: string; arn: string }>();
   const arn = (service: string, resource: string) =>
@@ -83,6 +145,21 @@ export function planFromTemplate(template: CloudFormationTemplate, entryMetadata
         names.set(id, { ref: machineArn, arn: machineArn });
         break;
       }
+      case 'AWS::IAM::Role':
+        names.set(id, { ref: id, arn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/${id}` });
+        break;
+      case 'AWS::IAM::ManagedPolicy':
+        names.set(id, {
+          ref: `arn:aws:iam::${LOCAL_ACCOUNT}:policy/${id}`,
+          arn: `arn:aws:iam::${LOCAL_ACCOUNT}:policy/${id}`,
+        });
+        break;
+      case 'AWS::SQS::Queue':
+        names.set(id, { ref: `${sqsEndpoint}/${LOCAL_ACCOUNT}/${id}`, arn: arn('sqs', id) });
+        break;
+      case 'AWS::Events::Rule':
+        names.set(id, { ref: id, arn: arn('events', `rule/${id}`) });
+        break;
     }
   }
 
@@ -97,7 +174,8 @@ export function planFromTemplate(template: CloudFormationTemplate, entryMetadata
         );
       if (attribute === undefined) return known.ref;
       if (attribute === 'Arn') return known.arn;
-      if (attribute === 'Name') return known.ref;
+      if (attribute === 'Name' || attribute === 'QueueUrl') return known.ref;
+      if (attribute === 'QueueName') return id;
       throw new Error(`local mode cannot resolve Fn::GetAtt ${id}.${attribute}`);
     });
 
@@ -109,6 +187,23 @@ export function planFromTemplate(template: CloudFormationTemplate, entryMetadata
     stateMachines: [],
     notifications: [],
     rules: [],
+    queues: [],
+    roles: [],
+    resourcePolicies: new Map(),
+    managedPolicies: new Map(),
+    outputs: {},
+  };
+  const rolePolicies = new Map<string, NamedPolicy[]>();
+  const invokeConfigs = new Map<string, LocalInvokeConfig>();
+  const addResourcePolicy = (resourceArn: string, statements: Array<Record<string, unknown>>) => {
+    const existing = plan.resourcePolicies.get(resourceArn);
+    if (existing) existing.Statement.push(...statements);
+    else plan.resourcePolicies.set(resourceArn, { Version: '2012-10-17', Statement: [...statements] });
+  };
+  const document = (value: Json | undefined): PolicyDocument => {
+    const resolved = resolve(value ?? null) as unknown as PolicyDocument;
+    const statements = Array.isArray(resolved.Statement) ? resolved.Statement : [resolved.Statement];
+    return { ...resolved, Statement: statements };
   };
   for (const [id, resource] of Object.entries(resources)) {
     const props = resource.Properties ?? {};
@@ -137,10 +232,95 @@ export function planFromTemplate(template: CloudFormationTemplate, entryMetadata
           arn: names.get(id)!.arn,
           entry,
           environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(resolve(v))])),
+          // Lambda's defaults: 3 seconds, 128 MB.
           timeoutSeconds: typeof props.Timeout === 'number' ? props.Timeout : 3,
+          memorySize: typeof props.MemorySize === 'number' ? props.MemorySize : 128,
+          roleArn: String(resolve(props.Role ?? null)),
+          invokeConfig: DEFAULT_INVOKE_CONFIG,
         });
         break;
       }
+      case 'AWS::Lambda::EventInvokeConfig': {
+        const destinations = (props.DestinationConfig ?? {}) as Record<string, { Destination?: Json }>;
+        const onFailure = destinations.OnFailure?.Destination;
+        const onSuccess = destinations.OnSuccess?.Destination;
+        invokeConfigs.set(String(resolve(props.FunctionName ?? null)), {
+          maximumRetryAttempts:
+            typeof props.MaximumRetryAttempts === 'number'
+              ? props.MaximumRetryAttempts
+              : DEFAULT_INVOKE_CONFIG.maximumRetryAttempts,
+          maximumEventAgeSeconds:
+            typeof props.MaximumEventAgeInSeconds === 'number'
+              ? props.MaximumEventAgeInSeconds
+              : DEFAULT_INVOKE_CONFIG.maximumEventAgeSeconds,
+          ...(onFailure ? { onFailure: String(resolve(onFailure)) } : {}),
+          ...(onSuccess ? { onSuccess: String(resolve(onSuccess)) } : {}),
+        });
+        break;
+      }
+      case 'AWS::Lambda::Permission': {
+        // A function's resource-based policy, as Lambda's GetPolicy shows it.
+        const conditions: Record<string, Record<string, string>> = {};
+        if (props.SourceArn) conditions.ArnLike = { 'aws:SourceArn': String(resolve(props.SourceArn)) };
+        if (props.SourceAccount)
+          conditions.StringEquals = { 'aws:SourceAccount': String(resolve(props.SourceAccount)) };
+        const principal = String(resolve(props.Principal ?? null));
+        const functionArn = String(resolve(props.FunctionName ?? null));
+        addResourcePolicy(functionArn, [
+          {
+            Sid: id,
+            Effect: 'Allow',
+            Principal: principal.endsWith('.amazonaws.com') ? { Service: principal } : { AWS: principal },
+            Action: String(resolve(props.Action ?? null)),
+            Resource: functionArn,
+            ...(Object.keys(conditions).length ? { Condition: conditions } : {}),
+          },
+        ]);
+        break;
+      }
+      case 'AWS::IAM::Role': {
+        const inline = ((props.Policies ?? []) as Array<Record<string, Json>>).map((policy) => ({
+          name: String(policy.PolicyName),
+          document: document(policy.PolicyDocument),
+        }));
+        rolePolicies.set(id, [...(rolePolicies.get(id) ?? []), ...inline]);
+        plan.roles.push({
+          logicalId: id,
+          arn: names.get(id)!.arn,
+          policies: [],
+          managedPolicyArns: ((props.ManagedPolicyArns ?? []) as Json[]).map((a) => String(resolve(a))),
+        });
+        break;
+      }
+      case 'AWS::IAM::Policy':
+      case 'AWS::IAM::ManagedPolicy': {
+        const policy = {
+          name: String(props.PolicyName ?? props.ManagedPolicyName ?? id),
+          document: document(props.PolicyDocument),
+        };
+        if (resource.Type === 'AWS::IAM::ManagedPolicy') plan.managedPolicies.set(names.get(id)!.arn, policy);
+        for (const role of (props.Roles ?? []) as Json[]) {
+          const roleId = String(resolve(role));
+          rolePolicies.set(roleId, [...(rolePolicies.get(roleId) ?? []), policy]);
+        }
+        break;
+      }
+      case 'AWS::S3::BucketPolicy': {
+        const bucketArn = `arn:aws:s3:::${String(resolve(props.Bucket ?? null))}`;
+        addResourcePolicy(bucketArn, document(props.PolicyDocument).Statement);
+        break;
+      }
+      case 'AWS::SQS::QueuePolicy': {
+        for (const queue of (props.Queues ?? []) as Json[]) {
+          const url = String(resolve(queue));
+          const name = url.slice(url.lastIndexOf('/') + 1);
+          addResourcePolicy(arn('sqs', name), document(props.PolicyDocument).Statement);
+        }
+        break;
+      }
+      case 'AWS::SQS::Queue':
+        plan.queues.push({ logicalId: id, name: id, arn: names.get(id)!.arn, url: names.get(id)!.ref });
+        break;
       case 'AWS::StepFunctions::StateMachine': {
         const text = resolve(props.DefinitionString ?? null);
         if (typeof text !== 'string') throw new Error(`state machine ${id} has no DefinitionString`);
@@ -148,16 +328,26 @@ export function planFromTemplate(template: CloudFormationTemplate, entryMetadata
           logicalId: id,
           name: id,
           arn: names.get(id)!.arn,
+          roleArn: String(resolve(props.RoleArn ?? null)),
           definition: JSON.parse(text),
         });
         break;
       }
       case 'AWS::Events::Rule': {
-        const targets = ((props.Targets ?? []) as Array<Record<string, Json>>).map((target) =>
-          String(resolve(target.Arn ?? null)),
-        );
+        const targets = ((props.Targets ?? []) as Array<Record<string, Json>>).map((target) => {
+          const retry = target.RetryPolicy as Record<string, Json> | undefined;
+          const deadLetter = (target.DeadLetterConfig as Record<string, Json> | undefined)?.Arn;
+          return {
+            arn: String(resolve(target.Arn ?? null)),
+            // EventBridge's default: 185 retries over 24 hours.
+            maximumRetryAttempts:
+              typeof retry?.MaximumRetryAttempts === 'number' ? retry.MaximumRetryAttempts : 185,
+            ...(deadLetter ? { deadLetterArn: String(resolve(deadLetter)) } : {}),
+          };
+        });
         plan.rules.push({
           logicalId: id,
+          arn: names.get(id)!.arn,
           pattern: resolve(props.EventPattern ?? {}) as Record<string, unknown>,
           targets,
         });
@@ -187,6 +377,15 @@ export function planFromTemplate(template: CloudFormationTemplate, entryMetadata
       }
     }
   }
+  for (const role of plan.roles) role.policies = rolePolicies.get(role.logicalId) ?? [];
+  // EventInvokeConfig names its function by Ref (the name) or by ARN.
+  for (const fn of plan.functions)
+    fn.invokeConfig = invokeConfigs.get(fn.arn) ?? invokeConfigs.get(fn.logicalId) ?? DEFAULT_INVOKE_CONFIG;
+  for (const [key, output] of Object.entries(template.Outputs ?? {}))
+    plan.outputs[key] = {
+      value: String(resolve(output.Value)),
+      ...(output.Description ? { description: output.Description } : {}),
+    };
   return plan;
 }
 

@@ -13,9 +13,28 @@ import type { DeadLetter, RedriveDeps } from '../../functions/redrive/redrive.js
 import { buildApp, STACK_NAME } from '../../lib/app.js';
 import type { TunedropPipelineProps } from '../../lib/pipeline.js';
 import { ENTRY_METADATA_KEY } from '../../lib/tunedrop-function.js';
-import { LOCAL_REGION, planFromTemplate, type CloudFormationTemplate, type LocalPlan } from '../template.js';
+import {
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  planFromTemplate,
+  type CloudFormationTemplate,
+  type LocalFunction,
+  type LocalPlan,
+} from '../template.js';
 import { createTableFromTemplate, startLocalDynamoDb } from './dynamodb.js';
-import { loadFunctions } from './lambda.js';
+import { executionStatusChangeEvent, matchesPattern } from './events.js';
+import {
+  Authorizer,
+  functionPrincipal,
+  LOCAL_ADMIN,
+  rolePolicies,
+  servicePrincipal,
+  type Decision,
+  type Principal,
+} from './iam/authorizer.js';
+import { startGateway, type Gateway } from './iam/gateway.js';
+import { classifyJson, classifyS3, type ResourceNames } from './iam/requests.js';
+import { LambdaError, LocalLambda, type AsyncInvocationOutcome, type FunctionCredentials } from './lambda.js';
 import { startLocalS3 } from './s3.js';
 import { startLocalSecretsManager } from './secrets-manager.js';
 import { LocalStepFunctions, type Definition } from './step-functions.js';
@@ -23,8 +42,13 @@ import { LocalStepFunctions, type Definition } from './step-functions.js';
 /**
  * The embedded local cloud: the synthesized tunedrop stack, run on this machine. Every resource comes
  * from the template the real deployment uses (buckets, tables, secrets, functions with their
- * environment, state machines, S3 notification filters), served by local emulators; the functions are
- * the real handlers and the workflow the real definition.
+ * environment and role, state machines, S3 notifications, EventBridge rules, IAM policies), served by
+ * local emulators; the functions are the real handlers, each in execution environments of its own,
+ * and the workflow the real definition.
+ *
+ * IAM is enforced as AWS enforces it: every endpoint sits behind an IAM gateway (local/cloud/iam), and
+ * each function calls it with its own role's credentials; Step Functions invokes functions as its
+ * role; S3 and EventBridge invoke them only where the function's resource policy lets them.
  */
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -41,6 +65,19 @@ export interface LocalCloudOptions {
   logLevel?: string;
   /** Props of the pipeline construct, as a deployment would set them (e.g. providerConcurrency). */
   pipeline?: TunedropPipelineProps;
+  /**
+   * Changes the synthesized template before local mode reads it, as a different deployment would be:
+   * tests use it to take a grant away and watch the call that needs it fail.
+   */
+  transformTemplate?: (template: CloudFormationTemplate) => CloudFormationTemplate;
+  /** Where the functions' log lines go. @default this process's stdout and stderr */
+  onLog?: (functionName: string, stream: 'stdout' | 'stderr', line: string) => void;
+}
+
+/** Endpoints and credentials for an SDK client acting as the local cloud's administrator. */
+export interface LocalClientConfig {
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
 export interface LocalCloud {
@@ -48,8 +85,17 @@ export interface LocalCloud {
   bucket: string;
   table: string;
   stateMachineArn: string;
+  /** An S3 client acting as the administrator (allowed everything the bucket policy allows). */
   s3: S3Client;
   stepFunctions: LocalStepFunctions;
+  /** The functions' execution environments. */
+  lambda: LocalLambda;
+  /** Every IAM decision so far, in order (who, what, on which resource, allowed or why not). */
+  iamDecisions: readonly Decision[];
+  /** The endpoints behind IAM, by the service names of AWS_ENDPOINT_URL_<SERVICE>. */
+  endpoints: Record<'S3' | 'DYNAMODB' | 'SECRETS_MANAGER' | 'SFN', string>;
+  /** Client settings for the administrator's SDK clients: `new DynamoDBClient({ ...cloud.clientConfig, endpoint })`. */
+  clientConfig: LocalClientConfig;
   /** Uploads a file as a user would and returns the run id its event produces. */
   drop(localPath: string, key: string): Promise<string>;
   getRun(runId: string): Promise<RunRecord | undefined>;
@@ -70,21 +116,22 @@ export interface LocalCloud {
   saveRunFiles(runId: string, dir: string): Promise<string[]>;
   /** The last S3 event delivered for a key, to deliver it again as S3's at-least-once delivery may. */
   lastEvent(key: string): S3Event | undefined;
-  /** Invokes a function of the template, as Lambda would, by its ARN. */
+  /** Invokes a function of the template synchronously, as the administrator would, by its ARN. */
   invoke(functionArn: string, event: unknown): Promise<unknown>;
+  /** Sets environment variables on every function, as UpdateFunctionConfiguration would. */
+  updateFunctionEnvironment(variables: Record<string, string | undefined>): void;
   /** The dead-letter queue, with the redrive ports (receive, remove, invoke). */
   deadLetters: RedriveDeps;
   /** Failed deliveries of S3 events to the validate function, after its retries. */
   deliveryFailures: Array<{ key: string; error: unknown }>;
+  /** Events AWS would have dropped: retries spent with no destination, or a destination refused. */
+  droppedEvents: Array<{ functionName: string; reason: string }>;
   close(): Promise<void>;
 }
 
-// s3rver accepts only its own fixed key pair; the other emulators accept any.
-const LOCAL_CREDENTIALS = {
-  AWS_ACCESS_KEY_ID: 'S3RVER',
-  AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  AWS_REGION: LOCAL_REGION,
-};
+/** The administrator's access key; the gateways hand s3rver its own fixed key pair upstream. */
+const ADMIN_ACCESS_KEY = 'LOCALADMINACCESSKEY0';
+const S3RVER_KEY = 'S3RVER';
 
 export function synthesizeTemplate(pipeline: TunedropPipelineProps = {}): CloudFormationTemplate {
   const { app } = buildApp({
@@ -95,23 +142,40 @@ export function synthesizeTemplate(pipeline: TunedropPipelineProps = {}): CloudF
 }
 
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
-  const plan = planFromTemplate(synthesizeTemplate(options.pipeline), ENTRY_METADATA_KEY);
+  const template = synthesizeTemplate(options.pipeline);
+  const plan = planFromTemplate(options.transformTemplate?.(template) ?? template, {
+    entryMetadataKey: ENTRY_METADATA_KEY,
+  });
   const [bucket] = plan.buckets;
   const [table] = plan.tables;
   const [machine] = plan.stateMachines;
   if (!bucket || !table || !machine)
     throw new Error('the template lacks a bucket, a table or a state machine');
+  const timeScale = options.timeScale ?? 1 / 600;
 
   const closers: Array<() => Promise<void>> = [];
   const savedEnv = { ...process.env };
   try {
+    const authorizer = new Authorizer(plan.resourcePolicies);
+
+    // Identities: the administrator (this process, the tests, the CLI) and one per function.
+    const identities = new Map<string, Principal>([[ADMIN_ACCESS_KEY, LOCAL_ADMIN]]);
+    const credentials = new Map<string, FunctionCredentials>();
+    plan.functions.forEach((fn, index) => {
+      const accessKeyId = `ASIALOCAL${String(index).padStart(11, '0')}`;
+      identities.set(accessKeyId, functionPrincipal(plan, fn));
+      credentials.set(fn.arn, {
+        AWS_ACCESS_KEY_ID: accessKeyId,
+        AWS_SECRET_ACCESS_KEY: `local-secret-${fn.logicalId}`,
+        AWS_SESSION_TOKEN: `local-session-${fn.logicalId}`,
+      });
+    });
+
     const s3Server = await startLocalS3({
       buckets: plan.buckets.map((b) => b.name),
       ...(options.dataDir ? { directory: options.dataDir } : {}),
-      onDeliveryFailure: (event, error) => {
-        for (const object of createdObjects(S3EventSchema.parse(event)))
-          deliveryFailures.push({ key: object.key, error });
-      },
+      // S3 hands the event to Lambda once; Lambda's asynchronous invocation retries (below).
+      attempts: 1,
     });
     closers.push(() => s3Server.close());
     const dynamo = await startLocalDynamoDb();
@@ -121,108 +185,238 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     for (const secret of plan.secrets)
       secrets.define(secret.arn, secret.name, JSON.stringify({ apiKey: options.apiKey }));
 
-    // The functions' environment, as the template gives it, plus the endpoints of the emulators.
+    const lambdaRef: { current?: LocalLambda } = {};
+    const names: ResourceNames = {
+      secretArn: (id) => plan.secrets.find((s) => s.arn === id || s.name === id)?.arn ?? id,
+      queueArn: (url) => plan.queues.find((q) => q.url === url)?.arn ?? url,
+      functionArn: (name) => lambdaRef.current?.find(name)?.arn ?? name,
+    };
+
+    // Step Functions invokes each Task's function as the state machine's role.
+    const stateMachinePrincipal: Principal = {
+      arn: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${machine.roleArn.split('/').pop()}/${machine.logicalId}`,
+      policies: rolePolicies(plan, machine.roleArn),
+    };
     const invokers = new Map<string, (event: unknown) => Promise<unknown>>();
-    const stepFunctions = new LocalStepFunctions({ invokers, timeScale: options.timeScale ?? 1 / 600 });
+    for (const fn of plan.functions) {
+      invokers.set(fn.arn, async (event) => {
+        const decision = await authorizer.check(stateMachinePrincipal, {
+          action: 'lambda:InvokeFunction',
+          resource: fn.arn,
+        });
+        if (!decision.allowed) {
+          // Step Functions reports Lambda service errors as Lambda.<exception> (Step Functions developer
+          // guide, "Handle Lambda service exceptions", read 2026-11-29); a 403 is AWSLambdaException.
+          throw new LambdaError(
+            'Lambda.AWSLambdaException',
+            `${decision.message} (Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException)`,
+          );
+        }
+        return lambda.invoke(fn.arn, event);
+      });
+    }
+    const stepFunctions = new LocalStepFunctions({ invokers, timeScale });
     const sfnServer = await stepFunctions.serve();
     closers.push(() => sfnServer.close());
-    Object.assign(process.env, functionEnvironment(plan), LOCAL_CREDENTIALS, {
-      AWS_ENDPOINT_URL_S3: s3Server.endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-      AWS_ENDPOINT_URL_SFN: sfnServer.endpoint,
+
+    const gateway = (
+      service: string,
+      upstream: string,
+      protocol: 'rest-xml' | 'json',
+      classify: Parameters<typeof startGateway>[0]['classify'],
+    ) =>
+      startGateway({
+        service,
+        protocol,
+        upstream,
+        authorizer,
+        identity: (key) => identities.get(key),
+        classify,
+        readsBody: protocol !== 'rest-xml',
+        ...(protocol === 'rest-xml' ? { upstreamAccessKeyId: S3RVER_KEY } : {}),
+      });
+    const gateways: Record<LocalCloud['endpoints'] extends Record<infer K, string> ? K : never, Gateway> = {
+      S3: await gateway('S3', s3Server.endpoint, 'rest-xml', classifyS3),
+      DYNAMODB: await gateway('DynamoDB', dynamo.endpoint, 'json', (r) => classifyJson('dynamodb', r, names)),
+      SECRETS_MANAGER: await gateway('Secrets Manager', secrets.endpoint, 'json', (r) =>
+        classifyJson('secretsmanager', r, names),
+      ),
+      SFN: await gateway('Step Functions', sfnServer.endpoint, 'json', (r) =>
+        classifyJson('states', r, names),
+      ),
+    };
+    for (const g of Object.values(gateways)) closers.push(() => g.close());
+    const endpoints = Object.fromEntries(
+      Object.entries(gateways).map(([service, g]) => [service, g.endpoint]),
+    ) as LocalCloud['endpoints'];
+
+    // The dead-letter queue: what Lambda's on-failure destinations and EventBridge's DLQ deliver to.
+    const deadLetters: DeadLetter[] = [];
+    const deliveryFailures: LocalCloud['deliveryFailures'] = [];
+    const droppedEvents: LocalCloud['droppedEvents'] = [];
+    const sendToQueue = async (sender: Principal, queueArn: string, letter: DeadLetter) => {
+      const decision = await authorizer.check(sender, { action: 'sqs:SendMessage', resource: queueArn });
+      if (!decision.allowed) return decision.message;
+      if (!plan.queues.some((q) => q.arn === queueArn)) return `no queue ${queueArn} in the template`;
+      deadLetters.push(letter);
+      return undefined;
+    };
+
+    const onAsyncOutcome = async (outcome: AsyncInvocationOutcome) => {
+      if (outcome.condition === 'Success') return;
+      const { fn } = outcome;
+      for (const object of s3Objects(outcome.event))
+        deliveryFailures.push({ key: object, error: outcome.error });
+      const destination = fn.invokeConfig.onFailure;
+      if (!destination) {
+        droppedEvents.push({
+          functionName: fn.logicalId,
+          reason: `${outcome.condition} after ${outcome.attempts} attempts and no on-failure destination: ${outcome.error?.errorMessage}`,
+        });
+        return;
+      }
+      // Lambda sends to the destination with the function's execution role.
+      const refused = await sendToQueue(
+        functionPrincipal(plan, fn),
+        destination,
+        lambdaFailureRecord(outcome),
+      );
+      if (refused)
+        droppedEvents.push({ functionName: fn.logicalId, reason: `destination refused: ${refused}` });
+    };
+
+    const lambda = new LocalLambda(plan.functions, {
+      projectRoot: PROJECT_ROOT,
+      timeScale,
+      credentials: (fn) => credentials.get(fn.arn)!,
+      onAsyncOutcome,
+      ...(options.onLog ? { onLog: options.onLog } : {}),
+      sharedEnvironment: {
+        AWS_REGION: LOCAL_REGION,
+        AWS_DEFAULT_REGION: LOCAL_REGION,
+        ...Object.fromEntries(Object.entries(endpoints).map(([s, e]) => [`AWS_ENDPOINT_URL_${s}`, e])),
+        // Streamed uploads to s3rver must not carry checksum framing.
+        AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+        AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+        OPENAI_BASE_URL: options.openAiBaseUrl,
+        POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'ERROR',
+      },
+    });
+    lambdaRef.current = lambda;
+    closers.push(() => lambda.close());
+
+    const clientConfig: LocalClientConfig = {
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: ADMIN_ACCESS_KEY, secretAccessKey: 'local-admin-secret' },
+    };
+    // This process acts as the administrator: the CLI and any SDK client made without settings use it.
+    Object.assign(process.env, {
+      ...Object.fromEntries(Object.entries(endpoints).map(([s, e]) => [`AWS_ENDPOINT_URL_${s}`, e])),
+      AWS_ACCESS_KEY_ID: ADMIN_ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: 'local-admin-secret',
+      AWS_REGION: LOCAL_REGION,
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-      OPENAI_BASE_URL: options.openAiBaseUrl,
-      POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'ERROR',
     });
+    delete process.env.AWS_SESSION_TOKEN;
 
-    const clientConfig = {
-      region: LOCAL_REGION,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    };
-    const dynamoClient = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
+    const dynamoClient = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.DYNAMODB });
     const documents = DynamoDBDocumentClient.from(dynamoClient);
     for (const t of plan.tables) await createTableFromTemplate(dynamoClient, t.name, t.properties);
-
-    for (const [arn, invoke] of await loadFunctions(plan.functions, PROJECT_ROOT)) invokers.set(arn, invoke);
     for (const m of plan.stateMachines)
       stepFunctions.register(m.arn, m.name, m.definition as unknown as Definition);
 
+    // S3 → Lambda: S3 refuses a notification configuration whose function does not let S3 invoke it,
+    // so the deployment itself would fail; so does local mode.
     const createdRuns = new Map<string, (runId: string) => void>();
-    // The dead-letter queue: what Lambda's on-failure destination and EventBridge's DLQ would hold.
-    const deadLetters: DeadLetter[] = [];
     const lastEvents = new Map<string, S3Event>();
-    const deliveryFailures: LocalCloud['deliveryFailures'] = [];
     for (const notification of plan.notifications) {
-      const invoke = invokers.get(notification.functionArn);
-      if (!invoke)
-        throw new Error(`the bucket notifies ${notification.functionArn}, which local mode has not loaded`);
-      s3Server.subscribe(
-        notification,
-        async (event) => {
-          for (const object of createdObjects(S3EventSchema.parse(event))) {
-            lastEvents.set(object.key, event);
-            createdRuns.get(object.key)?.(deriveRunId(object));
-          }
-          await invoke(event);
-        },
-        // As Lambda's on-failure destination, once the retries are spent.
-        (event, error) => deadLetters.push(lambdaFailureRecord(notification.functionArn, event, error)),
-      );
+      const fn = lambda.find(notification.functionArn);
+      if (!fn)
+        throw new Error(`the bucket notifies ${notification.functionArn}, which is not in the template`);
+      const bucketArn = `arn:aws:s3:::${notification.bucket}`;
+      const permitted = await authorizer.check(servicePrincipal('s3.amazonaws.com', bucketArn), {
+        action: 'lambda:InvokeFunction',
+        resource: fn.arn,
+      });
+      if (!permitted.allowed)
+        throw new Error(
+          `the deployment would fail: S3 cannot validate the notification of ${notification.bucket} to ${fn.logicalId} (${permitted.message})`,
+        );
+      s3Server.subscribe(notification, async (event) => {
+        for (const object of createdObjects(S3EventSchema.parse(event))) {
+          lastEvents.set(object.key, event);
+          createdRuns.get(object.key)?.(deriveRunId(object));
+        }
+        lambda.invokeAsync(fn.arn, event);
+      });
     }
 
     // EventBridge, for the rules the template declares on Step Functions status changes.
     const pendingEvents = new Set<Promise<void>>();
     stepFunctions.onExecutionEnd((execution) => {
-      const event = {
-        version: '0',
-        id: crypto.randomUUID(),
-        source: 'aws.states',
-        'detail-type': 'Step Functions Execution Status Change',
-        account: '000000000000',
-        region: LOCAL_REGION,
-        time: new Date().toISOString(),
-        resources: [execution.executionArn],
-        detail: {
-          executionArn: execution.executionArn,
-          stateMachineArn: execution.stateMachineArn,
-          name: execution.name,
-          status: execution.status,
-          startDate: execution.startDate.getTime(),
-          stopDate: execution.stopDate?.getTime() ?? null,
-          input: execution.input,
-          output: execution.output ?? null,
-          error: execution.error ?? null,
-          cause: execution.cause ?? null,
-        },
-      };
+      const event = executionStatusChangeEvent(execution, { account: LOCAL_ACCOUNT, region: LOCAL_REGION });
       for (const rule of plan.rules) {
         if (!matchesPattern(rule.pattern, event)) continue;
         for (const target of rule.targets) {
-          const invoke = invokers.get(target);
-          if (!invoke) continue;
-          // As EventBridge's target dead-letter queue: the event itself, the target in an attribute.
-          const delivery = deliverWithRetries(
-            () => invoke(event),
-            (error) =>
-              deadLetters.push({
-                id: crypto.randomUUID(),
-                body: JSON.stringify(event),
-                attributes: { TARGET_ARN: target, ERROR_MESSAGE: (error as Error).message },
-              }),
-          ).finally(() => pendingEvents.delete(delivery));
+          const delivery = deliverRuleTarget(rule.arn, target, event).finally(() =>
+            pendingEvents.delete(delivery),
+          );
           pendingEvents.add(delivery);
         }
       }
     });
+    /**
+     * EventBridge invokes the target asynchronously: delivery fails only when Lambda refuses the
+     * invocation (no permission, no function). Failed deliveries are retried, then sent to the
+     * target's dead-letter queue (as the events service, under the queue's policy).
+     */
+    async function deliverRuleTarget(
+      ruleArn: string,
+      target: LocalPlan['rules'][number]['targets'][number],
+      event: unknown,
+    ): Promise<void> {
+      const events = servicePrincipal('events.amazonaws.com', ruleArn);
+      let refusal = '';
+      // Retries are spaced at scaled-down intervals; a refusal does not heal by itself locally.
+      for (let attempt = 0; attempt <= Math.min(target.maximumRetryAttempts, 2); attempt++) {
+        const fn = lambda.find(target.arn);
+        const decision = await authorizer.check(events, {
+          action: 'lambda:InvokeFunction',
+          resource: target.arn,
+        });
+        if (fn && decision.allowed) {
+          lambda.invokeAsync(fn.arn, event);
+          return;
+        }
+        refusal = fn ? decision.message : `no function ${target.arn}`;
+        await new Promise((resolve) => setTimeout(resolve, 1000 * timeScale));
+      }
+      if (!target.deadLetterArn) {
+        droppedEvents.push({ functionName: target.arn, reason: `EventBridge could not deliver: ${refusal}` });
+        return;
+      }
+      const refused = await sendToQueue(events, target.deadLetterArn, {
+        id: crypto.randomUUID(),
+        body: JSON.stringify(event),
+        attributes: { RULE_ARN: ruleArn, TARGET_ARN: target.arn, ERROR_MESSAGE: refusal },
+      });
+      if (refused)
+        droppedEvents.push({ functionName: target.arn, reason: `dead-letter queue refused: ${refused}` });
+    }
 
-    const s3 = new S3Client({ ...clientConfig, endpoint: s3Server.endpoint, forcePathStyle: true });
+    const s3 = new S3Client({ ...clientConfig, endpoint: endpoints.S3, forcePathStyle: true });
     const getRun = async (runId: string) => {
       const { Item } = await documents.send(
         new GetCommand({ TableName: table.name, Key: { runId }, ConsistentRead: true }),
       );
       return Item ? RunRecordSchema.parse(Item) : undefined;
+    };
+    const adminInvoke = async (functionArn: string) => {
+      const fn = lambda.find(functionArn);
+      if (!fn) throw new Error(`no function ${functionArn} in the template`);
+      await authorizer.require(LOCAL_ADMIN, { action: 'lambda:InvokeFunction', resource: fn.arn });
+      return fn;
     };
 
     return {
@@ -232,7 +426,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       stateMachineArn: machine.arn,
       s3,
       stepFunctions,
+      lambda,
+      iamDecisions: authorizer.decisions,
+      endpoints,
+      clientConfig,
       deliveryFailures,
+      droppedEvents,
       async drop(localPath, key) {
         const runId = new Promise<string>((resolve) => createdRuns.set(key, resolve));
         await s3.send(
@@ -247,6 +446,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       },
       getRun,
       lastEvent: (key) => lastEvents.get(key),
+      updateFunctionEnvironment: (variables) => lambda.updateEnvironment(variables),
       deadLetters: {
         receive: async () => [...deadLetters],
         remove: async (letter) => {
@@ -254,19 +454,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           if (index >= 0) deadLetters.splice(index, 1);
         },
         invoke: async (functionArn, payload) => {
-          const invoke = invokers.get(functionArn);
-          if (!invoke) throw new Error(`no function ${functionArn} in the template`);
           // Asynchronous, as Lambda's Event invocation: failures go back to the dead letters.
-          await deliverWithRetries(
-            () => invoke(payload),
-            (error) => deadLetters.push(lambdaFailureRecord(functionArn, payload, error)),
-          );
+          lambda.invokeAsync((await adminInvoke(functionArn)).arn, payload);
         },
       },
       async invoke(functionArn, event) {
-        const invoke = invokers.get(functionArn);
-        if (!invoke) throw new Error(`no function ${functionArn} in the template`);
-        return invoke(event);
+        return lambda.invoke((await adminInvoke(functionArn)).arn, event);
       },
       async saveRunFiles(runId, dir) {
         const { Contents = [] } = await s3.send(
@@ -324,62 +517,20 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   }
 }
 
-/** The union of the functions' environments; local mode runs them in one process, so they must agree. */
-function functionEnvironment(plan: LocalPlan): Record<string, string> {
-  const merged: Record<string, string> = {};
-  for (const fn of plan.functions) {
-    for (const [name, value] of Object.entries(fn.environment)) {
-      if (name === 'NODE_OPTIONS') continue;
-      if (merged[name] !== undefined && merged[name] !== value) {
-        throw new Error(
-          `functions disagree on ${name} (${merged[name]} vs ${value}); local mode runs them in one process`,
-        );
-      }
-      merged[name] = value;
-    }
-  }
-  return merged;
-}
-
 function restoreEnv(saved: NodeJS.ProcessEnv): void {
   for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
   Object.assign(process.env, saved);
 }
 
-/** EventBridge pattern matching for what tunedrop's rules use: arrays of allowed values, nested objects. */
-export function matchesPattern(pattern: unknown, event: unknown): boolean {
-  if (Array.isArray(pattern)) return pattern.some((allowed) => allowed === event);
-  if (pattern && typeof pattern === 'object') {
-    if (!event || typeof event !== 'object') return false;
-    return Object.entries(pattern).every(([key, sub]) =>
-      matchesPattern(sub, (event as Record<string, unknown>)[key]),
-    );
-  }
-  return pattern === event;
+/** The keys of an S3 event's objects, if the event is one. */
+function s3Objects(event: unknown): string[] {
+  const parsed = S3EventSchema.safeParse(event);
+  return parsed.success ? createdObjects(parsed.data).map((o) => o.key) : [];
 }
 
-async function deliverWithRetries(
-  deliver: () => Promise<unknown>,
-  onFailure: (error: unknown) => void,
-  attempts = 3,
-): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await deliver();
-      return;
-    } catch (error) {
-      if (attempt >= attempts) {
-        onFailure(error);
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
-    }
-  }
-}
-
-/** What a Lambda on-failure destination receives when retries are exhausted. */
-function lambdaFailureRecord(functionArn: string, event: unknown, error: unknown): DeadLetter {
-  const e = error instanceof Error ? error : new Error(String(error));
+/** What a Lambda on-failure destination receives (Lambda developer guide, "Asynchronous invocation", read 2026-11-29). */
+function lambdaFailureRecord(outcome: AsyncInvocationOutcome): DeadLetter {
+  const e = outcome.error ?? new LambdaError('Unknown', 'no error recorded');
   return {
     id: crypto.randomUUID(),
     attributes: {},
@@ -387,14 +538,16 @@ function lambdaFailureRecord(functionArn: string, event: unknown, error: unknown
       version: '1.0',
       timestamp: new Date().toISOString(),
       requestContext: {
-        requestId: crypto.randomUUID(),
-        functionArn: `${functionArn}:$LATEST`,
-        condition: 'RetriesExhausted',
-        approximateInvokeCount: 3,
+        requestId: outcome.requestId,
+        functionArn: `${outcome.fn.arn}:$LATEST`,
+        condition: outcome.condition,
+        approximateInvokeCount: outcome.attempts,
       },
-      requestPayload: event,
+      requestPayload: outcome.event,
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-      responsePayload: { errorType: e.name, errorMessage: e.message },
+      responsePayload: { errorType: e.errorType, errorMessage: e.errorMessage, trace: e.trace },
     }),
   };
 }
+
+export type { LocalFunction };

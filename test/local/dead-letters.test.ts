@@ -28,11 +28,7 @@ afterAll(async () => {
 });
 
 it('an upload whose validation keeps failing is dead-lettered, and a redrive after the fix records its run', async () => {
-  const dynamo = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB!,
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
+  const dynamo = new DynamoDBClient({ ...cloud.clientConfig, endpoint: cloud.endpoints.DYNAMODB });
   const table = cloud.plan.tables[0]!;
   // The outage: the runs table is gone, so validate fails on every attempt.
   await dynamo.send(new DeleteTableCommand({ TableName: table.name }));

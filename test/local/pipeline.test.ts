@@ -178,11 +178,7 @@ describe('a run stopped from the console (StopExecution)', () => {
     );
     const runId = await cloud.drop(SAMPLE, 'incoming/stopped/tickets.jsonl');
     await cloud.waitForRun(runId, { timeoutMs: 30_000, until: (run) => run.providerStatus === 'running' });
-    const sfn = new SFNClient({
-      region: 'us-east-1',
-      endpoint: process.env.AWS_ENDPOINT_URL_SFN!,
-      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    });
+    const sfn = new SFNClient({ ...cloud.clientConfig, endpoint: cloud.endpoints.SFN });
     const execution = cloud.stepFunctions.list().find((e) => e.name === runId)!;
     await sfn.send(new StopExecutionCommand({ executionArn: execution.executionArn }));
     sfn.destroy();

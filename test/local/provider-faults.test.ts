@@ -16,16 +16,11 @@ let cloud: LocalCloud;
 let openai: OpenAI;
 const dropped: string[] = [];
 
-// Every line the functions log, to check that the key never appears in them: POWERTOOLS_DEV makes
-// the logger write through the global console, captured here.
+// Every line the functions write (their stdout and stderr, what CloudWatch Logs would keep), to check
+// that the key never appears in them.
 const logs: string[] = [];
-const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
-const originalConsole = Object.fromEntries(methods.map((method) => [method, console[method]]));
 
 beforeAll(async () => {
-  process.env.POWERTOOLS_DEV = 'true';
-  for (const method of methods)
-    console[method] = (...args: unknown[]) => void logs.push(args.map(String).join(' '));
   emulator = await startOpenAiEmulator({
     apiKey: API_KEY,
     timing: { validatingMs: 10, queuedMs: 10, msPerStep: 0 },
@@ -35,6 +30,7 @@ beforeAll(async () => {
     apiKey: API_KEY,
     logLevel: 'DEBUG',
     timeScale: 1 / 1000,
+    onLog: (_, __, line) => void logs.push(line),
   });
   openai = new OpenAI({ apiKey: API_KEY, baseURL: emulator.baseUrl });
 });
@@ -42,8 +38,6 @@ afterEach(() => emulator.faults.clear());
 afterAll(async () => {
   await cloud?.close();
   await emulator?.close();
-  Object.assign(console, originalConsole);
-  delete process.env.POWERTOOLS_DEV;
 });
 
 async function runWith(family: string, config?: Record<string, unknown>) {
@@ -89,7 +83,7 @@ describe('when the provider', () => {
   });
 
   it('answers slower than the request timeout, the call is retried and the run succeeds', async () => {
-    process.env.PROVIDER_TIMEOUT_MS = '300';
+    cloud.updateFunctionEnvironment({ PROVIDER_TIMEOUT_MS: '300' });
     try {
       emulator.faults.onRequest({
         method: 'GET',
@@ -100,7 +94,7 @@ describe('when the provider', () => {
       expect(run.status).toBe('SUCCEEDED');
       expect(emulator.faults.applied.map((a) => a.fault)).toContain('slow');
     } finally {
-      delete process.env.PROVIDER_TIMEOUT_MS;
+      cloud.updateFunctionEnvironment({ PROVIDER_TIMEOUT_MS: undefined });
     }
   });
 

@@ -1,0 +1,206 @@
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../template.js';
+import type { AccessRequest } from './authorizer.js';
+
+/**
+ * What each request to a local AWS endpoint asks IAM for: the action and the resource ARN (with the
+ * condition keys that come from the request), as the service's authorization reference lists them
+ * (Service Authorization Reference, "Actions, resources, and condition keys for <service>", read
+ * 2026-11-29). Pure functions of the HTTP request, so each mapping is tested on its own.
+ */
+export interface HttpRequestShape {
+  method: string;
+  /** Path without the query string, decoded. */
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body, for protocols whose action lives in it (JSON, query); never read for S3. */
+  body?: Buffer;
+}
+
+/** Looks up names the request does not spell as ARNs (a secret's name, a queue's URL, a function's name). */
+export interface ResourceNames {
+  secretArn(id: string): string;
+  queueArn(url: string): string;
+  functionArn(name: string): string;
+}
+
+export class UnclassifiedRequestError extends Error {}
+
+const arn = (service: string, resource: string) =>
+  `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
+
+/** S3 REST, path-style (`/bucket/key?subresource`). */
+export function classifyS3(request: HttpRequestShape): AccessRequest[] {
+  const [, bucket = '', ...rest] = request.path.split('/');
+  const key = rest.join('/');
+  const q = request.query;
+  const bucketArn = `arn:aws:s3:::${bucket}`;
+  const objectArn = `${bucketArn}/${key}`;
+  const method = request.method.toUpperCase();
+  if (!bucket) return [{ action: 's3:ListAllMyBuckets', resource: '*' }];
+  if (!key) {
+    if (method === 'GET' || method === 'HEAD') {
+      if (q.has('versions')) return [{ action: 's3:ListBucketVersions', resource: bucketArn }];
+      if (q.has('location')) return [{ action: 's3:GetBucketLocation', resource: bucketArn }];
+      if (q.has('uploads')) return [{ action: 's3:ListBucketMultipartUploads', resource: bucketArn }];
+      if (q.has('versioning')) return [{ action: 's3:GetBucketVersioning', resource: bucketArn }];
+      if (q.has('policy')) return [{ action: 's3:GetBucketPolicy', resource: bucketArn }];
+      if (q.has('notification')) return [{ action: 's3:GetBucketNotification', resource: bucketArn }];
+      // ListObjects(V2) and HeadBucket are both s3:ListBucket.
+      const prefix = q.get('prefix');
+      return [
+        {
+          action: 's3:ListBucket',
+          resource: bucketArn,
+          ...(prefix !== null ? { context: { 's3:prefix': prefix } } : {}),
+        },
+      ];
+    }
+    if (method === 'POST' && q.has('delete'))
+      return [{ action: 's3:DeleteObject', resource: `${bucketArn}/*` }];
+    if (method === 'PUT' && q.size === 0) return [{ action: 's3:CreateBucket', resource: bucketArn }];
+    if (method === 'DELETE' && q.size === 0) return [{ action: 's3:DeleteBucket', resource: bucketArn }];
+    throw new UnclassifiedRequestError(`S3 ${method} ${request.path}?${q.toString()}`);
+  }
+  const versioned = q.has('versionId');
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      if (q.has('uploadId')) return [{ action: 's3:ListMultipartUploadParts', resource: objectArn }];
+      if (q.has('tagging'))
+        return [
+          { action: versioned ? 's3:GetObjectVersionTagging' : 's3:GetObjectTagging', resource: objectArn },
+        ];
+      return [{ action: versioned ? 's3:GetObjectVersion' : 's3:GetObject', resource: objectArn }];
+    case 'PUT': {
+      if (q.has('tagging'))
+        return [
+          { action: versioned ? 's3:PutObjectVersionTagging' : 's3:PutObjectTagging', resource: objectArn },
+        ];
+      const copySource = header(request, 'x-amz-copy-source');
+      if (copySource && !q.has('uploadId')) {
+        const [source = '', sourceQuery = ''] = decodeURIComponent(copySource).replace(/^\//, '').split('?');
+        return [
+          { action: 's3:PutObject', resource: objectArn },
+          {
+            action: sourceQuery.includes('versionId=') ? 's3:GetObjectVersion' : 's3:GetObject',
+            resource: `arn:aws:s3:::${source}`,
+          },
+        ];
+      }
+      // PutObject, and UploadPart of a multipart upload.
+      return [{ action: 's3:PutObject', resource: objectArn }];
+    }
+    case 'POST':
+      // CreateMultipartUpload and CompleteMultipartUpload.
+      if (q.has('uploads') || q.has('uploadId')) return [{ action: 's3:PutObject', resource: objectArn }];
+      break;
+    case 'DELETE':
+      if (q.has('uploadId')) return [{ action: 's3:AbortMultipartUpload', resource: objectArn }];
+      return [{ action: versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject', resource: objectArn }];
+  }
+  throw new UnclassifiedRequestError(`S3 ${method} ${request.path}?${q.toString()}`);
+}
+
+/** The AWS JSON protocols: the action in X-Amz-Target, the resource in the body. */
+export function classifyJson(
+  service: 'dynamodb' | 'secretsmanager' | 'states' | 'sqs',
+  request: HttpRequestShape,
+  names: ResourceNames,
+): AccessRequest[] {
+  const target = header(request, 'x-amz-target') ?? '';
+  const action = target.slice(target.indexOf('.') + 1);
+  const body = parseJson(request.body);
+  const str = (name: string) => {
+    const value = body[name];
+    if (typeof value !== 'string') throw new UnclassifiedRequestError(`${service}:${action} without ${name}`);
+    return value;
+  };
+  switch (service) {
+    case 'dynamodb': {
+      const table = (name: string) => arn('dynamodb', `table/${name}`);
+      if (action === 'ListTables') return [{ action: 'dynamodb:ListTables', resource: '*' }];
+      if (action === 'BatchGetItem' || action === 'BatchWriteItem') {
+        const tables = Object.keys((body.RequestItems ?? {}) as object);
+        return tables.map((name) => ({ action: `dynamodb:${action}`, resource: table(name) }));
+      }
+      if (action === 'TransactWriteItems' || action === 'TransactGetItems') {
+        // Each item is authorized as its own action on its own table.
+        const items = (body.TransactItems ?? []) as Array<Record<string, { TableName?: string }>>;
+        return items.flatMap((item) =>
+          Object.entries(item).map(([kind, operation]) => ({
+            action: `dynamodb:${kind === 'Put' ? 'PutItem' : kind === 'Update' ? 'UpdateItem' : kind === 'Delete' ? 'DeleteItem' : kind === 'Get' ? 'GetItem' : 'ConditionCheckItem'}`,
+            resource: table(String(operation.TableName)),
+          })),
+        );
+      }
+      const index = typeof body.IndexName === 'string' ? `/index/${body.IndexName}` : '';
+      return [{ action: `dynamodb:${action}`, resource: `${table(str('TableName'))}${index}` }];
+    }
+    case 'secretsmanager':
+      if (action === 'CreateSecret')
+        return [
+          { action: 'secretsmanager:CreateSecret', resource: arn('secretsmanager', `secret:${str('Name')}`) },
+        ];
+      if (action === 'ListSecrets') return [{ action: 'secretsmanager:ListSecrets', resource: '*' }];
+      return [{ action: `secretsmanager:${action}`, resource: names.secretArn(str('SecretId')) }];
+    case 'states': {
+      const resource =
+        typeof body.executionArn === 'string'
+          ? body.executionArn
+          : typeof body.stateMachineArn === 'string'
+            ? body.stateMachineArn
+            : undefined;
+      if (!resource) throw new UnclassifiedRequestError(`states:${action} without an ARN`);
+      return [{ action: `states:${action}`, resource }];
+    }
+    case 'sqs':
+      if (action === 'ListQueues') return [{ action: 'sqs:ListQueues', resource: '*' }];
+      if (action === 'CreateQueue' || action === 'GetQueueUrl')
+        return [{ action: `sqs:${action}`, resource: arn('sqs', str('QueueName')) }];
+      return [
+        {
+          // Batch actions are authorized as their single forms (SQS API reference, read 2026-11-29).
+          action: `sqs:${action.replace(/Batch$/, '')}`,
+          resource: names.queueArn(str('QueueUrl')),
+        },
+      ];
+  }
+}
+
+/** Lambda's REST API: only Invoke is served locally. */
+export function classifyLambda(request: HttpRequestShape, names: ResourceNames): AccessRequest[] {
+  const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(request.path);
+  if (!match || request.method.toUpperCase() !== 'POST')
+    throw new UnclassifiedRequestError(`Lambda ${request.method} ${request.path}`);
+  return [{ action: 'lambda:InvokeFunction', resource: names.functionArn(decodeURIComponent(match[1]!)) }];
+}
+
+/** CloudFormation's query protocol: the action and the stack in the form body. */
+export function classifyCloudFormation(request: HttpRequestShape): AccessRequest[] {
+  const form = new URLSearchParams(request.body?.toString('utf8') ?? '');
+  const action = form.get('Action');
+  if (!action) throw new UnclassifiedRequestError('CloudFormation request without an Action');
+  const stack = form.get('StackName');
+  return [
+    {
+      action: `cloudformation:${action}`,
+      resource: stack ? arn('cloudformation', `stack/${stack}/local`) : '*',
+    },
+  ];
+}
+
+function header(request: HttpRequestShape, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function parseJson(body: Buffer | undefined): Record<string, unknown> {
+  if (!body?.length) return {};
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    throw new UnclassifiedRequestError('a request body that is not JSON');
+  }
+}
