@@ -5,11 +5,16 @@ import type { AddressInfo } from 'node:net';
  * A local endpoint of an AWS service speaking the AWS JSON protocol: the action is named by the
  * `X-Amz-Target` header (`<prefix>.<Action>`), the body is JSON, and errors come back as
  * `{"__type": ..., "message": ...}` with status 400, which the SDK turns into typed exceptions.
+ *
+ * Services that moved from the query protocol to JSON (SQS) answer errors with another status and extra
+ * headers: SQS sends the old query error code in `x-amzn-query-error` and the SDK names the exception
+ * from it. An error carries those in its options; actions may also answer asynchronously (long polling).
  */
 export class AwsApiError extends Error {
   constructor(
     readonly type: string,
     message: string,
+    readonly options: { status?: number; headers?: Record<string, string> } = {},
   ) {
     super(message);
   }
@@ -30,9 +35,21 @@ export async function serveAwsJson(options: {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const action = String(request.headers['x-amz-target'] ?? '').replace(`${options.targetPrefix}.`, '');
-      const reply = (status: number, body: unknown) => {
-        response.writeHead(status, { 'content-type': `application/x-amz-json-${options.jsonVersion}` });
+      const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        if (response.destroyed) return;
+        response.writeHead(status, {
+          'content-type': `application/x-amz-json-${options.jsonVersion}`,
+          ...headers,
+        });
         response.end(JSON.stringify(body));
+      };
+      const fail = (error: unknown) => {
+        const known = error instanceof AwsApiError;
+        reply(
+          known ? (error.options.status ?? 400) : 500,
+          { __type: known ? error.type : 'InternalFailure', message: (error as Error).message },
+          known ? error.options.headers : {},
+        );
       };
       try {
         const handler = options.actions[action];
@@ -45,13 +62,11 @@ export async function serveAwsJson(options: {
         const body = chunks.length
           ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>)
           : {};
-        reply(200, handler(body));
+        const result = handler(body);
+        if (result instanceof Promise) result.then((value) => reply(200, value), fail);
+        else reply(200, result);
       } catch (error) {
-        const known = error instanceof AwsApiError;
-        reply(known ? 400 : 500, {
-          __type: known ? error.type : 'InternalFailure',
-          message: (error as Error).message,
-        });
+        fail(error);
       }
     });
   });
