@@ -23,20 +23,21 @@ import { redrive } from '../redrive/redrive.js';
  *   tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
  *   tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
  *   tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN]
-  tunedrop redrive [--stack Tunedrop | --queue URL]
- * Exit codes: 0 valid/done, 1 invalid data or nothing to cancel, 2 usage error.
+ *   tunedrop redrive [--stack Tunedrop | --queue URL]
+ * Exit codes: 0 valid/done, 1 invalid data, nothing to cancel or dead letters kept, 2 usage error.
  */
 const USAGE = `Usage:
   tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
   tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
   tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN]
+  tunedrop redrive [--stack Tunedrop | --queue URL]
 
   --model M      base model to check against (default: the config's, else gpt-4.1-mini)
   --config F     a tunedrop.json with run settings (docs/configuration.md)
   --convert      convert a legacy prompt/completion file to chat instead of rejecting it
   --json         print the report as JSON (validation.json schema, docs/validation-report.md)
   --out DIR      where prepare writes train.jsonl and validation.jsonl
-  --stack S      the deployed stack whose run to cancel (default: Tunedrop; uses your AWS credentials)
+  --stack S      the deployed stack to cancel a run of or redrive (default: Tunedrop; uses your AWS credentials)
   --state-machine ARN  the run workflow's ARN, instead of looking it up in the stack
   --queue URL    the dead-letter queue's URL, instead of looking it up in the stack`;
 
@@ -71,7 +72,7 @@ export async function main(
     if (command === 'redrive') {
       if (file) throw new UsageError('redrive takes no arguments');
       return await redriveDeadLetters(
-        values.queue ?? (await stackOutput(values.stack, 'DeadLetterQueueUrl')),
+        values.queue ?? (await stackOutput(values.stack, 'DeadLetterQueueUrl', '--queue URL')),
         out,
       );
     }
@@ -81,7 +82,8 @@ export async function main(
       if (!file || rest.length) throw new UsageError('cancel needs exactly one RUN id');
       return await cancel(
         file,
-        values['state-machine'] ?? (await stackOutput(values.stack, 'StateMachineArn')),
+        values['state-machine'] ??
+          (await stackOutput(values.stack, 'StateMachineArn', '--state-machine ARN')),
         out,
         err,
       );
@@ -238,20 +240,19 @@ async function redriveDeadLetters(queueUrl: string, out: (t: string) => void): P
   }
 }
 
-async function stackOutput(stack: string, key: string): Promise<string> {
+/** A stack output; `instead` is the option that gives the value without the stack, for the fix. */
+async function stackOutput(stack: string, key: string, instead: string): Promise<string> {
   const cloudFormation = new CloudFormationClient({});
   try {
     const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
     const value = Stacks?.[0]?.Outputs?.find((output) => output.OutputKey === key)?.OutputValue;
     if (!value)
-      throw new UsageError(
-        `stack ${stack} has no ${key} output; deploy the latest stack or pass it as an option`,
-      );
+      throw new UsageError(`stack ${stack} has no ${key} output; deploy the latest stack or pass ${instead}`);
     return value;
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError(
-      `cannot read stack ${stack} (${(error as Error).message}); pass --stack NAME or --state-machine ARN`,
+      `cannot read stack ${stack} (${(error as Error).message}); pass --stack NAME or ${instead}`,
     );
   } finally {
     cloudFormation.destroy();
