@@ -1,0 +1,66 @@
+import type { CloudFormationTemplate } from '../../local/template.js';
+
+/**
+ * Takes one action away from a role in a synthesized template, as a deployment whose construct forgot
+ * that grant would have it: every statement of the role's policies loses the action (a statement left
+ * with no action is removed). The role is a function's (by its source entry) or the state machine's.
+ */
+export type RoleOwner = { entry: string } | 'state-machine';
+
+export function withoutAction(
+  owner: RoleOwner,
+  action: string,
+): (template: CloudFormationTemplate) => CloudFormationTemplate {
+  return (original) => {
+    const template = structuredClone(original);
+    const roleId = roleOf(template, owner);
+    let removed = 0;
+    for (const resource of Object.values(template.Resources)) {
+      if (resource.Type !== 'AWS::IAM::Policy') continue;
+      const props = resource.Properties as {
+        Roles: Array<{ Ref: string }>;
+        PolicyDocument: { Statement: Array<{ Action: string | string[] }> };
+      };
+      if (!props.Roles.some((role) => role.Ref === roleId)) continue;
+      props.PolicyDocument.Statement = props.PolicyDocument.Statement.flatMap((statement) => {
+        const actions = [statement.Action].flat();
+        const kept = actions.filter((a) => a !== action);
+        removed += actions.length - kept.length;
+        return kept.length ? [{ ...statement, Action: kept }] : [];
+      });
+    }
+    if (removed === 0) throw new Error(`${JSON.stringify(owner)} has no grant of ${action} to take away`);
+    return template;
+  };
+}
+
+function roleOf(template: CloudFormationTemplate, owner: RoleOwner): string {
+  for (const resource of Object.values(template.Resources)) {
+    const props = resource.Properties as Record<string, { 'Fn::GetAtt'?: [string, string] }> | undefined;
+    if (owner === 'state-machine' && resource.Type === 'AWS::StepFunctions::StateMachine')
+      return props!.RoleArn!['Fn::GetAtt']![0];
+    if (
+      owner !== 'state-machine' &&
+      resource.Type === 'AWS::Lambda::Function' &&
+      resource.Metadata?.['tunedrop:entry'] === owner.entry
+    )
+      return props!.Role!['Fn::GetAtt']![0];
+  }
+  throw new Error(`no role for ${JSON.stringify(owner)} in the template`);
+}
+
+/** Removes every resource of a type whose logical id matches, e.g. a Lambda permission. */
+export function withoutResources(
+  type: string,
+  idPattern: RegExp,
+): (template: CloudFormationTemplate) => CloudFormationTemplate {
+  return (original) => {
+    const template = structuredClone(original);
+    const ids = Object.entries(template.Resources)
+      .filter(([id, r]) => r.Type === type && idPattern.test(id))
+      .map(([id]) => id);
+    if (ids.length === 0) throw new Error(`no ${type} matching ${idPattern} in the template`);
+    for (const id of ids) delete template.Resources[id];
+    return template;
+  };
+}
