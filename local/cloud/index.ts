@@ -1,4 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createReadStream, statSync } from 'node:fs';
@@ -9,6 +11,7 @@ import type { S3Event } from 'aws-lambda';
 import { PROVIDER_SLOTS_KEY } from '../../functions/adapters/dynamodb-provider-slots.js';
 import { createdObjects, S3EventSchema } from '../../functions/core/s3-event.js';
 import { deriveRunId, RunRecordSchema, TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
+import { awsRedriveDeps } from '../../functions/adapters/aws-redrive.js';
 import type { DeadLetter, RedriveDeps } from '../../functions/redrive/redrive.js';
 import { buildApp, STACK_NAME } from '../../lib/app.js';
 import type { TunedropPipelineProps } from '../../lib/pipeline.js';
@@ -33,7 +36,16 @@ import {
   type Principal,
 } from './iam/authorizer.js';
 import { startGateway, type Gateway } from './iam/gateway.js';
-import { classifyJson, classifyS3, type ResourceNames } from './iam/requests.js';
+import {
+  classifyCloudFormation,
+  classifyJson,
+  classifyLambda,
+  classifyS3,
+  type ResourceNames,
+} from './iam/requests.js';
+import { startLocalCloudFormation } from './cloudformation.js';
+import { functionResolver, startLocalLambdaApi } from './lambda-api.js';
+import { startLocalSqs } from './sqs.js';
 import { LambdaError, LocalLambda, type AsyncInvocationOutcome, type FunctionCredentials } from './lambda.js';
 import { startLocalS3 } from './s3.js';
 import { startLocalSecretsManager } from './secrets-manager.js';
@@ -93,7 +105,7 @@ export interface LocalCloud {
   /** Every IAM decision so far, in order (who, what, on which resource, allowed or why not). */
   iamDecisions: readonly Decision[];
   /** The endpoints behind IAM, by the service names of AWS_ENDPOINT_URL_<SERVICE>. */
-  endpoints: Record<'S3' | 'DYNAMODB' | 'SECRETS_MANAGER' | 'SFN', string>;
+  endpoints: Record<ServiceName, string>;
   /** Client settings for the administrator's SDK clients: `new DynamoDBClient({ ...cloud.clientConfig, endpoint })`. */
   clientConfig: LocalClientConfig;
   /** Uploads a file as a user would and returns the run id its event produces. */
@@ -120,14 +132,21 @@ export interface LocalCloud {
   invoke(functionArn: string, event: unknown): Promise<unknown>;
   /** Sets environment variables on every function, as UpdateFunctionConfiguration would. */
   updateFunctionEnvironment(variables: Record<string, string | undefined>): void;
-  /** The dead-letter queue, with the redrive ports (receive, remove, invoke). */
+  /**
+   * The dead-letter queue (local SQS) with the redrive ports, the same adapter `tunedrop redrive` uses:
+   * a received letter is invisible for the adapter's visibility timeout, as on SQS.
+   */
   deadLetters: RedriveDeps;
+  /** The dead letters waiting now, read without hiding them (a receive with visibility timeout 0). */
+  peekDeadLetters(): Promise<DeadLetter[]>;
   /** Failed deliveries of S3 events to the validate function, after its retries. */
   deliveryFailures: Array<{ key: string; error: unknown }>;
   /** Events AWS would have dropped: retries spent with no destination, or a destination refused. */
   droppedEvents: Array<{ functionName: string; reason: string }>;
   close(): Promise<void>;
 }
+
+type ServiceName = 'S3' | 'DYNAMODB' | 'SECRETS_MANAGER' | 'SFN' | 'SQS' | 'LAMBDA' | 'CLOUDFORMATION';
 
 /** The administrator's access key; the gateways hand s3rver its own fixed key pair upstream. */
 const ADMIN_ACCESS_KEY = 'LOCALADMINACCESSKEY0';
@@ -157,6 +176,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const savedEnv = { ...process.env };
   try {
     const authorizer = new Authorizer(plan.resourcePolicies);
+    const sqs = await startLocalSqs();
+    closers.push(() => sqs.close());
 
     // Identities: the administrator (this process, the tests, the CLI) and one per function.
     const identities = new Map<string, Principal>([[ADMIN_ACCESS_KEY, LOCAL_ADMIN]]);
@@ -188,7 +209,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const lambdaRef: { current?: LocalLambda } = {};
     const names: ResourceNames = {
       secretArn: (id) => plan.secrets.find((s) => s.arn === id || s.name === id)?.arn ?? id,
-      queueArn: (url) => plan.queues.find((q) => q.url === url)?.arn ?? url,
+      queueArn: (url) => sqs.queueArn(url) ?? url,
       functionArn: (name) => lambdaRef.current?.find(name)?.arn ?? name,
     };
 
@@ -219,10 +240,21 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const sfnServer = await stepFunctions.serve();
     closers.push(() => sfnServer.close());
 
+    const lambdaApi = await startLocalLambdaApi({
+      resolve: functionResolver(() => plan.functions.map((f) => f.arn)),
+      invoke: async (arn, payload, type) => {
+        if (type === 'Event') return lambda.invokeAsync(arn, payload);
+        return lambda.invoke(arn, payload);
+      },
+    });
+    closers.push(() => lambdaApi.close());
+    const cloudFormation = await startLocalCloudFormation({ stackName: STACK_NAME, outputs: plan.outputs });
+    closers.push(() => cloudFormation.close());
+
     const gateway = (
       service: string,
       upstream: string,
-      protocol: 'rest-xml' | 'json',
+      protocol: 'rest-xml' | 'json' | 'rest-json' | 'query',
       classify: Parameters<typeof startGateway>[0]['classify'],
     ) =>
       startGateway({
@@ -244,21 +276,47 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       SFN: await gateway('Step Functions', sfnServer.endpoint, 'json', (r) =>
         classifyJson('states', r, names),
       ),
+      SQS: await gateway('SQS', sqs.endpoint, 'json', (r) => classifyJson('sqs', r, names)),
+      LAMBDA: await gateway('Lambda', lambdaApi.endpoint, 'rest-json', (r) => classifyLambda(r, names)),
+      CLOUDFORMATION: await gateway(
+        'CloudFormation',
+        cloudFormation.endpoint,
+        'query',
+        classifyCloudFormation,
+      ),
     };
+    // Queue URLs name the gateway, so SDK clients that follow a QueueUrl's host stay behind IAM.
+    sqs.advertise(gateways.SQS.endpoint);
+    for (const queue of plan.queues) {
+      const created = sqs.createQueue(queue.name, {});
+      for (const output of Object.values(plan.outputs))
+        if (output.value === queue.url) output.value = created.url;
+      queue.url = created.url;
+    }
     for (const g of Object.values(gateways)) closers.push(() => g.close());
     const endpoints = Object.fromEntries(
       Object.entries(gateways).map(([service, g]) => [service, g.endpoint]),
     ) as LocalCloud['endpoints'];
 
-    // The dead-letter queue: what Lambda's on-failure destinations and EventBridge's DLQ deliver to.
-    const deadLetters: DeadLetter[] = [];
     const deliveryFailures: LocalCloud['deliveryFailures'] = [];
     const droppedEvents: LocalCloud['droppedEvents'] = [];
-    const sendToQueue = async (sender: Principal, queueArn: string, letter: DeadLetter) => {
+    /** Lambda's destinations and EventBridge's DLQ send as a principal, under the queue's policy. */
+    const sendToQueue = async (
+      sender: Principal,
+      queueArn: string,
+      body: string,
+      attributes: Record<string, string> = {},
+    ) => {
       const decision = await authorizer.check(sender, { action: 'sqs:SendMessage', resource: queueArn });
       if (!decision.allowed) return decision.message;
-      if (!plan.queues.some((q) => q.arn === queueArn)) return `no queue ${queueArn} in the template`;
-      deadLetters.push(letter);
+      if (!sqs.queueUrl(queueArn)) return `no queue ${queueArn} in the template`;
+      sqs.send(
+        queueArn,
+        body,
+        Object.fromEntries(
+          Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }]),
+        ),
+      );
       return undefined;
     };
 
@@ -396,16 +454,20 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         droppedEvents.push({ functionName: target.arn, reason: `EventBridge could not deliver: ${refusal}` });
         return;
       }
-      const refused = await sendToQueue(events, target.deadLetterArn, {
-        id: crypto.randomUUID(),
-        body: JSON.stringify(event),
-        attributes: { RULE_ARN: ruleArn, TARGET_ARN: target.arn, ERROR_MESSAGE: refusal },
+      // EventBridge's dead letter: the event itself, with the rule, target and error as attributes.
+      const refused = await sendToQueue(events, target.deadLetterArn, JSON.stringify(event), {
+        RULE_ARN: ruleArn,
+        TARGET_ARN: target.arn,
+        ERROR_MESSAGE: refusal,
       });
       if (refused)
         droppedEvents.push({ functionName: target.arn, reason: `dead-letter queue refused: ${refused}` });
     }
 
     const s3 = new S3Client({ ...clientConfig, endpoint: endpoints.S3, forcePathStyle: true });
+    const sqsClient = new SQSClient({ ...clientConfig, endpoint: endpoints.SQS });
+    const lambdaClient = new LambdaClient({ ...clientConfig, endpoint: endpoints.LAMBDA });
+    const deadLetterQueueUrl = plan.queues[0]?.url ?? '';
     const getRun = async (runId: string) => {
       const { Item } = await documents.send(
         new GetCommand({ TableName: table.name, Key: { runId }, ConsistentRead: true }),
@@ -447,16 +509,23 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       getRun,
       lastEvent: (key) => lastEvents.get(key),
       updateFunctionEnvironment: (variables) => lambda.updateEnvironment(variables),
-      deadLetters: {
-        receive: async () => [...deadLetters],
-        remove: async (letter) => {
-          const index = deadLetters.findIndex((l) => l.id === letter.id);
-          if (index >= 0) deadLetters.splice(index, 1);
-        },
-        invoke: async (functionArn, payload) => {
-          // Asynchronous, as Lambda's Event invocation: failures go back to the dead letters.
-          lambda.invokeAsync((await adminInvoke(functionArn)).arn, payload);
-        },
+      deadLetters: awsRedriveDeps(sqsClient, lambdaClient, deadLetterQueueUrl),
+      async peekDeadLetters() {
+        const { Messages = [] } = await sqsClient.send(
+          new ReceiveMessageCommand({
+            QueueUrl: deadLetterQueueUrl,
+            MaxNumberOfMessages: 10,
+            VisibilityTimeout: 0,
+            MessageAttributeNames: ['All'],
+          }),
+        );
+        return Messages.map((m) => ({
+          id: m.MessageId ?? '',
+          body: m.Body ?? '',
+          attributes: Object.fromEntries(
+            Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue ?? '']),
+          ),
+        }));
       },
       async invoke(functionArn, event) {
         return lambda.invoke((await adminInvoke(functionArn)).arn, event);
@@ -505,6 +574,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         await stepFunctions.settle();
         await Promise.allSettled([...pendingEvents]);
         s3.destroy();
+        sqsClient.destroy();
+        lambdaClient.destroy();
         dynamoClient.destroy();
         for (const close of closers.reverse()) await close();
         restoreEnv(savedEnv);
@@ -529,25 +600,21 @@ function s3Objects(event: unknown): string[] {
 }
 
 /** What a Lambda on-failure destination receives (Lambda developer guide, "Asynchronous invocation", read 2026-11-29). */
-function lambdaFailureRecord(outcome: AsyncInvocationOutcome): DeadLetter {
+function lambdaFailureRecord(outcome: AsyncInvocationOutcome): string {
   const e = outcome.error ?? new LambdaError('Unknown', 'no error recorded');
-  return {
-    id: crypto.randomUUID(),
-    attributes: {},
-    body: JSON.stringify({
-      version: '1.0',
-      timestamp: new Date().toISOString(),
-      requestContext: {
-        requestId: outcome.requestId,
-        functionArn: `${outcome.fn.arn}:$LATEST`,
-        condition: outcome.condition,
-        approximateInvokeCount: outcome.attempts,
-      },
-      requestPayload: outcome.event,
-      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-      responsePayload: { errorType: e.errorType, errorMessage: e.errorMessage, trace: e.trace },
-    }),
-  };
+  return JSON.stringify({
+    version: '1.0',
+    timestamp: new Date().toISOString(),
+    requestContext: {
+      requestId: outcome.requestId,
+      functionArn: `${outcome.fn.arn}:$LATEST`,
+      condition: outcome.condition,
+      approximateInvokeCount: outcome.attempts,
+    },
+    requestPayload: outcome.event,
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    responsePayload: { errorType: e.errorType, errorMessage: e.errorMessage, trace: e.trace },
+  });
 }
 
 export type { LocalFunction };

@@ -1,6 +1,6 @@
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { join } from 'node:path';
-import { redrive } from '../../functions/redrive/redrive.js';
+import { main } from '../../functions/cli/main.js';
 import { PROJECT_ROOT, startLocalCloud, type LocalCloud } from '../../local/cloud/index.js';
 import { createTableFromTemplate } from '../../local/cloud/dynamodb.js';
 import { startOpenAiEmulator } from '../../local/openai-emulator/server.js';
@@ -33,9 +33,9 @@ it('an upload whose validation keeps failing is dead-lettered, and a redrive aft
   // The outage: the runs table is gone, so validate fails on every attempt.
   await dynamo.send(new DeleteTableCommand({ TableName: table.name }));
   const runId = await cloud.drop(SAMPLE, 'incoming/support/during-outage.jsonl');
-  for (let i = 0; i < 100 && (await cloud.deadLetters.receive()).length === 0; i++)
+  for (let i = 0; i < 100 && (await cloud.peekDeadLetters()).length === 0; i++)
     await new Promise((r) => setTimeout(r, 50));
-  const [letter] = await cloud.deadLetters.receive();
+  const [letter] = await cloud.peekDeadLetters();
   expect(JSON.parse(letter!.body)).toMatchObject({
     requestContext: { condition: 'RetriesExhausted', functionArn: expect.stringContaining('Validate') },
     requestPayload: {
@@ -51,8 +51,11 @@ it('an upload whose validation keeps failing is dead-lettered, and a redrive aft
 
   // The fix, then the redrive.
   await createTableFromTemplate(dynamo, table.name, table.properties);
-  expect(await redrive(cloud.deadLetters)).toEqual({ redriven: 1, kept: [] });
-  expect(await cloud.deadLetters.receive()).toEqual([]);
+  // As a user would: `npx tunedrop redrive` finds the queue through the stack's outputs.
+  const printed: string[] = [];
+  expect(await main(['redrive'], (t) => void printed.push(t))).toBe(0);
+  expect(printed.join('')).toContain('Redrove 1 event.');
+  expect(await cloud.peekDeadLetters()).toEqual([]);
   expect(await cloud.waitForRun(runId, { timeoutMs: 30_000 })).toMatchObject({ status: 'SUCCEEDED' });
   dynamo.destroy();
 });

@@ -53,7 +53,7 @@ const dropAndWait = async (cloud: LocalCloud, family: string): Promise<RunRecord
 
 const deadLetterNaming = async (cloud: LocalCloud, action: string) => {
   for (let i = 0; i < 400; i++) {
-    const letters = await cloud.deadLetters.receive();
+    const letters = await cloud.peekDeadLetters();
     const letter = letters.find((l) => l.body.includes(action));
     if (letter)
       return JSON.parse(letter.body) as { responsePayload: { errorType: string; errorMessage: string } };
@@ -112,7 +112,7 @@ describe('a function missing a grant it needs fails as on AWS, naming the action
         for (let i = 0; i < 200 && cloud.droppedEvents.length === 0; i++)
           await new Promise((r) => setTimeout(r, 50));
         expect(cloud.droppedEvents[0]?.reason).toContain('is not authorized to perform: sqs:SendMessage');
-        expect(await cloud.deadLetters.receive()).toEqual([]);
+        expect(await cloud.peekDeadLetters()).toEqual([]);
       },
     );
   });
@@ -172,9 +172,9 @@ describe('the services that invoke functions need their permissions too', () => 
       const runId = await cloud.drop(SAMPLE, 'incoming/rule/tickets.jsonl');
       await cloud.waitForRun(runId, { timeoutMs: 30_000, until: (run) => run.status !== 'RECEIVED' });
       cloud.stepFunctions.stop(cloud.stepFunctions.list().find((e) => e.name === runId)!.executionArn);
-      for (let i = 0; i < 200 && (await cloud.deadLetters.receive()).length === 0; i++)
+      for (let i = 0; i < 200 && (await cloud.peekDeadLetters()).length === 0; i++)
         await new Promise((r) => setTimeout(r, 50));
-      const [letter] = await cloud.deadLetters.receive();
+      const [letter] = await cloud.peekDeadLetters();
       expect(letter?.attributes.ERROR_MESSAGE).toContain(
         'events.amazonaws.com is not authorized to perform: lambda:InvokeFunction',
       );
