@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import type { FineTuningProvider, ObjectStore, ProviderSlots, RunStore } from '../core/ports.js';
 import { awsClients } from './aws-clients.js';
 import { dynamoDbProviderSlots } from './dynamodb-provider-slots.js';
@@ -16,13 +17,19 @@ export const providerSlots = (): ProviderSlots =>
   dynamoDbProviderSlots(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
 
 /**
- * The provider for a call; the key comes from the middleware, the base URL from OPENAI_BASE_URL if set,
- * the per-request timeout from PROVIDER_TIMEOUT_MS (default 60 s).
+ * The provider for one invocation; the key comes from the middleware, the base URL from OPENAI_BASE_URL if
+ * set, the per-attempt timeout of API calls from PROVIDER_TIMEOUT_MS (default API_ATTEMPT_TIMEOUT_MS in
+ * provider-timeouts.ts). Given the Lambda context, every provider call (with its retries) ends before the
+ * invocation does; without it, the fixed timeouts apply, which a test checks against each function's timeout.
  */
-export const provider = (apiKey: string): FineTuningProvider => {
+export const provider = (
+  apiKey: string,
+  invocation?: Pick<Context, 'getRemainingTimeInMillis'>,
+): FineTuningProvider => {
   const timeout = Number(process.env.PROVIDER_TIMEOUT_MS);
   return openAiProvider({
     apiKey,
     ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMs: timeout } : {}),
+    ...(invocation ? { remainingTimeMs: () => invocation.getRemainingTimeInMillis() } : {}),
   });
 };

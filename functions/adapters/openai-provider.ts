@@ -1,8 +1,17 @@
-import OpenAI, { APIConnectionError, APIError } from 'openai';
+import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 import { openAsBlob } from 'node:fs';
 import { z } from 'zod';
 import { ProviderRejectedError, ProviderUnavailableError, type TunedropError } from '../core/errors.js';
 import type { CreateJobRequest, FineTuningProvider, ProviderJob } from '../core/ports.js';
+import {
+  API_ATTEMPT_TIMEOUT_MS,
+  attemptTimeoutWithin,
+  HANDLER_RESERVE_MS,
+  MIN_ATTEMPT_TIMEOUT_MS,
+  SDK_ATTEMPTS,
+  UPLOAD_ATTEMPT_TIMEOUT_MS,
+  worstCaseCallMs,
+} from './provider-timeouts.js';
 
 /**
  * The job as tunedrop reads it from OpenAI. Tolerant on purpose: unknown statuses and extra fields
@@ -38,31 +47,69 @@ export interface OpenAiProviderOptions {
   apiKey: string;
   /** Defaults to the SDK's: OPENAI_BASE_URL, else https://api.openai.com/v1. */
   baseURL?: string | undefined;
-  /** Per request. @default 60 s (uploads: 15 min) */
+  /** Per attempt of an API call (not an upload). @default API_ATTEMPT_TIMEOUT_MS */
   timeoutMs?: number;
+  /** Per attempt of an upload when `remainingTimeMs` is not given. @default UPLOAD_ATTEMPT_TIMEOUT_MS */
+  uploadTimeoutMs?: number;
+  /**
+   * The invocation's remaining time (Lambda's `context.getRemainingTimeInMillis`). When given, every call,
+   * with all its attempts, ends `reserveMs` before the invocation does, and an upload may use all of that.
+   */
+  remainingTimeMs?: (() => number) | undefined;
+  /** @default HANDLER_RESERVE_MS */
+  reserveMs?: number;
 }
-
-const UPLOAD_TIMEOUT_MS = 15 * 60_000;
 
 /** Shown while retrying and, if retries run out, in the run's recorded cause. */
 const RETRY_FIX =
   'tunedrop retries this with backoff; if the run still failed, check https://status.openai.com and drop the file again.';
 
 export function openAiProvider(options: OpenAiProviderOptions): FineTuningProvider {
+  const apiTimeoutMs = options.timeoutMs ?? API_ATTEMPT_TIMEOUT_MS;
   const client = new OpenAI({
     apiKey: options.apiKey,
     ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-    timeout: options.timeoutMs ?? 60_000,
-    maxRetries: 2,
+    timeout: apiTimeoutMs,
+    maxRetries: SDK_ATTEMPTS - 1,
+    // Node's fetch (undici) keeps a request's whole body in memory in case a redirect needs it again,
+    // even when the body streams from a file: a 511 MB upload cost 511 MB of RSS. OpenAI's API does not
+    // redirect, and with redirects refused the body streams with flat memory (measured: `npm run bench
+    // -- upload`). https://github.com/nodejs/undici/issues/4058 (open; read 2026-11-29).
+    fetchOptions: { redirect: 'error' },
   });
 
-  const call = async <T>(what: string, request: () => Promise<T>): Promise<T> => {
+  /**
+   * Runs one SDK call within its time budget (see provider-timeouts.ts): `attempts` attempts of at most
+   * `capMs` each, all ending before the invocation does when its remaining time is known, and aborted at
+   * their worst case so that a long Retry-After cannot outlast the function.
+   */
+  const call = async <T>(
+    what: string,
+    { attempts, capMs }: { attempts: number; capMs: number },
+    request: (budget: { timeout: number; maxRetries: number; signal: AbortSignal }) => Promise<T>,
+  ): Promise<T> => {
+    const remaining = options.remainingTimeMs?.();
+    const fitting =
+      remaining === undefined
+        ? Infinity
+        : attemptTimeoutWithin(remaining, attempts, { reserveMs: options.reserveMs ?? HANDLER_RESERVE_MS });
+    if (fitting < MIN_ATTEMPT_TIMEOUT_MS)
+      throw new ProviderUnavailableError(
+        `Too little time was left in this invocation to ${what} (${remaining} ms).`,
+        'The workflow retries the step in a new invocation; if this repeats, raise the function timeout.',
+      );
+    const timeout = Math.min(capMs, fitting);
     try {
-      return await request();
+      return await request({
+        timeout,
+        maxRetries: attempts - 1,
+        signal: AbortSignal.timeout(worstCaseCallMs(timeout, attempts)),
+      });
     } catch (error) {
       throw translateError(what, error);
     }
   };
+  const api = { attempts: SDK_ATTEMPTS, capMs: apiTimeoutMs };
 
   return {
     name: 'openai',
@@ -70,8 +117,14 @@ export function openAiProvider(options: OpenAiProviderOptions): FineTuningProvid
     async uploadFile({ fileName, path }) {
       const blob = await openAsBlob(path, { type: 'application/jsonl' });
       const file = new File([blob], fileName, { type: 'application/jsonl' });
-      const created = await call(`upload ${fileName}`, () =>
-        client.files.create({ file, purpose: 'fine-tune' }, { timeout: UPLOAD_TIMEOUT_MS }),
+      // A file-backed Blob: the SDK sends it as FormData, streamed from disk, and can send it again on a
+      // retry (a stream body could not be replayed, so the SDK would not retry it).
+      const upload = {
+        attempts: SDK_ATTEMPTS,
+        capMs: options.remainingTimeMs ? Infinity : (options.uploadTimeoutMs ?? UPLOAD_ATTEMPT_TIMEOUT_MS),
+      };
+      const created = await call(`upload ${fileName}`, upload, (budget) =>
+        client.files.create({ file, purpose: 'fine-tune' }, budget),
       );
       const parsed = FileSchema.parse(created);
       return { fileId: parsed.id, bytes: parsed.bytes };
@@ -80,37 +133,44 @@ export function openAiProvider(options: OpenAiProviderOptions): FineTuningProvid
     async createJob(request) {
       // No SDK retry here: OpenAI takes no idempotency key, so a retried create could start a second
       // paid job. The caller looks the job up by runId before creating and retries through the workflow.
-      const job = await call('create the fine-tuning job', () =>
-        client.fineTuning.jobs.create(toCreateParams(request), { maxRetries: 0 }),
+      const job = await call('create the fine-tuning job', { ...api, attempts: 1 }, (budget) =>
+        client.fineTuning.jobs.create(toCreateParams(request), budget),
       );
       return toProviderJob(job);
     },
 
     async findJobByRunId(runId) {
-      const page = await call('list fine-tuning jobs', () =>
-        client.fineTuning.jobs.list({ metadata: { runId }, limit: 10 }),
+      const page = await call('list fine-tuning jobs', api, (budget) =>
+        client.fineTuning.jobs.list({ metadata: { runId }, limit: 10 }, budget),
       );
       const first = page.data[0];
       return first ? toProviderJob(first) : undefined;
     },
 
     async getJob(jobId) {
-      return toProviderJob(await call(`read job ${jobId}`, () => client.fineTuning.jobs.retrieve(jobId)));
+      return toProviderJob(
+        await call(`read job ${jobId}`, api, (budget) => client.fineTuning.jobs.retrieve(jobId, budget)),
+      );
     },
 
     async cancelJob(jobId) {
-      return toProviderJob(await call(`cancel job ${jobId}`, () => client.fineTuning.jobs.cancel(jobId)));
+      return toProviderJob(
+        await call(`cancel job ${jobId}`, api, (budget) => client.fineTuning.jobs.cancel(jobId, budget)),
+      );
     },
 
     async resultFile(job) {
       const fileId = job.resultFileIds[0];
       if (!fileId) return undefined;
-      const response = await call(`download result file ${fileId}`, () => client.files.content(fileId));
-      return new Uint8Array(await response.arrayBuffer());
+      // The body is read inside the call, so the budget covers the download, not only its headers.
+      return call(`download result file ${fileId}`, api, async (budget) => {
+        const response = await client.files.content(fileId, budget);
+        return new Uint8Array(await response.arrayBuffer());
+      });
     },
 
     async deleteModel(model) {
-      await call(`delete model ${model}`, () => client.models.delete(model));
+      await call(`delete model ${model}`, api, (budget) => client.models.delete(model, budget));
     },
   };
 }
@@ -178,6 +238,14 @@ export function translateError(what: string, error: unknown): TunedropError {
         'training_not_available',
       );
     }
+    // OpenAI's answer to a file over its per-file limit (see local/openai-emulator/server.ts for the source).
+    if (error.status === 413 || /file is too large/i.test(reason)) {
+      return new ProviderRejectedError(
+        `OpenAI refused to ${what} (HTTP ${error.status}): ${reason}`,
+        'OpenAI takes at most 512 MB per file: split the data into several files and drop each one.',
+        body.code ?? 'file_too_large',
+      );
+    }
     const fix =
       error.status === 401
         ? 'Put a valid OpenAI API key in the tunedrop secret (aws secretsmanager put-secret-value).'
@@ -188,6 +256,14 @@ export function translateError(what: string, error: unknown): TunedropError {
       `OpenAI refused to ${what} (HTTP ${error.status}${body.code ? `, ${body.code}` : ''}): ${reason}`,
       fix,
       body.code ?? `http_${error.status}`,
+    );
+  }
+  if (error instanceof APIUserAbortError) {
+    // Only tunedrop's own deadline aborts a call (see `call`): the provider was too slow this time.
+    return new ProviderUnavailableError(
+      `OpenAI took longer than this step allows to ${what}: ${error.message}`,
+      RETRY_FIX,
+      { cause: error },
     );
   }
   if (error instanceof APIConnectionError) {

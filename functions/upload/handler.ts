@@ -12,7 +12,8 @@ export const handler = stepHandler(
     uploadFiles(input, {
       store: objectStore(),
       runs: runStore(),
-      provider: provider(context.providerApiKey),
+      // With the context, each upload may use the invocation's remaining time, retries included.
+      provider: provider(context.providerApiKey, context),
     }),
   { providerKey: true },
 );

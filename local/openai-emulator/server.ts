@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 import { resolveEpochs } from '../../functions/core/epochs.js';
 import { BigramModel, type Sequence } from './bigram-model.js';
 import { Faults, type JobFault } from './faults.js';
+import { MultipartError, multipartBoundary, readMultipart, type MultipartForm } from './multipart.js';
 import { parseTrainingFile, TrainingFileError } from './training-file.js';
 
 /**
@@ -41,6 +41,14 @@ export interface RunningEmulator {
 }
 
 const DEFAULT_TIMING: Timing = { validatingMs: 200, queuedMs: 200, msPerStep: 5 };
+/**
+ * OpenAI's limit per uploaded file: "Individual files can be up to 512 MB" (createFile in
+ * ../shared/openai/openapi.yaml and https://platform.openai.com/docs/api-reference/files/create, read
+ * 2026-11-29), taken as MiB like tunedrop's validation (functions/core/dataset.ts). A file over a size
+ * limit is refused with 400 {message: "File is too large.", type: invalid_request_error, param: null,
+ * code: null}, as the live API answered for the Batch API's 200 MB limit
+ * (https://github.com/bespokelabsai/curator/issues/111, read 2026-11-29).
+ */
 const MAX_FILE_BYTES = 512 * 1024 * 1024;
 const ORGANIZATION = 'org-local';
 
@@ -436,23 +444,30 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
     const path = url.pathname.replace(/\/+$/, '');
     let m: RegExpExecArray | null;
     if (method === 'POST' && path === '/v1/files') {
-      const form = await new Request(url, {
-        method,
-        headers: request.headers as Record<string, string>,
-        body: Readable.toWeb(request) as ReadableStream,
-        duplex: 'half',
-      } as RequestInit).formData();
-      const file = form.get('file');
-      const purpose = form.get('purpose');
-      if (!(file instanceof Blob)) throw new ApiError(400, "Missing required parameter: 'file'.", 'file');
-      if (typeof purpose !== 'string' || !purpose)
-        throw new ApiError(400, "Missing required parameter: 'purpose'.", 'purpose');
-      if (file.size > MAX_FILE_BYTES) throw new ApiError(400, 'File is larger than 512 MB.', 'file');
-      return {
-        json: fileView(
-          storeFile((file as File).name ?? 'upload.jsonl', purpose, new Uint8Array(await file.arrayBuffer())),
-        ),
-      };
+      const boundary = multipartBoundary(request.headers['content-type']);
+      if (!boundary)
+        throw new ApiError(
+          400,
+          `Invalid Content-Type header (${request.headers['content-type'] ?? 'none'}), expected multipart/form-data.`,
+        );
+      const contentLength = Number(request.headers['content-length']);
+      let form: MultipartForm;
+      try {
+        form = await readMultipart(request, {
+          boundary,
+          maxFileBytes: MAX_FILE_BYTES,
+          sizeHint: Number.isFinite(contentLength) ? contentLength : undefined,
+        });
+      } catch (error) {
+        if (error instanceof MultipartError) throw new ApiError(400, error.message);
+        throw error;
+      }
+      const file = form.files.get('file');
+      const purpose = form.fields.get('purpose');
+      if (!file) throw new ApiError(400, "Missing required parameter: 'file'.", 'file');
+      if (!purpose) throw new ApiError(400, "Missing required parameter: 'purpose'.", 'purpose');
+      if (!file.content) throw new ApiError(400, 'File is too large.');
+      return { json: fileView(storeFile(file.filename || 'upload.jsonl', purpose, file.content)) };
     }
     if (method === 'GET' && path === '/v1/files')
       return { json: page([...files.values()].map(fileView), url) };

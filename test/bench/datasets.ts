@@ -157,15 +157,31 @@ export async function benchDataset(kind: DatasetKind, megabytes: number): Promis
   // The generator version is in the name, so a changed generator never reuses a stale file.
   const path = join(DIR, `${kind}-v2-${megabytes}mb.jsonl`);
   if (existsSync(path) && statSync(path).size >= megabytes * 1e6) return path;
+  await writeDataset(kind, path, megabytes * 1e6);
+  return path;
+}
+
+/**
+ * Writes a `kind` dataset of whole lines to `path`, as large as possible without exceeding `maxBytes` when
+ * `exact` is set (for a file that must stay under a limit), else the first line count reaching `maxBytes`.
+ */
+export async function writeDataset(
+  kind: DatasetKind,
+  path: string,
+  maxBytes: number,
+  { exact = false } = {},
+): Promise<number> {
   const out = createWriteStream(path);
   const next = random(kind === 'realistic' ? 1 : kind === 'unique' ? 2 : 4);
   let written = 0;
-  for (let i = 0; written < megabytes * 1e6; i++) {
+  for (let i = 0; written < maxBytes; i++) {
     const line = `${kind === 'realistic' ? realisticLine(next, i) : kind === 'unique' ? uniqueLine(next, i) : randomLine(next)}\n`;
-    written += Buffer.byteLength(line);
+    const length = Buffer.byteLength(line);
+    if (exact && written + length > maxBytes) break;
+    written += length;
     if (!out.write(line)) await once(out, 'drain');
   }
   out.end();
   await once(out, 'finish');
-  return path;
+  return written;
 }

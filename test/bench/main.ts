@@ -3,11 +3,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDataset, type DatasetKind } from './datasets.js';
 import { runLoad } from './load.js';
+import { printUploadBench, runUploadBench } from './upload.js';
 
 /**
  * `npm run bench`: validation speed and memory against a baseline measured in the same run.
  * Options: `--sizes 20,200` (MB), `--kinds realistic,unique,random` (default: realistic,unique).
  * `npm run bench -- load [--files 200] [--concurrency 4]`: many files dropped at once in local mode.
+ * `npm run bench -- upload [--mib 511]`: the Upload step's peak memory, against the function's memory size.
  */
 const HERE = dirname(fileURLToPath(import.meta.url));
 const TSX = join(HERE, '../../node_modules/.bin/tsx');
@@ -42,6 +44,12 @@ if (process.argv.includes('load')) {
   );
   console.log(`  (cap ${concurrency}; ${JSON.stringify(result.statuses)}; ${result.seconds.toFixed(1)} s)`);
   process.exit(result.lost === 0 && result.maxConcurrentJobs <= concurrency ? 0 : 1);
+}
+
+if (process.argv.includes('upload')) {
+  const result = await runUploadBench({ mebibytes: Number(option('mib', '511')[0]) });
+  printUploadBench(result);
+  process.exit(result.passed ? 0 : 1);
 }
 
 const sizes = option('sizes', '20,200').map(Number);
