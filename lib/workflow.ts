@@ -111,7 +111,10 @@ export class RunWorkflow extends Construct {
     const slotFree = new Choice(this, STATE.slotFree)
       .when(Condition.booleanEquals('$.slot.acquired', true), createJob)
       .otherwise(waitForSlot.next(acquireSlot));
-    createJob.next(wait).next(getStatus).next(done);
+    // Create job's answer goes through the Choice too: a job cancelled because its run ended while it was
+    // being created goes to Record, not to polling.
+    createJob.next(done);
+    wait.next(getStatus).next(done);
 
     const definition = prepare.next(upload).next(acquireSlot).next(slotFree);
 

@@ -1,40 +1,153 @@
-import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
 import type { ProviderSlots } from '../core/ports.js';
+import { RUN_STATUSES, type RunStatus } from '../core/run.js';
+import { deadHolders, VANISHED_HOLDER_GRACE_MS, type SlotHolder } from '../core/slots.js';
 
 /**
- * The holders of provider slots, as a string set on one item of the runs table. Its key cannot be a run
- * id (those are [A-Za-z0-9_-] only). The conditional ADD admits a run while the set is smaller than the
- * limit, or when the run is in it already.
+ * The holders of provider slots, on one item of the runs table: `leases`, a map from run id to when
+ * the run took its slot (epoch ms). The item's key cannot be a run id (those are [A-Za-z0-9_-] only).
+ *
+ * Taking a slot is one conditional write: the map gains the run while it has fewer than `limit`
+ * entries (or already holds it), so two runs racing for the last slot cannot both get it. When all
+ * are taken, the holders' run items (in the same table) are read, and a holder whose run has ended or
+ * vanished (core/slots.ts) is removed by a write conditional on its entry being the one read, then the
+ * write is tried again.
+ *
+ * DynamoDB facts this relies on (Condition and filter expressions, operators, and functions:
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html,
+ * read 2026-11-28): `size(path)` of a Map is its number of elements, and conditions may name nested
+ * paths. A nested SET (`leases.#run = ...`) on an item without the `leases` map is a ValidationException
+ * ("The document path provided in the update expression is invalid for update"), so the map is
+ * created first, with `if_not_exists`. dynalite behaves the same (checked in the adapter's tests).
+ *
+ * The attribute was a string set `holders` before; a new name keeps an upgraded stack from failing on
+ * the old item (a nested SET into a set is invalid). Runs that held slots in the old set at upgrade
+ * time are not counted while they finish.
  */
 export const PROVIDER_SLOTS_KEY = '~provider-slots';
 
-export function dynamoDbProviderSlots(documents: DynamoDBDocumentClient, tableName: string): ProviderSlots {
+export interface ProviderSlotsOptions {
+  /** Epoch milliseconds. @default Date.now */
+  now?: () => number;
+  /** @default VANISHED_HOLDER_GRACE_MS */
+  vanishedGraceMs?: number;
+}
+
+const LeasesSchema = z.object({ leases: z.record(z.string(), z.number()).optional() });
+const RunStatusSchema = z.object({ status: z.enum(RUN_STATUSES) });
+
+/** After a round of taking slots back, someone else may take them first; then the run waits its turn. */
+const ROUNDS = 3;
+
+export function dynamoDbProviderSlots(
+  documents: DynamoDBDocumentClient,
+  tableName: string,
+  options: ProviderSlotsOptions = {},
+): ProviderSlots {
+  const now = options.now ?? Date.now;
+  const Key = { runId: PROVIDER_SLOTS_KEY };
+
+  const conditional = async (command: UpdateCommand): Promise<boolean> => {
+    try {
+      await documents.send(command);
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  };
+
+  const take = (runId: string, limit: number) =>
+    conditional(
+      new UpdateCommand({
+        TableName: tableName,
+        Key,
+        // A run asking again keeps its first acquiredAt: that is when its slot started.
+        UpdateExpression: 'SET leases.#run = if_not_exists(leases.#run, :now)',
+        ConditionExpression:
+          'attribute_exists(leases) AND (size(leases) < :limit OR attribute_exists(leases.#run))',
+        ExpressionAttributeNames: { '#run': runId },
+        ExpressionAttributeValues: { ':now': now(), ':limit': limit },
+      }),
+    );
+
+  const readHolders = async (): Promise<SlotHolder[] | undefined> => {
+    const { Item } = await documents.send(
+      new GetCommand({ TableName: tableName, Key, ConsistentRead: true }),
+    );
+    const leases = Item ? LeasesSchema.parse(Item).leases : undefined;
+    return leases && Object.entries(leases).map(([runId, acquiredAt]) => ({ runId, acquiredAt }));
+  };
+
+  const statusOf = async (runId: string): Promise<RunStatus | undefined> => {
+    const { Item } = await documents.send(
+      new GetCommand({
+        TableName: tableName,
+        Key: { runId },
+        ConsistentRead: true,
+        ProjectionExpression: '#status',
+        ExpressionAttributeNames: { '#status': 'status' },
+      }),
+    );
+    return Item ? RunStatusSchema.parse(Item).status : undefined;
+  };
+
+  const evict = (holder: SlotHolder) =>
+    conditional(
+      new UpdateCommand({
+        TableName: tableName,
+        Key,
+        UpdateExpression: 'REMOVE leases.#run',
+        // Only the lease that was judged: never one the run has taken again since.
+        ConditionExpression: 'leases.#run = :acquiredAt',
+        ExpressionAttributeNames: { '#run': holder.runId },
+        ExpressionAttributeValues: { ':acquiredAt': holder.acquiredAt },
+      }),
+    );
+
   return {
     async acquire(runId, limit) {
-      try {
-        await documents.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { runId: PROVIDER_SLOTS_KEY },
-            UpdateExpression: 'ADD holders :run',
-            ConditionExpression:
-              'attribute_not_exists(holders) OR size(holders) < :limit OR contains(holders, :id)',
-            ExpressionAttributeValues: { ':run': new Set([runId]), ':limit': limit, ':id': runId },
-          }),
+      for (let round = 0; round < ROUNDS; round++) {
+        if (await take(runId, limit)) return true;
+        const holders = await readHolders();
+        if (!holders) {
+          await documents.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key,
+              UpdateExpression: 'SET leases = if_not_exists(leases, :empty)',
+              ExpressionAttributeValues: { ':empty': {} },
+            }),
+          );
+          continue;
+        }
+        // A slot was freed between the write and the read: try again.
+        if (holders.length < limit) continue;
+        const statuses = new Map(
+          await Promise.all(holders.map(async (h) => [h.runId, await statusOf(h.runId)] as const)),
         );
-        return true;
-      } catch (error) {
-        if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-        throw error;
+        const dead = deadHolders(
+          holders,
+          statuses,
+          now(),
+          options.vanishedGraceMs ?? VANISHED_HOLDER_GRACE_MS,
+        );
+        if (dead.length === 0) return false;
+        await Promise.all(dead.map(evict));
       }
+      return false;
     },
+
     async release(runId) {
-      await documents.send(
+      // Conditional, so releasing a run that holds nothing neither fails nor creates the item.
+      await conditional(
         new UpdateCommand({
           TableName: tableName,
-          Key: { runId: PROVIDER_SLOTS_KEY },
-          UpdateExpression: 'DELETE holders :run',
-          ExpressionAttributeValues: { ':run': new Set([runId]) },
+          Key,
+          UpdateExpression: 'REMOVE leases.#run',
+          ConditionExpression: 'attribute_exists(leases.#run)',
+          ExpressionAttributeNames: { '#run': runId },
         }),
       );
     },

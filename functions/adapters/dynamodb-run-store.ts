@@ -73,6 +73,34 @@ export function dynamoDbRunStore(
         throw error;
       }
     },
+
+    async recordLateJob(runId, job) {
+      const ended = [...TERMINAL_STATUSES];
+      const values: Record<string, unknown> = {
+        ':job': job.providerJobId,
+        ':providerStatus': job.providerStatus,
+        ':at': now().toISOString(),
+      };
+      ended.forEach((status, i) => (values[`:ended${i}`] = status));
+      try {
+        const { Attributes } = await documents.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { runId },
+            // No history entry: the run's status did not change, only what is known of its job.
+            UpdateExpression: 'SET providerJobId = :job, providerStatus = :providerStatus, updatedAt = :at',
+            ConditionExpression: `attribute_exists(runId) AND #status IN (${ended.map((_, i) => `:ended${i}`).join(', ')})`,
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return RunRecordSchema.parse(Attributes);
+      } catch (error) {
+        if (isConditionFailure(error)) return undefined;
+        throw error;
+      }
+    },
   };
 }
 

@@ -69,6 +69,15 @@ export class ResultFileMissingError extends PermanentError {
   readonly code = 'result_file_missing';
 }
 
+/**
+ * The run ended (stopped, timed out, or recorded failed elsewhere) before its provider job was created,
+ * so none is: nobody would poll, collect or pay attention to it.
+ */
+export class RunEndedError extends PermanentError {
+  override readonly name = 'RunEndedError';
+  readonly code = 'run_ended';
+}
+
 /** Throttling, 5xx, network: worth retrying with backoff. */
 export class ProviderUnavailableError extends TunedropError {
   override readonly name = 'ProviderUnavailableError';
@@ -84,6 +93,7 @@ export const PERMANENT_ERROR_NAMES = [
   'ProviderRejectedError',
   'ProviderJobFailedError',
   'ResultFileMissingError',
+  'RunEndedError',
 ] as const;
 
 /**

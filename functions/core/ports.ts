@@ -40,11 +40,23 @@ export interface RunStore {
    * duplicated step), in which case nothing changed.
    */
   advance(runId: string, status: RunStatus, fields?: RunUpdate): Promise<RunRecord | undefined>;
+  /**
+   * Records the provider job of a run that has already ended, without moving its status or adding to
+   * its history: the run was stopped while its job was being created, and the job has been cancelled
+   * since. Returns the updated record, or undefined (changing nothing) when the run does not exist or
+   * has not ended.
+   */
+  recordLateJob(
+    runId: string,
+    job: { providerJobId: string; providerStatus: string },
+  ): Promise<RunRecord | undefined>;
 }
 
 /**
  * Provider job slots: at most `limit` runs hold one at a time (OpenAI limits concurrent jobs per
- * organization). Holding is keyed by run, so acquiring twice or releasing twice is harmless.
+ * organization). Holding is keyed by run, so acquiring twice or releasing twice is harmless. A holder
+ * that can no longer release (its run ended unreleased, or its run item is gone) does not block the
+ * others: acquire takes such slots back when all are taken (see core/slots.ts).
  */
 export interface ProviderSlots {
   /** True when the run holds a slot (now or already); false when all are taken. */

@@ -1,4 +1,7 @@
+import { RunEndedError } from '../core/errors.js';
 import type { FineTuningProvider, RunStore } from '../core/ports.js';
+import { cancelIfRunning } from '../core/provider-jobs.js';
+import { TERMINAL_STATUSES } from '../core/run.js';
 import {
   nextPollSeconds,
   phaseOf,
@@ -16,11 +19,26 @@ export interface CreateJobDeps {
  * Creates the provider job for this run, at most once: the job carries `metadata.runId`, and a job that
  * already exists for the run (an earlier attempt that crashed after the provider accepted it) is
  * adopted instead of creating a second, paid one.
+ *
+ * A stopped execution does not stop a Lambda already running, so the run may end (reconcile records it
+ * CANCELLED, TIMED_OUT or FAILED) while the job is being created. Nobody would then poll, collect or
+ * cancel the job, and it would train at the user's cost. So a run that has ended gets no job, and one
+ * that ends while its job is created has that job cancelled here. Reconcile, for its part, cancels a
+ * job it finds for the run; whichever of the two comes second finds the job cancelled already.
  */
 export async function createJob(
   input: ExecutionInput & { files: UploadedFiles },
   deps: CreateJobDeps,
 ): Promise<JobProgress> {
+  const before = await deps.runs.get(input.runId);
+  if (!before || TERMINAL_STATUSES.has(before.status)) {
+    throw new RunEndedError(
+      before
+        ? `run ${input.runId} ended (${before.status}) before its provider job was created; none was`
+        : `run ${input.runId} has no item in the runs table; no provider job was created for it`,
+      'Nothing to clean up. Drop the file again to start a new run.',
+    );
+  }
   const job =
     (await deps.provider.findJobByRunId(input.runId)) ??
     (await deps.provider.createJob({
@@ -33,12 +51,14 @@ export async function createJob(
       method: input.config.method,
       hyperparameters: input.config.hyperparameters,
     }));
-  await deps.runs.advance(input.runId, 'TRAINING', {
+  // The move to TRAINING is the re-read: it is refused, atomically, when the run has ended meanwhile.
+  const recorded = await deps.runs.advance(input.runId, 'TRAINING', {
     providerJobId: job.id,
     providerStatus: job.status,
     detail: job.status,
   });
-  return {
+  const ended = recorded ? undefined : await endedRun(input.runId, deps.runs);
+  const progress: JobProgress = {
     jobId: job.id,
     status: job.status,
     phase: phaseOf(job.status),
@@ -47,4 +67,29 @@ export async function createJob(
     waitSeconds: nextPollSeconds(0),
     error: job.error,
   };
+  if (!ended) return progress;
+
+  const cancelled = await cancelIfRunning(deps.provider, job);
+  await deps.runs.recordLateJob(input.runId, {
+    providerJobId: cancelled.id,
+    providerStatus: cancelled.status,
+  });
+  // Phase cancelled sends the workflow to Record, not to polling, if its execution is still running.
+  return {
+    ...progress,
+    status: cancelled.status,
+    phase: 'cancelled',
+    error: {
+      code: 'run_ended',
+      message: `run ${input.runId} ended (${ended.status}) while its job ${job.id} was being created, so tunedrop cancelled the job`,
+    },
+  };
+}
+
+/** The run's status if it has ended (or its item is gone, as `{ status: 'deleted' }`), else undefined. */
+async function endedRun(runId: string, runs: RunStore): Promise<{ status: string } | undefined> {
+  const run = await runs.get(runId);
+  if (!run) return { status: 'deleted' };
+  // Refused for another reason (a retried step that finds the run past TRAINING): the job is the run's.
+  return TERMINAL_STATUSES.has(run.status) ? run : undefined;
 }

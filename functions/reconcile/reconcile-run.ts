@@ -1,5 +1,6 @@
 import type { FineTuningProvider, ProviderSlots, RunStore } from '../core/ports.js';
 import { TERMINAL_STATUSES, type RunStatus } from '../core/run.js';
+import { cancelIfRunning } from '../core/provider-jobs.js';
 import { phaseOf } from '../core/workflow-state.js';
 
 export interface ExecutionEnded {
@@ -44,32 +45,58 @@ const OUTCOME: Record<
  * Every run ends in a recorded state, even when its workflow ended without recording it: stopped from
  * the console or by `tunedrop cancel`, timed out, or failed in Record itself. Step Functions reports
  * the end through EventBridge; this records it and cancels a provider job that is still training, so
- * nothing keeps costing money. A run already recorded is left as it is.
+ * nothing keeps costing money. A run already recorded keeps its status and cause.
+ *
+ * The run is recorded first and its job looked for after, because Create job may still be running (a
+ * stopped execution does not stop its Lambda): if Create job records its job before this records the
+ * end, the recorded item names the job; if after, Create job finds the run ended and cancels the job
+ * itself; and a job made but not yet recorded is found by its run id. In every order the job ends
+ * cancelled.
  */
 export async function reconcileRun(
   event: ExecutionEnded,
   deps: ReconcileDeps,
 ): Promise<{ runId: string; status: RunStatus | 'unknown'; changed: boolean }> {
   await deps.slots.release(event.runId);
-  const run = await deps.runs.get(event.runId);
-  if (!run) return { runId: event.runId, status: 'unknown', changed: false };
-  if (TERMINAL_STATUSES.has(run.status)) return { runId: run.runId, status: run.status, changed: false };
-
-  let providerStatus: string | undefined;
-  if (run.providerJobId) {
-    const job = await deps.provider.getJob(run.providerJobId);
-    providerStatus =
-      phaseOf(job.status) === 'running' ? (await deps.provider.cancelJob(job.id)).status : job.status;
+  let run = await deps.runs.get(event.runId);
+  if (!run) {
+    // No item to record on, but a job made for the run would still train for nobody.
+    const orphan = await deps.provider.findJobByRunId(event.runId);
+    if (orphan) await cancelIfRunning(deps.provider, orphan);
+    return { runId: event.runId, status: 'unknown', changed: false };
   }
-  const outcome = OUTCOME[event.status];
-  const updated = await deps.runs.advance(run.runId, outcome.status, {
-    ...(providerStatus ? { providerStatus } : {}),
-    error: {
-      name: `Execution${event.status === 'ABORTED' ? 'Stopped' : event.status === 'TIMED_OUT' ? 'TimedOut' : 'Failed'}`,
-      code: outcome.code,
-      message: event.cause ? `${outcome.message}: ${event.cause}` : outcome.message,
-      fix: outcome.fix,
-    },
-  });
-  return { runId: run.runId, status: updated?.status ?? run.status, changed: updated !== undefined };
+
+  let changed = false;
+  if (!TERMINAL_STATUSES.has(run.status)) {
+    const outcome = OUTCOME[event.status];
+    const updated = await deps.runs.advance(run.runId, outcome.status, {
+      error: {
+        name: `Execution${event.status === 'ABORTED' ? 'Stopped' : event.status === 'TIMED_OUT' ? 'TimedOut' : 'Failed'}`,
+        code: outcome.code,
+        message: event.cause ? `${outcome.message}: ${event.cause}` : outcome.message,
+        fix: outcome.fix,
+      },
+    });
+    if (updated) [run, changed] = [updated, true];
+    else run = (await deps.runs.get(run.runId)) ?? run; // recorded by someone else meanwhile
+  }
+
+  // A job recorded as finished needs no call; otherwise ask the provider.
+  if (run.providerJobId && run.providerStatus && phaseOf(run.providerStatus) !== 'running') {
+    return { runId: run.runId, status: run.status, changed };
+  }
+  const job = run.providerJobId
+    ? await deps.provider.getJob(run.providerJobId)
+    : await deps.provider.findJobByRunId(run.runId);
+  if (job) {
+    const final = await cancelIfRunning(deps.provider, job);
+    if (final.id !== run.providerJobId || final.status !== run.providerStatus) {
+      run =
+        (await deps.runs.recordLateJob(run.runId, {
+          providerJobId: final.id,
+          providerStatus: final.status,
+        })) ?? run;
+    }
+  }
+  return { runId: run.runId, status: run.status, changed };
 }

@@ -1,5 +1,5 @@
 import { parseErrorCause } from '../core/errors.js';
-import type { ProviderSlots, RunStore } from '../core/ports.js';
+import type { ProviderSlots, RunStore, RunUpdate } from '../core/ports.js';
 import type { RunStatus } from '../core/run.js';
 import type { RecordInput } from '../core/workflow-state.js';
 
@@ -19,66 +19,81 @@ export async function recordOutcome(
   const { runId } = input;
   // The run is over whatever happened: its provider slot goes to the next run.
   await deps.slots.release(runId);
+  // The status the run ends in: this one, or the one it had already ended in (stopped while this
+  // execution went on, e.g. while Create job ran), which a recorded end keeps.
+  const end = async (status: RunStatus, fields: RunUpdate) =>
+    (await deps.runs.advance(runId, status, fields))?.status ??
+    (await deps.runs.get(runId))?.status ??
+    status;
   if (input.failure) {
     const error = parseErrorCause(input.failure.Error, input.failure.Cause);
-    await deps.runs.advance(runId, 'FAILED', { error });
-    return { runId, status: 'FAILED' };
+    return { runId, status: await end('FAILED', { error }) };
   }
   if (input.job?.phase === 'cancelled') {
-    await deps.runs.advance(runId, 'CANCELLED', {
-      providerStatus: input.job.status,
-      error: {
-        name: 'ProviderJobCancelled',
-        code: 'job_cancelled',
-        message: `provider job ${input.job.jobId} was cancelled`,
-        fix: 'Drop the file again to start a new run.',
-      },
-    });
-    return { runId, status: 'CANCELLED' };
+    return {
+      runId,
+      status: await end('CANCELLED', {
+        providerStatus: input.job.status,
+        error: {
+          name: 'ProviderJobCancelled',
+          code: 'job_cancelled',
+          message: `provider job ${input.job.jobId} was cancelled`,
+          fix: 'Drop the file again to start a new run.',
+        },
+      }),
+    };
   }
   if (input.job?.phase === 'timed_out') {
-    await deps.runs.advance(runId, 'TIMED_OUT', {
-      providerStatus: input.job.status,
-      error: {
-        name: 'TrainingTimeout',
-        code: input.job.error?.code ?? 'training_timeout',
-        message: input.job.error?.message ?? `provider job ${input.job.jobId} took too long`,
-        fix: 'Raise "maxTrainingHours" in tunedrop.json if such long jobs are expected, then drop the file again.',
-      },
-    });
-    return { runId, status: 'TIMED_OUT' };
+    return {
+      runId,
+      status: await end('TIMED_OUT', {
+        providerStatus: input.job.status,
+        error: {
+          name: 'TrainingTimeout',
+          code: input.job.error?.code ?? 'training_timeout',
+          message: input.job.error?.message ?? `provider job ${input.job.jobId} took too long`,
+          fix: 'Raise "maxTrainingHours" in tunedrop.json if such long jobs are expected, then drop the file again.',
+        },
+      }),
+    };
   }
   if (input.job?.phase === 'failed') {
-    await deps.runs.advance(runId, 'FAILED', {
-      providerStatus: input.job.status,
-      error: {
-        name: 'ProviderJobFailedError',
-        code: input.job.error?.code ?? 'job_failed',
-        message: `provider job ${input.job.jobId} failed: ${input.job.error?.message ?? 'no reason given'}`,
-        fix: 'Read the message above; fix the data or settings it names, then drop the file again.',
-      },
-    });
-    return { runId, status: 'FAILED' };
+    return {
+      runId,
+      status: await end('FAILED', {
+        providerStatus: input.job.status,
+        error: {
+          name: 'ProviderJobFailedError',
+          code: input.job.error?.code ?? 'job_failed',
+          message: `provider job ${input.job.jobId} failed: ${input.job.error?.message ?? 'no reason given'}`,
+          fix: 'Read the message above; fix the data or settings it names, then drop the file again.',
+        },
+      }),
+    };
   }
   if (input.results) {
     const { fineTunedModel, trainedTokens, costUsd, resultsKey, summaryKey } = input.results;
-    await deps.runs.advance(runId, 'SUCCEEDED', {
-      providerStatus: input.job?.status,
-      ...(fineTunedModel !== null ? { fineTunedModel } : {}),
-      ...(trainedTokens !== null ? { trainedTokens } : {}),
-      ...(costUsd !== null ? { costUsd } : {}),
-      resultsKey,
-      summaryKey,
-    });
-    return { runId, status: 'SUCCEEDED' };
+    return {
+      runId,
+      status: await end('SUCCEEDED', {
+        providerStatus: input.job?.status,
+        ...(fineTunedModel !== null ? { fineTunedModel } : {}),
+        ...(trainedTokens !== null ? { trainedTokens } : {}),
+        ...(costUsd !== null ? { costUsd } : {}),
+        resultsKey,
+        summaryKey,
+      }),
+    };
   }
-  await deps.runs.advance(runId, 'FAILED', {
-    error: {
-      name: 'WorkflowError',
-      code: 'incomplete_state',
-      message: 'the workflow reached Record with neither results nor a failure',
-      fix: 'Report this to the tunedrop maintainers with the run id.',
-    },
-  });
-  return { runId, status: 'FAILED' };
+  return {
+    runId,
+    status: await end('FAILED', {
+      error: {
+        name: 'WorkflowError',
+        code: 'incomplete_state',
+        message: 'the workflow reached Record with neither results nor a failure',
+        fix: 'Report this to the tunedrop maintainers with the run id.',
+      },
+    }),
+  };
 }

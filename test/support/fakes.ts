@@ -1,12 +1,20 @@
 import { findModel } from '../../functions/core/catalog.js';
 import type { ValidationOptions } from '../../functions/core/dataset.js';
-import { canTransition, TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
+import {
+  canTransition,
+  TERMINAL_STATUSES,
+  type RunRecord,
+  type RunStatus,
+} from '../../functions/core/run.js';
+import { deadHolders, VANISHED_HOLDER_GRACE_MS } from '../../functions/core/slots.js';
+import { phaseOf } from '../../functions/core/workflow-state.js';
 import type {
   CreateJobRequest,
   FineTuningProvider,
   ObjectRef,
   ObjectStore,
   ProviderJob,
+  ProviderSlots,
   RunStore,
 } from '../../functions/core/ports.js';
 
@@ -77,6 +85,13 @@ export function memoryRunStore() {
       records.set(runId, next);
       return structuredClone(next);
     },
+    async recordLateJob(runId, job) {
+      const current = records.get(runId);
+      if (!current || !TERMINAL_STATUSES.has(current.status)) return undefined;
+      const next: RunRecord = { ...current, ...job, updatedAt: new Date().toISOString() };
+      records.set(runId, next);
+      return structuredClone(next);
+    },
   };
   return { runs, records };
 }
@@ -95,7 +110,14 @@ export function fakeProvider(overrides: Partial<FineTuningProvider> = {}) {
     },
     findJobByRunId: async (runId) => [...jobs.values()].find((_, i) => created[i]?.runId === runId),
     getJob: async (id) => jobs.get(id)!,
-    cancelJob: async (id) => ({ ...jobs.get(id)!, status: 'cancelled' }),
+    async cancelJob(id) {
+      const job = jobs.get(id)!;
+      // As the emulator: a job that has finished cannot be cancelled.
+      if (phaseOf(job.status) !== 'running') throw new Error(`Job ${id} has already ${job.status}.`);
+      const cancelled = { ...job, status: 'cancelled' };
+      jobs.set(id, cancelled);
+      return { ...cancelled };
+    },
     resultFile: async () => undefined,
     deleteModel: async () => undefined,
     ...overrides,
@@ -149,17 +171,28 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-/** ProviderSlots in memory, with the same rules as the DynamoDB adapter. */
-export function memorySlots() {
-  const holders = new Set<string>();
-  const slots = {
-    async acquire(runId: string, limit: number) {
+/**
+ * ProviderSlots in memory, with the same rules as the DynamoDB adapter: `holders` maps each holder to
+ * when it acquired; with `runs`, a full set of slots gives back those of ended and vanished runs.
+ */
+export function memorySlots(options: { runs?: RunStore; now?: () => number; vanishedGraceMs?: number } = {}) {
+  const holders = new Map<string, number>();
+  const now = options.now ?? Date.now;
+  const slots: ProviderSlots = {
+    async acquire(runId, limit) {
       if (holders.has(runId)) return true;
+      if (holders.size >= limit && options.runs) {
+        const statuses = new Map<string, RunStatus | undefined>();
+        for (const holder of holders.keys()) statuses.set(holder, (await options.runs.get(holder))?.status);
+        const held = [...holders].map(([id, acquiredAt]) => ({ runId: id, acquiredAt }));
+        const grace = options.vanishedGraceMs ?? VANISHED_HOLDER_GRACE_MS;
+        for (const dead of deadHolders(held, statuses, now(), grace)) holders.delete(dead.runId);
+      }
       if (holders.size >= limit) return false;
-      holders.add(runId);
+      holders.set(runId, now());
       return true;
     },
-    async release(runId: string) {
+    async release(runId) {
       holders.delete(runId);
     },
   };
