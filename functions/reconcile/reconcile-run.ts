@@ -1,4 +1,4 @@
-import type { FineTuningProvider, ProviderSlots, RunStore } from '../core/ports.js';
+import type { FineTuningProvider, ProviderJob, ProviderSlots, RunStore } from '../core/ports.js';
 import { TERMINAL_STATUSES, type RunStatus } from '../core/run.js';
 import { cancelIfRunning } from '../core/provider-jobs.js';
 import { phaseOf } from '../core/workflow-state.js';
@@ -47,11 +47,12 @@ const OUTCOME: Record<
  * the end through EventBridge; this records it and cancels a provider job that is still training, so
  * nothing keeps costing money. A run already recorded keeps its status and cause.
  *
- * The run is recorded first and its job looked for after, because Create job may still be running (a
- * stopped execution does not stop its Lambda): if Create job records its job before this records the
- * end, the recorded item names the job; if after, Create job finds the run ended and cancels the job
- * itself; and a job made but not yet recorded is found by its run id. In every order the job ends
- * cancelled.
+ * A job the run already names is cancelled before the end is recorded, so whoever sees the run ended
+ * sees its job ended too. Create job may still be running, though (a stopped execution does not stop
+ * its Lambda), so the job is looked for again once the end is recorded: if Create job recorded its job
+ * before the end was, the recorded item names it; if after, Create job finds the run ended and cancels
+ * the job itself; and a job made but not yet recorded is found by its run id. In every order the job
+ * ends cancelled.
  */
 export async function reconcileRun(
   event: ExecutionEnded,
@@ -67,9 +68,13 @@ export async function reconcileRun(
   }
 
   let changed = false;
+  let job: ProviderJob | undefined;
   if (!TERMINAL_STATUSES.has(run.status)) {
+    if (run.providerJobId)
+      job = await cancelIfRunning(deps.provider, await deps.provider.getJob(run.providerJobId));
     const outcome = OUTCOME[event.status];
     const updated = await deps.runs.advance(run.runId, outcome.status, {
+      ...(job ? { providerStatus: job.status } : {}),
       error: {
         name: `Execution${event.status === 'ABORTED' ? 'Stopped' : event.status === 'TIMED_OUT' ? 'TimedOut' : 'Failed'}`,
         code: outcome.code,
@@ -81,22 +86,19 @@ export async function reconcileRun(
     else run = (await deps.runs.get(run.runId)) ?? run; // recorded by someone else meanwhile
   }
 
-  // A job recorded as finished needs no call; otherwise ask the provider.
-  if (run.providerJobId && run.providerStatus && phaseOf(run.providerStatus) !== 'running') {
-    return { runId: run.runId, status: run.status, changed };
+  // The run has ended, whoever recorded it. Its job, unless handled above or recorded as finished:
+  const settled = job !== undefined && job.id === run.providerJobId;
+  const finished = run.providerStatus !== undefined && phaseOf(run.providerStatus) !== 'running';
+  if (!settled && !(run.providerJobId && finished)) {
+    const found = run.providerJobId
+      ? await deps.provider.getJob(run.providerJobId)
+      : await deps.provider.findJobByRunId(run.runId);
+    if (found) job = await cancelIfRunning(deps.provider, found);
   }
-  const job = run.providerJobId
-    ? await deps.provider.getJob(run.providerJobId)
-    : await deps.provider.findJobByRunId(run.runId);
-  if (job) {
-    const final = await cancelIfRunning(deps.provider, job);
-    if (final.id !== run.providerJobId || final.status !== run.providerStatus) {
-      run =
-        (await deps.runs.recordLateJob(run.runId, {
-          providerJobId: final.id,
-          providerStatus: final.status,
-        })) ?? run;
-    }
+  if (job && (job.id !== run.providerJobId || job.status !== run.providerStatus)) {
+    run =
+      (await deps.runs.recordLateJob(run.runId, { providerJobId: job.id, providerStatus: job.status })) ??
+      run;
   }
   return { runId: run.runId, status: run.status, changed };
 }

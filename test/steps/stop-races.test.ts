@@ -172,6 +172,23 @@ describe('a run stopped around Create job', () => {
     });
   });
 
+  it('cancels the job a stopped run names before recording the end, so no reader sees it ended and training', async () => {
+    const { runs, records } = await runAt('UPLOADING');
+    const fake = fakeProvider();
+    await createJob(input, { runs, provider: fake.provider });
+    const jobAtEnd: string[] = [];
+    const watched: RunStore = {
+      ...runs,
+      async advance(runId, status, fields) {
+        if (TERMINAL_STATUSES.has(status)) jobAtEnd.push(fake.jobs.get('ftjob-1')!.status);
+        return runs.advance(runId, status, fields);
+      },
+    };
+    await reconcileRun(stopped, { runs: watched, provider: fake.provider, slots: memorySlots().slots });
+    expect(jobAtEnd).toEqual(['cancelled']);
+    expect(records.get(input.runId)).toMatchObject({ status: 'CANCELLED', providerStatus: 'cancelled' });
+  });
+
   it('cancels the job Create job records between reconcile reading the run and recording its end', async () => {
     const { runs, records } = await runAt('UPLOADING');
     const fake = fakeProvider();
