@@ -16,7 +16,7 @@ import { deadHolders, VANISHED_HOLDER_GRACE_MS, type SlotHolder } from '../core/
  *
  * DynamoDB facts this relies on (Condition and filter expressions, operators, and functions:
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html,
- * read 2026-11-28): `size(path)` of a Map is its number of elements, and conditions may name nested
+ * read 2026-11-29): `size(path)` of a Map is its number of elements, and conditions may name nested
  * paths. A nested SET (`leases.#run = ...`) on an item without the `leases` map is a ValidationException
  * ("The document path provided in the update expression is invalid for update"), so the map is
  * created first, with `if_not_exists`. dynalite behaves the same (checked in the adapter's tests).
