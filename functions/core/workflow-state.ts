@@ -115,8 +115,9 @@ export type SlotProgress = z.infer<typeof SlotProgressSchema>;
  *   slot loop  Acquire provider slot 5 + Slot free? (ChoiceStateEntered/Exited) 2 + Wait for a slot 2 = 9
  *   poll loop  Wait for job 2 + Get status 5 + Job finished? 2 = 9
  *   once       ExecutionStarted 1, Prepare 5, Upload 5, the Acquire that gets a slot 5 and its Choice 2,
- *              Create job 5, Collect results 5, Record 5, Run succeeded (SucceedStateEntered/Exited) 2,
- *              ExecutionSucceeded 1 = 36 (the failure path, Record failure 5 + FailStateEntered 1 +
+ *              Create job 5 and its Job finished? 2 (Create job's answer goes through the Choice, so a job
+ *              cancelled because its run ended goes to Record), Collect results 5, Record 5, Run succeeded
+ *              (SucceedStateEntered/Exited) 2, ExecutionSucceeded 1 = 38 (the failure path, Record failure 5 + FailStateEntered 1 +
  *              ExecutionFailed 1, costs less than Collect + Record + Succeed)
  *   a retry    3 (Scheduled, Started, Failed); the workflow retries a call at most 4 times
  * Both waits grow, to a cap:
@@ -126,17 +127,17 @@ export type SlotProgress = z.infer<typeof SlotProgressSchema>;
  *   poll  30 s, then x1.5 per poll, at most 10 min: 8 polls to 25 min, then one per 10 min: 72 h of
  *         training is 438 polls at most
  * Each count only grows with its time, so however a 72-hour run splits between waiting for a slot and
- * training, it stays under 36 + 9 x (303 + 438) = 6,705 events, 27% of the quota (the worst split,
- * 45 min of waiting and 71 h 15 min of training, makes 4,104). Were every call retried 4 times (21
- * events a turn, the retries taking no time), the worst split would make 9,600 (38%).
+ * training, it stays under 38 + 9 x (303 + 438) = 6,707 events, 27% of the quota (the worst split,
+ * 45 min of waiting and 71 h 15 min of training, makes 4,106). Were every call retried 4 times (21
+ * events a turn, the retries taking no time), the worst split would make 9,602 (38%).
  * With the old fixed 60 s slot wait, the slot loop cost 9 events a minute: a run that waited 46 h for a
- * slot and trained the 26 h left made 27,720 events, and failed at 25,000.
+ * slot and trained the 26 h left made 27,722 events, and failed at 25,000.
  * workflowHistoryEvents computes it; its tests check the bound for every split.
  */
 export const HISTORY = {
   /** Step Functions' quota on one execution's history (hard). */
   limit: 25_000,
-  once: 36,
+  once: 38,
   perSlotTurn: 9,
   perPoll: 9,
   perRetry: 3,
