@@ -54,54 +54,49 @@ export function dynamoDbRunStore(
         sets.push(`#${key} = :${key}`);
       }
       const from = RUN_STATUSES.filter((candidate) => canTransition(candidate, status));
-      from.forEach((candidate, i) => (values[`:from${i}`] = candidate));
-      try {
-        const { Attributes } = await documents.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { runId },
-            UpdateExpression: `SET ${sets.join(', ')}`,
-            ConditionExpression: `attribute_exists(runId) AND #status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
-        return RunRecordSchema.parse(Attributes);
-      } catch (error) {
-        if (isConditionFailure(error)) return undefined;
-        throw error;
-      }
+      return updateIfStatusIn(runId, from, { set: sets.join(', '), names, values });
     },
 
     async recordLateJob(runId, job) {
-      const ended = [...TERMINAL_STATUSES];
-      const values: Record<string, unknown> = {
-        ':job': job.providerJobId,
-        ':providerStatus': job.providerStatus,
-        ':at': now().toISOString(),
-      };
-      ended.forEach((status, i) => (values[`:ended${i}`] = status));
-      try {
-        const { Attributes } = await documents.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { runId },
-            // No history entry: the run's status did not change, only what is known of its job.
-            UpdateExpression: 'SET providerJobId = :job, providerStatus = :providerStatus, updatedAt = :at',
-            ConditionExpression: `attribute_exists(runId) AND #status IN (${ended.map((_, i) => `:ended${i}`).join(', ')})`,
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: values,
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
-        return RunRecordSchema.parse(Attributes);
-      } catch (error) {
-        if (isConditionFailure(error)) return undefined;
-        throw error;
-      }
+      return updateIfStatusIn(runId, [...TERMINAL_STATUSES], {
+        // No history entry: the run's status did not change, only what is known of its job.
+        set: 'providerJobId = :job, providerStatus = :providerStatus, updatedAt = :at',
+        names: { '#status': 'status' },
+        values: {
+          ':job': job.providerJobId,
+          ':providerStatus': job.providerStatus,
+          ':at': now().toISOString(),
+        },
+      });
     },
   };
+
+  /** One conditional update of an existing run whose status is one of `statuses`; undefined when it is not. */
+  async function updateIfStatusIn(
+    runId: string,
+    statuses: readonly string[],
+    update: { set: string; names: Record<string, string>; values: Record<string, unknown> },
+  ) {
+    const values = { ...update.values };
+    statuses.forEach((candidate, i) => (values[`:in${i}`] = candidate));
+    try {
+      const { Attributes } = await documents.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { runId },
+          UpdateExpression: `SET ${update.set}`,
+          ConditionExpression: `attribute_exists(runId) AND #status IN (${statuses.map((_, i) => `:in${i}`).join(', ')})`,
+          ExpressionAttributeNames: update.names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return RunRecordSchema.parse(Attributes);
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
 }
 
 function isConditionFailure(error: unknown): boolean {
