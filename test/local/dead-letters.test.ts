@@ -1,31 +1,18 @@
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { join } from 'node:path';
 import { main } from '../../functions/cli/main.js';
-import { PROJECT_ROOT, startLocalCloud, type LocalCloud } from '../../local/cloud/index.js';
+import type { LocalCloud } from '../../local/cloud/index.js';
 import { createTableFromTemplate } from '../../local/cloud/dynamodb.js';
-import { startOpenAiEmulator } from '../../local/openai-emulator/server.js';
+import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
 
 /** An event that fails through Lambda's retries lands in the dead-letter queue, and redrive brings it back. */
-const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
-let emulator: Awaited<ReturnType<typeof startOpenAiEmulator>>;
+let harness: LocalHarness;
 let cloud: LocalCloud;
 
 beforeAll(async () => {
-  emulator = await startOpenAiEmulator({
-    apiKey: 'sk-dlq',
-    timing: { validatingMs: 10, queuedMs: 10, msPerStep: 0 },
-  });
-  cloud = await startLocalCloud({
-    openAiBaseUrl: emulator.baseUrl,
-    apiKey: 'sk-dlq',
-    logLevel: 'SILENT',
-    timeScale: 1 / 1000,
-  });
+  harness = await startLocalHarness({ apiKey: 'sk-dlq' });
+  cloud = harness.cloud;
 });
-afterAll(async () => {
-  await cloud?.close();
-  await emulator?.close();
-});
+afterAll(() => harness?.close());
 
 it('an upload whose validation keeps failing is dead-lettered, and a redrive after the fix records its run', async () => {
   const dynamo = new DynamoDBClient({ ...cloud.clientConfig, endpoint: cloud.endpoints.DYNAMODB });

@@ -1,12 +1,6 @@
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { join } from 'node:path';
-import {
-  PROJECT_ROOT,
-  startLocalCloud,
-  type LocalCloud,
-  type LocalCloudOptions,
-} from '../../local/cloud/index.js';
-import { startOpenAiEmulator } from '../../local/openai-emulator/server.js';
+import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/cloud/index.js';
+import { SAMPLE, startLocalHarness } from '../support/local-harness.js';
 import type { RunRecord } from '../../functions/core/run.js';
 import { withoutAction, withoutResources } from '../support/grants.js';
 
@@ -16,33 +10,19 @@ import { withoutAction, withoutResources } from '../support/grants.js';
  * permissions), the app is built without one grant it needs, and the scenario that needs it fails.
  */
 const API_KEY = 'sk-test-iam';
-const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
-let emulator: Awaited<ReturnType<typeof startOpenAiEmulator>>;
-
-beforeAll(async () => {
-  emulator = await startOpenAiEmulator({
-    apiKey: API_KEY,
-    timing: { validatingMs: 10, queuedMs: 10, msPerStep: 0 },
-  });
-});
-afterAll(() => emulator?.close());
 
 async function withCloud<T>(
   transformTemplate: LocalCloudOptions['transformTemplate'],
   scenario: (cloud: LocalCloud) => Promise<T>,
 ): Promise<T> {
-  const cloud = await startLocalCloud({
-    openAiBaseUrl: emulator.baseUrl,
+  const harness = await startLocalHarness({
     apiKey: API_KEY,
-    logLevel: 'SILENT',
-    timeScale: 1 / 1000,
-    onLog: () => undefined,
-    ...(transformTemplate ? { transformTemplate } : {}),
+    cloud: { onLog: () => undefined, ...(transformTemplate ? { transformTemplate } : {}) },
   });
   try {
-    return await scenario(cloud);
+    return await scenario(harness.cloud);
   } finally {
-    await cloud.close();
+    await harness.close();
   }
 }
 
@@ -160,7 +140,7 @@ describe('the services that invoke functions need their permissions too', () => 
   it('a bucket notification without its Lambda permission fails to deploy, so local mode refuses to start', async () => {
     await expect(
       startLocalCloud({
-        openAiBaseUrl: emulator.baseUrl,
+        openAiBaseUrl: 'http://127.0.0.1:9/v1',
         apiKey: API_KEY,
         transformTemplate: withoutResources('AWS::Lambda::Permission', /AllowBucketNotifications/),
       }),

@@ -1,10 +1,9 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { PROJECT_ROOT, startLocalCloud, type LocalCloud } from '../../local/cloud/index.js';
-import { startOpenAiEmulator } from '../../local/openai-emulator/server.js';
+import type { LocalCloud } from '../../local/cloud/index.js';
+import { BROKEN, SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
 import { main } from '../../functions/cli/main.js';
 import { expectRunInvariants } from './invariants.js';
 
@@ -13,31 +12,19 @@ import { expectRunInvariants } from './invariants.js';
  * state machine, against the OpenAI emulator.
  */
 const API_KEY = 'sk-test-local';
-const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
-const BROKEN = join(PROJECT_ROOT, 'local/samples/broken-tickets.jsonl');
 
-let emulator: Awaited<ReturnType<typeof startOpenAiEmulator>>;
+let harness: LocalHarness;
 let cloud: LocalCloud;
 let openai: OpenAI;
 
 beforeAll(async () => {
-  emulator = await startOpenAiEmulator({
+  harness = await startLocalHarness({
     apiKey: API_KEY,
     timing: { validatingMs: 20, queuedMs: 20, msPerStep: 1 },
   });
-  cloud = await startLocalCloud({
-    openAiBaseUrl: emulator.baseUrl,
-    apiKey: API_KEY,
-    logLevel: 'SILENT',
-    timeScale: 1 / 1000,
-  });
-  openai = new OpenAI({ apiKey: API_KEY, baseURL: emulator.baseUrl });
+  ({ cloud, openai } = harness);
 });
-
-afterAll(async () => {
-  await cloud?.close();
-  await emulator?.close();
-});
+afterAll(() => harness?.close());
 
 const text = async (key: string) =>
   (await cloud.s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }))).Body!.transformToString();

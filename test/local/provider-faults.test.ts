@@ -1,8 +1,8 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import OpenAI from 'openai';
-import { join } from 'node:path';
-import { PROJECT_ROOT, startLocalCloud, type LocalCloud } from '../../local/cloud/index.js';
-import { startOpenAiEmulator } from '../../local/openai-emulator/server.js';
+import type OpenAI from 'openai';
+import type { LocalCloud } from '../../local/cloud/index.js';
+import type { RunningEmulator } from '../../local/openai-emulator/server.js';
+import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
 import { expectRunInvariants } from './invariants.js';
 
 /**
@@ -10,9 +10,9 @@ import { expectRunInvariants } from './invariants.js';
  * drops the sample, and checks the run's recorded end, its cause, and that at most one job was made.
  */
 const API_KEY = 'sk-test-faults';
-const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
-let emulator: Awaited<ReturnType<typeof startOpenAiEmulator>>;
+let harness: LocalHarness;
 let cloud: LocalCloud;
+let emulator: RunningEmulator;
 let openai: OpenAI;
 const dropped: string[] = [];
 
@@ -21,24 +21,14 @@ const dropped: string[] = [];
 const logs: string[] = [];
 
 beforeAll(async () => {
-  emulator = await startOpenAiEmulator({
+  harness = await startLocalHarness({
     apiKey: API_KEY,
-    timing: { validatingMs: 10, queuedMs: 10, msPerStep: 0 },
+    cloud: { logLevel: 'DEBUG', onLog: (_, __, line) => void logs.push(line) },
   });
-  cloud = await startLocalCloud({
-    openAiBaseUrl: emulator.baseUrl,
-    apiKey: API_KEY,
-    logLevel: 'DEBUG',
-    timeScale: 1 / 1000,
-    onLog: (_, __, line) => void logs.push(line),
-  });
-  openai = new OpenAI({ apiKey: API_KEY, baseURL: emulator.baseUrl });
+  ({ cloud, emulator, openai } = harness);
 });
 afterEach(() => emulator.faults.clear());
-afterAll(async () => {
-  await cloud?.close();
-  await emulator?.close();
-});
+afterAll(() => harness?.close());
 
 async function runWith(family: string, config?: Record<string, unknown>) {
   if (config) {

@@ -1,9 +1,9 @@
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import OpenAI from 'openai';
-import { join } from 'node:path';
+import type OpenAI from 'openai';
 import { TERMINAL_STATUSES } from '../../functions/core/run.js';
-import { PROJECT_ROOT, startLocalCloud, type LocalCloud } from '../../local/cloud/index.js';
-import { startOpenAiEmulator } from '../../local/openai-emulator/server.js';
+import type { LocalCloud } from '../../local/cloud/index.js';
+import type { RunningEmulator } from '../../local/openai-emulator/server.js';
+import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
 import { expectRunInvariants } from './invariants.js';
 
 /**
@@ -14,31 +14,22 @@ import { expectRunInvariants } from './invariants.js';
  * cancels it. Nothing is left training.
  */
 const API_KEY = 'sk-test-stop-races';
-const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
 /** How long the emulator holds job creation: long next to reconcile, short next to PROVIDER_TIMEOUT_MS (60 s). */
 const CREATE_DELAY_MS = 6_000;
 
-let emulator: Awaited<ReturnType<typeof startOpenAiEmulator>>;
+let harness: LocalHarness;
 let cloud: LocalCloud;
+let emulator: RunningEmulator;
 let openai: OpenAI;
 
 beforeAll(async () => {
-  emulator = await startOpenAiEmulator({
+  harness = await startLocalHarness({
     apiKey: API_KEY,
     timing: { validatingMs: 20, queuedMs: 20, msPerStep: 1 },
   });
-  cloud = await startLocalCloud({
-    openAiBaseUrl: emulator.baseUrl,
-    apiKey: API_KEY,
-    logLevel: 'SILENT',
-    timeScale: 1 / 1000,
-  });
-  openai = new OpenAI({ apiKey: API_KEY, baseURL: emulator.baseUrl });
+  ({ cloud, emulator, openai } = harness);
 });
-afterAll(async () => {
-  await cloud?.close();
-  await emulator?.close();
-});
+afterAll(() => harness?.close());
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
