@@ -11,6 +11,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PLACEHOLDER_API_KEY, type RunConfigInput } from '../functions/core/config.js';
 import { SECURE_BUCKET_PROPS, SECURE_TABLE_PROPS } from './secure-defaults.js';
+import { OperatorPolicy } from './operator-policy.js';
 import { TunedropFunction } from './tunedrop-function.js';
 import { RunWorkflow } from './workflow.js';
 
@@ -49,6 +50,8 @@ export class TunedropPipeline extends Construct {
   readonly validateFunction: TunedropFunction;
   readonly deadLetters: Queue;
   readonly deadLetterAlarm: Alarm;
+  /** Attach to the IAM users or roles that operate tunedrop (drop files, read runs, cancel, redrive). */
+  readonly operatorPolicy: OperatorPolicy;
 
   constructor(scope: Construct, id: string, props: TunedropPipelineProps = {}) {
     super(scope, id);
@@ -175,6 +178,15 @@ export class TunedropPipeline extends Construct {
           deadLetterQueue: this.deadLetters,
         }),
       ],
+    });
+
+    this.operatorPolicy = new OperatorPolicy(this, 'Operators', {
+      stateMachine: this.workflow.stateMachine,
+      deadLetters: this.deadLetters,
+      redriveTargets: [this.validateFunction, reconcile],
+      bucket: this.bucket,
+      incomingPrefix,
+      table: this.table,
     });
 
     this.bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(this.validateFunction), {

@@ -23,6 +23,10 @@ export class TunedropStack extends Stack {
       description: 'Put the OpenAI key here',
     });
     new CfnOutput(this, 'StateMachineArn', { value: p.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'OperatorPolicyArn', {
+      value: p.operatorPolicy.policy.managedPolicyArn,
+      description: 'Attach to the IAM users or roles that drop files, read runs, cancel and redrive',
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       value: p.deadLetters.queueUrl,
       description: 'Events that failed after retries; npx tunedrop redrive sends them back',

@@ -118,7 +118,7 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
   const { entryMetadataKey } = options;
   const sqsEndpoint = options.sqsEndpoint ?? `https://sqs.${LOCAL_REGION}.amazonaws.com`;
   const resources = template.Resources;
-  const names = new Map<string, { ref: string; arn: string }>();
+  const names = new Map<string, { ref: string; arn: string; name?: string }>();
   const arn = (service: string, resource: string) =>
     `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
 
@@ -142,7 +142,7 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
         break;
       case 'AWS::StepFunctions::StateMachine': {
         const machineArn = arn('states', `stateMachine:${id}`);
-        names.set(id, { ref: machineArn, arn: machineArn });
+        names.set(id, { ref: machineArn, arn: machineArn, name: id });
         break;
       }
       case 'AWS::IAM::Role':
@@ -174,7 +174,8 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
         );
       if (attribute === undefined) return known.ref;
       if (attribute === 'Arn') return known.arn;
-      if (attribute === 'Name' || attribute === 'QueueUrl') return known.ref;
+      if (attribute === 'Name') return known.name ?? known.ref;
+      if (attribute === 'QueueUrl') return known.ref;
       if (attribute === 'QueueName') return id;
       throw new Error(`local mode cannot resolve Fn::GetAtt ${id}.${attribute}`);
     });

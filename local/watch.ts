@@ -4,6 +4,7 @@ import { join, relative, sep } from 'node:path';
 import { startLocalCloud, PROJECT_ROOT } from './cloud/index.js';
 import { startOpenAiEmulator } from './openai-emulator/server.js';
 import { describeChange, describeRun } from './progress.js';
+import { LOCAL_CONNECTION_FILE } from '../functions/cli/aws-target.js';
 
 /**
  * `npm run local`: keeps the local cloud running and watches ./drop/<family>/*.jsonl. Every file
@@ -22,11 +23,14 @@ async function main(): Promise<void> {
     openAiBaseUrl: emulator.baseUrl,
     apiKey: 'sk-local-demo',
     logLevel: 'ERROR',
+    // `npx tunedrop cancel RUN --local` and `npx tunedrop redrive --local` find the cloud through it.
+    connectionFile: join(PROJECT_ROOT, LOCAL_CONNECTION_FILE),
   });
   console.log(`Local cloud running. Bucket s3://${cloud.bucket}, OpenAI emulator at ${emulator.baseUrl}.`);
   console.log(
     `Drop JSONL files into ${relative(process.cwd(), DROP) || '.'}/<family>/ (for example drop/support/tickets.jsonl). Ctrl-C stops.`,
   );
+  console.log('From another terminal: npx tunedrop cancel RUN --local, npx tunedrop redrive --local.');
 
   const timers = new Map<string, NodeJS.Timeout>();
   const submit = async (path: string) => {

@@ -17,20 +17,27 @@ import { splitDataset } from '../core/split.js';
 import { tokenCounterFor } from '../core/token-counter.js';
 import { awsRedriveDeps } from '../adapters/aws-redrive.js';
 import { redrive } from '../redrive/redrive.js';
+import {
+  LOCAL_CONNECTION_FILE,
+  LocalCloudUnavailableError,
+  localCloudTarget,
+  REAL_AWS,
+  type AwsTarget,
+} from './aws-target.js';
 
 /**
  * `tunedrop`: the pipeline's checks on your own machine, with the same core code as the Lambdas.
  *   tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
  *   tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
- *   tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN]
- *   tunedrop redrive [--stack Tunedrop | --queue URL]
+ *   tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN] [--local]
+ *   tunedrop redrive [--stack Tunedrop | --queue URL] [--local]
  * Exit codes: 0 valid/done, 1 invalid data, nothing to cancel or dead letters kept, 2 usage error.
  */
 const USAGE = `Usage:
   tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
   tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
-  tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN]
-  tunedrop redrive [--stack Tunedrop | --queue URL]
+  tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN] [--local]
+  tunedrop redrive [--stack Tunedrop | --queue URL] [--local]
 
   --model M      base model to check against (default: the config's, else gpt-4.1-mini)
   --config F     a tunedrop.json with run settings (docs/configuration.md)
@@ -39,7 +46,9 @@ const USAGE = `Usage:
   --out DIR      where prepare writes train.jsonl and validation.jsonl
   --stack S      the deployed stack to cancel a run of or redrive (default: Tunedrop; uses your AWS credentials)
   --state-machine ARN  the run workflow's ARN, instead of looking it up in the stack
-  --queue URL    the dead-letter queue's URL, instead of looking it up in the stack`;
+  --queue URL    the dead-letter queue's URL, instead of looking it up in the stack
+  --local        act on the local cloud "npm run local" keeps running (its ${LOCAL_CONNECTION_FILE};
+                 TUNEDROP_LOCAL_CLOUD names another file), not on AWS`;
 
 class UsageError extends Error {}
 
@@ -61,6 +70,7 @@ export async function main(
         stack: { type: 'string', default: 'Tunedrop' },
         'state-machine': { type: 'string' },
         queue: { type: 'string' },
+        local: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -69,23 +79,32 @@ export async function main(
       return 0;
     }
     const [command, file, ...rest] = positionals;
+    const target = values.local
+      ? await localCloudTarget(process.env.TUNEDROP_LOCAL_CLOUD ?? LOCAL_CONNECTION_FILE)
+      : REAL_AWS;
     if (command === 'redrive') {
       if (file) throw new UsageError('redrive takes no arguments');
-      return await redriveDeadLetters(
-        values.queue ?? (await stackOutput(values.stack, 'DeadLetterQueueUrl', '--queue URL')),
-        out,
+      return await refusalsExplained(target, err, async () =>
+        redriveDeadLetters(
+          target,
+          values.queue ?? (await stackOutput(target, values.stack, 'DeadLetterQueueUrl', '--queue URL')),
+          out,
+        ),
       );
     }
     if (!command || !['validate', 'prepare', 'cancel'].includes(command))
       throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
     if (command === 'cancel') {
       if (!file || rest.length) throw new UsageError('cancel needs exactly one RUN id');
-      return await cancel(
-        file,
-        values['state-machine'] ??
-          (await stackOutput(values.stack, 'StateMachineArn', '--state-machine ARN')),
-        out,
-        err,
+      return await refusalsExplained(target, err, async () =>
+        cancel(
+          target,
+          file,
+          values['state-machine'] ??
+            (await stackOutput(target, values.stack, 'StateMachineArn', '--state-machine ARN')),
+          out,
+          err,
+        ),
       );
     }
     if (!file) throw new UsageError(`${command} needs a FILE`);
@@ -122,6 +141,10 @@ export async function main(
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       err(`tunedrop: ${(error as Error).message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (error instanceof LocalCloudUnavailableError) {
+      err(`tunedrop: ${error.message}\n`);
       return 2;
     }
     throw error;
@@ -196,12 +219,13 @@ function describe(report: ValidationReport, file: string): string {
  * the execution is stopped from the console.
  */
 async function cancel(
+  target: AwsTarget,
   runId: string,
   stateMachineArn: string,
   out: (t: string) => void,
   err: (t: string) => void,
 ): Promise<number> {
-  const sfn = new SFNClient({});
+  const sfn = new SFNClient(target.client('SFN'));
   const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
   try {
     const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
@@ -226,9 +250,13 @@ async function cancel(
 }
 
 /** Sends every dead letter back to the function it failed in (see functions/redrive). */
-async function redriveDeadLetters(queueUrl: string, out: (t: string) => void): Promise<number> {
-  const sqs = new SQSClient({});
-  const lambda = new LambdaClient({});
+async function redriveDeadLetters(
+  target: AwsTarget,
+  queueUrl: string,
+  out: (t: string) => void,
+): Promise<number> {
+  const sqs = new SQSClient(target.client('SQS'));
+  const lambda = new LambdaClient(target.client('LAMBDA'));
   try {
     const result = await redrive(awsRedriveDeps(sqs, lambda, queueUrl));
     out(`Redrove ${result.redriven} event${result.redriven === 1 ? '' : 's'}.\n`);
@@ -241,8 +269,8 @@ async function redriveDeadLetters(queueUrl: string, out: (t: string) => void): P
 }
 
 /** A stack output; `instead` is the option that gives the value without the stack, for the fix. */
-async function stackOutput(stack: string, key: string, instead: string): Promise<string> {
-  const cloudFormation = new CloudFormationClient({});
+async function stackOutput(target: AwsTarget, stack: string, key: string, instead: string): Promise<string> {
+  const cloudFormation = new CloudFormationClient(target.client('CLOUDFORMATION'));
   try {
     const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
     const value = Stacks?.[0]?.Outputs?.find((output) => output.OutputKey === key)?.OutputValue;
@@ -250,11 +278,33 @@ async function stackOutput(stack: string, key: string, instead: string): Promise
       throw new UsageError(`stack ${stack} has no ${key} output; deploy the latest stack or pass ${instead}`);
     return value;
   } catch (error) {
-    if (error instanceof UsageError) throw error;
+    if (error instanceof UsageError || isAccessDenied(error)) throw error;
     throw new UsageError(
       `cannot read stack ${stack} (${(error as Error).message}); pass --stack NAME or ${instead}`,
     );
   } finally {
     cloudFormation.destroy();
+  }
+}
+
+function isAccessDenied(error: unknown): boolean {
+  return /^AccessDenied(Exception)?$/.test((error as Error).name);
+}
+
+/** A call AWS refuses is the operator's permissions, not a bug: say which and how to get them. */
+async function refusalsExplained(
+  target: AwsTarget,
+  err: (t: string) => void,
+  command: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await command();
+  } catch (error) {
+    if (!isAccessDenied(error)) throw error;
+    err(
+      `tunedrop: ${target.description} refused the call: ${(error as Error).message}\n` +
+        `Fix: attach the stack's operator policy (stack output OperatorPolicyArn) to your IAM user or role; README "Deploy to AWS" lists what each command needs.\n`,
+    );
+    return 1;
   }
 }

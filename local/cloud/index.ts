@@ -4,7 +4,7 @@ import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createReadStream, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { S3Event } from 'aws-lambda';
@@ -12,6 +12,7 @@ import { PROVIDER_SLOTS_KEY } from '../../functions/adapters/dynamodb-provider-s
 import { createdObjects, S3EventSchema } from '../../functions/core/s3-event.js';
 import { deriveRunId, RunRecordSchema, TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
 import { awsRedriveDeps } from '../../functions/adapters/aws-redrive.js';
+import type { LocalConnection } from '../../functions/cli/aws-target.js';
 import type { DeadLetter, RedriveDeps } from '../../functions/redrive/redrive.js';
 import { buildApp, STACK_NAME } from '../../lib/app.js';
 import type { TunedropPipelineProps } from '../../lib/pipeline.js';
@@ -82,6 +83,11 @@ export interface LocalCloudOptions {
    * tests use it to take a grant away and watch the call that needs it fail.
    */
   transformTemplate?: (template: CloudFormationTemplate) => CloudFormationTemplate;
+  /**
+   * Where to write how to reach this cloud (endpoints and the operator's credentials), for
+   * `tunedrop cancel|redrive --local` in another process; removed on close. @default none
+   */
+  connectionFile?: string;
   /** Where the functions' log lines go. @default this process's stdout and stderr */
   onLog?: (functionName: string, stream: 'stdout' | 'stderr', line: string) => void;
 }
@@ -108,6 +114,11 @@ export interface LocalCloud {
   endpoints: Record<ServiceName, string>;
   /** Client settings for the administrator's SDK clients: `new DynamoDBClient({ ...cloud.clientConfig, endpoint })`. */
   clientConfig: LocalClientConfig;
+  /**
+   * Client settings for an operator: an IAM user with only the stack's operator policy (the
+   * OperatorPolicyArn output), as the README tells people to set up; the CLI's `--local` uses these.
+   */
+  operatorClientConfig: LocalClientConfig;
   /** Uploads a file as a user would and returns the run id its event produces. */
   drop(localPath: string, key: string): Promise<string>;
   getRun(runId: string): Promise<RunRecord | undefined>;
@@ -130,6 +141,11 @@ export interface LocalCloud {
   lastEvent(key: string): S3Event | undefined;
   /** Invokes a function of the template synchronously, as the administrator would, by its ARN. */
   invoke(functionArn: string, event: unknown): Promise<unknown>;
+  /**
+   * The credentials a function's execution environments get (its role's session), by source entry
+   * (e.g. `functions/validate/handler.ts`): an SDK client made with them acts as that function.
+   */
+  functionCredentials(entry: string): { accessKeyId: string; secretAccessKey: string; sessionToken: string };
   /** Sets environment variables on every function, as UpdateFunctionConfiguration would. */
   updateFunctionEnvironment(variables: Record<string, string | undefined>): void;
   /**
@@ -151,6 +167,7 @@ type ServiceName = 'S3' | 'DYNAMODB' | 'SECRETS_MANAGER' | 'SFN' | 'SQS' | 'LAMB
 /** The administrator's access key; the gateways hand s3rver its own fixed key pair upstream. */
 const ADMIN_ACCESS_KEY = 'LOCALADMINACCESSKEY0';
 const S3RVER_KEY = 'S3RVER';
+const OPERATOR_ACCESS_KEY = 'LOCALOPERATORKEY0000';
 
 export function synthesizeTemplate(pipeline: TunedropPipelineProps = {}): CloudFormationTemplate {
   const { app } = buildApp({
@@ -181,6 +198,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     // Identities: the administrator (this process, the tests, the CLI) and one per function.
     const identities = new Map<string, Principal>([[ADMIN_ACCESS_KEY, LOCAL_ADMIN]]);
+    const operatorPolicy = plan.managedPolicies.get(plan.outputs.OperatorPolicyArn?.value ?? '');
+    if (operatorPolicy)
+      identities.set(OPERATOR_ACCESS_KEY, {
+        arn: `arn:aws:iam::${LOCAL_ACCOUNT}:user/local-operator`,
+        policies: [operatorPolicy],
+      });
     const credentials = new Map<string, FunctionCredentials>();
     plan.functions.forEach((fn, index) => {
       const accessKeyId = `ASIALOCAL${String(index).padStart(11, '0')}`;
@@ -367,6 +390,23 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       region: LOCAL_REGION,
       credentials: { accessKeyId: ADMIN_ACCESS_KEY, secretAccessKey: 'local-admin-secret' },
     };
+    const operatorClientConfig: LocalClientConfig = {
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: OPERATOR_ACCESS_KEY, secretAccessKey: 'local-operator-secret' },
+    };
+    if (options.connectionFile) {
+      const connection: LocalConnection = {
+        version: 1,
+        pid: process.pid,
+        region: LOCAL_REGION,
+        credentials: operatorClientConfig.credentials,
+        endpoints,
+      };
+      await mkdir(dirname(options.connectionFile), { recursive: true });
+      await writeFile(options.connectionFile, `${JSON.stringify(connection, null, 2)}\n`);
+      const file = options.connectionFile;
+      closers.push(() => rm(file, { force: true }));
+    }
     // This process acts as the administrator: the CLI and any SDK client made without settings use it.
     Object.assign(process.env, {
       ...Object.fromEntries(Object.entries(endpoints).map(([s, e]) => [`AWS_ENDPOINT_URL_${s}`, e])),
@@ -492,6 +532,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       iamDecisions: authorizer.decisions,
       endpoints,
       clientConfig,
+      operatorClientConfig,
       deliveryFailures,
       droppedEvents,
       async drop(localPath, key) {
@@ -529,6 +570,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       },
       async invoke(functionArn, event) {
         return lambda.invoke((await adminInvoke(functionArn)).arn, event);
+      },
+      functionCredentials(entry) {
+        const fn = plan.functions.find((f) => f.entry === entry);
+        const given = fn && credentials.get(fn.arn);
+        if (!given) throw new Error(`no function with entry ${entry} in the template`);
+        return {
+          accessKeyId: given.AWS_ACCESS_KEY_ID,
+          secretAccessKey: given.AWS_SECRET_ACCESS_KEY,
+          sessionToken: given.AWS_SESSION_TOKEN,
+        };
       },
       async saveRunFiles(runId, dir) {
         const { Contents = [] } = await s3.send(

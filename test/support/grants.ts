@@ -5,7 +5,7 @@ import type { CloudFormationTemplate } from '../../local/template.js';
  * that grant would have it: every statement of the role's policies loses the action (a statement left
  * with no action is removed). The role is a function's (by its source entry) or the state machine's.
  */
-export type RoleOwner = { entry: string } | 'state-machine';
+export type RoleOwner = { entry: string } | 'state-machine' | 'operators';
 
 export function withoutAction(
   owner: RoleOwner,
@@ -13,15 +13,19 @@ export function withoutAction(
 ): (template: CloudFormationTemplate) => CloudFormationTemplate {
   return (original) => {
     const template = structuredClone(original);
-    const roleId = roleOf(template, owner);
+    // The operators' managed policy is attached to no role: it is found by its construct id.
+    const roleId = owner === 'operators' ? undefined : roleOf(template, owner);
     let removed = 0;
-    for (const resource of Object.values(template.Resources)) {
-      if (resource.Type !== 'AWS::IAM::Policy') continue;
+    for (const [id, resource] of Object.entries(template.Resources)) {
       const props = resource.Properties as {
-        Roles: Array<{ Ref: string }>;
+        Roles?: Array<{ Ref: string }>;
         PolicyDocument: { Statement: Array<{ Action: string | string[] }> };
       };
-      if (!props.Roles.some((role) => role.Ref === roleId)) continue;
+      const owned =
+        owner === 'operators'
+          ? resource.Type === 'AWS::IAM::ManagedPolicy' && id.includes('Operators')
+          : resource.Type === 'AWS::IAM::Policy' && (props.Roles ?? []).some((role) => role.Ref === roleId);
+      if (!owned) continue;
       props.PolicyDocument.Statement = props.PolicyDocument.Statement.flatMap((statement) => {
         const actions = [statement.Action].flat();
         const kept = actions.filter((a) => a !== action);
@@ -34,7 +38,7 @@ export function withoutAction(
   };
 }
 
-function roleOf(template: CloudFormationTemplate, owner: RoleOwner): string {
+function roleOf(template: CloudFormationTemplate, owner: Exclude<RoleOwner, 'operators'>): string {
   for (const resource of Object.values(template.Resources)) {
     const props = resource.Properties as Record<string, { 'Fn::GetAtt'?: [string, string] }> | undefined;
     if (owner === 'state-machine' && resource.Type === 'AWS::StepFunctions::StateMachine')

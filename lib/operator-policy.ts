@@ -1,0 +1,98 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+export interface OperatorPolicyProps {
+  stateMachine: StateMachine;
+  deadLetters: IQueue;
+  /** The functions `tunedrop redrive` sends dead letters back to. */
+  redriveTargets: IFunction[];
+  bucket: IBucket;
+  incomingPrefix: string;
+  table: ITable;
+}
+
+/**
+ * What a person operating tunedrop needs, as one customer managed policy to attach to their IAM user or
+ * role: drop files and read results, follow runs in the table, and run `tunedrop cancel` and
+ * `tunedrop redrive`. Local mode runs the CLI under exactly this policy, so the list is tested.
+ */
+export class OperatorPolicy extends Construct {
+  readonly policy: ManagedPolicy;
+
+  constructor(scope: Construct, id: string, props: OperatorPolicyProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.policy = new ManagedPolicy(this, 'Policy', {
+      description: 'tunedrop operators: drop files, read runs and results, tunedrop cancel and redrive',
+      statements: [
+        new PolicyStatement({
+          sid: 'FindTheStackOutputs',
+          actions: ['cloudformation:DescribeStacks'],
+          resources: [
+            stack.formatArn({
+              service: 'cloudformation',
+              resource: 'stack',
+              resourceName: `${stack.stackName}/*`,
+            }),
+          ],
+        }),
+        new PolicyStatement({
+          sid: 'CancelRuns',
+          actions: ['states:DescribeExecution', 'states:StopExecution'],
+          resources: [
+            stack.formatArn({
+              service: 'states',
+              resource: 'execution',
+              resourceName: `${props.stateMachine.stateMachineName}:*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ],
+        }),
+        new PolicyStatement({
+          sid: 'RedriveDeadLetters',
+          actions: [
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:ChangeMessageVisibility',
+            'sqs:GetQueueAttributes',
+          ],
+          resources: [props.deadLetters.queueArn],
+        }),
+        new PolicyStatement({
+          sid: 'RedriveToFunctions',
+          actions: ['lambda:InvokeFunction'],
+          resources: props.redriveTargets.map((fn) => fn.functionArn),
+        }),
+        new PolicyStatement({
+          sid: 'DropFiles',
+          actions: ['s3:PutObject'],
+          resources: [props.bucket.arnForObjects(`${props.incomingPrefix}*`)],
+        }),
+        new PolicyStatement({
+          sid: 'ReadResults',
+          actions: ['s3:GetObject', 's3:GetObjectVersion'],
+          resources: [
+            props.bucket.arnForObjects('runs/*'),
+            props.bucket.arnForObjects(`${props.incomingPrefix}*`),
+          ],
+        }),
+        new PolicyStatement({
+          sid: 'ListData',
+          actions: ['s3:ListBucket'],
+          resources: [props.bucket.bucketArn],
+        }),
+        new PolicyStatement({
+          sid: 'FollowRuns',
+          actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+          resources: [props.table.tableArn, `${props.table.tableArn}/index/*`],
+        }),
+      ],
+    });
+  }
+}
