@@ -77,6 +77,8 @@ export function dynamoDbRunStore(
     statuses: readonly string[],
     update: { set: string; names: Record<string, string>; values: Record<string, unknown> },
   ) {
+    // No status leads there (RECEIVED): nothing to update, and `IN ()` is not a valid condition.
+    if (statuses.length === 0) return undefined;
     const values = { ...update.values };
     statuses.forEach((candidate, i) => (values[`:in${i}`] = candidate));
     try {

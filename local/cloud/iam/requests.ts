@@ -137,13 +137,18 @@ export function classifyJson(
       const index = typeof body.IndexName === 'string' ? `/index/${body.IndexName}` : '';
       return [{ action: `dynamodb:${action}`, resource: `${table(str('TableName'))}${index}` }];
     }
-    case 'secretsmanager':
+    case 'secretsmanager': {
       if (action === 'CreateSecret')
         return [
           { action: 'secretsmanager:CreateSecret', resource: arn('secretsmanager', `secret:${str('Name')}`) },
         ];
       if (action === 'ListSecrets') return [{ action: 'secretsmanager:ListSecrets', resource: '*' }];
-      return [{ action: `secretsmanager:${action}`, resource: names.secretArn(str('SecretId')) }];
+      // A name no secret has: IAM sees the ARN a secret of that name would have, so an allowed caller
+      // gets Secrets Manager's ResourceNotFoundException, as on AWS, not a local evaluation error.
+      const secret = names.secretArn(str('SecretId'));
+      const resource = secret.startsWith('arn:') ? secret : arn('secretsmanager', `secret:${secret}`);
+      return [{ action: `secretsmanager:${action}`, resource }];
+    }
     case 'states': {
       const resource =
         typeof body.executionArn === 'string'
