@@ -97,7 +97,8 @@ export class TunedropPipeline extends Construct {
     const prepare = fn('Prepare', 'prepare', Duration.minutes(15));
     const upload = fn('Upload', 'upload', Duration.minutes(15), { ephemeralStorageSize: Size.gibibytes(2) });
     const acquireSlot = fn('AcquireSlot', 'acquire-slot', Duration.minutes(1), { memorySize: 256 });
-    const createJob = fn('CreateJob', 'create-job', Duration.minutes(1));
+    // Two minutes: after creating, a run that ended meanwhile has its job cancelled in the same invocation.
+    const createJob = fn('CreateJob', 'create-job', Duration.minutes(2));
     const getStatus = fn('GetStatus', 'get-status', Duration.minutes(1));
     const collect = fn('Collect', 'collect', Duration.minutes(5));
     const record = fn('Record', 'record', Duration.minutes(1), { memorySize: 256 });
@@ -154,7 +155,8 @@ export class TunedropPipeline extends Construct {
     // timed out, or failed in Record) is recorded here, and its provider job cancelled.
     // EventBridge invokes it asynchronously: its dead-letter queue covers delivery only, so a reconcile
     // that fails after Lambda's own retries goes to the dead letters through an on-failure destination.
-    const reconcile = fn('Reconcile', 'reconcile', Duration.minutes(1), {
+    // Three minutes: reconcile may read and cancel two jobs (the run's, then one found by run id).
+    const reconcile = fn('Reconcile', 'reconcile', Duration.minutes(3), {
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
       onFailure: new SqsDestination(this.deadLetters),

@@ -82,7 +82,7 @@ export class RunWorkflow extends Construct {
 
     const prepare = guarded(this.task(STATE.prepare, f.prepare, Duration.minutes(16), '$.prepared'));
     const upload = guarded(this.task(STATE.upload, f.upload, Duration.minutes(16), '$.files'));
-    const createJob = guarded(this.task(STATE.createJob, f.createJob, Duration.minutes(2), '$.job'));
+    const createJob = guarded(this.task(STATE.createJob, f.createJob, Duration.minutes(3), '$.job'));
     const wait = new Wait(this, STATE.wait, { time: WaitTime.secondsPath('$.job.waitSeconds') });
     const getStatus = guarded(this.task(STATE.getStatus, f.getStatus, Duration.minutes(2), '$.job'));
     const collect = guarded(this.task(STATE.collect, f.collect, Duration.minutes(6), '$.results'));

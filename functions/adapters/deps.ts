@@ -19,17 +19,18 @@ export const providerSlots = (): ProviderSlots =>
 /**
  * The provider for one invocation; the key comes from the middleware, the base URL from OPENAI_BASE_URL if
  * set, the per-attempt timeout of API calls from PROVIDER_TIMEOUT_MS (default API_ATTEMPT_TIMEOUT_MS in
- * provider-timeouts.ts). Given the Lambda context, every provider call (with its retries) ends before the
- * invocation does; without it, the fixed timeouts apply, which a test checks against each function's timeout.
+ * provider-timeouts.ts), each capped so that every provider call (with its retries) ends before the
+ * invocation does: a step that runs out of time fails with a retryable error the workflow retries,
+ * instead of Lambda stopping it mid-call.
  */
 export const provider = (
   apiKey: string,
-  invocation?: Pick<Context, 'getRemainingTimeInMillis'>,
+  invocation: Pick<Context, 'getRemainingTimeInMillis'>,
 ): FineTuningProvider => {
   const timeout = Number(process.env.PROVIDER_TIMEOUT_MS);
   return openAiProvider({
     apiKey,
     ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMs: timeout } : {}),
-    ...(invocation ? { remainingTimeMs: () => invocation.getRemainingTimeInMillis() } : {}),
+    remainingTimeMs: () => invocation.getRemainingTimeInMillis(),
   });
 };

@@ -12,7 +12,7 @@ export const handler = stepHandler(
     collectResults(input, {
       store: objectStore(),
       runs: runStore(),
-      provider: provider(context.providerApiKey),
+      provider: provider(context.providerApiKey, context),
     }),
   { providerKey: true },
 );

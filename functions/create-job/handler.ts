@@ -8,6 +8,7 @@ const InputSchema = ExecutionInputSchema.extend({ files: UploadedFilesSchema });
 export const handler = stepHandler(
   'create-job',
   InputSchema,
-  (input, context) => createJob(input, { runs: runStore(), provider: provider(context.providerApiKey) }),
+  (input, context) =>
+    createJob(input, { runs: runStore(), provider: provider(context.providerApiKey, context) }),
   { providerKey: true },
 );

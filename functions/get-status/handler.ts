@@ -13,6 +13,7 @@ const InputSchema = z.object({
 export const handler = stepHandler(
   'get-status',
   InputSchema,
-  (input, context) => getStatus(input, { runs: runStore(), provider: provider(context.providerApiKey) }),
+  (input, context) =>
+    getStatus(input, { runs: runStore(), provider: provider(context.providerApiKey, context) }),
   { providerKey: true },
 );

@@ -25,7 +25,7 @@ export const handler = stepHandler(
         error: detail.error ?? undefined,
         cause: detail.cause ?? undefined,
       },
-      { runs: runStore(), provider: provider(context.providerApiKey), slots: providerSlots() },
+      { runs: runStore(), provider: provider(context.providerApiKey, context), slots: providerSlots() },
     ),
   { providerKey: true },
 );

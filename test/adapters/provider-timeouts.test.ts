@@ -15,9 +15,21 @@ import { functionSettingsByEntry } from '../support/template-functions.js';
  * when maxTrainingHours passed), reconcile-run.ts, collect-results.ts.
  */
 const CALLS_BY_ENTRY: Record<string, number[]> = {
-  'functions/create-job/handler.ts': [SDK_ATTEMPTS /* find by runId */, 1 /* create */],
+  'functions/create-job/handler.ts': [
+    SDK_ATTEMPTS /* find by runId */,
+    1 /* create */,
+    SDK_ATTEMPTS /* cancel: the run ended meanwhile */,
+    SDK_ATTEMPTS /* read it again when the cancel is refused */,
+  ],
   'functions/get-status/handler.ts': [SDK_ATTEMPTS /* read */, SDK_ATTEMPTS /* cancel */],
-  'functions/reconcile/handler.ts': [SDK_ATTEMPTS /* read */, SDK_ATTEMPTS /* cancel */],
+  'functions/reconcile/handler.ts': [
+    SDK_ATTEMPTS /* read the run's job */,
+    SDK_ATTEMPTS /* cancel it */,
+    SDK_ATTEMPTS /* read it again when the cancel is refused */,
+    SDK_ATTEMPTS /* look again: the recorded job, or one found by run id */,
+    SDK_ATTEMPTS /* cancel that */,
+    SDK_ATTEMPTS /* read it again when the cancel is refused */,
+  ],
   'functions/collect/handler.ts': [SDK_ATTEMPTS /* read */, SDK_ATTEMPTS /* download results */],
 };
 
