@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createReadStream, statSync } from 'node:fs';
@@ -11,7 +11,7 @@ import type { S3Event } from 'aws-lambda';
 import { PROVIDER_SLOTS_KEY } from '../../functions/adapters/dynamodb-provider-slots.js';
 import { createdObjects, S3EventSchema } from '../../functions/core/s3-event.js';
 import { deriveRunId, RunRecordSchema, TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
-import { awsRedriveDeps } from '../../functions/adapters/aws-redrive.js';
+import { awsRedriveDeps, receiveDeadLetters } from '../../functions/adapters/aws-redrive.js';
 import type { LocalConnection } from '../../functions/cli/aws-target.js';
 import type { DeadLetter, RedriveDeps } from '../../functions/redrive/redrive.js';
 import { buildApp, STACK_NAME } from '../../lib/app.js';
@@ -551,23 +551,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       lastEvent: (key) => lastEvents.get(key),
       updateFunctionEnvironment: (variables) => lambda.updateEnvironment(variables),
       deadLetters: awsRedriveDeps(sqsClient, lambdaClient, deadLetterQueueUrl),
-      async peekDeadLetters() {
-        const { Messages = [] } = await sqsClient.send(
-          new ReceiveMessageCommand({
-            QueueUrl: deadLetterQueueUrl,
-            MaxNumberOfMessages: 10,
-            VisibilityTimeout: 0,
-            MessageAttributeNames: ['All'],
-          }),
-        );
-        return Messages.map((m) => ({
-          id: m.MessageId ?? '',
-          body: m.Body ?? '',
-          attributes: Object.fromEntries(
-            Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue ?? '']),
-          ),
-        }));
-      },
+      peekDeadLetters: () => receiveDeadLetters(sqsClient, deadLetterQueueUrl, { visibilityTimeout: 0 }),
       async invoke(functionArn, event) {
         return lambda.invoke((await adminInvoke(functionArn)).arn, event);
       },
