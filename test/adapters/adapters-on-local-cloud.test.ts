@@ -312,15 +312,13 @@ describe('the DynamoDB run store', () => {
 describe('the DynamoDB provider slots', () => {
   const leases = async () =>
     (
-      await admin
-        .documents()
-        .send(
-          new GetCommand({
-            TableName: cloud.table,
-            Key: { runId: PROVIDER_SLOTS_KEY },
-            ConsistentRead: true,
-          }),
-        )
+      await admin.documents().send(
+        new GetCommand({
+          TableName: cloud.table,
+          Key: { runId: PROVIDER_SLOTS_KEY },
+          ConsistentRead: true,
+        }),
+      )
     ).Item?.leases as Record<string, number> | undefined;
 
   /** A run in the real table, in `status`, as its steps would have left it. */
