@@ -246,6 +246,9 @@ export class LocalLambda {
       },
       stdout: true,
       stderr: true,
+      // Lambda's memory size bounds the whole environment; here it bounds the JavaScript heap, which is
+      // where a function that reads a whole file into memory would run out.
+      resourceLimits: { maxOldGenerationSizeMb: fn.memorySize },
     });
     const log =
       this.options.onLog ??
@@ -285,10 +288,10 @@ export class LocalLambda {
     worker.on('error', (error) =>
       crashed(
         (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? new LambdaError(
-              'Runtime.OutOfMemory',
-              `Runtime exited with error: out of memory (${fn.memorySize} MB)`,
-            )
+          ? // Lambda kills an environment past its memory size; the invocation reports Runtime.ExitError,
+            // "Runtime exited with error: signal: killed" (as reported from AWS, e.g.
+            // https://www.smplogs.com/guides/lambda-memory-errors, read 2026-11-29).
+            new LambdaError('Runtime.ExitError', 'Runtime exited with error: signal: killed')
           : new LambdaError(
               'Runtime.ExitError',
               `Runtime exited with error: ${error.message}`,

@@ -67,6 +67,20 @@ it('stops a handler that runs past its timeout with Sandbox.Timedout, and the ne
   }
 });
 
+it('kills an environment that outgrows its memory size as Lambda does (Runtime.ExitError, signal: killed), and starts the next one cold', async () => {
+  const small = fn('Small', { memorySize: 128 });
+  const lambda = runtime([small]);
+  try {
+    const error = await lambda.invoke(small.arn, { allocateMb: 400 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LambdaError);
+    expect((error as LambdaError).name).toBe('Runtime.ExitError');
+    expect((error as LambdaError).errorMessage).toBe('Runtime exited with error: signal: killed');
+    expect(await lambda.invoke(small.arn, {})).toMatchObject({ invocations: 1 });
+  } finally {
+    await lambda.close();
+  }
+});
+
 it("retries a failing asynchronous invocation twice, then reports RetriesExhausted with Lambda's error", async () => {
   const failing = fn('Failing');
   const lambda = runtime([failing]);
