@@ -26,7 +26,7 @@ import {
   type LocalPlan,
 } from '../template.js';
 import { createTableFromTemplate, startLocalDynamoDb } from './dynamodb.js';
-import { executionStatusChangeEvent, matchesPattern } from './events.js';
+import { executionStatusChangeEvent, LocalEventBus } from './events.js';
 import {
   Authorizer,
   functionPrincipal,
@@ -451,58 +451,19 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     }
 
     // EventBridge, for the rules the template declares on Step Functions status changes.
-    const pendingEvents = new Set<Promise<void>>();
-    stepFunctions.onExecutionEnd((execution) => {
-      const event = executionStatusChangeEvent(execution, { account: LOCAL_ACCOUNT, region: LOCAL_REGION });
-      for (const rule of plan.rules) {
-        if (!matchesPattern(rule.pattern, event)) continue;
-        for (const target of rule.targets) {
-          const delivery = deliverRuleTarget(rule.arn, target, event).finally(() =>
-            pendingEvents.delete(delivery),
-          );
-          pendingEvents.add(delivery);
-        }
-      }
+    const eventBus = new LocalEventBus({
+      rules: plan.rules,
+      authorizer,
+      lambda,
+      sendToQueue,
+      onDropped: (dropped) => droppedEvents.push(dropped),
+      retryDelayMs: 1000 * timeScale,
     });
-    /**
-     * EventBridge invokes the target asynchronously: delivery fails only when Lambda refuses the
-     * invocation (no permission, no function). Failed deliveries are retried, then sent to the
-     * target's dead-letter queue (as the events service, under the queue's policy).
-     */
-    async function deliverRuleTarget(
-      ruleArn: string,
-      target: LocalPlan['rules'][number]['targets'][number],
-      event: unknown,
-    ): Promise<void> {
-      const events = servicePrincipal('events.amazonaws.com', ruleArn);
-      let refusal = '';
-      // Retries are spaced at scaled-down intervals; a refusal does not heal by itself locally.
-      for (let attempt = 0; attempt <= Math.min(target.maximumRetryAttempts, 2); attempt++) {
-        const fn = lambda.find(target.arn);
-        const decision = await authorizer.check(events, {
-          action: 'lambda:InvokeFunction',
-          resource: target.arn,
-        });
-        if (fn && decision.allowed) {
-          lambda.invokeAsync(fn.arn, event);
-          return;
-        }
-        refusal = fn ? decision.message : `no function ${target.arn}`;
-        await new Promise((resolve) => setTimeout(resolve, 1000 * timeScale));
-      }
-      if (!target.deadLetterArn) {
-        droppedEvents.push({ functionName: target.arn, reason: `EventBridge could not deliver: ${refusal}` });
-        return;
-      }
-      // EventBridge's dead letter: the event itself, with the rule, target and error as attributes.
-      const refused = await sendToQueue(events, target.deadLetterArn, JSON.stringify(event), {
-        RULE_ARN: ruleArn,
-        TARGET_ARN: target.arn,
-        ERROR_MESSAGE: refusal,
-      });
-      if (refused)
-        droppedEvents.push({ functionName: target.arn, reason: `dead-letter queue refused: ${refused}` });
-    }
+    stepFunctions.onExecutionEnd((execution) =>
+      eventBus.publish(
+        executionStatusChangeEvent(execution, { account: LOCAL_ACCOUNT, region: LOCAL_REGION }),
+      ),
+    );
 
     const s3 = new S3Client({ ...clientConfig, endpoint: endpoints.S3, forcePathStyle: true });
     const sqsClient = new SQSClient({ ...clientConfig, endpoint: endpoints.SQS });
@@ -607,7 +568,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       async close() {
         for (const execution of stepFunctions.list()) if (execution.status === 'RUNNING') execution.abort();
         await stepFunctions.settle();
-        await Promise.allSettled([...pendingEvents]);
+        await eventBus.settle();
         s3.destroy();
         sqsClient.destroy();
         lambdaClient.destroy();
