@@ -12,7 +12,4 @@ export default {
     ],
   },
   testTimeout: 60_000,
-  // Some suites leave a handle open after their last close (not yet found: see the issue #7 note);
-  // without this, jest waits forever after a green run.
-  forceExit: true,
 };

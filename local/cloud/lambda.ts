@@ -72,6 +72,8 @@ interface Environment {
   ready: Promise<void>;
   busy: boolean;
   settle?: { resolve: (payload: unknown) => void; reject: (error: LambdaError) => void };
+  /** Ends what waits on this environment (its init, the invocation in progress) with the error. */
+  fail(error: LambdaError): void;
 }
 
 /** Lambda's async retry delays: about one minute, then two (Lambda developer guide, "Asynchronous invocation", read 2026-11-29). */
@@ -84,6 +86,8 @@ export class LocalLambda {
   private readonly pendingAsync = new Set<Promise<void>>();
   private extraEnvironment: Record<string, string> = {};
   private closed = false;
+  /** Set once close has retired every environment: nothing starts another. */
+  private stopped = false;
 
   constructor(
     functions: LocalFunction[],
@@ -151,7 +155,17 @@ export class LocalLambda {
   async close(): Promise<void> {
     this.closed = true;
     await this.settle();
-    for (const [arn, pool] of this.pools) for (const environment of [...pool]) this.retire(arn, environment);
+    this.stopped = true;
+    // A synchronous invocation may still be running: a Task of an execution stopped meanwhile, which
+    // the interpreter no longer waits for. It ends with its environment, as when Lambda kills one, so
+    // its timeout timer and the Task's are cleared and nothing outlives close.
+    for (const [arn, pool] of this.pools)
+      for (const environment of [...pool]) {
+        environment.fail(new LambdaError('Runtime.ExitError', 'Runtime exited with error: Lambda is closed'));
+        this.retire(arn, environment);
+      }
+    // Invocations waiting for an environment are refused (acquire), as is any later one.
+    for (const queue of this.waiting.values()) for (const wake of queue.splice(0)) wake();
   }
 
   private async runAsync(fn: LocalFunction, event: unknown): Promise<void> {
@@ -200,6 +214,7 @@ export class LocalLambda {
 
   private async acquire(fn: LocalFunction): Promise<Environment> {
     for (;;) {
+      if (this.stopped) throw new LambdaError('ServiceException', `Lambda is closed: ${fn.arn}`);
       const pool = this.pools.get(fn.arn) ?? [];
       this.pools.set(fn.arn, pool);
       const idle = pool.find((e) => !e.busy);
@@ -265,6 +280,11 @@ export class LocalLambda {
         markReady = resolve;
         failInit = reject;
       }),
+      fail(error) {
+        failInit(error);
+        environment.settle?.reject(error);
+        environment.settle = undefined;
+      },
     };
     environment.ready.catch(() => undefined);
     worker.on('message', (reply: EnvironmentReply) => {
@@ -280,9 +300,7 @@ export class LocalLambda {
       else settle?.reject(new LambdaError(reply.errorType, reply.errorMessage, reply.trace));
     });
     const crashed = (error: LambdaError) => {
-      failInit(error);
-      environment.settle?.reject(error);
-      environment.settle = undefined;
+      environment.fail(error);
       this.retire(fn.arn, environment);
     };
     worker.on('error', (error) =>

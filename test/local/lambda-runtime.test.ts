@@ -81,6 +81,26 @@ it('kills an environment that outgrows its memory size as Lambda does (Runtime.E
   }
 });
 
+it('close ends the invocations still running or starting, and refuses later ones: nothing outlives it', async () => {
+  // Local mode closes while the Task of an execution stopped meanwhile may still be running its
+  // function; left pending, that invocation's timeout timer kept the process alive for 15 minutes.
+  const busy = fn('Busy', { timeoutSeconds: 900 });
+  const lambda = runtime([busy]);
+  await lambda.invoke(busy.arn, {});
+  // One invocation in the warm environment, one in a second environment still starting.
+  const running = lambda.invoke(busy.arn, { sleepMs: 60_000 }).catch((e: unknown) => e);
+  const starting = lambda.invoke(busy.arn, { sleepMs: 60_000 }).catch((e: unknown) => e);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await lambda.close();
+  for (const error of [await running, await starting]) {
+    expect(error).toBeInstanceOf(LambdaError);
+    expect((error as LambdaError).name).toBe('Runtime.ExitError');
+  }
+  const refused = await lambda.invoke(busy.arn, {}).catch((e: unknown) => e);
+  expect(refused).toBeInstanceOf(LambdaError);
+  expect((refused as LambdaError).name).toBe('ServiceException');
+});
+
 it("retries a failing asynchronous invocation twice, then reports RetriesExhausted with Lambda's error", async () => {
   const failing = fn('Failing');
   const lambda = runtime([failing]);
