@@ -2,8 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TERMINAL_STATUSES } from '../../functions/core/run.js';
-import { startLocalCloud } from '../../local/cloud/index.js';
-import { startOpenAiEmulator } from '../../local/openai-emulator/server.js';
+import { startLocalHarness } from '../support/local-harness.js';
 
 /**
  * Many files dropped at once into the local cloud: every one must end in a recorded run, and no more
@@ -25,16 +24,10 @@ export async function runLoad(options: {
 }): Promise<LoadResult> {
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'tunedrop-load-'));
-  const emulator = await startOpenAiEmulator({
+  const { cloud, emulator, close } = await startLocalHarness({
     apiKey: 'sk-load',
     timing: { validatingMs: 5, queuedMs: 5, msPerStep: 0 },
-  });
-  const cloud = await startLocalCloud({
-    openAiBaseUrl: emulator.baseUrl,
-    apiKey: 'sk-load',
-    logLevel: 'SILENT',
-    timeScale: 1 / 1000,
-    pipeline: { providerConcurrency: options.concurrency },
+    cloud: { pipeline: { providerConcurrency: options.concurrency } },
   });
   try {
     const paths = await Promise.all(
@@ -78,8 +71,7 @@ export async function runLoad(options: {
       seconds: (Date.now() - started) / 1000,
     };
   } finally {
-    await cloud.close();
-    await emulator.close();
+    await close();
     await rm(dir, { recursive: true, force: true });
   }
 }
