@@ -1,7 +1,9 @@
 import { Duration, Size } from 'aws-cdk-lib';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { FunctionUrlAuthType, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { AttributeType, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { Rule } from 'aws-cdk-lib/aws-events';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -9,7 +11,13 @@ import { Bucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { PLACEHOLDER_API_KEY, type RunConfigInput } from '../functions/core/config.js';
+import {
+  PLACEHOLDER_API_KEY,
+  PLACEHOLDER_WEBHOOK_SECRET,
+  type RunConfigInput,
+} from '../functions/core/config.js';
+import { SLOT_WAITING } from '../functions/core/workflow-state.js';
+import { PROVIDER_JOB_INDEX } from '../functions/adapters/dynamodb-run-store.js';
 import { SECURE_BUCKET_PROPS, SECURE_TABLE_PROPS } from './secure-defaults.js';
 import { OperatorPolicy } from './operator-policy.js';
 import { TunedropFunction } from './tunedrop-function.js';
@@ -46,6 +54,10 @@ export class TunedropPipeline extends Construct {
   readonly bucket: Bucket;
   readonly table: Table;
   readonly apiKeySecret: Secret;
+  /** The provider's webhook signing secret, set by the user after registering `webhookUrl`. */
+  readonly webhookSecret: Secret;
+  /** Where the provider sends its webhooks (register it in OpenAI's dashboard). */
+  readonly webhookUrl: FunctionUrl;
   readonly workflow: RunWorkflow;
   readonly validateFunction: TunedropFunction;
   readonly deadLetters: Queue;
@@ -62,6 +74,8 @@ export class TunedropPipeline extends Construct {
     this.table = new Table(this, 'RunsTable', {
       ...SECURE_TABLE_PROPS,
       partitionKey: { name: 'runId', type: AttributeType.STRING },
+      // Webhook delivery claims expire (functions/adapters/dynamodb-webhook-log.ts); runs never do.
+      timeToLiveAttribute: 'expiresAt',
     });
     this.table.addGlobalSecondaryIndex({
       indexName: 'byFamily',
@@ -69,12 +83,27 @@ export class TunedropPipeline extends Construct {
       sortKey: { name: 'createdAt', type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
     });
+    // A provider's event names the job; this finds its run.
+    this.table.addGlobalSecondaryIndex({
+      indexName: PROVIDER_JOB_INDEX,
+      partitionKey: { name: 'providerJobId', type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
 
     // Created with a placeholder, never the key: the user sets it with put-secret-value after deploy.
     this.apiKeySecret = new Secret(this, 'ProviderApiKey', {
       description: 'tunedrop: the OpenAI API key, as {"apiKey":"sk-..."} or the bare key',
       generateSecretString: {
         secretStringTemplate: JSON.stringify({ apiKey: PLACEHOLDER_API_KEY }),
+        generateStringKey: 'placeholderNonce',
+        excludePunctuation: true,
+      },
+    });
+
+    this.webhookSecret = new Secret(this, 'WebhookSecret', {
+      description: 'tunedrop: the signing secret OpenAI shows for the webhook endpoint, whsec_...',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ webhookSecret: PLACEHOLDER_WEBHOOK_SECRET }),
         generateStringKey: 'placeholderNonce',
         excludePunctuation: true,
       },
@@ -99,11 +128,12 @@ export class TunedropPipeline extends Construct {
     const acquireSlot = fn('AcquireSlot', 'acquire-slot', Duration.minutes(1), { memorySize: 256 });
     // Two minutes: after creating, a run that ended meanwhile has its job cancelled in the same invocation.
     const createJob = fn('CreateJob', 'create-job', Duration.minutes(2));
+    const awaitJob = fn('AwaitJob', 'await-job', Duration.seconds(30), { memorySize: 256 });
     const getStatus = fn('GetStatus', 'get-status', Duration.minutes(1));
     const collect = fn('Collect', 'collect', Duration.minutes(5));
     const record = fn('Record', 'record', Duration.minutes(1), { memorySize: 256 });
 
-    for (const f of [prepare, upload, acquireSlot, createJob, getStatus, collect, record])
+    for (const f of [prepare, upload, acquireSlot, createJob, awaitJob, getStatus, collect, record])
       this.table.grantReadWriteData(f);
     for (const f of [upload, createJob, getStatus, collect]) this.apiKeySecret.grantRead(f);
     this.bucket.grantRead(prepare);
@@ -112,7 +142,7 @@ export class TunedropPipeline extends Construct {
     this.bucket.grantPut(collect, 'runs/*');
 
     this.workflow = new RunWorkflow(this, 'RunWorkflow', {
-      functions: { prepare, upload, acquireSlot, createJob, getStatus, collect, record },
+      functions: { prepare, upload, acquireSlot, createJob, awaitJob, getStatus, collect, record },
       ...(props.runTimeout ? { timeout: props.runTimeout } : {}),
     });
 
@@ -180,6 +210,39 @@ export class TunedropPipeline extends Construct {
           deadLetterQueue: this.deadLetters,
         }),
       ],
+    });
+
+    // Waiting runs are resumed by whoever frees a slot; this sweep catches what they could not.
+    const sweepSlots = fn('SweepSlots', 'sweep-slots', Duration.minutes(1), { memorySize: 256 });
+    this.table.grantReadWriteData(sweepSlots);
+    new Rule(this, 'SweepSlotsSchedule', {
+      description: 'tunedrop: give free provider slots to waiting runs that nobody resumed',
+      schedule: Schedule.rate(Duration.minutes(SLOT_WAITING.sweepMinutes)),
+      // The next sweep is minutes away: a failed one needs no retries or dead letters of its own.
+      targets: [new LambdaFunction(sweepSlots, { retryAttempts: 0, maxEventAge: Duration.minutes(5) })],
+    });
+
+    // The provider's webhooks. A function URL with no AWS auth (OpenAI cannot sign AWS requests):
+    // each delivery is verified with the webhook secret before anything is read (functions/webhook).
+    const webhook = fn('Webhook', 'webhook', Duration.seconds(30), {
+      memorySize: 256,
+      environment: { ...environment, WEBHOOK_SECRET_ID: this.webhookSecret.secretArn },
+    });
+    this.table.grantReadWriteData(webhook);
+    this.webhookSecret.grantRead(webhook);
+    this.webhookUrl = webhook.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+
+    // Resuming a parked run is SendTaskSuccess on the state machine. A separate policy, not the functions'
+    // default ones: those of Acquire provider slot, Await job and Record are in the state machine's
+    // definition, so a grant in their default policies would make a dependency cycle.
+    new Policy(this, 'ResumeParkedRuns', {
+      statements: [
+        new PolicyStatement({
+          actions: ['states:SendTaskSuccess'],
+          resources: [this.workflow.stateMachine.stateMachineArn],
+        }),
+      ],
+      roles: [acquireSlot, awaitJob, record, reconcile, sweepSlots, webhook].map((f) => f.role!),
     });
 
     this.operatorPolicy = new OperatorPolicy(this, 'Operators', {

@@ -22,6 +22,15 @@ export class TunedropStack extends Stack {
       value: p.apiKeySecret.secretArn,
       description: 'Put the OpenAI key here',
     });
+    new CfnOutput(this, 'WebhookUrl', {
+      value: p.webhookUrl.url,
+      description:
+        "Register in OpenAI's dashboard (Webhooks, fine_tuning.job events); then store its secret in WebhookSecretArn",
+    });
+    new CfnOutput(this, 'WebhookSecretArn', {
+      value: p.webhookSecret.secretArn,
+      description: 'Put the whsec_... signing secret OpenAI shows for the webhook endpoint here',
+    });
     new CfnOutput(this, 'StateMachineArn', { value: p.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'OperatorPolicyArn', {
       value: p.operatorPolicy.policy.managedPolicyArn,

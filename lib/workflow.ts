@@ -10,22 +10,25 @@ import {
   LogLevel,
   StateMachine,
   StateMachineType,
+  IntegrationPattern,
+  JsonPath,
   Succeed,
+  TaskInput,
   Timeout,
-  Wait,
-  WaitTime,
   type INextable,
   type IChainable,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { PERMANENT_ERROR_NAMES } from '../functions/core/errors.js';
+import { SLOT_WAITING } from '../functions/core/workflow-state.js';
 
 export interface RunWorkflowFunctions {
   prepare: IFunction;
   upload: IFunction;
   acquireSlot: IFunction;
   createJob: IFunction;
+  awaitJob: IFunction;
   getStatus: IFunction;
   collect: IFunction;
   record: IFunction;
@@ -45,8 +48,6 @@ export const STATE = {
   prepare: 'Prepare',
   upload: 'Upload',
   acquireSlot: 'Acquire provider slot',
-  slotFree: 'Slot free?',
-  waitForSlot: 'Wait for a slot',
   createJob: 'Create job',
   wait: 'Wait for job',
   getStatus: 'Get status',
@@ -59,11 +60,13 @@ export const STATE = {
 } as const;
 
 /**
- * The run's state machine: Prepare → Upload → (Acquire provider slot, waiting while none is free) →
- * Create job → (Wait → Get status)* → Collect → Record,
- * with every failure caught and recorded. Every task has a timeout (its function's plus a margin, so the
- * function's own timeout error is what surfaces) and retries with exponential
- * backoff and full jitter, except on errors that retrying cannot fix (PERMANENT_ERROR_NAMES).
+ * The run's state machine: Prepare → Upload → Acquire provider slot (parked until a slot is given) →
+ * Create job → (Wait for job, parked until the job's event or a timeout → Get status)* → Collect →
+ * Record, with every failure caught and recorded. The two waits are `.waitForTaskToken` tasks: a run
+ * waits without costing a transition until someone resumes it (docs/waiting.md has who and when).
+ * Every task has a timeout (its function's plus a margin, so the function's own timeout error is what
+ * surfaces) and retries with exponential backoff and full jitter, except on errors that retrying cannot
+ * fix (PERMANENT_ERROR_NAMES) and the waits' own timeouts, which are caught and routed.
  */
 export class RunWorkflow extends Construct {
   readonly stateMachine: StateMachine;
@@ -83,10 +86,26 @@ export class RunWorkflow extends Construct {
     const prepare = guarded(this.task(STATE.prepare, f.prepare, Duration.minutes(16), '$.prepared'));
     const upload = guarded(this.task(STATE.upload, f.upload, Duration.minutes(16), '$.files'));
     const createJob = guarded(this.task(STATE.createJob, f.createJob, Duration.minutes(3), '$.job'));
-    const wait = new Wait(this, STATE.wait, { time: WaitTime.secondsPath('$.job.waitSeconds') });
     const getStatus = guarded(this.task(STATE.getStatus, f.getStatus, Duration.minutes(2), '$.job'));
     const collect = guarded(this.task(STATE.collect, f.collect, Duration.minutes(6), '$.results'));
     const record = guarded(this.task(STATE.record, f.record, Duration.minutes(2), '$.recorded'));
+
+    // At most PROVIDER_CONCURRENCY jobs train at once. A run parks here until it holds a slot: at once if
+    // one is free, else when a run that frees one (or the sweep) resumes it. A lost resume is caught by
+    // the timeout: the run asks again, and finds the slot it was given.
+    const acquireSlot = this.parkedTask(STATE.acquireSlot, f.acquireSlot, '$.slot', {
+      timeout: Timeout.duration(Duration.seconds(SLOT_WAITING.timeoutSeconds)),
+    });
+    acquireSlot.addCatch(acquireSlot, { errors: ['States.Timeout'], resultPath: '$.slotTimeout' });
+    guarded(acquireSlot);
+
+    // Parked until the job's event (the provider's webhook) wakes the run, or the timeout Create job or
+    // Get status chose passes; Get status looks either way.
+    const awaitJob = this.parkedTask(STATE.wait, f.awaitJob, '$.wake', {
+      timeout: Timeout.at('$.job.waitSeconds'),
+    });
+    awaitJob.addCatch(getStatus, { errors: ['States.Timeout'], resultPath: '$.wake' });
+    guarded(awaitJob);
 
     const done = new Choice(this, STATE.done)
       .when(
@@ -101,22 +120,15 @@ export class RunWorkflow extends Construct {
         ),
         recordFailure,
       )
-      .otherwise(wait);
+      .otherwise(awaitJob);
 
-    // At most PROVIDER_CONCURRENCY jobs train at once; a run over the cap waits for a slot.
-    const acquireSlot = guarded(this.task(STATE.acquireSlot, f.acquireSlot, Duration.minutes(2), '$.slot'));
-    const waitForSlot = new Wait(this, STATE.waitForSlot, {
-      time: WaitTime.secondsPath('$.slot.waitSeconds'),
-    });
-    const slotFree = new Choice(this, STATE.slotFree)
-      .when(Condition.booleanEquals('$.slot.acquired', true), createJob)
-      .otherwise(waitForSlot.next(acquireSlot));
     // Create job's answer goes through the Choice too: a job cancelled because its run ended while it was
-    // being created goes to Record, not to polling.
+    // being created goes to Record, not to waiting.
     createJob.next(done);
-    wait.next(getStatus).next(done);
+    awaitJob.next(getStatus);
+    getStatus.next(done);
 
-    const definition = prepare.next(upload).next(acquireSlot).next(slotFree);
+    const definition = prepare.next(upload).next(acquireSlot).next(createJob);
 
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineType: StateMachineType.STANDARD,
@@ -131,6 +143,28 @@ export class RunWorkflow extends Construct {
     });
   }
 
+  /**
+   * A task that invokes its function with the run id and a task token and waits until the token is
+   * completed (SendTaskSuccess) or `timeout` passes (States.Timeout, never retried: the caller catches it).
+   */
+  private parkedTask(
+    name: string,
+    fn: IFunction,
+    resultPath: string,
+    options: { timeout: Timeout },
+  ): LambdaInvoke {
+    const task = new LambdaInvoke(this, name, {
+      lambdaFunction: fn,
+      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: TaskInput.fromObject({ runId: JsonPath.stringAt('$.runId'), taskToken: JsonPath.taskToken }),
+      retryOnServiceExceptions: false,
+      resultPath,
+      taskTimeout: options.timeout,
+    });
+    task.addRetry({ errors: ['States.Timeout'], maxAttempts: 0 });
+    return this.withRetries(task);
+  }
+
   private task(name: string, fn: IFunction, timeout: Duration, resultPath: string): LambdaInvoke {
     const task = new LambdaInvoke(this, name, {
       lambdaFunction: fn,
@@ -140,6 +174,10 @@ export class RunWorkflow extends Construct {
       resultPath,
       taskTimeout: Timeout.duration(timeout),
     });
+    return this.withRetries(task);
+  }
+
+  private withRetries(task: LambdaInvoke): LambdaInvoke {
     task.addRetry({ errors: [...PERMANENT_ERROR_NAMES], maxAttempts: 0 });
     task.addRetry({
       errors: ['States.ALL'],

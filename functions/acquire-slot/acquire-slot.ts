@@ -1,25 +1,39 @@
-import type { ProviderSlots } from '../core/ports.js';
-import { nextSlotWaitSeconds, type SlotProgress } from '../core/workflow-state.js';
+import type { ParkedRuns, ProviderSlots, TaskTokens } from '../core/ports.js';
+import type { HandOver } from '../core/slots.js';
+import type { SlotGrant } from '../core/workflow-state.js';
+
+export interface AcquireSlotDeps {
+  slots: ProviderSlots;
+  parked: Pick<ParkedRuns, 'parkForSlot'>;
+  tokens: TaskTokens;
+  /** Gives free slots to the queue's oldest runs and resumes them (handOverFreeSlots). */
+  handOver(): Promise<HandOver>;
+  /** Epoch milliseconds. */
+  now(): number;
+}
 
 /**
- * Takes a provider slot for the run before its job is created, so that no more than `limit` jobs
- * train at once; the workflow waits and asks again while none is free. Record and reconcile release it.
+ * Asks for a provider slot, so that no more than the provider's limit of jobs train at once. The run is
+ * parked on `taskToken` (the workflow's `.waitForTaskToken` task) and resumed with a SlotGrant when it
+ * gets one: here and now if one is free, else later by whoever frees one (Record, reconcile) or by the
+ * sweep. A run asking again (its wait timed out) that was given a slot meanwhile is resumed at once.
  *
- * The wait grows with the time the run has already waited (nextSlotWaitSeconds): each turn of the
- * slot loop costs history events, and a fixed one-minute wait would exhaust Step Functions' 25,000
- * events after 46 hours. `since` comes back in the input on the next call (the workflow stores this
- * answer at `$.slot` and passes the whole state), which is how the step knows how long the run waited.
+ * The token is stored before the run joins the queue: whoever grants it a slot finds the token.
  */
 export async function acquireSlot(
-  input: { runId: string; slot?: Partial<SlotProgress> | undefined },
-  deps: { slots: ProviderSlots; limit: number; now?: () => Date },
-): Promise<SlotProgress> {
-  const now = (deps.now?.() ?? new Date()).getTime() / 1000;
-  const since = input.slot?.since ?? now;
+  input: { runId: string; taskToken: string },
+  deps: AcquireSlotDeps,
+): Promise<{ runId: string; outcome: 'held' | 'granted' | 'queued' }> {
+  await deps.parked.parkForSlot(input.runId, input.taskToken);
+  if (await deps.slots.holds(input.runId)) {
+    const grant: SlotGrant = { grantedAt: Math.floor(deps.now() / 1000), waitedSeconds: 0 };
+    await deps.tokens.resume(input.taskToken, grant);
+    return { runId: input.runId, outcome: 'held' };
+  }
+  await deps.slots.enqueue(input.runId);
+  const { granted } = await deps.handOver();
   return {
-    acquired: await deps.slots.acquire(input.runId, deps.limit),
-    waitSeconds: nextSlotWaitSeconds(now - since),
-    since,
-    attempts: (input.slot?.attempts ?? 0) + 1,
+    runId: input.runId,
+    outcome: granted.some((g) => g.runId === input.runId) ? 'granted' : 'queued',
   };
 }

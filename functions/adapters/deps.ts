@@ -1,5 +1,17 @@
 import type { Context } from 'aws-lambda';
-import type { FineTuningProvider, ObjectStore, ProviderSlots, RunStore } from '../core/ports.js';
+import type {
+  FineTuningProvider,
+  ObjectStore,
+  ParkedRuns,
+  ProviderSlots,
+  RunStore,
+  TaskTokens,
+  WebhookLog,
+} from '../core/ports.js';
+import { handOverFreeSlots, slotResumer, type HandOver } from '../core/slots.js';
+import { dynamoDbParkedRuns } from './dynamodb-parked-runs.js';
+import { dynamoDbWebhookLog } from './dynamodb-webhook-log.js';
+import { sfnTaskTokens } from './sfn-task-tokens.js';
 import { awsClients } from './aws-clients.js';
 import { dynamoDbProviderSlots } from './dynamodb-provider-slots.js';
 import { dynamoDbRunStore } from './dynamodb-run-store.js';
@@ -15,6 +27,26 @@ export const runStore = (): RunStore =>
 
 export const providerSlots = (): ProviderSlots =>
   dynamoDbProviderSlots(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
+
+export const parkedRuns = (): ParkedRuns =>
+  dynamoDbParkedRuns(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
+
+export const webhookLog = (): WebhookLog =>
+  dynamoDbWebhookLog(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
+
+export const taskTokens = (): TaskTokens => sfnTaskTokens(awsClients.sfn());
+
+/** Gives free provider slots to the queue's oldest runs and resumes them (core/slots.ts). */
+export const handOverSlots = (): Promise<HandOver> => {
+  const runs = runStore();
+  return handOverFreeSlots({
+    slots: providerSlots(),
+    limit: readEnvironment('PROVIDER_CONCURRENCY').PROVIDER_CONCURRENCY,
+    statusOf: async (runId) => (await runs.get(runId))?.status,
+    resume: slotResumer(parkedRuns(), taskTokens(), Date.now),
+    now: Date.now,
+  });
+};
 
 /**
  * The provider for one invocation; the key comes from the middleware, the base URL from OPENAI_BASE_URL if

@@ -6,10 +6,12 @@ import { deadHolders, VANISHED_HOLDER_GRACE_MS, type SlotHolder } from '../core/
 
 /**
  * The holders of provider slots, on one item of the runs table: `leases`, a map from run id to when
- * the run took its slot (epoch ms). The item's key cannot be a run id (those are [A-Za-z0-9_-] only).
+ * the run took its slot (epoch ms), and `waiting`, the queue: a map from run id to when it joined
+ * (epoch ms), read oldest first. The item's key cannot be a run id (those are [A-Za-z0-9_-] only).
  *
  * Taking a slot is one conditional write: the map gains the run while it has fewer than `limit`
- * entries (or already holds it), so two runs racing for the last slot cannot both get it. When all
+ * entries (or already holds it), so two runs racing for the last slot cannot both get it; a grant
+ * moves the run from `waiting` to `leases` in the same write. When all
  * are taken, the holders' run items (in the same table) are read, and a holder whose run has ended or
  * vanished (core/slots.ts) is removed by a write conditional on its entry being the one read, then the
  * write is tried again.
@@ -18,7 +20,7 @@ import { deadHolders, VANISHED_HOLDER_GRACE_MS, type SlotHolder } from '../core/
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html,
  * read 2026-11-29): `size(path)` of a Map is its number of elements, and conditions may name nested
  * paths. A nested SET (`leases.#run = ...`) on an item without the `leases` map is a ValidationException
- * ("The document path provided in the update expression is invalid for update"), so the map is
+ * ("The document path provided in the update expression is invalid for update"), so the maps are
  * created first, with `if_not_exists`. dynalite behaves the same (checked in the adapter's tests).
  *
  * The attribute was a string set `holders` before; a new name keeps an upgraded stack from failing on
@@ -34,7 +36,10 @@ export interface ProviderSlotsOptions {
   vanishedGraceMs?: number;
 }
 
-const LeasesSchema = z.object({ leases: z.record(z.string(), z.number()).optional() });
+const SlotsItemSchema = z.object({
+  leases: z.record(z.string(), z.number()).optional(),
+  waiting: z.record(z.string(), z.number()).optional(),
+});
 const RunStatusSchema = z.object({ status: z.enum(RUN_STATUSES) });
 
 /** After a round of taking slots back, someone else may take them first; then the run waits its turn. */
@@ -72,13 +77,36 @@ export function dynamoDbProviderSlots(
       }),
     );
 
-  const readHolders = async (): Promise<SlotHolder[] | undefined> => {
+  const grant = (runId: string, limit: number) =>
+    conditional(
+      new UpdateCommand({
+        TableName: tableName,
+        Key,
+        UpdateExpression: 'SET leases.#run = if_not_exists(leases.#run, :now) REMOVE waiting.#run',
+        ConditionExpression:
+          'attribute_exists(waiting.#run) AND (size(leases) < :limit OR attribute_exists(leases.#run))',
+        ExpressionAttributeNames: { '#run': runId },
+        ExpressionAttributeValues: { ':now': now(), ':limit': limit },
+      }),
+    );
+
+  const readItem = async () => {
     const { Item } = await documents.send(
       new GetCommand({ TableName: tableName, Key, ConsistentRead: true }),
     );
-    const leases = Item ? LeasesSchema.parse(Item).leases : undefined;
-    return leases && Object.entries(leases).map(([runId, acquiredAt]) => ({ runId, acquiredAt }));
+    return Item ? SlotsItemSchema.parse(Item) : undefined;
   };
+
+  const createMaps = () =>
+    documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key,
+        UpdateExpression:
+          'SET leases = if_not_exists(leases, :empty), waiting = if_not_exists(waiting, :empty)',
+        ExpressionAttributeValues: { ':empty': {} },
+      }),
+    );
 
   const statusOf = async (runId: string): Promise<RunStatus | undefined> => {
     const { Item } = await documents.send(
@@ -106,38 +134,51 @@ export function dynamoDbProviderSlots(
       }),
     );
 
-  return {
-    async acquire(runId, limit) {
-      for (let round = 0; round < ROUNDS; round++) {
-        if (await take(runId, limit)) return true;
-        const holders = await readHolders();
-        if (!holders) {
-          await documents.send(
-            new UpdateCommand({
-              TableName: tableName,
-              Key,
-              UpdateExpression: 'SET leases = if_not_exists(leases, :empty)',
-              ExpressionAttributeValues: { ':empty': {} },
-            }),
-          );
-          continue;
-        }
-        // A slot was freed between the write and the read: try again.
-        if (holders.length < limit) continue;
-        const statuses = new Map(
-          await Promise.all(holders.map(async (h) => [h.runId, await statusOf(h.runId)] as const)),
-        );
-        const dead = deadHolders(
-          holders,
-          statuses,
-          now(),
-          options.vanishedGraceMs ?? VANISHED_HOLDER_GRACE_MS,
-        );
-        if (dead.length === 0) return false;
-        await Promise.all(dead.map(evict));
+  /**
+   * Tries `write` (a take or a grant); when the slots are all held, takes back the dead holders' and
+   * tries again. `stillAsking` says, from the item read after a refusal, whether the write can succeed
+   * at all (a grant cannot for a run no longer in the queue).
+   */
+  const withDeadHoldersTakenBack = async (
+    write: () => Promise<boolean>,
+    limit: number,
+    stillAsking: (item: z.infer<typeof SlotsItemSchema>) => boolean,
+  ): Promise<boolean> => {
+    for (let round = 0; round < ROUNDS; round++) {
+      if (await write()) return true;
+      const item = await readItem();
+      if (!item?.leases || !item.waiting) {
+        await createMaps();
+        continue;
       }
-      return false;
-    },
+      if (!stillAsking(item)) return false;
+      const holders = Object.entries(item.leases).map(([runId, acquiredAt]) => ({ runId, acquiredAt }));
+      // A slot was freed between the write and the read: try again.
+      if (holders.length < limit) continue;
+      const statuses = new Map(
+        await Promise.all(holders.map(async (h) => [h.runId, await statusOf(h.runId)] as const)),
+      );
+      const dead = deadHolders(holders, statuses, now(), options.vanishedGraceMs ?? VANISHED_HOLDER_GRACE_MS);
+      if (dead.length === 0) return false;
+      await Promise.all(dead.map(evict));
+    }
+    return false;
+  };
+
+  return {
+    acquire: (runId, limit) =>
+      withDeadHoldersTakenBack(
+        () => take(runId, limit),
+        limit,
+        () => true,
+      ),
+
+    grant: (runId, limit) =>
+      withDeadHoldersTakenBack(
+        () => grant(runId, limit),
+        limit,
+        (item) => item.waiting?.[runId] !== undefined,
+      ),
 
     async release(runId) {
       // Conditional, so releasing a run that holds nothing neither fails nor creates the item.
@@ -147,6 +188,47 @@ export function dynamoDbProviderSlots(
           Key,
           UpdateExpression: 'REMOVE leases.#run',
           ConditionExpression: 'attribute_exists(leases.#run)',
+          ExpressionAttributeNames: { '#run': runId },
+        }),
+      );
+    },
+
+    async holds(runId) {
+      return (await readItem())?.leases?.[runId] !== undefined;
+    },
+
+    async enqueue(runId) {
+      const join = () =>
+        conditional(
+          new UpdateCommand({
+            TableName: tableName,
+            Key,
+            // Asking again keeps the run's place in the queue.
+            UpdateExpression: 'SET waiting.#run = if_not_exists(waiting.#run, :now)',
+            ConditionExpression: 'attribute_exists(waiting)',
+            ExpressionAttributeNames: { '#run': runId },
+            ExpressionAttributeValues: { ':now': now() },
+          }),
+        );
+      if (await join()) return;
+      await createMaps();
+      if (!(await join())) throw new Error('the provider slots item has no queue even after creating it');
+    },
+
+    async waiting() {
+      const item = await readItem();
+      return Object.entries(item?.waiting ?? {})
+        .map(([runId, queuedAt]) => ({ runId, queuedAt }))
+        .sort((a, b) => a.queuedAt - b.queuedAt || a.runId.localeCompare(b.runId));
+    },
+
+    async dequeue(runId) {
+      await conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key,
+          UpdateExpression: 'REMOVE waiting.#run',
+          ConditionExpression: 'attribute_exists(waiting.#run)',
           ExpressionAttributeNames: { '#run': runId },
         }),
       );

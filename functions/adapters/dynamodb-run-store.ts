@@ -1,7 +1,21 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
 import type { RunStore } from '../core/ports.js';
 import { canTransition, RUN_STATUSES, RunRecordSchema, TERMINAL_STATUSES } from '../core/run.js';
+
+/**
+ * The runs table's index from provider job id to run (keys only): how a provider's event about a job
+ * finds its run. The stack defines it (lib/pipeline.ts); a GSI is eventually consistent, but a job's
+ * event comes minutes after Create job recorded its id.
+ */
+export const PROVIDER_JOB_INDEX = 'byProviderJob';
 
 /**
  * RunStore on one DynamoDB table keyed by `runId`. Every write is conditional: a run is created once,
@@ -68,6 +82,20 @@ export function dynamoDbRunStore(
           ':at': now().toISOString(),
         },
       });
+    },
+
+    async findByProviderJob(providerJobId) {
+      const { Items } = await documents.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: PROVIDER_JOB_INDEX,
+          KeyConditionExpression: 'providerJobId = :job',
+          ExpressionAttributeValues: { ':job': providerJobId },
+          Limit: 1,
+        }),
+      );
+      const item = Items?.[0];
+      return item ? z.object({ runId: z.string() }).parse(item).runId : undefined;
     },
   };
 

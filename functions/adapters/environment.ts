@@ -9,6 +9,8 @@ const EnvironmentSchema = z.object({
   RUNS_TABLE: z.string().min(1),
   DATA_BUCKET: z.string().min(1),
   API_KEY_SECRET_ID: z.string().min(1),
+  /** The secret holding the provider's webhook signing secret (whsec_...). */
+  WEBHOOK_SECRET_ID: z.string().min(1),
   STATE_MACHINE_ARN: z.string().min(1),
   /** JSON of stack-wide RunConfig defaults. */
   RUN_DEFAULTS: z.string().default('{}'),

@@ -81,3 +81,5 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** The value the stack puts in the API key secret; a run fails with a clear fix until the user replaces it. */
 export const PLACEHOLDER_API_KEY = 'REPLACE_WITH_YOUR_OPENAI_API_KEY';
+/** What the webhook secret holds until the user stores the one the provider gave for the endpoint. */
+export const PLACEHOLDER_WEBHOOK_SECRET = 'REPLACE_WITH_YOUR_WEBHOOK_SIGNING_SECRET';

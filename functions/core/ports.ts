@@ -50,18 +50,82 @@ export interface RunStore {
     runId: string,
     job: { providerJobId: string; providerStatus: string },
   ): Promise<RunRecord | undefined>;
+  /** The run whose provider job this is, if any run recorded it. */
+  findByProviderJob(providerJobId: string): Promise<string | undefined>;
 }
 
 /**
  * Provider job slots: at most `limit` runs hold one at a time (OpenAI limits concurrent jobs per
- * organization). Holding is keyed by run, so acquiring twice or releasing twice is harmless. A holder
- * that can no longer release (its run ended unreleased, or its run item is gone) does not block the
- * others: acquire takes such slots back when all are taken (see core/slots.ts).
+ * organization), and the runs that found none wait in a queue, oldest first. Holding and waiting are
+ * keyed by run, so asking twice or releasing twice is harmless. A holder that can no longer release
+ * (its run ended unreleased, or its run item is gone) does not block the others: a full set of slots
+ * gives back such slots (see core/slots.ts) when someone asks for one.
  */
 export interface ProviderSlots {
-  /** True when the run holds a slot (now or already); false when all are taken. */
+  /** True when the run holds a slot (now or already); false when all are taken. Skips the queue. */
   acquire(runId: string, limit: number): Promise<boolean>;
   release(runId: string): Promise<void>;
+  /** True when the run holds a slot. */
+  holds(runId: string): Promise<boolean>;
+  /** Puts the run in the queue, keeping its place (its first `queuedAt`) if it is there already. */
+  enqueue(runId: string): Promise<void>;
+  /** The runs in the queue, oldest first. */
+  waiting(): Promise<SlotWaiter[]>;
+  /**
+   * Moves a queued run to the holders if a slot is free (taking back dead holders' slots if none is),
+   * or if it holds one already: true when it now holds a slot. False when none is free or the run is
+   * not in the queue.
+   */
+  grant(runId: string, limit: number): Promise<boolean>;
+  /** Takes a run out of the queue (it ended while waiting). */
+  dequeue(runId: string): Promise<void>;
+}
+
+export interface SlotWaiter {
+  runId: string;
+  /** When it joined the queue, epoch milliseconds. */
+  queuedAt: number;
+}
+
+/**
+ * Where a parked run's task tokens are kept, with the run (on its DynamoDB item, outside RunRecord: a
+ * token is a credential to resume the run, not something to show).
+ */
+export interface ParkedRuns {
+  /** Keeps the token the run's slot wait is resumed with (replacing an older one). */
+  parkForSlot(runId: string, token: string): Promise<void>;
+  slotToken(runId: string): Promise<string | undefined>;
+  /**
+   * Parks the run's job wait on `token`, unless a wake-up came while it was not parked: then that
+   * wake-up is used up and its event returned (the caller resumes the token itself); else undefined.
+   */
+  parkForJob(runId: string, token: string): Promise<string | undefined>;
+  /**
+   * Wakes the run's job wait for `event`: takes and returns the token it is parked on, or, when it is
+   * not parked, leaves the wake-up for its next park and returns undefined.
+   */
+  wakeForJob(runId: string, event: string): Promise<string | undefined>;
+}
+
+/** Step Functions' task tokens (SendTaskSuccess). */
+export interface TaskTokens {
+  /** Completes the task with `output`; false when the task no longer waits (done, timed out, run ended). */
+  resume(token: string, output: object): Promise<boolean>;
+}
+
+/** What tunedrop remembers of the provider's webhooks. */
+export interface WebhookLog {
+  /**
+   * Claims a webhook delivery by its id, before acting on it: false when it was claimed before (a
+   * duplicate or a replay). `expiresAt` (epoch seconds) lets the table forget it.
+   */
+  claim(webhookId: string, expiresAt: number): Promise<boolean>;
+  /** Gives a claim back, when acting on it failed, so the provider's retry is not refused. */
+  unclaim(webhookId: string): Promise<void>;
+  /** Notes that a webhook passed verification now (epoch seconds). */
+  noteVerified(at: number): Promise<void>;
+  /** When a webhook last passed verification (epoch seconds), if ever. */
+  lastVerifiedAt(): Promise<number | undefined>;
 }
 
 export type RunUpdate = Partial<

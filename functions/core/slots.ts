@@ -1,3 +1,5 @@
+import type { ParkedRuns, ProviderSlots, TaskTokens } from './ports.js';
+import type { SlotGrant } from './workflow-state.js';
 import { TERMINAL_STATUSES, type RunStatus } from './run.js';
 
 /** A run holding a provider slot, and since when (epoch milliseconds). */
@@ -43,4 +45,66 @@ export function deadHolders(
     }
   }
   return dead;
+}
+
+export interface HandOverDeps {
+  slots: ProviderSlots;
+  limit: number;
+  /** The run's status, or undefined when its item is gone. */
+  statusOf(runId: string): Promise<RunStatus | undefined>;
+  /** Resumes a run given a slot (completes the task token it parked on); false if it no longer waits. */
+  resume(runId: string, waitedSeconds: number): Promise<boolean>;
+  /** Epoch milliseconds. */
+  now(): number;
+}
+
+export interface HandOver {
+  /** Runs given a slot, in queue order, and whether their resume reached a waiting task. */
+  granted: Array<{ runId: string; resumed: boolean }>;
+  /** Runs taken out of the queue because they had ended (or their item was gone). */
+  skipped: string[];
+}
+
+/**
+ * Gives free slots to the runs waiting for one, oldest first, and resumes each. Everyone who may free a
+ * slot or join the queue calls this afterwards (Record and reconcile after releasing, Acquire provider
+ * slot after queueing, and the periodic sweep), so a free slot never sits beside a waiting run for longer
+ * than the next of those calls.
+ *
+ * A waiter whose run has ended is taken out of the queue. A grant whose resume finds no waiting task (the
+ * run's wait timed out and it is about to ask again, or it ended a moment ago) keeps the slot with the
+ * run: asking again finds it, and a run that ended gives it back as a dead holder.
+ */
+export async function handOverFreeSlots(deps: HandOverDeps): Promise<HandOver> {
+  const result: HandOver = { granted: [], skipped: [] };
+  for (const waiter of await deps.slots.waiting()) {
+    const status = await deps.statusOf(waiter.runId);
+    if (status === undefined || TERMINAL_STATUSES.has(status)) {
+      await deps.slots.dequeue(waiter.runId);
+      result.skipped.push(waiter.runId);
+      continue;
+    }
+    // No slot for the oldest: none for those behind it either (the queue is first come, first served).
+    if (!(await deps.slots.grant(waiter.runId, deps.limit))) break;
+    const waitedSeconds = Math.max(0, (deps.now() - waiter.queuedAt) / 1000);
+    result.granted.push({ runId: waiter.runId, resumed: await deps.resume(waiter.runId, waitedSeconds) });
+  }
+  return result;
+}
+
+/** Resumes a run given a slot: completes the token it parked on with its SlotGrant. */
+export function slotResumer(
+  parked: ParkedRuns,
+  tokens: TaskTokens,
+  now: () => number,
+): HandOverDeps['resume'] {
+  return async (runId, waitedSeconds) => {
+    const token = await parked.slotToken(runId);
+    if (!token) return false;
+    const grant: SlotGrant = {
+      grantedAt: Math.floor(now() / 1000),
+      waitedSeconds: Math.round(waitedSeconds),
+    };
+    return tokens.resume(token, grant);
+  };
 }

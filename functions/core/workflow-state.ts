@@ -61,7 +61,9 @@ export const JobProgressSchema = z.object({
   phase: z.enum(['running', 'succeeded', 'failed', 'cancelled', 'timed_out']),
   /** When the provider created the job, in epoch seconds: the start of maxTrainingHours. */
   createdAt: z.number(),
+  /** Turns of Wait for job so far (each ends woken by the job's event or at its timeout). */
   polls: z.number().int(),
+  /** Wait for job's timeout: how long before Get status looks without being woken. */
   waitSeconds: z.number().int().positive(),
   /** Why the provider failed the job, when it did. */
   error: z.object({ code: z.string().nullable(), message: z.string() }).nullable().default(null),
@@ -90,129 +92,177 @@ export const RecordInputSchema = ExecutionInputSchema.extend({
 export type RecordInput = z.infer<typeof RecordInputSchema>;
 
 /**
- * What Acquire provider slot returns at `$.slot`. The workflow reads `acquired` (Slot free?) and
- * `waitSeconds` (Wait for a slot); the step itself reads `since` back on its next call, so the wait can
- * grow with the time the run has already waited.
+ * What a run receives when it is given a provider slot, at `$.slot`: the task token it parked on in
+ * Acquire provider slot is completed with this (by itself when a slot was free, else by the run that
+ * freed one, or by the sweep). See docs/waiting.md.
  */
-export const SlotProgressSchema = z.object({
-  acquired: z.boolean(),
-  waitSeconds: z.number().int().positive(),
-  /** When the run first asked for a slot, in epoch seconds. */
-  since: z.number(),
-  /** How many times the run has asked, this answer included. */
-  attempts: z.number().int().positive(),
+export const SlotGrantSchema = z.object({
+  /** When the run was given its slot, in epoch seconds. */
+  grantedAt: z.number(),
+  /** How long it waited in the queue, in seconds. */
+  waitedSeconds: z.number(),
 });
-export type SlotProgress = z.infer<typeof SlotProgressSchema>;
+export type SlotGrant = z.infer<typeof SlotGrantSchema>;
+
+/** What wakes a run parked in Wait for job before its timeout: a provider event about its job. */
+export const JobWakeSchema = z.object({
+  /** The provider's event type, e.g. `fine_tuning.job.succeeded`. */
+  event: z.string(),
+});
+export type JobWake = z.infer<typeof JobWakeSchema>;
 
 /*
- * Waiting costs history events, and Step Functions fails an execution whose history reaches 25,000
- * events (States.Runtime, "The execution reached the maximum number of history events (25000)."; a hard
- * quota: https://docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html, read 2026-11-29).
- * Both loops of the workflow (lib/workflow.ts) cost 9 events per turn, counted as GetExecutionHistory
- * lists them (event types: https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html,
- * read 2026-11-29); each Task invokes its function by ARN, so a call is LambdaFunctionScheduled,
- * LambdaFunctionStarted, LambdaFunctionSucceeded between TaskStateEntered and TaskStateExited:
- *   slot loop  Acquire provider slot 5 + Slot free? (ChoiceStateEntered/Exited) 2 + Wait for a slot 2 = 9
- *   poll loop  Wait for job 2 + Get status 5 + Job finished? 2 = 9
- *   once       ExecutionStarted 1, Prepare 5, Upload 5, the Acquire that gets a slot 5 and its Choice 2,
- *              Create job 5 and its Job finished? 2 (Create job's answer goes through the Choice, so a job
- *              cancelled because its run ended goes to Record), Collect results 5, Record 5, Run succeeded
- *              (SucceedStateEntered/Exited) 2, ExecutionSucceeded 1 = 38 (the failure path, Record failure 5 + FailStateEntered 1 +
- *              ExecutionFailed 1, costs less than Collect + Record + Succeed)
- *   a retry    3 (Scheduled, Started, Failed); the workflow retries a call at most 4 times
- * Both waits grow, to a cap:
- *   slot  60 s until the run has waited 5 min, then a fifth of the time waited, at most 15 min:
- *         5 turns to 5 min, 15 more (x1.2 each) to 77 min, then one turn per 15 min: 72 h of waiting
- *         is 303 turns at most
- *   poll  30 s, then x1.5 per poll, at most 10 min: 8 polls to 25 min, then one per 10 min: 72 h of
- *         training is 438 polls at most
- * Each count only grows with its time, so however a 72-hour run splits between waiting for a slot and
- * training, it stays under 38 + 9 x (303 + 438) = 6,707 events, 27% of the quota (the worst split,
- * 45 min of waiting and 71 h 15 min of training, makes 4,106). Were every call retried 4 times (21
- * events a turn, the retries taking no time), the worst split would make 9,602 (38%).
- * With the old fixed 60 s slot wait, the slot loop cost 9 events a minute: a run that waited 46 h for a
- * slot and trained the 26 h left made 27,722 events, and failed at 25,000.
- * workflowHistoryEvents computes it; its tests check the bound for every split.
+ * Waiting costs nothing but history events and state transitions, and a run waits for most of its
+ * life: for a provider slot, then for its job. It waits parked on a task token (docs/waiting.md), so
+ * each wait costs the same whatever its length; only the safety-net timeouts add turns.
+ *
+ * Step Functions fails an execution whose history reaches 25,000 events (States.Runtime, "The execution
+ * reached the maximum number of history events (25000)."; a hard quota:
+ * https://docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html, read 2026-11-29) and bills
+ * Standard workflows per state transition ("You are charged for each state transition", counting
+ * retries: https://aws.amazon.com/step-functions/pricing/, read 2026-11-29). Counted as GetExecutionHistory
+ * lists them (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html, read
+ * 2026-11-29): a Task that invokes its function by ARN is TaskStateEntered, LambdaFunctionScheduled,
+ * LambdaFunctionStarted, LambdaFunctionSucceeded, TaskStateExited (5); a `.waitForTaskToken` Task adds
+ * TaskSubmitted once the function has returned: TaskStateEntered, TaskScheduled, TaskStarted,
+ * TaskSubmitted, TaskSucceeded | TaskTimedOut, TaskStateExited (6); a Choice 2.
+ *   once       ExecutionStarted 1, Prepare 5, Upload 5, Acquire provider slot 6, Create job 5 and its
+ *              Job finished? 2, Collect results 5, Record 5, Run succeeded 2, ExecutionSucceeded 1 = 37
+ *              (8 transitions: Prepare, Upload, Acquire, Create job, Job finished?, Collect, Record,
+ *              Run succeeded)
+ *   job turn   Wait for job 6 + Get status 5 + Job finished? 2 = 13 (3 transitions); a turn ends when the
+ *              job's event wakes the run or when its timeout passes (then Get status looks anyway)
+ *   slot turn  Acquire provider slot timed out and entered again: 6 (1 transition), once per
+ *              SLOT_WAITING.timeoutSeconds of waiting
+ *   a retry    3 events (Scheduled, Started, Failed) and 1 transition; at most 4 per call
+ * The job-wait timeouts (JOB_WAITING):
+ *   polling   no verified webhook lately: 60 s, x2 per turn, at most 10 min: 9 turns for a 1-hour job
+ *             (35 transitions), 147 for 24 hours
+ *   webhooks  the provider's webhooks are known to arrive: the timeout is only the safety net for a lost
+ *             one, 1 h, x4 per turn (1 h, 4 h, 16 h, 64 h): 4 turns cover any job the 66-hour
+ *             maxTrainingHours allows, so at most 8 + 3 x 4 = 20 transitions per run
+ * Either timeout is cut at the job's maxTrainingHours deadline (plus a minute), where Get status
+ * cancels it. workflowHistoryEvents and workflowTransitions compute all this; their tests check the
+ * bounds, and `npm run bench -- waiting` measures them on the synthesized state machine.
  */
 export const HISTORY = {
   /** Step Functions' quota on one execution's history (hard). */
   limit: 25_000,
-  once: 38,
-  perSlotTurn: 9,
-  perPoll: 9,
+  once: 37,
+  perJobTurn: 13,
+  perSlotTurn: 6,
   perRetry: 3,
-  /** Prepare, Upload, the Acquire that gets a slot, Create job, Collect results, Record. */
+  /** Prepare, Upload, Acquire provider slot, Create job, Collect results, Record. */
   callsOnce: 6,
   maxRetriesPerCall: 4,
 } as const;
 
-export const SLOT_WAITING = { firstSeconds: 60, fractionOfWaited: 0.2, maxSeconds: 900 } as const;
-
-/** How long a run that has waited `waitedSeconds` for a provider slot waits before asking again. */
-export function nextSlotWaitSeconds(waitedSeconds: number): number {
-  const seconds = Math.max(
-    SLOT_WAITING.firstSeconds,
-    SLOT_WAITING.fractionOfWaited * Math.max(0, waitedSeconds),
-  );
-  return Math.min(SLOT_WAITING.maxSeconds, Math.round(seconds));
-}
-
-/** Poll often while a job is young (a fast first status), then back off: most jobs take minutes to hours. */
-export const POLLING = { firstSeconds: 30, factor: 1.5, maxSeconds: 600 } as const;
-
-export function nextPollSeconds(polls: number): number {
-  const seconds = POLLING.firstSeconds * POLLING.factor ** Math.max(0, polls);
-  return Math.min(POLLING.maxSeconds, Math.round(seconds));
-}
-
-export interface WaitPolicy {
-  slotWait: (waitedSeconds: number) => number;
-  pollWait: (polls: number) => number;
-}
-export const WAIT_POLICY: WaitPolicy = { slotWait: nextSlotWaitSeconds, pollWait: nextPollSeconds };
+export const TRANSITIONS = { once: 8, perJobTurn: 3, perSlotTurn: 1, perRetry: 1 } as const;
 
 /**
- * How many times a run that gets its slot after `slotWaitSeconds` is told "not acquired", each answer
- * followed by a wait. Time spent in the functions themselves is left out: it only makes the real
- * waited time longer, the waits longer and the turns fewer, so this is an upper bound.
+ * A run parked for a slot is resumed by whoever frees one; the timeout only catches a resume that was
+ * lost (the run asks again, and finds the slot it was given). The sweep (every SWEEP_MINUTES) catches
+ * slots nobody handed over.
  */
-export function slotTurns(slotWaitSeconds: number, slotWait = WAIT_POLICY.slotWait): number {
+export const SLOT_WAITING = { timeoutSeconds: 24 * 3600, sweepMinutes: 10 } as const;
+
+export type JobWaitMode = 'polling' | 'webhooks';
+
+export const JOB_WAITING = {
+  polling: { firstSeconds: 60, factor: 2, maxSeconds: 600 },
+  webhooks: { firstSeconds: 3600, factor: 4, maxSeconds: 64 * 3600 },
+  /** Past the deadline by this much, so Get status sees the job over maxTrainingHours. */
+  deadlineMarginSeconds: 60,
+  /** A verified webhook within this long means webhooks work: wait for them. */
+  webhooksTrustedForSeconds: 7 * 24 * 3600,
+} as const;
+
+/**
+ * How long Wait for job waits, after `turns` turns, before Get status looks without being woken. Cut
+ * at the job's deadline (`secondsToDeadline` from now), so a job past maxTrainingHours is cancelled in time.
+ */
+export function nextJobWaitSeconds(turns: number, mode: JobWaitMode, secondsToDeadline = Infinity): number {
+  const schedule = JOB_WAITING[mode];
+  const nominal = Math.min(
+    schedule.maxSeconds,
+    schedule.firstSeconds * schedule.factor ** Math.max(0, turns),
+  );
+  const deadline = Math.max(1, secondsToDeadline + JOB_WAITING.deadlineMarginSeconds);
+  return Math.max(1, Math.round(Math.min(nominal, deadline)));
+}
+
+/** Webhooks are trusted when one was verified within JOB_WAITING.webhooksTrustedForSeconds. */
+export function jobWaitMode(lastVerifiedWebhookAt: number | undefined, nowSeconds: number): JobWaitMode {
+  return lastVerifiedWebhookAt !== undefined &&
+    nowSeconds - lastVerifiedWebhookAt <= JOB_WAITING.webhooksTrustedForSeconds
+    ? 'webhooks'
+    : 'polling';
+}
+
+/**
+ * Wait for job's timeout for the next turn of a job created at `createdAt` (epoch seconds) that may
+ * train `maxTrainingHours`, given when a webhook was last verified.
+ */
+export function jobWaitSeconds(
+  turns: number,
+  job: { createdAt: number; maxTrainingHours: number },
+  at: { nowSeconds: number; lastVerifiedWebhookAt: number | undefined },
+): number {
+  const deadline = job.createdAt + job.maxTrainingHours * 3600;
+  return nextJobWaitSeconds(
+    turns,
+    jobWaitMode(at.lastVerifiedWebhookAt, at.nowSeconds),
+    deadline - at.nowSeconds,
+  );
+}
+
+/** Slot turns for a run that waits `slotWaitSeconds` for its slot: one per timeout that passes. */
+export function slotTurns(slotWaitSeconds: number): number {
+  return Math.max(0, Math.ceil(slotWaitSeconds / SLOT_WAITING.timeoutSeconds) - 1);
+}
+
+/**
+ * Job turns for a job that trains `trainingSeconds`: the timeouts that pass before it ends, plus the
+ * turn that sees it end (woken by its webhook, or at the next timeout when none comes).
+ */
+export function jobTurns(trainingSeconds: number, mode: JobWaitMode): number {
   let waited = 0;
   let turns = 0;
-  while (waited < slotWaitSeconds) {
-    waited += slotWait(waited);
+  do {
+    waited += nextJobWaitSeconds(turns, mode);
     turns++;
-  }
+  } while (waited < trainingSeconds);
   return turns;
 }
 
-/** How many Get status calls see a job that trains `trainingSeconds`, the last one seeing it finished. */
-export function pollsUntil(trainingSeconds: number, pollWait = WAIT_POLICY.pollWait): number {
-  let waited = 0;
-  let polls = 0;
-  do {
-    waited += pollWait(polls);
-    polls++;
-  } while (waited < trainingSeconds);
-  return polls;
+export interface WaitingRun {
+  slotWaitSeconds: number;
+  trainingSeconds: number;
+  mode: JobWaitMode;
+  retriesPerCall?: number;
 }
 
-/**
- * The history events of a run that waits `slotWaitSeconds` for a slot and whose job trains
- * `trainingSeconds`, when each function call is retried `retriesPerCall` times (see HISTORY).
- */
-export function workflowHistoryEvents(
-  run: { slotWaitSeconds: number; trainingSeconds: number; retriesPerCall?: number },
-  policy: WaitPolicy = WAIT_POLICY,
-): number {
-  const turns = slotTurns(run.slotWaitSeconds, policy.slotWait);
-  const polls = pollsUntil(run.trainingSeconds, policy.pollWait);
-  const calls = HISTORY.callsOnce + turns + polls;
+function counts(run: WaitingRun) {
+  const slot = slotTurns(run.slotWaitSeconds);
+  const job = jobTurns(run.trainingSeconds, run.mode);
+  const calls = HISTORY.callsOnce + slot + 2 * job;
+  return { slot, job, retries: (run.retriesPerCall ?? 0) * calls };
+}
+
+/** The history events of a run (see HISTORY). */
+export function workflowHistoryEvents(run: WaitingRun): number {
+  const { slot, job, retries } = counts(run);
+  return HISTORY.once + HISTORY.perSlotTurn * slot + HISTORY.perJobTurn * job + HISTORY.perRetry * retries;
+}
+
+/** The state transitions of a run, which Step Functions bills (see HISTORY). */
+export function workflowTransitions(run: WaitingRun): number {
+  const { slot, job, retries } = counts(run);
   return (
-    HISTORY.once +
-    HISTORY.perSlotTurn * turns +
-    HISTORY.perPoll * polls +
-    HISTORY.perRetry * (run.retriesPerCall ?? 0) * calls
+    TRANSITIONS.once +
+    TRANSITIONS.perSlotTurn * slot +
+    TRANSITIONS.perJobTurn * job +
+    TRANSITIONS.perRetry * retries
   );
 }
 

@@ -1,9 +1,9 @@
 import { RunEndedError } from '../core/errors.js';
-import type { FineTuningProvider, RunStore } from '../core/ports.js';
+import type { FineTuningProvider, RunStore, WebhookLog } from '../core/ports.js';
 import { cancelIfRunning } from '../core/provider-jobs.js';
 import { TERMINAL_STATUSES } from '../core/run.js';
 import {
-  nextPollSeconds,
+  jobWaitSeconds,
   phaseOf,
   type ExecutionInput,
   type JobProgress,
@@ -13,6 +13,9 @@ import {
 export interface CreateJobDeps {
   runs: RunStore;
   provider: FineTuningProvider;
+  /** Whether the provider's webhooks arrive decides how long the first wait may be. */
+  webhooks: Pick<WebhookLog, 'lastVerifiedAt'>;
+  now?: () => Date;
 }
 
 /**
@@ -64,7 +67,14 @@ export async function createJob(
     phase: phaseOf(job.status),
     createdAt: job.createdAt,
     polls: 0,
-    waitSeconds: nextPollSeconds(0),
+    waitSeconds: jobWaitSeconds(
+      0,
+      { createdAt: job.createdAt, maxTrainingHours: input.config.maxTrainingHours },
+      {
+        nowSeconds: (deps.now?.() ?? new Date()).getTime() / 1000,
+        lastVerifiedWebhookAt: await deps.webhooks.lastVerifiedAt(),
+      },
+    ),
     error: job.error,
   };
   if (!ended) return progress;

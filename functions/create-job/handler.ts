@@ -1,4 +1,4 @@
-import { provider, runStore } from '../adapters/deps.js';
+import { provider, runStore, webhookLog } from '../adapters/deps.js';
 import { stepHandler } from '../adapters/handler-kit.js';
 import { ExecutionInputSchema, UploadedFilesSchema } from '../core/workflow-state.js';
 import { createJob } from './create-job.js';
@@ -9,6 +9,10 @@ export const handler = stepHandler(
   'create-job',
   InputSchema,
   (input, context) =>
-    createJob(input, { runs: runStore(), provider: provider(context.providerApiKey, context) }),
+    createJob(input, {
+      runs: runStore(),
+      provider: provider(context.providerApiKey, context),
+      webhooks: webhookLog(),
+    }),
   { providerKey: true },
 );

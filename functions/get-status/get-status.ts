@@ -1,14 +1,17 @@
-import type { FineTuningProvider, RunStore } from '../core/ports.js';
-import { nextPollSeconds, phaseOf, type JobProgress } from '../core/workflow-state.js';
+import type { FineTuningProvider, RunStore, WebhookLog } from '../core/ports.js';
+import { jobWaitSeconds, phaseOf, type JobProgress } from '../core/workflow-state.js';
 
 export interface GetStatusDeps {
   runs: RunStore;
   provider: FineTuningProvider;
+  /** Whether the provider's webhooks arrive decides how long the next wait may be. */
+  webhooks: Pick<WebhookLog, 'lastVerifiedAt'>;
   now?: () => Date;
 }
 
 /**
- * One poll: reads the job, records a change of the provider's status, and says when to look again.
+ * One look at the job, after its run was woken by the job's event or its wait timed out: reads the job,
+ * records a change of the provider's status, and says how long the next wait may last (jobWaitSeconds).
  * A job still training after maxTrainingHours is cancelled at the provider (it costs money while it
  * runs) and reported as timed_out.
  */
@@ -17,7 +20,8 @@ export async function getStatus(
   deps: GetStatusDeps,
 ): Promise<JobProgress> {
   let job = await deps.provider.getJob(input.job.jobId);
-  const hours = ((deps.now?.() ?? new Date()).getTime() / 1000 - input.job.createdAt) / 3600;
+  const nowSeconds = (deps.now?.() ?? new Date()).getTime() / 1000;
+  const hours = (nowSeconds - input.job.createdAt) / 3600;
   if (phaseOf(job.status) === 'running' && hours > input.config.maxTrainingHours) {
     job = await deps.provider.cancelJob(job.id);
     await deps.runs.advance(input.runId, 'TRAINING', { providerStatus: job.status, detail: job.status });
@@ -42,7 +46,11 @@ export async function getStatus(
     phase: phaseOf(job.status),
     createdAt: input.job.createdAt,
     polls,
-    waitSeconds: nextPollSeconds(polls),
+    waitSeconds: jobWaitSeconds(
+      polls,
+      { createdAt: input.job.createdAt, maxTrainingHours: input.config.maxTrainingHours },
+      { nowSeconds, lastVerifiedWebhookAt: await deps.webhooks.lastVerifiedAt() },
+    ),
     error: job.error,
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { provider, runStore } from '../adapters/deps.js';
+import { provider, runStore, webhookLog } from '../adapters/deps.js';
 import { stepHandler } from '../adapters/handler-kit.js';
 import { JobProgressSchema } from '../core/workflow-state.js';
 import { getStatus } from './get-status.js';
@@ -14,6 +14,10 @@ export const handler = stepHandler(
   'get-status',
   InputSchema,
   (input, context) =>
-    getStatus(input, { runs: runStore(), provider: provider(context.providerApiKey, context) }),
+    getStatus(input, {
+      runs: runStore(),
+      provider: provider(context.providerApiKey, context),
+      webhooks: webhookLog(),
+    }),
   { providerKey: true },
 );

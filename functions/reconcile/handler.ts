@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { provider, providerSlots, runStore } from '../adapters/deps.js';
-import { stepHandler } from '../adapters/handler-kit.js';
+import { handOverSlots, provider, providerSlots, runStore } from '../adapters/deps.js';
+import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { reconcileRun } from './reconcile-run.js';
 
 /** EventBridge's "Step Functions Execution Status Change" event, the part that is read. */
@@ -25,7 +25,13 @@ export const handler = stepHandler(
         error: detail.error ?? undefined,
         cause: detail.cause ?? undefined,
       },
-      { runs: runStore(), provider: provider(context.providerApiKey, context), slots: providerSlots() },
+      {
+        runs: runStore(),
+        provider: provider(context.providerApiKey, context),
+        slots: providerSlots(),
+        handOver: handOverSlots,
+        onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
+      },
     ),
   { providerKey: true },
 );

@@ -1,5 +1,6 @@
 import type { FineTuningProvider, ProviderJob, ProviderSlots, RunStore } from '../core/ports.js';
 import { TERMINAL_STATUSES, type RunStatus } from '../core/run.js';
+import type { HandOver } from '../core/slots.js';
 import { cancelIfRunning } from '../core/provider-jobs.js';
 import { phaseOf } from '../core/workflow-state.js';
 
@@ -15,6 +16,9 @@ export interface ReconcileDeps {
   runs: RunStore;
   provider: FineTuningProvider;
   slots: ProviderSlots;
+  /** Gives the freed slot to the oldest waiting run (handOverFreeSlots). */
+  handOver(): Promise<HandOver>;
+  onHandOverError?(error: unknown): void;
 }
 
 const OUTCOME: Record<
@@ -59,6 +63,7 @@ export async function reconcileRun(
   deps: ReconcileDeps,
 ): Promise<{ runId: string; status: RunStatus | 'unknown'; changed: boolean }> {
   await deps.slots.release(event.runId);
+  await deps.handOver().catch((error: unknown) => deps.onHandOverError?.(error));
   let run = await deps.runs.get(event.runId);
   if (!run) {
     // No item to record on, but a job made for the run would still train for nobody.

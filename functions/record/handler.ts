@@ -1,8 +1,13 @@
-import { providerSlots, runStore } from '../adapters/deps.js';
-import { stepHandler } from '../adapters/handler-kit.js';
+import { handOverSlots, providerSlots, runStore } from '../adapters/deps.js';
+import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { RecordInputSchema } from '../core/workflow-state.js';
 import { recordOutcome } from './record-outcome.js';
 
 export const handler = stepHandler('record', RecordInputSchema, (input) =>
-  recordOutcome(input, { runs: runStore(), slots: providerSlots() }),
+  recordOutcome(input, {
+    runs: runStore(),
+    slots: providerSlots(),
+    handOver: handOverSlots,
+    onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
+  }),
 );

@@ -1,11 +1,16 @@
 import { parseErrorCause } from '../core/errors.js';
 import type { ProviderSlots, RunStore, RunUpdate } from '../core/ports.js';
+import type { HandOver } from '../core/slots.js';
 import type { RunStatus } from '../core/run.js';
 import type { RecordInput } from '../core/workflow-state.js';
 
 export interface RecordDeps {
   runs: RunStore;
   slots: ProviderSlots;
+  /** Gives the freed slot to the oldest waiting run (handOverFreeSlots). */
+  handOver(): Promise<HandOver>;
+  /** Told when handing over failed; the sweep hands the slot over instead, minutes later. */
+  onHandOverError?(error: unknown): void;
 }
 
 /**
@@ -17,8 +22,10 @@ export async function recordOutcome(
   deps: RecordDeps,
 ): Promise<{ runId: string; status: RunStatus }> {
   const { runId } = input;
-  // The run is over whatever happened: its provider slot goes to the next run.
+  // The run is over whatever happened: its provider slot goes to the next run. Handing it over is
+  // best effort: recording this run's end matters more, and the sweep hands over what this could not.
   await deps.slots.release(runId);
+  await deps.handOver().catch((error: unknown) => deps.onHandOverError?.(error));
   // The status the run ends in: this one, or the one it had already ended in (stopped while this
   // execution went on, e.g. while Create job ran), which a recorded end keeps.
   const end = async (status: RunStatus, fields: RunUpdate) =>

@@ -1,136 +1,138 @@
 import fc from 'fast-check';
 import {
   HISTORY,
-  nextPollSeconds,
-  nextSlotWaitSeconds,
-  pollsUntil,
+  jobTurns,
+  jobWaitMode,
+  jobWaitSeconds,
+  JOB_WAITING,
+  nextJobWaitSeconds,
   slotTurns,
   workflowHistoryEvents,
-  type WaitPolicy,
+  workflowTransitions,
+  type JobWaitMode,
 } from '../../functions/core/workflow-state.js';
 
 const HOUR = 3600;
+const DAY = 24 * HOUR;
 /** The state machine's timeout (lib/workflow.ts): the longest a run can take. */
 const LONGEST_RUN = 72 * HOUR;
-const BOUND = 0.4 * HISTORY.limit;
-
-/** The waits before this change: a slot every minute, a poll at most every 5 minutes. */
-const OLD_POLICY: WaitPolicy = {
-  slotWait: () => 60,
-  pollWait: (polls) => Math.min(300, Math.round(30 * 1.5 ** polls)),
-};
+/** RunConfig's largest maxTrainingHours (functions/core/config.ts). */
+const LONGEST_JOB = 66 * HOUR;
 
 /** Any split of the longest run between waiting for a slot and training, to the second. */
 const split = fc
   .tuple(fc.integer({ min: 0, max: LONGEST_RUN }), fc.integer({ min: 0, max: LONGEST_RUN }))
   .map(([a, b]) => ({ slotWaitSeconds: Math.min(a, b), trainingSeconds: Math.abs(a - b) }));
+const mode = fc.constantFrom<JobWaitMode>('polling', 'webhooks');
 
-describe('nextSlotWaitSeconds', () => {
-  it('waits a minute at first, then a fifth of the time already waited, and never more than 15 minutes', () => {
-    expect(nextSlotWaitSeconds(0)).toBe(60);
-    expect(nextSlotWaitSeconds(299)).toBe(60);
-    expect(nextSlotWaitSeconds(1800)).toBe(360);
-    expect(nextSlotWaitSeconds(4500)).toBe(900);
-    expect(nextSlotWaitSeconds(60 * HOUR)).toBe(900);
+describe('nextJobWaitSeconds', () => {
+  it('polls after 60 s, doubling each turn, at most every 10 minutes, when webhooks are not known to arrive', () => {
+    expect([0, 1, 2, 3, 4, 5, 500].map((turn) => nextJobWaitSeconds(turn, 'polling'))).toEqual([
+      60, 120, 240, 480, 600, 600, 600,
+    ]);
   });
 
-  it('treats a clock that went backwards as no wait yet', () => {
-    expect(nextSlotWaitSeconds(-30)).toBe(60);
-  });
-});
-
-describe('nextPollSeconds', () => {
-  it('polls after 30 s first, then 1.5 times longer each time, and never more than 10 minutes apart', () => {
-    expect([0, 1, 2, 3, 4].map(nextPollSeconds)).toEqual([30, 45, 68, 101, 152]);
-    expect(nextPollSeconds(7)).toBe(513);
-    expect(nextPollSeconds(8)).toBe(600);
-    expect(nextPollSeconds(500)).toBe(600);
-  });
-});
-
-describe('slotTurns and pollsUntil', () => {
-  it('count no slot turn for a run that gets its slot at once, and one poll for a job done at the first', () => {
-    expect(slotTurns(0)).toBe(0);
-    expect(pollsUntil(0)).toBe(1);
-    expect(pollsUntil(30)).toBe(1);
-    expect(pollsUntil(31)).toBe(2);
+  it('looks after 1 h, 4 h, 16 h, then every 64 h, only as the safety net, when webhooks arrive', () => {
+    expect([0, 1, 2, 3, 4].map((turn) => nextJobWaitSeconds(turn, 'webhooks'))).toEqual([
+      HOUR,
+      4 * HOUR,
+      16 * HOUR,
+      64 * HOUR,
+      64 * HOUR,
+    ]);
   });
 
-  it('count the turns of the slot loop: five one-minute waits cover five minutes', () => {
-    expect(slotTurns(300)).toBe(5);
-    expect(slotTurns(301)).toBe(6);
+  it('never waits past the job deadline by more than a minute, and at least a second', () => {
+    expect(nextJobWaitSeconds(3, 'webhooks', 2 * HOUR)).toBe(2 * HOUR + 60);
+    expect(nextJobWaitSeconds(0, 'polling', -5_000)).toBe(1);
   });
 
-  it('count 303 slot turns and 438 polls at most in 72 hours', () => {
-    expect(slotTurns(LONGEST_RUN)).toBe(303);
-    expect(pollsUntil(LONGEST_RUN)).toBe(438);
-  });
-});
-
-describe('workflowHistoryEvents', () => {
-  it('counts 47 events, 38 once and 9 for its one poll, for a run that gets its slot at once and a job done at the first poll', () => {
-    expect(workflowHistoryEvents({ slotWaitSeconds: 0, trainingSeconds: 0 })).toBe(
-      HISTORY.once + HISTORY.perPoll,
-    );
-    expect(HISTORY.once + HISTORY.perPoll).toBe(47);
-  });
-
-  it('adds 3 events per retry of each call', () => {
-    const plain = workflowHistoryEvents({ slotWaitSeconds: 300, trainingSeconds: 0 });
-    // 6 calls once, 5 slot turns, 1 poll: 12 calls, each retried twice.
-    expect(workflowHistoryEvents({ slotWaitSeconds: 300, trainingSeconds: 0, retriesPerCall: 2 })).toBe(
-      plain + 3 * 2 * 12,
-    );
-  });
-
-  it('keeps the longest run (23 h waiting for a slot, then a 48-hour job) at 3,647 events, 15% of the quota', () => {
-    const events = workflowHistoryEvents({ slotWaitSeconds: 23 * HOUR, trainingSeconds: 48 * HOUR });
-    expect(events).toBe(3647);
-    expect(events).toBeLessThan(BOUND);
-  });
-
-  it('shows the old one-minute slot wait spending 71% of the quota on the longest run', () => {
-    const events = workflowHistoryEvents(
-      { slotWaitSeconds: 23 * HOUR, trainingSeconds: 48 * HOUR },
-      OLD_POLICY,
-    );
-    expect(events).toBe(17_678);
-    expect(events).toBeGreaterThan(BOUND);
-  });
-
-  it('shows the old one-minute slot wait failing a run that waited 46 hours for a slot and trained 26', () => {
-    const old = workflowHistoryEvents({ slotWaitSeconds: 46 * HOUR, trainingSeconds: 26 * HOUR }, OLD_POLICY);
-    expect(old).toBe(27_722);
-    expect(old).toBeGreaterThan(HISTORY.limit);
-    expect(workflowHistoryEvents({ slotWaitSeconds: 46 * HOUR, trainingSeconds: 26 * HOUR })).toBeLessThan(
-      BOUND,
-    );
-  });
-
-  it('stays under 40% of the quota for any split of 72 hours between waiting for a slot and training', () => {
+  it('is a whole number of seconds from 1 to 64 hours for any turn, mode and deadline', () => {
     fc.assert(
-      fc.property(split, (run) => workflowHistoryEvents(run) < BOUND),
+      fc.property(fc.nat(10_000), mode, fc.integer({ min: -DAY, max: 10 * DAY }), (turn, m, left) => {
+        const seconds = nextJobWaitSeconds(turn, m, left);
+        return Number.isInteger(seconds) && seconds >= 1 && seconds <= 64 * HOUR;
+      }),
+    );
+  });
+});
+
+describe('jobWaitMode and jobWaitSeconds', () => {
+  it('trusts webhooks for a week after one was verified, and polls otherwise', () => {
+    const now = 1_800_000_000;
+    expect(jobWaitMode(undefined, now)).toBe('polling');
+    expect(jobWaitMode(now - JOB_WAITING.webhooksTrustedForSeconds, now)).toBe('webhooks');
+    expect(jobWaitMode(now - JOB_WAITING.webhooksTrustedForSeconds - 1, now)).toBe('polling');
+  });
+
+  it('counts the deadline from the job creation and its maxTrainingHours', () => {
+    const job = { createdAt: 1_800_000_000, maxTrainingHours: 2 };
+    const at = { nowSeconds: job.createdAt + HOUR, lastVerifiedWebhookAt: job.createdAt };
+    expect(jobWaitSeconds(1, job, at)).toBe(HOUR + 60);
+  });
+});
+
+describe('turns of waiting', () => {
+  it('parks a run for its slot once, asking again only once a day it waits', () => {
+    expect([0, HOUR, DAY, DAY + 1, 2 * DAY, LONGEST_RUN].map(slotTurns)).toEqual([0, 0, 0, 1, 1, 2]);
+  });
+
+  it('takes 9 turns for a one-hour job by polling, and 1 with webhooks', () => {
+    expect(jobTurns(HOUR, 'polling')).toBe(9);
+    expect(jobTurns(HOUR, 'webhooks')).toBe(1);
+  });
+
+  it('takes at most 4 turns with webhooks for any job maxTrainingHours allows', () => {
+    expect(jobTurns(LONGEST_JOB, 'webhooks')).toBe(4);
+    expect(jobTurns(24 * HOUR, 'webhooks')).toBe(4);
+  });
+});
+
+describe('state transitions per run', () => {
+  it('are 11 for a one-hour job with webhooks, and 35 by polling alone (targets: 20 and 40)', () => {
+    expect(workflowTransitions({ slotWaitSeconds: 0, trainingSeconds: HOUR, mode: 'webhooks' })).toBe(11);
+    expect(workflowTransitions({ slotWaitSeconds: 0, trainingSeconds: HOUR, mode: 'polling' })).toBe(35);
+  });
+
+  it('stay at most 20 with webhooks for any job length maxTrainingHours allows, after a slot wait of up to a day', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: LONGEST_JOB }), fc.integer({ min: 0, max: DAY }), (t, s) => {
+        return workflowTransitions({ slotWaitSeconds: s, trainingSeconds: t, mode: 'webhooks' }) <= 20;
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('grow by one per day of waiting for a slot, not one per minute', () => {
+    const run = (days: number) =>
+      workflowTransitions({ slotWaitSeconds: days * DAY, trainingSeconds: HOUR, mode: 'webhooks' });
+    expect([run(0), run(1), run(2), run(3)]).toEqual([11, 11, 12, 13]);
+  });
+});
+
+describe('history events per run', () => {
+  it('are 5,692 for a 72-hour job by polling alone, 23% of the quota', () => {
+    expect(workflowHistoryEvents({ slotWaitSeconds: 0, trainingSeconds: 72 * HOUR, mode: 'polling' })).toBe(
+      5692,
+    );
+  });
+
+  it('are 37 once, 13 per job turn and 6 per slot turn', () => {
+    expect(workflowHistoryEvents({ slotWaitSeconds: 0, trainingSeconds: HOUR, mode: 'webhooks' })).toBe(
+      HISTORY.once + HISTORY.perJobTurn,
+    );
+    expect(workflowHistoryEvents({ slotWaitSeconds: 2 * DAY, trainingSeconds: HOUR, mode: 'webhooks' })).toBe(
+      HISTORY.once + HISTORY.perJobTurn + HISTORY.perSlotTurn,
+    );
+  });
+
+  it('stay under a quarter of the quota for any split of 72 hours, and under the quota with every call retried 4 times', () => {
+    fc.assert(
+      fc.property(split, mode, (run, m) => {
+        const events = workflowHistoryEvents({ ...run, mode: m, retriesPerCall: HISTORY.maxRetriesPerCall });
+        return events < HISTORY.limit && workflowHistoryEvents({ ...run, mode: m }) < 0.25 * HISTORY.limit;
+      }),
       { numRuns: 500 },
     );
-  });
-
-  it('stays under the quota for any split even if every call is retried the 4 times the workflow allows', () => {
-    fc.assert(
-      fc.property(
-        split,
-        (run) => workflowHistoryEvents({ ...run, retriesPerCall: HISTORY.maxRetriesPerCall }) < HISTORY.limit,
-      ),
-      { numRuns: 500 },
-    );
-  });
-
-  it('finds, with the old waits, a split of 72 hours that passes the quota', () => {
-    // The property the new waits keep, run against the old ones: fast-check must find a counterexample.
-    expect(() =>
-      fc.assert(
-        fc.property(split, (run) => workflowHistoryEvents(run, OLD_POLICY) < HISTORY.limit),
-        { numRuns: 500, seed: 7 },
-      ),
-    ).toThrow(/Property failed/);
   });
 });

@@ -1,4 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import { PLACEHOLDER_WEBHOOK_SECRET } from '../../functions/core/config.js';
 import { PERMANENT_ERROR_NAMES } from '../../functions/core/errors.js';
 import { ENTRY_METADATA_KEY } from '../../lib/tunedrop-function.js';
 import { STATE } from '../../lib/workflow.js';
@@ -81,7 +82,7 @@ describe('the functions', () => {
     Metadata: { [ENTRY_METADATA_KEY]: Match.anyValue() },
   });
 
-  it('are the nine functions, each on Node 22, arm64, traced, with a timeout', () => {
+  it('are the twelve functions, each on Node 22, arm64, traced, with a timeout', () => {
     expect(
       Object.values(functions)
         .map((f) => f.Metadata[ENTRY_METADATA_KEY])
@@ -89,14 +90,17 @@ describe('the functions', () => {
     ).toEqual(
       [
         'acquire-slot',
+        'await-job',
         'collect',
         'create-job',
         'get-status',
         'prepare',
         'reconcile',
         'record',
+        'sweep-slots',
         'upload',
         'validate',
+        'webhook',
       ].map((s) => `functions/${s}/handler.ts`),
     );
     for (const fn of Object.values(functions)) {
@@ -128,15 +132,20 @@ describe('the state machine', () => {
         STATE.upload,
         STATE.acquireSlot,
         STATE.createJob,
+        STATE.wait,
         STATE.getStatus,
         STATE.collect,
         STATE.record,
         STATE.recordFailure,
       ].sort(),
     );
-    for (const [, task] of tasks) {
-      expect(task.TimeoutSeconds).toBeGreaterThan(0);
+    const parked = new Set<string>([STATE.acquireSlot, STATE.wait]);
+    for (const [name, task] of tasks) {
+      if (name === STATE.wait) expect(task.TimeoutSecondsPath).toBe('$.job.waitSeconds');
+      else expect(task.TimeoutSeconds).toBeGreaterThan(0);
       expect(task.Retry).toEqual([
+        // A parked task's timeout is its safety net, caught and routed, never retried.
+        ...(parked.has(name) ? [{ ErrorEquals: ['States.Timeout'], MaxAttempts: 0 }] : []),
         { ErrorEquals: [...PERMANENT_ERROR_NAMES], MaxAttempts: 0 },
         expect.objectContaining({
           ErrorEquals: ['States.ALL'],
@@ -165,20 +174,63 @@ describe('the state machine', () => {
     expect(states[STATE.recordFailure]!.Next).toBe(STATE.failed);
   });
 
-  it('polls with a Wait read from the state, and loops until the job is finished', () => {
+  it('parks a run on a task token for its slot, asking again when the safety timeout passes', () => {
+    const acquire = definition().States[STATE.acquireSlot]!;
+    expect(acquire).toMatchObject({
+      Resource: expect.stringMatching(/:states:::lambda:invoke\.waitForTaskToken$/),
+      Parameters: { Payload: { 'runId.$': '$.runId', 'taskToken.$': '$$.Task.Token' } },
+      TimeoutSeconds: 24 * 3600,
+      ResultPath: '$.slot',
+      Next: STATE.createJob,
+    });
+    expect(acquire.Catch).toEqual([
+      { ErrorEquals: ['States.Timeout'], ResultPath: '$.slotTimeout', Next: STATE.acquireSlot },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: STATE.recordFailure },
+    ]);
+  });
+
+  it('parks a run on a task token for its job, and looks at the job when woken or when the timeout passes', () => {
     const states = definition().States;
     expect(states[STATE.wait]).toMatchObject({
-      Type: 'Wait',
-      SecondsPath: '$.job.waitSeconds',
+      Parameters: { Payload: { 'runId.$': '$.runId', 'taskToken.$': '$$.Task.Token' } },
       Next: STATE.getStatus,
     });
+    expect(states[STATE.wait]!.Catch).toEqual([
+      { ErrorEquals: ['States.Timeout'], ResultPath: '$.wake', Next: STATE.getStatus },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: STATE.recordFailure },
+    ]);
+    expect(states[STATE.getStatus]!.Next).toBe(STATE.done);
     expect(states[STATE.done]).toMatchObject({ Type: 'Choice', Default: STATE.wait });
-    expect(states[STATE.slotFree]).toMatchObject({ Type: 'Choice', Default: STATE.waitForSlot });
-    expect(states[STATE.waitForSlot]).toMatchObject({
-      Type: 'Wait',
-      SecondsPath: '$.slot.waitSeconds',
-      Next: STATE.acquireSlot,
+    expect(Object.values(states).filter((state) => state.Type === 'Wait')).toEqual([]);
+  });
+});
+
+describe('waiting by events', () => {
+  it('receives webhooks at a public function URL whose output says where to register it', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
+    template.hasOutput('WebhookUrl', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'FunctionUrl'] } });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: {
+        SecretStringTemplate: JSON.stringify({ webhookSecret: PLACEHOLDER_WEBHOOK_SECRET }),
+      },
     });
+  });
+
+  it('finds a run by its provider job through a keys-only index', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: Match.arrayWith([
+        Match.objectLike({
+          IndexName: 'byProviderJob',
+          KeySchema: [{ AttributeName: 'providerJobId', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        }),
+      ]),
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+  });
+
+  it('sweeps the provider slots every 10 minutes', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
   });
 });
 
@@ -241,6 +293,16 @@ describe('permissions', () => {
     }
     for (const step of ['validate', 'prepare', 'record']) {
       expect(statementsOf(step)).not.toContain('secretsmanager:GetSecretValue');
+    }
+  });
+
+  it('let only the functions that resume parked runs send task success, and nothing more of the kind', () => {
+    for (const step of ['acquire-slot', 'await-job', 'record', 'reconcile', 'sweep-slots', 'webhook']) {
+      expect(statementsOf(step)).toContain('states:SendTaskSuccess');
+      expect(statementsOf(step)).not.toContain('states:SendTaskFailure');
+    }
+    for (const step of ['validate', 'prepare', 'upload', 'create-job', 'get-status', 'collect']) {
+      expect(statementsOf(step)).not.toContain('states:SendTaskSuccess');
     }
   });
 

@@ -1,14 +1,23 @@
 import fc from 'fast-check';
-import { acquireSlot } from '../../functions/acquire-slot/acquire-slot.js';
 import { createJob } from '../../functions/create-job/create-job.js';
 import { resolveRunConfig } from '../../functions/core/config.js';
 import type { FineTuningProvider, RunStore } from '../../functions/core/ports.js';
 import { TERMINAL_STATUSES, type RunStatus } from '../../functions/core/run.js';
-import { VANISHED_HOLDER_GRACE_MS } from '../../functions/core/slots.js';
+import { handOverFreeSlots, VANISHED_HOLDER_GRACE_MS } from '../../functions/core/slots.js';
 import type { ExecutionInput, JobProgress } from '../../functions/core/workflow-state.js';
 import { reconcileRun } from '../../functions/reconcile/reconcile-run.js';
 import { recordOutcome } from '../../functions/record/record-outcome.js';
-import { fakeProvider, memoryRunStore, memorySlots, providerJob } from '../support/fakes.js';
+import {
+  fakeProvider,
+  memoryRunStore,
+  memorySlots,
+  memoryWebhookLog,
+  noHandOver,
+  providerJob,
+} from '../support/fakes.js';
+
+/** Nobody has verified a webhook: the steps poll. */
+const webhooks = memoryWebhookLog().log;
 
 /**
  * Issue #7, point 6: a run stopped while Create job is in flight (Step Functions does not stop a Lambda
@@ -67,9 +76,9 @@ describe('a run stopped around Create job', () => {
   it('gets no job when it was stopped before Create job ran', async () => {
     const { runs, records } = await runAt('UPLOADING');
     const { provider, created } = fakeProvider();
-    await reconcileRun(stopped, { runs, provider, slots: memorySlots().slots });
+    await reconcileRun(stopped, { runs, provider, slots: memorySlots().slots, handOver: noHandOver });
 
-    await expect(createJob(input, { runs, provider })).rejects.toMatchObject({
+    await expect(createJob(input, { runs, provider, webhooks })).rejects.toMatchObject({
       name: 'RunEndedError',
       code: 'run_ended',
     });
@@ -93,11 +102,11 @@ describe('a run stopped around Create job', () => {
         return fake.provider.createJob(request);
       },
     };
-    const progress = createJob(input, { runs, provider });
+    const progress = createJob(input, { runs, provider, webhooks });
     await reached.opened;
 
     // Reconcile comes first: no job anywhere yet.
-    await reconcileRun(stopped, { runs, provider, slots: memorySlots().slots });
+    await reconcileRun(stopped, { runs, provider, slots: memorySlots().slots, handOver: noHandOver });
     expect(fake.jobs.size).toBe(0);
     creating.open();
 
@@ -139,10 +148,10 @@ describe('a run stopped around Create job', () => {
         return job;
       },
     };
-    const progress = createJob(input, { runs, provider });
+    const progress = createJob(input, { runs, provider, webhooks });
     await reached.opened;
 
-    await reconcileRun(stopped, { runs, provider, slots: memorySlots().slots });
+    await reconcileRun(stopped, { runs, provider, slots: memorySlots().slots, handOver: noHandOver });
     expect(fake.jobs.get('ftjob-1')?.status).toBe('cancelled');
     answering.open();
 
@@ -159,10 +168,17 @@ describe('a run stopped around Create job', () => {
   it('cancels the job reconcile finds on the run when the run is stopped after Create job', async () => {
     const { runs, records } = await runAt('UPLOADING');
     const fake = fakeProvider();
-    expect(await createJob(input, { runs, provider: fake.provider })).toMatchObject({ phase: 'running' });
+    expect(await createJob(input, { runs, provider: fake.provider, webhooks })).toMatchObject({
+      phase: 'running',
+    });
 
     expect(
-      await reconcileRun(stopped, { runs, provider: fake.provider, slots: memorySlots().slots }),
+      await reconcileRun(stopped, {
+        runs,
+        provider: fake.provider,
+        slots: memorySlots().slots,
+        handOver: noHandOver,
+      }),
     ).toMatchObject({ status: 'CANCELLED', changed: true });
     expect(fake.jobs.get('ftjob-1')?.status).toBe('cancelled');
     expect(records.get(input.runId)).toMatchObject({
@@ -175,7 +191,7 @@ describe('a run stopped around Create job', () => {
   it('cancels the job a stopped run names before recording the end, so no reader sees it ended and training', async () => {
     const { runs, records } = await runAt('UPLOADING');
     const fake = fakeProvider();
-    await createJob(input, { runs, provider: fake.provider });
+    await createJob(input, { runs, provider: fake.provider, webhooks });
     const jobAtEnd: string[] = [];
     const watched: RunStore = {
       ...runs,
@@ -184,7 +200,12 @@ describe('a run stopped around Create job', () => {
         return runs.advance(runId, status, fields);
       },
     };
-    await reconcileRun(stopped, { runs: watched, provider: fake.provider, slots: memorySlots().slots });
+    await reconcileRun(stopped, {
+      runs: watched,
+      provider: fake.provider,
+      slots: memorySlots().slots,
+      handOver: noHandOver,
+    });
     expect(jobAtEnd).toEqual(['cancelled']);
     expect(records.get(input.runId)).toMatchObject({ status: 'CANCELLED', providerStatus: 'cancelled' });
   });
@@ -210,9 +231,10 @@ describe('a run stopped around Create job', () => {
       runs: reconcileRuns,
       provider: fake.provider,
       slots: memorySlots().slots,
+      handOver: noHandOver,
     });
     await read.opened;
-    await createJob(input, { runs, provider: fake.provider });
+    await createJob(input, { runs, provider: fake.provider, webhooks });
     expect(records.get(input.runId)?.status).toBe('TRAINING');
     held.open();
 
@@ -242,11 +264,13 @@ describe('a run stopped around Create job', () => {
         const creating = createJob(input, {
           runs: scheduled(runs, 'create-job runs'),
           provider: scheduled(fake.provider, 'create-job provider'),
+          webhooks,
         }).catch((error: Error) => error);
         const reconciling = reconcileRun(stopped, {
           runs: scheduled(runs, 'reconcile runs'),
           provider: scheduled(fake.provider, 'reconcile provider'),
           slots: memorySlots().slots,
+          handOver: noHandOver,
         });
         await s.waitIdle();
         const [created] = await Promise.all([creating, reconciling]);
@@ -275,11 +299,13 @@ describe('a run stopped around Create job', () => {
         return fake.provider.createJob(request);
       },
     };
-    const job: JobProgress = await createJob(input, { runs, provider });
+    const job: JobProgress = await createJob(input, { runs, provider, webhooks });
     // The workflow's Choice sends phase cancelled to Record failure, not to Wait for job.
     expect(job).toMatchObject({ phase: 'cancelled', status: 'cancelled' });
 
-    expect(await recordOutcome({ ...input, job }, { runs, slots: memorySlots().slots })).toEqual({
+    expect(
+      await recordOutcome({ ...input, job }, { runs, slots: memorySlots().slots, handOver: noHandOver }),
+    ).toEqual({
       runId: input.runId,
       status: 'FAILED',
     });
@@ -306,7 +332,7 @@ describe('a run stopped around Create job', () => {
     expect(
       await reconcileRun(
         { runId: input.runId, status: 'FAILED' },
-        { runs, provider: fake.provider, slots: memorySlots().slots },
+        { runs, provider: fake.provider, slots: memorySlots().slots, handOver: noHandOver },
       ),
     ).toMatchObject({ status: 'FAILED', changed: false });
     expect(cancels).toEqual(['ftjob-7']);
@@ -329,7 +355,7 @@ describe('a run stopped around Create job', () => {
     await runs.advance(input.runId, 'FAILED', { error: { name: 'X', message: 'collect failed' } });
     await reconcileRun(
       { runId: input.runId, status: 'FAILED' },
-      { runs, provider, slots: memorySlots().slots },
+      { runs, provider, slots: memorySlots().slots, handOver: noHandOver },
     );
     expect(calls).toEqual([]);
   });
@@ -348,7 +374,12 @@ describe('a run stopped around Create job', () => {
       hyperparameters: { nEpochs: 'auto', batchSize: 'auto', learningRateMultiplier: 'auto' },
     });
     expect(
-      await reconcileRun(stopped, { runs, provider: fake.provider, slots: memorySlots().slots }),
+      await reconcileRun(stopped, {
+        runs,
+        provider: fake.provider,
+        slots: memorySlots().slots,
+        handOver: noHandOver,
+      }),
     ).toMatchObject({ status: 'unknown' });
     expect(fake.jobs.get('ftjob-1')?.status).toBe('cancelled');
   });
@@ -365,7 +396,16 @@ describe('provider slots held by runs that cannot release them', () => {
     await slots.acquire('ended', limit); // an acquire that finished after reconcile had released
     await slots.acquire('live', limit);
 
-    expect(await acquireSlot({ runId: 'next' }, { slots, limit })).toMatchObject({ acquired: true });
+    // The sweep's hand-over, with nobody resuming a slot: the queued run gets the dead holder's slot.
+    await slots.enqueue('next');
+    const handOver = await handOverFreeSlots({
+      slots,
+      limit,
+      statusOf: async (runId) => (await store.runs.get(runId))?.status,
+      resume: async () => true,
+      now: Date.now,
+    });
+    expect(handOver.granted).toEqual([{ runId: 'next', resumed: true }]);
     expect([...holders.keys()].sort()).toEqual(['live', 'next']);
   });
 

@@ -12,9 +12,14 @@ import {
   fakeProvider,
   memoryObjectStore,
   memoryRunStore,
+  memoryParkedRuns,
   memorySlots,
+  memoryTaskTokens,
+  memoryWebhookLog,
+  noHandOver,
   providerJob,
 } from '../support/fakes.js';
+import { handOverFreeSlots, slotResumer } from '../../functions/core/slots.js';
 
 const config = (() => {
   const result = resolveRunConfig({ suffix: 'support' });
@@ -95,19 +100,22 @@ describe('createJob', () => {
   it('creates one job tagged with the run id and records TRAINING', async () => {
     const { provider, created } = fakeProvider();
     const { runs, records } = await runAt('UPLOADING');
-    const progress = await createJob({ ...input, files }, { runs, provider });
+    const progress = await createJob(
+      { ...input, files },
+      { runs, provider, webhooks: memoryWebhookLog().log, now: () => new Date(1_700_000_000_000) },
+    );
     expect(created).toEqual([
       expect.objectContaining({ runId: input.runId, suffix: 'support', seed: 42, trainingFileId: 'file-t' }),
     ]);
-    expect(progress).toMatchObject({ jobId: 'ftjob-1', phase: 'running', polls: 0, waitSeconds: 30 });
+    expect(progress).toMatchObject({ jobId: 'ftjob-1', phase: 'running', polls: 0, waitSeconds: 60 });
     expect(records.get(input.runId)).toMatchObject({ status: 'TRAINING', providerJobId: 'ftjob-1' });
   });
 
   it('adopts the job an earlier attempt created instead of paying for a second one', async () => {
     const { provider, created } = fakeProvider();
     const { runs } = await runAt('UPLOADING');
-    await createJob({ ...input, files }, { runs, provider });
-    const again = await createJob({ ...input, files }, { runs, provider });
+    await createJob({ ...input, files }, { runs, provider, webhooks: memoryWebhookLog().log });
+    const again = await createJob({ ...input, files }, { runs, provider, webhooks: memoryWebhookLog().log });
     expect(created).toHaveLength(1);
     expect(again.jobId).toBe('ftjob-1');
   });
@@ -122,15 +130,15 @@ describe('getStatus', () => {
       status: 'queued',
       phase: 'running' as const,
       createdAt: 1_700_000_000,
-      polls: 3,
-      waitSeconds: 100,
+      polls: 1,
+      waitSeconds: 120,
       error: null,
     };
     const next = await getStatus(
       { runId: input.runId, job, config: { maxTrainingHours: 48 } },
-      { runs, provider, now: () => new Date(1_700_000_000_000 + 3600_000) },
+      { runs, provider, webhooks: memoryWebhookLog().log, now: () => new Date(1_700_000_000_000 + 3600_000) },
     );
-    expect(next).toMatchObject({ status: 'running', polls: 4, waitSeconds: 152 });
+    expect(next).toMatchObject({ status: 'running', polls: 2, waitSeconds: 240 });
     expect(records.get(input.runId)?.history.at(-1)).toMatchObject({ status: 'TRAINING', detail: 'running' });
   });
 
@@ -150,7 +158,12 @@ describe('getStatus', () => {
     expect(
       await getStatus(
         { runId: input.runId, job, config: { maxTrainingHours: 48 } },
-        { runs, provider, now: () => new Date(1_700_000_000_000 + 3600_000) },
+        {
+          runs,
+          provider,
+          webhooks: memoryWebhookLog().log,
+          now: () => new Date(1_700_000_000_000 + 3600_000),
+        },
       ),
     ).toMatchObject({
       phase: 'failed',
@@ -182,7 +195,7 @@ describe('getStatus past maxTrainingHours', () => {
     const later = () => new Date((1_700_000_000 + 49 * 3600) * 1000);
     const result = await getStatus(
       { runId: input.runId, job, config: { maxTrainingHours: 48 } },
-      { runs, provider, now: later },
+      { runs, provider, webhooks: memoryWebhookLog().log, now: later },
     );
     expect(cancelled).toEqual(['ftjob-1']);
     expect(result).toMatchObject({ phase: 'timed_out', error: { code: 'training_timeout' } });
@@ -207,7 +220,12 @@ describe('getStatus past maxTrainingHours', () => {
     };
     const result = await getStatus(
       { runId: input.runId, job, config: { maxTrainingHours: 48 } },
-      { runs, provider, now: () => new Date((1_700_000_000 + 47 * 3600) * 1000) },
+      {
+        runs,
+        provider,
+        webhooks: memoryWebhookLog().log,
+        now: () => new Date((1_700_000_000 + 47 * 3600) * 1000),
+      },
     );
     expect(result.phase).toBe('running');
   });
@@ -261,20 +279,152 @@ describe('collectResults', () => {
   });
 });
 
-describe('acquireSlot and the release in recordOutcome', () => {
-  it('let at most `limit` runs hold a provider slot, and free it when a run ends', async () => {
-    const { slots, holders } = memorySlots();
-    expect(await acquireSlot({ runId: 'a' }, { slots, limit: 2 })).toMatchObject({ acquired: true });
-    expect(await acquireSlot({ runId: 'b' }, { slots, limit: 2 })).toMatchObject({ acquired: true });
-    expect(await acquireSlot({ runId: 'c' }, { slots, limit: 2 })).toMatchObject({
-      acquired: false,
-      waitSeconds: 60,
-    });
-    expect(await acquireSlot({ runId: 'a' }, { slots, limit: 2 })).toMatchObject({ acquired: true }); // a retry
-    const { runs } = await runAt('COLLECTING');
-    await recordOutcome({ ...input, runId: 'a', failure: { Error: 'X', Cause: 'y' } }, { runs, slots });
-    expect([...holders.keys()]).toEqual(['b']);
-    expect(await acquireSlot({ runId: 'c' }, { slots, limit: 2 })).toMatchObject({ acquired: true });
+describe('getStatus and createJob choose how long the next wait may last', () => {
+  const job = {
+    jobId: 'ftjob-1',
+    status: 'running',
+    phase: 'running' as const,
+    createdAt: 1_700_000_000,
+    polls: 2,
+    waitSeconds: 240,
+    error: null,
+  };
+  const at = (hours: number) => () => new Date((1_700_000_000 + hours * 3600) * 1000);
+
+  it('waits up to 16 hours on the third turn when a webhook was verified within a week', async () => {
+    const { provider } = fakeProvider({ getJob: async () => providerJob({ status: 'running' }) });
+    const { runs } = await runAt('TRAINING');
+    const webhooks = memoryWebhookLog(1_700_000_000 - 6 * 24 * 3600).log;
+    const next = await getStatus(
+      { runId: input.runId, job: { ...job, polls: 1 }, config: { maxTrainingHours: 48 } },
+      { runs, provider, webhooks, now: at(5) },
+    );
+    expect(next.waitSeconds).toBe(16 * 3600);
+  });
+
+  it('polls again when the last verified webhook is older than a week', async () => {
+    const { provider } = fakeProvider({ getJob: async () => providerJob({ status: 'running' }) });
+    const { runs } = await runAt('TRAINING');
+    const webhooks = memoryWebhookLog(1_700_000_000 - 8 * 24 * 3600).log;
+    const next = await getStatus(
+      { runId: input.runId, job, config: { maxTrainingHours: 48 } },
+      { runs, provider, webhooks, now: at(5) },
+    );
+    expect(next.waitSeconds).toBe(480);
+  });
+
+  it('cuts the wait at the maxTrainingHours deadline plus a minute, so the job is cancelled in time', async () => {
+    const { provider } = fakeProvider({ getJob: async () => providerJob({ status: 'running' }) });
+    const { runs } = await runAt('TRAINING');
+    const webhooks = memoryWebhookLog(1_700_000_000).log;
+    const next = await getStatus(
+      { runId: input.runId, job, config: { maxTrainingHours: 10 } },
+      { runs, provider, webhooks, now: at(5) },
+    );
+    expect(next.waitSeconds).toBe(5 * 3600 + 60);
+  });
+});
+
+describe('acquireSlot, the queue, and the hand-over in recordOutcome', () => {
+  async function world(limit: number) {
+    const { runs } = memoryRunStore();
+    for (const runId of ['a', 'b', 'c', 'd'])
+      await runs.create({
+        runId,
+        family: 'support',
+        status: 'UPLOADING',
+        history: [],
+        source: { bucket: 'bucket', key: `incoming/support/${runId}.jsonl` },
+        createdAt: '2026-11-29T10:00:00.000Z',
+        updatedAt: '2026-11-29T10:00:00.000Z',
+      });
+    let clock = 1_000;
+    const now = () => (clock += 1_000);
+    const { slots, holders, queue } = memorySlots({ runs, now });
+    const { parked } = memoryParkedRuns(runs);
+    const tokens = memoryTaskTokens();
+    const handOver = () =>
+      handOverFreeSlots({
+        slots,
+        limit,
+        statusOf: async (runId) => (await runs.get(runId))?.status,
+        resume: slotResumer(parked, tokens.tokens, now),
+        now,
+      });
+    const ask = async (runId: string) => {
+      const { token, output } = tokens.issue();
+      const answer = await acquireSlot(
+        { runId, taskToken: token },
+        { slots, parked, tokens: tokens.tokens, handOver, now },
+      );
+      return { answer, token, output };
+    };
+    const end = async (runId: string) => {
+      await runs.advance(runId, 'FAILED', { error: { name: 'X', message: 'y' } });
+      await recordOutcome(
+        { ...input, runId, failure: { Error: 'X', Cause: 'y' } },
+        { runs, slots, handOver },
+      );
+    };
+    return { runs, slots, holders, queue, tokens, ask, end, handOver };
+  }
+
+  it('resumes a run at once while a slot is free, and parks it in the queue when none is', async () => {
+    const w = await world(2);
+    const a = await w.ask('a');
+    const b = await w.ask('b');
+    const c = await w.ask('c');
+    expect([a.answer.outcome, b.answer.outcome, c.answer.outcome]).toEqual(['granted', 'granted', 'queued']);
+    expect(w.tokens.completed.has(a.token) && w.tokens.completed.has(b.token)).toBe(true);
+    expect(w.tokens.completed.has(c.token)).toBe(false);
+    expect([...w.queue.keys()]).toEqual(['c']);
+  });
+
+  it('gives a freed slot to the oldest waiting run and resumes it with how long it waited', async () => {
+    const w = await world(1);
+    await w.ask('a');
+    const c = await w.ask('c');
+    const b = await w.ask('b');
+    await w.end('a');
+    expect(await c.output).toMatchObject({ waitedSeconds: expect.any(Number) });
+    expect(w.tokens.completed.has(b.token)).toBe(false);
+    expect([...w.holders.keys()]).toEqual(['c']);
+    expect([...w.queue.keys()]).toEqual(['b']);
+  });
+
+  it('skips a waiting run that has ended and gives the slot to the next', async () => {
+    const w = await world(1);
+    await w.ask('a');
+    const b = await w.ask('b');
+    const c = await w.ask('c');
+    await w.runs.advance('b', 'CANCELLED', { error: { name: 'Stopped', message: 'stopped' } });
+    w.tokens.expire(b.token);
+    await w.end('a');
+    await c.output;
+    expect([...w.holders.keys()]).toEqual(['c']);
+    expect(w.queue.size).toBe(0);
+  });
+
+  it('resumes at once a run that asks again after its wait timed out and was given a slot meanwhile', async () => {
+    const w = await world(1);
+    await w.ask('a');
+    const b = await w.ask('b');
+    w.tokens.expire(b.token); // the wait timed out: the hand-over below cannot reach it
+    await w.end('a');
+    expect([...w.holders.keys()]).toEqual(['b']);
+    const again = await w.ask('b');
+    expect(again.answer.outcome).toBe('held');
+    expect(w.tokens.completed.has(again.token)).toBe(true);
+  });
+
+  it('keeps the queue first come, first served: a new run does not overtake waiting ones', async () => {
+    const w = await world(1);
+    await w.ask('a');
+    await w.ask('b');
+    await w.slots.release('a'); // freed without a hand-over (a crash in between)
+    const c = await w.ask('c'); // its own hand-over serves the queue in order
+    expect(c.answer.outcome).toBe('queued');
+    expect([...w.holders.keys()]).toEqual(['b']);
   });
 });
 
@@ -288,7 +438,9 @@ describe('recordOutcome', () => {
       trainedTokens: 10,
       costUsd: 0.5,
     };
-    expect(await recordOutcome({ ...input, results }, { runs, slots: memorySlots().slots })).toEqual({
+    expect(
+      await recordOutcome({ ...input, results }, { runs, slots: memorySlots().slots, handOver: noHandOver }),
+    ).toEqual({
       runId: input.runId,
       status: 'SUCCEEDED',
     });
@@ -309,7 +461,7 @@ describe('recordOutcome', () => {
         errorMessage: 'the key is not set [api_key_not_set] Fix: put it',
       }),
     };
-    await recordOutcome({ ...input, failure }, { runs, slots: memorySlots().slots });
+    await recordOutcome({ ...input, failure }, { runs, slots: memorySlots().slots, handOver: noHandOver });
     expect(records.get(input.runId)).toMatchObject({
       status: 'FAILED',
       error: {
@@ -332,14 +484,17 @@ describe('recordOutcome', () => {
       waitSeconds: 30,
       error: null,
     };
-    await recordOutcome({ ...input, job }, { runs: cancelled.runs, slots: memorySlots().slots });
+    await recordOutcome(
+      { ...input, job },
+      { runs: cancelled.runs, slots: memorySlots().slots, handOver: noHandOver },
+    );
     expect(cancelled.records.get(input.runId)?.status).toBe('CANCELLED');
 
     const failed = await runAt('TRAINING');
     const error = { code: 'invalid_training_file', message: 'bad line 3' };
     await recordOutcome(
       { ...input, job: { ...job, status: 'failed', phase: 'failed', error } },
-      { runs: failed.runs, slots: memorySlots().slots },
+      { runs: failed.runs, slots: memorySlots().slots, handOver: noHandOver },
     );
     expect(failed.records.get(input.runId)).toMatchObject({
       status: 'FAILED',
@@ -362,7 +517,7 @@ describe('reconcileRun', () => {
     expect(
       await reconcileRun(
         { runId: input.runId, status: 'ABORTED' },
-        { runs, provider, slots: memorySlots().slots },
+        { runs, provider, slots: memorySlots().slots, handOver: noHandOver },
       ),
     ).toMatchObject({
       status: 'CANCELLED',
@@ -385,7 +540,7 @@ describe('reconcileRun', () => {
     const { runs, records } = await runAt('UPLOADING');
     await reconcileRun(
       { runId: input.runId, status: 'TIMED_OUT' },
-      { runs, provider, slots: memorySlots().slots },
+      { runs, provider, slots: memorySlots().slots, handOver: noHandOver },
     );
     expect(records.get(input.runId)).toMatchObject({
       status: 'TIMED_OUT',
@@ -400,7 +555,7 @@ describe('reconcileRun', () => {
     expect(
       await reconcileRun(
         { runId: input.runId, status: 'FAILED' },
-        { runs, provider, slots: memorySlots().slots },
+        { runs, provider, slots: memorySlots().slots, handOver: noHandOver },
       ),
     ).toMatchObject({
       status: 'FAILED',

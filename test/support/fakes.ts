@@ -14,7 +14,10 @@ import type {
   ObjectRef,
   ObjectStore,
   ProviderJob,
+  ParkedRuns,
   ProviderSlots,
+  TaskTokens,
+  WebhookLog,
   RunStore,
 } from '../../functions/core/ports.js';
 
@@ -91,6 +94,9 @@ export function memoryRunStore() {
       const next: RunRecord = { ...current, ...job, updatedAt: new Date().toISOString() };
       records.set(runId, next);
       return structuredClone(next);
+    },
+    async findByProviderJob(providerJobId) {
+      return [...records.values()].find((r) => r.providerJobId === providerJobId)?.runId;
     },
   };
   return { runs, records };
@@ -173,30 +179,156 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 
 /**
  * ProviderSlots in memory, with the same rules as the DynamoDB adapter: `holders` maps each holder to
- * when it acquired; with `runs`, a full set of slots gives back those of ended and vanished runs.
+ * when it acquired, `queue` each waiting run to when it joined; with `runs`, a full set of slots gives
+ * back those of ended and vanished runs.
  */
 export function memorySlots(options: { runs?: RunStore; now?: () => number; vanishedGraceMs?: number } = {}) {
   const holders = new Map<string, number>();
+  const queue = new Map<string, number>();
   const now = options.now ?? Date.now;
+  const freeOne = async (limit: number) => {
+    if (holders.size >= limit && options.runs) {
+      const statuses = new Map<string, RunStatus | undefined>();
+      for (const holder of holders.keys()) statuses.set(holder, (await options.runs.get(holder))?.status);
+      const held = [...holders].map(([id, acquiredAt]) => ({ runId: id, acquiredAt }));
+      const grace = options.vanishedGraceMs ?? VANISHED_HOLDER_GRACE_MS;
+      for (const dead of deadHolders(held, statuses, now(), grace)) holders.delete(dead.runId);
+    }
+    return holders.size < limit;
+  };
   const slots: ProviderSlots = {
     async acquire(runId, limit) {
       if (holders.has(runId)) return true;
-      if (holders.size >= limit && options.runs) {
-        const statuses = new Map<string, RunStatus | undefined>();
-        for (const holder of holders.keys()) statuses.set(holder, (await options.runs.get(holder))?.status);
-        const held = [...holders].map(([id, acquiredAt]) => ({ runId: id, acquiredAt }));
-        const grace = options.vanishedGraceMs ?? VANISHED_HOLDER_GRACE_MS;
-        for (const dead of deadHolders(held, statuses, now(), grace)) holders.delete(dead.runId);
-      }
-      if (holders.size >= limit) return false;
+      if (!(await freeOne(limit))) return false;
       holders.set(runId, now());
       return true;
     },
     async release(runId) {
       holders.delete(runId);
     },
+    async holds(runId) {
+      return holders.has(runId);
+    },
+    async enqueue(runId) {
+      if (!queue.has(runId)) queue.set(runId, now());
+    },
+    async waiting() {
+      return [...queue]
+        .map(([runId, queuedAt]) => ({ runId, queuedAt }))
+        .sort((a, b) => a.queuedAt - b.queuedAt || a.runId.localeCompare(b.runId));
+    },
+    async grant(runId, limit) {
+      if (!queue.has(runId)) return false;
+      if (!holders.has(runId)) {
+        if (!(await freeOne(limit))) return false;
+        holders.set(runId, now());
+      }
+      queue.delete(runId);
+      return true;
+    },
+    async dequeue(runId) {
+      queue.delete(runId);
+    },
   };
-  return { slots, holders };
+  return { slots, holders, queue };
+}
+
+/** A hand-over for steps whose tests are about something else: nobody waits. */
+export const noHandOver = async () => ({ granted: [], skipped: [] });
+
+/** ParkedRuns in memory, with the adapter's rules; `items` maps run ids that exist to their tokens. */
+export function memoryParkedRuns(runs?: RunStore) {
+  const items = new Map<string, { slotToken?: string; jobToken?: string; jobWake?: string }>();
+  const item = async (runId: string) => {
+    if (runs && !(await runs.get(runId))) return undefined;
+    if (!items.has(runId)) items.set(runId, {});
+    return items.get(runId)!;
+  };
+  const parked: ParkedRuns = {
+    async parkForSlot(runId, token) {
+      const found = await item(runId);
+      if (found) found.slotToken = token;
+    },
+    async slotToken(runId) {
+      return (await item(runId))?.slotToken;
+    },
+    async parkForJob(runId, token) {
+      const found = await item(runId);
+      if (!found) return undefined;
+      if (found.jobWake !== undefined) {
+        const event = found.jobWake;
+        delete found.jobWake;
+        return event;
+      }
+      found.jobToken = token;
+      return undefined;
+    },
+    async wakeForJob(runId, event) {
+      const found = await item(runId);
+      if (!found) return undefined;
+      const token = found.jobToken;
+      if (token !== undefined) delete found.jobToken;
+      else found.jobWake = event;
+      return token;
+    },
+  };
+  return { parked, items };
+}
+
+/**
+ * Task tokens as Step Functions keeps them: `wait(token)` is a parked task; `resume` completes it once.
+ * Tokens never issued, or already completed, answer false (TaskTimedOut / InvalidToken).
+ */
+export function memoryTaskTokens() {
+  const open = new Map<string, (output: object) => void>();
+  const completed = new Map<string, object>();
+  const tokens: TaskTokens = {
+    async resume(token, output) {
+      const settle = open.get(token);
+      if (!settle) return false;
+      open.delete(token);
+      completed.set(token, output);
+      settle(output);
+      return true;
+    },
+  };
+  let next = 0;
+  return {
+    tokens,
+    completed,
+    /** Issues a token for a parked task; the promise settles with its output. */
+    issue(): { token: string; output: Promise<object> } {
+      const token = `token-${++next}`;
+      const output = new Promise<object>((resolve) => open.set(token, resolve));
+      return { token, output };
+    },
+    /** Ends a parked task without output (it timed out, or its execution ended). */
+    expire(token: string) {
+      open.delete(token);
+    },
+  };
+}
+
+export function memoryWebhookLog(lastVerifiedAt?: number) {
+  const claims = new Set<string>();
+  const state = { lastVerifiedAt };
+  const log: WebhookLog = {
+    async claim(webhookId) {
+      if (claims.has(webhookId)) return false;
+      claims.add(webhookId);
+      return true;
+    },
+    async unclaim(webhookId) {
+      claims.delete(webhookId);
+    },
+    async noteVerified(at) {
+      if (state.lastVerifiedAt === undefined || state.lastVerifiedAt < at) state.lastVerifiedAt = at;
+    },
+    async lastVerifiedAt() {
+      return state.lastVerifiedAt;
+    },
+  };
+  return { log, claims, state };
 }
 
 /** The validation settings the core tests share: gpt-4o-mini, seed 42, 20% validation, auto epochs. */

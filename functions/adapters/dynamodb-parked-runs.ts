@@ -1,0 +1,116 @@
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import type { ParkedRuns } from '../core/ports.js';
+
+/**
+ * ParkedRuns on the run's own item, in attributes RunRecord does not read (a token resumes the run: it
+ * is not for showing): `slotToken`, `jobToken`, and `jobWake`, a wake-up that came while the run was not
+ * parked. Every write requires the run item to exist, so nothing here creates a stub item for a run
+ * that is gone.
+ *
+ * Parking and waking meet in two conditional writes, so a wake-up is never lost and never used twice,
+ * whatever their order: parking sets the token only while no wake-up waits (else it takes the wake-up);
+ * waking takes the token while there is one (else it leaves a wake-up, only while there is still no
+ * token, and otherwise tries again).
+ */
+export function dynamoDbParkedRuns(documents: DynamoDBDocumentClient, tableName: string): ParkedRuns {
+  const update = async (command: UpdateCommand): Promise<Record<string, unknown> | undefined | false> => {
+    try {
+      const { Attributes } = await documents.send(command);
+      return Attributes ?? undefined;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  };
+  const Tokens = z.object({
+    slotToken: z.string().optional(),
+    jobToken: z.string().optional(),
+    jobWake: z.string().optional(),
+  });
+
+  return {
+    async parkForSlot(runId, token) {
+      await update(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { runId },
+          UpdateExpression: 'SET slotToken = :token',
+          ConditionExpression: 'attribute_exists(runId)',
+          ExpressionAttributeValues: { ':token': token },
+        }),
+      );
+    },
+
+    async slotToken(runId) {
+      const { Item } = await documents.send(
+        new GetCommand({
+          TableName: tableName,
+          Key: { runId },
+          ConsistentRead: true,
+          ProjectionExpression: 'slotToken',
+        }),
+      );
+      return Item ? Tokens.parse(Item).slotToken : undefined;
+    },
+
+    async parkForJob(runId, token) {
+      const parked = await update(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { runId },
+          UpdateExpression: 'SET jobToken = :token',
+          ConditionExpression: 'attribute_exists(runId) AND attribute_not_exists(jobWake)',
+          ExpressionAttributeValues: { ':token': token },
+        }),
+      );
+      if (parked !== false) return undefined;
+      const woken = await update(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { runId },
+          UpdateExpression: 'REMOVE jobWake',
+          ConditionExpression: 'attribute_exists(jobWake)',
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return woken ? Tokens.parse(woken).jobWake : undefined;
+    },
+
+    async wakeForJob(runId, event) {
+      // Each round ends unless a park slipped in between the two writes; a park happens once per turn.
+      for (let round = 0; round < 3; round++) {
+        const taken = await update(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { runId },
+            UpdateExpression: 'REMOVE jobToken',
+            ConditionExpression: 'attribute_exists(jobToken)',
+            ReturnValues: 'ALL_OLD',
+          }),
+        );
+        if (taken) return Tokens.parse(taken).jobToken;
+        const left = await update(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { runId },
+            UpdateExpression: 'SET jobWake = :event',
+            ConditionExpression: 'attribute_exists(runId) AND attribute_not_exists(jobToken)',
+            ExpressionAttributeValues: { ':event': event },
+          }),
+        );
+        if (left !== false) return undefined;
+        const { Item } = await documents.send(
+          new GetCommand({
+            TableName: tableName,
+            Key: { runId },
+            ConsistentRead: true,
+            ProjectionExpression: 'runId',
+          }),
+        );
+        if (!Item) return undefined; // no such run: nothing to wake
+      }
+      return undefined;
+    },
+  };
+}
