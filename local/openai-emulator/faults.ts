@@ -12,6 +12,12 @@
  *   failWith     the job fails while running, with this error
  *   stuckIn      the job never leaves `queued`
  *   noResultFile the job succeeds without a result file
+ * Webhook faults apply to the next webhook event the emulator emits (one event, every endpoint):
+ *   lose         the event is never delivered, as if lost on OpenAI's side
+ *   duplicate    the event is delivered twice, same webhook-id and body: OpenAI's guide says "In rare
+ *                cases, due to internal system issues, OpenAI may deliver duplicate copies of the same
+ *                webhook event" (https://platform.openai.com/docs/guides/webhooks, read 2026-11-29)
+ *   delay        the first attempt goes out this many milliseconds late
  */
 export type RequestFault =
   | { kind: 'status'; status: number; code?: string; message?: string; retryAfterSeconds?: number }
@@ -34,9 +40,16 @@ export interface JobFault {
   noResultFile?: boolean;
 }
 
+export interface WebhookFault {
+  lose?: boolean;
+  duplicate?: boolean;
+  delay?: number;
+}
+
 export class Faults {
   private rules: Array<Required<RequestFaultRule>> = [];
   private jobFaults: JobFault[] = [];
+  private webhookFaults: WebhookFault[] = [];
   /** Requests that met a fault, for assertions ("retried three times"). */
   readonly applied: Array<{ method: string; path: string; fault: RequestFault['kind'] }> = [];
 
@@ -50,9 +63,15 @@ export class Faults {
     return this;
   }
 
+  onNextWebhook(fault: WebhookFault): this {
+    this.webhookFaults.push(fault);
+    return this;
+  }
+
   clear(): void {
     this.rules = [];
     this.jobFaults = [];
+    this.webhookFaults = [];
     this.applied.length = 0;
   }
 
@@ -67,6 +86,10 @@ export class Faults {
 
   takeJobFault(): JobFault {
     return this.jobFaults.shift() ?? {};
+  }
+
+  takeWebhookFault(): WebhookFault {
+    return this.webhookFaults.shift() ?? {};
   }
 }
 

@@ -1,9 +1,14 @@
 import { parseArgs } from 'node:util';
 import { startOpenAiEmulator } from './server.js';
 
-/** `npm run emulator -- [--port N] [--api-key K]`: the OpenAI fine-tuning emulator on its own. */
+/**
+ * `npm run emulator -- [--port N] [--api-key K] [--webhook-url URL]…`: the OpenAI fine-tuning emulator on
+ * its own. Each --webhook-url registers an endpoint, and its signing secret is printed once, as OpenAI's
+ * dashboard shows it once.
+ */
 const USAGE =
-  'Usage: npm run emulator -- [--port N] [--api-key KEY] [--validating-ms N] [--queued-ms N] [--ms-per-step N]';
+  'Usage: npm run emulator -- [--port N] [--api-key KEY] [--validating-ms N] [--queued-ms N] [--ms-per-step N]' +
+  ' [--webhook-url URL]... [--webhook-retry-base-ms N] [--webhook-max-attempts N]';
 
 function parse() {
   try {
@@ -14,6 +19,9 @@ function parse() {
         'validating-ms': { type: 'string' },
         'queued-ms': { type: 'string' },
         'ms-per-step': { type: 'string' },
+        'webhook-url': { type: 'string', multiple: true },
+        'webhook-retry-base-ms': { type: 'string' },
+        'webhook-max-attempts': { type: 'string' },
       },
     });
     const number = (name: string, value: string | undefined) => {
@@ -27,17 +35,37 @@ function parse() {
       ...(values['validating-ms'] ? { validatingMs: number('validating-ms', values['validating-ms']) } : {}),
       ...(values['queued-ms'] ? { queuedMs: number('queued-ms', values['queued-ms']) } : {}),
       ...(values['ms-per-step'] ? { msPerStep: number('ms-per-step', values['ms-per-step']) } : {}),
+      ...(values['webhook-retry-base-ms']
+        ? { webhookRetryBaseMs: number('webhook-retry-base-ms', values['webhook-retry-base-ms']) }
+        : {}),
+      ...(values['webhook-max-attempts']
+        ? { webhookMaxAttempts: number('webhook-max-attempts', values['webhook-max-attempts']) }
+        : {}),
     };
-    return { port: number('port', values.port)!, apiKey: values['api-key'], timing };
+    const webhookUrls = values['webhook-url'] ?? [];
+    for (const url of webhookUrls)
+      if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+        throw new Error(`--webhook-url must be an http(s) URL, not "${url}"`);
+    return { port: number('port', values.port)!, apiKey: values['api-key'], timing, webhookUrls };
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
     process.exit(2);
   }
 }
 
-const { port, apiKey, timing } = parse();
-const emulator = await startOpenAiEmulator({ port, ...(apiKey ? { apiKey } : {}), timing: timing as never });
+const { port, apiKey, timing, webhookUrls } = parse();
+const emulator = await startOpenAiEmulator({
+  port,
+  ...(apiKey ? { apiKey } : {}),
+  timing: timing as never,
+  webhookEndpoints: webhookUrls.map((url) => ({ url })),
+});
 console.log(`OpenAI emulator listening at ${emulator.baseUrl}`);
+for (const endpoint of emulator.webhookEndpoints)
+  console.log(
+    `Webhook endpoint ${endpoint.id} → ${endpoint.url}: fine_tuning.job.succeeded/failed/cancelled, ` +
+      `signing secret OPENAI_WEBHOOK_SECRET=${endpoint.secret}`,
+  );
 console.log(
   `Point a client at it: OPENAI_BASE_URL=${emulator.baseUrl} OPENAI_API_KEY=${apiKey ?? 'any-non-empty-key'}`,
 );

@@ -6,12 +6,32 @@ import { BigramModel, type Sequence } from './bigram-model.js';
 import { Faults, type JobFault } from './faults.js';
 import { MultipartError, multipartBoundary, readMultipart, type MultipartForm } from './multipart.js';
 import { parseTrainingFile, TrainingFileError } from './training-file.js';
+import {
+  DEFAULT_WEBHOOK_TIMING,
+  WebhookSender,
+  type FineTuningWebhookType,
+  type WebhookDelivery,
+  type WebhookEndpointOptions,
+  type WebhookEventRecord,
+  type WebhookTiming,
+} from './webhooks.js';
+
+export { signWebhook, WEBHOOK_USER_AGENT } from './webhooks.js';
+export type {
+  FineTuningWebhookType,
+  WebhookDelivery,
+  WebhookEndpointOptions,
+  WebhookEventRecord,
+  WebhookSignatureHeaders,
+} from './webhooks.js';
 
 /**
  * An emulator of OpenAI's fine-tuning API (files, fine_tuning.jobs, models delete) on 127.0.0.1, in the
  * shapes of the official OpenAPI spec, for the official `openai` SDK pointed at it with `baseURL`.
  * Jobs move validating_files → queued → running → succeeded over accelerated time, and their results
- * are computed: a bigram model really trains on the uploaded tokens (see bigram-model.ts).
+ * are computed: a bigram model really trains on the uploaded tokens (see bigram-model.ts). When a job
+ * succeeds, fails or is cancelled, every registered webhook endpoint gets OpenAI's signed event, with
+ * OpenAI's retries (see webhooks.ts).
  */
 export interface EmulatorOptions {
   /** @default 0 (a free port) */
@@ -20,11 +40,13 @@ export interface EmulatorOptions {
   host?: string;
   /** When set, only this bearer key is accepted; otherwise any non-empty key. */
   apiKey?: string;
-  /** Real milliseconds per phase and per training step. */
+  /** Real milliseconds per phase and per training step, and the webhook retry schedule. */
   timing?: Partial<Timing>;
+  /** Webhook endpoints registered at start, as in OpenAI's dashboard; their ids and secrets are in `webhookEndpoints`. */
+  webhookEndpoints?: Array<{ url: string } & WebhookEndpointOptions>;
 }
 
-interface Timing {
+interface Timing extends WebhookTiming {
   validatingMs: number;
   queuedMs: number;
   msPerStep: number;
@@ -37,10 +59,33 @@ export interface RunningEmulator {
   faults: Faults;
   /** The most jobs that were validating, queued or running at the same time. */
   maxConcurrentJobs(): number;
+  /** Register a webhook endpoint as in OpenAI's dashboard; the secret (whsec_…) is shown only here. */
+  registerWebhookEndpoint(url: string, options?: WebhookEndpointOptions): { id: string; secret: string };
+  /** Delete an endpoint: it gets no further events, and its pending retries stop. */
+  removeWebhookEndpoint(id: string): boolean;
+  /** The endpoints registered now, secrets included (those given in EmulatorOptions too). */
+  readonly webhookEndpoints: ReadonlyArray<{
+    id: string;
+    url: string;
+    secret: string;
+    eventTypes: readonly FineTuningWebhookType[];
+  }>;
+  /** Every webhook event emitted, delivered or lost, in order. */
+  readonly webhookEvents: readonly WebhookEventRecord[];
+  /** Every delivery attempt, in order: event, endpoint, attempt, status or error. */
+  readonly webhookDeliveries: readonly WebhookDelivery[];
+  /** Resolves once every event emitted so far is delivered or given up on. */
+  webhooksSettled(): Promise<void>;
+  /** Stops the server, the jobs and every webhook retry or request still pending. */
   close(): Promise<void>;
 }
 
-const DEFAULT_TIMING: Timing = { validatingMs: 200, queuedMs: 200, msPerStep: 5 };
+const DEFAULT_TIMING: Timing = {
+  validatingMs: 200,
+  queuedMs: 200,
+  msPerStep: 5,
+  ...DEFAULT_WEBHOOK_TIMING,
+};
 /**
  * OpenAI's limit per uploaded file: "Individual files can be up to 512 MB" (createFile in
  * ../shared/openai/openapi.yaml and https://platform.openai.com/docs/api-reference/files/create, read
@@ -154,6 +199,9 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
   const jobFaults = new Map<string, JobFault>();
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
+  const webhooks = new WebhookSender(timing, faults);
+  for (const { url, ...endpointOptions } of options.webhookEndpoints ?? [])
+    webhooks.register(url, endpointOptions);
 
   const later = (ms: number, fn: () => void) => {
     const timer = setTimeout(() => {
@@ -184,6 +232,12 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
     if (job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled') return;
     Object.assign(job, { status, error, finished_at: now(), estimated_finish: null });
     active -= 1;
+    // The event's created_at is when the job reached this status (WebhookFineTuningJob* in the spec).
+    webhooks.emit(
+      `fine_tuning.job.${status as 'succeeded' | 'failed' | 'cancelled'}`,
+      job.id,
+      job.finished_at!,
+    );
   };
 
   const startJob = (job: Job) => {
@@ -603,8 +657,17 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
     port,
     faults,
     maxConcurrentJobs: () => maxActive,
+    registerWebhookEndpoint: (url, endpointOptions) => webhooks.register(url, endpointOptions),
+    removeWebhookEndpoint: (id) => webhooks.remove(id),
+    get webhookEndpoints() {
+      return [...webhooks.endpoints.values()].map((endpoint) => ({ ...endpoint }));
+    },
+    webhookEvents: webhooks.events,
+    webhookDeliveries: webhooks.deliveries,
+    webhooksSettled: () => webhooks.settled(),
     async close() {
       closed = true;
+      webhooks.close();
       for (const timer of timers) clearTimeout(timer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

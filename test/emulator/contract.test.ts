@@ -2,6 +2,8 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import OpenAI, { toFile } from 'openai';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -57,6 +59,9 @@ function expectShape(name: string, value: unknown): void {
 const API_KEY = 'sk-contract';
 let emulator: RunningEmulator;
 let client: OpenAI;
+/** Every webhook body the emulator sends for the jobs below, checked against the spec at the end. */
+const webhookBodies: string[] = [];
+let webhookReceiver: Server;
 const raw = async (path: string, init: RequestInit = {}) => {
   const response = await fetch(`${emulator.baseUrl}${path}`, {
     ...init,
@@ -75,13 +80,27 @@ async function waitFor(jobId: string, statuses: string[]) {
 }
 
 beforeAll(async () => {
+  webhookReceiver = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      webhookBodies.push(Buffer.concat(chunks).toString('utf8'));
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => webhookReceiver.listen(0, '127.0.0.1', resolve));
   emulator = await startOpenAiEmulator({
     apiKey: API_KEY,
     timing: { validatingMs: 30, queuedMs: 30, msPerStep: 0 },
+    webhookEndpoints: [{ url: `http://127.0.0.1:${(webhookReceiver.address() as AddressInfo).port}/hook` }],
   });
   client = new OpenAI({ apiKey: API_KEY, baseURL: emulator.baseUrl, maxRetries: 0 });
 });
-afterAll(() => emulator.close());
+afterAll(async () => {
+  await emulator.close();
+  webhookReceiver.closeAllConnections();
+  await new Promise<void>((resolve) => webhookReceiver.close(() => resolve()));
+});
 
 describe('the contract validator', () => {
   it('rejects a job without organization_id, so the checks below can fail', () => {
@@ -263,5 +282,23 @@ describe('failures', () => {
     await expect(
       client.fineTuning.jobs.create({ model: 'davinci-002', training_file: file.id }),
     ).rejects.toMatchObject({ status: 400, code: 'model_not_available', param: 'model' });
+  });
+});
+
+describe('webhooks', () => {
+  it("for the jobs above that succeeded, failed and were cancelled, are in the spec's shapes", async () => {
+    await emulator.webhooksSettled();
+    const schemaOf: Record<string, string> = {
+      'fine_tuning.job.succeeded': 'WebhookFineTuningJobSucceeded',
+      'fine_tuning.job.failed': 'WebhookFineTuningJobFailed',
+      'fine_tuning.job.cancelled': 'WebhookFineTuningJobCancelled',
+    };
+    const types = new Set<string>();
+    for (const body of webhookBodies) {
+      const event = JSON.parse(body) as { type: string };
+      types.add(event.type);
+      expectShape(schemaOf[event.type] ?? `unknown event type ${event.type}`, event);
+    }
+    expect([...types].sort()).toEqual(Object.keys(schemaOf).sort());
   });
 });
