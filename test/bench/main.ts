@@ -4,12 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { benchDataset, type DatasetKind } from './datasets.js';
 import { runLoad } from './load.js';
 import { printUploadBench, runUploadBench } from './upload.js';
+import { runWaitingBench } from './waiting.js';
 
 /**
  * `npm run bench`: validation speed and memory against a baseline measured in the same run.
  * Options: `--sizes 20,200` (MB), `--kinds realistic,unique,random` (default: realistic,unique).
  * `npm run bench -- load [--files 200] [--concurrency 4]`: many files dropped at once in local mode.
  * `npm run bench -- upload [--mib 511]`: the Upload step's peak memory, against the function's memory size.
+ * `npm run bench -- waiting`: state transitions and history events per run, with webhooks and polling alone.
  */
 const HERE = dirname(fileURLToPath(import.meta.url));
 const TSX = join(HERE, '../../node_modules/.bin/tsx');
@@ -44,6 +46,10 @@ if (process.argv.includes('load')) {
   );
   console.log(`  (cap ${concurrency}; ${JSON.stringify(result.statuses)}; ${result.seconds.toFixed(1)} s)`);
   process.exit(result.lost === 0 && result.maxConcurrentJobs <= concurrency ? 0 : 1);
+}
+
+if (process.argv.includes('waiting')) {
+  process.exit((await runWaitingBench()) ? 0 : 1);
 }
 
 if (process.argv.includes('upload')) {
