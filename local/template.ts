@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /**
  * Reads a synthesized CloudFormation template into what local mode must create: the buckets, tables,
@@ -70,11 +70,42 @@ export interface LocalNotification {
 
 export interface LocalRule {
   logicalId: string;
+  /** The rule's name (its logical id locally): what `fireSchedule` and the rule's ARN use. */
+  name: string;
   arn: string;
-  /** The EventBridge event pattern, tokens resolved. */
-  pattern: Record<string, unknown>;
+  /** The EventBridge event pattern, tokens resolved; absent on a rule that only runs on a schedule. */
+  pattern?: Record<string, unknown>;
+  /** `rate(…)` or `cron(…)`, for a scheduled rule. */
+  schedule?: string;
+  /** A DISABLED rule matches nothing and never fires. */
+  enabled: boolean;
   /** The functions it targets, with the target's delivery retries and dead-letter queue. */
-  targets: Array<{ arn: string; maximumRetryAttempts: number; deadLetterArn?: string }>;
+  targets: LocalRuleTarget[];
+}
+
+export interface LocalRuleTarget {
+  arn: string;
+  maximumRetryAttempts: number;
+  deadLetterArn?: string;
+  /** The target's constant Input (JSON text): sent instead of the event when set. */
+  input?: string;
+}
+
+/** A Lambda function URL (AWS::Lambda::Url). */
+export interface LocalFunctionUrl {
+  logicalId: string;
+  functionArn: string;
+  authType: 'NONE' | 'AWS_IAM';
+  invokeMode: 'BUFFERED' | 'RESPONSE_STREAM';
+  /** The URL's CORS settings as the template declares them (AllowOrigins, AllowMethods, …). */
+  cors?: Record<string, unknown>;
+  /**
+   * Where it is served. In the plan, a placeholder in AWS's shape (`https://<url-id>.lambda-url.<region>.on.aws/`);
+   * the local cloud replaces it (here and in the outputs) with `http://127.0.0.1:<port>/` once it listens.
+   */
+  url: string;
+  /** The URL id: the host's first label on AWS, `requestContext.apiId` in events. */
+  urlId: string;
 }
 
 export interface LocalPlan {
@@ -91,6 +122,7 @@ export interface LocalPlan {
   }>;
   notifications: LocalNotification[];
   rules: LocalRule[];
+  functionUrls: LocalFunctionUrl[];
   queues: Array<{ logicalId: string; name: string; arn: string; url: string }>;
   roles: LocalRole[];
   /**
@@ -119,6 +151,7 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
   const sqsEndpoint = options.sqsEndpoint ?? `https://sqs.${LOCAL_REGION}.amazonaws.com`;
   const resources = template.Resources;
   const names = new Map<string, { ref: string; arn: string; name?: string }>();
+  const functionUrls = new Map<string, { urlId: string; url: string }>();
   const arn = (service: string, resource: string) =>
     `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
 
@@ -160,13 +193,31 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
       case 'AWS::Events::Rule':
         names.set(id, { ref: id, arn: arn('events', `rule/${id}`) });
         break;
+      case 'AWS::Lambda::Url': {
+        const urlId = functionUrlId(id);
+        functionUrls.set(id, {
+          urlId,
+          url: `https://${urlId}.lambda-url.${LOCAL_REGION}.on.aws/`,
+        });
+        break;
+      }
     }
   }
 
+  // A function URL's TargetFunctionArn may be the function's name (Ref) or its ARN.
+  const urlTargetArn = (target: string) =>
+    target.startsWith('arn:') ? target : arn('lambda', `function:${target}`);
   const resolve = (value: Json): Json =>
     resolveIntrinsics(value, (id, attribute) => {
       const pseudo = PSEUDO_PARAMETERS[id];
       if (pseudo !== undefined && attribute === undefined) return pseudo;
+      // AWS::Lambda::Url's attributes are FunctionUrl and FunctionArn (CDK's IFunctionUrl, "Attribute:
+      // FunctionUrl", "Attribute: FunctionArn",
+      // https://docs.aws.amazon.com/cdk/api/v2/dotnet/api/Amazon.CDK.AWS.Lambda.IFunctionUrl.html, read 2026-11-29).
+      const functionUrl = functionUrls.get(id);
+      if (functionUrl && attribute === 'FunctionUrl') return functionUrl.url;
+      if (functionUrl && attribute === 'FunctionArn')
+        return urlTargetArn(String(resolve(resources[id]!.Properties?.TargetFunctionArn ?? null)));
       const known = names.get(id);
       if (!known)
         throw new Error(
@@ -188,6 +239,7 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
     stateMachines: [],
     notifications: [],
     rules: [],
+    functionUrls: [],
     queues: [],
     roles: [],
     resourcePolicies: new Map(),
@@ -262,9 +314,19 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
       case 'AWS::Lambda::Permission': {
         // A function's resource-based policy, as Lambda's GetPolicy shows it.
         const conditions: Record<string, Record<string, string>> = {};
+        const stringEquals: Record<string, string> = {};
         if (props.SourceArn) conditions.ArnLike = { 'aws:SourceArn': String(resolve(props.SourceArn)) };
-        if (props.SourceAccount)
-          conditions.StringEquals = { 'aws:SourceAccount': String(resolve(props.SourceAccount)) };
+        if (props.SourceAccount) stringEquals['aws:SourceAccount'] = String(resolve(props.SourceAccount));
+        // Function URL permissions: Lambda turns FunctionUrlAuthType into a lambda:FunctionUrlAuthType
+        // condition, and InvokedViaFunctionUrl into lambda:InvokedViaFunctionUrl, so the public
+        // lambda:InvokeFunction grant holds only for calls through the URL (Lambda developer guide,
+        // https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html, read 2026-11-29; the statements
+        // the console adds are quoted in https://github.com/TerraConstructs/base/issues/98, read 2026-11-29).
+        if (props.FunctionUrlAuthType)
+          stringEquals['lambda:FunctionUrlAuthType'] = String(resolve(props.FunctionUrlAuthType));
+        if (Object.keys(stringEquals).length) conditions.StringEquals = stringEquals;
+        if (props.InvokedViaFunctionUrl !== undefined && props.InvokedViaFunctionUrl !== null)
+          conditions.Bool = { 'lambda:InvokedViaFunctionUrl': String(resolve(props.InvokedViaFunctionUrl)) };
         const principal = String(resolve(props.Principal ?? null));
         const functionArn = String(resolve(props.FunctionName ?? null));
         addResourcePolicy(functionArn, [
@@ -277,6 +339,29 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
             ...(Object.keys(conditions).length ? { Condition: conditions } : {}),
           },
         ]);
+        break;
+      }
+      case 'AWS::Lambda::Url': {
+        const authType = String(resolve(props.AuthType ?? null));
+        if (authType !== 'NONE' && authType !== 'AWS_IAM')
+          throw new Error(`function URL ${id} has AuthType ${authType}; Lambda accepts NONE or AWS_IAM`);
+        const invokeMode = props.InvokeMode === undefined ? 'BUFFERED' : String(resolve(props.InvokeMode));
+        if (invokeMode !== 'BUFFERED' && invokeMode !== 'RESPONSE_STREAM')
+          throw new Error(
+            `function URL ${id} has InvokeMode ${invokeMode}; Lambda accepts BUFFERED or RESPONSE_STREAM`,
+          );
+        if (props.Qualifier !== undefined)
+          throw new Error(`function URL ${id} names a Qualifier; local mode serves $LATEST only`);
+        const known = functionUrls.get(id)!;
+        plan.functionUrls.push({
+          logicalId: id,
+          functionArn: urlTargetArn(String(resolve(props.TargetFunctionArn ?? null))),
+          authType,
+          invokeMode,
+          ...(props.Cors ? { cors: resolve(props.Cors) as Record<string, unknown> } : {}),
+          url: known.url,
+          urlId: known.urlId,
+        });
         break;
       }
       case 'AWS::IAM::Role': {
@@ -338,18 +423,30 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
         const targets = ((props.Targets ?? []) as Array<Record<string, Json>>).map((target) => {
           const retry = target.RetryPolicy as Record<string, Json> | undefined;
           const deadLetter = (target.DeadLetterConfig as Record<string, Json> | undefined)?.Arn;
+          if (target.InputPath !== undefined || target.InputTransformer !== undefined)
+            throw new Error(`rule ${id}: local mode does not serve a target's InputPath or InputTransformer`);
           return {
             arn: String(resolve(target.Arn ?? null)),
             // EventBridge's default: 185 retries over 24 hours.
             maximumRetryAttempts:
               typeof retry?.MaximumRetryAttempts === 'number' ? retry.MaximumRetryAttempts : 185,
             ...(deadLetter ? { deadLetterArn: String(resolve(deadLetter)) } : {}),
+            ...(target.Input !== undefined ? { input: String(resolve(target.Input)) } : {}),
           };
         });
+        const schedule =
+          props.ScheduleExpression === undefined ? undefined : String(resolve(props.ScheduleExpression));
         plan.rules.push({
           logicalId: id,
+          name: id,
           arn: names.get(id)!.arn,
-          pattern: resolve(props.EventPattern ?? {}) as Record<string, unknown>,
+          // A rule with only a schedule has no pattern: it matches no published event.
+          ...(props.EventPattern !== undefined
+            ? { pattern: resolve(props.EventPattern) as Record<string, unknown> }
+            : {}),
+          ...(schedule !== undefined ? { schedule } : {}),
+          // EventBridge's default state is ENABLED.
+          enabled: props.State === undefined || resolve(props.State) !== 'DISABLED',
           targets,
         });
         break;
@@ -388,6 +485,17 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
       ...(output.Description ? { description: output.Description } : {}),
     };
   return plan;
+}
+
+/** A function URL's id: 32 lowercase letters and digits as on AWS, stable for a logical id. */
+function functionUrlId(logicalId: string): string {
+  return createHash('sha256')
+    .update(`function-url:${logicalId}`)
+    .digest('base64url')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .padEnd(32, '0')
+    .slice(0, 32);
 }
 
 const PSEUDO_PARAMETERS: Record<string, string> = {

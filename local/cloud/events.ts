@@ -1,4 +1,4 @@
-import type { LocalRule } from '../template.js';
+import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalRule, type LocalRuleTarget } from '../template.js';
 import { servicePrincipal, type Authorizer, type Principal } from './iam/authorizer.js';
 import type { LocalLambda } from './lambda.js';
 
@@ -72,6 +72,54 @@ export interface LocalEventBusOptions {
   onDropped(dropped: { functionName: string; reason: string }): void;
   /** Between delivery attempts (EventBridge backs off over up to 24 hours; scaled down locally). */
   retryDelayMs: number;
+  /** Real seconds per simulated second: a scheduled rule's period is scaled by it. @default 1/600 */
+  timeScale?: number;
+  /** Whether scheduled rules start firing at once; `resumeSchedules()` starts them later. @default true */
+  schedules?: boolean;
+}
+
+/** Seconds per unit of a rate expression. */
+const RATE_UNITS: Record<string, number> = { minute: 60, hour: 3600, day: 86_400 };
+
+/**
+ * The period of a scheduled rule, in seconds. Rate expressions are `rate(value unit)`: a positive whole
+ * number and minute|minutes|hour|hours|day|days, singular exactly when the value is 1 (EventBridge user
+ * guide, "Rate expressions reference", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html,
+ * read 2026-11-29). EventBridge refuses any other expression, so a deployment with one would fail: so
+ * does local mode. Cron expressions are valid on AWS but not served here; they are refused by name.
+ */
+export function schedulePeriodSeconds(rule: Pick<LocalRule, 'name' | 'schedule'>): number {
+  const expression = rule.schedule ?? '';
+  if (/^cron\(.*\)$/.test(expression))
+    throw new Error(
+      `rule ${rule.name}: local mode does not serve cron schedules (${expression}); use a rate expression`,
+    );
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  const value = Number(rate?.[1]);
+  const unit = rate?.[2] ?? '';
+  if (!rate || value < 1 || (value === 1) !== !unit.endsWith('s'))
+    throw new Error(`rule ${rule.name}: ${JSON.stringify(expression)} is not a valid schedule expression`);
+  return value * RATE_UNITS[unit.replace(/s$/, '')]!;
+}
+
+/**
+ * What EventBridge sends a scheduled rule's targets: source aws.events, detail-type "Scheduled Event",
+ * the rule's ARN as the only resource, an empty detail, and the time to the second (the example event
+ * in AWS's own Lambda runtime fixtures, https://github.com/aws/aws-lambda-rust-runtime/commit/5dcad203ab8677a54e039276fa4531c2e624e1cb,
+ * read 2026-11-29).
+ */
+export function scheduledEvent(ruleArn: string, at = new Date()) {
+  return {
+    version: '0',
+    id: crypto.randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: LOCAL_ACCOUNT,
+    time: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: LOCAL_REGION,
+    resources: [ruleArn],
+    detail: {},
+  };
 }
 
 /**
@@ -84,17 +132,71 @@ export interface LocalEventBusOptions {
  */
 export class LocalEventBus {
   private readonly pending = new Set<Promise<void>>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly scheduled: Array<{ rule: LocalRule; periodMs: number }>;
+  private closed = false;
 
-  constructor(private readonly options: LocalEventBusOptions) {}
+  constructor(private readonly options: LocalEventBusOptions) {
+    const scale = options.timeScale ?? 1 / 600;
+    // Every schedule is read now, so a bad expression fails start-up as it would fail the deployment.
+    this.scheduled = options.rules
+      .filter((rule) => rule.schedule !== undefined && rule.enabled)
+      .map((rule) => ({ rule, periodMs: schedulePeriodSeconds(rule) * 1000 * scale }));
+    if (options.schedules ?? true) this.resumeSchedules();
+  }
 
   publish(event: unknown): void {
     for (const rule of this.options.rules) {
-      if (!matchesPattern(rule.pattern, event)) continue;
-      for (const target of rule.targets) {
-        const delivery = this.deliver(rule.arn, target, event).finally(() => this.pending.delete(delivery));
-        this.pending.add(delivery);
-      }
+      if (!rule.enabled || !rule.pattern || !matchesPattern(rule.pattern, event)) continue;
+      this.deliverToTargets(rule, event);
     }
+  }
+
+  /** The scheduled rules' names. */
+  get schedules(): string[] {
+    return this.scheduled.map(({ rule }) => rule.name);
+  }
+
+  /**
+   * Starts (or restarts) every scheduled rule's timer. A rate schedule first fires one period after it
+   * starts, as a rate rule first fires one period after it is created (EventBridge user guide, "Rate
+   * expressions reference", read 2026-11-29).
+   */
+  resumeSchedules(): void {
+    if (this.closed) return;
+    for (const { rule, periodMs } of this.scheduled) {
+      if (this.timers.has(rule.name)) continue;
+      const timer = setInterval(() => this.fire(rule), periodMs);
+      // A schedule alone does not keep the process alive, as no other local service does.
+      timer.unref();
+      this.timers.set(rule.name, timer);
+    }
+  }
+
+  /** Stops every schedule's timer: for tests that count invocations and need quiet. */
+  pauseSchedules(): void {
+    for (const timer of this.timers.values()) clearInterval(timer);
+    this.timers.clear();
+  }
+
+  /** How many schedule timers are running (0 after close). */
+  get activeSchedules(): number {
+    return this.timers.size;
+  }
+
+  /**
+   * Fires a scheduled rule now, by name or ARN, as its timer would; resolves when its deliveries have
+   * ended (delivered to Lambda's async queue, or dead-lettered, or dropped).
+   */
+  async fireSchedule(ruleNameOrArn: string): Promise<void> {
+    const found = this.scheduled.find(
+      ({ rule }) => rule.name === ruleNameOrArn || rule.arn === ruleNameOrArn,
+    );
+    if (!found)
+      throw new Error(
+        `no enabled scheduled rule ${ruleNameOrArn} (scheduled rules: ${this.schedules.join(', ') || 'none'})`,
+      );
+    await Promise.allSettled(this.fire(found.rule));
   }
 
   /** Resolves when every delivery started so far has ended. */
@@ -102,11 +204,32 @@ export class LocalEventBus {
     await Promise.allSettled([...this.pending]);
   }
 
-  private async deliver(
-    ruleArn: string,
-    target: LocalRule['targets'][number],
-    event: unknown,
-  ): Promise<void> {
+  /** Stops the schedules and waits for deliveries under way; nothing fires afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.pauseSchedules();
+    await this.settle();
+  }
+
+  private fire(rule: LocalRule): Array<Promise<void>> {
+    if (this.closed) return [];
+    return this.deliverToTargets(rule, scheduledEvent(rule.arn));
+  }
+
+  private deliverToTargets(rule: LocalRule, event: unknown): Array<Promise<void>> {
+    return rule.targets.map((target) => {
+      // A target's constant Input replaces the event: "Valid JSON text passed to the target. In this case,
+      // nothing from the event itself is passed to the target" (EventBridge API, Target.Input,
+      // https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/eventbridge/aws.sdk.kotlin.services.eventbridge.model/-target/input.html,
+      // read 2026-11-29).
+      const payload = target.input !== undefined ? JSON.parse(target.input) : event;
+      const delivery = this.deliver(rule.arn, target, payload).finally(() => this.pending.delete(delivery));
+      this.pending.add(delivery);
+      return delivery;
+    });
+  }
+
+  private async deliver(ruleArn: string, target: LocalRuleTarget, event: unknown): Promise<void> {
     const { authorizer, lambda } = this.options;
     const events = servicePrincipal('events.amazonaws.com', ruleArn);
     let refusal = '';

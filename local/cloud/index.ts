@@ -45,6 +45,7 @@ import {
   type ResourceNames,
 } from './iam/requests.js';
 import { startLocalCloudFormation } from './cloudformation.js';
+import { startFunctionUrlServer } from './function-urls.js';
 import { functionResolver, startLocalLambdaApi } from './lambda-api.js';
 import { startLocalSqs } from './sqs.js';
 import { LambdaError, LocalLambda, type AsyncInvocationOutcome, type FunctionCredentials } from './lambda.js';
@@ -90,6 +91,11 @@ export interface LocalCloudOptions {
   connectionFile?: string;
   /** Where the functions' log lines go. @default this process's stdout and stderr */
   onLog?: (functionName: string, stream: 'stdout' | 'stderr', line: string) => void;
+  /**
+   * Whether EventBridge's scheduled rules fire on their own (at scaled time); tests that count
+   * invocations turn them off and fire a rule with `fireSchedule`. @default true
+   */
+  schedules?: boolean;
 }
 
 /** Endpoints and credentials for an SDK client acting as the local cloud's administrator. */
@@ -159,6 +165,20 @@ export interface LocalCloud {
   deliveryFailures: Array<{ key: string; error: unknown }>;
   /** Events AWS would have dropped: retries spent with no destination, or a destination refused. */
   droppedEvents: Array<{ functionName: string; reason: string }>;
+  /**
+   * The template's Lambda function URLs, served on 127.0.0.1, by the source entry of their function
+   * (as `functionCredentials` names functions): `http://127.0.0.1:<port>/`. The stack's outputs that
+   * name a URL (Fn::GetAtt <Url>.FunctionUrl) hold the same address.
+   */
+  functionUrls: ReadonlyMap<string, string>;
+  /** Fires an EventBridge scheduled rule now, by name (its logical id) or ARN; resolves once delivered. */
+  fireSchedule(ruleNameOrArn: string): Promise<void>;
+  /** Stops the scheduled rules' timers (invocations already under way go on). */
+  pauseSchedules(): void;
+  /** Starts the scheduled rules' timers again; each fires one period from now. */
+  resumeSchedules(): void;
+  /** How many scheduled rules' timers are running: 0 when paused and after close. */
+  activeSchedules(): number;
   close(): Promise<void>;
 }
 
@@ -450,7 +470,28 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       });
     }
 
-    // EventBridge, for the rules the template declares on Step Functions status changes.
+    // Function URLs: one server each, its address replacing the plan's placeholder in the outputs.
+    const functionUrls = new Map<string, string>();
+    for (const functionUrl of plan.functionUrls) {
+      const fn = lambda.find(functionUrl.functionArn);
+      if (!fn)
+        throw new Error(
+          `function URL ${functionUrl.logicalId} targets ${functionUrl.functionArn}, which is not a function of the template`,
+        );
+      const server = await startFunctionUrlServer({
+        functionUrl,
+        authorizer,
+        invoke: (arn, event) => lambda.invoke(arn, event),
+        identity: (key) => identities.get(key),
+      });
+      closers.push(() => server.close());
+      for (const output of Object.values(plan.outputs))
+        output.value = output.value.replaceAll(functionUrl.url, server.url);
+      functionUrl.url = server.url;
+      functionUrls.set(fn.entry, server.url);
+    }
+
+    // EventBridge, for the rules the template declares: on Step Functions status changes, and scheduled.
     const eventBus = new LocalEventBus({
       rules: plan.rules,
       authorizer,
@@ -458,7 +499,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       sendToQueue,
       onDropped: (dropped) => droppedEvents.push(dropped),
       retryDelayMs: 1000 * timeScale,
+      timeScale,
+      schedules: options.schedules ?? true,
     });
+    // Stopped first on close (closers run in reverse), so no schedule fires into a closing cloud.
+    closers.push(() => eventBus.close());
     stepFunctions.onExecutionEnd((execution) =>
       eventBus.publish(
         executionStatusChangeEvent(execution, { account: LOCAL_ACCOUNT, region: LOCAL_REGION }),
@@ -496,6 +541,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       operatorClientConfig,
       deliveryFailures,
       droppedEvents,
+      functionUrls,
+      fireSchedule: (rule) => eventBus.fireSchedule(rule),
+      pauseSchedules: () => eventBus.pauseSchedules(),
+      resumeSchedules: () => eventBus.resumeSchedules(),
+      activeSchedules: () => eventBus.activeSchedules,
       async drop(localPath, key) {
         const runId = new Promise<string>((resolve) => createdRuns.set(key, resolve));
         await s3.send(
@@ -568,7 +618,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       async close() {
         for (const execution of stepFunctions.list()) if (execution.status === 'RUNNING') execution.abort();
         await stepFunctions.settle();
-        await eventBus.settle();
+        await eventBus.close();
         s3.destroy();
         sqsClient.destroy();
         lambdaClient.destroy();
