@@ -1,6 +1,7 @@
 import { join, relative } from 'node:path';
 import { startLocalCloud, PROJECT_ROOT } from './cloud/index.js';
 import { startOpenAiEmulator } from './openai-emulator/server.js';
+import { connectProviderWebhooks } from './connect-webhooks.js';
 import { describeChange, describeRun } from './progress.js';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 
@@ -25,6 +26,9 @@ async function main(): Promise<number> {
     logLevel: 'SILENT',
   });
   try {
+    // As the README's deploy steps: the provider's webhooks tell the run its job ended.
+    const webhooks = await connectProviderWebhooks(cloud, emulator);
+    console.log(`Registered ${webhooks.url} for the emulator's fine-tuning webhooks`);
     const key = 'incoming/support/support-tickets.jsonl';
     console.log(`\nDropping local/samples/support-tickets.jsonl into s3://${cloud.bucket}/${key}`);
     const runId = await cloud.drop(SAMPLE, key);

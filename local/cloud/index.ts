@@ -246,8 +246,17 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     closers.push(() => dynamo.close());
     const secrets = await startLocalSecretsManager();
     closers.push(() => secrets.close());
-    for (const secret of plan.secrets)
-      secrets.define(secret.arn, secret.name, JSON.stringify({ apiKey: options.apiKey }));
+    // As CloudFormation creates them (the template's placeholders), then as the user does after deploying:
+    // the API key into the secret the ApiKeySecretArn output names. The webhook secret keeps its
+    // placeholder until the provider's endpoint is registered (local/connect-webhooks.ts).
+    for (const secret of plan.secrets) secrets.define(secret.arn, secret.name, secret.initialValue);
+    const apiKeySecret = plan.outputs.ApiKeySecretArn?.value;
+    if (!apiKeySecret) throw new Error('the template has no ApiKeySecretArn output');
+    secrets.define(
+      apiKeySecret,
+      plan.secrets.find((s) => s.arn === apiKeySecret)?.name ?? apiKeySecret,
+      JSON.stringify({ apiKey: options.apiKey }),
+    );
 
     const lambdaRef: { current?: LocalLambda } = {};
     const names: ResourceNames = {

@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { connectProviderWebhooks } from '../../local/connect-webhooks.js';
 import { join } from 'node:path';
 import type { RunRecord } from '../../functions/core/run.js';
 import {
@@ -35,6 +36,11 @@ export interface LocalHarnessOptions {
   apiKey: string;
   /** @default fast jobs: 10 ms validating and queued, no time per step */
   timing?: EmulatorOptions['timing'];
+  /**
+   * Register the stack's webhook endpoint with the emulator and store its secret, as the README's deploy
+   * steps do. @default true
+   */
+  webhooks?: boolean;
   /** Anything else the cloud should be started with. */
   cloud?: Omit<Partial<LocalCloudOptions>, 'openAiBaseUrl' | 'apiKey'>;
 }
@@ -57,6 +63,7 @@ export async function startLocalHarness(options: LocalHarnessOptions): Promise<L
     await emulator.close();
     throw error;
   }
+  if (options.webhooks ?? true) await connectProviderWebhooks(cloud, emulator);
   return {
     apiKey: options.apiKey,
     cloud,
