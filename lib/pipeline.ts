@@ -232,16 +232,15 @@ export class TunedropPipeline extends Construct {
     this.webhookSecret.grantRead(webhook);
     this.webhookUrl = webhook.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
 
-    // Resuming a parked run is SendTaskSuccess on the state machine. A separate policy, not the functions'
-    // default ones: those of Acquire provider slot, Await job and Record are in the state machine's
-    // definition, so a grant in their default policies would make a dependency cycle.
+    // Resuming a parked run is SendTaskSuccess. The action has no resource type: IAM accepts it only with
+    // Resource "*" ("If there is no value for this column, you must specify all resources", Service
+    // Authorization Reference for AWS Step Functions, read 2026-11-29; CDK's grantTaskResponse scopes it
+    // to the state machine and so grants nothing, aws/aws-cdk discussion #26401). The task token is the
+    // capability: only a holder of a run's token can resume it. Only SendTaskSuccess, never Failure or
+    // Heartbeat. A separate policy: functions in the state machine's definition with this in their
+    // default policies would not make a cycle now, but keep it one statement, in one place.
     new Policy(this, 'ResumeParkedRuns', {
-      statements: [
-        new PolicyStatement({
-          actions: ['states:SendTaskSuccess'],
-          resources: [this.workflow.stateMachine.stateMachineArn],
-        }),
-      ],
+      statements: [new PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: ['*'] })],
       roles: [acquireSlot, awaitJob, record, reconcile, sweepSlots, webhook].map((f) => f.role!),
     });
 

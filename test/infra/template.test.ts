@@ -306,6 +306,14 @@ describe('permissions', () => {
     }
   });
 
+  it('grant SendTaskSuccess on "*", the only resource the action accepts (its token is the capability)', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [{ Action: 'states:SendTaskSuccess', Effect: 'Allow', Resource: '*' }],
+      },
+    });
+  });
+
   it('let validate start the workflow, and no other function', () => {
     expect(statementsOf('validate')).toContain('states:StartExecution');
     expect(statementsOf('prepare')).not.toContain('states:StartExecution');
