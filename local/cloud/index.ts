@@ -8,7 +8,6 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { S3Event } from 'aws-lambda';
-import { PROVIDER_SLOTS_KEY } from '../../functions/adapters/dynamodb-provider-slots.js';
 import { createdObjects, S3EventSchema } from '../../functions/core/s3-event.js';
 import { deriveRunId, RunRecordSchema, TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
 import { awsRedriveDeps, receiveDeadLetters } from '../../functions/adapters/aws-redrive.js';
@@ -602,7 +601,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       },
       async listRuns() {
         const { Items = [] } = await documents.send(new ScanCommand({ TableName: table.name }));
-        return Items.filter((item) => item.runId !== PROVIDER_SLOTS_KEY).map((item) =>
+        // Items keyed '~...' (provider slots, webhook log) are not runs: run ids are [A-Za-z0-9_-] only.
+        return Items.filter((item) => !String(item.runId).startsWith('~')).map((item) =>
           RunRecordSchema.parse(item),
         );
       },

@@ -153,6 +153,22 @@ describe('a job still training after maxTrainingHours', () => {
   });
 });
 
+/**
+ * Waits until the run's job is training at the provider. The run itself may not say so: parked until the
+ * job's webhook, it reads the job's status only when woken or at its timeout.
+ */
+async function untilJobTrains(runId: string): Promise<void> {
+  const { providerJobId } = await cloud.waitForRun(runId, {
+    timeoutMs: 30_000,
+    until: (run) => run.providerJobId !== undefined,
+  });
+  for (let i = 0; i < 600; i++) {
+    if ((await openai.fineTuning.jobs.retrieve(providerJobId!)).status === 'running') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`job ${providerJobId} never started training`);
+}
+
 describe('a run stopped from the console (StopExecution)', () => {
   it('is recorded CANCELLED and its provider job cancelled', async () => {
     // Many epochs, so that the job is still training when the execution is stopped.
@@ -164,7 +180,7 @@ describe('a run stopped from the console (StopExecution)', () => {
       }),
     );
     const runId = await cloud.drop(SAMPLE, 'incoming/stopped/tickets.jsonl');
-    await cloud.waitForRun(runId, { timeoutMs: 30_000, until: (run) => run.providerStatus === 'running' });
+    await untilJobTrains(runId);
     const sfn = new SFNClient({ ...cloud.clientConfig, endpoint: cloud.endpoints.SFN });
     const execution = cloud.stepFunctions.list().find((e) => e.name === runId)!;
     await sfn.send(new StopExecutionCommand({ executionArn: execution.executionArn }));
@@ -196,7 +212,7 @@ describe('npx tunedrop cancel RUN', () => {
       }),
     );
     const runId = await cloud.drop(SAMPLE, 'incoming/cancelled/tickets.jsonl');
-    await cloud.waitForRun(runId, { timeoutMs: 30_000, until: (run) => run.providerStatus === 'running' });
+    await untilJobTrains(runId);
     expect(await cli('cancel', runId, '--state-machine', cloud.stateMachineArn)).toMatchObject({
       code: 0,
       text: expect.stringContaining('Stopped run'),
