@@ -55,7 +55,9 @@ async function withScheduleCloud<T>(
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const ruleOf = (cloud: LocalCloud) => cloud.plan.rules.find((r) => r.schedule !== undefined)!;
+// The test stack's rule (the app has its own schedule too: the slot sweep).
+const ruleOf = (cloud: LocalCloud) =>
+  cloud.plan.rules.find((r) => r.schedule !== undefined && r.name.startsWith('WebhookTick'))!;
 
 it('a rate(10 minutes) rule fires about once per scaled 10 minutes with the Scheduled Event shape', async () => {
   await withScheduleCloud({ schedules: true }, async (cloud, received) => {
@@ -111,7 +113,7 @@ it('pauseSchedules quiets the rule and resumeSchedules starts it again', async (
     await sleep(1_500);
     expect((await received()).length).toBe(paused);
     cloud.resumeSchedules();
-    expect(cloud.activeSchedules()).toBe(1);
+    expect(cloud.activeSchedules()).toBe(2); // the test stack's rule and the app's slot sweep
     await sleep(1_000);
     await cloud.lambda.settle();
     expect((await received()).length).toBeGreaterThan(paused);
@@ -149,7 +151,7 @@ it('close() stops every schedule timer: nothing is delivered or even attempted a
       apiKey: 'sk-schedules',
       cloud: { onLog: () => undefined, timeScale: TIME_SCALE, transformTemplate: withWebhook({ eventLog }) },
     });
-    expect(harness.cloud.activeSchedules()).toBe(1);
+    expect(harness.cloud.activeSchedules()).toBe(2); // the test stack's rule and the app's slot sweep
     await sleep(700); // the first firing, so there is a timer to stop
     await harness.close();
     expect(harness.cloud.activeSchedules()).toBe(0);
