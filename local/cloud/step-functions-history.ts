@@ -153,9 +153,20 @@ export class ExecutionHistory {
   }
 }
 
-/** Time that passes only when a Wait says so: a 72-hour run takes no longer than its work. */
+/**
+ * Time that passes only when something moves it: a Wait, a `.waitForTaskToken` task's wait (to its
+ * next deadline or scheduled callback), or a test. A 72-hour run takes no longer than its work.
+ *
+ * Tests schedule callbacks at simulated times (a person answering a task token five hours later); a
+ * move of the clock runs those it passes in time order (then in the order they were scheduled), each
+ * with the clock reading its own time.
+ */
 export class SimulatedClock {
   private ms: number;
+  private readonly scheduled: Array<{ at: number; order: number; fn: () => unknown }> = [];
+  private order = 0;
+  /** What scheduled callbacks threw or rejected with: a test asserts it is empty. */
+  readonly callbackErrors: unknown[] = [];
 
   constructor(start: Date = new Date()) {
     this.ms = start.getTime();
@@ -165,7 +176,52 @@ export class SimulatedClock {
     return new Date(this.ms);
   }
 
+  /** Runs `fn` when the clock reaches `at` (at its next move, if `at` has passed already). */
+  schedule(at: Date, fn: () => unknown): void {
+    this.scheduled.push({ at: at.getTime(), order: this.order++, fn });
+    this.scheduled.sort((a, b) => a.at - b.at || a.order - b.order);
+  }
+
+  /** When the earliest scheduled callback is due, if any is. */
+  nextScheduled(): Date | undefined {
+    const first = this.scheduled[0];
+    return first ? new Date(first.at) : undefined;
+  }
+
+  /**
+   * Moves the clock on, running the callbacks it passes. Synchronous, because a Wait's duration is read
+   * synchronously by the interpreter: a callback's promise is not awaited (what it awaits happens after
+   * the Wait), only its failure kept.
+   */
   advance(seconds: number): void {
-    this.ms += Math.max(0, seconds) * 1000;
+    const target = this.ms + Math.max(0, seconds) * 1000;
+    for (let due = this.takeDue(target); due; due = this.takeDue(target)) {
+      this.ms = Math.max(this.ms, due.at);
+      try {
+        const result = due.fn();
+        if (result instanceof Promise) result.catch((error: unknown) => this.callbackErrors.push(error));
+      } catch (error) {
+        this.callbackErrors.push(error);
+      }
+    }
+    this.ms = Math.max(this.ms, target);
+  }
+
+  /** Moves the clock to `at`, running the callbacks it passes one after the other, awaiting each. */
+  async advanceTo(at: Date): Promise<void> {
+    const target = at.getTime();
+    for (let due = this.takeDue(target); due; due = this.takeDue(target)) {
+      this.ms = Math.max(this.ms, due.at);
+      try {
+        await due.fn();
+      } catch (error) {
+        this.callbackErrors.push(error);
+      }
+    }
+    this.ms = Math.max(this.ms, target);
+  }
+
+  private takeDue(target: number) {
+    return this.scheduled[0] && this.scheduled[0].at <= target ? this.scheduled.shift() : undefined;
   }
 }

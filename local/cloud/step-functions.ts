@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { AwsApiError, serveAwsJson, type AwsJsonActions } from './aws-json-server.js';
 import type { Invoke } from './lambda.js';
@@ -5,6 +6,7 @@ import {
   DATA_LIMIT_ERROR,
   dataLimitCause,
   ExecutionHistory,
+  PAYLOAD_LIMIT_BYTES,
   taskResource,
   type HistoryEvent,
   type SimulatedClock,
@@ -33,6 +35,10 @@ export type { HistoryEvent } from './step-functions-history.js';
  * measure its result before the interpreter sees it, so a result over the quota is a task failure that
  * Retry and Catch see, as on AWS. A quota that ends the execution aborts the interpreter and the
  * execution ends FAILED with AWS's error and cause.
+ *
+ * A `.waitForTaskToken` Task (the callback pattern) invokes its function with a fresh task token and
+ * then waits for SendTaskSuccess, SendTaskFailure or the end of its TimeoutSeconds/HeartbeatSeconds,
+ * which this class enforces itself on scaled or simulated time (see `waitForTaskToken`).
  */
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type State = Record<string, Json> & { Type: string };
@@ -110,6 +116,8 @@ export class LocalStepFunctions {
     const parsedInput = JSON.parse(input) as Json;
     const startDate = this.now();
     const attempts = new Map<string, Attempt>();
+    const tokens = new ExecutionTokens(stateMachineArn, executionArn);
+    const enteredInputs = new Map<string, Json>();
     let abort = (): void => undefined;
     // A quota may end the execution before `run` has returned: abort on the next microtask.
     const history = new ExecutionHistory(
@@ -119,9 +127,29 @@ export class LocalStepFunctions {
     const run = new StateMachine(this.scaledDefinition(machine.definition) as never, {
       validationOptions: { checkArn: false },
     }).run(parsedInput as never, {
-      overrides: this.overrides(machine.definition, parsedInput, history, attempts, startDate) as never,
+      overrides: this.overrides(machine.definition, parsedInput, {
+        history,
+        attempts,
+        startDate,
+        tokens,
+        enteredInputs,
+      }) as never,
+      // The interpreter copies this object's properties into the context object once per run, so `Task`
+      // stays this very object and `$$.Task.Token` calls the getter each time a Task's Parameters read it.
+      context: {
+        Task: {
+          get Token() {
+            return tokens.peek();
+          },
+        },
+      },
     });
-    abort = run.abort;
+    // Stopping the run also ends its token waits at once: the interpreter's abort does not settle the
+    // Task it is awaiting, and a later SendTask* must be refused.
+    abort = () => {
+      run.abort();
+      tokens.endAll();
+    };
 
     const execution: Execution = {
       executionArn,
@@ -139,7 +167,7 @@ export class LocalStepFunctions {
         return history.largestPayloadBytes;
       },
       done: undefined as unknown as Promise<Execution>,
-      abort: run.abort,
+      abort: () => abort(),
     };
     const logged = (async () => {
       for await (const event of run.eventLogs as AsyncIterable<LoggedEvent>) {
@@ -148,12 +176,17 @@ export class LocalStepFunctions {
           type: event.type,
           ...(event.state ? { state: event.state.name } : {}),
         });
+        // TimeoutSecondsPath and HeartbeatSecondsPath are read from the state's input.
+        if (event.type === 'StateEntered' && event.state)
+          enteredInputs.set(event.state.name, (event.state.input ?? null) as Json);
         recordHistory(history, attempts, event);
       }
     })().catch(() => undefined);
     // The log is read to its end before the execution ends: a state output over the quota, found there,
     // fails an execution that the interpreter may already have finished.
     execution.done = Promise.allSettled([run.result, logged]).then(([result]) => {
+      // However it ended (timeout, stop, quota), its outstanding tokens end with it.
+      tokens.endAll();
       const imposed = history.imposedEnd;
       if (imposed) return this.finish(execution, imposed.status, imposed);
       if (result.status === 'fulfilled')
@@ -188,6 +221,225 @@ export class LocalStepFunctions {
     return execution;
   }
 
+  /**
+   * SendTaskSuccess: the token's task succeeds with `output` (a JSON text) as its result.
+   * Errors as https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html
+   * lists them (read 2026-11-29): InvalidToken, TaskTimedOut (the task has ended), InvalidOutput (not
+   * JSON; over the 262,144-byte length constraint of `output`).
+   */
+  sendTaskSuccess(taskToken: string, output: string): void {
+    const wait = this.openWait(taskToken);
+    if (typeof output !== 'string' || Buffer.byteLength(output, 'utf8') > PAYLOAD_LIMIT_BYTES)
+      throw new AwsApiError(
+        'InvalidOutput',
+        `the output is not a JSON text of at most ${PAYLOAD_LIMIT_BYTES} bytes`,
+      );
+    let result: Json;
+    try {
+      result = JSON.parse(output) as Json;
+    } catch {
+      throw new AwsApiError('InvalidOutput', 'the output is not valid JSON');
+    }
+    wait.answer({ output: result });
+  }
+
+  /**
+   * SendTaskFailure: the token's task fails with `error` and `cause`, which its Retry and Catch match.
+   * Constraints from https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html
+   * (read 2026-11-29): error at most 256 characters, cause at most 32,768; errors InvalidToken and
+   * TaskTimedOut as for SendTaskSuccess.
+   */
+  sendTaskFailure(taskToken: string, error = '', cause = ''): void {
+    if (error.length > 256 || cause.length > 32_768)
+      throw new AwsApiError('ValidationException', 'error is limited to 256 characters and cause to 32768');
+    this.openWait(taskToken).answer({ error, cause });
+  }
+
+  /**
+   * SendTaskHeartbeat: restarts the task's HeartbeatSeconds; its TimeoutSeconds is unchanged ("The
+   * Timeout of a task [...] is its maximum allowed duration, regardless of the number of
+   * SendTaskHeartbeat requests received", and a heartbeat "does not in itself create an event in the
+   * execution history": https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskHeartbeat.html,
+   * read 2026-11-29).
+   */
+  sendTaskHeartbeat(taskToken: string): void {
+    this.openWait(taskToken).heartbeat();
+  }
+
+  private readonly tokenWaits = new Map<string, TokenWait>();
+
+  /** The wait a SendTask* call is about, if it is still waiting for an answer. */
+  private openWait(taskToken: string): TokenWait {
+    if (typeof taskToken !== 'string' || taskToken.length < 1 || taskToken.length > 2048)
+      // The taskToken length constraints of the three actions' API reference pages (read 2026-11-29).
+      throw new AwsApiError('ValidationException', 'taskToken must be 1 to 2048 characters long');
+    const wait = this.tokenWaits.get(taskToken);
+    if (!wait)
+      throw new AwsApiError('InvalidToken', 'Invalid Token: local Step Functions issued no such task token');
+    // The message AWS answers for a token whose task has ended (reported with the response AWS gave in
+    // github.com/andybalham/blog-task-tokens-part-2, 2022-07-26; read 2026-11-29).
+    if (wait.status !== 'waiting')
+      throw new AwsApiError('TaskTimedOut', "Task Timed Out: 'Provided task does not exist anymore'");
+    return wait;
+  }
+
+  /**
+   * Runs one attempt of a `.waitForTaskToken` Task: invokes the function with the Parameters' Payload
+   * (the token in it), then waits for an answer to the token, its TimeoutSeconds, its HeartbeatSeconds
+   * or the end of the execution. The history is the one AWS recorded for a callback task
+   * (localstack/localstack tests/aws/services/stepfunctions/v2/callback/test_callback.snapshot.json,
+   * recorded against AWS 2023-06-25 and 2024-03-10, read 2026-11-29): TaskScheduled, TaskStarted,
+   * TaskSubmitted once the function has taken the token, then TaskSucceeded | TaskFailed | TaskTimedOut
+   * (for States.Timeout and States.HeartbeatTimeout alike, as API_SendTaskHeartbeat says). The function's
+   * own result is ignored; its failure fails the task. The types are in API_HistoryEvent.html (see
+   * step-functions-history.ts).
+   *
+   * Time: on scaled time the deadlines are real timers, `timeScale` of their seconds; on a
+   * SimulatedClock the wait moves the clock to its next deadline or scheduled callback (never while the
+   * function is still running), and ends as soon as an answer arrives.
+   */
+  private async waitForTaskToken(
+    name: string,
+    state: State,
+    taskInput: Json,
+    claimed: string | undefined,
+    invoke: (input: Json) => Promise<unknown>,
+    definition: Definition,
+    scope: ExecutionScope,
+  ): Promise<Json> {
+    const { history, attempts, tokens, startDate } = scope;
+    const clock = this.options.clock;
+    const token = claimed ?? tokens.peek();
+    tokens.claim();
+    const wait = new TokenWait(tokens.stateMachineArn, tokens.executionArn);
+    this.tokenWaits.set(token, wait);
+    tokens.waits.add(wait);
+    try {
+      // Let the history catch up with the interpreter's log first (as the other Tasks do).
+      await new Promise((resolve) => setImmediate(resolve));
+      if (wait.executionEnded) throw new ExecutionEndedError();
+      if (!history.withinPayloadLimit(taskInput)) history.fail(DATA_LIMIT_ERROR, dataLimitCause(name));
+      if (!history.record('TaskScheduled', name) || !history.record('TaskStarted', name))
+        throw new ExecutionEndedError();
+      const attempt: Attempt = { open: true, events: 'Task' };
+      attempts.set(name, attempt);
+
+      const stateInput = scope.enteredInputs.get(name) ?? null;
+      const timeoutSeconds = taskSeconds(state, 'Timeout', stateInput);
+      const heartbeatSeconds = taskSeconds(state, 'Heartbeat', stateInput);
+      const nowMs = () => (clock ? clock.now().getTime() : Date.now());
+      const msPerSecond = clock ? 1000 : 1000 * this.timeScale;
+      // On scaled time the function runs in real time while the deadlines are scaled down (a 60 s timeout
+      // is 60 ms at 1/1000), so a cold start could outlast a timeout it never would on AWS. There the
+      // deadlines start when the function has taken the token (TaskSubmitted); on a simulated clock, where
+      // the function takes no simulated time, at the start, as on AWS.
+      let timeoutAt: number | undefined;
+      const startDeadlines = () => {
+        if (timeoutSeconds !== undefined) timeoutAt = nowMs() + timeoutSeconds * msPerSecond;
+        wait.onHeartbeat();
+      };
+      if (heartbeatSeconds !== undefined)
+        wait.onHeartbeat = () => (wait.heartbeatAt = nowMs() + heartbeatSeconds * msPerSecond);
+      if (clock) startDeadlines();
+      // On scaled time the interpreter enforces the execution's TimeoutSeconds; on a simulated clock
+      // nothing else would, so the wait does.
+      const executionDeadline =
+        clock && definition.TimeoutSeconds !== undefined
+          ? startDate.getTime() + definition.TimeoutSeconds * 1000
+          : undefined;
+
+      const invocation: { state: 'running' | 'done' | 'failed'; error?: unknown } = { state: 'running' };
+      invoke(taskInput).then(
+        () => {
+          invocation.state = 'done';
+          wait.poke();
+        },
+        (error: unknown) => {
+          invocation.state = 'failed';
+          invocation.error = error;
+          wait.poke();
+        },
+      );
+      let submitted = false;
+      const close = () => {
+        wait.status = 'closed';
+        attempt.open = false;
+      };
+
+      for (;;) {
+        if (wait.executionEnded) throw new ExecutionEndedError();
+        if (invocation.state === 'failed' && wait.status === 'waiting') {
+          close();
+          history.record('TaskFailed', name);
+          throw invocation.error;
+        }
+        if (invocation.state === 'done' && !submitted) {
+          submitted = true;
+          if (!clock) startDeadlines();
+          if (!history.record('TaskSubmitted', name)) throw new ExecutionEndedError();
+        }
+        // An answer that came while the function was still running is applied once it has returned,
+        // so that TaskSubmitted comes first as on AWS.
+        if (wait.status === 'completed' && invocation.state !== 'running') {
+          close();
+          const answer = wait.answered!;
+          if ('error' in answer) {
+            history.record('TaskFailed', name);
+            throw Object.assign(new Error(answer.cause), { name: answer.error });
+          }
+          if (!history.withinPayloadLimit(answer.output)) {
+            history.record('TaskFailed', name);
+            throw Object.assign(new Error(dataLimitCause('lambda')), { name: DATA_LIMIT_ERROR });
+          }
+          if (!history.record('TaskSucceeded', name)) throw new ExecutionEndedError();
+          return answer.output;
+        }
+        const now = nowMs();
+        if (wait.status === 'waiting') {
+          if (timeoutAt !== undefined && now >= timeoutAt) {
+            close();
+            history.record('TaskTimedOut', name);
+            throw await statesTimeoutError();
+          }
+          if (wait.heartbeatAt !== undefined && now >= wait.heartbeatAt) {
+            close();
+            history.record('TaskTimedOut', name);
+            throw Object.assign(new Error(HEARTBEAT_TIMEOUT_ERROR), { name: HEARTBEAT_TIMEOUT_ERROR });
+          }
+        }
+        if (executionDeadline !== undefined && now >= executionDeadline) {
+          close();
+          history.timeOut();
+          throw new ExecutionEndedError();
+        }
+
+        const woken = wait.sleep();
+        // Only a task still waiting for its answer has deadlines to sleep until.
+        const deadlines =
+          wait.status === 'waiting' ? [timeoutAt, wait.heartbeatAt, executionDeadline] : [executionDeadline];
+        if (!clock) {
+          const next = earliest(deadlines);
+          const timer = next === undefined ? undefined : setTimeout(() => wait.poke(), next - now);
+          await woken;
+          clearTimeout(timer);
+        } else if (invocation.state === 'running' || wait.status !== 'waiting') {
+          await woken;
+        } else {
+          // An answer already on its way (sent by the function as it returned) lands before time moves.
+          await new Promise((resolve) => setImmediate(resolve));
+          if (wait.status !== 'waiting' || wait.executionEnded) continue;
+          const next = earliest([...deadlines, clock.nextScheduled()?.getTime()]);
+          if (next === undefined) await woken;
+          else await clock.advanceTo(new Date(next));
+        }
+      }
+    } finally {
+      wait.status = 'closed';
+      wait.poke = () => undefined;
+      tokens.waits.delete(wait);
+    }
+  }
+
   /** Resolves when every execution started so far has ended. */
   async settle(): Promise<void> {
     await Promise.all([...this.executions.values()].map((e) => e.done));
@@ -207,22 +459,31 @@ export class LocalStepFunctions {
   }
 
   private scaledDefinition(definition: Definition): Definition {
-    const copy = structuredClone(definition);
+    // A JSON copy, not structuredClone: the interpreter resolves nested Parameters only in objects whose
+    // prototype is its realm's Object.prototype, and under Jest's VM context structuredClone returns the
+    // host realm's objects (a `Payload: { 'taskToken.$': ... }` was then passed on unresolved).
+    const copy = JSON.parse(JSON.stringify(definition)) as Definition;
     // On a simulated clock the timeout is checked by the Waits (overrides), on simulated time.
     if (this.options.clock) delete copy.TimeoutSeconds;
     else if (copy.TimeoutSeconds !== undefined)
       copy.TimeoutSeconds = Math.max(1, Math.ceil(copy.TimeoutSeconds * this.timeScale));
+    // The interpreter races every Task against its own timer (TimeoutSeconds, else 60 s of real time).
+    // A token task's timeout and heartbeat are enforced by waitForTaskToken on scaled or simulated time,
+    // so the interpreter gets the longest timer Node can set instead, which the wait always outlives
+    // (it ends with the execution at the latest, and then the interpreter clears its timer).
+    for (const [, state] of walkStates(copy)) {
+      if (state.Type !== 'Task' || !isTokenTask(state)) continue;
+      delete state.TimeoutSecondsPath;
+      delete state.HeartbeatSeconds;
+      delete state.HeartbeatSecondsPath;
+      state.TimeoutSeconds = MAX_TIMER_SECONDS;
+    }
     return copy;
   }
 
   /** Builds the per-state overrides for one execution (they keep that execution's last state). */
-  private overrides(
-    definition: Definition,
-    input: Json,
-    history: ExecutionHistory,
-    attempts: Map<string, Attempt>,
-    startDate: Date,
-  ) {
+  private overrides(definition: Definition, input: Json, scope: ExecutionScope) {
+    const { history, attempts, startDate, tokens } = scope;
     let lastState: Json = input;
     const taskResourceLocalHandlers: Record<string, (input: Json) => Promise<Json>> = {};
     const waitTimeOverrides: Record<string, number> = {};
@@ -235,39 +496,60 @@ export class LocalStepFunctions {
         const resource = taskResource(String(state.Resource));
         const resultPath =
           typeof state.ResultPath === 'string' ? state.ResultPath : state.ResultPath === null ? null : '$';
-        taskResourceLocalHandlers[name] = async (taskInput) => {
-          // The interpreter logs asynchronously: let the history catch up with it before this attempt,
-          // so that an execution a quota has ended invokes nothing more.
-          await new Promise((resolve) => setImmediate(resolve));
-          if (!history.withinPayloadLimit(taskInput)) history.fail(DATA_LIMIT_ERROR, dataLimitCause(name));
-          if (
-            !history.record(`${resource.events}Scheduled`, name) ||
-            !history.record(`${resource.events}Started`, name)
-          )
-            throw new ExecutionEndedError();
-          const attempt: Attempt = { open: true, events: resource.events };
-          attempts.set(name, attempt);
-          let result: Json;
-          try {
-            result = (await invoke(taskInput)) as Json;
-          } catch (error) {
-            if (attempt.open) history.record(`${resource.events}Failed`, name);
+        if (isTokenTask(state)) {
+          taskResourceLocalHandlers[name] = async (taskInput) => {
+            // Synchronously, before anything else can run: the token this attempt's Parameters just read.
+            const token = tokens.claim();
+            const result = await this.waitForTaskToken(
+              name,
+              state,
+              taskInput,
+              token,
+              invoke,
+              definition,
+              scope,
+            );
+            lastState = applyResultPath(scope.enteredInputs.get(name) ?? lastState, resultPath, result);
+            return result;
+          };
+        } else
+          taskResourceLocalHandlers[name] = async (taskInput) => {
+            // `$$.Task.Token` means nothing outside a token task: whatever was read is dropped.
+            tokens.claim();
+            // The interpreter logs asynchronously: let the history catch up with it before this attempt,
+            // so that an execution a quota has ended invokes nothing more.
+            await new Promise((resolve) => setImmediate(resolve));
+            if (!history.withinPayloadLimit(taskInput)) history.fail(DATA_LIMIT_ERROR, dataLimitCause(name));
+            if (
+              !history.record(`${resource.events}Scheduled`, name) ||
+              !history.record(`${resource.events}Started`, name)
+            )
+              throw new ExecutionEndedError();
+            const attempt: Attempt = { open: true, events: resource.events };
+            attempts.set(name, attempt);
+            let result: Json;
+            try {
+              result = (await invoke(taskInput)) as Json;
+            } catch (error) {
+              if (attempt.open) history.record(`${resource.events}Failed`, name);
+              attempt.open = false;
+              throw error;
+            }
+            if (!attempt.open) return result; // it timed out meanwhile: the interpreter has moved on
             attempt.open = false;
-            throw error;
-          }
-          if (!attempt.open) return result; // it timed out meanwhile: the interpreter has moved on
-          attempt.open = false;
-          if (!history.withinPayloadLimit(result)) {
-            history.record(`${resource.events}Failed`, name);
-            // A connector's output over the quota fails the task, and the state's Retry and Catch see it:
-            // AWS's recorded histories show `States.ALL` catching it (see step-functions-history.ts),
-            // although the error-handling page calls the error terminal.
-            throw Object.assign(new Error(dataLimitCause(resource.causeSubject)), { name: DATA_LIMIT_ERROR });
-          }
-          if (!history.record(`${resource.events}Succeeded`, name)) throw new ExecutionEndedError();
-          lastState = applyResultPath(taskInput, resultPath, result);
-          return result;
-        };
+            if (!history.withinPayloadLimit(result)) {
+              history.record(`${resource.events}Failed`, name);
+              // A connector's output over the quota fails the task, and the state's Retry and Catch see it:
+              // AWS's recorded histories show `States.ALL` catching it (see step-functions-history.ts),
+              // although the error-handling page calls the error terminal.
+              throw Object.assign(new Error(dataLimitCause(resource.causeSubject)), {
+                name: DATA_LIMIT_ERROR,
+              });
+            }
+            if (!history.record(`${resource.events}Succeeded`, name)) throw new ExecutionEndedError();
+            lastState = applyResultPath(taskInput, resultPath, result);
+            return result;
+          };
         if (Array.isArray(state.Retry)) {
           retryIntervalOverrides[name] = (state.Retry as Array<Record<string, Json>>).map((retrier) =>
             clock ? 0 : Math.round(Number(retrier.IntervalSeconds ?? 1) * 1000 * this.timeScale),
@@ -346,6 +628,24 @@ export class LocalStepFunctions {
       StopExecution: (b) => {
         this.stop(String(b.executionArn));
         return { stopDate: Date.now() / 1000 };
+      },
+      // The three answer an empty object (the API reference's "Response Elements", read 2026-11-29).
+      SendTaskSuccess: (b) => {
+        if (typeof b.output !== 'string') throw new AwsApiError('ValidationException', 'output is required');
+        this.sendTaskSuccess(String(b.taskToken ?? ''), b.output);
+        return {};
+      },
+      SendTaskFailure: (b) => {
+        this.sendTaskFailure(
+          String(b.taskToken ?? ''),
+          typeof b.error === 'string' ? b.error : undefined,
+          typeof b.cause === 'string' ? b.cause : undefined,
+        );
+        return {};
+      },
+      SendTaskHeartbeat: (b) => {
+        this.sendTaskHeartbeat(String(b.taskToken ?? ''));
+        return {};
       },
     };
     return serveAwsJson({
@@ -429,16 +729,23 @@ interface LoggedEvent {
   Error?: string;
 }
 
-/**
- * Thrown in a Task once the execution has ended by a quota; no Retry or Catch sees it (the interpreter
- * reads these two flags), and the execution's end is already decided.
- */
-class ExecutionEndedError extends Error {
+/** An error no Retry or Catch sees (the interpreter reads these two flags). */
+class UncatchableError extends Error {
   readonly isRetryable = false;
   readonly isCatchable = false;
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/**
+ * Thrown in a Task once the execution has ended (by a quota, a stop, its timeout): the execution's end
+ * is already decided.
+ */
+class ExecutionEndedError extends UncatchableError {
   constructor() {
-    super('the execution has ended');
-    this.name = 'States.Runtime';
+    super('States.Runtime', 'the execution has ended');
   }
 }
 
@@ -498,5 +805,184 @@ function recordHistory(history: ExecutionHistory, attempts: Map<string, Attempt>
       if (state.type === 'Map' || state.type === 'Parallel')
         history.record(`${state.type}StateFailed`, state.name);
       return;
+  }
+}
+
+/** What one execution's Task handlers share. */
+interface ExecutionScope {
+  history: ExecutionHistory;
+  attempts: Map<string, Attempt>;
+  startDate: Date;
+  tokens: ExecutionTokens;
+  /** Each state's input when it was last entered, from the interpreter's log. */
+  enteredInputs: Map<string, Json>;
+}
+
+/**
+ * A Task of the callback pattern: "Call a service with a task token, and have Step Functions wait until
+ * that token is returned with a payload" by appending `.waitForTaskToken` to the resource
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-wait-token,
+ * read 2026-11-29).
+ */
+function isTokenTask(state: State): boolean {
+  return typeof state.Resource === 'string' && state.Resource.endsWith('.waitForTaskToken');
+}
+
+/**
+ * A task's TimeoutSeconds or HeartbeatSeconds, or the positive integer its …SecondsPath selects in the
+ * state input ("TimeoutSecondsPath [...] provide a timeout value dynamically from the state input using
+ * a reference path", https://docs.aws.amazon.com/step-functions/latest/dg/state-task.html, read
+ * 2026-11-29). A path that selects no positive integer fails the task with States.Runtime, which no
+ * Retry or Catch sees.
+ */
+function taskSeconds(state: State, kind: 'Timeout' | 'Heartbeat', stateInput: Json): number | undefined {
+  const fixed = state[`${kind}Seconds`];
+  if (typeof fixed === 'number') return fixed;
+  const path = state[`${kind}SecondsPath`];
+  if (typeof path !== 'string') return undefined;
+  const value = readPath(stateInput, path);
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  throw new UncatchableError(
+    'States.Runtime',
+    `${kind}SecondsPath '${path}' does not select a positive integer in the state input`,
+  );
+}
+
+function earliest(times: ReadonlyArray<number | undefined>): number | undefined {
+  const defined = times.filter((t): t is number => t !== undefined);
+  return defined.length ? Math.min(...defined) : undefined;
+}
+
+/** The longest delay setTimeout takes (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * "States.HeartbeatTimeout: A Task state failed to send a heartbeat for a period longer than the
+ * HeartbeatSeconds value. HeartbeatTimeout is available inside the Catch and Retry fields."
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html, read 2026-11-29).
+ */
+const HEARTBEAT_TIMEOUT_ERROR = 'States.HeartbeatTimeout';
+
+let statesTimeoutErrorClass: Promise<new () => Error> | undefined;
+
+/**
+ * A States.Timeout error the interpreter treats as its own. On AWS, `States.TaskFailed` in a Retry or
+ * Catch "matches any known error name except for States.Timeout" (concepts-error-handling.html, above);
+ * the interpreter implements that exception with `instanceof` its StatesTimeoutError, which it does not
+ * export. The class is taken, once, from a throwaway run whose Task times out after 1 ms (validation
+ * off, since a fractional TimeoutSeconds is not valid ASL).
+ */
+async function statesTimeoutError(): Promise<Error> {
+  statesTimeoutErrorClass ??= new StateMachine(
+    {
+      StartAt: 'Probe',
+      States: { Probe: { Type: 'Task', Resource: 'probe', TimeoutSeconds: 0.001, End: true } },
+    } as never,
+    { validationOptions: { noValidate: true } },
+  )
+    .run(null as never, {
+      overrides: { taskResourceLocalHandlers: { Probe: () => new Promise<never>(() => undefined) } },
+    })
+    .result.then(
+      () => {
+        throw new Error('the timeout probe did not time out');
+      },
+      (error: Error) => (error.cause as Error).constructor as new () => Error,
+    );
+  return new (await statesTimeoutErrorClass)();
+}
+
+/**
+ * A task token: which state machine and execution issued it, readable without the server so that IAM
+ * can authorize SendTask* on the state machine (`taskTokenStateMachineArn`), and 32 random bytes that
+ * make it unguessable. Only tokens this process issued are accepted: the whole string is looked up, so
+ * a token whose ARNs were rewritten is unknown.
+ */
+function mintTaskToken(stateMachineArn: string, executionArn: string): string {
+  const issuer = Buffer.from(JSON.stringify({ s: stateMachineArn, e: executionArn })).toString('base64url');
+  return `${TOKEN_PREFIX}${issuer}.${randomBytes(32).toString('base64url')}`;
+}
+
+const TOKEN_PREFIX = 'local1.';
+
+/** The ARN of the state machine whose execution issued a task token, if it is one local mode issues. */
+export function taskTokenStateMachineArn(taskToken: string): string | undefined {
+  if (!taskToken.startsWith(TOKEN_PREFIX)) return undefined;
+  const [issuer = ''] = taskToken.slice(TOKEN_PREFIX.length).split('.');
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(issuer, 'base64url').toString('utf8'));
+    const arn = (parsed as { s?: unknown } | null)?.s;
+    return typeof arn === 'string' && arn.startsWith('arn:') ? arn : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One execution's task tokens: the one `$$.Task.Token` reads next, and the waits still open. */
+class ExecutionTokens {
+  private pending: string | undefined;
+  readonly waits = new Set<TokenWait>();
+
+  constructor(
+    readonly stateMachineArn: string,
+    readonly executionArn: string,
+  ) {}
+
+  /** The token the next Task attempt will claim: read as often as its Parameters mention it. */
+  peek(): string {
+    return (this.pending ??= mintTaskToken(this.stateMachineArn, this.executionArn));
+  }
+
+  /** Takes the token read since the last claim (a Task claims it synchronously as it starts). */
+  claim(): string | undefined {
+    const token = this.pending;
+    this.pending = undefined;
+    return token;
+  }
+
+  /** The execution has ended: every open wait ends, and its token is refused from now on. */
+  endAll(): void {
+    for (const wait of this.waits) {
+      wait.executionEnded = true;
+      wait.status = 'closed';
+      wait.poke();
+    }
+  }
+}
+
+type TokenAnswer = { output: Json } | { error: string; cause: string };
+
+/**
+ * A token task's wait. `waiting` accepts one answer; `completed` has it (applied once the function
+ * has returned); `closed` has ended, and refuses answers with TaskTimedOut.
+ */
+class TokenWait {
+  status: 'waiting' | 'completed' | 'closed' = 'waiting';
+  answered: TokenAnswer | undefined;
+  executionEnded = false;
+  heartbeatAt: number | undefined;
+  onHeartbeat: () => void = () => undefined;
+  /** Wakes the waiting loop to look again. */
+  poke: () => void = () => undefined;
+
+  constructor(
+    readonly stateMachineArn: string,
+    readonly executionArn: string,
+  ) {}
+
+  answer(answer: TokenAnswer): void {
+    this.answered = answer;
+    this.status = 'completed';
+    this.poke();
+  }
+
+  heartbeat(): void {
+    this.onHeartbeat();
+    this.poke();
+  }
+
+  /** Resolves at the next poke. */
+  sleep(): Promise<void> {
+    return new Promise<void>((resolve) => (this.poke = resolve));
   }
 }

@@ -1,4 +1,5 @@
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../template.js';
+import { taskTokenStateMachineArn } from '../step-functions.js';
 import type { AccessRequest } from './authorizer.js';
 
 /**
@@ -150,6 +151,20 @@ export function classifyJson(
       return [{ action: `secretsmanager:${action}`, resource }];
     }
     case 'states': {
+      if (action === 'SendTaskSuccess' || action === 'SendTaskFailure' || action === 'SendTaskHeartbeat') {
+        // These actions have no resource type ("If there is no value for this column, you must specify
+        // all resources ("*")": Service Authorization Reference, Actions defined by AWS Step Functions,
+        // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html,
+        // read 2026-11-29), so IAM evaluates them on "*" and a grant scoped to the state machine (CDK's
+        // grantTaskResponse) does not match: workers saw AccessDenied until they granted "*"
+        // (aws/aws-cdk discussion #26401, 2023, read 2026-11-29; an older PR, aws/aws-cdk#8486 of 2020,
+        // reported the scoped grant working). Local mode follows the reference, the strict reading: a
+        // deployment that works here works under either. The token must still be one local mode issued.
+        const machine = taskTokenStateMachineArn(str('taskToken'));
+        if (!machine)
+          throw new UnclassifiedRequestError(`states:${action} with a task token local mode did not issue`);
+        return [{ action: `states:${action}`, resource: '*' }];
+      }
       const resource =
         typeof body.executionArn === 'string'
           ? body.executionArn
