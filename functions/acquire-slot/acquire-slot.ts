@@ -1,15 +1,13 @@
-import type { ParkedRuns, ProviderSlots, TaskTokens } from '../core/ports.js';
-import type { HandOver } from '../core/slots.js';
-import type { SlotGrant } from '../core/workflow-state.js';
+import type { ParkedRuns, ProviderSlots } from '../core/ports.js';
+import type { HandOver, HandOverDeps } from '../core/slots.js';
 
 export interface AcquireSlotDeps {
   slots: ProviderSlots;
   parked: Pick<ParkedRuns, 'parkForSlot'>;
-  tokens: TaskTokens;
+  /** Resumes a run given a slot with its stored token (slotResumer). */
+  resume: HandOverDeps['resume'];
   /** Gives free slots to the queue's oldest runs and resumes them (handOverFreeSlots). */
   handOver(): Promise<HandOver>;
-  /** Epoch milliseconds. */
-  now(): number;
 }
 
 /**
@@ -26,8 +24,7 @@ export async function acquireSlot(
 ): Promise<{ runId: string; outcome: 'held' | 'granted' | 'queued' }> {
   await deps.parked.parkForSlot(input.runId, input.taskToken);
   if (await deps.slots.holds(input.runId)) {
-    const grant: SlotGrant = { grantedAt: Math.floor(deps.now() / 1000), waitedSeconds: 0 };
-    await deps.tokens.resume(input.taskToken, grant);
+    await deps.resume(input.runId, 0);
     return { runId: input.runId, outcome: 'held' };
   }
   await deps.slots.enqueue(input.runId);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { handOverSlots, parkedRuns, providerSlots, taskTokens } from '../adapters/deps.js';
+import { handOverSlots, parkedRuns, providerSlots, slotResume } from '../adapters/deps.js';
 import { stepHandler } from '../adapters/handler-kit.js';
 import { acquireSlot } from './acquire-slot.js';
 
@@ -10,8 +10,7 @@ export const handler = stepHandler(
     acquireSlot(input, {
       slots: providerSlots(),
       parked: parkedRuns(),
-      tokens: taskTokens(),
+      resume: slotResume(),
       handOver: handOverSlots,
-      now: Date.now,
     }),
 );

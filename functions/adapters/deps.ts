@@ -36,6 +36,9 @@ export const webhookLog = (): WebhookLog =>
 
 export const taskTokens = (): TaskTokens => sfnTaskTokens(awsClients.sfn());
 
+/** Resumes a run given a provider slot (core/slots.ts). */
+export const slotResume = () => slotResumer(parkedRuns(), taskTokens(), Date.now);
+
 /** Gives free provider slots to the queue's oldest runs and resumes them (core/slots.ts). */
 export const handOverSlots = (): Promise<HandOver> => {
   const runs = runStore();
@@ -43,7 +46,7 @@ export const handOverSlots = (): Promise<HandOver> => {
     slots: providerSlots(),
     limit: readEnvironment('PROVIDER_CONCURRENCY').PROVIDER_CONCURRENCY,
     statusOf: async (runId) => (await runs.get(runId))?.status,
-    resume: slotResumer(parkedRuns(), taskTokens(), Date.now),
+    resume: slotResume(),
     now: Date.now,
   });
 };

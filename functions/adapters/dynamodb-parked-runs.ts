@@ -54,6 +54,18 @@ export function dynamoDbParkedRuns(documents: DynamoDBDocumentClient, tableName:
       return Item ? Tokens.parse(Item).slotToken : undefined;
     },
 
+    async clearSlotToken(runId, token) {
+      await update(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { runId },
+          UpdateExpression: 'REMOVE slotToken',
+          ConditionExpression: 'slotToken = :token',
+          ExpressionAttributeValues: { ':token': token },
+        }),
+      );
+    },
+
     async parkForJob(runId, token) {
       const parked = await update(
         new UpdateCommand({

@@ -193,6 +193,10 @@ export function dynamoDbProviderSlots(
       );
     },
 
+    async holders() {
+      return Object.keys((await readItem())?.leases ?? {});
+    },
+
     async holds(runId) {
       return (await readItem())?.leases?.[runId] !== undefined;
     },

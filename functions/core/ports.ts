@@ -67,6 +67,8 @@ export interface ProviderSlots {
   release(runId: string): Promise<void>;
   /** True when the run holds a slot. */
   holds(runId: string): Promise<boolean>;
+  /** The runs holding a slot. */
+  holders(): Promise<string[]>;
   /** Puts the run in the queue, keeping its place (its first `queuedAt`) if it is there already. */
   enqueue(runId: string): Promise<void>;
   /** The runs in the queue, oldest first. */
@@ -94,7 +96,10 @@ export interface SlotWaiter {
 export interface ParkedRuns {
   /** Keeps the token the run's slot wait is resumed with (replacing an older one). */
   parkForSlot(runId: string, token: string): Promise<void>;
+  /** The token the run's slot wait has not been resumed with yet, if any. */
   slotToken(runId: string): Promise<string | undefined>;
+  /** Forgets the token once it is used (resumed, or found gone); a newer one is kept. */
+  clearSlotToken(runId: string, token: string): Promise<void>;
   /**
    * Parks the run's job wait on `token`, unless a wake-up came while it was not parked: then that
    * wake-up is used up and its event returned (the caller resumes the token itself); else undefined.

@@ -59,6 +59,8 @@ export interface HandOverDeps {
 }
 
 export interface HandOver {
+  /** Holders given a slot earlier whose resume had not gone through (it failed), resumed now. */
+  delivered: string[];
   /** Runs given a slot, in queue order, and whether their resume reached a waiting task. */
   granted: Array<{ runId: string; resumed: boolean }>;
   /** Runs taken out of the queue because they had ended (or their item was gone). */
@@ -73,10 +75,16 @@ export interface HandOver {
  *
  * A waiter whose run has ended is taken out of the queue. A grant whose resume finds no waiting task (the
  * run's wait timed out and it is about to ask again, or it ended a moment ago) keeps the slot with the
- * run: asking again finds it, and a run that ended gives it back as a dead holder.
+ * run: asking again finds it, and a run that ended gives it back as a dead holder. A grant whose resume
+ * failed keeps its token stored: the next hand-over resumes it first (the resumer forgets a token once
+ * it is used).
  */
 export async function handOverFreeSlots(deps: HandOverDeps): Promise<HandOver> {
-  const result: HandOver = { granted: [], skipped: [] };
+  const result: HandOver = { delivered: [], granted: [], skipped: [] };
+  // A slot given whose resume failed (a throttled or refused SendTaskSuccess, a crash right after the
+  // grant) would otherwise wait for the run's 24-hour timeout: its token is still stored, so resume it.
+  for (const holder of await deps.slots.holders())
+    if (await deps.resume(holder, 0)) result.delivered.push(holder);
   for (const waiter of await deps.slots.waiting()) {
     const status = await deps.statusOf(waiter.runId);
     if (status === undefined || TERMINAL_STATUSES.has(status)) {

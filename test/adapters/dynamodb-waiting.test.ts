@@ -104,6 +104,7 @@ describe('the slot queue on DynamoDB', () => {
     expect(Object.keys(item.leases).sort()).toEqual(['holder', 'w1']);
     expect(Object.keys(item.waiting)).toEqual(['w2']);
     expect(await slots.holds('w1')).toBe(true);
+    expect((await slots.holders()).sort()).toEqual(['holder', 'w1']);
   });
 
   it('never grants more slots than the limit, however many hand-overs race', async () => {
@@ -148,6 +149,10 @@ describe('parked runs on DynamoDB', () => {
     await parked.parkForSlot('ghost', 'token-3');
     expect(await parked.slotToken('run')).toBe('token-2');
     expect(await parked.slotToken('ghost')).toBeUndefined();
+    await parked.clearSlotToken('run', 'token-1'); // an older token: the newer one stays
+    expect(await parked.slotToken('run')).toBe('token-2');
+    await parked.clearSlotToken('run', 'token-2');
+    expect(await parked.slotToken('run')).toBeUndefined();
     expect(
       (await documents.send(new GetCommand({ TableName: table, Key: { runId: 'ghost' } }))).Item,
     ).toBeUndefined();

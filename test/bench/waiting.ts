@@ -95,12 +95,13 @@ export async function measureWaiting(scenario: WaitingScenario): Promise<Waiting
       }
     },
   };
+  const resume = slotResumer(parked, tokens, () => clock.now().getTime());
   const handOver = () =>
     handOverFreeSlots({
       slots,
       limit: 1,
       statusOf: async (id) => (id === 'other-run' ? 'TRAINING' : (await runs.get(id))?.status),
-      resume: slotResumer(parked, tokens, () => clock.now().getTime()),
+      resume,
       now: () => clock.now().getTime(),
     });
   if (scenario.slotWaitSeconds > 0) {
@@ -138,14 +139,7 @@ export async function measureWaiting(scenario: WaitingScenario): Promise<Waiting
     ],
     [
       arnOf('acquire-slot'),
-      async (event) =>
-        acquireSlot(Input.parse(event), {
-          slots,
-          parked,
-          tokens,
-          handOver,
-          now: () => clock.now().getTime(),
-        }),
+      async (event) => acquireSlot(Input.parse(event), { slots, parked, resume, handOver }),
     ],
     [
       arnOf('create-job'),

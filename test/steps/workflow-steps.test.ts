@@ -343,20 +343,18 @@ describe('acquireSlot, the queue, and the hand-over in recordOutcome', () => {
     const { slots, holders, queue } = memorySlots({ runs, now });
     const { parked } = memoryParkedRuns(runs);
     const tokens = memoryTaskTokens();
+    const resume = slotResumer(parked, tokens.tokens, now);
     const handOver = () =>
       handOverFreeSlots({
         slots,
         limit,
         statusOf: async (runId) => (await runs.get(runId))?.status,
-        resume: slotResumer(parked, tokens.tokens, now),
+        resume,
         now,
       });
     const ask = async (runId: string) => {
       const { token, output } = tokens.issue();
-      const answer = await acquireSlot(
-        { runId, taskToken: token },
-        { slots, parked, tokens: tokens.tokens, handOver, now },
-      );
+      const answer = await acquireSlot({ runId, taskToken: token }, { slots, parked, resume, handOver });
       return { answer, token, output };
     };
     const end = async (runId: string) => {
@@ -366,7 +364,7 @@ describe('acquireSlot, the queue, and the hand-over in recordOutcome', () => {
         { runs, slots, handOver },
       );
     };
-    return { runs, slots, holders, queue, tokens, ask, end, handOver };
+    return { runs, slots, holders, queue, tokens, ask, end, handOver, parked };
   }
 
   it('resumes a run at once while a slot is free, and parks it in the queue when none is', async () => {
@@ -415,6 +413,21 @@ describe('acquireSlot, the queue, and the hand-over in recordOutcome', () => {
     const again = await w.ask('b');
     expect(again.answer.outcome).toBe('held');
     expect(w.tokens.completed.has(again.token)).toBe(true);
+  });
+
+  it('resumes at the next hand-over a run given a slot whose resume failed', async () => {
+    const w = await world(1);
+    await w.ask('a');
+    const b = await w.ask('b');
+    const resume = w.tokens.tokens.resume;
+    w.tokens.tokens.resume = async () => Promise.reject(new Error('AccessDeniedException'));
+    await w.end('a'); // Record's hand-over grants b, then fails to resume it
+    w.tokens.tokens.resume = resume;
+    expect([...w.holders.keys()]).toEqual(['b']);
+    expect(w.tokens.completed.has(b.token)).toBe(false);
+    expect((await w.handOver()).delivered).toEqual(['b']); // the sweep
+    expect(await b.output).toMatchObject({ waitedSeconds: 0 });
+    expect((await w.handOver()).delivered).toEqual([]); // its token is used up
   });
 
   it('keeps the queue first come, first served: a new run does not overtake waiting ones', async () => {

@@ -6,7 +6,7 @@ import {
   type RunRecord,
   type RunStatus,
 } from '../../functions/core/run.js';
-import { deadHolders, VANISHED_HOLDER_GRACE_MS } from '../../functions/core/slots.js';
+import { deadHolders, VANISHED_HOLDER_GRACE_MS, type HandOver } from '../../functions/core/slots.js';
 import { phaseOf } from '../../functions/core/workflow-state.js';
 import type {
   CreateJobRequest,
@@ -209,6 +209,9 @@ export function memorySlots(options: { runs?: RunStore; now?: () => number; vani
     async holds(runId) {
       return holders.has(runId);
     },
+    async holders() {
+      return [...holders.keys()];
+    },
     async enqueue(runId) {
       if (!queue.has(runId)) queue.set(runId, now());
     },
@@ -234,7 +237,7 @@ export function memorySlots(options: { runs?: RunStore; now?: () => number; vani
 }
 
 /** A hand-over for steps whose tests are about something else: nobody waits. */
-export const noHandOver = async () => ({ granted: [], skipped: [] });
+export const noHandOver = async (): Promise<HandOver> => ({ delivered: [], granted: [], skipped: [] });
 
 /** ParkedRuns in memory, with the adapter's rules; `items` maps run ids that exist to their tokens. */
 export function memoryParkedRuns(runs?: RunStore) {
@@ -251,6 +254,10 @@ export function memoryParkedRuns(runs?: RunStore) {
     },
     async slotToken(runId) {
       return (await item(runId))?.slotToken;
+    },
+    async clearSlotToken(runId, token) {
+      const found = await item(runId);
+      if (found?.slotToken === token) delete found.slotToken;
     },
     async parkForJob(runId, token) {
       const found = await item(runId);

@@ -3,7 +3,7 @@ import type { CloudFormationTemplate } from '../../local/template.js';
 /**
  * Takes one action away from a role in a synthesized template, as a deployment whose construct forgot
  * that grant would have it: every statement of the role's policies loses the action (a statement left
- * with no action is removed). The role is a function's (by its source entry) or the state machine's.
+ * with no action is removed; a policy other roles share keeps the action for them). The role is a function's (by its source entry) or the state machine's.
  */
 export type RoleOwner = { entry: string } | 'state-machine' | 'operators';
 
@@ -26,12 +26,29 @@ export function withoutAction(
           ? resource.Type === 'AWS::IAM::ManagedPolicy' && id.includes('Operators')
           : resource.Type === 'AWS::IAM::Policy' && (props.Roles ?? []).some((role) => role.Ref === roleId);
       if (!owned) continue;
-      props.PolicyDocument.Statement = props.PolicyDocument.Statement.flatMap((statement) => {
+      const statements = props.PolicyDocument.Statement.flatMap((statement) => {
         const actions = [statement.Action].flat();
         const kept = actions.filter((a) => a !== action);
         removed += actions.length - kept.length;
         return kept.length ? [{ ...statement, Action: kept }] : [];
       });
+      const roles = props.Roles ?? [];
+      if (owner === 'operators' || roles.length <= 1) {
+        props.PolicyDocument.Statement = statements;
+        continue;
+      }
+      // A policy several roles share: only this role loses the action. It leaves the shared policy and
+      // gets a copy of its own without the action.
+      props.Roles = roles.filter((role) => role.Ref !== roleId);
+      template.Resources[`${id}Without${roleId}`] = {
+        ...resource,
+        Properties: {
+          ...props,
+          PolicyName: `${id}Without${roleId}`,
+          Roles: [{ Ref: roleId! }],
+          PolicyDocument: { ...props.PolicyDocument, Statement: statements },
+        },
+      };
     }
     if (removed === 0) throw new Error(`${JSON.stringify(owner)} has no grant of ${action} to take away`);
     return template;
