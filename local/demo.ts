@@ -34,6 +34,11 @@ async function main(): Promise<number> {
     const runId = await cloud.drop(SAMPLE, key);
     const run = await cloud.waitForRun(runId, { onChange: (r) => console.log(describeChange(r)) });
     console.log(`\n${describeRun(run, cloud.bucket)}`);
+    const ended = emulator.webhookEvents.find((e) => e.jobId === run.providerJobId);
+    if (ended && run.finishedAt)
+      console.log(
+        `  (the emulator's ${ended.type} webhook woke the run at once: it ended, results collected, ${((Date.parse(run.finishedAt) - ended.emittedAt) / 1000).toFixed(1)} s after its job)`,
+      );
     if (run.resultsKey) {
       const csv = await text(cloud, run.resultsKey);
       const rows = csv.trim().split('\n');
