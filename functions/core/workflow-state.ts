@@ -7,7 +7,9 @@ import { RunConfigSchema } from './config.js';
  *   $            ExecutionInput (from validate)
  *   $.prepared   PreparedFiles  (Prepare)
  *   $.files      UploadedFiles  (Upload)
+ *   $.slot       SlotGrant      (Acquire provider slot, through its task token)
  *   $.job        JobProgress    (Create job, then Get status)
+ *   $.wake       JobWake        (Wait for job, through its task token) or the timeout's {Error, Cause}
  *   $.results    CollectedResults (Collect)
  *   $.failure    {Error, Cause} (any Catch)
  */
