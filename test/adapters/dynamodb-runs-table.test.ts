@@ -1,5 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   dynamoDbProviderSlots,
   PROVIDER_SLOTS_KEY,
@@ -7,46 +6,18 @@ import {
 import { dynamoDbRunStore } from '../../functions/adapters/dynamodb-run-store.js';
 import type { RunStatus } from '../../functions/core/run.js';
 import { VANISHED_HOLDER_GRACE_MS } from '../../functions/core/slots.js';
-import {
-  createTableFromTemplate,
-  startLocalDynamoDb,
-  type LocalDynamoDb,
-} from '../../local/cloud/dynamodb.js';
+
+import { useRunsTables } from '../support/runs-tables.js';
 
 /**
  * The runs table's adapters against dynalite: provider slots (the `~provider-slots` item) and the run
  * store's recordLateJob. Each test gets its own table, keyed by runId as the stack's is.
  */
-let db: LocalDynamoDb;
-let client: DynamoDBClient;
-let documents: DynamoDBDocumentClient;
-let tables = 0;
-
-beforeAll(async () => {
-  db = await startLocalDynamoDb();
-  client = new DynamoDBClient({
-    endpoint: db.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  documents = DynamoDBDocumentClient.from(client);
-});
-afterAll(async () => {
-  client?.destroy();
-  await db?.close();
-});
-
-async function newTable(): Promise<string> {
-  const name = `runs-${++tables}`;
-  await createTableFromTemplate(client, name, {
-    KeySchema: [{ AttributeName: 'runId', KeyType: 'HASH' }],
-    AttributeDefinitions: [{ AttributeName: 'runId', AttributeType: 'S' }],
-  });
-  return name;
-}
+const tables = useRunsTables('runs');
+const newTable = tables.newTable;
 
 async function addRun(table: string, runId: string, status: RunStatus) {
-  const runs = dynamoDbRunStore(documents, table);
+  const runs = dynamoDbRunStore(tables.documents(), table);
   const at = '2026-11-28T10:00:00.000Z';
   await runs.create({
     runId,
@@ -64,14 +35,14 @@ async function addRun(table: string, runId: string, status: RunStatus) {
 }
 
 const leases = async (table: string) =>
-  (await documents.send(new GetCommand({ TableName: table, Key: { runId: PROVIDER_SLOTS_KEY } }))).Item
-    ?.leases;
+  (await tables.documents().send(new GetCommand({ TableName: table, Key: { runId: PROVIDER_SLOTS_KEY } })))
+    .Item?.leases;
 
 describe('provider slots on DynamoDB', () => {
   it('let at most `limit` runs hold a slot, keep a holder that asks again, and free a released one', async () => {
     const table = await newTable();
     let now = 1_000;
-    const slots = dynamoDbProviderSlots(documents, table, { now: () => now });
+    const slots = dynamoDbProviderSlots(tables.documents(), table, { now: () => now });
     for (const run of ['a', 'b', 'c']) await addRun(table, run, 'UPLOADING');
 
     expect(await slots.acquire('a', 2)).toBe(true); // on a table without the item: it is created
@@ -90,13 +61,13 @@ describe('provider slots on DynamoDB', () => {
 
   it('release of a run that holds nothing leaves the table as it was', async () => {
     const table = await newTable();
-    await dynamoDbProviderSlots(documents, table).release('nobody');
+    await dynamoDbProviderSlots(tables.documents(), table).release('nobody');
     expect(await leases(table)).toBeUndefined();
   });
 
   it('give the slot of a holder whose run has ended to the next run', async () => {
     const table = await newTable();
-    const slots = dynamoDbProviderSlots(documents, table);
+    const slots = dynamoDbProviderSlots(tables.documents(), table);
     await addRun(table, 'live', 'TRAINING');
     await addRun(table, 'next', 'UPLOADING');
     const ended = await addRun(table, 'ended', 'UPLOADING');
@@ -111,7 +82,7 @@ describe('provider slots on DynamoDB', () => {
   it('give the slot of a holder whose run item is gone to the next run only after the grace period', async () => {
     const table = await newTable();
     let now = 5_000_000;
-    const slots = dynamoDbProviderSlots(documents, table, { now: () => now });
+    const slots = dynamoDbProviderSlots(tables.documents(), table, { now: () => now });
     await addRun(table, 'live', 'TRAINING');
     await addRun(table, 'next', 'UPLOADING');
     await slots.acquire('live', 2);
@@ -127,7 +98,7 @@ describe('provider slots on DynamoDB', () => {
   it('leave the slots of runs still going with them, however long they have held them', async () => {
     const table = await newTable();
     let now = 0;
-    const slots = dynamoDbProviderSlots(documents, table, { now: () => now });
+    const slots = dynamoDbProviderSlots(tables.documents(), table, { now: () => now });
     for (const run of ['a', 'b', 'next']) await addRun(table, run, 'TRAINING');
     await slots.acquire('a', 2);
     await slots.acquire('b', 2);
@@ -138,7 +109,7 @@ describe('provider slots on DynamoDB', () => {
 
   it('give the last slot to exactly one of many runs racing for it', async () => {
     const table = await newTable();
-    const slots = dynamoDbProviderSlots(documents, table);
+    const slots = dynamoDbProviderSlots(tables.documents(), table);
     const racers = Array.from({ length: 12 }, (_, i) => `racer-${i}`);
     for (const run of ['a', 'b', ...racers]) await addRun(table, run, 'UPLOADING');
     await slots.acquire('a', 3);
@@ -151,7 +122,7 @@ describe('provider slots on DynamoDB', () => {
 
   it('give a slot freed from an ended holder to exactly one of many runs racing for it', async () => {
     const table = await newTable();
-    const slots = dynamoDbProviderSlots(documents, table);
+    const slots = dynamoDbProviderSlots(tables.documents(), table);
     const racers = Array.from({ length: 12 }, (_, i) => `racer-${i}`);
     for (const run of ['live', ...racers]) await addRun(table, run, 'UPLOADING');
     const ended = await addRun(table, 'ended', 'UPLOADING');
@@ -167,7 +138,7 @@ describe('provider slots on DynamoDB', () => {
 
   it('start on a fresh item when an older stack left holders as a string set', async () => {
     const table = await newTable();
-    await documents.send(
+    await tables.documents().send(
       new UpdateCommand({
         TableName: table,
         Key: { runId: PROVIDER_SLOTS_KEY },
@@ -176,7 +147,7 @@ describe('provider slots on DynamoDB', () => {
       }),
     );
     await addRun(table, 'new-run', 'UPLOADING');
-    const slots = dynamoDbProviderSlots(documents, table);
+    const slots = dynamoDbProviderSlots(tables.documents(), table);
     expect(await slots.acquire('new-run', 1)).toBe(true);
     await slots.release('new-run');
     expect(await leases(table)).toEqual({});

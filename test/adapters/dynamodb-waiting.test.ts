@@ -1,64 +1,24 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { dynamoDbParkedRuns } from '../../functions/adapters/dynamodb-parked-runs.js';
 import {
   dynamoDbProviderSlots,
   PROVIDER_SLOTS_KEY,
 } from '../../functions/adapters/dynamodb-provider-slots.js';
-import { dynamoDbRunStore, PROVIDER_JOB_INDEX } from '../../functions/adapters/dynamodb-run-store.js';
+import { dynamoDbRunStore } from '../../functions/adapters/dynamodb-run-store.js';
 import { dynamoDbWebhookLog, webhookClaimKey } from '../../functions/adapters/dynamodb-webhook-log.js';
 import { handOverFreeSlots } from '../../functions/core/slots.js';
-import {
-  createTableFromTemplate,
-  startLocalDynamoDb,
-  type LocalDynamoDb,
-} from '../../local/cloud/dynamodb.js';
+import { useRunsTables } from '../support/runs-tables.js';
 
 /**
  * What parked runs keep on the runs table, against dynalite: the slot queue, the tokens and wake-ups on
  * run items, the webhook claims, and the index from provider job to run.
  */
-let db: LocalDynamoDb;
-let client: DynamoDBClient;
-let documents: DynamoDBDocumentClient;
-let tables = 0;
-
-beforeAll(async () => {
-  db = await startLocalDynamoDb();
-  client = new DynamoDBClient({
-    endpoint: db.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  documents = DynamoDBDocumentClient.from(client);
-});
-afterAll(async () => {
-  client?.destroy();
-  await db?.close();
-});
-
-async function newTable(): Promise<string> {
-  const name = `waiting-${++tables}`;
-  await createTableFromTemplate(client, name, {
-    KeySchema: [{ AttributeName: 'runId', KeyType: 'HASH' }],
-    AttributeDefinitions: [
-      { AttributeName: 'runId', AttributeType: 'S' },
-      { AttributeName: 'providerJobId', AttributeType: 'S' },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: PROVIDER_JOB_INDEX,
-        KeySchema: [{ AttributeName: 'providerJobId', KeyType: 'HASH' }],
-        Projection: { ProjectionType: 'KEYS_ONLY' },
-      },
-    ],
-  });
-  return name;
-}
+const tables = useRunsTables('waiting');
+const newTable = tables.newTable;
 
 async function addRuns(table: string, ...runIds: string[]) {
-  const runs = dynamoDbRunStore(documents, table);
+  const runs = dynamoDbRunStore(tables.documents(), table);
   const at = '2026-11-29T10:00:00.000Z';
   for (const runId of runIds)
     await runs.create({
@@ -77,7 +37,7 @@ describe('the slot queue on DynamoDB', () => {
   it('keeps waiting runs oldest first, each once, with its first place when it asks again', async () => {
     const table = await newTable();
     let now = 1_000;
-    const slots = dynamoDbProviderSlots(documents, table, { now: () => now });
+    const slots = dynamoDbProviderSlots(tables.documents(), table, { now: () => now });
     await slots.enqueue('b'); // on a table without the item: it is created
     now = 2_000;
     await slots.enqueue('a');
@@ -91,7 +51,7 @@ describe('the slot queue on DynamoDB', () => {
 
   it('grants a waiting run a free slot in one write, moving it from the queue to the holders', async () => {
     const table = await newTable();
-    const slots = dynamoDbProviderSlots(documents, table);
+    const slots = dynamoDbProviderSlots(tables.documents(), table);
     expect(await slots.acquire('holder', 2)).toBe(true);
     await slots.enqueue('w1');
     await slots.enqueue('w2');
@@ -99,7 +59,7 @@ describe('the slot queue on DynamoDB', () => {
     expect(await slots.grant('w2', 2)).toBe(false); // all taken
     expect(await slots.grant('never-queued', 3)).toBe(false);
     const item = (
-      await documents.send(new GetCommand({ TableName: table, Key: { runId: PROVIDER_SLOTS_KEY } }))
+      await tables.documents().send(new GetCommand({ TableName: table, Key: { runId: PROVIDER_SLOTS_KEY } }))
     ).Item!;
     expect(Object.keys(item.leases).sort()).toEqual(['holder', 'w1']);
     expect(Object.keys(item.waiting)).toEqual(['w2']);
@@ -110,7 +70,7 @@ describe('the slot queue on DynamoDB', () => {
   it('never grants more slots than the limit, however many hand-overs race', async () => {
     const table = await newTable();
     const runs = await addRuns(table, 'w0', 'w1', 'w2', 'w3', 'w4', 'w5');
-    const slots = dynamoDbProviderSlots(documents, table);
+    const slots = dynamoDbProviderSlots(tables.documents(), table);
     for (let i = 0; i < 6; i++) await slots.enqueue(`w${i}`);
     const resumed: string[] = [];
     const handOver = () =>
@@ -131,7 +91,7 @@ describe('the slot queue on DynamoDB', () => {
 
   it('takes a run out of the queue on dequeue, and dequeuing twice is harmless', async () => {
     const table = await newTable();
-    const slots = dynamoDbProviderSlots(documents, table);
+    const slots = dynamoDbProviderSlots(tables.documents(), table);
     await slots.enqueue('gone');
     await slots.dequeue('gone');
     await slots.dequeue('gone');
@@ -143,7 +103,7 @@ describe('parked runs on DynamoDB', () => {
   it('keeps the slot token with the run, and writes nothing for a run that does not exist', async () => {
     const table = await newTable();
     await addRuns(table, 'run');
-    const parked = dynamoDbParkedRuns(documents, table);
+    const parked = dynamoDbParkedRuns(tables.documents(), table);
     await parked.parkForSlot('run', 'token-1');
     await parked.parkForSlot('run', 'token-2');
     await parked.parkForSlot('ghost', 'token-3');
@@ -154,14 +114,14 @@ describe('parked runs on DynamoDB', () => {
     await parked.clearSlotToken('run', 'token-2');
     expect(await parked.slotToken('run')).toBeUndefined();
     expect(
-      (await documents.send(new GetCommand({ TableName: table, Key: { runId: 'ghost' } }))).Item,
+      (await tables.documents().send(new GetCommand({ TableName: table, Key: { runId: 'ghost' } }))).Item,
     ).toBeUndefined();
   });
 
   it('hands a parked token to the wake-up, once', async () => {
     const table = await newTable();
     await addRuns(table, 'run');
-    const parked = dynamoDbParkedRuns(documents, table);
+    const parked = dynamoDbParkedRuns(tables.documents(), table);
     expect(await parked.parkForJob('run', 'token-1')).toBeUndefined();
     expect(await parked.wakeForJob('run', 'fine_tuning.job.succeeded')).toBe('token-1');
     // A duplicate event finds no token: it leaves a wake-up for the next park, which it uses up.
@@ -176,7 +136,7 @@ describe('parked runs on DynamoDB', () => {
       fc.asyncProperty(fc.boolean(), fc.nat(3), async (parkFirst, delayMs) => {
         const table = await newTable();
         await addRuns(table, 'run');
-        const parked = dynamoDbParkedRuns(documents, table);
+        const parked = dynamoDbParkedRuns(tables.documents(), table);
         const later = <T>(f: () => Promise<T>) =>
           new Promise<T>((resolve, reject) => setTimeout(() => f().then(resolve, reject), delayMs));
         const park = () => parked.parkForJob('run', 'token');
@@ -196,20 +156,22 @@ describe('parked runs on DynamoDB', () => {
 describe('the webhook log on DynamoDB', () => {
   it('claims a delivery id once, and gives it back when acting on it failed', async () => {
     const table = await newTable();
-    const log = dynamoDbWebhookLog(documents, table);
+    const log = dynamoDbWebhookLog(tables.documents(), table);
     expect(await log.claim('msg_1', 2_000_000_000)).toBe(true);
     expect(await log.claim('msg_1', 2_000_000_000)).toBe(false);
     await log.unclaim('msg_1');
     expect(await log.claim('msg_1', 2_000_000_000)).toBe(true);
     const claim = (
-      await documents.send(new GetCommand({ TableName: table, Key: { runId: webhookClaimKey('msg_1') } }))
+      await tables
+        .documents()
+        .send(new GetCommand({ TableName: table, Key: { runId: webhookClaimKey('msg_1') } }))
     ).Item;
     expect(claim).toMatchObject({ expiresAt: 2_000_000_000 });
   });
 
   it('remembers the latest verified delivery, never going backwards', async () => {
     const table = await newTable();
-    const log = dynamoDbWebhookLog(documents, table);
+    const log = dynamoDbWebhookLog(tables.documents(), table);
     expect(await log.lastVerifiedAt()).toBeUndefined();
     await log.noteVerified(200);
     await log.noteVerified(100);

@@ -1,0 +1,55 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PROVIDER_JOB_INDEX } from '../../functions/adapters/dynamodb-run-store.js';
+import {
+  createTableFromTemplate,
+  startLocalDynamoDb,
+  type LocalDynamoDb,
+} from '../../local/cloud/dynamodb.js';
+
+/**
+ * dynalite for the runs table's adapter tests: one server per suite (started and stopped with it), and
+ * a fresh table per test, keyed by runId with the provider job index, as the stack's table is.
+ */
+export function useRunsTables(prefix: string) {
+  let db: LocalDynamoDb | undefined;
+  let client: DynamoDBClient | undefined;
+  let documents: DynamoDBDocumentClient | undefined;
+  let tables = 0;
+
+  beforeAll(async () => {
+    db = await startLocalDynamoDb();
+    client = new DynamoDBClient({
+      endpoint: db.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    documents = DynamoDBDocumentClient.from(client);
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await db?.close();
+  });
+
+  return {
+    documents: (): DynamoDBDocumentClient => documents!,
+    async newTable(): Promise<string> {
+      const name = `${prefix}-${++tables}`;
+      await createTableFromTemplate(client!, name, {
+        KeySchema: [{ AttributeName: 'runId', KeyType: 'HASH' }],
+        AttributeDefinitions: [
+          { AttributeName: 'runId', AttributeType: 'S' },
+          { AttributeName: 'providerJobId', AttributeType: 'S' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: PROVIDER_JOB_INDEX,
+            KeySchema: [{ AttributeName: 'providerJobId', KeyType: 'HASH' }],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+        ],
+      });
+      return name;
+    },
+  };
+}
