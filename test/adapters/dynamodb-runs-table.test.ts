@@ -3,7 +3,6 @@ import {
   dynamoDbProviderSlots,
   PROVIDER_SLOTS_KEY,
 } from '../../functions/adapters/dynamodb-provider-slots.js';
-import { dynamoDbRunStore } from '../../functions/adapters/dynamodb-run-store.js';
 import type { RunStatus } from '../../functions/core/run.js';
 import { VANISHED_HOLDER_GRACE_MS } from '../../functions/core/slots.js';
 
@@ -17,17 +16,7 @@ const tables = useRunsTables('runs');
 const newTable = tables.newTable;
 
 async function addRun(table: string, runId: string, status: RunStatus) {
-  const runs = dynamoDbRunStore(tables.documents(), table);
-  const at = '2026-11-28T10:00:00.000Z';
-  await runs.create({
-    runId,
-    family: 'support',
-    status: 'RECEIVED',
-    history: [{ status: 'RECEIVED', at }],
-    source: { bucket: 'b', key: `incoming/support/${runId}.jsonl` },
-    createdAt: at,
-    updatedAt: at,
-  });
+  const runs = await tables.addRuns(table, runId);
   const path: RunStatus[] = ['PREPARING', 'UPLOADING', 'TRAINING', 'COLLECTING'];
   for (const step of path.slice(0, path.indexOf(status) + 1)) await runs.advance(runId, step);
   if (!path.includes(status) && status !== 'RECEIVED') await runs.advance(runId, status);

@@ -5,7 +5,6 @@ import {
   dynamoDbProviderSlots,
   PROVIDER_SLOTS_KEY,
 } from '../../functions/adapters/dynamodb-provider-slots.js';
-import { dynamoDbRunStore } from '../../functions/adapters/dynamodb-run-store.js';
 import { dynamoDbWebhookLog, webhookClaimKey } from '../../functions/adapters/dynamodb-webhook-log.js';
 import { handOverFreeSlots } from '../../functions/core/slots.js';
 import { useRunsTables } from '../support/runs-tables.js';
@@ -17,21 +16,7 @@ import { useRunsTables } from '../support/runs-tables.js';
 const tables = useRunsTables('waiting');
 const newTable = tables.newTable;
 
-async function addRuns(table: string, ...runIds: string[]) {
-  const runs = dynamoDbRunStore(tables.documents(), table);
-  const at = '2026-11-29T10:00:00.000Z';
-  for (const runId of runIds)
-    await runs.create({
-      runId,
-      family: 'support',
-      status: 'RECEIVED',
-      history: [{ status: 'RECEIVED', at }],
-      source: { bucket: 'b', key: `incoming/support/${runId}.jsonl` },
-      createdAt: at,
-      updatedAt: at,
-    });
-  return runs;
-}
+const addRuns = tables.addRuns;
 
 describe('the slot queue on DynamoDB', () => {
   it('keeps waiting runs oldest first, each once, with its first place when it asks again', async () => {

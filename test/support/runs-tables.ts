@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { PROVIDER_JOB_INDEX } from '../../functions/adapters/dynamodb-run-store.js';
+import { dynamoDbRunStore, PROVIDER_JOB_INDEX } from '../../functions/adapters/dynamodb-run-store.js';
+import type { RunStore } from '../../functions/core/ports.js';
 import {
   createTableFromTemplate,
   startLocalDynamoDb,
@@ -50,6 +51,22 @@ export function useRunsTables(prefix: string) {
         ],
       });
       return name;
+    },
+    /** Creates RECEIVED runs in `table`; returns the table's run store. */
+    async addRuns(table: string, ...runIds: string[]): Promise<RunStore> {
+      const runs = dynamoDbRunStore(documents!, table);
+      const at = '2026-11-29T10:00:00.000Z';
+      for (const runId of runIds)
+        await runs.create({
+          runId,
+          family: 'support',
+          status: 'RECEIVED',
+          history: [{ status: 'RECEIVED', at }],
+          source: { bucket: 'b', key: `incoming/support/${runId}.jsonl` },
+          createdAt: at,
+          updatedAt: at,
+        });
+      return runs;
     },
   };
 }
