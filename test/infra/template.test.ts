@@ -314,6 +314,32 @@ describe('permissions', () => {
     });
   });
 
+  it('let the webhook receiver read the webhook secret and not the API key, and no one else read the webhook secret', () => {
+    const secrets = template.findResources('AWS::SecretsManager::Secret');
+    const [apiKey] = Object.keys(secrets).filter((id) => id.includes('ProviderApiKey'));
+    const [webhook] = Object.keys(secrets).filter((id) => id.includes('WebhookSecret'));
+    const readers = (secretId: string) =>
+      Object.values(policies)
+        .filter((p) =>
+          (
+            p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>
+          ).some(
+            (st) =>
+              [st.Action].flat().includes('secretsmanager:GetSecretValue') &&
+              JSON.stringify(st.Resource).includes(`"${secretId}"`),
+          ),
+        )
+        .flatMap((p) => (p.Properties.Roles as Array<{ Ref: string }>).map((r) => r.Ref));
+    const roleOf = (step: string) => {
+      const fn = Object.values(template.findResources('AWS::Lambda::Function')).find(
+        (f) => f.Metadata?.[ENTRY_METADATA_KEY] === `functions/${step}/handler.ts`,
+      )!;
+      return (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    };
+    expect(readers(webhook!)).toEqual([roleOf('webhook')]);
+    expect(readers(apiKey!)).not.toContain(roleOf('webhook'));
+  });
+
   it('let validate start the workflow, and no other function', () => {
     expect(statementsOf('validate')).toContain('states:StartExecution');
     expect(statementsOf('prepare')).not.toContain('states:StartExecution');

@@ -137,3 +137,36 @@ describe('the webhook endpoint', () => {
     expect(logs.join('\n')).not.toContain(secretMarker);
   });
 });
+
+describe('before the webhook secret is set', () => {
+  it('answers deliveries 503, so the provider retries them, and runs still end by polling', async () => {
+    const early = await startLocalHarness({
+      apiKey: 'sk-test-webhooks-unset',
+      timing: {
+        validatingMs: 10,
+        queuedMs: 100,
+        msPerStep: 0,
+        webhookRetryBaseMs: 20,
+        webhookMaxAttempts: 3,
+      },
+      webhooks: false,
+      cloud: { logLevel: 'INFO', onLog: (_fn, _stream, line) => void logs.push(line) },
+    });
+    try {
+      // Registered at the provider, but its secret not stored yet: the README's second step is missing.
+      early.emulator.registerWebhookEndpoint(early.cloud.plan.outputs.WebhookUrl!.value);
+      const run = await early.dropAndWait(SAMPLE, 'incoming/unset/tickets.jsonl');
+      await early.emulator.webhooksSettled();
+      expect(run.status).toBe('SUCCEEDED');
+      const deliveries = early.emulator.webhookDeliveries.filter((d) => d.jobId === run.providerJobId);
+      expect(deliveries.map((d) => [d.attempt, d.status])).toEqual([
+        [1, 503],
+        [2, 503],
+        [3, 503],
+      ]);
+      expect(logs.join('\n')).toContain('put-secret-value --secret-id');
+    } finally {
+      await early.close();
+    }
+  }, 60_000);
+});
