@@ -41,6 +41,7 @@ import {
   classifyJson,
   classifyLambda,
   classifyS3,
+  s3NotFoundNeeds,
   type ResourceNames,
 } from './iam/requests.js';
 import { startLocalCloudFormation } from './cloudformation.js';
@@ -307,6 +308,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       upstream: string,
       protocol: 'rest-xml' | 'json' | 'rest-json' | 'query',
       classify: Parameters<typeof startGateway>[0]['classify'],
+      notFoundNeeds?: Parameters<typeof startGateway>[0]['notFoundNeeds'],
     ) =>
       startGateway({
         service,
@@ -315,11 +317,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         authorizer,
         identity: (key) => identities.get(key),
         classify,
+        ...(notFoundNeeds ? { notFoundNeeds } : {}),
         readsBody: protocol !== 'rest-xml',
         ...(protocol === 'rest-xml' ? { upstreamAccessKeyId: S3RVER_KEY } : {}),
       });
     const gateways: Record<LocalCloud['endpoints'] extends Record<infer K, string> ? K : never, Gateway> = {
-      S3: await gateway('S3', s3Server.endpoint, 'rest-xml', classifyS3),
+      S3: await gateway('S3', s3Server.endpoint, 'rest-xml', classifyS3, s3NotFoundNeeds),
       DYNAMODB: await gateway('DynamoDB', dynamo.endpoint, 'json', (r) => classifyJson('dynamodb', r, names)),
       SECRETS_MANAGER: await gateway('Secrets Manager', secrets.endpoint, 'json', (r) =>
         classifyJson('secretsmanager', r, names),

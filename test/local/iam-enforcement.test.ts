@@ -82,6 +82,18 @@ describe('a function missing a grant it needs fails as on AWS, naming the action
     );
   });
 
+  it('validate without s3:ListBucket: a missing companion file reads as 403, not 404, and the upload event fails into the dead letters', async () => {
+    await withCloud(withoutAction({ entry: 'functions/validate/handler.ts' }, 's3:List*'), async (cloud) => {
+      await cloud.drop(SAMPLE, 'incoming/validate/tickets.jsonl');
+      const letter = await deadLetterNaming(cloud, 'validate');
+      expect(JSON.stringify(letter.responsePayload)).toMatch(/AccessDenied|403/);
+      expect(cloud.iamDecisions).toContainEqual(
+        expect.objectContaining({ action: 's3:ListBucket', allowed: false }),
+      );
+      expect(cloud.stepFunctions.list()).toHaveLength(0);
+    });
+  });
+
   it('validate without sqs:SendMessage: a failed upload event is dropped, as Lambda drops what its destination refuses', async () => {
     await withCloud(
       (t) =>

@@ -24,6 +24,11 @@ export interface GatewayOptions {
   /** The identity behind an access key id; undefined for a key nobody was given. */
   identity(accessKeyId: string): Principal | undefined;
   classify(request: HttpRequestShape): AccessRequest[];
+  /**
+   * What a caller must also be allowed to learn that the thing it asked for does not exist; without it,
+   * the upstream's 404 becomes a 403 (S3 without s3:ListBucket).
+   */
+  notFoundNeeds?: (requests: readonly AccessRequest[]) => AccessRequest | undefined;
   /** The access key the upstream emulator accepts, put in place of the caller's (s3rver checks it). */
   upstreamAccessKeyId?: string;
   /** Whether the classification needs the body (JSON and query protocols do; S3 does not). */
@@ -88,6 +93,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const forwarded = httpRequest(
       { host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers },
       (response) => {
+        const needs = response.statusCode === 404 ? options.notFoundNeeds?.(requests) : undefined;
+        if (needs) {
+          void options.authorizer.check(principal, needs).then((decision) => {
+            if (decision.allowed) {
+              outgoing.writeHead(404, response.headers);
+              response.pipe(outgoing);
+            } else {
+              response.resume();
+              reject(outgoing, options.protocol, 'denied', decision.message);
+            }
+          });
+          return;
+        }
         outgoing.writeHead(response.statusCode ?? 502, response.headers);
         response.pipe(outgoing);
       },

@@ -31,6 +31,21 @@ const arn = (service: string, resource: string) =>
   `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
 
 /** S3 REST, path-style (`/bucket/key?subresource`). */
+/**
+ * "If the object you request doesn't exist, the error that Amazon S3 returns depends on whether you also
+ * have the s3:ListBucket permission. If you have the s3:ListBucket permission on the bucket, Amazon S3
+ * returns an HTTP status code 404 Not Found error. If you don't have the s3:ListBucket permission,
+ * Amazon S3 returns an HTTP status code 403 Access Denied error." (S3 API reference, GetObject and
+ * HeadObject, https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, read 2026-11-29.)
+ * So a 404 for an object read is shown only to a caller allowed s3:ListBucket on its bucket.
+ */
+export function s3NotFoundNeeds(requests: readonly AccessRequest[]): AccessRequest | undefined {
+  const read = requests.find((r) => r.action === 's3:GetObject' || r.action === 's3:GetObjectVersion');
+  if (!read) return undefined;
+  const bucketArn = read.resource.slice(0, read.resource.indexOf('/'));
+  return { action: 's3:ListBucket', resource: bucketArn };
+}
+
 export function classifyS3(request: HttpRequestShape): AccessRequest[] {
   const [, bucket = '', ...rest] = request.path.split('/');
   const key = rest.join('/');
