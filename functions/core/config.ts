@@ -47,6 +47,11 @@ export const RunConfigSchema = z
      * 66: the state machine itself times out at 72 hours. @default 48
      */
     maxTrainingHours: z.number().positive().max(66).default(48),
+    /**
+     * Credentials found in the data (API keys, AWS keys, private keys): "error" rejects the run,
+     * "warning" lets it train and lists them, "off" does not look. @default "error"
+     */
+    secretScan: z.enum(['error', 'warning', 'off']).default('error'),
   })
   .strict();
 
@@ -55,15 +60,23 @@ export type RunConfigInput = z.input<typeof RunConfigSchema>;
 
 export type ConfigResult = { ok: true; config: RunConfig } | { ok: false; problems: string[] };
 
-/** Overlays the layers (later wins) and validates the result. */
+/** The most bytes a `tunedrop.json` may have; a larger one is refused before it is read whole. */
+export const MAX_CONFIG_BYTES = 64 * 1024;
+
+/**
+ * Overlays the layers (later wins) and validates the result. The layers are user data, so they are
+ * merged into null-prototype objects: a key such as `__proto__` stays a key (and is refused as unknown)
+ * instead of changing what the merged settings inherit.
+ */
 export function resolveRunConfig(...layers: Array<Record<string, unknown> | undefined>): ConfigResult {
-  const merged: Record<string, unknown> = {};
+  const merged = Object.create(null) as Record<string, unknown>;
   for (const layer of layers) {
     if (!layer) continue;
     for (const [key, value] of Object.entries(layer)) {
+      const earlier = merged[key];
       merged[key] =
-        key === 'hyperparameters' && isObject(value) && isObject(merged[key])
-          ? { ...(merged[key] as object), ...value }
+        key === 'hyperparameters' && isObject(value) && isObject(earlier)
+          ? Object.assign(Object.create(null) as object, earlier, value)
           : value;
     }
   }

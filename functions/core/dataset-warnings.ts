@@ -6,7 +6,8 @@ import { textOf } from './formats.js';
 /**
  * Advice from the 2023 fine-tuning guide and OpenAI's data-preparation cookbook that still helps:
  * things that do not stop a run but may cost quality or leak data. Collected in one pass with bounded
- * memory; emitted once per kind with counts and example lines (duplicates and secrets per line).
+ * memory; emitted once per kind with counts and example lines (duplicates and special tokens per line).
+ * Credentials are looked for by the validator itself (secrets.ts): by default they are errors.
  */
 export interface Warning {
   code: string;
@@ -18,15 +19,6 @@ export interface Warning {
 export const MIN_EXAMPLES_PER_CLASS = 100;
 export const MIN_GENERATION_EXAMPLES = 500;
 
-const SECRET_PATTERNS: Array<[string, RegExp]> = [
-  ['an OpenAI API key', /\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}/],
-  ['an AWS access key id', /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/],
-  ['a GitHub token', /\bgh[pousr]_[A-Za-z0-9]{36,}\b/],
-  ['a private key', /-----BEGIN (?:RSA |EC |OPENSSH )?PRIVATE KEY-----/],
-  ['a Slack token', /\bxox[baprs]-[A-Za-z0-9-]{10,}/],
-];
-/** One pass over each line finds any of them; the loop above then names which. */
-const ANY_SECRET = new RegExp(SECRET_PATTERNS.map(([, pattern]) => pattern.source).join('|'));
 const SPECIAL_TOKENS = /<\|(?:endoftext|im_start|im_end|fim_prefix|fim_middle|fim_suffix|endofprompt)\|>/;
 const LEGACY_SEPARATORS = /(\n\n###\n\n|\s->\s*$|\n###\s*$|\sEND\s*$)/;
 
@@ -85,17 +77,6 @@ export class DatasetWarnings {
       if (LEGACY_SEPARATORS.test(text)) this.legacyMarkers.add(line);
     }
 
-    for (const [what, pattern] of ANY_SECRET.test(rawText) ? SECRET_PATTERNS : []) {
-      if (pattern.test(rawText)) {
-        this.perLine.push({
-          code: 'possible_secret',
-          line,
-          message: `the example seems to contain ${what}`,
-          fix: 'Remove credentials from training data: a fine-tuned model can repeat them.',
-        });
-        break;
-      }
-    }
     const special = SPECIAL_TOKENS.exec(rawText);
     if (special) {
       this.perLine.push({

@@ -20,6 +20,7 @@ import {
   type LegacyMarkers,
 } from './legacy.js';
 import { CLASS_LIMIT, ClassCounter } from './classes.js';
+import { describeSecretKinds, findSecrets } from './secrets.js';
 import {
   planStratified,
   splitHash,
@@ -60,7 +61,14 @@ export interface ValidationOptions {
   sizeBytes?: number;
   /** Who counts tokens: in this thread by default; workerCounter(n) to use more cores. */
   counter?: TokenCounter;
+  /**
+   * Credentials in the data: an error (`secret_in_data`, the default), a warning (`possible_secret`),
+   * or not looked for.
+   */
+  secretScan?: SecretScan;
 }
+
+export type SecretScan = 'error' | 'warning' | 'off';
 
 export interface ValidationReport {
   verdict: 'valid' | 'invalid';
@@ -77,6 +85,7 @@ export interface ValidationReport {
     /** Examples per bin of at most `upTo` tokens (null: the open-ended last bin). */
     histogram: Array<{ upTo: number | null; examples: number }>;
   };
+  /** Examples per class (a null-prototype object: labels are user data). */
   classes?: Record<string, number>;
   split: SplitPlan & { trainingExamples: number; trainingTokens: number };
   estimate: { model: string; epochs: number; billedTokens: number; costUsd: number };
@@ -126,6 +135,9 @@ async function scan(
   const completions = new CommonSuffix();
   const changes: ConversionChanges = { separatorStripped: 0, endTokenStripped: 0, leadingSpaceRemoved: 0 };
   let warnings: DatasetWarnings | undefined;
+  const secretScan = options.secretScan ?? 'error';
+  const secretWarnings: DatasetIssue[] = [];
+  let secretWarningCount = 0;
   let format: DatasetFormat | undefined = convert ? 'chat' : undefined;
   let mixedReported = false;
   let lineCount = 0;
@@ -220,6 +232,34 @@ async function scan(
           continue;
         }
         const object = value as Record<string, unknown>;
+        if (secretScan !== 'off') {
+          const secret = findSecrets(object, text);
+          if (secret) {
+            // Names the kind and the place, never the text: the report is read by more people than the data.
+            const message = `the example contains what looks like ${describeSecretKinds(secret.kinds)} (in ${secret.path}); it is not repeated here`;
+            if (secretScan === 'error') {
+              issues.error(
+                'secret_in_data',
+                message,
+                'Remove the credential from the example and revoke it: a fine-tuned model can repeat what it was trained on. If it is a deliberate fake, set "secretScan": "warning" in tunedrop.json.',
+                line.lineNumber,
+              );
+            } else {
+              secretWarningCount++;
+              if (secretWarnings.length < 20) {
+                secretWarnings.push(
+                  issue(
+                    'possible_secret',
+                    'warning',
+                    message,
+                    'Remove credentials from training data: a fine-tuned model can repeat them.',
+                    line.lineNumber,
+                  ),
+                );
+              }
+            }
+          }
+        }
         const lineFormat = detectFormat(object);
         if (!lineFormat) {
           const keys = Object.keys(object);
@@ -323,7 +363,9 @@ async function scan(
     const listed = warnings?.list();
     for (const warning of listed?.warnings ?? [])
       issues.warning(warning.code, warning.message, warning.fix, warning.line);
-    issues.warningCount = listed?.count ?? 0;
+    for (const warning of secretWarnings)
+      issues.warning(warning.code, warning.message, warning.fix, warning.line);
+    issues.warningCount = (listed?.count ?? 0) + secretWarningCount;
 
     const trainable = format === 'chat' || format === 'preference';
     const wanted = trainable
@@ -343,7 +385,7 @@ async function scan(
       lines: lineCount,
       examples,
       tokens: histogram.summary(examples),
-      ...(classes ? { classes: Object.fromEntries(classes) } : {}),
+      ...(classes ? { classes: nullPrototypeRecord(classes) } : {}),
       split: { ...plan, trainingExamples, trainingTokens },
       estimate: {
         model: options.model.id,
@@ -358,6 +400,13 @@ async function scan(
     };
   };
   return { format, prompts, completions, issues, report: finish };
+}
+
+/** A record keyed by user data (labels): no inherited keys, and `__proto__` is a key like any other. */
+export function nullPrototypeRecord<T>(entries: Iterable<readonly [string, T]>): Record<string, T> {
+  const record = Object.create(null) as Record<string, T>;
+  for (const [key, value] of entries) record[key] = value;
+  return record;
 }
 
 /** Looks at the first bytes without losing them. */

@@ -31,7 +31,11 @@ export function splitHash(seed: number, canonicalJson: string): number {
 export interface SplitPlan {
   /** Examples whose hash is <= threshold go to validation; null means no validation file. */
   threshold: number | null;
-  /** For classification: a threshold per class, so validation keeps the class mix (stratified). */
+  /**
+   * For classification: a threshold per class, so validation keeps the class mix (stratified). Keyed by
+   * `classThresholdKey(label)`, never by the bare label: labels are user data, and a label such as
+   * `__proto__` must survive the trip through JSON and the workflow's schema like any other.
+   */
   classThresholds?: Record<string, number | null>;
   validationExamples: number;
   validationTokens: number;
@@ -41,6 +45,24 @@ interface Bucket {
   hash: number;
   examples: number;
   tokens: number;
+}
+
+const CLASS_KEY_PREFIX = 'class:';
+
+/** The key of a label's threshold in `classThresholds`. */
+export function classThresholdKey(label: string): string {
+  return `${CLASS_KEY_PREFIX}${label}`;
+}
+
+/**
+ * The threshold for a line's label, looked up in own keys only. Plans made before keys were prefixed
+ * (bare labels) are still read as they were meant.
+ */
+function thresholdLookup(thresholds: Record<string, number | null>): (label: string) => number | null {
+  const keys = Object.keys(thresholds);
+  const prefixed = keys.every((key) => key.startsWith(CLASS_KEY_PREFIX));
+  const byKey = new Map<string, number | null>(keys.map((key) => [key, thresholds[key] ?? null]));
+  return (label) => byKey.get(prefixed ? classThresholdKey(label) : label) ?? null;
 }
 
 /** Keeps the `capacity` smallest distinct hashes seen, with how many examples and tokens share each. */
@@ -139,15 +161,16 @@ export function planStratified(
     share.count += 1;
     left -= 1;
   }
+  const classThresholds = Object.create(null) as Record<string, number | null>;
   const plan: SplitPlan = {
     threshold: null,
-    classThresholds: {},
+    classThresholds,
     validationExamples: 0,
     validationTokens: 0,
   };
   for (const share of shares) {
     const classPlan = share.selector.plan(share.count);
-    plan.classThresholds![share.label] = classPlan.threshold;
+    classThresholds[classThresholdKey(share.label)] = classPlan.threshold;
     plan.validationExamples += classPlan.validationExamples;
     plan.validationTokens += classPlan.validationTokens;
   }
@@ -184,6 +207,7 @@ export async function splitDataset(
 ): Promise<SplitCounts> {
   const counts: SplitCounts = { training: 0, validation: 0 };
   const changes = { separatorStripped: 0, endTokenStripped: 0, leadingSpaceRemoved: 0 };
+  const classThreshold = options.classThresholds ? thresholdLookup(options.classThresholds) : undefined;
   for await (const line of lines) {
     if (line.text.trim() === '') continue;
     let value = JSON.parse(line.text) as Record<string, unknown>;
@@ -194,9 +218,7 @@ export async function splitDataset(
       text = JSON.stringify(value);
     }
     const canonical = JSON.stringify(value);
-    const threshold = options.classThresholds
-      ? (options.classThresholds[labelOfLine(value)] ?? null)
-      : options.threshold;
+    const threshold = classThreshold ? classThreshold(labelOfLine(value)) : options.threshold;
     const side =
       threshold !== null && splitHash(options.seed, canonical) <= threshold ? 'validation' : 'training';
     counts[side] += 1;

@@ -1,5 +1,5 @@
 import { checkModel, findModel, DEFAULT_MODEL } from '../core/catalog.js';
-import { resolveRunConfig, type RunConfig } from '../core/config.js';
+import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
 import { validateDataset, type DatasetIssue, type ValidationReport } from '../core/dataset.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } from '../core/report.js';
@@ -92,6 +92,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
     maxValidationExamples: config.maxValidationExamples,
     nEpochs: config.hyperparameters.nEpochs,
     convertLegacy: config.convertLegacyFormat,
+    secretScan: config.secretScan,
   };
   let report: ValidationReport = await validateDataset(() => deps.store.read(object), {
     ...options,
@@ -200,8 +201,21 @@ async function loadConfig(
   const fallback = resolveRunConfig(deps.defaults, { suffix: suffixFor(family) });
   if (!fallback.ok) throw new Error(`stack defaults are invalid: ${fallback.problems.join('; ')}`);
 
-  const text = await deps.store.readText({ bucket, key });
+  // Anyone who can write under the incoming prefix can write this file: it is read only when small.
+  const text = await readSmallObject(deps.store, { bucket, key }, MAX_CONFIG_BYTES);
   if (text === undefined) return { config: fallback.config, issues: [] };
+  if (text === TOO_LARGE) {
+    return {
+      config: fallback.config,
+      issues: [
+        runIssue(
+          'config_too_large',
+          `${key} is larger than ${MAX_CONFIG_BYTES / 1024} KB, the most tunedrop reads of run settings; it was not read`,
+          `Keep only the settings you need in ${key} (docs/configuration.md lists them; a few hundred bytes is typical), or delete it to use the stack's defaults.`,
+        ),
+      ],
+    };
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -233,6 +247,36 @@ async function loadConfig(
       ),
     ),
   };
+}
+
+const TOO_LARGE = Symbol('too large');
+
+/**
+ * An object's text, or TOO_LARGE without reading past `maxBytes` (the size S3 reports is checked first,
+ * and the read stops at the limit whatever it said), or undefined when there is no such object.
+ */
+async function readSmallObject(
+  store: ObjectStore,
+  ref: { bucket: string; key: string },
+  maxBytes: number,
+): Promise<string | typeof TOO_LARGE | undefined> {
+  const head = await store.head(ref);
+  if (!head) return undefined;
+  if (head.size !== undefined && head.size > maxBytes) return TOO_LARGE;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of store.read(ref)) {
+      size += chunk.length;
+      if (size > maxBytes) return TOO_LARGE; // leaving the loop closes the stream
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    // Deleted between the two calls: as if it had never been there.
+    if ((error as Error).name === 'NoSuchKey') return undefined;
+    throw error;
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 /** The fine-tuned model's name carries the family, so models are easy to tell apart. */

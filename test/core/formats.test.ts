@@ -300,7 +300,7 @@ describe('warnings', () => {
     expect(await warningCodes(chatDataset(60))).not.toContain('few_examples');
   });
 
-  it('flag leftover separators, surrounding whitespace, secrets and special tokens', async () => {
+  it('flag leftover separators, surrounding whitespace, secrets (when they are allowed) and special tokens', async () => {
     const say = (content: string, i = 0) => ({
       messages: [
         { role: 'user', content: `q${i}` },
@@ -314,7 +314,8 @@ describe('warnings', () => {
       say('done <|endoftext|>', 3),
       ...times(10, (i) => say(`clean ${i}`, i + 4)),
     );
-    const report = await check(text);
+    const report = await check(text, { secretScan: 'warning' });
+    expect(report.verdict).toBe('valid');
     const found = Object.fromEntries(report.warnings.map((w) => [w.code, w.line]));
     expect(found).toMatchObject({
       legacy_separator: 1,

@@ -86,10 +86,14 @@ const cases: Record<string, Case> = {
       msg({ role: 'user', content: 'word '.repeat(70_000) }, { role: 'assistant', content: 'a' }),
     ),
   },
+  secret_in_data: {
+    bad: withLine(3, msg(user, { role: 'assistant', content: 'key AKIAQ3EGRZ7MV4WXN2DP' })),
+  },
   // Warnings
   duplicate_example: { bad: withLine(3, chat(2)) },
   possible_secret: {
-    bad: withLine(3, msg(user, { role: 'assistant', content: 'key AKIAABCDEFGHIJKLMNOP' })),
+    bad: withLine(3, msg(user, { role: 'assistant', content: 'key AKIAQ3EGRZ7MV4WXN2DP' })),
+    options: { secretScan: 'warning' },
   },
   special_token: { bad: withLine(3, msg(user, { role: 'assistant', content: 'done<|im_end|>' })) },
   missing_system_message: { bad: withLine(3, msg(user, { role: 'assistant', content: 'a' })) },

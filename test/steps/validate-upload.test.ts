@@ -178,4 +178,136 @@ describe('validateUpload', () => {
       '| incoming/support/tickets.validation.jsonl 2 |',
     );
   });
+
+  describe('with credentials in the data', () => {
+    const secret = 'ghp_Q3EGRZ7MV4WXN2DPq3egrz7mv4wxn2dpAB12';
+    const data = () => {
+      const lines = chatDataset(50).trim().split('\n');
+      lines[9] = JSON.stringify({
+        messages: [
+          { role: 'user', content: 'How do I clone it?' },
+          { role: 'assistant', content: `Use the token ${secret}.` },
+        ],
+      });
+      return `${lines.join('\n')}\n`;
+    };
+
+    it('rejects the run naming the line and the kind, and neither report holds the credential', async () => {
+      const { deps, objects, records, started } = setup({ 'incoming/support/tickets.jsonl': data() });
+      const { runId, outcome } = await validateUpload(upload, deps);
+      expect(outcome).toBe('rejected');
+      expect(started).toEqual([]);
+      expect(records.get(runId)).toMatchObject({
+        status: 'REJECTED',
+        error: { code: 'secret_in_data', message: expect.stringContaining('line 10: ') },
+      });
+      expect(records.get(runId)?.error?.message).toContain('a GitHub token');
+      const reports = [
+        objects.text(`runs/${runId}/validation.json`),
+        objects.text(`runs/${runId}/validation.md`),
+        JSON.stringify(records.get(runId)),
+      ];
+      expect(reports[1]).toMatch(/\| 10 \| the example contains what looks like a GitHub token/);
+      for (const text of reports) {
+        expect(text).not.toContain(secret);
+        expect(text).not.toContain(secret.slice(4, 20));
+      }
+    });
+
+    it('trains anyway, listing them as warnings, when the family file allows them', async () => {
+      const { deps, objects, started } = setup({
+        'incoming/support/tickets.jsonl': data(),
+        'incoming/support/tunedrop.json': '{"secretScan": "warning"}',
+      });
+      const { runId, outcome } = await validateUpload(upload, deps);
+      expect(outcome).toBe('started');
+      expect(started[0]!.input.config.secretScan).toBe('warning');
+      const report = JSON.parse(objects.text(`runs/${runId}/validation.json`)) as {
+        warnings: Array<{ code: string; line?: number }>;
+      };
+      expect(report.warnings).toContainEqual(expect.objectContaining({ code: 'possible_secret', line: 10 }));
+    });
+  });
+
+  describe('the family file', () => {
+    /** The memory store, counting the bytes it hands out when reading tunedrop.json. */
+    function counting(files: Record<string, string>, headSize = true) {
+      const built = setup(files);
+      const store = built.deps.store;
+      const read = { bytes: 0, calls: 0 };
+      built.deps.store = {
+        ...store,
+        head: async (ref) => {
+          const head = await store.head(ref);
+          if (!head || headSize) return head;
+          const { size: _size, ...rest } = head;
+          return rest;
+        },
+        read: (ref) => {
+          if (!ref.key.endsWith('tunedrop.json')) return store.read(ref);
+          read.calls++;
+          return (async function* () {
+            for await (const chunk of store.read(ref)) {
+              read.bytes += chunk.length;
+              yield chunk;
+            }
+          })();
+        },
+      };
+      return { ...built, read };
+    }
+    const big = JSON.stringify({ model: 'gpt-4o-mini', suffix: 'x', padding: 'y'.repeat(70 * 1024) });
+
+    it('over 64 KB is refused by its size, without being read', async () => {
+      const { deps, records, read } = counting({
+        'incoming/support/tickets.jsonl': chatDataset(50),
+        'incoming/support/tunedrop.json': big,
+      });
+      const { runId } = await validateUpload(upload, deps);
+      expect(read.calls).toBe(0);
+      expect(records.get(runId)).toMatchObject({
+        status: 'REJECTED',
+        error: {
+          code: 'config_too_large',
+          message: expect.stringContaining('incoming/support/tunedrop.json is larger than 64 KB'),
+          fix: expect.stringContaining('Keep only the settings you need in incoming/support/tunedrop.json'),
+        },
+      });
+    });
+
+    it('over 64 KB is refused after at most 64 KB read when its size is not known beforehand', async () => {
+      const { deps, records, read } = counting(
+        { 'incoming/support/tickets.jsonl': chatDataset(50), 'incoming/support/tunedrop.json': big },
+        false,
+      );
+      const { runId } = await validateUpload(upload, deps);
+      expect(read.calls).toBe(1);
+      expect(read.bytes).toBeLessThanOrEqual(64 * 1024 + 7);
+      expect(records.get(runId)?.error?.code).toBe('config_too_large');
+    });
+
+    it('of exactly 64 KB is read and applied', async () => {
+      const json = JSON.stringify({ model: 'gpt-4o-mini', suffix: 'x' });
+      const exact = `${json}${' '.repeat(64 * 1024 - json.length)}`;
+      const { deps, started } = counting({
+        'incoming/support/tickets.jsonl': chatDataset(50),
+        'incoming/support/tunedrop.json': exact,
+      });
+      await validateUpload(upload, deps);
+      expect(started[0]!.input).toMatchObject({ model: 'gpt-4o-mini-2024-07-18', config: { suffix: 'x' } });
+    });
+
+    it('with a "__proto__" key is refused as an unknown key, not merged into the settings', async () => {
+      const { deps, records, started } = setup({
+        'incoming/support/tickets.jsonl': chatDataset(50),
+        'incoming/support/tunedrop.json': '{"__proto__": {"model": "gpt-4o-mini", "maxCostUsd": 0.000001}}',
+      });
+      const { runId } = await validateUpload(upload, deps);
+      expect(started).toEqual([]);
+      expect(records.get(runId)).toMatchObject({
+        status: 'REJECTED',
+        error: { code: 'invalid_config', message: expect.stringContaining('__proto__') },
+      });
+    });
+  });
 });
