@@ -9,7 +9,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkModel, findModel } from '../core/catalog.js';
-import { resolveRunConfig, type RunConfig } from '../core/config.js';
+import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
 import { validateDataset, type ValidationReport } from '../core/dataset.js';
 import { readJsonlLines } from '../core/jsonl.js';
 import { renderValidationMarkdown } from '../core/report.js';
@@ -130,6 +130,7 @@ export async function main(
       maxValidationExamples: config.maxValidationExamples,
       nEpochs: config.hyperparameters.nEpochs,
       convertLegacy: config.convertLegacyFormat,
+      secretScan: config.secretScan,
       sizeBytes: statSync(file).size,
     }).finally(() => counter.close());
     const verdictCode = report.verdict === 'valid' ? 0 : 1;
@@ -155,6 +156,9 @@ async function loadConfig(path: string | undefined, overrides: Record<string, un
   let fromFile: Record<string, unknown> | undefined;
   if (path) {
     try {
+      // As in the bucket: a settings file is small, and refused before it is read whole.
+      if (statSync(path).size > MAX_CONFIG_BYTES)
+        throw new Error(`it is over ${MAX_CONFIG_BYTES / 1024} KB; keep only the settings you change`);
       fromFile = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
     } catch (error) {
       throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);

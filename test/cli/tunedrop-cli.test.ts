@@ -50,6 +50,35 @@ describe('tunedrop validate', () => {
     });
   });
 
+  it('honours the config\'s secretScan: a key in the data fails by default and passes with "off"', async () => {
+    const key = `sk-proj-${'a1B2c3D4e5'.repeat(4)}`;
+    const keyed = JSON.stringify({
+      messages: [
+        { role: 'user', content: `please use my key ${key} for billing` },
+        { role: 'assistant', content: 'billing' },
+      ],
+    });
+    const lines = [keyed, ...chatDataset(20).trim().split('\n')];
+    const data = file('keyed.jsonl', lines.join('\n'));
+    const strict = await run('validate', data);
+    expect(strict.code).toBe(1);
+    expect(strict.out).not.toContain(key);
+    const off = await run(
+      'validate',
+      data,
+      '--config',
+      file('off.json', JSON.stringify({ secretScan: 'off' })),
+    );
+    expect(off.code).toBe(0);
+  });
+
+  it('refuses a config file over 64 KB with exit 2, before reading it', async () => {
+    const big = file('big.json', JSON.stringify({ suffix: 'x', padding: 'y'.repeat(70_000) }));
+    const { code, err } = await run('validate', file('ok.jsonl', chatDataset(20)), '--config', big);
+    expect(code).toBe(2);
+    expect(err).toContain('over 64 KB');
+  });
+
   it('exits 2 on usage errors: no file, unknown command, unknown flag, retired model', async () => {
     const noFile = await run('validate');
     expect(noFile).toMatchObject({ code: 2, err: expect.stringContaining('validate needs a FILE') });
