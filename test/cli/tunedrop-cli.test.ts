@@ -62,6 +62,7 @@ describe('tunedrop validate', () => {
     const data = file('keyed.jsonl', lines.join('\n'));
     const strict = await run('validate', data);
     expect(strict.code).toBe(1);
+    expect(strict.out).toContain('secret_in_data');
     expect(strict.out).not.toContain(key);
     const off = await run(
       'validate',
