@@ -1,11 +1,13 @@
-import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Stack, type CfnElement } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { acknowledge, nagArn } from './nag.js';
 
 export interface OperatorPolicyProps {
   stateMachine: StateMachine;
@@ -15,6 +17,8 @@ export interface OperatorPolicyProps {
   bucket: IBucket;
   incomingPrefix: string;
   table: ITable;
+  /** The customer managed key of the bucket, table and queue, if any: operators encrypt and decrypt with it. */
+  encryptionKey?: IKey;
 }
 
 /**
@@ -92,7 +96,31 @@ export class OperatorPolicy extends Construct {
           actions: ['dynamodb:GetItem', 'dynamodb:Query'],
           resources: [props.table.tableArn, `${props.table.tableArn}/index/*`],
         }),
+        ...(props.encryptionKey
+          ? [
+              new PolicyStatement({
+                sid: 'UseTheDataKey',
+                actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+                resources: [props.encryptionKey.keyArn],
+              }),
+            ]
+          : []),
       ],
     });
+    acknowledge(
+      this.policy,
+      "Each wildcard is the end of an ARN scoped to tunedrop's own resources: this stack's id " +
+        '(stack/<name>/*), the executions of its state machine, the objects under runs/ and the incoming ' +
+        'prefix of its bucket, the indexes of its runs table.',
+      ...[
+        `Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/${stack.stackName}/*`,
+        `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${stack.getLogicalId(
+          props.stateMachine.node.defaultChild as CfnElement,
+        )}.Name>:*`,
+        `Resource::${nagArn(props.bucket)}/runs/*`,
+        `Resource::${nagArn(props.bucket)}/${props.incomingPrefix}*`,
+        `Resource::${nagArn(props.table)}/index/*`,
+      ].map((finding) => `AwsSolutions-IAM5[${finding}]`),
+    );
   }
 }

@@ -1,13 +1,15 @@
-import { Duration, Size } from 'aws-cdk-lib';
-import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { CfnResource, Duration, Size, Stack } from 'aws-cdk-lib';
+import { Policy, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { FunctionUrlAuthType, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
-import { AttributeType, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Bucket, EventType } from 'aws-cdk-lib/aws-s3';
+import { Bucket, BucketEncryption, EventType, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -18,7 +20,14 @@ import {
 } from '../functions/core/config.js';
 import { SLOT_WAITING } from '../functions/core/workflow-state.js';
 import { PROVIDER_JOB_INDEX } from '../functions/adapters/dynamodb-run-store.js';
-import { SECURE_BUCKET_PROPS, SECURE_TABLE_PROPS } from './secure-defaults.js';
+import { acknowledge, nagArn } from './nag.js';
+import {
+  DATA_LIFECYCLE_DEFAULTS,
+  LOG_RETENTION,
+  SECURE_BUCKET_PROPS,
+  SECURE_TABLE_PROPS,
+  TRAINING_COPY_TAG,
+} from './secure-defaults.js';
 import { OperatorPolicy } from './operator-policy.js';
 import { TunedropFunction } from './tunedrop-function.js';
 import { RunWorkflow } from './workflow.js';
@@ -44,6 +53,36 @@ export interface TunedropPipelineProps {
    * @default 4
    */
   providerConcurrency?: number;
+  /**
+   * How long an object's older versions (replaced or deleted data, expired run files) are kept.
+   * Keep it longer than `runTimeout`: a run reads its data at the version that started it.
+   * @default 30 days
+   */
+  noncurrentVersionExpiration?: Duration;
+  /**
+   * How long the copies of training data a run makes under `runs/<runId>/` (train.jsonl,
+   * validation.jsonl) are kept. Reports, results and summaries are kept.
+   * @default 30 days
+   */
+  trainingCopyExpiration?: Duration;
+  /**
+   * S3 server access logs for the data bucket, into a logs bucket the construct creates. Turn off only
+   * when CloudTrail data events for the bucket are recorded instead (docs/security.md).
+   * @default true
+   */
+  serverAccessLogs?: boolean;
+  /**
+   * How long server access logs are kept.
+   * @default 365 days
+   */
+  accessLogsExpiration?: Duration;
+  /**
+   * A customer managed KMS key for the data bucket, the runs table, the dead-letter queue and both
+   * secrets. Its key policy must let EventBridge (events.amazonaws.com) use it for the dead-letter queue;
+   * the construct adds that to a key it can change (one created in the same stack).
+   * @default AWS managed encryption (SSE-S3, DynamoDB's and SQS's own keys, aws/secretsmanager)
+   */
+  encryptionKey?: IKey;
 }
 
 /**
@@ -64,15 +103,51 @@ export class TunedropPipeline extends Construct {
   readonly deadLetterAlarm: Alarm;
   /** Attach to the IAM users or roles that operate tunedrop (drop files, read runs, cancel, redrive). */
   readonly operatorPolicy: OperatorPolicy;
+  /** Where the data bucket's server access logs go, unless `serverAccessLogs` is false. */
+  readonly accessLogsBucket?: Bucket;
 
   constructor(scope: Construct, id: string, props: TunedropPipelineProps = {}) {
     super(scope, id);
     const incomingPrefix = props.incomingPrefix ?? 'incoming/';
 
-    this.bucket = new Bucket(this, 'DataBucket', { ...SECURE_BUCKET_PROPS });
+    const key = props.encryptionKey;
+    const lifecycle = { ...DATA_LIFECYCLE_DEFAULTS, ...definedOnly(props) };
+    if (lifecycle.noncurrentVersionExpiration.toDays() < 1 || lifecycle.trainingCopyExpiration.toDays() < 1)
+      throw new Error('noncurrentVersionExpiration and trainingCopyExpiration must be at least one day');
+
+    // First in the template: local mode takes the template's first bucket as the data bucket.
+    this.bucket = new Bucket(this, 'DataBucket', {
+      ...SECURE_BUCKET_PROPS,
+      ...(key ? { encryption: BucketEncryption.KMS, encryptionKey: key, bucketKeyEnabled: true } : {}),
+      lifecycleRules: [
+        {
+          id: 'TidyVersionsAndUploads',
+          noncurrentVersionExpiration: lifecycle.noncurrentVersionExpiration,
+          abortIncompleteMultipartUploadAfter: lifecycle.abortIncompleteMultipartUploadAfter,
+          // A delete marker left alone once its older versions have expired.
+          expiredObjectDeleteMarker: true,
+        },
+        {
+          id: 'ExpireTrainingCopies',
+          prefix: 'runs/',
+          tagFilters: { [TRAINING_COPY_TAG.key]: TRAINING_COPY_TAG.value },
+          expiration: lifecycle.trainingCopyExpiration,
+        },
+      ],
+    });
+    if (props.serverAccessLogs ?? true)
+      this.accessLogsBucket = this.logAccessTo(this.bucket, lifecycle.accessLogsExpiration);
+    else
+      acknowledge(
+        this.bucket,
+        'Server access logs turned off by the serverAccessLogs prop: the deployer records CloudTrail data events ' +
+          'for this bucket instead (docs/security.md).',
+        'AwsSolutions-S1',
+      );
 
     this.table = new Table(this, 'RunsTable', {
       ...SECURE_TABLE_PROPS,
+      ...(key ? { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey: key } : {}),
       partitionKey: { name: 'runId', type: AttributeType.STRING },
       // Webhook delivery claims expire (functions/adapters/dynamodb-webhook-log.ts); runs never do.
       timeToLiveAttribute: 'expiresAt',
@@ -93,6 +168,7 @@ export class TunedropPipeline extends Construct {
     // Created with a placeholder, never the key: the user sets it with put-secret-value after deploy.
     this.apiKeySecret = new Secret(this, 'ProviderApiKey', {
       description: 'tunedrop: the OpenAI API key, as {"apiKey":"sk-..."} or the bare key',
+      ...(key ? { encryptionKey: key } : {}),
       generateSecretString: {
         secretStringTemplate: JSON.stringify({ apiKey: PLACEHOLDER_API_KEY }),
         generateStringKey: 'placeholderNonce',
@@ -102,12 +178,21 @@ export class TunedropPipeline extends Construct {
 
     this.webhookSecret = new Secret(this, 'WebhookSecret', {
       description: 'tunedrop: the signing secret OpenAI shows for the webhook endpoint, whsec_...',
+      ...(key ? { encryptionKey: key } : {}),
       generateSecretString: {
         secretStringTemplate: JSON.stringify({ webhookSecret: PLACEHOLDER_WEBHOOK_SECRET }),
         generateStringKey: 'placeholderNonce',
         excludePunctuation: true,
       },
     });
+    for (const secret of [this.apiKeySecret, this.webhookSecret])
+      acknowledge(
+        secret,
+        'Holds a credential OpenAI issues (the API key from the dashboard, the webhook signing secret shown ' +
+          'once when the endpoint is registered): a rotation function cannot mint a new one. Rotate by issuing ' +
+          'a new one at OpenAI and storing it with put-secret-value (docs/security.md).',
+        'AwsSolutions-SMG4',
+      );
 
     const environment = {
       RUNS_TABLE: this.table.tableName,
@@ -133,13 +218,44 @@ export class TunedropPipeline extends Construct {
     const collect = fn('Collect', 'collect', Duration.minutes(5));
     const record = fn('Record', 'record', Duration.minutes(1), { memorySize: 256 });
 
-    for (const f of [prepare, upload, acquireSlot, createJob, awaitJob, getStatus, collect, record])
-      this.table.grantReadWriteData(f);
+    const workflowFunctions = [prepare, upload, acquireSlot, createJob, awaitJob, getStatus, collect, record];
+    for (const f of workflowFunctions) this.table.grantReadWriteData(f);
+    for (const f of workflowFunctions)
+      acknowledge(
+        f,
+        'Invoked synchronously by the state machine (lambda:invoke, RequestResponse): there is no asynchronous ' +
+          'event to dead-letter. The workflow retries each task and catches every failure into Record failure.',
+        'Serverless-LambdaDLQ',
+      );
     for (const f of [upload, createJob, getStatus, collect]) this.apiKeySecret.grantRead(f);
     this.bucket.grantRead(prepare);
     this.bucket.grantPut(prepare, 'runs/*');
     this.bucket.grantRead(upload, 'runs/*');
     this.bucket.grantPut(collect, 'runs/*');
+    // TODO(#9 point 3): these wildcards come from CDK's grant helpers (grantReadWriteData, grantRead, grantPut);
+    // they are acknowledged here until the grants are narrowed, and the acknowledgements go with them.
+    const grantWildcards = (fns: TunedropFunction[], ...findings: string[]) => {
+      for (const f of fns)
+        acknowledge(
+          f,
+          'Wildcard from a CDK grant helper (table index/*, s3 GetObject*/GetBucket*/List*/Abort*, bucket ' +
+            'prefixes): narrowed in issue #9 point 3.',
+          ...findings.map((finding) => `AwsSolutions-IAM5[${finding}]`),
+        );
+    };
+    const tableIndexes = `Resource::${nagArn(this.table)}/index/*`;
+    const runsObjects = `Resource::${nagArn(this.bucket)}/runs/*`;
+    const readBucket = ['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*'];
+    grantWildcards(workflowFunctions, tableIndexes);
+    grantWildcards(
+      [prepare],
+      ...readBucket,
+      `Resource::${nagArn(this.bucket)}/*`,
+      'Action::s3:Abort*',
+      runsObjects,
+    );
+    grantWildcards([upload], ...readBucket, runsObjects);
+    grantWildcards([collect], 'Action::s3:Abort*', runsObjects);
 
     this.workflow = new RunWorkflow(this, 'RunWorkflow', {
       functions: { prepare, upload, acquireSlot, createJob, awaitJob, getStatus, collect, record },
@@ -150,10 +266,29 @@ export class TunedropPipeline extends Construct {
     // Events that still fail after Lambda's retries land here, with the error, for redrive
     // (`npx tunedrop redrive`); the alarm says when anything is waiting.
     this.deadLetters = new Queue(this, 'DeadLetters', {
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...(key
+        ? { encryption: QueueEncryption.KMS, encryptionMasterKey: key }
+        : { encryption: QueueEncryption.SQS_MANAGED }),
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    acknowledge(
+      this.deadLetters,
+      'This queue is the dead-letter queue (of the Validate and Reconcile functions and of the reconcile rule): ' +
+        'a dead-letter queue needs no dead-letter queue of its own. Its letters wait 14 days for ' +
+        '`tunedrop redrive`, and the DeadLettersWaiting alarm says when there are any.',
+      'AwsSolutions-SQS3',
+      'Serverless-SQSRedrivePolicy',
+    );
+    // EventBridge sends to a queue encrypted with a customer managed key only if the key policy lets it.
+    key?.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
     this.deadLetterAlarm = new Alarm(this, 'DeadLettersWaiting', {
       alarmDescription:
         'tunedrop: events failed after retries and wait in the dead-letter queue; see README "Redrive"',
@@ -180,6 +315,14 @@ export class TunedropPipeline extends Construct {
     this.bucket.grantRead(this.validateFunction);
     this.bucket.grantPut(this.validateFunction, 'runs/*');
     this.workflow.stateMachine.grantStartExecution(this.validateFunction);
+    grantWildcards(
+      [this.validateFunction],
+      tableIndexes,
+      ...readBucket,
+      `Resource::${nagArn(this.bucket)}/*`,
+      'Action::s3:Abort*',
+      runsObjects,
+    );
 
     // A workflow that ends without recording its run (stopped in the console or by `tunedrop cancel`,
     // timed out, or failed in Record) is recorded here, and its provider job cancelled.
@@ -193,6 +336,17 @@ export class TunedropPipeline extends Construct {
     });
     this.table.grantReadWriteData(reconcile);
     this.apiKeySecret.grantRead(reconcile);
+    grantWildcards([reconcile], tableIndexes);
+    for (const f of [this.validateFunction, reconcile])
+      acknowledge(
+        f,
+        'Its failed asynchronous invocations go to the dead-letter queue through an on-failure destination ' +
+          '(EventInvokeConfig) rather than a DeadLetterConfig: the destination keeps the error with the event ' +
+          '(Lambda developer guide, "Capturing records of Lambda asynchronous invocations": for dead-letter ' +
+          'queues "Lambda only sends the content of the event, without details about the response", read ' +
+          '2026-11-29), which `tunedrop redrive` reports.',
+        'Serverless-LambdaDLQ',
+      );
     new Rule(this, 'RunEndedUnrecorded', {
       description: 'tunedrop: record runs whose workflow stopped, timed out or failed',
       eventPattern: {
@@ -215,12 +369,20 @@ export class TunedropPipeline extends Construct {
     // Waiting runs are resumed by whoever frees a slot; this sweep catches what they could not.
     const sweepSlots = fn('SweepSlots', 'sweep-slots', Duration.minutes(1), { memorySize: 256 });
     this.table.grantReadWriteData(sweepSlots);
-    new Rule(this, 'SweepSlotsSchedule', {
+    grantWildcards([sweepSlots], tableIndexes);
+    const sweepMinutes =
+      'Run every ' +
+      String(SLOT_WAITING.sweepMinutes) +
+      ' minutes by a schedule; a failed sweep is redone by the next one, so its events need no dead letters ' +
+      '(and `tunedrop redrive` has nothing to send back: the sweep takes no input).';
+    acknowledge(sweepSlots, sweepMinutes, 'Serverless-LambdaDLQ');
+    const sweepSchedule = new Rule(this, 'SweepSlotsSchedule', {
       description: 'tunedrop: give free provider slots to waiting runs that nobody resumed',
       schedule: Schedule.rate(Duration.minutes(SLOT_WAITING.sweepMinutes)),
       // The next sweep is minutes away: a failed one needs no retries or dead letters of its own.
       targets: [new LambdaFunction(sweepSlots, { retryAttempts: 0, maxEventAge: Duration.minutes(5) })],
     });
+    acknowledge(sweepSchedule, sweepMinutes, 'Serverless-EventBusDLQ');
 
     // The provider's webhooks. A function URL with no AWS auth (OpenAI cannot sign AWS requests):
     // each delivery is verified with the webhook secret before anything is read (functions/webhook).
@@ -230,7 +392,14 @@ export class TunedropPipeline extends Construct {
     });
     this.table.grantReadWriteData(webhook);
     this.webhookSecret.grantRead(webhook);
+    grantWildcards([webhook], tableIndexes);
     this.webhookUrl = webhook.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+    acknowledge(
+      webhook,
+      'Invoked synchronously through its function URL: no asynchronous event to dead-letter. A delivery that ' +
+        'fails gets an error status and OpenAI delivers it again; runs that miss one still end by polling.',
+      'Serverless-LambdaDLQ',
+    );
 
     // Resuming a parked run is SendTaskSuccess. The action has no resource type: IAM accepts it only with
     // Resource "*" ("If there is no value for this column, you must specify all resources", Service
@@ -239,10 +408,16 @@ export class TunedropPipeline extends Construct {
     // capability: only a holder of a run's token can resume it. Only SendTaskSuccess, never Failure or
     // Heartbeat. A separate policy: functions in the state machine's definition with this in their
     // default policies would not make a cycle now, but keep it one statement, in one place.
-    new Policy(this, 'ResumeParkedRuns', {
+    const resumeParkedRuns = new Policy(this, 'ResumeParkedRuns', {
       statements: [new PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: ['*'] })],
       roles: [acquireSlot, awaitJob, record, reconcile, sweepSlots, webhook].map((f) => f.role!),
     });
+    acknowledge(
+      resumeParkedRuns,
+      'states:SendTaskSuccess has no resource type: IAM accepts it only with Resource "*" (Service Authorization ' +
+        'Reference for AWS Step Functions, read 2026-11-29). The task token is the capability; see the comment above.',
+      'AwsSolutions-IAM5[Resource::*]',
+    );
 
     this.operatorPolicy = new OperatorPolicy(this, 'Operators', {
       stateMachine: this.workflow.stateMachine,
@@ -251,11 +426,94 @@ export class TunedropPipeline extends Construct {
       bucket: this.bucket,
       incomingPrefix,
       table: this.table,
+      ...(key ? { encryptionKey: key } : {}),
     });
 
     this.bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(this.validateFunction), {
       prefix: incomingPrefix,
       suffix: '.jsonl',
     });
+    keepNotificationHandlerLogs(Stack.of(this));
+
+    if (key)
+      for (const f of this.node.children)
+        if (f instanceof TunedropFunction)
+          acknowledge(
+            f,
+            "CDK's grants on the customer managed key (encryptionKey): kms:GenerateDataKey* and kms:ReEncrypt* " +
+              'on that one key only, what encrypting and decrypting its data takes.',
+            'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+            'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
+          );
   }
+
+  /**
+   * Sends `bucket`'s S3 server access logs to a logs bucket created here (SSE-S3, private, TLS only,
+   * logs expired after `expiration`). Wired by hand rather than with `serverAccessLogsBucket`, so the data
+   * bucket stays the first bucket in the template.
+   */
+  private logAccessTo(bucket: Bucket, expiration: Duration): Bucket {
+    const prefix = 'data-bucket/';
+    const logs = new Bucket(this, 'AccessLogs', {
+      ...SECURE_BUCKET_PROPS,
+      // Logs are written once, never replaced: versions would only keep deleted logs.
+      versioned: false,
+      lifecycleRules: [
+        { id: 'ExpireAccessLogs', expiration, abortIncompleteMultipartUploadAfter: Duration.days(7) },
+      ],
+    });
+    (bucket.node.defaultChild as CfnBucket).loggingConfiguration = {
+      destinationBucketName: logs.bucketName,
+      logFilePrefix: prefix,
+    };
+    // S3's log delivery writes with the logging service principal, for this source bucket and account only.
+    logs.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'S3ServerAccessLogsPolicy',
+        principals: [new ServicePrincipal('logging.s3.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [logs.arnForObjects(`${prefix}*`)],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': bucket.bucketArn },
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+        },
+      }),
+    );
+    acknowledge(
+      logs,
+      'This is the access logs bucket: logging its own accesses into itself would log every log delivery.',
+      'AwsSolutions-S1',
+    );
+    return logs;
+  }
+}
+
+/** The lifecycle props a caller set, so that an undefined one does not hide its default. */
+function definedOnly(props: TunedropPipelineProps) {
+  const picked: Partial<Record<keyof typeof DATA_LIFECYCLE_DEFAULTS, Duration>> = {};
+  if (props.noncurrentVersionExpiration)
+    picked.noncurrentVersionExpiration = props.noncurrentVersionExpiration;
+  if (props.trainingCopyExpiration) picked.trainingCopyExpiration = props.trainingCopyExpiration;
+  if (props.accessLogsExpiration) picked.accessLogsExpiration = props.accessLogsExpiration;
+  return picked;
+}
+
+/**
+ * CDK's bucket-notification handler (a singleton function per stack, outside this construct) logs to a log
+ * group kept as long as ours, and its role's AWS managed policy is acknowledged: CDK attaches it whatever
+ * role the handler is given.
+ */
+function keepNotificationHandlerLogs(stack: Stack): void {
+  const handler = stack.node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'));
+  const fn = handler?.node.tryFindChild('Resource');
+  if (!handler || !CfnResource.isCfnResource(fn) || stack.node.tryFindChild('BucketNotificationsHandlerLogs'))
+    return;
+  const logs = new LogGroup(stack, 'BucketNotificationsHandlerLogs', { retention: LOG_RETENTION });
+  fn.addPropertyOverride('LoggingConfig', { LogGroup: logs.logGroupName });
+  acknowledge(
+    handler,
+    "CDK's own bucket-notification handler (aws-cdk-lib's singleton custom resource); CDK attaches " +
+      'AWSLambdaBasicExecutionRole (CloudWatch Logs writes only) to its role, whatever role it is given.',
+    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+  );
 }

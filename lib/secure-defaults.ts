@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BillingMode, TableEncryption, type TableProps } from 'aws-cdk-lib/aws-dynamodb';
 import { BlockPublicAccess, BucketEncryption, ObjectOwnership, type BucketProps } from 'aws-cdk-lib/aws-s3';
 
@@ -25,5 +26,25 @@ export const SECURE_TABLE_PROPS = {
   removalPolicy: RemovalPolicy.RETAIN,
 } as const satisfies Partial<TableProps>;
 
-export const LOG_RETENTION_DAYS = 30;
+/** How long every log group tunedrop creates keeps its events (CDK's bucket-notification handler's too). */
+export const LOG_RETENTION = RetentionDays.ONE_MONTH;
+
+/** Data kept tidy: the defaults of the pipeline's lifecycle props (docs/configuration.md). */
+export const DATA_LIFECYCLE_DEFAULTS = {
+  /** A replaced or deleted object's older versions are kept this long. */
+  noncurrentVersionExpiration: Duration.days(30),
+  /** The copies of training data under runs/ (train.jsonl, validation.jsonl) are kept this long. */
+  trainingCopyExpiration: Duration.days(30),
+  /** Parts of an upload that never completed are removed after this. */
+  abortIncompleteMultipartUploadAfter: Duration.days(7),
+  /** S3 server access logs are kept this long. */
+  accessLogsExpiration: Duration.days(365),
+} as const;
+
+/**
+ * The object tag that marks a copy of training data under runs/ (what Prepare writes: train.jsonl and
+ * validation.jsonl); the lifecycle rule that expires those copies matches it. Reports, results and
+ * summaries are never tagged, and so kept.
+ */
+export const TRAINING_COPY_TAG = { key: 'tunedrop:object', value: 'training-copy' } as const;
 export const DEFAULT_FUNCTION_TIMEOUT = Duration.minutes(1);

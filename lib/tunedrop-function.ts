@@ -1,10 +1,11 @@
 import { Architecture, Runtime, Tracing, type CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_FUNCTION_TIMEOUT } from './secure-defaults.js';
+import { acknowledge } from './nag.js';
+import { DEFAULT_FUNCTION_TIMEOUT, LOG_RETENTION } from './secure-defaults.js';
 
 const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -40,7 +41,7 @@ export class TunedropFunction extends NodejsFunction {
       tracing: Tracing.ACTIVE,
       memorySize: 1024,
       timeout: DEFAULT_FUNCTION_TIMEOUT,
-      logGroup: new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH }),
+      logGroup: new LogGroup(scope, `${id}Logs`, { retention: LOG_RETENTION }),
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       bundling: {
@@ -76,5 +77,27 @@ export class TunedropFunction extends NodejsFunction {
       },
     });
     (this.node.defaultChild as CfnFunction).addMetadata(ENTRY_METADATA_KEY, entry);
+
+    acknowledge(
+      this,
+      'Node.js 22 on purpose: the code is built for and tested on Node 22 (the node@22 devDependency runs ' +
+        'every npm script and local mode); moving to a newer runtime is an upgrade of its own, not a setting.',
+      'AwsSolutions-L1',
+      'Serverless-LambdaLatestVersion',
+    );
+    acknowledge(
+      this,
+      "X-Ray tracing (CDK's Tracing.ACTIVE grant): xray:PutTraceSegments and xray:PutTelemetryRecords have no " +
+        'resource type, so IAM takes them only on Resource "*" (Service Authorization Reference for AWS X-Ray, ' +
+        '"If there is no value for this column, you must specify all resources", read 2026-11-29).',
+      'AwsSolutions-IAM5[Resource::*]',
+    );
+    acknowledge(
+      this,
+      'AWSLambdaBasicExecutionRole, which CDK attaches to every function role: CloudWatch Logs writes only ' +
+        "(CreateLogGroup, CreateLogStream, PutLogEvents). Scoping it to the function's own log group needs local " +
+        'mode (local/template.ts) to resolve AWS::Logs::LogGroup references in policies; see docs/security.md.',
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    );
   }
 }

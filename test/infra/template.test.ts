@@ -1,6 +1,10 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Key, type CfnKey } from 'aws-cdk-lib/aws-kms';
 import { PLACEHOLDER_WEBHOOK_SECRET } from '../../functions/core/config.js';
 import { PERMANENT_ERROR_NAMES } from '../../functions/core/errors.js';
+import { TunedropPipeline } from '../../lib/pipeline.js';
+import { TRAINING_COPY_TAG } from '../../lib/secure-defaults.js';
 import { ENTRY_METADATA_KEY } from '../../lib/tunedrop-function.js';
 import { STATE } from '../../lib/workflow.js';
 import { synthTemplate } from '../support/synth.js';
@@ -358,5 +362,164 @@ describe('permissions', () => {
     ]) {
       expect(statementsOf(step).filter((a) => a.startsWith('s3:Delete'))).toEqual([]);
     }
+  });
+});
+
+describe('data kept tidy', () => {
+  const dataBucket = () => {
+    const buckets = template.findResources('AWS::S3::Bucket', {
+      Properties: { VersioningConfiguration: { Status: 'Enabled' } },
+    });
+    expect(Object.keys(buckets)).toHaveLength(1);
+    return Object.values(buckets)[0]!.Properties;
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation properties, read as JSON
+  type Props = Record<string, any>;
+  const rules = (props: Props) => props.LifecycleConfiguration.Rules as Props[];
+
+  it('expires older object versions after 30 days and aborts incomplete multipart uploads after 7', () => {
+    expect(rules(dataBucket())).toContainEqual(
+      expect.objectContaining({
+        Status: 'Enabled',
+        NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+      }),
+    );
+  });
+
+  it('expires the tagged copies of training data under runs/ after 30 days, and nothing else under runs/', () => {
+    const expiring = rules(dataBucket()).filter((r) => r.ExpirationInDays !== undefined);
+    expect(expiring).toEqual([
+      expect.objectContaining({
+        Prefix: 'runs/',
+        TagFilters: [{ Key: TRAINING_COPY_TAG.key, Value: TRAINING_COPY_TAG.value }],
+        ExpirationInDays: 30,
+      }),
+    ]);
+  });
+
+  it('takes the expiry periods from the construct props', () => {
+    const { template: custom } = synthTemplate({
+      pipeline: { noncurrentVersionExpiration: Duration.days(90), trainingCopyExpiration: Duration.days(7) },
+    });
+    const props = Object.values(
+      custom.findResources('AWS::S3::Bucket', {
+        Properties: { VersioningConfiguration: { Status: 'Enabled' } },
+      }),
+    )[0]!.Properties;
+    expect(rules(props)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 90 } }),
+        expect.objectContaining({ Prefix: 'runs/', ExpirationInDays: 7 }),
+      ]),
+    );
+  });
+
+  it('gives every log group a retention, and every function (CDK bucket-notification handler too) a log group of the stack', () => {
+    const logGroups = template.findResources('AWS::Logs::LogGroup');
+    for (const group of Object.values(logGroups)) expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions).length).toBe(13);
+    for (const fn of Object.values(functions))
+      expect(Object.keys(logGroups)).toContain(fn.Properties.LoggingConfig?.LogGroup?.Ref);
+  });
+
+  it("logs the data bucket's accesses to a private logs bucket that S3's log delivery alone writes to", () => {
+    const data = dataBucket();
+    const logsId = data.LoggingConfiguration.DestinationBucketName.Ref as string;
+    const logs = template.toJSON().Resources[logsId];
+    expect(logs.Type).toBe('AWS::S3::Bucket');
+    expect(logs.Properties).toMatchObject({
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, RestrictPublicBuckets: true },
+    });
+    expect(rules(logs.Properties)).toContainEqual(expect.objectContaining({ ExpirationInDays: 365 }));
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logsId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+            Condition: { ArnLike: { 'aws:SourceArn': Match.anyValue() } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('keeps the data bucket first in the template, where local mode looks for it', () => {
+    const first = Object.values(template.toJSON().Resources as Record<string, Props>).find(
+      (r) => r.Type === 'AWS::S3::Bucket',
+    )!;
+    expect(first.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+  });
+
+  it('can leave server access logs off (CloudTrail data events instead): no logs bucket then', () => {
+    const { template: noLogs } = synthTemplate({ pipeline: { serverAccessLogs: false } });
+    noLogs.resourceCountIs('AWS::S3::Bucket', 1);
+  });
+});
+
+describe('a customer managed key (encryptionKey prop)', () => {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+  const stack = new Stack(app, 'WithKey');
+  const key = new Key(stack, 'DataKey', { enableKeyRotation: true });
+  new TunedropPipeline(stack, 'Pipeline', { encryptionKey: key });
+  const withKey = Template.fromStack(stack);
+  const keyArn = { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as CfnKey), 'Arn'] };
+
+  it('encrypts the data bucket, the runs table, the dead-letter queue and both secrets with it', () => {
+    withKey.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          {
+            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+            BucketKeyEnabled: true,
+          },
+        ],
+      },
+    });
+    withKey.hasResourceProperties('AWS::DynamoDB::Table', {
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn },
+    });
+    withKey.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: keyArn });
+    const secrets = withKey.findResources('AWS::SecretsManager::Secret');
+    expect(Object.keys(secrets)).toHaveLength(2);
+    for (const secret of Object.values(secrets)) expect(secret.Properties.KmsKeyId).toEqual(keyArn);
+  });
+
+  it('lets EventBridge use it for the dead-letter queue, and the operators encrypt and decrypt with it', () => {
+    withKey.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          }),
+        ]),
+      },
+    });
+    withKey.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'UseTheDataKey',
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            Resource: keyArn,
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('is not used by default: AWS managed encryption, no key in the template', () => {
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    for (const secret of Object.values(template.findResources('AWS::SecretsManager::Secret')))
+      expect(secret.Properties.KmsKeyId).toBeUndefined();
   });
 });
