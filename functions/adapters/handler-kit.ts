@@ -3,11 +3,19 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { formatErrorMessage, InvalidEventError, TunedropError } from '../core/errors.js';
+import { redactError, redactSecrets } from '../core/redact.js';
 import { awsClients } from './aws-clients.js';
 import { readEnvironment } from './environment.js';
 import { apiKeyMiddleware, type ContextWithApiKey } from './openai-key-middleware.js';
 
-export const logger = new Logger({ serviceName: 'tunedrop' });
+/**
+ * Every function's logger. Each string of every line is masked (functions/core/redact.ts) on its way
+ * out, errors and their causes included, so no log line carries a provider key.
+ */
+export const logger = new Logger({
+  serviceName: 'tunedrop',
+  jsonReplacerFn: (_key, value: unknown) => (typeof value === 'string' ? redactSecrets(value) : value),
+});
 
 /**
  * Builds a workflow step's Lambda handler: parse the state with the step's schema, run the step, log,
@@ -35,6 +43,9 @@ export function stepHandler<S extends z.ZodType, R>(
     onError: async (request) => {
       const error = request.error;
       if (error instanceof TunedropError) error.message = formatErrorMessage(error);
+      // What leaves here is logged and becomes the task's cause in Step Functions (message and stack),
+      // and from there the run's recorded error: masked once, here.
+      if (error) redactError(error);
       logger.error(`${name} failed`, { error: error ?? undefined });
     },
   });

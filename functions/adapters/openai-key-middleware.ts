@@ -4,6 +4,7 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { PLACEHOLDER_API_KEY } from '../core/config.js';
 import { ApiKeyNotSetError, InvalidConfigError } from '../core/errors.js';
+import { isPrintableAscii, registerSecret } from '../core/redact.js';
 
 export interface ContextWithApiKey extends Context {
   /** The provider API key, read from Secrets Manager. Never log it. */
@@ -58,11 +59,26 @@ export function apiKeyMiddleware(
   };
 }
 
+/**
+ * The key a secret holds. A key read is registered for masking (functions/core/redact.ts) before it
+ * is checked, so that no error about it, here or later, can quote it; and no error here does.
+ */
 export function parseApiKey(secretString: string | undefined, secretId: string): string {
   const raw = secretString?.trim() ?? '';
   let key = raw;
   if (raw.startsWith('{')) {
-    const parsed = z.object({ apiKey: z.string() }).safeParse(JSON.parse(raw));
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      // JSON.parse quotes the text it could not read, the key with it: the cause is not kept.
+      for (const word of raw.match(/[^\s"'{}:,]+/g) ?? []) registerSecret(word);
+      throw new InvalidConfigError(
+        `secret ${secretId} starts with "{" but is not valid JSON (its text is not shown: it holds the key)`,
+        `Store the key as plain text or as {"apiKey": "sk-..."} (with the quotes) in ${secretId}.`,
+      );
+    }
+    const parsed = z.object({ apiKey: z.string() }).safeParse(json);
     if (!parsed.success) {
       throw new InvalidConfigError(
         `secret ${secretId} holds JSON without a string "apiKey"`,
@@ -75,6 +91,25 @@ export function parseApiKey(secretString: string | undefined, secretId: string):
     throw new ApiKeyNotSetError(
       `the OpenAI API key is not set in secret ${secretId}`,
       `Run: aws secretsmanager put-secret-value --secret-id ${secretId} --secret-string '{"apiKey":"sk-..."}'`,
+    );
+  }
+  registerSecret(key);
+  if (!isPrintableAscii(key)) {
+    // Sent as it is, the key would make an invalid Authorization header, and Node's HTTP layer would
+    // quote the header, key and all, in its error. Say where and what, never the key.
+    const unprintable = [...key]
+      .map((char, index) => ({ char, index }))
+      .filter(({ char }) => !isPrintableAscii(char));
+    const where = unprintable
+      .slice(0, 3)
+      .map(
+        ({ char, index }) =>
+          `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} at character ${index + 1}`,
+      )
+      .join(', ');
+    throw new InvalidConfigError(
+      `the OpenAI API key in secret ${secretId} has ${unprintable.length} character(s) outside printable ASCII (${where}${unprintable.length > 3 ? ', …' : ''}); an API key has none`,
+      `Store the key again without line breaks, tabs or other invisible characters: aws secretsmanager put-secret-value --secret-id ${secretId} --secret-string '{"apiKey":"sk-..."}'`,
     );
   }
   return key;

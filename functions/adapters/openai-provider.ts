@@ -1,7 +1,13 @@
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 import { openAsBlob } from 'node:fs';
 import { z } from 'zod';
-import { ProviderRejectedError, ProviderUnavailableError, type TunedropError } from '../core/errors.js';
+import {
+  InvalidConfigError,
+  ProviderRejectedError,
+  ProviderUnavailableError,
+  type TunedropError,
+} from '../core/errors.js';
+import { redactError, redactSecrets, registerSecret } from '../core/redact.js';
 import type { CreateJobRequest, FineTuningProvider, ProviderJob } from '../core/ports.js';
 import {
   API_ATTEMPT_TIMEOUT_MS,
@@ -66,6 +72,8 @@ const RETRY_FIX =
 
 export function openAiProvider(options: OpenAiProviderOptions): FineTuningProvider {
   const apiTimeoutMs = options.timeoutMs ?? API_ATTEMPT_TIMEOUT_MS;
+  // Whoever made this provider, its key is masked in every error that leaves it (and in the logs).
+  registerSecret(options.apiKey);
   const client = new OpenAI({
     apiKey: options.apiKey,
     ...(options.baseURL ? { baseURL: options.baseURL } : {}),
@@ -106,7 +114,8 @@ export function openAiProvider(options: OpenAiProviderOptions): FineTuningProvid
         signal: AbortSignal.timeout(worstCaseCallMs(timeout, attempts)),
       });
     } catch (error) {
-      throw translateError(what, error);
+      // The SDK's and Node's messages (and their causes) may quote the request, key included.
+      throw redactError(translateError(what, error));
     }
   };
   const api = { attempts: SDK_ATTEMPTS, capMs: apiTimeoutMs };
@@ -209,8 +218,13 @@ export function toProviderJob(raw: unknown): ProviderJob {
     fineTunedModel: job.fine_tuned_model ?? null,
     trainedTokens: job.trained_tokens ?? null,
     resultFileIds: job.result_files ?? [],
+    // The provider's words go on to the workflow's state and the run's record: masked, like ours.
     error: job.error?.message
-      ? { code: job.error.code ?? null, message: job.error.message, param: job.error.param ?? null }
+      ? {
+          code: job.error.code ?? null,
+          message: redactSecrets(job.error.message),
+          param: job.error.param ?? null,
+        }
       : null,
     createdAt: job.created_at,
     finishedAt: job.finished_at ?? null,
@@ -271,6 +285,16 @@ export function translateError(what: string, error: unknown): TunedropError {
       `OpenAI could not be reached to ${what}: ${error.message}`,
       RETRY_FIX,
       { cause: error },
+    );
+  }
+  // Matched by name: Node's fetch raises it from its own realm, where `instanceof TypeError` can fail.
+  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+  if (name === 'TypeError' && typeof message === 'string' && /invalid header value/i.test(message)) {
+    // Node refuses a header with a line break or other control character, and quotes the header, the
+    // key with it: its message is not kept, and no retry can help.
+    return new InvalidConfigError(
+      `the OpenAI API key cannot be sent in an HTTP header (it has characters a header cannot carry), so tunedrop could not ${what}`,
+      "Store the key again without line breaks or other invisible characters in tunedrop's API key secret (aws secretsmanager put-secret-value).",
     );
   }
   if (error instanceof z.ZodError) {

@@ -3,6 +3,7 @@ import { TERMINAL_STATUSES, type RunStatus } from '../core/run.js';
 import type { HandOver } from '../core/slots.js';
 import { cancelIfRunning } from '../core/provider-jobs.js';
 import { phaseOf } from '../core/workflow-state.js';
+import { redactSecrets } from '../core/redact.js';
 
 export interface ExecutionEnded {
   /** The execution name, which is the run id. */
@@ -83,7 +84,8 @@ export async function reconcileRun(
       error: {
         name: `Execution${event.status === 'ABORTED' ? 'Stopped' : event.status === 'TIMED_OUT' ? 'TimedOut' : 'Failed'}`,
         code: outcome.code,
-        message: event.cause ? `${outcome.message}: ${event.cause}` : outcome.message,
+        // The execution's cause is a task's error as Step Functions kept it: stored masked.
+        message: event.cause ? redactSecrets(`${outcome.message}: ${event.cause}`) : outcome.message,
         fix: outcome.fix,
       },
     });

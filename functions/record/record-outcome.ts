@@ -1,4 +1,5 @@
 import { parseErrorCause } from '../core/errors.js';
+import { redactFields } from '../core/redact.js';
 import type { ProviderSlots, RunStore, RunUpdate } from '../core/ports.js';
 import type { HandOver } from '../core/slots.js';
 import type { RunStatus } from '../core/run.js';
@@ -28,8 +29,10 @@ export async function recordOutcome(
   await deps.handOver().catch((error: unknown) => deps.onHandOverError?.(error));
   // The status the run ends in: this one, or the one it had already ended in (stopped while this
   // execution went on, e.g. while Create job ran), which a recorded end keeps.
-  const end = async (status: RunStatus, fields: RunUpdate) =>
-    (await deps.runs.advance(runId, status, fields))?.status ??
+  // Its cause is stored as it came (a task's, the provider's) but masked: no provider key is kept.
+  const end = async (status: RunStatus, { error, ...fields }: RunUpdate) =>
+    (await deps.runs.advance(runId, status, { ...fields, ...(error ? { error: redactFields(error) } : {}) }))
+      ?.status ??
     (await deps.runs.get(runId))?.status ??
     status;
   if (input.failure) {

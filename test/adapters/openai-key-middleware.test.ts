@@ -2,6 +2,8 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import middy from '@middy/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PLACEHOLDER_API_KEY } from '../../functions/core/config.js';
+import { PERMANENT_ERROR_NAMES } from '../../functions/core/errors.js';
+import { clearRegisteredSecrets, redactSecrets } from '../../functions/core/redact.js';
 import { apiKeyMiddleware, type ContextWithApiKey } from '../../functions/adapters/openai-key-middleware.js';
 
 const secrets = mockClient(SecretsManagerClient);
@@ -57,6 +59,58 @@ describe('apiKeyMiddleware', () => {
       name: 'ApiKeyNotSetError',
       fix: expect.stringContaining('aws secretsmanager put-secret-value --secret-id tunedrop-key'),
     });
+  });
+
+  it('refuses a key with a newline as a permanent configuration error that names the secret and the character, not the key', async () => {
+    const key = 'sk-newline-canary-1234\nsecond-part-5678';
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ apiKey: key }) });
+    const error = await handlerWith(() => 0)({}, context).then(
+      () => undefined,
+      (e: unknown) => e as Error & { fix: string },
+    );
+    expect(error).toMatchObject({
+      name: 'InvalidConfigError',
+      message: expect.stringMatching(
+        /secret tunedrop-key .*outside printable ASCII \(U\+000A at character 23\)/,
+      ),
+      fix: expect.stringContaining('--secret-id tunedrop-key'),
+    });
+    expect(PERMANENT_ERROR_NAMES).toContain(error!.name);
+    const told = JSON.stringify({ message: error!.message, fix: error!.fix, stack: error!.stack });
+    for (const part of ['sk-newline-canary-1234', 'second-part-5678']) expect(told).not.toContain(part);
+  });
+
+  it('refuses a tab, a non-breaking space or a zero-width space in a bare key too', async () => {
+    for (const char of ['\t', '\u00a0', '\u200b']) {
+      secrets.reset();
+      secrets.on(GetSecretValueCommand).resolves({ SecretString: `sk-bare-${char}key-1234` });
+      await expect(handlerWith(() => 0)({}, context)).rejects.toMatchObject({ name: 'InvalidConfigError' });
+    }
+  });
+
+  it('refuses a secret that is not valid JSON as a permanent configuration error that does not quote it', async () => {
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: '{"apiKey": sk-malformed-canary-9876}' });
+    const error = await handlerWith(() => 0)({}, context).then(
+      () => undefined,
+      (e: unknown) => e as Error & { fix: string },
+    );
+    expect(error).toMatchObject({
+      name: 'InvalidConfigError',
+      message: expect.stringContaining('secret tunedrop-key starts with "{" but is not valid JSON'),
+      fix: expect.stringContaining('{"apiKey": "sk-..."}'),
+    });
+    expect(PERMANENT_ERROR_NAMES).toContain(error!.name);
+    expect(error!.cause).toBeUndefined();
+    expect(JSON.stringify({ message: error!.message, fix: error!.fix, stack: error!.stack })).not.toContain(
+      'sk-malformed-canary-9876',
+    );
+  });
+
+  it('has the key it loaded masked from then on, whatever its shape', async () => {
+    clearRegisteredSecrets();
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: '{"apiKey":"not-an-sk-shaped-key-5555"}' });
+    await handlerWith(() => 0)({}, context);
+    expect(redactSecrets('Bearer not-an-sk-shaped-key-5555')).toBe('Bearer [redacted secret]');
   });
 
   it('refuses options without a secret id', () => {

@@ -1,5 +1,8 @@
 import { APIConnectionError, APIError } from 'openai';
-import { toProviderJob, translateError } from '../../functions/adapters/openai-provider.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { openAiProvider, toProviderJob, translateError } from '../../functions/adapters/openai-provider.js';
+import { PERMANENT_ERROR_NAMES } from '../../functions/core/errors.js';
 
 const apiError = (status: number, code: string | null, message = 'nope') =>
   APIError.generate(
@@ -41,6 +44,70 @@ describe('translateError', () => {
   });
 });
 
+describe('a key that cannot be sent', () => {
+  it('makes a permanent configuration error that does not repeat the header Node refused', () => {
+    const refused = new TypeError('Headers.append: "Bearer sk-x\ny" is an invalid header value.');
+    const error = translateError('read job ftjob-1', refused);
+    expect(error).toMatchObject({
+      name: 'InvalidConfigError',
+      message: expect.stringContaining('HTTP header'),
+    });
+    expect(PERMANENT_ERROR_NAMES).toContain(error.name);
+    expect(JSON.stringify({ ...error.toJSON(), stack: error.stack, cause: error.cause })).not.toContain(
+      'sk-x',
+    );
+  });
+
+  it('fails a call with no trace of the key in the error, its stack or its causes', async () => {
+    const key = 'sk-provider-canary-1111\nprovider-canary-2222';
+    const provider = openAiProvider({ apiKey: key, baseURL: 'http://127.0.0.1:9/v1' });
+    const error = (await provider.getJob('ftjob-1').catch((e: unknown) => e)) as Error;
+    expect(error).toMatchObject({ name: 'InvalidConfigError' });
+    expect(everything(error)).not.toMatch(/provider-canary-1111|provider-canary-2222/);
+  });
+});
+
+describe('a provider that quotes the key back', () => {
+  const key = 'sk-echoed-canary-abcdefghijklmnop';
+  let server: Server;
+  let baseURL: string;
+  beforeAll(async () => {
+    server = createServer((_request, response) => {
+      response.writeHead(401, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          error: {
+            message: `Incorrect API key provided: ${key}.`,
+            type: 'invalid_request_error',
+            code: 'invalid_api_key',
+          },
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  it('has it masked in the error it raises, and says so', async () => {
+    const provider = openAiProvider({ apiKey: key, baseURL });
+    const error = (await provider.getJob('ftjob-1').catch((e: unknown) => e)) as Error;
+    expect(error).toMatchObject({
+      name: 'ProviderRejectedError',
+      message: expect.stringContaining('Incorrect API key provided: sk-…[redacted].'),
+    });
+    expect(everything(error)).not.toContain(key);
+  });
+});
+
+/** An error's message, stack and fields, and its causes', as text. */
+function everything(error: unknown, depth = 0): string {
+  if (!(error instanceof Error) || depth > 5) return String(error);
+  return [JSON.stringify({ ...error }), error.message, error.stack, everything(error.cause, depth + 1)].join(
+    '\n',
+  );
+}
+
 describe('toProviderJob', () => {
   const job = {
     object: 'fine_tuning.job',
@@ -77,5 +144,14 @@ describe('toProviderJob', () => {
       message: 'bad',
       param: 'training_file',
     });
+  });
+
+  it('masks a key quoted in the failure reason, since it goes on to the state and the run', () => {
+    const failed = {
+      ...job,
+      status: 'failed',
+      error: { code: 'invalid_api_key', message: 'key sk-job-error-abcdefghijk is revoked', param: null },
+    };
+    expect(toProviderJob(failed).error?.message).toBe('key sk-…[redacted] is revoked');
   });
 });
