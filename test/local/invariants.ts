@@ -1,3 +1,4 @@
+import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type OpenAI from 'openai';
 import { createHash } from 'node:crypto';
@@ -8,7 +9,7 @@ import type { LocalCloud } from '../../local/cloud/index.js';
 /**
  * What must hold after any scenario, whatever happened in it (issue #4): every run ends in exactly one
  * terminal state, no provider job exists without its run, every source object is byte-for-byte what
- * the user dropped, and the provider key appears nowhere in the bucket or the table.
+ * the user dropped, and the provider key appears nowhere in the bucket, the tables or the executions.
  */
 export async function expectRunInvariants(
   cloud: LocalCloud,
@@ -45,12 +46,57 @@ export async function expectRunInvariants(
     expect({ key: source.key, etag: head.ETag }).toEqual({ key: source.key, etag: expectedEtag });
   }
 
+  await expectSecretsNowhere(cloud, [options.apiKey]);
+}
+
+/**
+ * The ways a secret can show in stored text: as it is, JSON-escaped (as a log line or a Step Functions
+ * cause quotes it), and, if it has characters outside printable ASCII, each printable run of 8 or more
+ * (a message may break it at a newline).
+ */
+export function secretTraces(secret: string): string[] {
+  const runs = /^[\x20-\x7e]*$/.test(secret) ? [] : (secret.match(/[\x21-\x7e]{8,}/g) ?? []);
+  return [...new Set([secret, JSON.stringify(secret).slice(1, -1), ...runs])];
+}
+
+/** The texts among `texts` (labelled) in which any of the secrets shows, to compare with `[]`. */
+export function textsWithSecrets(
+  secrets: readonly string[],
+  texts: Iterable<[label: string, text: string]>,
+): string[] {
+  const traces = secrets.flatMap(secretTraces);
+  const leaks: string[] = [];
+  for (const [label, text] of texts) if (traces.some((trace) => text.includes(trace))) leaks.push(label);
+  return leaks;
+}
+
+/**
+ * None of the secrets shows in any S3 object, any item of any table, or any Step Functions execution
+ * (input, output, error and cause, state events and history).
+ */
+export async function expectSecretsNowhere(cloud: LocalCloud, secrets: readonly string[]): Promise<void> {
+  const texts: Array<[string, string]> = [];
   const { Contents = [] } = await cloud.s3.send(new ListObjectsV2Command({ Bucket: cloud.bucket }));
   for (const { Key } of Contents) {
     const body = await (
       await cloud.s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key }))
     ).Body!.transformToString();
-    expect({ key: Key, leaksKey: body.includes(options.apiKey) }).toEqual({ key: Key, leaksKey: false });
+    texts.push([`s3://${cloud.bucket}/${Key}`, body]);
   }
-  expect(JSON.stringify(runs).includes(options.apiKey)).toBe(false);
+  const dynamodb = new DynamoDBClient({ ...cloud.clientConfig, endpoint: cloud.endpoints.DYNAMODB });
+  try {
+    for (const table of cloud.plan.tables) {
+      let items = 0;
+      for await (const page of paginateScan({ client: dynamodb }, { TableName: table.name })) {
+        for (const item of page.Items ?? [])
+          texts.push([`${table.name} item ${items++}`, JSON.stringify(item)]);
+      }
+    }
+  } finally {
+    dynamodb.destroy();
+  }
+  for (const execution of cloud.stepFunctions.list())
+    texts.push([`execution ${execution.name}`, JSON.stringify(execution)]);
+  expect(texts.length).toBeGreaterThan(0);
+  expect(textsWithSecrets(secrets, texts)).toEqual([]);
 }
