@@ -21,6 +21,8 @@ import {
 import { SLOT_WAITING } from '../functions/core/workflow-state.js';
 import { PROVIDER_JOB_INDEX } from '../functions/adapters/dynamodb-run-store.js';
 import { acknowledge, nagArn } from './nag.js';
+import { grantFunctionPermissions } from './function-permissions.js';
+import { FUNCTION_PERMISSIONS, type FunctionStep } from '../functions/adapters/permissions.js';
 import {
   DATA_LIFECYCLE_DEFAULTS,
   LOG_RETENTION,
@@ -219,7 +221,6 @@ export class TunedropPipeline extends Construct {
     const record = fn('Record', 'record', Duration.minutes(1), { memorySize: 256 });
 
     const workflowFunctions = [prepare, upload, acquireSlot, createJob, awaitJob, getStatus, collect, record];
-    for (const f of workflowFunctions) this.table.grantReadWriteData(f);
     for (const f of workflowFunctions)
       acknowledge(
         f,
@@ -227,35 +228,34 @@ export class TunedropPipeline extends Construct {
           'event to dead-letter. The workflow retries each task and catches every failure into Record failure.',
         'Serverless-LambdaDLQ',
       );
-    for (const f of [upload, createJob, getStatus, collect]) this.apiKeySecret.grantRead(f);
-    this.bucket.grantRead(prepare);
-    this.bucket.grantPut(prepare, 'runs/*');
-    this.bucket.grantRead(upload, 'runs/*');
-    this.bucket.grantPut(collect, 'runs/*');
-    // TODO(#9 point 3): these wildcards come from CDK's grant helpers (grantReadWriteData, grantRead, grantPut);
-    // they are acknowledged here until the grants are narrowed, and the acknowledgements go with them.
-    const grantWildcards = (fns: TunedropFunction[], ...findings: string[]) => {
-      for (const f of fns)
-        acknowledge(
-          f,
-          'Wildcard from a CDK grant helper (table index/*, s3 GetObject*/GetBucket*/List*/Abort*, bucket ' +
-            'prefixes): narrowed in issue #9 point 3.',
-          ...findings.map((finding) => `AwsSolutions-IAM5[${finding}]`),
-        );
-    };
-    const tableIndexes = `Resource::${nagArn(this.table)}/index/*`;
-    const runsObjects = `Resource::${nagArn(this.bucket)}/runs/*`;
-    const readBucket = ['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*'];
-    grantWildcards(workflowFunctions, tableIndexes);
-    grantWildcards(
-      [prepare],
-      ...readBucket,
-      `Resource::${nagArn(this.bucket)}/*`,
-      'Action::s3:Abort*',
-      runsObjects,
-    );
-    grantWildcards([upload], ...readBucket, runsObjects);
-    grantWildcards([collect], 'Action::s3:Abort*', runsObjects);
+    // Each role grants exactly the calls its function makes (functions/adapters/permissions.ts).
+    const grant = (f: TunedropFunction, step: FunctionStep) =>
+      grantFunctionPermissions(f, FUNCTION_PERMISSIONS[step], {
+        table: this.table,
+        bucket: this.bucket,
+        apiKeySecret: this.apiKeySecret,
+        webhookSecret: this.webhookSecret,
+        stateMachine: () => this.workflow.stateMachine,
+      });
+    grant(prepare, 'prepare');
+    grant(upload, 'upload');
+    grant(acquireSlot, 'acquire-slot');
+    grant(createJob, 'create-job');
+    grant(awaitJob, 'await-job');
+    grant(getStatus, 'get-status');
+    grant(collect, 'collect');
+    grant(record, 'record');
+    // Object actions end in a key pattern under the prefixes each function uses.
+    const objectPrefixes = (f: TunedropFunction, ...prefixes: string[]) =>
+      acknowledge(
+        f,
+        'Object ARNs under the prefix this function reads or writes (incoming/* or runs/*): object keys are ' +
+          'not known in advance, and the prefix is the narrowest bound.',
+        ...prefixes.map((prefix) => `AwsSolutions-IAM5[Resource::${nagArn(this.bucket)}/${prefix}*]`),
+      );
+    objectPrefixes(prepare, 'incoming/', 'runs/');
+    objectPrefixes(upload, 'runs/');
+    objectPrefixes(collect, 'runs/');
 
     this.workflow = new RunWorkflow(this, 'RunWorkflow', {
       functions: { prepare, upload, acquireSlot, createJob, awaitJob, getStatus, collect, record },
@@ -311,18 +311,8 @@ export class TunedropPipeline extends Construct {
         RUN_DEFAULTS: JSON.stringify(props.runDefaults ?? {}),
       },
     });
-    this.table.grantReadWriteData(this.validateFunction);
-    this.bucket.grantRead(this.validateFunction);
-    this.bucket.grantPut(this.validateFunction, 'runs/*');
-    this.workflow.stateMachine.grantStartExecution(this.validateFunction);
-    grantWildcards(
-      [this.validateFunction],
-      tableIndexes,
-      ...readBucket,
-      `Resource::${nagArn(this.bucket)}/*`,
-      'Action::s3:Abort*',
-      runsObjects,
-    );
+    grant(this.validateFunction, 'validate');
+    objectPrefixes(this.validateFunction, 'incoming/', 'runs/');
 
     // A workflow that ends without recording its run (stopped in the console or by `tunedrop cancel`,
     // timed out, or failed in Record) is recorded here, and its provider job cancelled.
@@ -334,9 +324,7 @@ export class TunedropPipeline extends Construct {
       maxEventAge: Duration.hours(6),
       onFailure: new SqsDestination(this.deadLetters),
     });
-    this.table.grantReadWriteData(reconcile);
-    this.apiKeySecret.grantRead(reconcile);
-    grantWildcards([reconcile], tableIndexes);
+    grant(reconcile, 'reconcile');
     for (const f of [this.validateFunction, reconcile])
       acknowledge(
         f,
@@ -368,8 +356,7 @@ export class TunedropPipeline extends Construct {
 
     // Waiting runs are resumed by whoever frees a slot; this sweep catches what they could not.
     const sweepSlots = fn('SweepSlots', 'sweep-slots', Duration.minutes(1), { memorySize: 256 });
-    this.table.grantReadWriteData(sweepSlots);
-    grantWildcards([sweepSlots], tableIndexes);
+    grant(sweepSlots, 'sweep-slots');
     const sweepMinutes =
       'Run every ' +
       String(SLOT_WAITING.sweepMinutes) +
@@ -390,9 +377,7 @@ export class TunedropPipeline extends Construct {
       memorySize: 256,
       environment: { ...environment, WEBHOOK_SECRET_ID: this.webhookSecret.secretArn },
     });
-    this.table.grantReadWriteData(webhook);
-    this.webhookSecret.grantRead(webhook);
-    grantWildcards([webhook], tableIndexes);
+    grant(webhook, 'webhook');
     this.webhookUrl = webhook.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
     acknowledge(
       webhook,

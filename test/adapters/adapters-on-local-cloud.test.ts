@@ -119,11 +119,22 @@ const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).
 
 describe('the S3 object store', () => {
   const ref = (name: string): ObjectRef => ({ bucket: cloud.bucket, key: `runs/adapters-s3/${name}` });
+  // Under incoming/, not ending in .jsonl: readable as Validate and Prepare, and no bucket notification.
+  const incoming = (name: string): ObjectRef => ({
+    bucket: cloud.bucket,
+    key: `incoming/adapters-s3/${name}.in`,
+  });
+  // Each function reads only what its own code reads; what it wrote elsewhere is checked by the operator.
+  const adminStore = () => s3ObjectStore(admin.s3());
 
-  it('writes an object with its content type and reads it back whole, as a stream and by head, as Validate', async () => {
-    const store = storeAs(VALIDATE);
+  it('writes an object with its content type as Validate, and Upload reads it back whole, as a stream and by head', async () => {
+    await storeAs(VALIDATE).write(
+      ref('validation.json'),
+      '{"verdict":"valid","note":"é ✓"}\n',
+      'application/json',
+    );
+    const store = storeAs(UPLOAD);
     const text = '{"verdict":"valid","note":"é ✓"}\n';
-    await store.write(ref('validation.json'), text, 'application/json');
 
     expect(await store.readText(ref('validation.json'))).toBe(text);
     expect((await collect(store.read(ref('validation.json')))).bytes.toString('utf8')).toBe(text);
@@ -143,11 +154,11 @@ describe('the S3 object store', () => {
     const lines = Math.ceil((6 * 1024 * 1024) / line.length); // over the 5 MiB part size: multipart
     const writer = store.createWriter(ref('train.jsonl'), 'application/jsonl');
     for (let i = 0; i < lines; i++) await writer.write(line);
-    expect(await store.head(ref('train.jsonl'))).toBeUndefined();
+    expect(await adminStore().head(ref('train.jsonl'))).toBeUndefined();
     await writer.close();
 
-    expect(await store.head(ref('train.jsonl'))).toMatchObject({ size: lines * line.length });
-    const { bytes, count } = await collect(store.read(ref('train.jsonl')));
+    expect(await storeAs(UPLOAD).head(ref('train.jsonl'))).toMatchObject({ size: lines * line.length });
+    const { bytes, count } = await collect(storeAs(UPLOAD).read(ref('train.jsonl')));
     expect(bytes.length).toBe(lines * line.length);
     expect(sha256(bytes)).toBe(sha256(line.repeat(lines)));
     expect(count).toBeGreaterThan(1);
@@ -159,22 +170,22 @@ describe('the S3 object store', () => {
     await writer.write('x'.repeat(6 * 1024 * 1024));
     await writer.abort();
 
-    expect(await store.head(ref('aborted.jsonl'))).toBeUndefined();
-    expect(await store.readText(ref('aborted.jsonl'))).toBeUndefined();
+    expect(await adminStore().head(ref('aborted.jsonl'))).toBeUndefined();
+    expect(await adminStore().readText(ref('aborted.jsonl'))).toBeUndefined();
   });
 
-  it('reports a missing object as absent to head and readText, and fails a read of it with NoSuchKey, as Validate', async () => {
+  it('reports a missing object as absent to head and readText, and fails a read of it with NoSuchKey, as Validate (which may list the bucket)', async () => {
     const store = storeAs(VALIDATE);
-    expect(await store.head(ref('missing.jsonl'))).toBeUndefined();
-    expect(await store.readText(ref('missing.jsonl'))).toBeUndefined();
-    await expect(collect(store.read(ref('missing.jsonl')))).rejects.toMatchObject({ name: 'NoSuchKey' });
+    expect(await store.head(incoming('missing'))).toBeUndefined();
+    expect(await store.readText(incoming('missing'))).toBeUndefined();
+    await expect(collect(store.read(incoming('missing')))).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
 
   it("pins reads to the version asked for (s3:GetObjectVersion, which Prepare's grant allows)", async () => {
-    await storeAs(PREPARE).write(ref('versioned.jsonl'), 'v1\n', 'application/jsonl');
+    await adminStore().write(incoming('versioned'), 'v1\n', 'application/jsonl');
     const mark = cloud.iamDecisions.length;
     const store = storeAs(PREPARE);
-    const pinned = { ...ref('versioned.jsonl'), versionId: 'local-version-1' };
+    const pinned = { ...incoming('versioned'), versionId: 'local-version-1' };
 
     // s3rver keeps no versions, so the bytes are the newest; what is checked is the request made.
     expect((await collect(store.read(pinned))).bytes.toString()).toBe('v1\n');
@@ -267,7 +278,7 @@ describe('the DynamoDB run store', () => {
   });
 
   it('refuses a move the run may not make and changes nothing: skipping ahead, going back, or leaving an end', async () => {
-    const runs = runsAs(PREPARE);
+    const runs = runsAs(RECORD);
     await runsAs(VALIDATE).create(newRun('store-refused'));
     expect(await runs.advance('store-refused', 'COLLECTING')).toBeUndefined();
     await runs.advance('store-refused', 'PREPARING');
@@ -478,8 +489,9 @@ describe('starting a run as Validate does (sfnRunStarter)', () => {
     const validate = asFunction(cloud, VALIDATE);
     const start = sfnRunStarter(sfnAs(VALIDATE), validate.environment.STATE_MACHINE_ARN!);
     const inputs: ExecutionInput[] = [];
-    // Outside incoming/, so the bucket notification does not start validate itself.
-    const key = 'adapters/support/tickets.jsonl';
+    // Under incoming/ (all Validate and Prepare may read) but not ending in .jsonl, so the bucket
+    // notification does not start validate itself.
+    const key = 'incoming/adapters/support/tickets.jsonl.sample';
     const body = readFileSync(SAMPLE);
     const put = await admin.s3().send(new PutObjectCommand({ Bucket: cloud.bucket, Key: key, Body: body }));
 
@@ -490,7 +502,7 @@ describe('starting a run as Validate does (sfnRunStarter)', () => {
         runs: runsAs(VALIDATE),
         startRun: (runId, input) => (inputs.push(input), start(runId, input)),
         defaults: JSON.parse(validate.environment.RUN_DEFAULTS ?? '{}') as Record<string, unknown>,
-        incomingPrefix: 'adapters/',
+        incomingPrefix: 'incoming/adapters/',
         now: () => new Date(),
       },
     );
