@@ -45,7 +45,11 @@ export function grantFunctionPermissions(
   if (permissions.listsBucket) add(['s3:ListBucket'], [bucket.bucketArn]);
   if (permissions.writesRuns)
     add(
-      ['s3:PutObject', ...(permissions.abortsUploads ? ['s3:AbortMultipartUpload'] : [])],
+      [
+        's3:PutObject',
+        ...(permissions.abortsUploads ? ['s3:AbortMultipartUpload'] : []),
+        ...(permissions.tagsObjects ? ['s3:PutObjectTagging'] : []),
+      ],
       [bucket.arnForObjects('runs/*')],
     );
   if (permissions.writesRuns) bucket.encryptionKey?.grantEncrypt(fn);

@@ -41,10 +41,6 @@ export const DATA_LIFECYCLE_DEFAULTS = {
   accessLogsExpiration: Duration.days(365),
 } as const;
 
-/**
- * The object tag that marks a copy of training data under runs/ (what Prepare writes: train.jsonl and
- * validation.jsonl); the lifecycle rule that expires those copies matches it. Reports, results and
- * summaries are never tagged, and so kept.
- */
-export const TRAINING_COPY_TAG = { key: 'tunedrop:object', value: 'training-copy' } as const;
+/** The tag Prepare puts on training copies, which the lifecycle rule expires (functions/core/run.ts). */
+export { TRAINING_COPY_TAG } from '../functions/core/run.js';
 export const DEFAULT_FUNCTION_TIMEOUT = Duration.minutes(1);

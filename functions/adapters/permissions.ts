@@ -36,6 +36,8 @@ export interface FunctionPermissions {
   writesRuns?: boolean;
   /** Multipart writes that may be aborted (s3:AbortMultipartUpload) under runs/. */
   abortsUploads?: boolean;
+  /** Tags what it writes under runs/ (s3:PutObjectTagging): Prepare's training copies, for their expiry. */
+  tagsObjects?: boolean;
   /** Reads the provider API key secret. */
   apiKey?: boolean;
   /** Reads the webhook signing secret. */
@@ -64,6 +66,7 @@ export const FUNCTION_PERMISSIONS = {
     readsVersions: true,
     writesRuns: true,
     abortsUploads: true,
+    tagsObjects: true,
   },
   upload: { table: ['dynamodb:UpdateItem'], reads: ['runs/'], apiKey: true },
   'acquire-slot': { table: [...RUNS], resumesRuns: true },
@@ -95,6 +98,7 @@ export function actionsOf(permissions: FunctionPermissions): string[] {
     ...(p.listsBucket ? ['s3:ListBucket'] : []),
     ...(p.writesRuns ? ['s3:PutObject'] : []),
     ...(p.writesRuns && p.abortsUploads ? ['s3:AbortMultipartUpload'] : []),
+    ...(p.writesRuns && p.tagsObjects ? ['s3:PutObjectTagging'] : []),
     ...(p.apiKey || p.webhookSecret ? ['secretsmanager:GetSecretValue'] : []),
     ...(p.startsRuns ? ['states:StartExecution'] : []),
     ...(p.resumesRuns ? ['states:SendTaskSuccess'] : []),

@@ -54,11 +54,13 @@ export function s3ObjectStore(s3: S3Client): ObjectStore {
       );
     },
 
-    createWriter(ref, contentType): ObjectWriter {
+    createWriter(ref, contentType, tags = {}): ObjectWriter {
       const stream = new PassThrough();
       const upload = new Upload({
         client: s3,
         params: { Bucket: ref.bucket, Key: ref.key, Body: stream, ContentType: contentType },
+        // Put once the object exists (PutObjectTagging, so the writer needs s3:PutObjectTagging).
+        tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
       });
       const done = upload.done();
       // Keep a rejection from surfacing as unhandled before close() awaits it.

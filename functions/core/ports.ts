@@ -17,8 +17,8 @@ export interface ObjectStore {
   read(ref: ObjectRef): AsyncIterable<Uint8Array>;
   readText(ref: ObjectRef): Promise<string | undefined>;
   write(ref: ObjectRef, body: string | Uint8Array, contentType: string): Promise<void>;
-  /** Opens an object for writing piece by piece, without holding the body in memory. */
-  createWriter(ref: ObjectRef, contentType: string): ObjectWriter;
+  /** Opens an object for writing piece by piece, without holding the body in memory; `tags` are object tags. */
+  createWriter(ref: ObjectRef, contentType: string, tags?: Readonly<Record<string, string>>): ObjectWriter;
 }
 
 export interface ObjectWriter {

@@ -133,6 +133,13 @@ export function familyOf(key: string, prefix = 'incoming/'): string {
   return parts.length > 1 && parts[0] ? parts[0] : 'default';
 }
 
+/**
+ * The object tag that marks a copy of training data under runs/ (what Prepare writes: train.jsonl and
+ * validation.jsonl); the bucket's lifecycle rule that expires those copies matches it (S3 lifecycle filters
+ * take a prefix and tags, not a suffix). Reports, results and summaries are never tagged, and so kept.
+ */
+export const TRAINING_COPY_TAG = { key: 'tunedrop:object', value: 'training-copy' } as const;
+
 /** Where a run's files live in the bucket. One place, so handlers and docs agree. */
 export const runKeys = (runId: string) => ({
   prefix: `runs/${runId}/`,

@@ -1,6 +1,6 @@
 import { readJsonlLines } from '../core/jsonl.js';
 import type { ObjectStore, ObjectWriter, RunStore } from '../core/ports.js';
-import { runKeys } from '../core/run.js';
+import { runKeys, TRAINING_COPY_TAG } from '../core/run.js';
 import { splitDataset } from '../core/split.js';
 import type { ExecutionInput, PreparedFiles } from '../core/workflow-state.js';
 
@@ -10,6 +10,8 @@ export interface PrepareDeps {
 }
 
 const JSONL = 'application/jsonl';
+/** Copies of the user's data: tagged so the bucket's lifecycle rule expires them (core/run.ts). */
+const TRAINING_COPY = { [TRAINING_COPY_TAG.key]: TRAINING_COPY_TAG.value };
 
 /**
  * Splits the validated file (or, when the user supplied a validation file, copies both) into `runs/<runId>/train.jsonl` and `validation.jsonl` in one streaming
@@ -25,11 +27,11 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
   });
 
   const bucket = input.source.bucket;
-  const training = deps.store.createWriter({ bucket, key: keys.training }, JSONL);
+  const training = deps.store.createWriter({ bucket, key: keys.training }, JSONL, TRAINING_COPY);
   const splitsOff = input.split.threshold !== null || input.split.classThresholds !== null;
   const validation =
     splitsOff || input.validationSource
-      ? deps.store.createWriter({ bucket, key: keys.validation }, JSONL)
+      ? deps.store.createWriter({ bucket, key: keys.validation }, JSONL, TRAINING_COPY)
       : undefined;
   const writers: ObjectWriter[] = validation ? [training, validation] : [training];
 

@@ -1,4 +1,9 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type OpenAI from 'openai';
 import { readFileSync } from 'node:fs';
@@ -6,6 +11,7 @@ import type { LocalCloud } from '../../local/cloud/index.js';
 import { BROKEN, SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
 import { main } from '../../functions/cli/main.js';
 import { expectRunInvariants } from './invariants.js';
+import { TRAINING_COPY_TAG } from '../../functions/core/run.js';
 
 /**
  * The whole pipeline, locally: the synthesized template's resources, the real handlers and the real
@@ -75,6 +81,16 @@ describe('a good file dropped into incoming/', () => {
     const train = (await text(`runs/${runId}/train.jsonl`)).trim().split('\n');
     const validation = (await text(`runs/${runId}/validation.jsonl`)).trim().split('\n');
     expect(train.length + validation.length).toBe(64);
+  });
+
+  it('tags the training copies for their expiry, and leaves the report and results untagged', async () => {
+    const tagsOf = async (key: string) =>
+      (await cloud.s3.send(new GetObjectTaggingCommand({ Bucket: cloud.bucket, Key: key }))).TagSet;
+    const tag = [{ Key: TRAINING_COPY_TAG.key, Value: TRAINING_COPY_TAG.value }];
+    expect(await tagsOf(`runs/${runId}/train.jsonl`)).toEqual(tag);
+    expect(await tagsOf(`runs/${runId}/validation.jsonl`)).toEqual(tag);
+    expect(await tagsOf(`runs/${runId}/validation.md`)).toEqual([]);
+    expect(await tagsOf(`runs/${runId}/results.csv`)).toEqual([]);
   });
 
   it("leaves the user's file untouched", async () => {

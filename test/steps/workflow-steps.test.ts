@@ -1,7 +1,7 @@
 import { collectResults } from '../../functions/collect/collect-results.js';
 import { createJob } from '../../functions/create-job/create-job.js';
 import { resolveRunConfig } from '../../functions/core/config.js';
-import type { RunStatus } from '../../functions/core/run.js';
+import { TRAINING_COPY_TAG, type RunStatus } from '../../functions/core/run.js';
 import type { ExecutionInput } from '../../functions/core/workflow-state.js';
 import { getStatus } from '../../functions/get-status/get-status.js';
 import { prepareRun } from '../../functions/prepare/prepare-run.js';
@@ -73,6 +73,12 @@ describe('prepareRun', () => {
     const validation = objects.text(prepared.validationKey!).trim().split('\n');
     expect([...train, ...validation].sort()).toEqual(data.trim().split('\n').sort());
     expect(objects.text('incoming/support/tickets.jsonl')).toBe(data);
+    // Both copies carry the tag the bucket's lifecycle rule expires them by.
+    const tag = { [TRAINING_COPY_TAG.key]: TRAINING_COPY_TAG.value };
+    expect([objects.tagsOf(prepared.trainingKey), objects.tagsOf(prepared.validationKey!)]).toEqual([
+      tag,
+      tag,
+    ]);
     expect(records.get(input.runId)).toMatchObject({
       status: 'PREPARING',
       baseModel: input.model,

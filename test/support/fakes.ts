@@ -27,6 +27,7 @@ export function memoryObjectStore(initial: Record<string, string> = {}) {
     Object.entries(initial).map(([key, text]) => [key, new TextEncoder().encode(text)]),
   );
   const id = (ref: ObjectRef) => `${ref.bucket}/${ref.key}`;
+  const tags = new Map<string, Readonly<Record<string, string>>>();
   const store: ObjectStore = {
     async head(ref) {
       const bytes = objects.get(id(ref));
@@ -45,8 +46,9 @@ export function memoryObjectStore(initial: Record<string, string> = {}) {
     async write(ref, body) {
       objects.set(id(ref), typeof body === 'string' ? new TextEncoder().encode(body) : body);
     },
-    createWriter(ref) {
+    createWriter(ref, _contentType, objectTags) {
       let text = '';
+      if (objectTags) tags.set(id(ref), objectTags);
       return {
         write: async (chunk) => void (text += chunk),
         close: async () => void objects.set(id(ref), new TextEncoder().encode(text)),
@@ -58,6 +60,7 @@ export function memoryObjectStore(initial: Record<string, string> = {}) {
     store,
     text: (key: string, bucket = 'bucket') => new TextDecoder().decode(objects.get(`${bucket}/${key}`)),
     has: (key: string, bucket = 'bucket') => objects.has(`${bucket}/${key}`),
+    tagsOf: (key: string, bucket = 'bucket') => tags.get(`${bucket}/${key}`),
   };
 }
 
