@@ -248,7 +248,7 @@ export class TunedropPipeline extends Construct {
     // Object actions end in a key pattern under the prefixes each function uses.
     const objectPrefixes = (f: TunedropFunction, ...prefixes: string[]) =>
       acknowledge(
-        f,
+        f.role!,
         'Object ARNs under the prefix this function reads or writes (incoming/* or runs/*): object keys are ' +
           'not known in advance, and the prefix is the narrowest bound.',
         ...prefixes.map((prefix) => `AwsSolutions-IAM5[Resource::${nagArn(this.bucket)}/${prefix}*]`),
@@ -424,7 +424,7 @@ export class TunedropPipeline extends Construct {
       for (const f of this.node.children)
         if (f instanceof TunedropFunction)
           acknowledge(
-            f,
+            f.role!,
             "CDK's grants on the customer managed key (encryptionKey): kms:GenerateDataKey* and kms:ReEncrypt* " +
               'on that one key only, what encrypting and decrypting its data takes.',
             'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',

@@ -1,10 +1,11 @@
 import { Architecture, Runtime, Tracing, type CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { acknowledge } from './nag.js';
+import { acknowledge, nagArn } from './nag.js';
 import { DEFAULT_FUNCTION_TIMEOUT, LOG_RETENTION } from './secure-defaults.js';
 
 const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,7 +34,21 @@ export class TunedropFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: TunedropFunctionProps) {
     const { step, bundling, environment, bundledFiles = [], ...rest } = props;
     const entry = `functions/${step}/handler.ts`;
+    // The function's own role, writing only to its own log group (which exists before it runs, so
+    // logs:CreateLogGroup is not needed), instead of the AWSLambdaBasicExecutionRole CDK would attach
+    // (logs:CreateLogGroup, CreateLogStream and PutLogEvents on every log group).
+    const logGroup = new LogGroup(scope, `${id}Logs`, { retention: LOG_RETENTION });
+    const role = new Role(scope, `${id}ServiceRole`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    });
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
     super(scope, id, {
+      role,
       entry: join(PROJECT_ROOT, entry),
       handler: 'handler',
       runtime: Runtime.NODEJS_22_X,
@@ -41,7 +56,7 @@ export class TunedropFunction extends NodejsFunction {
       tracing: Tracing.ACTIVE,
       memorySize: 1024,
       timeout: DEFAULT_FUNCTION_TIMEOUT,
-      logGroup: new LogGroup(scope, `${id}Logs`, { retention: LOG_RETENTION }),
+      logGroup,
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       bundling: {
@@ -86,18 +101,17 @@ export class TunedropFunction extends NodejsFunction {
       'Serverless-LambdaLatestVersion',
     );
     acknowledge(
-      this,
+      role,
       "X-Ray tracing (CDK's Tracing.ACTIVE grant): xray:PutTraceSegments and xray:PutTelemetryRecords have no " +
         'resource type, so IAM takes them only on Resource "*" (Service Authorization Reference for AWS X-Ray, ' +
         '"If there is no value for this column, you must specify all resources", read 2026-11-29).',
       'AwsSolutions-IAM5[Resource::*]',
     );
     acknowledge(
-      this,
-      'AWSLambdaBasicExecutionRole, which CDK attaches to every function role: CloudWatch Logs writes only ' +
-        "(CreateLogGroup, CreateLogStream, PutLogEvents). Scoping it to the function's own log group needs local " +
-        'mode (local/template.ts) to resolve AWS::Logs::LogGroup references in policies; see docs/security.md.',
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      role,
+      'Its own log group\'s streams: a log group ARN ends in ":*" (its log streams); the streams are named by ' +
+        'Lambda at run time.',
+      `AwsSolutions-IAM5[Resource::${nagArn(logGroup)}]`,
     );
   }
 }

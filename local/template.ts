@@ -193,6 +193,18 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
       case 'AWS::Events::Rule':
         names.set(id, { ref: id, arn: arn('events', `rule/${id}`) });
         break;
+      // Local mode makes no CloudWatch Logs or KMS calls, but policies name these resources. A log group's
+      // Ref is its name and its Arn ends in ":*" ("arn:aws:logs:…:log-group:<name>:*", AWS::Logs::LogGroup
+      // return values, CloudFormation user guide, read 2026-11-29); a key's Ref is its id.
+      case 'AWS::Logs::LogGroup': {
+        const logGroupName = resource.Properties?.LogGroupName;
+        const name = typeof logGroupName === 'string' ? logGroupName : `/local/${id}`;
+        names.set(id, { ref: name, arn: arn('logs', `log-group:${name}:*`) });
+        break;
+      }
+      case 'AWS::KMS::Key':
+        names.set(id, { ref: id, arn: arn('kms', `key/${id}`) });
+        break;
       case 'AWS::Lambda::Url': {
         const urlId = functionUrlId(id);
         functionUrls.set(id, {

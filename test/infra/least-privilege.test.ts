@@ -14,6 +14,8 @@ const functions = template.findResources('AWS::Lambda::Function');
 const policies = Object.values(template.findResources('AWS::IAM::Policy'));
 
 const TRACING = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+/** Its own log group's streams (lib/tunedrop-function.ts), instead of AWSLambdaBasicExecutionRole. */
+const LOGGING = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 const DEAD_LETTERS = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
 const WITH_DESTINATION = new Set<FunctionStep>(['validate', 'reconcile']);
 
@@ -33,10 +35,11 @@ function roleStatements(step: string): Statement[] {
 const granted = (step: string) => [...new Set(roleStatements(step).flatMap((s) => [s.Action].flat()))].sort();
 
 describe.each(Object.keys(FUNCTION_PERMISSIONS) as FunctionStep[])('the %s role', (step) => {
-  it('grants exactly the actions its code calls, and tracing', () => {
+  it('grants exactly the actions its code calls, tracing, and writing to its own log group', () => {
     const expected = [
       ...actionsOf(FUNCTION_PERMISSIONS[step]),
       ...TRACING,
+      ...LOGGING,
       ...(WITH_DESTINATION.has(step) ? DEAD_LETTERS : []),
     ].sort();
     expect(granted(step)).toEqual([...new Set(expected)].sort());
@@ -48,6 +51,21 @@ describe.each(Object.keys(FUNCTION_PERMISSIONS) as FunctionStep[])('the %s role'
     expect(indexResources.includes('/index/')).toBe(
       (FUNCTION_PERMISSIONS[step] as { queriesJobIndex?: boolean }).queriesJobIndex === true,
     );
+  });
+});
+
+describe('the function roles', () => {
+  it('attach no AWS managed policy: their log writes are scoped to their own log group', () => {
+    const roles = template.findResources('AWS::IAM::Role');
+    for (const fn of Object.values(functions).filter((f) => f.Metadata?.[ENTRY_METADATA_KEY])) {
+      const role = roles[(fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]]!;
+      expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
+    }
+    const logStatements = policies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+      .filter((st) => [st.Action].flat().includes('logs:PutLogEvents'));
+    for (const statement of logStatements)
+      expect(statement.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Logs/), 'Arn'] });
   });
 });
 
