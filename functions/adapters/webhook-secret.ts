@@ -2,6 +2,7 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { z } from 'zod';
 import { PLACEHOLDER_WEBHOOK_SECRET } from '../core/config.js';
 import { InvalidConfigError } from '../core/errors.js';
+import { registerSecret } from '../core/redact.js';
 
 /** The webhook signing secret is not set yet: webhooks cannot be verified, so none is acted on. */
 export class WebhookSecretNotSetError extends InvalidConfigError {}
@@ -23,6 +24,8 @@ export function webhookSecretReader(
     if (cached && cached.until > now()) return cached.secret;
     const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     const secret = parseWebhookSecret(SecretString, secretId);
+    // Masked, like the provider key, in everything this container logs or returns from now on.
+    registerSecret(secret);
     cached = { secret, until: now() + cacheMs };
     return secret;
   };

@@ -170,3 +170,15 @@ describe('the webhook secret', () => {
     }
   });
 });
+
+describe('the webhook secret, once read', () => {
+  it('is masked in whatever the container logs or returns afterwards', async () => {
+    const { webhookSecretReader } = await import('../../functions/adapters/webhook-secret.js');
+    const { redactSecrets } = await import('../../functions/core/redact.js');
+    const client = { send: async () => ({ SecretString: SECRET }) };
+    await webhookSecretReader(client as never, 'arn:secret')();
+    expect(redactSecrets(`verification failed with ${SECRET}`)).toBe(
+      'verification failed with [redacted secret]',
+    );
+  });
+});
