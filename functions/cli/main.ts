@@ -31,7 +31,8 @@ import {
  *   tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
  *   tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN] [--local]
  *   tunedrop redrive [--stack Tunedrop | --queue URL] [--local]
- * Exit codes: 0 valid/done, 1 invalid data, nothing to cancel or dead letters kept, 2 usage error.
+ * Exit codes: 0 valid/done, 1 invalid data, nothing to cancel or dead letters kept, 2 usage error,
+ * 3 internal error (validation crashed: a bug in tunedrop, not in the file).
  */
 const USAGE = `Usage:
   tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
@@ -51,6 +52,16 @@ const USAGE = `Usage:
                  TUNEDROP_LOCAL_CLOUD names another file), not on AWS`;
 
 class UsageError extends Error {}
+
+/** Checking the file crashed: a bug in tunedrop, reported as such with exit code 3. */
+class InternalValidationError extends Error {
+  constructor(
+    readonly file: string,
+    readonly original: unknown,
+  ) {
+    super(original instanceof Error ? `${original.name}: ${original.message}` : String(original));
+  }
+}
 
 export async function main(
   argv: string[],
@@ -132,7 +143,13 @@ export async function main(
       convertLegacy: config.convertLegacyFormat,
       secretScan: config.secretScan,
       sizeBytes: statSync(file).size,
-    }).finally(() => counter.close());
+    })
+      .catch((error: unknown) => {
+        // The file could not be read (permissions, a disk error): the system's word, not a bug.
+        if ((error as { syscall?: unknown } | null)?.syscall) throw error;
+        throw new InternalValidationError(file, error);
+      })
+      .finally(() => counter.close());
     const verdictCode = report.verdict === 'valid' ? 0 : 1;
     if (command === 'validate' || report.verdict === 'invalid') {
       out(values.json ? `${JSON.stringify(report, null, 2)}\n` : describe(report, file));
@@ -147,6 +164,12 @@ export async function main(
     if (error instanceof LocalCloudUnavailableError) {
       err(`tunedrop: ${error.message}\n`);
       return 2;
+    }
+    if (error instanceof InternalValidationError) {
+      err(
+        `tunedrop: internal error while validating ${error.file}: ${error.message} (this is a bug; please report it)\n`,
+      );
+      return 3;
     }
     throw error;
   }

@@ -28,7 +28,9 @@ export const handler = middy().handler(async (event: unknown) => {
   const outcomes = [];
   for (const object of createdObjects(parsed.data)) {
     const outcome = await validateUpload(object, deps);
-    logger.info('validated', { ...outcome, key: object.key });
+    // A crash in validation is reported and the run FAILED; it is logged for the maintainers, not retried.
+    if (outcome.outcome === 'failed') logger.error('validation crashed', { ...outcome, key: object.key });
+    else logger.info('validated', { ...outcome, key: object.key });
     outcomes.push(outcome);
   }
   return outcomes;

@@ -1,4 +1,4 @@
-import { checkModel, findModel, DEFAULT_MODEL } from '../core/catalog.js';
+import { checkModel, findModel, DEFAULT_MODEL, type ModelInfo } from '../core/catalog.js';
 import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
 import { validateDataset, type DatasetIssue, type ValidationReport } from '../core/dataset.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
@@ -28,10 +28,18 @@ export interface ValidateDeps {
   defaults: Record<string, unknown>;
   incomingPrefix: string;
   now: () => Date;
+  /** The dataset check; the real one unless a test makes it crash. */
+  validateDataset?: typeof validateDataset;
 }
 
 export type ValidateOutcome =
   | { runId: string; outcome: 'started' | 'rejected' | 'duplicate' }
+  /**
+   * Checking the file crashed (a bug in tunedrop, not a problem it recognised): the report says so with
+   * `internal_error` and the run is FAILED. `crash` is the error's name and stack frames, for the log;
+   * never its message, which can quote the data.
+   */
+  | { runId: string; outcome: 'failed'; crash: string }
   /** A supplied validation file: it waits for its training file and starts nothing itself. */
   | { runId: null; outcome: 'validation_file' };
 
@@ -69,82 +77,46 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
     if (existing && existing.status !== 'RECEIVED') return { runId, outcome: 'duplicate' };
   }
 
-  const { config, issues: configIssues } = await loadConfig(family, object.bucket, deps);
-  const runIssues: DatasetIssue[] = [...configIssues];
-  const today = at.slice(0, 10);
-  const modelCheck = checkModel(config.model, today);
-  if (!modelCheck.ok) runIssues.push(runIssue('model_not_available', modelCheck.message, modelCheck.fix));
-  const model = modelCheck.ok ? modelCheck.model : (findModel(config.model) ?? findModel(DEFAULT_MODEL)!);
-
-  const companionKey = validationCompanionKey(object.key);
-  const companion = await deps.store.head({ bucket: object.bucket, key: companionKey });
-  const validationSource = companion
-    ? {
-        bucket: object.bucket,
-        key: companionKey,
-        ...(companion.versionId ? { versionId: companion.versionId } : {}),
-      }
-    : null;
-  const options = {
-    model,
-    seed: config.seed,
-    validationRatio: validationSource ? 0 : config.validationRatio,
-    maxValidationExamples: config.maxValidationExamples,
-    nEpochs: config.hyperparameters.nEpochs,
-    convertLegacy: config.convertLegacyFormat,
-    secretScan: config.secretScan,
-  };
-  let report: ValidationReport = await validateDataset(() => deps.store.read(object), {
-    ...options,
-    ...(object.size !== undefined ? { sizeBytes: object.size } : {}),
-  });
-  if (validationSource) {
-    const supplied = await validateDataset(() => deps.store.read(validationSource), {
-      ...options,
-      ...(companion?.size !== undefined ? { sizeBytes: companion.size } : {}),
-    });
-    runIssues.push(...supplied.errors.map((issue) => ({ ...issue, file: companionKey })));
-    if (supplied.verdict === 'valid' && supplied.format !== report.format) {
-      runIssues.push(
-        runIssue(
-          'validation_format_mismatch',
-          `${companionKey} is ${supplied.format}, but the training file is ${report.format}`,
-          'Write the validation file in the same format as the training file.',
-        ),
-      );
-    }
-    report = {
-      ...report,
-      split: {
-        ...report.split,
-        validationExamples: supplied.examples,
-        validationTokens: supplied.tokens.total,
-      },
-    };
-  }
-  if (config.maxCostUsd !== undefined && report.estimate.costUsd > config.maxCostUsd) {
-    runIssues.push(
-      runIssue(
-        'over_budget',
-        `the estimated cost $${report.estimate.costUsd.toFixed(2)} is over the budget maxCostUsd = $${config.maxCostUsd}`,
-        'Raise "maxCostUsd" in tunedrop.json, pick a cheaper model, or train on fewer examples or epochs.',
-      ),
-    );
-  }
-  report = withRunIssues(report, runIssues);
-
-  const stored: StoredValidationReport = { schemaVersion: 1, runId, source, checkedAt: at, ...report };
   const reportRef = (key: string) => ({ bucket: object.bucket, key });
-  await deps.store.write(
-    reportRef(keys.validationJson),
-    `${JSON.stringify(stored, null, 2)}\n`,
-    'application/json',
-  );
-  await deps.store.write(
-    reportRef(keys.validationMarkdown),
-    renderValidationMarkdown(stored),
-    'text/markdown; charset=utf-8',
-  );
+  const writeReports = async (report: ValidationReport) => {
+    const stored: StoredValidationReport = { schemaVersion: 1, runId, source, checkedAt: at, ...report };
+    await deps.store.write(
+      reportRef(keys.validationJson),
+      `${JSON.stringify(stored, null, 2)}\n`,
+      'application/json',
+    );
+    await deps.store.write(
+      reportRef(keys.validationMarkdown),
+      renderValidationMarkdown(stored),
+      'text/markdown; charset=utf-8',
+    );
+  };
+
+  // Everything the file's content goes through happens in here. A crash in it is a bug that the same
+  // file would hit on every retry, so it ends the run with a report instead of throwing; a failing
+  // S3, DynamoDB or Step Functions call (marked by `infrastructure`) still throws, to be retried.
+  const where: CrashSite = { phase: 'reading the run settings', modelId: DEFAULT_MODEL, issues: [] };
+  let checked: Checked;
+  try {
+    checked = await checkUpload(object, deps, family, at, where);
+  } catch (error) {
+    if (isInfrastructureError(error)) throw error;
+    const report = internalErrorReport(where, runId);
+    await writeReports(report);
+    const first = report.errors[0]!;
+    await deps.runs.advance(runId, 'FAILED', {
+      baseModel: where.modelId,
+      error: {
+        name: 'InternalError',
+        code: INTERNAL_ERROR,
+        message: first.message,
+        fix: `${first.fix} Report: s3://${object.bucket}/${keys.validationMarkdown}`,
+      },
+    });
+    return { runId, outcome: 'failed', crash: describeCrash(error) };
+  }
+  const { report, config, model, validationSource } = checked;
+  await writeReports(report);
 
   if (report.verdict === 'invalid') {
     const first = report.errors[0]!;
@@ -189,6 +161,193 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
   return { runId, outcome: 'started' };
 }
 
+/** The issue code of a crash inside validation (docs/validation-report.md). */
+export const INTERNAL_ERROR = 'internal_error';
+
+/** How far checking got, kept up to date so a crash can say where it happened. */
+interface CrashSite {
+  phase: string;
+  modelId: string;
+  /** Problems with the run's settings found before the crash, kept in its report. */
+  issues: DatasetIssue[];
+}
+
+interface Checked {
+  report: ValidationReport;
+  config: RunConfig;
+  model: ModelInfo;
+  validationSource: ExecutionInput['validationSource'];
+}
+
+/** The run's settings, the training file and any supplied validation file, checked into one report. */
+async function checkUpload(
+  object: UploadedObject,
+  deps: ValidateDeps,
+  family: string,
+  at: string,
+  where: CrashSite,
+): Promise<Checked> {
+  const validate = deps.validateDataset ?? validateDataset;
+  const { config, issues: configIssues } = await loadConfig(family, object.bucket, deps);
+  const runIssues: DatasetIssue[] = [...configIssues];
+  where.issues = runIssues;
+  const today = at.slice(0, 10);
+  const modelCheck = checkModel(config.model, today);
+  if (!modelCheck.ok) runIssues.push(runIssue('model_not_available', modelCheck.message, modelCheck.fix));
+  const model = modelCheck.ok ? modelCheck.model : (findModel(config.model) ?? findModel(DEFAULT_MODEL)!);
+  where.modelId = model.id;
+
+  const companionKey = validationCompanionKey(object.key);
+  where.phase = `looking for ${companionKey}`;
+  const companion = await infrastructure(deps.store.head({ bucket: object.bucket, key: companionKey }));
+  const validationSource = companion
+    ? {
+        bucket: object.bucket,
+        key: companionKey,
+        ...(companion.versionId ? { versionId: companion.versionId } : {}),
+      }
+    : null;
+  const options = {
+    model,
+    seed: config.seed,
+    validationRatio: validationSource ? 0 : config.validationRatio,
+    maxValidationExamples: config.maxValidationExamples,
+    nEpochs: config.hyperparameters.nEpochs,
+    convertLegacy: config.convertLegacyFormat,
+    secretScan: config.secretScan,
+  };
+  where.phase = `checking the training file ${object.key}`;
+  let report: ValidationReport = await validate(() => infrastructureStream(() => deps.store.read(object)), {
+    ...options,
+    ...(object.size !== undefined ? { sizeBytes: object.size } : {}),
+  });
+  if (validationSource) {
+    where.phase = `checking the validation file ${companionKey}`;
+    const supplied = await validate(() => infrastructureStream(() => deps.store.read(validationSource)), {
+      ...options,
+      ...(companion?.size !== undefined ? { sizeBytes: companion.size } : {}),
+    });
+    runIssues.push(...supplied.errors.map((issue) => ({ ...issue, file: companionKey })));
+    if (supplied.verdict === 'valid' && supplied.format !== report.format) {
+      runIssues.push(
+        runIssue(
+          'validation_format_mismatch',
+          `${companionKey} is ${supplied.format}, but the training file is ${report.format}`,
+          'Write the validation file in the same format as the training file.',
+        ),
+      );
+    }
+    report = {
+      ...report,
+      split: {
+        ...report.split,
+        validationExamples: supplied.examples,
+        validationTokens: supplied.tokens.total,
+      },
+    };
+  }
+  where.phase = 'estimating the cost';
+  if (config.maxCostUsd !== undefined && report.estimate.costUsd > config.maxCostUsd) {
+    runIssues.push(
+      runIssue(
+        'over_budget',
+        `the estimated cost $${report.estimate.costUsd.toFixed(2)} is over the budget maxCostUsd = $${config.maxCostUsd}`,
+        'Raise "maxCostUsd" in tunedrop.json, pick a cheaper model, or train on fewer examples or epochs.',
+      ),
+    );
+  }
+  report = withRunIssues(report, runIssues);
+  return { report, config, model, validationSource };
+}
+
+/**
+ * Errors from S3, DynamoDB or Step Functions calls made while checking: retrying may help, so they are
+ * thrown on rather than reported as a crash. Marked where they are caught, since the validator passes
+ * a read error through unchanged.
+ */
+const infrastructureErrors = new WeakSet<object>();
+
+function isInfrastructureError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && infrastructureErrors.has(error);
+}
+
+function markInfrastructure(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null) infrastructureErrors.add(error);
+  return error;
+}
+
+async function infrastructure<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    throw markInfrastructure(error);
+  }
+}
+
+/** The object's bytes, with a failing read marked as infrastructure. */
+async function* infrastructureStream(open: () => AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let iterator: AsyncIterator<Uint8Array>;
+  try {
+    iterator = open()[Symbol.asyncIterator]();
+  } catch (error) {
+    throw markInfrastructure(error);
+  }
+  try {
+    for (;;) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        throw markInfrastructure(error);
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}
+
+/** A report for a crash: invalid, with `internal_error` saying where, and whatever was found before. */
+function internalErrorReport(where: CrashSite, runId: string): ValidationReport {
+  const issue = runIssue(
+    INTERNAL_ERROR,
+    `tunedrop failed unexpectedly while ${where.phase}; this is a bug in tunedrop, not a problem it found in the file`,
+    `Report this to the maintainers with the run id ${runId}; the file was not uploaded and no training started.`,
+  );
+  const errors = [issue, ...where.issues];
+  return {
+    verdict: 'invalid',
+    format: 'unknown',
+    lines: 0,
+    examples: 0,
+    tokens: { total: 0, min: 0, max: 0, mean: 0, histogram: [] },
+    split: {
+      threshold: null,
+      validationExamples: 0,
+      validationTokens: 0,
+      trainingExamples: 0,
+      trainingTokens: 0,
+    },
+    estimate: { model: where.modelId, epochs: 0, billedTokens: 0, costUsd: 0 },
+    errorCount: errors.length,
+    warningCount: 0,
+    errors,
+    warnings: [],
+  };
+}
+
+/** The error's name and where in the code it was thrown; never its message, which can quote the data. */
+function describeCrash(error: unknown): string {
+  if (!(error instanceof Error)) return `a thrown ${typeof error}`;
+  const frames = (error.stack ?? '')
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .slice(0, 8)
+    .map((line) => line.trim());
+  return [error.name, ...frames].join(' ');
+}
+
 async function loadConfig(
   family: string,
   bucket: string,
@@ -199,10 +358,13 @@ async function loadConfig(
       ? `${deps.incomingPrefix}tunedrop.json`
       : `${deps.incomingPrefix}${family}/tunedrop.json`;
   const fallback = resolveRunConfig(deps.defaults, { suffix: suffixFor(family) });
-  if (!fallback.ok) throw new Error(`stack defaults are invalid: ${fallback.problems.join('; ')}`);
+  if (!fallback.ok) {
+    // The deployment's settings, not the file: thrown on like an infrastructure failure.
+    throw markInfrastructure(new Error(`stack defaults are invalid: ${fallback.problems.join('; ')}`));
+  }
 
   // Anyone who can write under the incoming prefix can write this file: it is read only when small.
-  const text = await readSmallObject(deps.store, { bucket, key }, MAX_CONFIG_BYTES);
+  const text = await infrastructure(readSmallObject(deps.store, { bucket, key }, MAX_CONFIG_BYTES));
   if (text === undefined) return { config: fallback.config, issues: [] };
   if (text === TOO_LARGE) {
     return {

@@ -90,6 +90,19 @@ describe('tunedrop validate', () => {
       2,
     );
   });
+
+  it('exits 3 on a file that crashes the validator (a line nested 100,000 deep), saying it is a bug', async () => {
+    const deep = `{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}],"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}\n`;
+    const path = file('deep.jsonl', chatDataset(12) + deep);
+    const { code, out, err } = await run('validate', path);
+    expect(code).toBe(3);
+    expect(out).toBe('');
+    expect(err).toMatch(
+      new RegExp(
+        `^tunedrop: internal error while validating ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: RangeError: .*\\(this is a bug; please report it\\)\\n$`,
+      ),
+    );
+  });
 });
 
 describe('tunedrop prepare', () => {

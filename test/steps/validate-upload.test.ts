@@ -311,3 +311,91 @@ describe('validateUpload', () => {
     });
   });
 });
+
+describe('validateUpload when validation crashes', () => {
+  const crashing = () =>
+    Promise.reject(new RangeError('Maximum call stack size exceeded near "secret text from the data"'));
+
+  it('writes an internal_error report, records the run FAILED and resolves (no retry)', async () => {
+    const { deps, objects, records, started } = setup({ 'incoming/support/tickets.jsonl': chatDataset(50) });
+    const outcome = await validateAny(upload, { ...deps, validateDataset: crashing });
+
+    expect(outcome).toMatchObject({ outcome: 'failed', crash: expect.stringMatching(/^RangeError/) });
+    const runId = outcome.runId!;
+    expect(started).toEqual([]);
+    expect(records.get(runId)).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'InternalError', code: 'internal_error' },
+      finishedAt: expect.any(String),
+    });
+    const json = JSON.parse(objects.text(`runs/${runId}/validation.json`));
+    expect(json).toMatchObject({ schemaVersion: 1, runId, verdict: 'invalid', errorCount: 1 });
+    expect(json.errors[0]).toMatchObject({
+      code: 'internal_error',
+      severity: 'error',
+      message: expect.stringContaining('checking the training file incoming/support/tickets.jsonl'),
+      fix: expect.stringContaining(runId),
+    });
+    expect(objects.text(`runs/${runId}/validation.md`)).toContain('internal_error');
+    // The error's message can quote the data: it is in neither the report nor the run nor the log line.
+    for (const text of [
+      objects.text(`runs/${runId}/validation.json`),
+      objects.text(`runs/${runId}/validation.md`),
+      JSON.stringify(records.get(runId)),
+      JSON.stringify(outcome),
+    ]) {
+      expect(text).not.toContain('secret text');
+    }
+  });
+
+  it('names the supplied validation file when checking that one crashes', async () => {
+    const { deps, objects } = setup({
+      'incoming/support/tickets.jsonl': chatDataset(50),
+      'incoming/support/tickets.validation.jsonl': chatDataset(12),
+    });
+    let calls = 0;
+    const real = (await import('../../functions/core/dataset.js')).validateDataset;
+    const outcome = await validateAny(upload, {
+      ...deps,
+      validateDataset: (open, options) =>
+        ++calls === 1 ? real(open, options) : Promise.reject(new Error('boom')),
+    });
+    expect(outcome.outcome).toBe('failed');
+    const json = JSON.parse(objects.text(`runs/${outcome.runId}/validation.json`));
+    expect(json.errors[0].message).toContain('checking the validation file');
+  });
+
+  it('does the same for a line nested too deep for the real validator', async () => {
+    const deep = `{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}],"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}\n`;
+    const { deps, records } = setup({ 'incoming/support/tickets.jsonl': chatDataset(12) + deep });
+    const { runId, outcome } = await validateUpload(upload, deps);
+    expect(outcome).toBe('failed');
+    expect(records.get(runId)).toMatchObject({ status: 'FAILED', error: { code: 'internal_error' } });
+  });
+
+  it('still throws when S3 fails to write the report, so Lambda retries', async () => {
+    const { deps, records } = setup({ 'incoming/support/tickets.jsonl': chatDataset(50) });
+    const store = {
+      ...deps.store,
+      write: () => Promise.reject(Object.assign(new Error('slow down'), { name: 'SlowDown' })),
+    };
+    await expect(validateAny(upload, { ...deps, store, validateDataset: crashing })).rejects.toThrow(
+      'slow down',
+    );
+    await expect(validateAny(upload, { ...deps, store })).rejects.toThrow('slow down');
+    expect([...records.values()].map((r) => r.status)).toEqual(['RECEIVED']);
+  });
+
+  it('still throws when S3 fails while the file is being read', async () => {
+    const { deps, records } = setup({ 'incoming/support/tickets.jsonl': chatDataset(50) });
+    const store = {
+      ...deps.store,
+      read: async function* () {
+        yield new TextEncoder().encode('{"messages": [');
+        throw Object.assign(new Error('connection reset'), { name: 'ECONNRESET' });
+      },
+    };
+    await expect(validateAny(upload, { ...deps, store })).rejects.toThrow('connection reset');
+    expect([...records.values()].map((r) => r.status)).toEqual(['RECEIVED']);
+  });
+});
