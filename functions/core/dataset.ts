@@ -24,6 +24,7 @@ import { describeSecretKinds, findSecrets } from './secrets.js';
 import {
   planStratified,
   splitHash,
+  splitProblem,
   ValidationSelector,
   wantedValidationExamples,
   type SplitPlan,
@@ -77,6 +78,11 @@ export interface ValidationReport {
   conversion?: LegacyMarkers & ConversionChanges;
   lines: number;
   examples: number;
+  /**
+   * Examples that are exact copies of an earlier one (so `examples - exactCopies` are distinct). Exact
+   * up to about 5.8 million distinct examples; past that, copies of the later ones are not counted.
+   */
+  exactCopies?: number;
   tokens: {
     total: number;
     min: number;
@@ -376,6 +382,9 @@ async function scan(
     const plan = classes && wanted > 0 ? planStratified(classSelectors, wanted) : selector.plan(wanted);
     const trainingExamples = examples - plan.validationExamples;
     const trainingTokens = histogram.total - plan.validationTokens;
+    const problem =
+      trainable && issues.errorCount === 0 ? splitProblem(trainingExamples, plan.validationExamples) : null;
+    if (problem) issues.error(problem.code, problem.message, problem.fix);
     const epochs = resolveEpochs(options.nEpochs, trainingExamples);
     const billedTokens = trainingTokens * epochs;
     return {
@@ -384,6 +393,8 @@ async function scan(
       ...(convert ? { conversion: { ...convert, ...changes } } : {}),
       lines: lineCount,
       examples,
+      // DatasetWarnings finds the copies (its hash table is the one pass's memory for them).
+      exactCopies: warnings?.['duplicateCount'] ?? 0,
       tokens: histogram.summary(examples),
       ...(classes ? { classes: nullPrototypeRecord(classes) } : {}),
       split: { ...plan, trainingExamples, trainingTokens },

@@ -33,6 +33,11 @@ export function renderValidationMarkdown(stored: StoredValidationReport): string
   lines.push(
     `| Examples | ${r.examples} (${r.split.trainingExamples} training, ${r.split.validationExamples} validation) |`,
   );
+  if (r.exactCopies !== undefined) {
+    lines.push(
+      `| Exact copies | ${r.exactCopies} (${r.examples - r.exactCopies} distinct examples; copies stay on one side of the split) |`,
+    );
+  }
   lines.push(
     `| Tokens | ${r.tokens.total} in all; per example min ${r.tokens.min}, mean ${r.tokens.mean}, max ${r.tokens.max} |`,
   );

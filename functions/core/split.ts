@@ -32,6 +32,12 @@ export interface SplitPlan {
   /** Examples whose hash is <= threshold go to validation; null means no validation file. */
   threshold: number | null;
   /**
+   * Hashes at or below a threshold that go to training all the same: examples with so many exact copies
+   * that taking them would overshoot the validation target. Fewer than `MAX_TRAIN_HASHES` (each has more
+   * than 1% of the file's examples), so the plan stays small in the workflow's state.
+   */
+  trainHashes?: number[];
+  /**
    * For classification: a threshold per class, so validation keeps the class mix (stratified). Keyed by
    * `classThresholdKey(label)`, never by the bare label: labels are user data, and a label such as
    * `__proto__` must survive the trip through JSON and the workflow's schema like any other.
@@ -65,14 +71,32 @@ function thresholdLookup(thresholds: Record<string, number | null>): (label: str
   return (label) => byKey.get(prefixed ? classThresholdKey(label) : label) ?? null;
 }
 
-/** Keeps the `capacity` smallest distinct hashes seen, with how many examples and tokens share each. */
+/** At most this many hashes are sent to training against their threshold (see `ValidationSelector.plan`). */
+export const MAX_TRAIN_HASHES = 100;
+
+/**
+ * How far below its target validation may stop: 1% of the file's examples (at least 1). A group of copies
+ * larger than this that does not fit is skipped (sent to training) and the next ones are tried, so the
+ * skipped groups are fewer than 100.
+ */
+export function validationSlack(examples: number): number {
+  return Math.max(1, Math.ceil(examples / MAX_TRAIN_HASHES));
+}
+
+/**
+ * Keeps the smallest distinct hashes seen, with how many examples (exact copies included) and tokens
+ * share each: enough of them for `validationExamples` examples plus the skipped groups of copies.
+ */
 export class ValidationSelector {
   /** Every example offered, kept or not. */
   examples = 0;
   private readonly buckets = new Map<number, Bucket>();
   private readonly heap: number[] = []; // max-heap of hashes in `buckets`
+  private readonly capacity: number;
 
-  constructor(private readonly capacity: number) {}
+  constructor(validationExamples: number) {
+    this.capacity = validationExamples + MAX_TRAIN_HASHES;
+  }
 
   add(hash: number, tokens: number): void {
     this.examples += 1;
@@ -92,17 +116,34 @@ export class ValidationSelector {
     }
   }
 
-  /** Chooses the threshold for `wanted` validation examples (duplicates of the last one come along). */
-  plan(wanted: number): SplitPlan {
+  /**
+   * Chooses at most `wanted` validation examples, whole groups of exact copies at a time, in hash order
+   * (so by seed): a group that fits is taken; one that does not is sent to training (`trainHashes`) and
+   * the next is tried, until validation is within `slack` of `wanted`. Copies are never on both sides,
+   * validation never exceeds `wanted`, and it falls short by more than `slack` only when every group left
+   * is too large to fit.
+   */
+  plan(wanted: number, slack = validationSlack(this.examples)): SplitPlan {
     const plan: SplitPlan = { threshold: null, validationExamples: 0, validationTokens: 0 };
     if (wanted <= 0) return plan;
     const ascending = [...this.buckets.values()].sort((a, b) => a.hash - b.hash);
+    const skipped: number[] = [];
     for (const bucket of ascending) {
-      if (plan.validationExamples >= wanted) break;
-      plan.threshold = bucket.hash;
-      plan.validationExamples += bucket.examples;
-      plan.validationTokens += bucket.tokens;
+      const room = wanted - plan.validationExamples;
+      if (room <= 0) break;
+      if (bucket.examples <= room) {
+        plan.threshold = bucket.hash;
+        plan.validationExamples += bucket.examples;
+        plan.validationTokens += bucket.tokens;
+      } else if (room <= slack || skipped.length >= MAX_TRAIN_HASHES) {
+        break;
+      } else {
+        skipped.push(bucket.hash);
+      }
     }
+    const threshold = plan.threshold;
+    const trainHashes = threshold === null ? [] : skipped.filter((hash) => hash < threshold);
+    if (trainHashes.length > 0) plan.trainHashes = trainHashes;
     return plan;
   }
 
@@ -162,18 +203,37 @@ export function planStratified(
     left -= 1;
   }
   const classThresholds = Object.create(null) as Record<string, number | null>;
+  const slack = validationSlack(total);
+  const trainHashes: number[] = [];
   const plan: SplitPlan = {
     threshold: null,
     classThresholds,
     validationExamples: 0,
     validationTokens: 0,
   };
-  for (const share of shares) {
-    const classPlan = share.selector.plan(share.count);
+  const classPlans = shares.map((share) => share.selector.plan(share.count, slack));
+  // A class whose copies do not fit its share (one example copied many times) leaves the rest to the
+  // others, in the same order as the rounding, so validation still gets near its target.
+  let short = shares.reduce((sum, share, i) => sum + share.count - classPlans[i]!.validationExamples, 0);
+  for (const i of shares.map((_, i) => i).sort((a, b) => shares[b]!.count - shares[a]!.count)) {
+    if (short <= slack) break;
+    const got = classPlans[i]!.validationExamples;
+    const more = shares[i]!.selector.plan(got + short, slack);
+    if (more.validationExamples > got) {
+      short -= more.validationExamples - got;
+      classPlans[i] = more;
+    }
+  }
+  shares.forEach((share, i) => {
+    const classPlan = classPlans[i]!;
     classThresholds[classThresholdKey(share.label)] = classPlan.threshold;
     plan.validationExamples += classPlan.validationExamples;
     plan.validationTokens += classPlan.validationTokens;
-  }
+    trainHashes.push(...(classPlan.trainHashes ?? []));
+  });
+  // Each skipped group holds more than `slack` examples of one class, so all classes together skip
+  // fewer than MAX_TRAIN_HASHES; the cap is kept anyway (a group left out only costs validation share).
+  if (trainHashes.length > 0) plan.trainHashes = trainHashes.slice(0, MAX_TRAIN_HASHES);
   return plan;
 }
 
@@ -183,6 +243,25 @@ export const MIN_TRAINING_EXAMPLES = 10;
 /** How many examples the validation set should have. */
 export function wantedValidationExamples(examples: number, ratio: number, max: number): number {
   return Math.max(0, Math.min(max, Math.floor(examples * ratio), examples - MIN_TRAINING_EXAMPLES));
+}
+
+export interface SplitProblem {
+  code: 'too_few_training_examples';
+  message: string;
+  fix: string;
+}
+
+/**
+ * The split's invariants, checked on every plan: the provider's minimum of training examples. (At most
+ * `wanted` validation examples and copies on one side hold by construction of the plan.)
+ */
+export function splitProblem(trainingExamples: number, validationExamples: number): SplitProblem | null {
+  if (trainingExamples >= MIN_TRAINING_EXAMPLES) return null;
+  return {
+    code: 'too_few_training_examples',
+    message: `the split leaves ${trainingExamples} training example${trainingExamples === 1 ? '' : 's'} (and ${validationExamples} for validation); the provider needs at least ${MIN_TRAINING_EXAMPLES}`,
+    fix: `Add distinct examples until training keeps at least ${MIN_TRAINING_EXAMPLES}, or supply your own validation file next to the data.`,
+  };
 }
 
 export interface SplitCounts {
@@ -201,6 +280,8 @@ export async function splitDataset(
     seed: number;
     threshold: number | null;
     classThresholds?: Record<string, number | null> | null;
+    /** Hashes that go to training even below their threshold (plans made before this have none). */
+    trainHashes?: readonly number[] | null;
     conversion?: LegacyMarkers | null;
   },
   write: (side: 'training' | 'validation', text: string) => void | Promise<void>,
@@ -208,6 +289,7 @@ export async function splitDataset(
   const counts: SplitCounts = { training: 0, validation: 0 };
   const changes = { separatorStripped: 0, endTokenStripped: 0, leadingSpaceRemoved: 0 };
   const classThreshold = options.classThresholds ? thresholdLookup(options.classThresholds) : undefined;
+  const toTraining = new Set(options.trainHashes ?? []);
   for await (const line of lines) {
     if (line.text.trim() === '') continue;
     let value = JSON.parse(line.text) as Record<string, unknown>;
@@ -219,8 +301,8 @@ export async function splitDataset(
     }
     const canonical = JSON.stringify(value);
     const threshold = classThreshold ? classThreshold(labelOfLine(value)) : options.threshold;
-    const side =
-      threshold !== null && splitHash(options.seed, canonical) <= threshold ? 'validation' : 'training';
+    const hash = threshold === null ? 0 : splitHash(options.seed, canonical);
+    const side = threshold !== null && hash <= threshold && !toTraining.has(hash) ? 'validation' : 'training';
     counts[side] += 1;
     await write(side, `${text}\n`);
   }

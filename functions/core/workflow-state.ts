@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RunConfigSchema } from './config.js';
+import { MAX_TRAIN_HASHES } from './split.js';
 
 /**
  * The JSON the state machine carries from step to step. Each step reads what it needs through these
@@ -29,6 +30,8 @@ export const ExecutionInputSchema = z.object({
     seed: z.number(),
     threshold: z.number().nullable(),
     classThresholds: z.record(z.string(), z.number().nullable()).nullable().default(null),
+    /** Heavily copied examples sent to training below the threshold (core/split.ts); absent before #10. */
+    trainHashes: z.array(z.number()).max(MAX_TRAIN_HASHES).optional(),
   }),
   /** A validation file the user supplied next to the data; when set, nothing is split off. */
   validationSource: z

@@ -1,7 +1,7 @@
 import { readJsonlLines } from '../core/jsonl.js';
 import type { ObjectStore, ObjectWriter, RunStore } from '../core/ports.js';
 import { runKeys, TRAINING_COPY_TAG } from '../core/run.js';
-import { splitDataset } from '../core/split.js';
+import { MIN_TRAINING_EXAMPLES, splitDataset } from '../core/split.js';
 import type { ExecutionInput, PreparedFiles } from '../core/workflow-state.js';
 
 export interface PrepareDeps {
@@ -49,6 +49,12 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
         (_side, text) => validation!.write(text),
       );
       counts.validation = copied.training;
+    }
+    // The validator planned at least the provider's minimum; a plan that did not hold is not uploaded.
+    if (counts.training < MIN_TRAINING_EXAMPLES) {
+      throw new Error(
+        `the split left ${counts.training} training example(s) and ${counts.validation} validation example(s); the provider needs at least ${MIN_TRAINING_EXAMPLES} training examples`,
+      );
     }
     await Promise.all(writers.map((writer) => writer.close()));
     return {

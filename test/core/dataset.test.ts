@@ -113,3 +113,23 @@ describe('jsonErrorColumn', () => {
     expect(jsonErrorColumn(text)).toBe(column);
   });
 });
+
+import { renderValidationMarkdown } from '../../functions/core/report.js';
+
+describe('exact copies', () => {
+  it('are counted in the report and named in its Markdown (#10)', async () => {
+    const lines = chatDataset(30).trim().split('\n');
+    const text = `${[...lines, lines[0], lines[0], lines[5]].join('\n')}\n`;
+    const report = await check(text);
+    expect(report.examples).toBe(33);
+    expect(report.exactCopies).toBe(3);
+    const markdown = renderValidationMarkdown({
+      ...report,
+      schemaVersion: 1,
+      runId: 'r',
+      source: { bucket: 'b', key: 'k.jsonl' },
+      checkedAt: '2026-11-29T00:00:00.000Z',
+    });
+    expect(markdown).toContain('| Exact copies | 3 (30 distinct examples;');
+  });
+});

@@ -2,13 +2,15 @@ import { collectResults } from '../../functions/collect/collect-results.js';
 import { createJob } from '../../functions/create-job/create-job.js';
 import { resolveRunConfig } from '../../functions/core/config.js';
 import { TRAINING_COPY_TAG, type RunStatus } from '../../functions/core/run.js';
-import type { ExecutionInput } from '../../functions/core/workflow-state.js';
+import { validateDataset } from '../../functions/core/dataset.js';
+import { ExecutionInputSchema, type ExecutionInput } from '../../functions/core/workflow-state.js';
 import { getStatus } from '../../functions/get-status/get-status.js';
 import { prepareRun } from '../../functions/prepare/prepare-run.js';
 import { recordOutcome } from '../../functions/record/record-outcome.js';
 import { acquireSlot } from '../../functions/acquire-slot/acquire-slot.js';
 import {
   chatDataset,
+  chunks,
   fakeProvider,
   memoryObjectStore,
   memoryRunStore,
@@ -18,6 +20,7 @@ import {
   memoryWebhookLog,
   noHandOver,
   providerJob,
+  testValidationOptions,
 } from '../support/fakes.js';
 import { handOverFreeSlots, slotResumer } from '../../functions/core/slots.js';
 
@@ -84,6 +87,53 @@ describe('prepareRun', () => {
       baseModel: input.model,
       estimatedCostUsd: 0.005,
     });
+  });
+
+  it('applies a plan for a file of copies: validation gets its share, copies stay on one side (#10)', async () => {
+    // 100 distinct examples and 200 copies of one more: a ratio of 0.2 is 60 validation examples.
+    const lines = chatDataset(101).trim().split('\n');
+    const data = `${[...lines.slice(1), ...Array<string>(200).fill(lines[0]!)].join('\n')}\n`;
+    const report = await validateDataset(() => chunks(data, 4096), {
+      ...testValidationOptions,
+      seed: 7,
+    });
+    expect(report.exactCopies).toBe(199);
+    const objects = memoryObjectStore({ 'bucket/incoming/support/tickets.jsonl': data });
+    const { runs } = await runAt('RECEIVED');
+    const split = {
+      seed: 7,
+      threshold: report.split.threshold,
+      classThresholds: report.split.classThresholds ?? null,
+      trainHashes: report.split.trainHashes,
+    };
+    const prepared = await prepareRun(ExecutionInputSchema.parse({ ...input, split }), {
+      store: objects.store,
+      runs,
+    });
+    expect(prepared).toMatchObject({ trainingExamples: 240, validationExamples: 60 });
+    const validation = new Set(objects.text(prepared.validationKey!).trim().split('\n'));
+    expect(validation.has(lines[0]!)).toBe(false);
+    expect(
+      objects
+        .text(prepared.trainingKey)
+        .trim()
+        .split('\n')
+        .filter((l) => validation.has(l)),
+    ).toEqual([]);
+  });
+
+  it('reads a split planned before trainHashes existed', () => {
+    const parsed = ExecutionInputSchema.parse({ ...input, split: { seed: 1, threshold: 5 } });
+    expect(parsed.split).toEqual({ seed: 1, threshold: 5, classThresholds: null });
+  });
+
+  it('uploads nothing when the plan would leave fewer training examples than the provider takes', async () => {
+    const objects = memoryObjectStore({ 'bucket/incoming/support/tickets.jsonl': chatDataset(12) });
+    const { runs } = await runAt('RECEIVED');
+    const everything = { seed: 42, threshold: 2 ** 53, classThresholds: null };
+    await expect(prepareRun({ ...input, split: everything }, { store: objects.store, runs })).rejects.toThrow(
+      /0 training example\(s\) and 12 validation.*at least 10/,
+    );
   });
 
   it('copies a supplied validation file instead of splitting', async () => {
