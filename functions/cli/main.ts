@@ -211,6 +211,7 @@ async function prepare(
       seed: config.seed,
       threshold: report.split.threshold,
       classThresholds: report.split.classThresholds ?? null,
+      trainHashes: report.split.trainHashes ?? null,
       conversion: report.conversion ?? null,
     },
     async (side, text) => {

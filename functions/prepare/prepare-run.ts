@@ -1,3 +1,4 @@
+import { DatasetRejectedError } from '../core/errors.js';
 import { readJsonlLines } from '../core/jsonl.js';
 import type { ObjectStore, ObjectWriter, RunStore } from '../core/ports.js';
 import { runKeys, TRAINING_COPY_TAG } from '../core/run.js';
@@ -52,8 +53,10 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
     }
     // The validator planned at least the provider's minimum; a plan that did not hold is not uploaded.
     if (counts.training < MIN_TRAINING_EXAMPLES) {
-      throw new Error(
+      // Permanent: the same file and plan split the same way on every retry.
+      throw new DatasetRejectedError(
         `the split left ${counts.training} training example(s) and ${counts.validation} validation example(s); the provider needs at least ${MIN_TRAINING_EXAMPLES} training examples`,
+        'Add distinct examples (exact copies always land on the same side), then drop the file again.',
       );
     }
     await Promise.all(writers.map((writer) => writer.close()));

@@ -147,6 +147,8 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
       seed: config.seed,
       threshold: report.split.threshold,
       classThresholds: report.split.classThresholds ?? null,
+      // Groups of copies the plan sends to training although their hash is under the threshold.
+      ...(report.split.trainHashes ? { trainHashes: report.split.trainHashes } : {}),
     },
     validationSource,
     conversion: report.conversion

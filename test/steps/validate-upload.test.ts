@@ -4,6 +4,8 @@ import {
   type UploadedObject,
   type ValidateDeps,
 } from '../../functions/validate/validate-upload.js';
+import { MIN_TRAINING_EXAMPLES } from '../../functions/core/split.js';
+import { prepareRun } from '../../functions/prepare/prepare-run.js';
 import { chatDataset, memoryObjectStore, memoryRunStore } from '../support/fakes.js';
 
 function setup(files: Record<string, string>, defaults: Record<string, unknown> = {}) {
@@ -310,6 +312,55 @@ describe('validateUpload', () => {
       });
     });
   });
+});
+
+describe('validateUpload and Prepare on a file of many copies', () => {
+  it.each([1, 2, 3, 4, 5, 6])(
+    'hand Prepare the plan that keeps the validation share and every group of copies on one side (seed %i)',
+    async (seed) => {
+      // 100 distinct free-text examples, and 200 copies of one more: the copies must not swamp validation
+      // (the plan sends their group to training by its hash when the threshold alone would not).
+      const line = (q: string, a: string) =>
+        JSON.stringify({
+          messages: [
+            { role: 'user', content: q },
+            { role: 'assistant', content: a },
+          ],
+        });
+      const unique = Array.from({ length: 100 }, (_, i) =>
+        line(`Question ${i}: how do I do thing ${i}?`, `You do thing ${i} by step ${i * 7}, then ${i * 13}.`),
+      );
+      const copy = line('The same question, asked again and again', 'The same long and detailed answer.');
+      const data = `${[...unique, ...Array.from({ length: 200 }, () => copy)].join('\n')}\n`;
+      const { deps, objects, started } = setup({
+        'incoming/support/tickets.jsonl': data,
+        'incoming/support/tunedrop.json': JSON.stringify({ seed }),
+      });
+      const { runId } = await validateUpload(upload, deps);
+      const input = started[0]!.input;
+
+      const { runs } = memoryRunStore();
+      await runs.create({
+        runId,
+        family: 'support',
+        status: 'RECEIVED',
+        history: [],
+        source: { bucket: 'bucket', key: upload.key },
+        createdAt: '2026-11-24T10:00:00.000Z',
+        updatedAt: '2026-11-24T10:00:00.000Z',
+      });
+      const prepared = await prepareRun(input, { store: objects.store, runs });
+      const train = objects.text(prepared.trainingKey).trim().split('\n');
+      const validation = prepared.validationKey
+        ? objects.text(prepared.validationKey).trim().split('\n')
+        : [];
+      expect(train.length + validation.length).toBe(300);
+      // Validation takes at most its share (20% of 300), and the copies all land on one side.
+      expect(validation.length).toBeLessThanOrEqual(60);
+      expect(train.includes(copy) && validation.includes(copy)).toBe(false);
+      expect(train.length).toBeGreaterThanOrEqual(MIN_TRAINING_EXAMPLES);
+    },
+  );
 });
 
 describe('validateUpload when validation crashes', () => {
