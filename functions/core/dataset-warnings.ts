@@ -51,6 +51,11 @@ export class DatasetWarnings {
     private readonly labels: ClassCounter,
   ) {}
 
+  /** Examples that repeat an earlier one exactly (the report's exactCopies). */
+  get exactCopies(): number {
+    return this.duplicateCount;
+  }
+
   observe(line: number, hash: number, example: CheckedExample, rawText: string): void {
     this.examples++;
     const first = this.firstLineOfHash.firstOrRemember(hash, line);

@@ -394,7 +394,7 @@ async function scan(
       lines: lineCount,
       examples,
       // DatasetWarnings finds the copies (its hash table is the one pass's memory for them).
-      exactCopies: warnings?.['duplicateCount'] ?? 0,
+      exactCopies: warnings?.exactCopies ?? 0,
       tokens: histogram.summary(examples),
       ...(classes ? { classes: nullPrototypeRecord(classes) } : {}),
       split: { ...plan, trainingExamples, trainingTokens },
