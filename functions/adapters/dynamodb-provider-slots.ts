@@ -63,28 +63,18 @@ export function dynamoDbProviderSlots(
     }
   };
 
-  const take = (runId: string, limit: number) =>
+  /**
+   * The one write that gives a run a slot: while fewer than `limit` hold one (or the run already does). A
+   * run asking again keeps its first acquiredAt: that is when its slot started. From the queue (a grant),
+   * the run must be waiting, and leaves the queue in the same write.
+   */
+  const takeSlot = (runId: string, limit: number, from: 'anywhere' | 'queue') =>
     conditional(
       new UpdateCommand({
         TableName: tableName,
         Key,
-        // A run asking again keeps its first acquiredAt: that is when its slot started.
-        UpdateExpression: 'SET leases.#run = if_not_exists(leases.#run, :now)',
-        ConditionExpression:
-          'attribute_exists(leases) AND (size(leases) < :limit OR attribute_exists(leases.#run))',
-        ExpressionAttributeNames: { '#run': runId },
-        ExpressionAttributeValues: { ':now': now(), ':limit': limit },
-      }),
-    );
-
-  const grant = (runId: string, limit: number) =>
-    conditional(
-      new UpdateCommand({
-        TableName: tableName,
-        Key,
-        UpdateExpression: 'SET leases.#run = if_not_exists(leases.#run, :now) REMOVE waiting.#run',
-        ConditionExpression:
-          'attribute_exists(waiting.#run) AND (size(leases) < :limit OR attribute_exists(leases.#run))',
+        UpdateExpression: `SET leases.#run = if_not_exists(leases.#run, :now)${from === 'queue' ? ' REMOVE waiting.#run' : ''}`,
+        ConditionExpression: `${from === 'queue' ? 'attribute_exists(waiting.#run)' : 'attribute_exists(leases)'} AND (size(leases) < :limit OR attribute_exists(leases.#run))`,
         ExpressionAttributeNames: { '#run': runId },
         ExpressionAttributeValues: { ':now': now(), ':limit': limit },
       }),
@@ -168,14 +158,14 @@ export function dynamoDbProviderSlots(
   return {
     acquire: (runId, limit) =>
       withDeadHoldersTakenBack(
-        () => take(runId, limit),
+        () => takeSlot(runId, limit, 'anywhere'),
         limit,
         () => true,
       ),
 
     grant: (runId, limit) =>
       withDeadHoldersTakenBack(
-        () => grant(runId, limit),
+        () => takeSlot(runId, limit, 'queue'),
         limit,
         (item) => item.waiting?.[runId] !== undefined,
       ),
