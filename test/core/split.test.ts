@@ -248,13 +248,18 @@ describe('the split of any file with heavy duplication (property)', () => {
     const stops = report.classes ? Object.keys(report.classes).length : 1;
     if (fits) expect(room).toBeLessThanOrEqual(stops * validationSlack(examples));
     if (classes === 0) expect(report.classes).toBeUndefined();
-    // Enough small groups: the share is within two points of the ratio (capped by the maximum).
+    // Enough small groups: the share is within a few points of the ratio (capped by the maximum): the
+    // planner may stop short by its slack (1% of the file, at least 1) plus one for rounding the target,
+    // which at 100 to 200 examples is up to three points (found by this property: 3 of a wanted 5 of 101).
     const small = groups
       .filter((copies: number) => copies <= validationSlack(examples))
       .reduce((a: number, b: number) => a + b, 0);
     if (classes === 0 && examples >= 100 && small >= target) {
       const wantedShare = Math.min(validationRatio, maxValidationExamples / examples);
-      expect(Math.abs(split.validationExamples / examples - wantedShare)).toBeLessThanOrEqual(0.02);
+      expect(Math.abs(split.validationExamples / examples - wantedShare)).toBeLessThanOrEqual(
+        (validationSlack(examples) + 1) / examples + 1e-9,
+      );
+      expect((validationSlack(examples) + 1) / examples).toBeLessThanOrEqual(0.03);
     }
     return { report, counts };
   }
