@@ -1,4 +1,4 @@
-import { checkChatExample, checkPreferenceExample, detectFormat, type CheckedExample } from './formats.js';
+import { answersOfValidLine, type CheckedExample } from './formats.js';
 
 /**
  * When a dataset is classification: every example has one short, single-line answer (its label), and
@@ -49,12 +49,5 @@ export class ClassCounter {
 
 /** The label a line is split under: its class, or '' for an example without one. */
 export function labelOfLine(value: Record<string, unknown>): string {
-  const format = detectFormat(value);
-  const checked =
-    format === 'chat'
-      ? checkChatExample(value)
-      : format === 'preference'
-        ? checkPreferenceExample(value)
-        : undefined;
-  return (checked?.example && classLabel(checked.example)) || '';
+  return classLabel({ messages: [], answers: answersOfValidLine(value) }) ?? '';
 }

@@ -8,7 +8,8 @@ import {
   checkPromptCompletion,
   detectFormat,
   FORMAT_NAMES,
-  type CheckedExample,
+  type CheckContext,
+  type CheckResult,
   type DatasetFormat,
 } from './formats.js';
 import { jsonErrorColumn } from './json-position.js';
@@ -142,8 +143,14 @@ async function scan(
   const changes: ConversionChanges = { separatorStripped: 0, endTokenStripped: 0, leadingSpaceRemoved: 0 };
   let warnings: DatasetWarnings | undefined;
   const secretScan = options.secretScan ?? 'error';
-  const secretWarnings: DatasetIssue[] = [];
-  let secretWarningCount = 0;
+  // Advice at one line (possible secrets, checks' warnings): the first few listed, all counted.
+  const lineWarnings: DatasetIssue[] = [];
+  let lineWarningCount = 0;
+  const warnAt = (code: string, message: string, fix: string, line: number) => {
+    lineWarningCount++;
+    if (lineWarnings.length < 20) lineWarnings.push(issue(code, 'warning', message, fix, line));
+  };
+  const context: CheckContext = { model: options.model };
   let format: DatasetFormat | undefined = convert ? 'chat' : undefined;
   let mixedReported = false;
   let lineCount = 0;
@@ -251,18 +258,12 @@ async function scan(
                 line.lineNumber,
               );
             } else {
-              secretWarningCount++;
-              if (secretWarnings.length < 20) {
-                secretWarnings.push(
-                  issue(
-                    'possible_secret',
-                    'warning',
-                    message,
-                    'Remove credentials from training data: a fine-tuned model can repeat them.',
-                    line.lineNumber,
-                  ),
-                );
-              }
+              warnAt(
+                'possible_secret',
+                message,
+                'Remove credentials from training data: a fine-tuned model can repeat them.',
+                line.lineNumber,
+              );
             }
           }
         }
@@ -291,10 +292,7 @@ async function scan(
           continue;
         }
 
-        let checked: {
-          problems: Array<{ code: string; message: string; fix: string }>;
-          example?: CheckedExample;
-        };
+        let checked: CheckResult;
         let canonical: string;
         if (format === 'prompt_completion') {
           const legacy = checkPromptCompletion(object);
@@ -314,14 +312,17 @@ async function scan(
             convert,
             changes,
           );
-          checked = checkChatExample(converted);
+          checked = checkChatExample(converted, context);
           canonical = JSON.stringify(converted);
         } else {
-          checked = format === 'chat' ? checkChatExample(object) : checkPreferenceExample(object);
+          checked =
+            format === 'chat' ? checkChatExample(object, context) : checkPreferenceExample(object, context);
           canonical = JSON.stringify(object);
         }
         for (const problem of checked.problems)
           issues.error(problem.code, problem.message, problem.fix, line.lineNumber);
+        for (const warning of checked.warnings)
+          warnAt(warning.code, warning.message, warning.fix, line.lineNumber);
         const example = checked.example;
         if (!example) continue;
 
@@ -369,9 +370,9 @@ async function scan(
     const listed = warnings?.list();
     for (const warning of listed?.warnings ?? [])
       issues.warning(warning.code, warning.message, warning.fix, warning.line);
-    for (const warning of secretWarnings)
+    for (const warning of lineWarnings)
       issues.warning(warning.code, warning.message, warning.fix, warning.line);
-    issues.warningCount = (listed?.count ?? 0) + secretWarningCount;
+    issues.warningCount = (listed?.count ?? 0) + lineWarningCount;
 
     const trainable = format === 'chat' || format === 'preference';
     const wanted = trainable

@@ -5,6 +5,8 @@
  * (`messages[2].tool_calls[0].function.arguments`) and say how to fix it, and this runs per line on
  * files of hundreds of megabytes.
  */
+import type { ModelInfo } from './catalog.js';
+
 export type DatasetFormat = 'chat' | 'preference' | 'prompt_completion';
 
 export interface FormatProblem {
@@ -14,6 +16,18 @@ export interface FormatProblem {
 }
 
 export type ChatMessage = Record<string, unknown> & { role: string };
+
+/** What a check needs to know beyond the example: the model decides which content it can train on. */
+export interface CheckContext {
+  model: ModelInfo;
+}
+
+/** Problems stop the example; warnings are advice at its line. */
+export interface CheckResult {
+  problems: FormatProblem[];
+  warnings: FormatProblem[];
+  example?: CheckedExample;
+}
 
 /** What token counting and the warnings need from a valid example, whatever its format. */
 export interface CheckedExample {
@@ -52,8 +66,12 @@ const USER_PART_TYPES = ['text', 'image_url', 'input_audio', 'file'];
 
 class Problems {
   readonly list: FormatProblem[] = [];
+  readonly warnings: FormatProblem[] = [];
   add(code: string, message: string, fix: string): void {
     this.list.push({ code, message, fix });
+  }
+  warn(code: string, message: string, fix: string): void {
+    this.warnings.push({ code, message, fix });
   }
 }
 
@@ -62,29 +80,27 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 const typeName = (value: unknown) =>
   value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 
-export function checkChatExample(example: Record<string, unknown>): {
-  problems: FormatProblem[];
-  example?: CheckedExample;
-} {
+export function checkChatExample(example: Record<string, unknown>, _context: CheckContext): CheckResult {
   const problems = new Problems();
   unknownKeys(example, CHAT_KEYS, '', problems);
   const messages = checkMessages(example.messages, 'messages', problems, { needAssistant: true });
   checkTools(example, '', problems);
-  if (problems.list.length > 0 || !messages) return { problems: problems.list };
+  if (problems.list.length > 0 || !messages) return { problems: problems.list, warnings: problems.warnings };
   return {
     problems: [],
+    warnings: problems.warnings,
     example: {
       messages,
       tools: example.tools ?? example.functions,
-      answers: messages.filter((m) => m.role === 'assistant' && m.weight !== 0).map(textOf),
+      answers: answersOf(messages),
     },
   };
 }
 
-export function checkPreferenceExample(example: Record<string, unknown>): {
-  problems: FormatProblem[];
-  example?: CheckedExample;
-} {
+export function checkPreferenceExample(
+  example: Record<string, unknown>,
+  _context: CheckContext,
+): CheckResult {
   const problems = new Problems();
   unknownKeys(example, PREFERENCE_KEYS, '', problems);
   let input: ChatMessage[] | undefined;
@@ -120,10 +136,11 @@ export function checkPreferenceExample(example: Record<string, unknown>): {
     const checked = checkMessages(value, key, problems, { needAssistant: true });
     if (checked?.[0]) outputs.push(checked[0]);
   }
-  if (problems.list.length > 0 || !input) return { problems: problems.list };
+  if (problems.list.length > 0 || !input) return { problems: problems.list, warnings: problems.warnings };
   const inputTools = isObject(example.input) ? example.input.tools : undefined;
   return {
     problems: [],
+    warnings: problems.warnings,
     example: { messages: [...input, ...outputs], tools: inputTools, answers: outputs.map(textOf) },
   };
 }
@@ -412,6 +429,23 @@ function checkTools(container: Record<string, unknown>, prefix: string, problems
       'List functions as [{"name": "...", "parameters": {...}}], or better, use "tools".',
     );
   }
+}
+
+/** The texts a chat example trains on: its assistant messages, except those weighted 0. */
+export function answersOf(messages: readonly ChatMessage[]): string[] {
+  return messages.filter((m) => m.role === 'assistant' && m.weight !== 0).map(textOf);
+}
+
+/**
+ * The answers of a line already known to be valid (Prepare reads only validated files), without
+ * checking it again: what the split's per-class thresholds are looked up by.
+ */
+export function answersOfValidLine(value: Record<string, unknown>): string[] {
+  const format = detectFormat(value);
+  if (format === 'chat' && Array.isArray(value.messages)) return answersOf(value.messages as ChatMessage[]);
+  if (format === 'preference' && Array.isArray(value.preferred_output))
+    return (value.preferred_output as ChatMessage[]).map(textOf);
+  return [];
 }
 
 /** The text of a message's content, parts joined; tool calls count as their JSON. */
