@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkModel, findModel } from '../core/catalog.js';
 import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
-import { validateDataset, type ValidationReport } from '../core/dataset.js';
+import { validateDataset, validationOptionsFor, type ValidationReport } from '../core/dataset.js';
 import { readJsonlLines } from '../core/jsonl.js';
 import { renderValidationMarkdown } from '../core/report.js';
 import { splitDataset } from '../core/split.js';
@@ -134,14 +134,8 @@ export async function main(
     // Tokenizing dominates: large files are tokenized on every core while this thread parses and checks.
     const counter = tokenCounterFor(statSync(file).size, availableParallelism());
     const report = await validateDataset(() => createReadStream(file), {
+      ...validationOptionsFor(config, model),
       counter,
-      model,
-      seed: config.seed,
-      validationRatio: config.validationRatio,
-      maxValidationExamples: config.maxValidationExamples,
-      nEpochs: config.hyperparameters.nEpochs,
-      convertLegacy: config.convertLegacyFormat,
-      secretScan: config.secretScan,
       sizeBytes: statSync(file).size,
     })
       .catch((error: unknown) => {

@@ -26,7 +26,11 @@ export const RunConfigSchema = z
       .max(64)
       .regex(/^[A-Za-z0-9_-]*$/, 'use letters, digits, "-" and "_" only')
       .optional(),
-    method: z.enum(['supervised', 'dpo']).default('supervised'),
+    /**
+     * How the model learns. Left out, it follows the file: preference (DPO) files train with "dpo",
+     * chat files with "supervised". Set, it must agree with the file. @default from the file's format
+     */
+    method: z.enum(['supervised', 'dpo']).optional(),
     hyperparameters: HyperparametersSchema.default({
       nEpochs: 'auto',
       batchSize: 'auto',
@@ -38,8 +42,11 @@ export const RunConfigSchema = z
     validationRatio: z.number().min(0).max(0.5).default(0.2),
     /** The validation set never grows past this many examples. @default 1000 */
     maxValidationExamples: z.number().int().min(1).default(1000),
-    /** Convert a legacy prompt/completion file to chat instead of rejecting it. @default false */
-    convertLegacyFormat: z.boolean().default(false),
+    /**
+     * Convert a legacy prompt/completion file to chat (the only way it can still train); false refuses
+     * such a file instead. @default true
+     */
+    convertLegacyFormat: z.boolean().default(true),
     /** A run whose estimated cost is higher stops before anything is uploaded. @default no limit */
     maxCostUsd: z.number().positive().optional(),
     /**

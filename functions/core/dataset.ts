@@ -1,4 +1,5 @@
-import { trainingCostUsd, type ModelInfo } from './catalog.js';
+import type { RunConfig } from './config.js';
+import { MODEL_CATALOG, trainingCostUsd, type ModelInfo } from './catalog.js';
 import { DatasetWarnings } from './dataset-warnings.js';
 import { FILE_KIND_PROBLEMS, sniffFileKind, type FileKind } from './encoding.js';
 import { resolveEpochs } from './epochs.js';
@@ -57,8 +58,12 @@ export interface ValidationOptions {
   validationRatio: number;
   maxValidationExamples: number;
   nEpochs: number | 'auto';
-  /** Convert a legacy prompt/completion file to chat instead of rejecting it. */
+  /** Convert a legacy prompt/completion file to chat (default), or refuse it (false). */
   convertLegacy?: boolean;
+  /** The method the family's config sets, if it sets one; otherwise the file's format decides. */
+  method?: TrainingMethod;
+  /** The provider's limit for one uploaded file. @default MAX_FILE_BYTES (OpenAI's) */
+  maxFileBytes?: number;
   /** Size of the file when known (S3 tells it before reading). */
   sizeBytes?: number;
   /** Who counts tokens: in this thread by default; workerCounter(n) to use more cores. */
@@ -72,9 +77,26 @@ export interface ValidationOptions {
 
 export type SecretScan = 'error' | 'warning' | 'off';
 
+/** The validator's options for a run's settings: one mapping, for the pipeline and the CLI alike. */
+export function validationOptionsFor(config: RunConfig, model: ModelInfo): ValidationOptions {
+  return {
+    model,
+    seed: config.seed,
+    validationRatio: config.validationRatio,
+    maxValidationExamples: config.maxValidationExamples,
+    nEpochs: config.hyperparameters.nEpochs,
+    convertLegacy: config.convertLegacyFormat,
+    secretScan: config.secretScan,
+    ...(config.method ? { method: config.method } : {}),
+  };
+}
+export type TrainingMethod = ModelInfo['methods'][number];
+
 export interface ValidationReport {
   verdict: 'valid' | 'invalid';
   format: DatasetFormat | 'unknown';
+  /** How the provider will train on it: the configured method, or the one the format calls for. */
+  method: TrainingMethod;
   /** Set when a legacy file was converted to chat: what was stripped, and how often. */
   conversion?: LegacyMarkers & ConversionChanges;
   lines: number;
@@ -112,19 +134,58 @@ export async function validateDataset(
   open: () => AsyncIterable<Uint8Array>,
   options: ValidationOptions,
 ): Promise<ValidationReport> {
-  const first = await scan(open(), options, undefined);
-  if (first.format !== 'prompt_completion' || !options.convertLegacy || first.issues.errorCount > 0) {
-    if (first.format === 'prompt_completion' && !options.convertLegacy) {
-      first.issues.fileError(
+  let scanned = await scan(open(), options, undefined);
+  if (scanned.format === 'prompt_completion') {
+    if (options.convertLegacy === false) {
+      scanned.issues.fileError(
         'legacy_format',
-        'this file is in the legacy prompt/completion format, which OpenAI can no longer train (babbage-002 and davinci-002 were shut down on 2026-09-28)',
-        'Set "convertLegacyFormat": true in tunedrop.json (or run: npx tunedrop prepare FILE --convert) to convert it to chat.',
+        'this file is in the legacy prompt/completion format, which OpenAI can no longer train (babbage-002 and davinci-002 were shut down on 2026-09-28), and "convertLegacyFormat" is false',
+        'Remove "convertLegacyFormat": false from tunedrop.json (conversion to chat is the default), or write the file as chat.',
       );
+    } else if (scanned.issues.errorCount === 0) {
+      const markers: LegacyMarkers = {
+        separator: scanned.prompts.marker(),
+        endToken: scanned.completions.marker(),
+      };
+      scanned = await scan(open(), options, markers);
     }
-    return first.report();
   }
-  const markers: LegacyMarkers = { separator: first.prompts.marker(), endToken: first.completions.marker() };
-  return (await scan(open(), options, markers)).report();
+  return scanned.report(trainingMethod(scanned.format, options, scanned.issues));
+}
+
+/**
+ * The method a file trains with. A preference file trains with DPO and a chat file with supervised
+ * fine-tuning; a method set in the config must agree with the file (the provider refuses a job whose
+ * file does not fit its method, after the upload), and the model must offer it (catalog.ts).
+ */
+function trainingMethod(
+  format: DatasetFormat | undefined,
+  options: ValidationOptions,
+  issues: IssueList,
+): TrainingMethod {
+  const natural: TrainingMethod = format === 'preference' ? 'dpo' : 'supervised';
+  const method = options.method ?? natural;
+  if (format === 'preference' && method !== 'dpo') {
+    issues.fileError(
+      'method_format_mismatch',
+      `the file holds preference pairs (DPO), but tunedrop.json sets "method": "${method}", which trains on chat examples`,
+      'Remove "method" from tunedrop.json (preference files train with "dpo"), or write the file as chat examples.',
+    );
+  } else if (format === 'chat' && method === 'dpo') {
+    issues.fileError(
+      'method_format_mismatch',
+      'tunedrop.json sets "method": "dpo", but the file holds chat examples; DPO trains on preference pairs',
+      'Remove "method" from tunedrop.json to train on chat examples (supervised), or write each line as {"input": {"messages": [...]}, "preferred_output": [...], "non_preferred_output": [...]}.',
+    );
+  } else if ((format === 'chat' || format === 'preference') && !options.model.methods.includes(method)) {
+    const offering = MODEL_CATALOG.filter((m) => !m.retiredOn && m.methods.includes(method)).map((m) => m.id);
+    issues.fileError(
+      'method_not_supported',
+      `${options.model.id} cannot be fine-tuned with "${method}"`,
+      `Set "model" in tunedrop.json to one that offers it: ${offering.join(', ') || 'none does today'}.`,
+    );
+  }
+  return method;
 }
 
 async function scan(
@@ -155,6 +216,7 @@ async function scan(
   let mixedReported = false;
   let lineCount = 0;
   let examples = 0;
+  let convertedBytes = 0;
 
   // Token counts arrive in batches (possibly from worker threads); each example is finished, in line
   // order, once its counts are known.
@@ -181,10 +243,11 @@ async function scan(
     }
   });
 
-  if (options.sizeBytes !== undefined && options.sizeBytes > MAX_FILE_BYTES) {
+  const maxFileBytes = options.maxFileBytes ?? MAX_FILE_BYTES;
+  if (options.sizeBytes !== undefined && options.sizeBytes > maxFileBytes) {
     issues.fileError(
       'file_too_large',
-      `the file is ${(options.sizeBytes / 2 ** 20).toFixed(0)} MB; OpenAI takes at most 512 MB per file`,
+      `the file is ${megabytes(options.sizeBytes)}; the provider takes at most ${megabytes(maxFileBytes)} per file`,
       'Split it, or drop the examples that add least.',
     );
   }
@@ -314,6 +377,8 @@ async function scan(
           );
           checked = checkChatExample(converted, context);
           canonical = JSON.stringify(converted);
+          // Prepare uploads these lines, not the user's: the provider's file limit applies to them.
+          convertedBytes += Buffer.byteLength(canonical) + 1;
         } else {
           checked =
             format === 'chat' ? checkChatExample(object, context) : checkPreferenceExample(object, context);
@@ -352,7 +417,21 @@ async function scan(
   await tokens.finish();
   issues.mergeLateErrors();
 
-  const finish = (): ValidationReport => {
+  const finish = (method: TrainingMethod): ValidationReport => {
+    if (convert && convertedBytes > maxFileBytes) {
+      issues.fileError(
+        'file_too_large',
+        `converted to chat, the file would be ${megabytes(convertedBytes)}; the provider takes at most ${megabytes(maxFileBytes)} per file`,
+        'Split it into smaller files, or drop the examples that add least.',
+      );
+    }
+    if (convert) {
+      issues.warning(
+        'legacy_converted',
+        `the file was in the legacy prompt/completion format and is trained as chat: each prompt became a user message and each completion an assistant message; ${describeConversion(convert, changes)}`,
+        'Nothing to do for this run. To train as you will use the model, write new data as chat examples with a system message; set "convertLegacyFormat": false to refuse such files instead.',
+      );
+    }
     if (examples < MIN_EXAMPLES && lineCount > 0 && issues.errorCount === 0) {
       issues.error(
         'too_few_examples',
@@ -372,7 +451,10 @@ async function scan(
       issues.warning(warning.code, warning.message, warning.fix, warning.line);
     for (const warning of lineWarnings)
       issues.warning(warning.code, warning.message, warning.fix, warning.line);
-    issues.warningCount = (listed?.count ?? 0) + lineWarningCount;
+    // Some warnings are counted but not listed (duplicates past the first few, advice past 20 lines).
+    issues.countUnlisted(
+      (listed?.count ?? 0) - (listed?.warnings.length ?? 0) + lineWarningCount - lineWarnings.length,
+    );
 
     const trainable = format === 'chat' || format === 'preference';
     const wanted = trainable
@@ -391,6 +473,7 @@ async function scan(
     return {
       verdict: issues.errorCount === 0 ? 'valid' : 'invalid',
       format: format ?? 'unknown',
+      method,
       ...(convert ? { conversion: { ...convert, ...changes } } : {}),
       lines: lineCount,
       examples,
@@ -412,6 +495,23 @@ async function scan(
     };
   };
   return { format, prompts, completions, issues, report: finish };
+}
+
+const megabytes = (bytes: number) =>
+  `${bytes >= 2 ** 20 ? (bytes / 2 ** 20).toFixed(0) : (bytes / 2 ** 20).toFixed(2)} MB`;
+
+function describeConversion(markers: LegacyMarkers, changes: ConversionChanges): string {
+  const times = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const parts = [
+    markers.separator
+      ? `separator ${JSON.stringify(markers.separator)} stripped from ${times(changes.separatorStripped, 'prompt')}`
+      : 'no common separator found',
+    markers.endToken
+      ? `end token ${JSON.stringify(markers.endToken)} stripped from ${times(changes.endTokenStripped, 'completion')}`
+      : 'no common end token found',
+    `leading space removed from ${times(changes.leadingSpaceRemoved, 'completion')}`,
+  ];
+  return `${parts.join(', ')}.`;
 }
 
 /** A record keyed by user data (labels): no inherited keys, and `__proto__` is a key like any other. */
@@ -523,7 +623,12 @@ class IssueList {
     this.errorCount += 1;
   }
 
+  countUnlisted(warnings: number): void {
+    this.warningCount += warnings;
+  }
+
   warning(code: string, message: string, fix: string, line?: number): void {
+    this.warningCount += 1;
     if (this.warnings.length < MAX_LISTED_ISSUES)
       this.warnings.push(issue(code, 'warning', message, fix, line));
   }

@@ -38,6 +38,11 @@ export const ExecutionInputSchema = z.object({
     .object({ bucket: z.string(), key: z.string(), versionId: z.string().optional() })
     .nullable()
     .default(null),
+  /**
+   * The training method validate settled on (the config's, or the one the file's format calls for);
+   * absent in inputs from before #10, whose config always named one.
+   */
+  method: z.enum(['supervised', 'dpo']).optional(),
   /** Separator and end token to strip when a legacy prompt/completion file is converted to chat. */
   conversion: z.object({ separator: z.string(), endToken: z.string() }).nullable().default(null),
   estimate: z.object({ billedTokens: z.number(), costUsd: z.number(), epochs: z.number() }),

@@ -51,7 +51,7 @@ export async function createJob(
       validationFileId: input.files.validationFileId,
       suffix: input.config.suffix ?? input.family,
       seed: input.config.seed,
-      method: input.config.method,
+      method: input.method ?? input.config.method ?? 'supervised',
       hyperparameters: input.config.hyperparameters,
     }));
   // The move to TRAINING is the re-read: it is refused, atomically, when the run has ended meanwhile.

@@ -1,6 +1,12 @@
 import { checkModel, findModel, DEFAULT_MODEL, type ModelInfo } from '../core/catalog.js';
 import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
-import { validateDataset, type DatasetIssue, type ValidationReport } from '../core/dataset.js';
+import {
+  validateDataset,
+  validationOptionsFor,
+  type DatasetIssue,
+  type ValidationOptions,
+  type ValidationReport,
+} from '../core/dataset.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } from '../core/report.js';
 import {
@@ -151,6 +157,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
       ...(report.split.trainHashes ? { trainHashes: report.split.trainHashes } : {}),
     },
     validationSource,
+    method: report.method,
     conversion: report.conversion
       ? { separator: report.conversion.separator, endToken: report.conversion.endToken }
       : null,
@@ -209,14 +216,10 @@ async function checkUpload(
         ...(companion.versionId ? { versionId: companion.versionId } : {}),
       }
     : null;
-  const options = {
-    model,
-    seed: config.seed,
-    validationRatio: validationSource ? 0 : config.validationRatio,
-    maxValidationExamples: config.maxValidationExamples,
-    nEpochs: config.hyperparameters.nEpochs,
-    convertLegacy: config.convertLegacyFormat,
-    secretScan: config.secretScan,
+  const options: ValidationOptions = {
+    ...validationOptionsFor(config, model),
+    // A supplied validation file replaces the split.
+    ...(validationSource ? { validationRatio: 0 } : {}),
   };
   where.phase = `checking the training file ${object.key}`;
   let report: ValidationReport = await validate(() => infrastructureStream(() => deps.store.read(object)), {
@@ -321,6 +324,7 @@ function internalErrorReport(where: CrashSite, runId: string): ValidationReport 
   return {
     verdict: 'invalid',
     format: 'unknown',
+    method: 'supervised',
     lines: 0,
     examples: 0,
     tokens: { total: 0, min: 0, max: 0, mean: 0, histogram: [] },

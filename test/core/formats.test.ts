@@ -239,37 +239,6 @@ describe('file-level problems', () => {
   });
 });
 
-describe('legacy prompt/completion files', () => {
-  const legacy = (i: number) => ({
-    prompt: `Review ${i}: great product\n\n###\n\n`,
-    completion: ` positive${i % 2 ? '' : ''}\n`,
-  });
-
-  it('are rejected with the reason and how to convert', async () => {
-    const report = await check(file(...times(12, legacy)));
-    expect(report.format).toBe('prompt_completion');
-    expect(report.errors).toEqual([
-      expect.objectContaining({ code: 'legacy_format', fix: expect.stringContaining('convertLegacyFormat') }),
-    ]);
-  });
-
-  it('convert on request, stripping separator, end token and leading space, and report what changed', async () => {
-    const report = await check(file(...times(12, legacy)), { convertLegacy: true });
-    expect(report).toMatchObject({
-      verdict: 'valid',
-      format: 'chat',
-      conversion: {
-        separator: '\n\n###\n\n',
-        endToken: '\n',
-        separatorStripped: 12,
-        endTokenStripped: 12,
-        leadingSpaceRemoved: 12,
-      },
-    });
-    expect(report.warnings.map((w) => w.code)).not.toContain('legacy_separator');
-  });
-});
-
 describe('warnings', () => {
   const warningCodes = async (text: string) => (await check(text)).warnings.map((w) => w.code);
 

@@ -1,4 +1,5 @@
 import { validateDataset, type ValidationOptions } from '../../functions/core/dataset.js';
+import { findModel } from '../../functions/core/catalog.js';
 import { testValidationOptions } from '../support/fakes.js';
 
 /**
@@ -47,7 +48,16 @@ const cases: Record<string, Case> = {
   not_an_object: { bad: withLine(3, '"text"') },
   unknown_format: { bad: withLine(3, { question: 'q', answer: 'a' }) },
   mixed_formats: { bad: withLine(3, dpo(0)) },
-  legacy_format: { bad: lines(12, (i) => ({ prompt: `p${i}`, completion: `c${i}` })) },
+  legacy_format: {
+    bad: lines(12, (i) => ({ prompt: `p${i}`, completion: `c${i}` })),
+    options: { convertLegacy: false },
+  },
+  method_format_mismatch: { bad: lines(12, dpo), options: { method: 'supervised' } },
+  method_not_supported: {
+    bad: lines(12, dpo),
+    clean: good,
+    options: { model: findModel('gpt-3.5-turbo-0125')! },
+  },
   unknown_key: { bad: withLine(3, chat(3, { source: 'web' })) },
   missing_field: {
     bad: withLine(3, msg(user, { role: 'tool', content: 'r' }, { role: 'assistant', content: 'a' })),
@@ -114,6 +124,7 @@ const cases: Record<string, Case> = {
     ),
   },
   few_examples: { bad: good, clean: lines(500, chat) },
+  legacy_converted: { bad: lines(12, (i) => ({ prompt: `p${i} ->`, completion: ` c${i}\n` })) },
 };
 
 async function codesOf(input: Uint8Array | string, extra: Partial<ValidationOptions> = {}) {
