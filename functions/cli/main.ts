@@ -42,7 +42,7 @@ const USAGE = `Usage:
 
   --model M      base model to check against (default: the config's, else gpt-4.1-mini)
   --config F     a tunedrop.json with run settings (docs/configuration.md)
-  --convert      convert a legacy prompt/completion file to chat instead of rejecting it
+  --convert      convert a legacy prompt/completion file to chat (the default now; kept for scripts)
   --json         print the report as JSON (validation.json schema, docs/validation-report.md)
   --out DIR      where prepare writes train.jsonl and validation.jsonl
   --stack S      the deployed stack to cancel a run of or redrive (default: Tunedrop; uses your AWS credentials)
