@@ -84,6 +84,7 @@ export function openAiProvider(options: OpenAiProviderOptions): FineTuningProvid
     // redirect, and with redirects refused the body streams with flat memory (measured: `npm run bench
     // -- upload`). https://github.com/nodejs/undici/issues/4058 (open; read 2026-11-29).
     fetchOptions: { redirect: 'error' },
+    fetch: withoutQuotaRetries,
   });
 
   /**
@@ -233,11 +234,58 @@ export function toProviderJob(raw: unknown): ProviderJob {
   };
 }
 
+/**
+ * OpenAI answers HTTP 429 both to a rate limit, which passes, and to an organization out of credit or
+ * past its monthly spend limit (`insufficient_quota`), which does not: "You exceeded your current quota,
+ * please check your plan and billing details" (https://platform.openai.com/docs/guides/error-codes,
+ * read 2026-11-29). The SDK retries every 429 unless the answer carries `x-should-retry: false`, which
+ * OpenAI is not documented to send, so this fetch adds it to a quota 429: one attempt, not four.
+ */
+const withoutQuotaRetries = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  const response = await fetch(url, init);
+  if (response.status !== 429 || response.headers.has('x-should-retry')) return response;
+  const text = await response.text();
+  const headers = new Headers(response.headers);
+  // The body is read and decoded here, so the new answer must not claim an encoding or length.
+  headers.delete('content-encoding');
+  headers.delete('content-length');
+  if (isQuotaError(QuotaBodySchema.safeParse(safeJson(text)).data?.error))
+    headers.set('x-should-retry', 'false');
+  return new Response(text, { status: response.status, statusText: response.statusText, headers });
+};
+
+const QuotaBodySchema = z.looseObject({
+  error: z.looseObject({ code: z.string().nullish(), type: z.string().nullish() }).nullish(),
+});
+
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Older answers carried the reason in `type` only, with `code: null` (both seen live, see faults.ts). */
+const isQuotaError = (body: { code?: string | null; type?: string | null } | null | undefined): boolean =>
+  body?.code === 'insufficient_quota' || body?.type === 'insufficient_quota';
+
+/** Where an organization's plan, credit and spend limits are (read 2026-11-29). */
+const BILLING_URL = 'https://platform.openai.com/settings/organization/billing';
+
 /** Sorts the SDK's errors into those a retry may fix and those it cannot. */
 export function translateError(what: string, error: unknown): TunedropError {
   if (error instanceof APIError && error.status !== undefined) {
-    const body = (error.error ?? {}) as { code?: string | null; message?: string };
+    const body = (error.error ?? {}) as { code?: string | null; type?: string | null; message?: string };
     const reason = body.message ?? error.message;
+    if (error.status === 429 && isQuotaError(body)) {
+      return new ProviderRejectedError(
+        `OpenAI refused to ${what} (HTTP 429, insufficient_quota): ${reason}`,
+        `The OpenAI organization of tunedrop's API key is out of credit or past its spend limit: check its plan and credit at ${BILLING_URL}, then drop the file again.`,
+        'insufficient_quota',
+        { cause: error },
+      );
+    }
     if (error.status === 429 || error.status >= 500) {
       return new ProviderUnavailableError(
         `OpenAI could not ${what} (HTTP ${error.status}): ${reason}`,

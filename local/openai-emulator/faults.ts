@@ -5,6 +5,13 @@
  * and apply to the next `times` matching requests:
  *   status       answer with an HTTP error (429 with or without Retry-After, 500, 503, 403
  *                training_not_available…) without doing anything
+ *   insufficientQuota  answer 429 as OpenAI does when the organization is out of credit or past its
+ *                spend limit: {message: "You exceeded your current quota, please check your plan and
+ *                billing details. …", type: "insufficient_quota", param: null, code:
+ *                "insufficient_quota"}, as the live API answered
+ *                (https://github.com/ChatGPTNextWeb/NextChat/issues/3123, 2023-11-01; the docs' error
+ *                codes list the same 429 message: https://platform.openai.com/docs/guides/error-codes,
+ *                both read 2026-11-29). A retry cannot help, unlike a rate limit's 429.
  *   reset        drop the connection before doing anything
  *   slow         answer after `delayMs`
  *   lostResponse do the work, then drop the connection: the caller cannot know it succeeded
@@ -21,6 +28,7 @@
  */
 export type RequestFault =
   | { kind: 'status'; status: number; code?: string; message?: string; retryAfterSeconds?: number }
+  | { kind: 'insufficientQuota' }
   | { kind: 'reset' }
   | { kind: 'slow'; delayMs: number }
   | { kind: 'lostResponse' };

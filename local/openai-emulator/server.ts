@@ -96,18 +96,45 @@ const DEFAULT_TIMING: Timing = {
  */
 const MAX_FILE_BYTES = 512 * 1024 * 1024;
 const ORGANIZATION = 'org-local';
+/** OpenAI's words for a 429 that no retry fixes (see faults.ts for the source). */
+const INSUFFICIENT_QUOTA_MESSAGE =
+  'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.';
 
-/** Base models the emulated provider fine-tunes, by alias → snapshot. Retired ones answer 400. */
-const MODELS: Record<string, string> = {
-  'gpt-4.1-mini-2025-04-14': 'gpt-4.1-mini-2025-04-14',
-  'gpt-4.1-mini': 'gpt-4.1-mini-2025-04-14',
-  'gpt-4.1-2025-04-14': 'gpt-4.1-2025-04-14',
-  'gpt-4.1': 'gpt-4.1-2025-04-14',
-  'gpt-4o-mini-2024-07-18': 'gpt-4o-mini-2024-07-18',
-  'gpt-4o-mini': 'gpt-4o-mini-2024-07-18',
-  'gpt-4o-2024-08-06': 'gpt-4o-2024-08-06',
-  'gpt-4o': 'gpt-4o-2024-08-06',
-};
+/**
+ * Base models the emulated provider fine-tunes, by name or alias, with the methods each takes and
+ * whether it trains on images. Retired or unknown ones answer 400. The emulator keeps its own table
+ * (not tunedrop's catalog): it stands for the provider, and must disagree with tunedrop where OpenAI
+ * would. Sources, read 2026-11-29:
+ * - supervised: every model below but o4-mini (https://platform.openai.com/docs/guides/supervised-fine-tuning
+ *   and the fine-tuning pricing page).
+ * - dpo: gpt-4.1-2025-04-14 and gpt-4.1-mini-2025-04-14 are listed in the DPO guide
+ *   (https://platform.openai.com/docs/guides/direct-preference-optimization); gpt-4o-2024-08-06 took a
+ *   DPO job in a live run of 2024-12-29 (see training-file.ts) and was DPO's first model at its launch
+ *   (December 2024); gpt-4o-mini-2024-07-18 was announced for DPO then but is not in today's guide: it
+ *   is kept as DPO-capable, unconfirmed.
+ * - images: gpt-4o-2024-08-06 only (https://platform.openai.com/docs/guides/vision-fine-tuning).
+ * - o4-mini-2025-04-16 fine-tunes with reinforcement only (OpenAI's announcement of 2025-05-08), which
+ *   this emulator does not run: it refuses supervised and dpo jobs on it, as OpenAI does.
+ */
+interface BaseModel {
+  snapshot: string;
+  methods: ReadonlyArray<'supervised' | 'dpo' | 'reinforcement'>;
+  images: boolean;
+}
+const BASE_MODELS: readonly BaseModel[] = [
+  { snapshot: 'gpt-4.1-mini-2025-04-14', methods: ['supervised', 'dpo'], images: false },
+  { snapshot: 'gpt-4.1-2025-04-14', methods: ['supervised', 'dpo'], images: false },
+  { snapshot: 'gpt-4o-mini-2024-07-18', methods: ['supervised', 'dpo'], images: false },
+  { snapshot: 'gpt-4o-2024-08-06', methods: ['supervised', 'dpo'], images: true },
+  { snapshot: 'o4-mini-2025-04-16', methods: ['reinforcement'], images: false },
+];
+/** The name without its date is an alias of the snapshot, as OpenAI resolves `gpt-4o-mini`. */
+const MODELS: Record<string, BaseModel> = Object.fromEntries(
+  BASE_MODELS.flatMap((model) => [
+    [model.snapshot, model],
+    [model.snapshot.replace(/-\d{4}-\d{2}-\d{2}$/, ''), model],
+  ]),
+);
 
 interface StoredFile {
   id: string;
@@ -246,22 +273,22 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
       if (job.status !== 'validating_files') return;
       let training: ReturnType<typeof parseTrainingFile>;
       let validation: Sequence[] = [];
+      const read = { method: job.method.type, images: MODELS[job.model]!.images };
       try {
-        training = parseTrainingFile(files.get(job.training_file)!.content, job.method.type);
+        training = parseTrainingFile(files.get(job.training_file)!.content, {
+          ...read,
+          fileId: job.training_file,
+        });
         if (job.validation_file)
-          validation = parseTrainingFile(
-            files.get(job.validation_file)!.content,
-            job.method.type,
-            1,
-          ).sequences;
+          validation = parseTrainingFile(files.get(job.validation_file)!.content, {
+            ...read,
+            fileId: job.validation_file,
+            role: 'validation_file',
+          }).sequences;
       } catch (error) {
         if (!(error instanceof TrainingFileError)) throw error;
-        log(job.id, `Training file validation failed: ${error.message}`, 'error');
-        finish(job, 'failed', {
-          code: 'invalid_training_file',
-          message: error.message,
-          param: 'training_file',
-        });
+        log(job.id, `File validation failed: ${error.message}`, 'error');
+        finish(job, 'failed', { code: error.code, message: error.message, param: error.param });
         return;
       }
       job.status = 'queued';
@@ -402,8 +429,8 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
   };
 
   const createJob = (body: Record<string, unknown>): Job => {
-    const model = MODELS[String(body.model)];
-    if (!model)
+    const base = MODELS[String(body.model)];
+    if (!base)
       throw new ApiError(
         400,
         `Model ${String(body.model)} is not available for fine-tuning or does not exist.`,
@@ -427,14 +454,35 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
     if (body.validation_file != null && !files.has(String(body.validation_file)))
       throw new ApiError(400, `invalid validation_file: ${String(body.validation_file)}`, 'validation_file');
     const suffix = body.suffix == null ? null : String(body.suffix);
+    // The spec's CreateFineTuningJobRequest.suffix: minLength 1, maxLength 64.
     if (suffix !== null && suffix.length > 64)
       throw new ApiError(400, 'suffix must be at most 64 characters', 'suffix');
+    if (suffix === '')
+      throw new ApiError(
+        400,
+        "Invalid 'suffix': string too short. Expected a string with minimum length 1, but got an empty string instead.",
+        'suffix',
+      );
     const method = (body.method ?? { type: 'supervised' }) as {
       type?: string;
       supervised?: { hyperparameters?: Partial<Hyperparameters> };
       dpo?: { hyperparameters?: Partial<Hyperparameters> };
     };
-    const type = method.type === 'dpo' ? 'dpo' : 'supervised';
+    const type = method.type ?? 'supervised';
+    if (type !== 'supervised' && type !== 'dpo' && type !== 'reinforcement')
+      throw new ApiError(400, `invalid method.type: ${JSON.stringify(type)}`, 'method.type');
+    // The method against the model is checked when the job is created (the live API's wording is not
+    // known; the spec's ErrorResponse shape is).
+    if (!base.methods.includes(type))
+      throw new ApiError(
+        400,
+        `Model ${base.snapshot} does not support the ${type} fine-tuning method.`,
+        'method.type',
+        'invalid_method',
+      );
+    if (type === 'reinforcement')
+      throw new ApiError(400, 'This emulator does not run reinforcement fine-tuning.', 'method.type');
+    const model = base.snapshot;
     const given = {
       ...(body.hyperparameters as Partial<Hyperparameters> | undefined),
       ...method[type]?.hyperparameters,
@@ -598,6 +646,18 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
       request.socket.destroy();
       return;
     }
+    if (fault?.kind === 'insufficientQuota') {
+      request.resume();
+      send(429, {
+        error: {
+          message: INSUFFICIENT_QUOTA_MESSAGE,
+          type: 'insufficient_quota',
+          param: null,
+          code: 'insufficient_quota',
+        },
+      });
+      return;
+    }
     if (fault?.kind === 'status') {
       request.resume();
       response.writeHead(fault.status, {
@@ -609,11 +669,13 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
           error: {
             message: fault.message ?? `Injected fault: HTTP ${fault.status}`,
             type:
-              fault.status === 429
-                ? 'rate_limit_error'
-                : fault.status >= 500
-                  ? 'server_error'
-                  : 'invalid_request_error',
+              fault.code === 'insufficient_quota'
+                ? 'insufficient_quota'
+                : fault.status === 429
+                  ? 'rate_limit_error'
+                  : fault.status >= 500
+                    ? 'server_error'
+                    : 'invalid_request_error',
             param: null,
             code: fault.code ?? null,
           },

@@ -3,6 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openAiProvider, toProviderJob, translateError } from '../../functions/adapters/openai-provider.js';
 import { PERMANENT_ERROR_NAMES } from '../../functions/core/errors.js';
+import { startOpenAiEmulator, type RunningEmulator } from '../../local/openai-emulator/server.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const apiError = (status: number, code: string | null, message = 'nope') =>
   APIError.generate(
@@ -153,5 +157,83 @@ describe('toProviderJob', () => {
       error: { code: 'invalid_api_key', message: 'key sk-job-error-abcdefghijk is revoked', param: null },
     };
     expect(toProviderJob(failed).error?.message).toBe('key sk-…[redacted] is revoked');
+  });
+});
+
+describe('an organization out of credit (429 insufficient_quota)', () => {
+  const BILLING = 'https://platform.openai.com/settings/organization/billing';
+
+  it('is a permanent billing problem whose fix points at the plan and credit, whether code or type says so', () => {
+    const quota = (code: string | null) =>
+      APIError.generate(
+        429,
+        {
+          error: {
+            message: 'You exceeded your current quota, please check your plan and billing details.',
+            type: 'insufficient_quota',
+            param: null,
+            code,
+          },
+        },
+        undefined,
+        new Headers(),
+      );
+    for (const error of [quota('insufficient_quota'), quota(null)]) {
+      const translated = translateError('create the fine-tuning job', error);
+      expect(translated).toMatchObject({
+        name: 'ProviderRejectedError',
+        code: 'insufficient_quota',
+        fix: expect.stringContaining(BILLING),
+      });
+      expect(PERMANENT_ERROR_NAMES).toContain(translated.name);
+    }
+  });
+
+  it('leaves a rate limit 429 retryable', () => {
+    expect(translateError('x', apiError(429, 'rate_limit_exceeded'))).toMatchObject({
+      name: 'ProviderUnavailableError',
+    });
+  });
+
+  describe('against the emulator', () => {
+    const key = 'sk-quota-test';
+    let emulator: RunningEmulator;
+    let path: string;
+    beforeAll(async () => {
+      emulator = await startOpenAiEmulator({ apiKey: key });
+      path = join(mkdtempSync(join(tmpdir(), 'quota-')), 'train.jsonl');
+      writeFileSync(
+        path,
+        '{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}\n',
+      );
+    });
+    afterEach(() => emulator.faults.clear());
+    afterAll(() => emulator.close());
+
+    it('is not retried by the SDK: one upload attempt reaches the provider', async () => {
+      emulator.faults.onRequest({
+        method: 'POST',
+        path: '/files',
+        fault: { kind: 'insufficientQuota' },
+        times: 5,
+      });
+      const provider = openAiProvider({ apiKey: key, baseURL: emulator.baseUrl });
+      const error = await provider.uploadFile({ fileName: 'train.jsonl', path }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'ProviderRejectedError', code: 'insufficient_quota' });
+      expect(emulator.faults.applied).toHaveLength(1);
+    });
+
+    it('while a rate limit 429 is retried by the SDK and the upload goes through', async () => {
+      emulator.faults.onRequest({
+        method: 'POST',
+        path: '/files',
+        fault: { kind: 'status', status: 429, code: 'rate_limit_exceeded', retryAfterSeconds: 0 },
+      });
+      const provider = openAiProvider({ apiKey: key, baseURL: emulator.baseUrl });
+      await expect(provider.uploadFile({ fileName: 'train.jsonl', path })).resolves.toMatchObject({
+        fileId: expect.stringMatching(/^file-/),
+      });
+      expect(emulator.faults.applied).toHaveLength(1);
+    });
   });
 });

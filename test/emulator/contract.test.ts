@@ -302,3 +302,257 @@ describe('webhooks', () => {
     expect([...types].sort()).toEqual(Object.keys(schemaOf).sort());
   });
 });
+
+/**
+ * Issue #10: what OpenAI refuses, the emulator refuses, in the same way — a 400 at creation for what the
+ * request says (suffix, method against model), a job that fails while validating files for what the
+ * files hold. Sources are with the checks (local/openai-emulator/training-file.ts and server.ts).
+ */
+describe('what OpenAI refuses', () => {
+  const chatLine = (i: number, extra: Record<string, unknown> = {}, user: unknown = `Question ${i}`) =>
+    JSON.stringify({
+      messages: [
+        { role: 'user', content: user },
+        { role: 'assistant', content: `Answer ${i}` },
+      ],
+      ...extra,
+    });
+  const preferenceLine = (i: number) =>
+    JSON.stringify({
+      input: { messages: [{ role: 'user', content: `Question ${i}` }] },
+      preferred_output: [{ role: 'assistant', content: `A good answer ${i}` }],
+      non_preferred_output: [{ role: 'assistant', content: `A poor answer ${i}` }],
+    });
+  const lines = (n: number, line: (i: number) => string) =>
+    `${Array.from({ length: n }, (_, i) => line(i)).join('\n')}\n`;
+  const upload = async (text: string) =>
+    (
+      await client.files.create({
+        file: await toFile(Buffer.from(text), 'data.jsonl'),
+        purpose: 'fine-tune',
+      })
+    ).id;
+  /** Creates a job on the file and waits for its end, checking the job's shape against the spec. */
+  const train = async (
+    text: string,
+    params: Partial<OpenAI.FineTuning.JobCreateParams> = {},
+  ): Promise<OpenAI.FineTuning.FineTuningJob> => {
+    const job = await client.fineTuning.jobs.create({
+      model: 'gpt-4.1-mini',
+      training_file: await upload(text),
+      ...params,
+    });
+    const ended = await waitFor(job.id, ['succeeded', 'failed']);
+    expectShape('FineTuningJob', ended);
+    return ended;
+  };
+  const dpo = { method: { type: 'dpo' as const, dpo: { hyperparameters: {} } } };
+  const fileError = (message: string | RegExp) => ({
+    status: 'failed',
+    error: { code: 'invalid_training_file', param: 'training_file', message: expect.stringMatching(message) },
+  });
+  /** A user message with `count` images, as data URLs of `type` holding `bytes` bytes each. */
+  const withImages = (count: number, type = 'image/png', bytes = 16) => [
+    { type: 'text', text: 'What is this?' },
+    ...Array.from({ length: count }, () => ({
+      type: 'image_url',
+      image_url: { url: `data:${type};base64,${Buffer.alloc(bytes, 7).toString('base64')}` },
+    })),
+  ];
+
+  describe('the number of examples', () => {
+    it('fails a job whose training file has 9 examples with invalid_n_examples, in OpenAI words', async () => {
+      expect(await train(lines(9, (i) => chatLine(i)))).toMatchObject({
+        status: 'failed',
+        error: {
+          code: 'invalid_n_examples',
+          param: 'training_file',
+          message: 'Training file has 9 example(s), but must have at least 10 examples',
+        },
+      });
+    });
+
+    it('trains on exactly 10 training examples with a validation file of one', async () => {
+      const validation = await upload(lines(1, (i) => chatLine(100 + i)));
+      expect(
+        await train(
+          lines(10, (i) => chatLine(i)),
+          { validation_file: validation },
+        ),
+      ).toMatchObject({
+        status: 'succeeded',
+      });
+    });
+
+    it('fails a job whose validation file is empty, naming the validation file', async () => {
+      const validation = await upload('\n');
+      expect(
+        await train(
+          lines(10, (i) => chatLine(i)),
+          { validation_file: validation },
+        ),
+      ).toMatchObject({
+        status: 'failed',
+        error: { code: 'invalid_n_examples', param: 'validation_file' },
+      });
+    });
+  });
+
+  describe("the file's format against the job's method", () => {
+    it('fails a chat file under dpo as the live API did: fine-tune-chat format, provided method=dpo', async () => {
+      const job = await train(
+        lines(12, (i) => chatLine(i)),
+        dpo,
+      );
+      expect(job).toMatchObject(
+        fileError(
+          /Input file file-\S+ is in the fine-tune-chat format, but the specified fine-tuning job is not using 'supervised' as the training method \(provided method=dpo\)/,
+        ),
+      );
+    });
+
+    it('fails a preference file under supervised: fine-tune-preference format, provided method=supervised', async () => {
+      expect(await train(lines(12, preferenceLine))).toMatchObject(
+        fileError(/fine-tune-preference format.*provided method=supervised/),
+      );
+    });
+
+    it('fails a supervised file whose line has empty messages, saying messages is missing or empty', async () => {
+      const text = `${lines(11, (i) => chatLine(i))}${JSON.stringify({ messages: [] })}\n`;
+      expect(await train(text)).toMatchObject(fileError(/line 12: "messages" is missing or empty/));
+    });
+
+    it('trains a preference file under dpo, and refuses an output of two messages', async () => {
+      expect(await train(lines(12, preferenceLine), dpo)).toMatchObject({ status: 'succeeded' });
+      const two = JSON.stringify({
+        ...(JSON.parse(preferenceLine(0)) as object),
+        preferred_output: [
+          { role: 'assistant', content: 'a' },
+          { role: 'assistant', content: 'b' },
+        ],
+      });
+      expect(await train(`${lines(11, preferenceLine)}${two}\n`, dpo)).toMatchObject(
+        fileError(/line 12: preferred_output must hold exactly one assistant message/),
+      );
+    });
+  });
+
+  describe('the method against the model', () => {
+    it('refuses dpo, and supervised, on a model that only takes reinforcement, with a 400 on method.type', async () => {
+      const file = await upload(lines(12, preferenceLine));
+      const refused = await raw('/fine_tuning/jobs', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'o4-mini-2025-04-16', training_file: file, ...dpo }),
+      });
+      expect(refused.status).toBe(400);
+      expectShape('ErrorResponse', refused.body);
+      expect(refused.body).toMatchObject({ error: { param: 'method.type', code: 'invalid_method' } });
+      await expect(
+        client.fineTuning.jobs.create({ model: 'o4-mini', training_file: file }),
+      ).rejects.toMatchObject({ status: 400, param: 'method.type' });
+    });
+
+    it('takes dpo on every model of the 4.1 and 4o families', async () => {
+      const file = await upload(lines(12, preferenceLine));
+      for (const model of ['gpt-4.1', 'gpt-4.1-mini', 'gpt-4o', 'gpt-4o-mini'])
+        await expect(
+          client.fineTuning.jobs.create({ model, training_file: file, ...dpo }),
+        ).resolves.toMatchObject({ status: 'validating_files' });
+    });
+  });
+
+  describe('the suffix', () => {
+    it('refuses an empty suffix with a 400 on suffix, in the spec error shape', async () => {
+      const file = await upload(lines(12, (i) => chatLine(i)));
+      const refused = await raw('/fine_tuning/jobs', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4.1-mini', training_file: file, suffix: '' }),
+      });
+      expect(refused.status).toBe(400);
+      expectShape('ErrorResponse', refused.body);
+      expect(refused.body).toMatchObject({ error: { param: 'suffix' } });
+      await expect(
+        client.fineTuning.jobs.create({ model: 'gpt-4.1-mini', training_file: file, suffix: 'x'.repeat(65) }),
+      ).rejects.toMatchObject({ status: 400, param: 'suffix' });
+    });
+  });
+
+  describe('images, audio and files in a training file', () => {
+    const imageFile = (images: unknown, at = 11) =>
+      `${lines(at, (i) => chatLine(i))}${chatLine(at, {}, images)}\n`;
+
+    it('trains images on gpt-4o-2024-08-06, ten to an example, JPEG, PNG and WEBP', async () => {
+      const text = `${lines(10, (i) => chatLine(i, {}, withImages(10)))}${chatLine(10, {}, withImages(1, 'image/jpeg'))}\n${chatLine(11, {}, withImages(1, 'image/webp'))}\n`;
+      expect(await train(text, { model: 'gpt-4o-2024-08-06' })).toMatchObject({ status: 'succeeded' });
+    });
+
+    it('fails images on a model that cannot be fine-tuned on images', async () => {
+      expect(await train(imageFile(withImages(1)), { model: 'gpt-4o-mini' })).toMatchObject(
+        fileError(/line 12: .*image.*cannot be fine-tuned on images/),
+      );
+    });
+
+    it('fails eleven images in an example, a GIF, and an image over 10 MB', async () => {
+      const vision = { model: 'gpt-4o-2024-08-06' };
+      expect(await train(imageFile(withImages(11)), vision)).toMatchObject(fileError(/more than 10 images/));
+      expect(await train(imageFile(withImages(1, 'image/gif')), vision)).toMatchObject(
+        fileError(/JPEG, PNG or WEBP/),
+      );
+      expect(await train(imageFile(withImages(1, 'image/png', 10 * 1024 * 1024 + 1)), vision)).toMatchObject(
+        fileError(/larger than 10 MB/),
+      );
+    });
+
+    it('fails an image in an assistant message, and an image in a DPO file', async () => {
+      const assistantImage = JSON.stringify({
+        messages: [
+          { role: 'user', content: 'Draw' },
+          { role: 'assistant', content: withImages(1) },
+        ],
+      });
+      expect(
+        await train(`${lines(11, (i) => chatLine(i))}${assistantImage}\n`, { model: 'gpt-4o-2024-08-06' }),
+      ).toMatchObject(fileError(/only user messages may hold images/));
+      const dpoImage = JSON.stringify({
+        ...(JSON.parse(preferenceLine(0)) as object),
+        input: { messages: [{ role: 'user', content: withImages(1) }] },
+      });
+      expect(
+        await train(`${lines(11, preferenceLine)}${dpoImage}\n`, { model: 'gpt-4o-2024-08-06', ...dpo }),
+      ).toMatchObject(fileError(/DPO trains on text only/));
+    });
+
+    it('fails audio and file parts, even on the vision model', async () => {
+      const audio = [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }];
+      const file = [{ type: 'file', file: { file_id: 'file-abc' } }];
+      for (const parts of [audio, file])
+        expect(await train(imageFile(parts), { model: 'gpt-4o-2024-08-06' })).toMatchObject(
+          fileError(/of type (input_audio|file)/),
+        );
+    });
+  });
+
+  describe('tool names', () => {
+    const tool = (name: string) => ({
+      tools: [{ type: 'function', function: { name, parameters: { type: 'object', properties: {} } } }],
+    });
+
+    it('trains tools named with letters, digits, _ and - up to 64 characters', async () => {
+      const text = lines(12, (i) => chatLine(i, tool(i % 2 ? 'get_weather-2' : 'x'.repeat(64))));
+      expect(await train(text)).toMatchObject({ status: 'succeeded' });
+    });
+
+    it('fails a tool name with a space, a dot, or 65 characters, and a function name likewise', async () => {
+      for (const name of ['get weather', 'get.weather', 'x'.repeat(65), ''])
+        expect(await train(`${lines(11, (i) => chatLine(i))}${chatLine(11, tool(name))}\n`)).toMatchObject(
+          fileError(/line 12: tools\[0\]\.function\.name .* must match/),
+        );
+      const functions = { functions: [{ name: 'bad name', parameters: {} }] };
+      expect(await train(`${lines(11, (i) => chatLine(i))}${chatLine(11, functions)}\n`)).toMatchObject(
+        fileError(/functions\[0\]\.name/),
+      );
+    });
+  });
+});
