@@ -26,43 +26,93 @@ const MEMO_LIMIT = 10_000;
 /** Workers hold only memos and one batch; a small heap makes them collect early, keeping memory flat. */
 const WORKER_LIMITS = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16 };
 const MEMO_MAX_TEXT = 2_048;
+/**
+ * Texts longer than this (UTF-16 units) are counted in the calling thread, never posted: a worker's
+ * 96 MB heap holds a batch, its structured-clone copy and the text's pieces, and a 90 MB line killed one.
+ * Such texts are rare (a line that long is usually refused by its token lower bound), so the main
+ * thread's time on them does not matter.
+ */
+export const WORKER_MAX_TEXT = 256 * 1024;
+
+/** A token worker died (crashed, ran out of memory or exited) with batches in flight. */
+export class TokenWorkerError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TokenWorkerError';
+  }
+}
+
+export interface WorkerCounterOptions {
+  /** The worker's script; tests pass one that fails. Default: token-worker.ts. */
+  script?: URL;
+}
 
 /**
  * A pool of `size` workers running token-worker.ts. It needs the TypeScript sources at run time (the
  * CLI, local mode and the benchmark run them through tsx); the Lambda bundle counts in-thread, which
- * at its 1 vCPU is as fast.
+ * at its 1 vCPU is as fast. A worker that dies rejects its batches in flight with a TokenWorkerError
+ * (so that the run ends with an error instead of waiting forever); later batches go to the workers
+ * left, or are counted in this thread when none is.
  */
-export function workerCounter(size: number): TokenCounter {
+export function workerCounter(size: number, options: WorkerCounterOptions = {}): TokenCounter {
   // The worker is TypeScript too: it loads through tsx, found from here so that any working directory works.
   const execArgv = [...process.execArgv, '--import', import.meta.resolve('tsx')];
+  const script = options.script ?? new URL('./token-worker.ts', import.meta.url);
   const workers = Array.from(
     { length: size },
-    () =>
-      new Worker(new URL('./token-worker.ts', import.meta.url), { execArgv, resourceLimits: WORKER_LIMITS }),
+    () => new Worker(script, { execArgv, resourceLimits: WORKER_LIMITS }),
   );
-  const waiting = new Map<number, { resolve: (counts: number[]) => void; reject: (error: Error) => void }>();
+  const alive = new Set(workers);
+  interface Pending {
+    worker: Worker;
+    resolve: (counts: number[]) => void;
+    reject: (error: Error) => void;
+  }
+  const waiting = new Map<number, Pending>();
   let next = 0;
   let sequence = 0;
+  const fail = (worker: Worker, error: TokenWorkerError) => {
+    alive.delete(worker);
+    for (const [id, pending] of waiting) {
+      if (pending.worker !== worker) continue;
+      waiting.delete(id);
+      pending.reject(error);
+    }
+  };
   for (const worker of workers) {
     worker.on('message', ({ id, counts }: { id: number; counts: number[] }) => {
       waiting.get(id)?.resolve(counts);
       waiting.delete(id);
     });
-    worker.on('error', (error) => {
-      for (const pending of waiting.values()) pending.reject(error);
-      waiting.clear();
-    });
+    worker.on('error', (error) =>
+      fail(worker, new TokenWorkerError(`a token worker failed: ${error.message}`, { cause: error })),
+    );
+    // After close() terminates the pool nothing is waiting, so this rejects nothing.
+    worker.on('exit', (code) => fail(worker, new TokenWorkerError(`a token worker exited (code ${code})`)));
   }
   const memo = new Map<string, number>();
   // On data whose texts never repeat the memo only costs; it is skipped while its hit rate is low.
   let hitRate = 1;
   let sampled = 0;
 
-  const send = (texts: string[]): Promise<number[]> => {
+  const post = (texts: string[]): Promise<number[]> => {
+    const pool = [...alive];
+    if (pool.length === 0) return Promise.resolve(texts.map(countTextTokens));
+    const worker = pool[next++ % pool.length]!;
     const id = sequence++;
-    const result = new Promise<number[]>((resolve, reject) => waiting.set(id, { resolve, reject }));
-    workers[next++ % workers.length]!.postMessage({ id, texts });
+    const result = new Promise<number[]>((resolve, reject) => waiting.set(id, { worker, resolve, reject }));
+    worker.postMessage({ id, texts });
     return result;
+  };
+  /** Posts the texts a worker can hold; counts the huge ones here (see WORKER_MAX_TEXT). */
+  const send = async (texts: string[]): Promise<number[]> => {
+    if (!texts.some((text) => text.length > WORKER_MAX_TEXT)) return post(texts);
+    const small = texts.filter((text) => text.length <= WORKER_MAX_TEXT);
+    const smallCounts = small.length > 0 ? post(small) : Promise.resolve([]);
+    const counts = texts.map((text) => (text.length > WORKER_MAX_TEXT ? countTextTokens(text) : -1));
+    const fromWorkers = await smallCounts;
+    let k = 0;
+    return counts.map((count) => (count >= 0 ? count : fromWorkers[k++]!));
   };
 
   return {
@@ -98,6 +148,7 @@ export function workerCounter(size: number): TokenCounter {
       return counts;
     },
     async close() {
+      alive.clear();
       await Promise.all(workers.map((worker) => worker.terminate()));
     },
   };

@@ -61,11 +61,26 @@ describe('countTextTokens', () => {
   });
 });
 
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import {
   tokenCounterFor,
+  TokenWorkerError,
   workerCounter,
+  WORKER_MAX_TEXT,
   WORKER_THRESHOLD_BYTES,
 } from '../../functions/core/token-counter.js';
+
+/** A worker script that dies on its first message, as one out of memory does. */
+function dyingWorker(): URL {
+  const path = join(mkdtempSync(join(tmpdir(), 'tunedrop-worker-')), 'dying.mjs');
+  writeFileSync(
+    path,
+    "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => process.exit(7));\n",
+  );
+  return pathToFileURL(path);
+}
 
 describe('workerCounter', () => {
   it('counts in worker threads exactly as in this thread, memo and all', async () => {
@@ -77,6 +92,34 @@ describe('workerCounter', () => {
       const expected = texts.map(encoderCount);
       expect(first).toEqual(expected);
       expect(again).toEqual(expected);
+    } finally {
+      await counter.close();
+    }
+  });
+});
+
+describe('workerCounter when a worker dies', () => {
+  it('rejects the batches in flight with a TokenWorkerError instead of waiting forever', async () => {
+    const counter = workerCounter(2, { script: dyingWorker() });
+    try {
+      const batches = [counter.count(['a b c']), counter.count(['d e f'])];
+      const outcomes = await Promise.allSettled(batches);
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(TokenWorkerError);
+      }
+      // Once no worker is left, batches are counted in this thread.
+      await expect(counter.count(['hello world'])).resolves.toEqual([encoderCount('hello world')]);
+    } finally {
+      await counter.close();
+    }
+  });
+
+  it('counts texts too large for a worker in this thread, never posting them', async () => {
+    const counter = workerCounter(1, { script: dyingWorker() });
+    try {
+      const huge = 'word '.repeat(WORKER_MAX_TEXT / 5 + 1);
+      await expect(counter.count([huge])).resolves.toEqual([countTextTokens(huge)]);
     } finally {
       await counter.close();
     }
