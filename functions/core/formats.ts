@@ -6,6 +6,14 @@
  * files of hundreds of megabytes.
  */
 import type { ModelInfo } from './catalog.js';
+import { isEmptyAnswer, stringProblems } from './content.js';
+import {
+  functionNameProblem,
+  parametersProblem,
+  toolCallPairing,
+  undeclaredCalls,
+  type ToolProblem,
+} from './tool-schemas.js';
 
 export type DatasetFormat = 'chat' | 'preference' | 'prompt_completion';
 
@@ -20,6 +28,11 @@ export type ChatMessage = Record<string, unknown> & { role: string };
 /** What a check needs to know beyond the example: the model decides which content it can train on. */
 export interface CheckContext {
   model: ModelInfo;
+  /**
+   * The line's JSON text, when the caller has it: the lone-surrogate and NUL checks (content.ts) look
+   * at the example's strings only when the text holds such an escape, instead of on every line.
+   */
+  line?: string;
 }
 
 /** Problems stop the example; warnings are advice at its line. */
@@ -80,11 +93,13 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 const typeName = (value: unknown) =>
   value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 
-export function checkChatExample(example: Record<string, unknown>, _context: CheckContext): CheckResult {
+export function checkChatExample(example: Record<string, unknown>, context: CheckContext): CheckResult {
   const problems = new Problems();
   unknownKeys(example, CHAT_KEYS, '', problems);
   const messages = checkMessages(example.messages, 'messages', problems, { needAssistant: true });
   checkTools(example, '', problems);
+  if (messages) checkToolUse(messages, 'messages', declaredNames(example), problems);
+  checkStrings(example, context, problems);
   if (problems.list.length > 0 || !messages) return { problems: problems.list, warnings: problems.warnings };
   return {
     problems: [],
@@ -97,12 +112,12 @@ export function checkChatExample(example: Record<string, unknown>, _context: Che
   };
 }
 
-export function checkPreferenceExample(
-  example: Record<string, unknown>,
-  _context: CheckContext,
-): CheckResult {
+export function checkPreferenceExample(example: Record<string, unknown>, context: CheckContext): CheckResult {
   const problems = new Problems();
   unknownKeys(example, PREFERENCE_KEYS, '', problems);
+  const declared = isObject(example.input) ? declaredNames(example.input) : undefined;
+  // Tool call ids of the input, which the outputs continue.
+  const ids = new Map<string, string>();
   let input: ChatMessage[] | undefined;
   if (!isObject(example.input)) {
     problems.add(
@@ -114,6 +129,7 @@ export function checkPreferenceExample(
     unknownKeys(example.input, ['messages', 'tools', 'parallel_tool_calls'], 'input.', problems);
     input = checkMessages(example.input.messages, 'input.messages', problems, { needAssistant: false });
     checkTools(example.input, 'input.', problems);
+    if (input) checkToolUse(input, 'input.messages', declared, problems, ids);
     if (input && input.at(-1)?.role !== 'user') {
       problems.add(
         'invalid_preference',
@@ -135,7 +151,9 @@ export function checkPreferenceExample(
     }
     const checked = checkMessages(value, key, problems, { needAssistant: true });
     if (checked?.[0]) outputs.push(checked[0]);
+    if (checked) checkToolUse(checked, key, declared, problems, new Map(ids));
   }
+  checkStrings(example, context, problems);
   if (problems.list.length > 0 || !input) return { problems: problems.list, warnings: problems.warnings };
   const inputTools = isObject(example.input) ? example.input.tools : undefined;
   return {
@@ -251,7 +269,17 @@ function checkMessage(message: unknown, path: string, problems: Problems) {
           `${path} has neither "content" nor "tool_calls"`,
           'Give the assistant message its answer in "content", or the calls it makes in "tool_calls".',
         );
-    } else checkContent(content, `${path}.content`, ['text'], problems);
+    } else {
+      const before = problems.list.length;
+      checkContent(content, `${path}.content`, ['text'], problems);
+      // An empty answer teaches nothing; content.ts has OpenAI's verdict and its source.
+      if (!hasCalls && problems.list.length === before && isEmptyAnswer(content))
+        problems.add(
+          'empty_answer',
+          `${path}.content is empty${typeof content === 'string' && content !== '' ? ' (only whitespace)' : ''}, and the message makes no tool call: there is no answer to train on`,
+          'Write the answer the model should give, or remove the message (or the example).',
+        );
+    }
     if (message.weight !== undefined && message.weight !== 0 && message.weight !== 1) {
       problems.add(
         'invalid_weight',
@@ -375,6 +403,7 @@ function checkFunction(fn: unknown, path: string, problems: Problems) {
     );
     return;
   }
+  addToolProblem(functionNameProblem(fn.name, `${path}.name`), problems);
   if (typeof fn.arguments !== 'string') {
     problems.add(
       'invalid_tool_calls',
@@ -415,20 +444,91 @@ function checkTools(container: Record<string, unknown>, prefix: string, problems
             `${prefix}tools[${i}] must be {"type": "function", "function": {"name": ...}}`,
             'Describe each tool with a type "function" and a function name.',
           );
-        }
+        } else checkDefinition(tool.function, `${prefix}tools[${i}].function`, problems);
       });
     }
   }
   if (container.parallel_tool_calls !== undefined && typeof container.parallel_tool_calls !== 'boolean') {
     problems.add('invalid_type', `"${prefix}parallel_tool_calls" must be true or false`, 'Use a boolean.');
   }
-  if (container.functions !== undefined && !Array.isArray(container.functions)) {
+  if (container.functions !== undefined) {
+    // FineTuneChatRequestInput.functions: 1 to 128 ChatCompletionFunctions (openapi-2025-04-29.yaml).
+    if (
+      !Array.isArray(container.functions) ||
+      container.functions.length < 1 ||
+      container.functions.length > 128
+    ) {
+      problems.add(
+        'invalid_tools',
+        `"${prefix}functions" must be a list of 1 to 128 functions, not ${Array.isArray(container.functions) ? `${container.functions.length}` : typeName(container.functions)}`,
+        'List functions as [{"name": "...", "parameters": {...}}], or better, use "tools".',
+      );
+    } else {
+      container.functions.forEach((fn, i) => {
+        if (!isObject(fn) || typeof fn.name !== 'string') {
+          problems.add(
+            'invalid_tools',
+            `${prefix}functions[${i}] must be {"name": ..., "parameters": {...}}`,
+            'Give each function a string "name".',
+          );
+        } else checkDefinition(fn, `${prefix}functions[${i}]`, problems);
+      });
+    }
+  }
+}
+
+/** A function definition (FunctionObject in the spec) whose name is known to be a string. */
+function checkDefinition(fn: Record<string, unknown>, path: string, problems: Problems) {
+  addToolProblem(functionNameProblem(fn.name as string, `${path}.name`), problems);
+  if (fn.parameters !== undefined)
+    addToolProblem(parametersProblem(fn.parameters, `${path}.parameters`), problems);
+  if (fn.description !== undefined && typeof fn.description !== 'string') {
+    problems.add('invalid_tools', `${path}.description must be a string`, 'Describe the function in text.');
+  }
+  if (fn.strict !== undefined && fn.strict !== null && typeof fn.strict !== 'boolean') {
     problems.add(
       'invalid_tools',
-      `"${prefix}functions" must be a list`,
-      'List functions as [{"name": "...", "parameters": {...}}], or better, use "tools".',
+      `${path}.strict must be true or false`,
+      'Use a boolean, or leave "strict" out.',
     );
   }
+}
+
+/** The function names an example declares (tools and legacy functions), or undefined if it declares none. */
+function declaredNames(container: Record<string, unknown>): Set<string> | undefined {
+  const { tools, functions } = container;
+  if (!Array.isArray(tools) && !Array.isArray(functions)) return undefined;
+  const names = new Set<string>();
+  for (const tool of Array.isArray(tools) ? tools : [])
+    if (isObject(tool) && isObject(tool.function) && typeof tool.function.name === 'string')
+      names.add(tool.function.name);
+  for (const fn of Array.isArray(functions) ? functions : [])
+    if (isObject(fn) && typeof fn.name === 'string') names.add(fn.name);
+  return names;
+}
+
+/** Tool calls against tool results and the declared functions (tool-schemas.ts says which rules). */
+function checkToolUse(
+  messages: readonly ChatMessage[],
+  path: string,
+  declared: ReadonlySet<string> | undefined,
+  problems: Problems,
+  ids?: Map<string, string>,
+) {
+  for (const problem of toolCallPairing(messages, path, ids)) addToolProblem(problem, problems);
+  for (const problem of undeclaredCalls(messages, path, declared)) addToolProblem(problem, problems);
+}
+
+function addToolProblem(problem: ToolProblem | undefined, problems: Problems) {
+  if (!problem) return;
+  if (problem.severity === 'warning') problems.warn(problem.code, problem.message, problem.fix);
+  else problems.add(problem.code, problem.message, problem.fix);
+}
+
+/** Lone surrogates and NUL characters anywhere in the example (content.ts). */
+function checkStrings(example: Record<string, unknown>, context: CheckContext, problems: Problems) {
+  for (const problem of stringProblems(example, context.line))
+    problems.add(problem.code, problem.message, problem.fix);
 }
 
 /** The texts a chat example trains on: its assistant messages, except those weighted 0. */

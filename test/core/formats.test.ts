@@ -59,7 +59,7 @@ describe('chat examples', () => {
         { role: 'function', name: 'describe', content: 'a cat' },
         { role: 'assistant', content: `A cat ${i}.` },
       ],
-      functions: [{ name: 'describe', parameters: {} }],
+      functions: [{ name: 'describe', parameters: { type: 'object', properties: {} } }],
     });
     expect(await codes(file(...times(12, legacy)))).toEqual([]);
   });

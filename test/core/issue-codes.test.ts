@@ -25,6 +25,20 @@ const withLine = (index: number, value: unknown) => {
   return `${all.join('\n')}\n`;
 };
 const msg = (...messages: unknown[]) => ({ messages });
+// Tool use (tool-schemas.ts): a declared tool, a call to it, its result.
+const toolDef = (name = 'lookup', parameters: unknown = { type: 'object', properties: {} }) => ({
+  type: 'function',
+  function: { name, parameters },
+});
+const callOf = (id: string, name = 'lookup') => ({
+  role: 'assistant',
+  tool_calls: [{ id, type: 'function', function: { name, arguments: '{}' } }],
+});
+const resultOf = (id: string) => ({ role: 'tool', tool_call_id: id, content: 'r' });
+const reply = { role: 'assistant', content: 'a' };
+/** A line whose assistant answer is written as raw JSON text (escapes kept as written). */
+const rawAnswer = (jsonText: string) =>
+  `{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "${jsonText}"}]}`;
 const user = { role: 'user', content: 'q' };
 const dpo = (i: number) => ({
   input: { messages: [{ role: 'user', content: `q${i}` }] },
@@ -80,6 +94,41 @@ const cases: Record<string, Case> = {
     ),
   },
   invalid_tools: { bad: withLine(3, chat(3, { tools: [{ type: 'function' }] })) },
+  invalid_parameters: {
+    bad: withLine(
+      3,
+      chat(3, { tools: [toolDef('lookup', { type: 'object', properties: { a: { type: 'strin' } } })] }),
+    ),
+    clean: withLine(
+      3,
+      chat(3, { tools: [toolDef('lookup', { type: 'object', properties: { a: { type: 'string' } } })] }),
+    ),
+  },
+  invalid_function_name: {
+    bad: withLine(3, chat(3, { tools: [toolDef('look up')] })),
+    clean: withLine(3, chat(3, { tools: [toolDef('look_up')] })),
+  },
+  unmatched_tool_result: {
+    bad: withLine(3, msg(user, callOf('c1'), resultOf('c2'), reply)),
+    clean: withLine(3, msg(user, callOf('c1'), resultOf('c1'), reply)),
+  },
+  unanswered_tool_call: {
+    bad: withLine(3, msg(user, callOf('c1'), reply)),
+    clean: withLine(3, msg(user, callOf('c1'), resultOf('c1'), reply)),
+  },
+  duplicate_tool_call_id: {
+    bad: withLine(3, msg(user, callOf('c1'), resultOf('c1'), callOf('c1'))),
+    clean: withLine(3, msg(user, callOf('c1'), resultOf('c1'), callOf('c2'))),
+  },
+  empty_answer: {
+    bad: withLine(3, msg(user, { role: 'assistant', content: ' ' })),
+    clean: withLine(3, msg(user, { role: 'assistant', content: '.' })),
+  },
+  lone_surrogate: {
+    bad: withLine(3, rawAnswer('a\\ud800')),
+    clean: withLine(3, rawAnswer('a\\ud83d\\ude00')),
+  },
+  nul_character: { bad: withLine(3, rawAnswer('a\\u0000')), clean: withLine(3, rawAnswer('a\\\\u0000')) },
   invalid_type: { bad: withLine(3, chat(3, { parallel_tool_calls: 'yes' })) },
   no_assistant_message: { bad: withLine(3, msg(user)) },
   invalid_preference: {
@@ -100,6 +149,10 @@ const cases: Record<string, Case> = {
     bad: withLine(3, msg(user, { role: 'assistant', content: 'key AKIAQ3EGRZ7MV4WXN2DP' })),
   },
   // Warnings
+  undeclared_function: {
+    bad: withLine(3, { ...msg(user, callOf('c1', 'refund')), tools: [toolDef()] }),
+    clean: withLine(3, { ...msg(user, callOf('c1')), tools: [toolDef()] }),
+  },
   duplicate_example: { bad: withLine(3, chat(2)) },
   possible_secret: {
     bad: withLine(3, msg(user, { role: 'assistant', content: 'key AKIAQ3EGRZ7MV4WXN2DP' })),
