@@ -1,10 +1,25 @@
 /**
  * The models tunedrop can fine-tune, with what a run needs to know about them.
  *
- * Source: OpenAI's fine-tuning guide and pricing page, and its deprecations page, as read on 2026-11-01.
- * Prices are USD per 1M training tokens for supervised fine-tuning (billed tokens = tokens in the
- * training file × epochs). Change this table, not the code, when OpenAI changes a price or a date.
+ * Source: OpenAI's fine-tuning guide and pricing page, and its deprecations page, as read on 2026-11-01;
+ * inputs and methods re-read on 2026-11-29 (each entry's `sources` says where). Prices are USD per 1M
+ * training tokens for supervised fine-tuning (billed tokens = tokens in the training file × epochs).
+ * Change this table, not the code, when OpenAI changes a price, a date or what a model trains on.
  */
+
+/** What an example may contain for the model to train on it. */
+export type TrainingInput = 'text' | 'image';
+export type TrainingMethodName = 'supervised' | 'dpo';
+
+/** Where a fact in the catalog comes from, and when it was read (facts change; this says how old). */
+export interface CatalogSource {
+  url: string;
+  /** ISO date the page was read. */
+  read: string;
+  /** What the page says, in short, when it is not plain from the field. */
+  note?: string;
+}
+
 export interface ModelInfo {
   /** The snapshot name the provider expects in `model`. */
   id: string;
@@ -13,7 +28,11 @@ export interface ModelInfo {
   /** Longest training example in tokens. */
   maxExampleTokens: number;
   trainingUsdPerMillionTokens: number;
-  methods: Array<'supervised' | 'dpo'>;
+  methods: TrainingMethodName[];
+  /** What its training examples may contain: every model trains on text; some on images too. */
+  inputs: TrainingInput[];
+  /** The source of each input beyond text and of each method. */
+  sources: Partial<Record<Exclude<TrainingInput, 'text'> | TrainingMethodName, CatalogSource>>;
   /** ISO date after which new jobs are refused, if announced. */
   newJobsUntil?: string;
   /** ISO date on which the model was shut down for fine-tuning; set on retired models only. */
@@ -27,6 +46,43 @@ export const CATALOG_AS_OF = '2026-11-01';
 /** OpenAI stops new self-serve fine-tuning jobs on this day for every model. */
 export const OPENAI_NEW_JOBS_UNTIL = '2027-01-06';
 
+const READ_2026_11_01 = '2026-11-01';
+const READ_2026_11_29 = '2026-11-29';
+const FINE_TUNING_GUIDE: CatalogSource = {
+  url: 'https://developers.openai.com/api/docs/guides/fine-tuning',
+  read: READ_2026_11_01,
+};
+const SUPERVISED_GUIDE: CatalogSource = {
+  url: 'https://developers.openai.com/api/docs/guides/supervised-fine-tuning',
+  read: READ_2026_11_29,
+  note: 'lists gpt-4.1-2025-04-14, gpt-4.1-mini-2025-04-14 and gpt-4.1-nano-2025-04-14',
+};
+/**
+ * Images: only gpt-4o-2024-08-06 on OpenAI ("Use with gpt-4o-2024-08-06"). Azure's page also lists
+ * gpt-4.1 (2025-04-14) for vision fine-tuning, but that is Azure's service; OpenAI's guide does not.
+ */
+export const VISION_GUIDE: CatalogSource = {
+  url: 'https://developers.openai.com/api/docs/guides/vision-fine-tuning',
+  read: READ_2026_11_29,
+  note: 'vision fine-tuning is supervised, with gpt-4o-2024-08-06 only',
+};
+const DPO_GUIDE: CatalogSource = {
+  url: 'https://developers.openai.com/api/docs/guides/direct-preference-optimization',
+  read: READ_2026_11_29,
+  note: 'lists gpt-4.1-2025-04-14, gpt-4.1-mini-2025-04-14 and gpt-4.1-nano-2025-04-14; text inputs and outputs only',
+};
+/**
+ * DPO on the gpt-4o snapshots comes from the catalog of 2026-11-01; the DPO guide as read on 2026-11-29
+ * lists only the gpt-4.1 family. Kept until OpenAI confirms either way: removing it refuses DPO files
+ * for these models before upload.
+ */
+const DPO_GPT_4O: CatalogSource = {
+  ...FINE_TUNING_GUIDE,
+  note: 'not in the DPO guide read on 2026-11-29 (gpt-4.1 family only); unconfirmed',
+};
+// Reinforcement fine-tuning (https://developers.openai.com/api/docs/guides/reinforcement-fine-tuning,
+// read 2026-11-29) is for reasoning models (o4-mini-2025-04-16); no model in this catalog offers it.
+
 export const MODEL_CATALOG: readonly ModelInfo[] = [
   {
     id: 'gpt-4.1-mini-2025-04-14',
@@ -34,6 +90,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     maxExampleTokens: 65_536,
     trainingUsdPerMillionTokens: 5,
     methods: ['supervised', 'dpo'],
+    inputs: ['text'],
+    sources: { supervised: SUPERVISED_GUIDE, dpo: DPO_GUIDE },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
   },
   {
@@ -42,6 +100,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     maxExampleTokens: 65_536,
     trainingUsdPerMillionTokens: 25,
     methods: ['supervised', 'dpo'],
+    inputs: ['text'],
+    sources: { supervised: SUPERVISED_GUIDE, dpo: DPO_GUIDE },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
   },
   {
@@ -50,6 +110,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     maxExampleTokens: 65_536,
     trainingUsdPerMillionTokens: 3,
     methods: ['supervised', 'dpo'],
+    inputs: ['text'],
+    sources: { supervised: FINE_TUNING_GUIDE, dpo: DPO_GPT_4O },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
   },
   {
@@ -58,6 +120,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     maxExampleTokens: 65_536,
     trainingUsdPerMillionTokens: 25,
     methods: ['supervised', 'dpo'],
+    inputs: ['text', 'image'],
+    sources: { supervised: FINE_TUNING_GUIDE, image: VISION_GUIDE, dpo: DPO_GPT_4O },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
   },
   {
@@ -66,6 +130,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     maxExampleTokens: 65_536,
     trainingUsdPerMillionTokens: 1.5,
     methods: ['supervised', 'dpo'],
+    inputs: ['text'],
+    sources: { supervised: SUPERVISED_GUIDE, dpo: DPO_GUIDE },
     retiredOn: '2026-09-28',
     replacement: 'gpt-4.1-mini-2025-04-14',
   },
@@ -75,6 +141,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     maxExampleTokens: 16_385,
     trainingUsdPerMillionTokens: 8,
     methods: ['supervised'],
+    inputs: ['text'],
+    sources: { supervised: FINE_TUNING_GUIDE },
     retiredOn: '2026-09-28',
     replacement: 'gpt-4.1-mini-2025-04-14',
   },
@@ -84,6 +152,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     maxExampleTokens: 16_384,
     trainingUsdPerMillionTokens: 6,
     methods: ['supervised'],
+    inputs: ['text'],
+    sources: { supervised: FINE_TUNING_GUIDE },
     retiredOn: '2026-09-28',
     replacement: 'gpt-4.1-mini-2025-04-14',
   },
@@ -93,6 +163,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     maxExampleTokens: 16_384,
     trainingUsdPerMillionTokens: 0.4,
     methods: ['supervised'],
+    inputs: ['text'],
+    sources: { supervised: FINE_TUNING_GUIDE },
     retiredOn: '2026-09-28',
     replacement: 'gpt-4.1-mini-2025-04-14',
   },
@@ -137,6 +209,13 @@ export function checkModel(name: string, today: string): ModelCheck {
     };
   }
   return { ok: true, model };
+}
+
+/** The models that can be fine-tuned on this input today (not retired), for fixes that name them. */
+export function modelsTrainingOn(input: TrainingInput): string[] {
+  return MODEL_CATALOG.filter((model) => !model.retiredOn && model.inputs.includes(input)).map(
+    (model) => model.id,
+  );
 }
 
 /** What training costs: billed tokens (training file tokens x epochs) at the model's price, in USD to 1/100 cent. */

@@ -13,6 +13,7 @@ import {
   type CheckResult,
   type DatasetFormat,
 } from './formats.js';
+import { ImageTally, type ImageSummary } from './images.js';
 import { jsonErrorColumn } from './json-position.js';
 import { NotUtf8Error, readJsonlLines } from './jsonl.js';
 import {
@@ -113,11 +114,20 @@ export interface ValidationReport {
     mean: number;
     /** Examples per bin of at most `upTo` tokens (null: the open-ended last bin). */
     histogram: Array<{ upTo: number | null; examples: number }>;
+    /** Set when examples have images: their tokens are in the totals, part of them an upper estimate. */
+    images?: ImageSummary;
   };
   /** Examples per class (a null-prototype object: labels are user data). */
   classes?: Record<string, number>;
   split: SplitPlan & { trainingExamples: number; trainingTokens: number };
-  estimate: { model: string; epochs: number; billedTokens: number; costUsd: number };
+  estimate: {
+    model: string;
+    epochs: number;
+    billedTokens: number;
+    costUsd: number;
+    /** True when images given as URLs were counted at their largest cost: the real cost is at most this. */
+    upperEstimate?: boolean;
+  };
   errorCount: number;
   warningCount: number;
   errors: DatasetIssue[];
@@ -199,6 +209,7 @@ async function scan(
   const labels = new ClassCounter();
   const classSelectors = new Map<string, ValidationSelector>();
   const histogram = new TokenHistogram();
+  const images = new ImageTally();
   const prompts = new CommonSuffix();
   const completions = new CommonSuffix();
   const changes: ConversionChanges = { separatorStripped: 0, endTokenStripped: 0, leadingSpaceRemoved: 0 };
@@ -223,6 +234,7 @@ async function scan(
   const limit = options.model.maxExampleTokens;
   const tokens = new TokenBatches(options.counter ?? inThreadCounter(), (pending, counted) => {
     histogram.add(counted.total);
+    images.add(counted.images);
     if (counted.beforeLastAnswer >= limit) {
       issues.lateError(
         'example_too_long',
@@ -439,6 +451,10 @@ async function scan(
         `Add examples until there are at least ${MIN_EXAMPLES} (50 to 100 usually give clear gains).`,
       );
     }
+    const imageError = images.fileError();
+    if (imageError) issues.fileError(imageError.code, imageError.message, imageError.fix);
+    const imageEstimate = images.estimateWarning();
+    if (imageEstimate) issues.warning(imageEstimate.code, imageEstimate.message, imageEstimate.fix);
     if (lineCount === 0 && issues.errorCount === 0) {
       issues.error(
         'empty_file',
@@ -479,7 +495,7 @@ async function scan(
       examples,
       // DatasetWarnings finds the copies (its hash table is the one pass's memory for them).
       exactCopies: warnings?.exactCopies ?? 0,
-      tokens: histogram.summary(examples),
+      tokens: { ...histogram.summary(examples), ...(images.report() ? { images: images.report() } : {}) },
       ...(classes ? { classes: nullPrototypeRecord(classes) } : {}),
       split: { ...plan, trainingExamples, trainingTokens },
       estimate: {
@@ -487,6 +503,7 @@ async function scan(
         epochs,
         billedTokens,
         costUsd: trainingCostUsd(options.model, billedTokens),
+        ...(images.estimateWarning() ? { upperEstimate: true } : {}),
       },
       errorCount: issues.errorCount,
       warningCount: issues.warningCount,

@@ -5,7 +5,8 @@
  * (`messages[2].tool_calls[0].function.arguments`) and say how to fix it, and this runs per line on
  * files of hundreds of megabytes.
  */
-import type { ModelInfo } from './catalog.js';
+import { modelsTrainingOn, type ModelInfo } from './catalog.js';
+import { checkImageUrl, isDetail, MAX_IMAGES_PER_EXAMPLE, rememberImage } from './images.js';
 import { isEmptyAnswer, stringProblems } from './content.js';
 import {
   functionNameProblem,
@@ -96,7 +97,9 @@ const typeName = (value: unknown) =>
 export function checkChatExample(example: Record<string, unknown>, context: CheckContext): CheckResult {
   const problems = new Problems();
   unknownKeys(example, CHAT_KEYS, '', problems);
-  const messages = checkMessages(example.messages, 'messages', problems, { needAssistant: true });
+  const content = contentRules(context);
+  const messages = checkMessages(example.messages, 'messages', problems, { needAssistant: true, content });
+  countImages(content, problems);
   checkTools(example, '', problems);
   if (messages) checkToolUse(messages, 'messages', declaredNames(example), problems);
   checkStrings(example, context, problems);
@@ -115,6 +118,7 @@ export function checkChatExample(example: Record<string, unknown>, context: Chec
 export function checkPreferenceExample(example: Record<string, unknown>, context: CheckContext): CheckResult {
   const problems = new Problems();
   unknownKeys(example, PREFERENCE_KEYS, '', problems);
+  const content = contentRules(context, 'DPO trains on text only');
   const declared = isObject(example.input) ? declaredNames(example.input) : undefined;
   // Tool call ids of the input, which the outputs continue.
   const ids = new Map<string, string>();
@@ -127,7 +131,10 @@ export function checkPreferenceExample(example: Record<string, unknown>, context
     );
   } else {
     unknownKeys(example.input, ['messages', 'tools', 'parallel_tool_calls'], 'input.', problems);
-    input = checkMessages(example.input.messages, 'input.messages', problems, { needAssistant: false });
+    input = checkMessages(example.input.messages, 'input.messages', problems, {
+      needAssistant: false,
+      content,
+    });
     checkTools(example.input, 'input.', problems);
     if (input) checkToolUse(input, 'input.messages', declared, problems, ids);
     if (input && input.at(-1)?.role !== 'user') {
@@ -149,7 +156,7 @@ export function checkPreferenceExample(example: Record<string, unknown>, context
       );
       continue;
     }
-    const checked = checkMessages(value, key, problems, { needAssistant: true });
+    const checked = checkMessages(value, key, problems, { needAssistant: true, content });
     if (checked?.[0]) outputs.push(checked[0]);
     if (checked) checkToolUse(checked, key, declared, problems, new Map(ids));
   }
@@ -204,7 +211,7 @@ function checkMessages(
   value: unknown,
   path: string,
   problems: Problems,
-  options: { needAssistant: boolean },
+  options: { needAssistant: boolean; content: ContentRules },
 ): ChatMessage[] | undefined {
   if (!Array.isArray(value) || value.length === 0) {
     problems.add(
@@ -215,7 +222,7 @@ function checkMessages(
     return undefined;
   }
   const before = problems.list.length;
-  value.forEach((message, i) => checkMessage(message, `${path}[${i}]`, problems));
+  value.forEach((message, i) => checkMessage(message, `${path}[${i}]`, problems, options.content));
   if (problems.list.length > before) return undefined;
   const messages = value as ChatMessage[];
   if (options.needAssistant && !messages.some((m) => m.role === 'assistant')) {
@@ -237,7 +244,7 @@ function checkMessages(
   return messages;
 }
 
-function checkMessage(message: unknown, path: string, problems: Problems) {
+function checkMessage(message: unknown, path: string, problems: Problems, rules: ContentRules) {
   if (!isObject(message)) {
     problems.add(
       'invalid_message',
@@ -271,7 +278,7 @@ function checkMessage(message: unknown, path: string, problems: Problems) {
         );
     } else {
       const before = problems.list.length;
-      checkContent(content, `${path}.content`, ['text'], problems);
+      checkContent(content, `${path}.content`, ['text'], problems, rules);
       // An empty answer teaches nothing; content.ts has OpenAI's verdict and its source.
       if (!hasCalls && problems.list.length === before && isEmptyAnswer(content))
         problems.add(
@@ -310,7 +317,8 @@ function checkMessage(message: unknown, path: string, problems: Problems) {
         `${path} has no "content"`,
         `Give the ${r} message its text in "content".`,
       );
-    } else checkContent(content, `${path}.content`, r === 'user' ? USER_PART_TYPES : ['text'], problems);
+    } else
+      checkContent(content, `${path}.content`, r === 'user' ? USER_PART_TYPES : ['text'], problems, rules);
     if (r === 'tool' && typeof message.tool_call_id !== 'string') {
       problems.add(
         'missing_field',
@@ -324,7 +332,45 @@ function checkMessage(message: unknown, path: string, problems: Problems) {
   }
 }
 
-function checkContent(content: unknown, path: string, partTypes: readonly string[], problems: Problems) {
+/**
+ * What content an example may hold, for its model and method, and a tally of its images (their limit is
+ * per example). `textOnly` says why no images at all (DPO), when that is so.
+ */
+interface ContentRules {
+  model: ModelInfo;
+  textOnly?: string;
+  images: number;
+  imagesRefused: boolean;
+}
+
+function contentRules(context: CheckContext, textOnly?: string): ContentRules {
+  return { model: context.model, ...(textOnly ? { textOnly } : {}), images: 0, imagesRefused: false };
+}
+
+function countImages(rules: ContentRules, problems: Problems) {
+  if (rules.images > MAX_IMAGES_PER_EXAMPLE) {
+    problems.add(
+      'too_many_images',
+      `the example has ${rules.images} images; the provider takes at most ${MAX_IMAGES_PER_EXAMPLE} per example`,
+      `Split it into examples of at most ${MAX_IMAGES_PER_EXAMPLE} images each.`,
+    );
+  }
+}
+
+/**
+ * Fine-tuning trains on text, and on images for the models that take them (vision fine-tuning guide,
+ * catalog.ts). The chat schema also allows audio and files in user messages, but no fine-tuning method
+ * documents training on them, so they are refused here rather than by the provider after the upload.
+ */
+const UNTRAINED_PARTS: Record<string, string> = { input_audio: 'audio', file: 'files' };
+
+function checkContent(
+  content: unknown,
+  path: string,
+  partTypes: readonly string[],
+  problems: Problems,
+  rules: ContentRules,
+) {
   if (typeof content === 'string') return;
   if (!Array.isArray(content) || content.length === 0) {
     problems.add(
@@ -342,6 +388,18 @@ function checkContent(content: unknown, path: string, partTypes: readonly string
         `${where} must be an object with a "type"`,
         `Use {"type": "text", "text": "..."}.`,
       );
+    } else if (UNTRAINED_PARTS[part.type] !== undefined) {
+      problems.add(
+        'unsupported_modality',
+        `${where} is ${UNTRAINED_PARTS[part.type]} ("${part.type}"); OpenAI fine-tuning does not train on ${UNTRAINED_PARTS[part.type]} (only text, and images on ${modelsTrainingOn('image').join(', ') || 'no model today'})`,
+        'Remove the part, or give its content as text (a transcript, the text of the file).',
+      );
+    } else if (part.type === 'image_url' && !partTypes.includes('image_url')) {
+      problems.add(
+        'invalid_content',
+        `${where} is an image in a message that is not from the user; images can only be in user messages`,
+        'Move the image into a user message.',
+      );
     } else if (!partTypes.includes(part.type)) {
       problems.add(
         'invalid_content',
@@ -350,17 +408,58 @@ function checkContent(content: unknown, path: string, partTypes: readonly string
       );
     } else if (part.type === 'text' && typeof part.text !== 'string') {
       problems.add('invalid_content', `${where}.text must be a string`, 'Put the text in "text".');
-    } else if (
-      part.type === 'image_url' &&
-      !(isObject(part.image_url) && typeof part.image_url.url === 'string')
-    ) {
-      problems.add(
-        'invalid_content',
-        `${where}.image_url.url must be a string`,
-        'Use {"type": "image_url", "image_url": {"url": "https://... or data:image/..."}}.',
-      );
+    } else if (part.type === 'image_url') {
+      checkImagePart(part, where, problems, rules);
     }
   });
+}
+
+function checkImagePart(
+  part: Record<string, unknown>,
+  where: string,
+  problems: Problems,
+  rules: ContentRules,
+) {
+  const image = part.image_url;
+  if (!(isObject(image) && typeof image.url === 'string')) {
+    problems.add(
+      'invalid_content',
+      `${where}.image_url.url must be a string`,
+      'Use {"type": "image_url", "image_url": {"url": "https://... or data:image/..."}}.',
+    );
+    return;
+  }
+  rules.images++;
+  if (rules.textOnly || !rules.model.inputs.includes('image')) {
+    // Once per example: every image of it has the same problem.
+    if (rules.imagesRefused) return;
+    rules.imagesRefused = true;
+    const vision = modelsTrainingOn('image');
+    problems.add(
+      'images_not_supported',
+      rules.textOnly
+        ? `${where} is an image; ${rules.textOnly}`
+        : `${where} is an image, and ${rules.model.id} cannot be fine-tuned on images`,
+      rules.textOnly
+        ? 'Remove the images from the preference examples.'
+        : `Set "model" to ${vision.join(' or ') || 'a model that takes images'} (vision fine-tuning), or remove the images.`,
+    );
+    return;
+  }
+  if (image.detail !== undefined && !isDetail(image.detail)) {
+    problems.add(
+      'invalid_content',
+      `${where}.image_url.detail is ${JSON.stringify(image.detail)}; it must be "low", "high" or "auto"`,
+      'Use "detail": "low" (85 tokens an image), "high", or leave it out ("auto").',
+    );
+    return;
+  }
+  const checked = checkImageUrl(image.url, isDetail(image.detail) ? image.detail : 'auto');
+  if (!checked.ok) {
+    problems.add(checked.problem.code, `${where}: ${checked.problem.message}`, checked.problem.fix);
+    return;
+  }
+  rememberImage(image, checked.info);
 }
 
 function checkToolCalls(calls: unknown, path: string, problems: Problems) {

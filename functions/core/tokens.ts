@@ -168,6 +168,16 @@ export interface ExampleTokens {
   total: number;
   /** Tokens before the last message that is trained on: what must fit for training to see an answer. */
   beforeLastAnswer: number;
+  /** Set when the example has images: their count and tokens (included in `total`). */
+  images?: ImageTokens;
+}
+
+export interface ImageTokens {
+  images: number;
+  tokens: number;
+  /** Images behind URLs, not read: counted at the most an image can cost (an upper estimate). */
+  estimatedImages: number;
+  estimatedTokens: number;
 }
 
 /**
@@ -178,12 +188,17 @@ export interface TokenPlan {
   texts: string[];
   /** For each text, the index of its message, or -1 for the tool definitions. */
   owners: number[];
-  /** Per message: 3 tokens of framing, plus 1 for a name. */
+  /** Per message: 3 tokens of framing, plus 1 for a name, plus its images (fixed, never tokenized). */
   framing: number[];
   /** Index of the last message that is trained on, or -1. */
   lastAnswer: number;
+  images?: ImageTokens;
 }
 
+/**
+ * Content given as parts counts its text parts as text and its images at their fixed cost (images.ts):
+ * a base64 image tokenized as text would count millions of tokens that are never billed, and slowly.
+ */
 export function planExampleTokens(
   messages: ReadonlyArray<Readonly<Record<string, unknown>>>,
   tools?: unknown,
@@ -201,6 +216,15 @@ export function planExampleTokens(
     let framing = TOKENS_PER_MESSAGE;
     for (const [key, value] of Object.entries(message)) {
       if (key === 'weight') continue;
+      if (key === 'content' && Array.isArray(value)) {
+        for (const part of value as unknown[]) {
+          const image = imagePart(part);
+          if (image) framing += addImage(plan, image);
+          else if (isTextPart(part)) add(part.text, index);
+          else add(part, index);
+        }
+        continue;
+      }
       add(value, index);
       if (key === 'name') framing += TOKENS_PER_NAME;
     }
@@ -208,6 +232,33 @@ export function planExampleTokens(
     if (message.role === 'assistant' && message.weight !== 0) plan.lastAnswer = index;
   });
   return plan;
+}
+
+function imagePart(part: unknown): { url?: unknown; detail?: unknown } | undefined {
+  if (typeof part !== 'object' || part === null) return undefined;
+  const { type, image_url: image } = part as Record<string, unknown>;
+  return type === 'image_url' && typeof image === 'object' && image !== null ? image : undefined;
+}
+
+function isTextPart(part: unknown): part is { text: string } {
+  return (
+    typeof part === 'object' &&
+    part !== null &&
+    (part as Record<string, unknown>).type === 'text' &&
+    typeof (part as Record<string, unknown>).text === 'string'
+  );
+}
+
+function addImage(plan: TokenPlan, image: { url?: unknown; detail?: unknown }): number {
+  const info = imageInfoOf(image);
+  const images = (plan.images ??= { images: 0, tokens: 0, estimatedImages: 0, estimatedTokens: 0 });
+  images.images++;
+  images.tokens += info.tokens;
+  if (info.estimated) {
+    images.estimatedImages++;
+    images.estimatedTokens += info.tokens;
+  }
+  return info.tokens;
 }
 
 export function totalsFromCounts(plan: TokenPlan, counts: ArrayLike<number>): ExampleTokens {
@@ -224,7 +275,7 @@ export function totalsFromCounts(plan: TokenPlan, counts: ArrayLike<number>): Ex
     if (index === plan.lastAnswer) beforeLastAnswer = total;
     total += tokens;
   });
-  return { total, beforeLastAnswer };
+  return plan.images ? { total, beforeLastAnswer, images: plan.images } : { total, beforeLastAnswer };
 }
 
 export function countExampleTokens(

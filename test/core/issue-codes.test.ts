@@ -46,6 +46,51 @@ const dpo = (i: number) => ({
   non_preferred_output: [{ role: 'assistant', content: `bad ${i}` }],
 });
 
+const vision: Partial<ValidationOptions> = { model: findModel('gpt-4o-2024-08-06')! };
+const answer = { role: 'assistant', content: 'a' };
+const imageAt = (url: string) => ({ type: 'image_url', image_url: { url } });
+const withImages = (...parts: unknown[]) => ({
+  role: 'user',
+  content: [{ type: 'text', text: 'q' }, ...parts],
+});
+/** A 1×1 PNG header of the given colour type (2 RGB, 3 palette), as a data URL. */
+const pngUrl = (colourType: number) =>
+  `data:image/png;base64,${Buffer.from([
+    0x89,
+    0x50,
+    0x4e,
+    0x47,
+    0x0d,
+    0x0a,
+    0x1a,
+    0x0a,
+    0,
+    0,
+    0,
+    13,
+    0x49,
+    0x48,
+    0x44,
+    0x52,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    1,
+    8,
+    colourType,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+  ]).toString('base64')}`;
+
 type Case = { bad: Uint8Array | string; clean?: Uint8Array | string; options?: Partial<ValidationOptions> };
 const cases: Record<string, Case> = {
   file_too_large: { bad: good, options: { sizeBytes: 513 * 2 ** 20 }, clean: good },
@@ -178,6 +223,45 @@ const cases: Record<string, Case> = {
   },
   few_examples: { bad: good, clean: lines(500, chat) },
   legacy_converted: { bad: lines(12, (i) => ({ prompt: `p${i} ->`, completion: ` c${i}\n` })) },
+  // Images (images.ts): the catalog's vision model, except where the model is the point.
+  images_not_supported: { bad: withLine(3, msg(withImages(imageAt('https://example.com/a.png')), answer)) },
+  unsupported_modality: {
+    bad: withLine(
+      3,
+      msg(withImages({ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }), answer),
+    ),
+  },
+  invalid_image: {
+    bad: withLine(3, msg(withImages(imageAt('ftp://example.com/a.png')), answer)),
+    options: vision,
+  },
+  unsupported_image_format: {
+    bad: withLine(
+      3,
+      msg(withImages(imageAt(`data:image/gif;base64,${btoa('GIF89a\x01\x00\x01\x00')}`)), answer),
+    ),
+    options: vision,
+  },
+  unsupported_image_mode: {
+    bad: withLine(3, msg(withImages(imageAt(pngUrl(3))), answer)),
+    clean: withLine(3, msg(withImages(imageAt(pngUrl(2))), answer)),
+    options: vision,
+  },
+  image_too_large: {
+    bad: withLine(3, msg(withImages(imageAt(`${pngUrl(2)}${'A'.repeat(13_400_000)}`)), answer)),
+    options: vision,
+  },
+  too_many_images: {
+    bad: withLine(3, msg(withImages(...Array.from({ length: 11 }, () => imageAt(pngUrl(2)))), answer)),
+    clean: withLine(3, msg(withImages(...Array.from({ length: 10 }, () => imageAt(pngUrl(2)))), answer)),
+    options: vision,
+  },
+  image_tokens_estimated: {
+    bad: withLine(3, msg(withImages(imageAt('https://example.com/a.png')), answer)),
+    clean: withLine(3, msg(withImages(imageAt(pngUrl(2))), answer)),
+    options: vision,
+  },
+  // too_many_image_examples (over 50,000 examples with images) is tested on ImageTally in images.test.ts.
 };
 
 async function codesOf(input: Uint8Array | string, extra: Partial<ValidationOptions> = {}) {
