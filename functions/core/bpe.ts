@@ -4,15 +4,15 @@
  * tiktoken merges a piece by scanning all its parts for the lowest-ranked adjacent pair after every
  * merge: quadratic in the piece's length (100,000 spaces took ~10 s). The rule is kept exactly — merge
  * the adjacent pair whose concatenation has the lowest rank, the leftmost among equal ranks, until no
- * pair is a token — but the next pair is found with a binary heap over a doubly linked list of parts.
+ * pair is a token — but the next pair is found with a 4-ary heap over a doubly linked list of parts.
  * A merge changes at most two pairs (the merged part with its new neighbours on either side); their new
  * ranks are pushed and the old entries are left in the heap, recognised as stale when popped because the
  * rank stored for their part no longer matches (lazy invalidation: no decrease-key, no heap index).
  *
- * Memory for a piece of n UTF-8 bytes: three Int32Arrays of n (12 bytes a byte) and a heap of at most
- * n + merges entries of 8 bytes (up to 16 bytes a byte): under 30 bytes a byte, freed when the call
- * returns — about 30 MB for a 1 MB piece. Callers refuse lines that cannot fit a model long before that
- * size (see tokenLowerBound in tokens.ts).
+ * Memory for a piece of n UTF-8 bytes: four Int32Arrays of n (16 bytes a byte) and a heap of at most
+ * n + merges entries of 8 bytes (up to 16 bytes a byte): at most 32 bytes a byte, freed when the call
+ * returns — 32 MB for a 1 MB piece — plus the pair cache below (12 MB, kept). Callers can refuse lines
+ * that cannot fit a model long before that size (see tokenLowerBound in tokens.ts).
  */
 
 /** A BPE vocabulary: token bytes (as a latin1 string, one char a byte) to rank, and its longest token. */
@@ -49,7 +49,7 @@ const SHIFT = 2 ** 32;
  * Every part is a token, so a pair is two token ranks, and whether it merges (into which rank) depends on
  * those alone. Looking that up by two integers in this open-addressing table is several times faster
  * than cutting the pair's bytes out as a string and hashing it (measured: the string lookups were most
- * of the time on runs of random letters). Filled on demand from the rank table; 2^20 slots (20 MB),
+ * of the time on runs of random letters). Filled on demand from the rank table; 2^20 slots (12 MB),
  * emptied when half full.
  */
 const PAIR_BITS = 20;
