@@ -78,8 +78,18 @@ export const GENERATORS: Record<string, Generator> = {
   },
   'huge-line': function* (next) {
     yield* ordinary(next);
-    // One message of 64 MB of ordinary words.
+    // One message of 64 MB of ordinary words: over the line limit (64 MiB with the JSON around it).
     yield line(words(next, (64 * MB) / 3.2), 'OK.');
+  },
+  'big-line': function* (next) {
+    yield* ordinary(next);
+    // One message of 40 MB of words: under the line limit (64 MiB), so it is read, far over 65,536 tokens.
+    yield line(words(next, (40 * MB) / 3.2), 'OK.');
+  },
+  'space-line': function* (next) {
+    yield* ordinary(next);
+    // One message of 24 MB of spaces: a single pre-tokenizer piece, under the line limit.
+    yield line(`a${' '.repeat(24 * MB)}b`);
   },
   'space-runs': (next) =>
     // 100,000 spaces (give or take, so that no two lines are the same) between two words.

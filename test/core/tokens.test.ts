@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { countTextTokens, encoderCount, O200K_PIECE } from '../../functions/core/tokens.js';
+import { countTextTokens, encoderCount, O200K_PIECE, tokenLowerBound } from '../../functions/core/tokens.js';
 
 /** Counting by pieces (with memos) must give exactly tiktoken's count, on real and on adversarial text. */
 const CORPUS = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/corpus/real');
@@ -65,6 +65,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import {
+  countOrBound,
+  inThreadCounter,
+  NEVER_FITS_TOKENS,
   tokenCounterFor,
   TokenWorkerError,
   workerCounter,
@@ -123,6 +126,22 @@ describe('workerCounter when a worker dies', () => {
     } finally {
       await counter.close();
     }
+  });
+});
+
+describe('countOrBound', () => {
+  it('answers a text that no model could take with its lower bound, above every limit, without merging it', async () => {
+    // 9 MiB of one letter: a single piece, whose merge would hold ~300 MB.
+    const hopeless = 'a'.repeat(9 * 2 ** 20);
+    expect(tokenLowerBound(hopeless)).toBeGreaterThan(NEVER_FITS_TOKENS);
+    expect(countOrBound(hopeless)).toBe(tokenLowerBound(hopeless));
+    expect(await inThreadCounter().count([hopeless, 'hi'])).toEqual([tokenLowerBound(hopeless), 1]);
+  });
+
+  it('counts exactly every text whose bound fits some model', () => {
+    const long = 'word '.repeat(600_000); // 3 MB: over the length worth checking, under the bound
+    expect(tokenLowerBound(long)).toBeLessThanOrEqual(NEVER_FITS_TOKENS);
+    expect(countOrBound(long)).toBe(encoderCount(long));
   });
 });
 
