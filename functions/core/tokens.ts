@@ -63,8 +63,9 @@ let sampled = 0;
 /**
  * Pieces longer than this (UTF-16 units) are merged by bpe.ts instead of tiktoken, whose merge is
  * quadratic in a piece's length. Measured on runs of spaces, letters and CJK (ns per UTF-8 byte,
- * tiktoken / bpe.ts): 128 chars 110-230 / 110-220, 256 chars 190-420 / 100-200, 1,024 chars 570-1,520 /
- * 115-215, 100,000 chars ~70,000 / 100-300. Below 256 tiktoken is as fast and needs no rank table.
+ * tiktoken / bpe.ts): 128 chars 110-230 / 75-150, 256 chars 190-420 / 55-115, 1,024 chars 570-1,520 /
+ * 37-70, 100,000 chars ~70,000 / 40-62. Below 256 tiktoken is close, and needs no rank table (~0.4 s
+ * to build), which text without a long piece then never pays for.
  */
 export const LONG_PIECE = 256;
 /** o200k_base's mergeable ranks are 0..199,997 (199,998 has no token; specials are above). */
