@@ -39,6 +39,19 @@ import { planExampleTokens, totalsFromCounts, type ExampleTokens, type TokenPlan
 export const MIN_EXAMPLES = 10;
 /** OpenAI's limit for one uploaded file. */
 export const MAX_FILE_BYTES = 512 * 1024 * 1024;
+/**
+ * The longest line read into memory. o200k_base's longest token is 128 bytes (every token of the
+ * 199,998 measured on 2026-11-29), so an example that fits 65,536 tokens holds at most 8 MiB of text,
+ * which JSON escaping can at most sextuple (`\u0001` for one byte): 48 MiB, plus room for keys and
+ * spacing. A longer line could never fit and is refused by its size, unread (`line_too_long`).
+ */
+export const MAX_LINE_BYTES = 64 * 2 ** 20;
+/**
+ * Deeper JSON is refused (`too_deeply_nested`) before it is parsed: a real example nests a few levels
+ * (tool schemas perhaps twenty), while thousands of levels overflow recursive JSON code — the provider's
+ * Python `json` stops near 1,000 (its recursion limit), this validator's JSON.stringify near 6,000.
+ */
+export const MAX_JSON_DEPTH = 128;
 /** Reports list this many problems of each severity; the counts stay exact. */
 export const MAX_LISTED_ISSUES = 100;
 
@@ -67,6 +80,11 @@ export interface ValidationOptions {
   maxFileBytes?: number;
   /** Size of the file when known (S3 tells it before reading). */
   sizeBytes?: number;
+  /**
+   * Epoch milliseconds by which checking must stop (the Lambda's time, less what writing the report
+   * needs): past it, validation ends with `ValidationOutOfTimeError` instead of being killed silently.
+   */
+  deadline?: number;
   /** Who counts tokens: in this thread by default; workerCounter(n) to use more cores. */
   counter?: TokenCounter;
   /**
@@ -256,7 +274,8 @@ async function scan(
   });
 
   const maxFileBytes = options.maxFileBytes ?? MAX_FILE_BYTES;
-  if (options.sizeBytes !== undefined && options.sizeBytes > maxFileBytes) {
+  const knownTooLarge = options.sizeBytes !== undefined && options.sizeBytes > maxFileBytes;
+  if (options.sizeBytes !== undefined && knownTooLarge) {
     issues.fileError(
       'file_too_large',
       `the file is ${megabytes(options.sizeBytes)}; the provider takes at most ${megabytes(maxFileBytes)} per file`,
@@ -271,12 +290,43 @@ async function scan(
     if (kind === 'utf8_bom')
       issues.fileError('utf8_bom', FILE_KIND_PROBLEMS.utf8_bom.message, FILE_KIND_PROBLEMS.utf8_bom.fix, 1);
     try {
-      for await (const line of readJsonlLines(stream)) {
+      const lines = readJsonlLines(stream, {
+        maxLineBytes: MAX_LINE_BYTES,
+        maxBytes: maxFileBytes,
+        onLimit: (lineNumber) =>
+          knownTooLarge ||
+          issues.fileError(
+            'file_too_large',
+            `the file is larger than ${megabytes(maxFileBytes)}, the most the provider takes per file; reading stopped in line ${lineNumber}`,
+            'Split it into smaller files, or drop the examples that add least.',
+          ),
+      });
+      for await (const line of lines) {
         lineCount = line.lineNumber;
+        if (options.deadline !== undefined && Date.now() > options.deadline)
+          throw new ValidationOutOfTimeError(line.lineNumber);
+        if (line.oversizeBytes !== undefined) {
+          issues.error(
+            'line_too_long',
+            `the line is ${megabytes(line.oversizeBytes)}; no example that long fits ${options.model.id}'s ${options.model.maxExampleTokens} tokens, so it was not read`,
+            'Shorten the example or split it into several, one per line.',
+            line.lineNumber,
+          );
+          continue;
+        }
         const text =
           line.lineNumber === 1 && kind === 'utf8_bom' ? line.text.replace(/^\uFEFF/, '') : line.text;
         if (text.trim() === '') continue;
 
+        if (jsonDepthOver(text, MAX_JSON_DEPTH)) {
+          issues.error(
+            'too_deeply_nested',
+            `the line nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
+            'Flatten the data: an example needs a few levels (messages, content parts, tool schemas).',
+            line.lineNumber,
+          );
+          continue;
+        }
         let value: unknown;
         try {
           value = JSON.parse(text);
@@ -536,6 +586,39 @@ export function nullPrototypeRecord<T>(entries: Iterable<readonly [string, T]>):
   const record = Object.create(null) as Record<string, T>;
   for (const [key, value] of entries) record[key] = value;
   return record;
+}
+
+/** Checking stopped at its deadline: the file was too slow to check in the time the function has. */
+export class ValidationOutOfTimeError extends Error {
+  constructor(readonly lineNumber: number) {
+    super(`validation ran out of time at line ${lineNumber}`);
+    this.name = 'ValidationOutOfTimeError';
+  }
+}
+
+/**
+ * Whether JSON text nests deeper than `limit`, without parsing it. Brackets are counted first (fast,
+ * native): a line with fewer opening brackets than the limit cannot be deeper.
+ */
+export function jsonDepthOver(text: string, limit: number): boolean {
+  let opening = 0;
+  for (let i = text.indexOf('{'); i !== -1 && opening <= limit; i = text.indexOf('{', i + 1)) opening++;
+  for (let i = text.indexOf('['); i !== -1 && opening <= limit; i = text.indexOf('[', i + 1)) opening++;
+  if (opening <= limit) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }
 
 /** Looks at the first bytes without losing them. */

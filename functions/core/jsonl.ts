@@ -2,6 +2,22 @@
 export interface JsonlLine {
   lineNumber: number;
   text: string;
+  /**
+   * Set (and `text` empty) when the line is longer than `maxLineBytes`: its bytes were counted and
+   * dropped, never held, so one line cannot take the reader's memory.
+   */
+  oversizeBytes?: number;
+}
+
+export interface JsonlReadOptions {
+  /** Longer lines are skipped and reported by size (`oversizeBytes`). @default no limit */
+  maxLineBytes?: number;
+  /**
+   * Reading stops after this many bytes (the provider's file limit): nothing past it could be uploaded.
+   * The line it cuts is dropped and `onLimit` told its number. @default no limit
+   */
+  maxBytes?: number;
+  onLimit?: (lineNumber: number) => void;
 }
 
 export class NotUtf8Error extends Error {
@@ -18,14 +34,21 @@ const NEWLINE = 0x0a;
  * Decodes strictly as UTF-8: a file in another encoding fails on the first bad line instead of
  * being silently mangled. A trailing `\r` (Windows line ends) is dropped.
  */
-export async function* readJsonlLines(source: AsyncIterable<Uint8Array>): AsyncGenerator<JsonlLine> {
+export async function* readJsonlLines(
+  source: AsyncIterable<Uint8Array>,
+  options: JsonlReadOptions = {},
+): AsyncGenerator<JsonlLine> {
+  const maxLineBytes = options.maxLineBytes ?? Number.POSITIVE_INFINITY;
+  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
+  // Bytes of an over-long line seen so far, or -1 while the current line is within the limit.
+  let skipped = -1;
   let lineNumber = 0;
+  let read = 0;
 
   const decodeLine = (parts: Uint8Array[], length: number): string => {
-    lineNumber += 1;
     const bytes = parts.length === 1 ? parts[0]! : concat(parts, length);
     try {
       const text = decoder.decode(bytes);
@@ -34,26 +57,53 @@ export async function* readJsonlLines(source: AsyncIterable<Uint8Array>): AsyncG
       throw new NotUtf8Error(lineNumber);
     }
   };
-
-  for await (const chunk of source) {
-    let start = 0;
-    for (let index = chunk.indexOf(NEWLINE); index !== -1; index = chunk.indexOf(NEWLINE, start)) {
-      pending.push(chunk.subarray(start, index));
-      const text = decodeLine(pending, pendingBytes + index - start);
-      yield { lineNumber, text };
+  const endLine = (tail: Uint8Array): JsonlLine => {
+    lineNumber += 1;
+    let line: JsonlLine;
+    if (skipped >= 0) line = { lineNumber, text: '', oversizeBytes: skipped + tail.length };
+    else if (pendingBytes + tail.length > maxLineBytes)
+      line = { lineNumber, text: '', oversizeBytes: pendingBytes + tail.length };
+    else {
+      pending.push(tail);
+      line = { lineNumber, text: decodeLine(pending, pendingBytes + tail.length) };
+    }
+    pending = [];
+    pendingBytes = 0;
+    skipped = -1;
+    return line;
+  };
+  const keep = (part: Uint8Array) => {
+    if (skipped >= 0) skipped += part.length;
+    else if (pendingBytes + part.length > maxLineBytes) {
+      skipped = pendingBytes + part.length;
       pending = [];
       pendingBytes = 0;
+    } else {
+      pending.push(part);
+      pendingBytes += part.length;
+    }
+  };
+
+  for await (const whole of source) {
+    let chunk = whole;
+    let cut = false;
+    if (read + chunk.length > maxBytes) {
+      chunk = chunk.subarray(0, maxBytes - read);
+      cut = true;
+    }
+    read += chunk.length;
+    let start = 0;
+    for (let index = chunk.indexOf(NEWLINE); index !== -1; index = chunk.indexOf(NEWLINE, start)) {
+      yield endLine(chunk.subarray(start, index));
       start = index + 1;
     }
-    if (start < chunk.length) {
-      pending.push(chunk.subarray(start));
-      pendingBytes += chunk.length - start;
+    if (start < chunk.length) keep(chunk.subarray(start));
+    if (cut) {
+      options.onLimit?.(lineNumber + 1);
+      return;
     }
   }
-  if (pendingBytes > 0) {
-    const text = decodeLine(pending, pendingBytes);
-    yield { lineNumber, text };
-  }
+  if (pendingBytes > 0 || skipped >= 0) yield endLine(new Uint8Array(0));
 }
 
 function concat(parts: Uint8Array[], length: number): Uint8Array {

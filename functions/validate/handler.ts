@@ -1,4 +1,5 @@
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { awsClients } from '../adapters/aws-clients.js';
 import { objectStore, runStore } from '../adapters/deps.js';
 import { readEnvironment } from '../adapters/environment.js';
@@ -8,7 +9,10 @@ import { InvalidEventError } from '../core/errors.js';
 import { createdObjects, S3EventSchema } from '../core/s3-event.js';
 import { validateUpload } from './validate-upload.js';
 
-export const handler = middy().handler(async (event: unknown) => {
+/** Time kept back from the function's timeout to write the report and record the run. */
+const REPORT_MARGIN_MS = 60_000;
+
+export const handler = middy().handler(async (event: unknown, context: Context) => {
   const parsed = S3EventSchema.safeParse(event);
   if (!parsed.success) {
     throw new InvalidEventError(
@@ -24,6 +28,7 @@ export const handler = middy().handler(async (event: unknown) => {
     defaults: JSON.parse(env.RUN_DEFAULTS) as Record<string, unknown>,
     incomingPrefix: env.INCOMING_PREFIX,
     now: () => new Date(),
+    deadline: Date.now() + context.getRemainingTimeInMillis() - REPORT_MARGIN_MS,
   };
   const outcomes = [];
   for (const object of createdObjects(parsed.data)) {

@@ -3,6 +3,7 @@ import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/conf
 import {
   validateDataset,
   validationOptionsFor,
+  ValidationOutOfTimeError,
   type DatasetIssue,
   type ValidationOptions,
   type ValidationReport,
@@ -34,6 +35,11 @@ export interface ValidateDeps {
   defaults: Record<string, unknown>;
   incomingPrefix: string;
   now: () => Date;
+  /**
+   * Epoch milliseconds by which checking must stop so that the report is written and the run recorded
+   * before the function's own timeout.
+   */
+  deadline?: number;
   /** The dataset check; the real one unless a test makes it crash. */
   validateDataset?: typeof validateDataset;
 }
@@ -107,7 +113,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
     checked = await checkUpload(object, deps, family, at, where);
   } catch (error) {
     if (isInfrastructureError(error)) throw error;
-    const report = internalErrorReport(where, runId);
+    const report = internalErrorReport(where, runId, error);
     await writeReports(report);
     const first = report.errors[0]!;
     await deps.runs.advance(runId, 'FAILED', {
@@ -220,6 +226,7 @@ async function checkUpload(
     ...validationOptionsFor(config, model),
     // A supplied validation file replaces the split.
     ...(validationSource ? { validationRatio: 0 } : {}),
+    ...(deps.deadline !== undefined ? { deadline: deps.deadline } : {}),
   };
   where.phase = `checking the training file ${object.key}`;
   let report: ValidationReport = await validate(() => infrastructureStream(() => deps.store.read(object)), {
@@ -314,12 +321,19 @@ async function* infrastructureStream(open: () => AsyncIterable<Uint8Array>): Asy
 }
 
 /** A report for a crash: invalid, with `internal_error` saying where, and whatever was found before. */
-function internalErrorReport(where: CrashSite, runId: string): ValidationReport {
-  const issue = runIssue(
-    INTERNAL_ERROR,
-    `tunedrop failed unexpectedly while ${where.phase}; this is a bug in tunedrop, not a problem it found in the file`,
-    `Report this to the maintainers with the run id ${runId}; the file was not uploaded and no training started.`,
-  );
+function internalErrorReport(where: CrashSite, runId: string, error: unknown): ValidationReport {
+  const issue =
+    error instanceof ValidationOutOfTimeError
+      ? runIssue(
+          INTERNAL_ERROR,
+          `tunedrop ran out of time while ${where.phase} (it had reached line ${error.lineNumber}); checking should never take this long, so this is a bug in tunedrop`,
+          `Report this to the maintainers with the run id ${runId}; meanwhile, split the file into smaller files. Nothing was uploaded and no training started.`,
+        )
+      : runIssue(
+          INTERNAL_ERROR,
+          `tunedrop failed unexpectedly while ${where.phase}; this is a bug in tunedrop, not a problem it found in the file`,
+          `Report this to the maintainers with the run id ${runId}; the file was not uploaded and no training started.`,
+        );
   const errors = [issue, ...where.issues];
   return {
     verdict: 'invalid',

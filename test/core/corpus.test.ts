@@ -39,7 +39,8 @@ const cases: Array<
 const validate = (file: string, convertLegacy = false) => {
   const path = join(CORPUS, file);
   return validateDataset(() => createReadStream(path), {
-    model: findModel('gpt-4o-mini')!,
+    // Images train only on gpt-4o-2024-08-06 (catalog.ts); the other files on the test default.
+    model: findModel(file.includes('vision') ? 'gpt-4o-2024-08-06' : 'gpt-4o-mini')!,
     seed: 42,
     validationRatio: 0.2,
     maxValidationExamples: 1000,

@@ -1,4 +1,4 @@
-import { validateDataset, type ValidationOptions } from '../../functions/core/dataset.js';
+import { MAX_LINE_BYTES, validateDataset, type ValidationOptions } from '../../functions/core/dataset.js';
 import { findModel } from '../../functions/core/catalog.js';
 import { testValidationOptions } from '../support/fakes.js';
 
@@ -45,6 +45,10 @@ const dpo = (i: number) => ({
   preferred_output: [{ role: 'assistant', content: `good ${i}` }],
   non_preferred_output: [{ role: 'assistant', content: `bad ${i}` }],
 });
+
+/** A JSON schema nested `levels` deep (objects within objects). */
+const deep = (levels: number): Record<string, unknown> =>
+  levels <= 1 ? { type: 'string' } : { type: 'object', properties: { next: deep(levels - 1) } };
 
 const vision: Partial<ValidationOptions> = { model: findModel('gpt-4o-2024-08-06')! };
 const answer = { role: 'assistant', content: 'a' };
@@ -189,6 +193,19 @@ const cases: Record<string, Case> = {
       3,
       msg({ role: 'user', content: 'word '.repeat(70_000) }, { role: 'assistant', content: 'a' }),
     ),
+  },
+  too_deeply_nested: {
+    bad: withLine(
+      3,
+      chat(3, { tools: [{ type: 'function', function: { name: 'f', parameters: deep(200) } }] }),
+    ),
+    clean: withLine(
+      3,
+      chat(3, { tools: [{ type: 'function', function: { name: 'f', parameters: deep(20) } }] }),
+    ),
+  },
+  line_too_long: {
+    bad: withLine(3, msg(user, { role: 'assistant', content: 'x'.repeat(MAX_LINE_BYTES) })),
   },
   secret_in_data: {
     bad: withLine(3, msg(user, { role: 'assistant', content: 'key AKIAQ3EGRZ7MV4WXN2DP' })),

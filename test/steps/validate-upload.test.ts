@@ -363,6 +363,32 @@ describe('validateUpload and Prepare on a file of many copies', () => {
   );
 });
 
+describe('validateUpload out of time', () => {
+  it('stops at its deadline with an internal_error report that says where it got to, and the run FAILED', async () => {
+    const { deps, objects, records, started } = setup({ 'incoming/support/tickets.jsonl': chatDataset(50) });
+    const outcome = await validateAny(upload, { ...deps, deadline: Date.now() - 1 });
+    expect(outcome).toMatchObject({
+      outcome: 'failed',
+      crash: expect.stringMatching(/^ValidationOutOfTimeError/),
+    });
+    expect(started).toEqual([]);
+    expect(records.get(outcome.runId!)).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'internal_error' },
+    });
+    const json = JSON.parse(objects.text(`runs/${outcome.runId}/validation.json`));
+    expect(json.errors[0].message).toContain('ran out of time while checking the training file');
+    expect(json.errors[0].message).toContain('line 1');
+  });
+
+  it('is no matter while the deadline is ahead', async () => {
+    const { deps } = setup({ 'incoming/support/tickets.jsonl': chatDataset(50) });
+    expect(await validateAny(upload, { ...deps, deadline: Date.now() + 60_000 })).toMatchObject({
+      outcome: 'started',
+    });
+  });
+});
+
 describe('validateUpload when validation crashes', () => {
   const crashing = () =>
     Promise.reject(new RangeError('Maximum call stack size exceeded near "secret text from the data"'));
@@ -416,12 +442,12 @@ describe('validateUpload when validation crashes', () => {
     expect(json.errors[0].message).toContain('checking the validation file');
   });
 
-  it('does the same for a line nested too deep for the real validator', async () => {
+  it('is not what a line nested 100,000 deep gets any more: that is a content error at its line', async () => {
     const deep = `{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}],"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}\n`;
     const { deps, records } = setup({ 'incoming/support/tickets.jsonl': chatDataset(12) + deep });
     const { runId, outcome } = await validateUpload(upload, deps);
-    expect(outcome).toBe('failed');
-    expect(records.get(runId)).toMatchObject({ status: 'FAILED', error: { code: 'internal_error' } });
+    expect(outcome).toBe('rejected');
+    expect(records.get(runId)).toMatchObject({ status: 'REJECTED', error: { code: 'too_deeply_nested' } });
   });
 
   it('still throws when S3 fails to write the report, so Lambda retries', async () => {

@@ -110,6 +110,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         response.pipe(outgoing);
       },
     );
+    // A caller that goes away mid-response (a Lambda stopped reading an object, or was killed) must not
+    // leave the upstream request streaming into nothing: the upstream server would wait for it on close.
+    outgoing.on('close', () => {
+      if (!outgoing.writableFinished) forwarded.destroy();
+    });
     forwarded.on('error', (error) => {
       if (!outgoing.headersSent) outgoing.writeHead(502);
       outgoing.end(String(error));
