@@ -67,6 +67,8 @@ export async function main(
   argv: string[],
   out: (text: string) => void = (t) => process.stdout.write(t),
   err: (text: string) => void = (t) => process.stderr.write(t),
+  /** The dataset check: the real one unless a test makes it crash. */
+  validate: typeof validateDataset = validateDataset,
 ): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
@@ -133,7 +135,7 @@ export async function main(
 
     // Tokenizing dominates: large files are tokenized on every core while this thread parses and checks.
     const counter = tokenCounterFor(statSync(file).size, availableParallelism());
-    const report = await validateDataset(() => createReadStream(file), {
+    const report = await validate(() => createReadStream(file), {
       ...validationOptionsFor(config, model),
       counter,
       sizeBytes: statSync(file).size,

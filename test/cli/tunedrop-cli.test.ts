@@ -1,3 +1,4 @@
+import { validateDataset } from '../../functions/core/dataset.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,16 +11,18 @@ const file = (name: string, text: string) => {
   writeFileSync(path, text);
   return path;
 };
-const run = async (...argv: string[]) => {
+const runWith = async (validate: typeof validateDataset, ...argv: string[]) => {
   let out = '';
   let err = '';
   const code = await main(
     argv,
     (text) => void (out += text),
     (text) => void (err += text),
+    validate,
   );
   return { code, out, err };
 };
+const run = (...argv: string[]) => runWith(validateDataset, ...argv);
 
 describe('tunedrop validate', () => {
   it('exits 0 on a valid file and prints the report', async () => {
@@ -91,10 +94,19 @@ describe('tunedrop validate', () => {
     );
   });
 
-  it('exits 3 on a file that crashes the validator (a line nested 100,000 deep), saying it is a bug', async () => {
+  it('exits 1 on a line nested 100,000 deep: a content error at its line, no crash', async () => {
     const deep = `{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}],"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}\n`;
-    const path = file('deep.jsonl', chatDataset(12) + deep);
-    const { code, out, err } = await run('validate', path);
+    const { code, out } = await run('validate', file('deep.jsonl', chatDataset(12) + deep), '--json');
+    expect(code).toBe(1);
+    expect(JSON.parse(out).errors).toEqual([
+      expect.objectContaining({ code: 'too_deeply_nested', line: 13 }),
+    ]);
+  });
+
+  it('exits 3 when the validator crashes, saying it is a bug', async () => {
+    const path = file('any.jsonl', chatDataset(12));
+    const crashing = () => Promise.reject(new RangeError('Maximum call stack size exceeded'));
+    const { code, out, err } = await runWith(crashing, 'validate', path);
     expect(code).toBe(3);
     expect(out).toBe('');
     expect(err).toMatch(
