@@ -1,4 +1,5 @@
 import type { CheckedExample } from './formats.js';
+import type { WarningCode } from './issue-codes.js';
 import type { ClassCounter } from './classes.js';
 import { FirstLineByHash } from './hash-table.js';
 import { textOf } from './formats.js';
@@ -10,7 +11,7 @@ import { textOf } from './formats.js';
  * Credentials are looked for by the validator itself (secrets.ts): by default they are errors.
  */
 export interface Warning {
-  code: string;
+  code: WarningCode;
   line?: number;
   message: string;
   fix: string;
@@ -101,7 +102,7 @@ export class DatasetWarnings {
   list(): { warnings: Warning[]; count: number } {
     const out: Warning[] = [...this.duplicates, ...this.perLine];
     let count = this.duplicateCount + this.perLine.length;
-    const aggregate = (tally: Tally, code: string, message: string, fix: string) => {
+    const aggregate = (tally: Tally, code: WarningCode, message: string, fix: string) => {
       if (tally.count === 0) return;
       out.push({
         code,

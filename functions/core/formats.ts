@@ -6,6 +6,7 @@
  * files of hundreds of megabytes.
  */
 import { modelsTrainingOn, type ModelInfo } from './catalog.js';
+import type { ErrorCode, IssueCode, WarningCode } from './issue-codes.js';
 import { checkImageUrl, isDetail, MAX_IMAGES_PER_EXAMPLE, rememberImage } from './images.js';
 import { isEmptyAnswer, stringProblems } from './content.js';
 import {
@@ -18,8 +19,9 @@ import {
 
 export type DatasetFormat = 'chat' | 'preference' | 'prompt_completion';
 
-export interface FormatProblem {
-  code: string;
+/** A problem a check found: an error (the default) or, with a warning code, advice. */
+export interface FormatProblem<Code extends IssueCode = ErrorCode> {
+  code: Code;
   message: string;
   fix: string;
 }
@@ -39,7 +41,7 @@ export interface CheckContext {
 /** Problems stop the example; warnings are advice at its line. */
 export interface CheckResult {
   problems: FormatProblem[];
-  warnings: FormatProblem[];
+  warnings: Array<FormatProblem<WarningCode>>;
   example?: CheckedExample;
 }
 
@@ -80,11 +82,11 @@ const USER_PART_TYPES = ['text', 'image_url', 'input_audio', 'file'];
 
 class Problems {
   readonly list: FormatProblem[] = [];
-  readonly warnings: FormatProblem[] = [];
-  add(code: string, message: string, fix: string): void {
+  readonly warnings: Array<FormatProblem<WarningCode>> = [];
+  add(code: ErrorCode, message: string, fix: string): void {
     this.list.push({ code, message, fix });
   }
-  warn(code: string, message: string, fix: string): void {
+  warn(code: WarningCode, message: string, fix: string): void {
     this.warnings.push({ code, message, fix });
   }
 }

@@ -1,3 +1,5 @@
+import type { ErrorCode, IssueCode, WarningCode } from './issue-codes.js';
+
 /**
  * Images in training examples: what OpenAI's vision fine-tuning accepts, read from the few header bytes
  * that say it, and what each image costs in tokens.
@@ -77,8 +79,8 @@ export interface ImageHeader {
   mode: 'RGB' | 'RGBA' | 'grayscale' | 'grayscale with alpha' | 'palette' | 'CMYK' | 'unknown';
 }
 
-export interface ImageProblem {
-  code: string;
+export interface ImageProblem<Code extends IssueCode = ErrorCode> {
+  code: Code;
   message: string;
   fix: string;
 }
@@ -195,7 +197,7 @@ export function checkImageUrl(url: string, detail: ImageDetail): ImageCheck {
   };
 }
 
-function fail(code: string, message: string, fix: string): ImageCheck {
+function fail(code: ErrorCode, message: string, fix: string): ImageCheck {
   return { ok: false, problem: { code, message, fix } };
 }
 
@@ -415,7 +417,7 @@ export class ImageTally {
   }
 
   /** Image URLs cannot be read before training: their cost is the most it can be, and the report says so. */
-  estimateWarning(): ImageProblem | undefined {
+  estimateWarning(): ImageProblem<WarningCode> | undefined {
     const { estimatedImages, estimatedTokens } = this.summary;
     if (estimatedImages === 0) return undefined;
     return {

@@ -6,10 +6,10 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { ChatMessage, FormatProblem } from './formats.js';
+import type { WarningCode } from './issue-codes.js';
 
-export interface ToolProblem extends FormatProblem {
-  severity: 'error' | 'warning';
-}
+export type ToolProblem =
+  (FormatProblem & { severity: 'error' }) | (FormatProblem<WarningCode> & { severity: 'warning' });
 
 /**
  * FunctionObject.name and ChatCompletionFunctions.name in the OpenAI API spec (openapi.yaml, commit

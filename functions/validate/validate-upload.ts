@@ -8,6 +8,7 @@ import {
   type ValidationOptions,
   type ValidationReport,
 } from '../core/dataset.js';
+import type { ErrorCode } from '../core/issue-codes.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } from '../core/report.js';
 import {
@@ -466,6 +467,6 @@ function suffixFor(family: string): string {
   return family.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40) || 'tunedrop';
 }
 
-function runIssue(code: string, message: string, fix: string): DatasetIssue {
+function runIssue(code: ErrorCode, message: string, fix: string): DatasetIssue {
   return { code, severity: 'error', message, fix };
 }

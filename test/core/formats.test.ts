@@ -233,9 +233,17 @@ describe('file-level problems', () => {
   });
 
   it('lists every problem up to the cap and counts them all', async () => {
-    const report = await check(file(...times(150, () => 'nope')));
+    const report = await check(file(...times(150, (i) => (i % 2 ? 'nope' : '"text"'))));
     expect(report.errors).toHaveLength(100);
     expect(report.errorCount).toBe(150);
+  });
+
+  it('gives the same problem on consecutive lines one row with its range and count', async () => {
+    const report = await check(file(chat(0), chat(1), ...times(500, () => 'nope'), ...times(12, chat)));
+    expect(report.errorCount).toBe(500);
+    expect(report.errors).toEqual([
+      expect.objectContaining({ code: 'invalid_json', line: 3, lastLine: 502, times: 500 }),
+    ]);
   });
 });
 

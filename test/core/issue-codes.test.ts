@@ -1,3 +1,4 @@
+import { ISSUE_CODES, type IssueCode } from '../../functions/core/issue-codes.js';
 import { MAX_LINE_BYTES, validateDataset, type ValidationOptions } from '../../functions/core/dataset.js';
 import { findModel } from '../../functions/core/catalog.js';
 import { testValidationOptions } from '../support/fakes.js';
@@ -299,5 +300,30 @@ describe.each(Object.entries(cases))('%s', (code, { bad, clean = good, options: 
 
   it('is not reported for a file that does not', async () => {
     expect(await codesOf(clean, code === 'file_too_large' ? {} : extra)).not.toContain(code);
+  });
+});
+
+/** Codes no file can trigger through validateDataset, with where each is tested instead. */
+const testedElsewhere: Partial<Record<IssueCode, string>> = {
+  invalid_config: "the run's settings: test/steps/validate-upload.test.ts",
+  config_too_large: "the run's settings: test/steps/validate-upload.test.ts",
+  model_not_available: "the run's settings: test/steps/validate-upload.test.ts",
+  over_budget: "the run's settings: test/steps/validate-upload.test.ts",
+  validation_format_mismatch: 'a supplied validation file: test/steps/validate-upload.test.ts',
+  internal_error: 'a crash or timeout: test/steps/validate-upload.test.ts, test/local/internal-error.test.ts',
+  too_few_training_examples: "the split's backstop the planner never reaches: test/core/split.test.ts",
+  too_many_image_examples: 'needs 50,001 image examples: the tally is tested in test/core/images.test.ts',
+};
+
+describe('the registry', () => {
+  it.each(Object.keys(ISSUE_CODES) as IssueCode[])(
+    '%s has a file that triggers it, or says where it is tested',
+    (code) => {
+      expect(code in cases || code in testedElsewhere).toBe(true);
+    },
+  );
+
+  it('has every code that has a case', () => {
+    for (const code of Object.keys(cases)) expect(ISSUE_CODES).toHaveProperty(code);
   });
 });

@@ -1,0 +1,130 @@
+import { trainingCostUsd } from './catalog.js';
+import { megabytes } from './dataset-lines.js';
+import type { DatasetScan } from './dataset-scan.js';
+import {
+  MAX_FILE_BYTES,
+  MIN_EXAMPLES,
+  type TrainingMethod,
+  type ValidationOptions,
+  type ValidationReport,
+} from './dataset.js';
+import { resolveEpochs } from './epochs.js';
+import type { ConversionChanges, LegacyMarkers } from './legacy.js';
+import { planStratified, splitProblem, wantedValidationExamples } from './split.js';
+
+/**
+ * Step 4, building the report: the whole-file problems only known at the end (too few examples, the
+ * converted size, images per file), the advice, the split plan, and the cost of training on the
+ * training part.
+ */
+export function buildReport(
+  scan: DatasetScan,
+  options: ValidationOptions,
+  method: TrainingMethod,
+): ValidationReport {
+  const { issues, checker, convert, images } = scan;
+  const maxFileBytes = options.maxFileBytes ?? MAX_FILE_BYTES;
+  if (convert && checker.convertedBytes > maxFileBytes) {
+    issues.fileError(
+      'file_too_large',
+      `converted to chat, the file would be ${megabytes(checker.convertedBytes)}; the provider takes at most ${megabytes(maxFileBytes)} per file`,
+    );
+  }
+  if (convert) {
+    issues.warning(
+      'legacy_converted',
+      `the file was in the legacy prompt/completion format and is trained as chat: each prompt became a user message and each completion an assistant message; ${describeConversion(convert, checker.changes)}`,
+      'Nothing to do for this run. To train as you will use the model, write new data as chat examples with a system message; set "convertLegacyFormat": false to refuse such files instead.',
+    );
+  }
+  if (scan.examples < MIN_EXAMPLES && scan.lineCount > 0 && issues.errorCount === 0) {
+    issues.error(
+      'too_few_examples',
+      `the file has ${plural(scan.examples, 'example')}; fine-tuning needs at least ${MIN_EXAMPLES}`,
+    );
+  }
+  const imageError = images.fileError();
+  if (imageError) issues.fileError(imageError.code, imageError.message, imageError.fix);
+  const imageEstimate = images.estimateWarning();
+  if (imageEstimate) issues.warning(imageEstimate.code, imageEstimate.message, imageEstimate.fix);
+  if (scan.lineCount === 0 && issues.errorCount === 0) {
+    issues.error(
+      'empty_file',
+      'the file is empty',
+      'Upload a file with at least 10 examples, one JSON object per line.',
+    );
+  }
+  const listed = scan.warnings?.list();
+  for (const warning of listed?.warnings ?? [])
+    issues.warning(warning.code, warning.message, warning.fix, warning.line);
+  for (const warning of scan.lineWarnings)
+    issues.warning(warning.code, warning.message, warning.fix, warning.line);
+  // Some warnings are counted but not listed (copies past the first few, advice past 20 lines).
+  issues.countUnlisted(
+    (listed?.count ?? 0) - (listed?.warnings.length ?? 0) + scan.lineWarningCount - scan.lineWarnings.length,
+  );
+
+  const format = checker.format;
+  const trainable = format === 'chat' || format === 'preference';
+  const wanted = trainable
+    ? wantedValidationExamples(scan.examples, options.validationRatio, options.maxValidationExamples)
+    : 0;
+  const classes = scan.labels.classes();
+  // Classification keeps its class mix in validation (stratified); anything else splits globally.
+  const plan =
+    classes && wanted > 0 ? planStratified(scan.classSelectors, wanted) : scan.selector.plan(wanted);
+  const trainingExamples = scan.examples - plan.validationExamples;
+  const trainingTokens = scan.histogram.total - plan.validationTokens;
+  const problem =
+    trainable && issues.errorCount === 0 ? splitProblem(trainingExamples, plan.validationExamples) : null;
+  if (problem) issues.error(problem.code, problem.message, problem.fix);
+  const epochs = resolveEpochs(options.nEpochs, trainingExamples);
+  const billedTokens = trainingTokens * epochs;
+  const imageSummary = images.report();
+  return {
+    verdict: issues.errorCount === 0 ? 'valid' : 'invalid',
+    format: format ?? 'unknown',
+    method,
+    ...(convert ? { conversion: { ...convert, ...checker.changes } } : {}),
+    lines: scan.lineCount,
+    examples: scan.examples,
+    // DatasetWarnings finds the copies (its hash table is the one pass's memory for them).
+    exactCopies: scan.warnings?.exactCopies ?? 0,
+    tokens: { ...scan.histogram.summary(scan.examples), ...(imageSummary ? { images: imageSummary } : {}) },
+    ...(classes ? { classes: nullPrototypeRecord(classes) } : {}),
+    split: { ...plan, trainingExamples, trainingTokens },
+    estimate: {
+      model: options.model.id,
+      epochs,
+      billedTokens,
+      costUsd: trainingCostUsd(options.model, billedTokens),
+      ...(imageEstimate ? { upperEstimate: true } : {}),
+    },
+    errorCount: issues.errorCount,
+    warningCount: issues.warningCount,
+    errors: issues.errors,
+    warnings: issues.warnings,
+  };
+}
+
+export const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+function describeConversion(markers: LegacyMarkers, changes: ConversionChanges): string {
+  const parts = [
+    markers.separator
+      ? `separator ${JSON.stringify(markers.separator)} stripped from ${plural(changes.separatorStripped, 'prompt')}`
+      : 'no common separator found',
+    markers.endToken
+      ? `end token ${JSON.stringify(markers.endToken)} stripped from ${plural(changes.endTokenStripped, 'completion')}`
+      : 'no common end token found',
+    `leading space removed from ${plural(changes.leadingSpaceRemoved, 'completion')}`,
+  ];
+  return `${parts.join(', ')}.`;
+}
+
+/** A record keyed by user data (labels): no inherited keys, and `__proto__` is a key like any other. */
+export function nullPrototypeRecord<T>(entries: Iterable<readonly [string, T]>): Record<string, T> {
+  const record = Object.create(null) as Record<string, T>;
+  for (const [key, value] of entries) record[key] = value;
+  return record;
+}
