@@ -20,9 +20,13 @@ export const RunConfigSchema = z
   .object({
     /** @default gpt-4.1-mini-2025-04-14 */
     model: z.string().min(1).default(DEFAULT_MODEL),
-    /** Up to 64 characters of the fine-tuned model's name; the family name when absent. */
+    /**
+     * 1 to 64 characters of the fine-tuned model's name (OpenAI's API spec: minLength 1, maxLength 64,
+     * read 2026-11-29); the family name when absent.
+     */
     suffix: z
       .string()
+      .min(1, 'leave "suffix" out to use the family name; an empty one is refused by the provider')
       .max(64)
       .regex(/^[A-Za-z0-9_-]*$/, 'use letters, digits, "-" and "_" only')
       .optional(),

@@ -29,6 +29,19 @@ describe('resolveRunConfig', () => {
     expect(!result.ok && result.problems.join('\n')).toMatch(/validationRatio/);
     expect(!result.ok && result.problems.join('\n')).toMatch(/modle/);
   });
+
+  it('refuses an empty suffix, which the provider refuses only when the job is created', () => {
+    const result = resolveRunConfig({ suffix: '' });
+    expect(!result.ok && result.problems.join('\n')).toMatch(/suffix: leave "suffix" out/);
+    expect(resolveRunConfig({ suffix: 'a' }).ok).toBe(true);
+  });
+
+  it('leaves the method unset unless the family sets it: the file decides', () => {
+    expect(
+      resolveRunConfig({}).ok && (resolveRunConfig({}) as { config: { method?: string } }).config.method,
+    ).toBe(undefined);
+    expect(resolveRunConfig({ method: 'dpo' })).toMatchObject({ ok: true, config: { method: 'dpo' } });
+  });
 });
 
 describe('checkModel', () => {
