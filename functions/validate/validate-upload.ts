@@ -9,6 +9,7 @@ import {
   type ValidationReport,
 } from '../core/dataset.js';
 import type { ErrorCode } from '../core/issue-codes.js';
+import { whereIs } from '../core/issue-list.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } from '../core/report.js';
 import {
@@ -138,7 +139,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
       error: {
         name: 'DatasetRejectedError',
         code: first.code,
-        message: `${report.errorCount} problem${report.errorCount === 1 ? '' : 's'}; first: ${first.file ? `${first.file} ` : ''}${first.line ? `line ${first.line}: ` : ''}${first.message}`,
+        message: `${report.errorCount} problem${report.errorCount === 1 ? '' : 's'}; first: ${first.file ? `${first.file} ` : ''}${first.line ? `${whereIs(first)}: ` : ''}${first.message}`,
         fix: `${first.fix} All problems: s3://${object.bucket}/${keys.validationMarkdown}`,
       },
     });
