@@ -256,6 +256,7 @@ export class TunedropPipeline extends Construct {
     objectPrefixes(prepare, 'incoming/', 'runs/');
     objectPrefixes(upload, 'runs/');
     objectPrefixes(collect, 'runs/');
+    objectPrefixes(record, 'runs/');
 
     this.workflow = new RunWorkflow(this, 'RunWorkflow', {
       functions: { prepare, upload, acquireSlot, createJob, awaitJob, getStatus, collect, record },
@@ -325,6 +326,7 @@ export class TunedropPipeline extends Construct {
       onFailure: new SqsDestination(this.deadLetters),
     });
     grant(reconcile, 'reconcile');
+    objectPrefixes(reconcile, 'runs/');
     for (const f of [this.validateFunction, reconcile])
       acknowledge(
         f,

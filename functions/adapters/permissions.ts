@@ -74,8 +74,9 @@ export const FUNCTION_PERMISSIONS = {
   'await-job': { table: ['dynamodb:UpdateItem'], resumesRuns: true },
   'get-status': { table: [...RUNS], apiKey: true },
   collect: { table: ['dynamodb:UpdateItem'], writesRuns: true, apiKey: true },
-  record: { table: [...RUNS], resumesRuns: true },
-  reconcile: { table: [...RUNS], apiKey: true, resumesRuns: true },
+  // Record and reconcile amend the validation report of a run that ended without a model (runs/).
+  record: { table: [...RUNS], reads: ['runs/'], writesRuns: true, resumesRuns: true },
+  reconcile: { table: [...RUNS], reads: ['runs/'], writesRuns: true, apiKey: true, resumesRuns: true },
   'sweep-slots': { table: [...RUNS], resumesRuns: true },
   webhook: {
     table: ['dynamodb:PutItem', 'dynamodb:DeleteItem', ...RUNS],

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { handOverSlots, provider, providerSlots, runStore } from '../adapters/deps.js';
+import { handOverSlots, objectStore, provider, providerSlots, runStore } from '../adapters/deps.js';
 import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { reconcileRun } from './reconcile-run.js';
 
@@ -31,6 +31,12 @@ export const handler = stepHandler(
         slots: providerSlots(),
         handOver: handOverSlots,
         onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
+        reports: objectStore(),
+        onReportError: (error) =>
+          logger.warn('amending the validation report failed; the run is recorded', {
+            runId: detail.name,
+            error,
+          }),
       },
     ),
   { providerKey: true },

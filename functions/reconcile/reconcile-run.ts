@@ -1,4 +1,5 @@
-import type { FineTuningProvider, ProviderJob, ProviderSlots, RunStore } from '../core/ports.js';
+import type { FineTuningProvider, ObjectStore, ProviderJob, ProviderSlots, RunStore } from '../core/ports.js';
+import { amendReport } from '../core/report.js';
 import { TERMINAL_STATUSES, type RunStatus } from '../core/run.js';
 import type { HandOver } from '../core/slots.js';
 import { cancelIfRunning } from '../core/provider-jobs.js';
@@ -20,6 +21,10 @@ export interface ReconcileDeps {
   /** Gives the freed slot to the oldest waiting run (handOverFreeSlots). */
   handOver(): Promise<HandOver>;
   onHandOverError?(error: unknown): void;
+  /** Where the run's validation report is, amended once the run has ended (see RecordDeps). */
+  reports?: ObjectStore;
+  /** Told when amending the report failed; the run's recorded end stands regardless. */
+  onReportError?(error: unknown): void;
 }
 
 const OUTCOME: Record<
@@ -107,5 +112,7 @@ export async function reconcileRun(
       (await deps.runs.recordLateJob(run.runId, { providerJobId: job.id, providerStatus: job.status })) ??
       run;
   }
+  // Whoever recorded the end, the report says it: Record may have failed before amending it.
+  await amendReport(run, deps);
   return { runId: run.runId, status: run.status, changed };
 }

@@ -1,4 +1,4 @@
-import { handOverSlots, providerSlots, runStore } from '../adapters/deps.js';
+import { handOverSlots, objectStore, providerSlots, runStore } from '../adapters/deps.js';
 import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { RecordInputSchema } from '../core/workflow-state.js';
 import { recordOutcome } from './record-outcome.js';
@@ -9,5 +9,11 @@ export const handler = stepHandler('record', RecordInputSchema, (input) =>
     slots: providerSlots(),
     handOver: handOverSlots,
     onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
+    reports: objectStore(),
+    onReportError: (error) =>
+      logger.warn('amending the validation report failed; the run is recorded', {
+        runId: input.runId,
+        error,
+      }),
   }),
 );

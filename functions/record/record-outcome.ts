@@ -1,6 +1,7 @@
 import { parseErrorCause } from '../core/errors.js';
 import { redactFields } from '../core/redact.js';
-import type { ProviderSlots, RunStore, RunUpdate } from '../core/ports.js';
+import type { ObjectStore, ProviderSlots, RunStore, RunUpdate } from '../core/ports.js';
+import { amendReport } from '../core/report.js';
 import type { HandOver } from '../core/slots.js';
 import type { RunStatus } from '../core/run.js';
 import type { RecordInput } from '../core/workflow-state.js';
@@ -12,6 +13,13 @@ export interface RecordDeps {
   handOver(): Promise<HandOver>;
   /** Told when handing over failed; the sweep hands the slot over instead, minutes later. */
   onHandOverError?(error: unknown): void;
+  /**
+   * Where the run's validation report is. A run that ends without a model has its report amended to say
+   * so (core/report.ts amendReport); without a store the report is left as Validate wrote it.
+   */
+  reports?: ObjectStore;
+  /** Told when amending the report failed; the run's recorded end stands regardless. */
+  onReportError?(error: unknown): void;
 }
 
 /**
@@ -30,11 +38,15 @@ export async function recordOutcome(
   // The status the run ends in: this one, or the one it had already ended in (stopped while this
   // execution went on, e.g. while Create job ran), which a recorded end keeps.
   // Its cause is stored as it came (a task's, the provider's) but masked: no provider key is kept.
-  const end = async (status: RunStatus, { error, ...fields }: RunUpdate) =>
-    (await deps.runs.advance(runId, status, { ...fields, ...(error ? { error: redactFields(error) } : {}) }))
-      ?.status ??
-    (await deps.runs.get(runId))?.status ??
-    status;
+  const end = async (status: RunStatus, { error, ...fields }: RunUpdate) => {
+    const run =
+      (await deps.runs.advance(runId, status, {
+        ...fields,
+        ...(error ? { error: redactFields(error) } : {}),
+      })) ?? (await deps.runs.get(runId));
+    if (run) await amendReport(run, deps);
+    return run?.status ?? status;
+  };
   if (input.failure) {
     const error = parseErrorCause(input.failure.Error, input.failure.Cause);
     return { runId, status: await end('FAILED', { error }) };
