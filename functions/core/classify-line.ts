@@ -11,7 +11,13 @@ export const MAX_JSON_DEPTH = 128;
 
 export type LineClass =
   /** An object in a fine-tuning format, to be checked as one. */
-  | { kind: 'example'; object: Record<string, unknown>; format: DatasetFormat }
+  | {
+      kind: 'example';
+      object: Record<string, unknown>;
+      format: DatasetFormat;
+      /** A key written twice in one object (JSON.parse kept the last value): worth a warning. */
+      duplicateKey?: string;
+    }
   /** A problem with this line, reported; the next line is read. */
   | { kind: 'problem' }
   /** The file is not JSON Lines at all (reported once); reading stops. */
@@ -36,8 +42,10 @@ export function classifyLine(text: string, lineNumber: number, issues: IssueList
   try {
     value = JSON.parse(text);
   } catch (error) {
-    if (lineNumber === 1 && /^\s*[[{]\s*$/.test(text)) {
-      const array = text.trim() === '[';
+    // A JSON Lines example is an object: a first line that opens an array (`[`, `[{...},`) or holds
+    // nothing but `{` is a JSON document spread over the file, whatever follows.
+    if (lineNumber === 1 && (/^\s*\[/.test(text) || /^\s*\{\s*$/.test(text))) {
+      const array = /^\s*\[/.test(text);
       issues.error(
         array ? 'json_array' : 'pretty_printed',
         array
@@ -81,7 +89,67 @@ export function classifyLine(text: string, lineNumber: number, issues: IssueList
     );
     return { kind: 'problem' };
   }
-  return { kind: 'example', object, format };
+  const duplicateKey = duplicateKeyIn(text, object);
+  return duplicateKey === undefined
+    ? { kind: 'example', object, format }
+    : { kind: 'example', object, format, duplicateKey };
+}
+
+/**
+ * A key that appears twice in one object of the line, if any. JSON.parse (like the provider's reader)
+ * keeps the last value without a word, so data in the first is lost. Cheap first: the line's `":`
+ * pairs (a key's end; inside strings the quote is escaped) are counted natively and compared with the
+ * parsed keys; only a line with more is scanned.
+ */
+export function duplicateKeyIn(text: string, parsed: unknown): string | undefined {
+  let pairs = 0;
+  for (let i = text.indexOf('":'); i !== -1; i = text.indexOf('":', i + 2)) {
+    // The quote ends a string unless an odd number of backslashes escapes it.
+    let backslashes = 0;
+    while (text[i - 1 - backslashes] === '\\') backslashes++;
+    if (backslashes % 2 === 0) pairs++;
+  }
+  if (pairs <= keyCount(parsed)) return undefined;
+  return scanForDuplicateKey(text);
+}
+
+function keyCount(value: unknown): number {
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + keyCount(item), 0);
+  if (typeof value !== 'object' || value === null) return 0;
+  let count = 0;
+  for (const item of Object.values(value)) count += 1 + keyCount(item);
+  return count;
+}
+
+/** The exact check: walks the text, keeping the keys of each open object. */
+function scanForDuplicateKey(text: string): string | undefined {
+  const open: Array<Set<string> | null> = []; // one per open bracket: keys for an object, null for an array
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const keys = open.at(-1);
+      if (expectKey && keys) {
+        const key = text.slice(i + 1, end);
+        if (keys.has(key)) return key;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === '{') {
+      open.push(new Set());
+      expectKey = true;
+    } else if (c === '[') {
+      open.push(null);
+      expectKey = false;
+    } else if (c === '}' || c === ']') {
+      open.pop();
+      expectKey = false;
+    } else if (c === ',') expectKey = open.at(-1) !== null && open.length > 0;
+  }
+  return undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { FILE_KIND_PROBLEMS, sniffFileKind, type FileKind } from './encoding.js';
 import type { IssueList } from './issue-list.js';
-import { NotUtf8Error, readJsonlLines } from './jsonl.js';
+import { readJsonlLines } from './jsonl.js';
 
 /** OpenAI's limit for one uploaded file (the provider's, when another takes more or less). */
 export const MAX_FILE_BYTES = 512 * 1024 * 1024;
@@ -43,6 +43,8 @@ export async function* datasetLines(
   options: DatasetLinesOptions,
   issues: IssueList,
   counted: (lineNumber: number) => void,
+  /** Told when the file has no line with anything on it (empty, or blank lines only). */
+  empty: () => void,
 ): AsyncGenerator<{ lineNumber: number; text: string }> {
   const knownTooLarge = options.sizeBytes !== undefined && options.sizeBytes > options.maxFileBytes;
   if (options.sizeBytes !== undefined && knownTooLarge) {
@@ -53,14 +55,17 @@ export async function* datasetLines(
   }
   const { kind, stream } = await sniff(source);
   if (kind !== 'text' && kind !== 'utf8_bom') {
-    issues.fileError(`not_utf8_${kind}`, FILE_KIND_PROBLEMS[kind].message, FILE_KIND_PROBLEMS[kind].fix, 1);
+    // The whole file is of another kind: no line is meant, none is counted.
+    issues.fileError(`not_utf8_${kind}`, FILE_KIND_PROBLEMS[kind].message, FILE_KIND_PROBLEMS[kind].fix);
     return;
   }
+  let nonBlank = false;
   if (kind === 'utf8_bom')
     issues.fileError('utf8_bom', FILE_KIND_PROBLEMS.utf8_bom.message, FILE_KIND_PROBLEMS.utf8_bom.fix, 1);
   const lines = readJsonlLines(stream, {
     maxLineBytes: MAX_LINE_BYTES,
     maxBytes: options.maxFileBytes,
+    markInvalidUtf8: true,
     onLimit: (lineNumber) =>
       knownTooLarge ||
       issues.fileError(
@@ -68,33 +73,30 @@ export async function* datasetLines(
         `the file is larger than ${megabytes(options.maxFileBytes)}, the most the provider takes per file; reading stopped in line ${lineNumber}`,
       ),
   });
-  try {
-    for await (const line of lines) {
-      counted(line.lineNumber);
-      if (options.deadline !== undefined && Date.now() > options.deadline)
-        throw new ValidationOutOfTimeError(line.lineNumber);
-      if (line.oversizeBytes !== undefined) {
-        issues.error(
-          'line_too_long',
-          `the line is ${megabytes(line.oversizeBytes)}; no example that long fits ${options.modelId}'s ${options.maxExampleTokens} tokens, so it was not read`,
-          undefined,
-          line.lineNumber,
-        );
-        continue;
-      }
-      const text =
-        line.lineNumber === 1 && kind === 'utf8_bom' ? line.text.replace(/^\uFEFF/, '') : line.text;
-      if (text.trim() !== '') yield { lineNumber: line.lineNumber, text };
+  for await (const line of lines) {
+    counted(line.lineNumber);
+    if (options.deadline !== undefined && Date.now() > options.deadline)
+      throw new ValidationOutOfTimeError(line.lineNumber);
+    if (line.oversizeBytes !== undefined) {
+      issues.error(
+        'line_too_long',
+        `the line is ${megabytes(line.oversizeBytes)}; no example that long fits ${options.modelId}'s ${options.maxExampleTokens} tokens, so it was not read`,
+        undefined,
+        line.lineNumber,
+      );
+      continue;
     }
-  } catch (error) {
-    if (!(error instanceof NotUtf8Error)) throw error;
-    issues.error(
-      'not_utf8',
-      `line ${error.lineNumber} is not UTF-8 text`,
-      'Save the file as UTF-8 (without BOM) and upload it again.',
-      error.lineNumber,
-    );
+    const text = line.lineNumber === 1 && kind === 'utf8_bom' ? line.text.replace(/^\uFEFF/, '') : line.text;
+    if (line.notUtf8) {
+      issues.error('not_utf8', 'the line is not UTF-8 text', undefined, line.lineNumber);
+      continue;
+    }
+    if (text.trim() !== '') {
+      nonBlank = true;
+      yield { lineNumber: line.lineNumber, text };
+    }
   }
+  if (!nonBlank) empty();
 }
 
 export const megabytes = (bytes: number) =>

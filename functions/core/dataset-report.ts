@@ -37,7 +37,7 @@ export function buildReport(
       'Nothing to do for this run. To train as you will use the model, write new data as chat examples with a system message; set "convertLegacyFormat": false to refuse such files instead.',
     );
   }
-  if (scan.examples < MIN_EXAMPLES && scan.lineCount > 0 && issues.errorCount === 0) {
+  if (scan.examples < MIN_EXAMPLES && !scan.empty && issues.errorCount === 0) {
     issues.error(
       'too_few_examples',
       `the file has ${plural(scan.examples, 'example')}; fine-tuning needs at least ${MIN_EXAMPLES}`,
@@ -47,10 +47,10 @@ export function buildReport(
   if (imageError) issues.fileError(imageError.code, imageError.message, imageError.fix);
   const imageEstimate = images.estimateWarning();
   if (imageEstimate) issues.warning(imageEstimate.code, imageEstimate.message, imageEstimate.fix);
-  if (scan.lineCount === 0 && issues.errorCount === 0) {
+  if (scan.empty && issues.errorCount === 0) {
     issues.error(
       'empty_file',
-      'the file is empty',
+      scan.lineCount ? 'the file has only blank lines' : 'the file is empty',
       'Upload a file with at least 10 examples, one JSON object per line.',
     );
   }

@@ -5,7 +5,7 @@ import { datasetLines, MAX_FILE_BYTES } from './dataset-lines.js';
 import { DatasetWarnings } from './dataset-warnings.js';
 import { ImageTally } from './images.js';
 import { IssueList } from './issue-list.js';
-import type { WarningCode } from './issue-codes.js';
+import { ISSUE_CODES, type WarningCode } from './issue-codes.js';
 import type { LegacyMarkers } from './legacy.js';
 import { splitHash, ValidationSelector } from './split.js';
 import { TokenBatches, TokenHistogram } from './token-batches.js';
@@ -40,6 +40,8 @@ export interface DatasetScan {
   warnings: DatasetWarnings | undefined;
   lineWarnings: LineWarning[];
   lineWarningCount: number;
+  /** No line of the file has anything on it. */
+  empty: boolean;
 }
 
 /**
@@ -67,6 +69,7 @@ export async function scanDataset(
     warnings: undefined,
     lineWarnings: [],
     lineWarningCount: 0,
+    empty: false,
   };
   const warnAt = (code: WarningCode, message: string, fix: string, line: number) => {
     scan.lineWarningCount++;
@@ -118,11 +121,19 @@ export async function scanDataset(
     },
     issues,
     (lineNumber) => (scan.lineCount = lineNumber),
+    () => (scan.empty = true),
   );
   for await (const { lineNumber, text } of lines) {
     const line = classifyLine(text, lineNumber, issues);
     if (line.kind === 'not_jsonl') break;
     if (line.kind === 'problem') continue;
+    if (line.duplicateKey !== undefined)
+      warnAt(
+        'duplicate_key',
+        `the key ${JSON.stringify(line.duplicateKey)} appears twice in one object; only its last value is read (as the provider reads it), the first is lost`,
+        ISSUE_CODES.duplicate_key.fix,
+        lineNumber,
+      );
     const accepted = checker.check(line.object, line.format, text, lineNumber);
     if (!accepted) continue;
     scan.examples++;

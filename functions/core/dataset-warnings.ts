@@ -102,12 +102,13 @@ export class DatasetWarnings {
   list(): { warnings: Warning[]; count: number } {
     const out: Warning[] = [...this.duplicates, ...this.perLine];
     let count = this.duplicateCount + this.perLine.length;
+    // `message` is written for many examples ("have", "are", "carry"); one example gets the singular verb.
     const aggregate = (tally: Tally, code: WarningCode, message: string, fix: string) => {
       if (tally.count === 0) return;
       out.push({
         code,
         line: tally.lines[0]!,
-        message: `${tally.count} example${tally.count === 1 ? '' : 's'} ${message} (${tally.where()})`,
+        message: `${tally.count === 1 ? `1 example ${singularVerb(message)}` : `${tally.count} examples ${message}`} (${tally.where()})`,
         fix,
       });
       count++;
@@ -133,7 +134,7 @@ export class DatasetWarnings {
     aggregate(
       this.legacyMarkers,
       'legacy_separator',
-      'still carry separators or end tokens of the old prompt/completion format (###, ->, END)',
+      'carry leftover separators or end tokens of the old prompt/completion format (###, ->, END)',
       'Remove them: chat models need no separators or stop sequences.',
     );
     aggregate(
@@ -158,11 +159,25 @@ export class DatasetWarnings {
     } else if (this.examples < MIN_GENERATION_EXAMPLES) {
       out.push({
         code: 'few_examples',
-        message: `${this.examples} examples; generation tasks usually need at least ${MIN_GENERATION_EXAMPLES} for clear gains`,
+        message: `${this.examples} example${this.examples === 1 ? '' : 's'}; generation tasks usually need at least ${MIN_GENERATION_EXAMPLES} for clear gains`,
         fix: 'Add more varied examples; quality improves roughly linearly with each doubling.',
       });
       count++;
     }
     return { warnings: out, count };
   }
+}
+
+/** "have no …" → "has no …", "are longer" → "is longer", "carry" → "carries": the first word only. */
+function singularVerb(phrase: string): string {
+  const [verb = '', ...rest] = phrase.split(' ');
+  const singular =
+    verb === 'have'
+      ? 'has'
+      : verb === 'are'
+        ? 'is'
+        : verb.endsWith('y')
+          ? `${verb.slice(0, -1)}ies`
+          : `${verb}s`;
+  return [singular, ...rest].join(' ');
 }

@@ -315,6 +315,11 @@ export const ISSUE_CODES = {
     when: 'the same example as an earlier line',
     fix: 'Remove the copies unless they are meant to weigh more.',
   },
+  duplicate_key: {
+    severity: 'warning',
+    when: 'a key written twice in one object: only its last value is read, as the provider reads it',
+    fix: 'Keep one of the two keys, with the value you mean.',
+  },
   undeclared_function: {
     severity: 'warning',
     when: "a call to a function the example's tools/functions do not declare (not flagged when it declares none)",

@@ -7,6 +7,8 @@ export interface JsonlLine {
    * dropped, never held, so one line cannot take the reader's memory.
    */
   oversizeBytes?: number;
+  /** Set (and `text` empty) for a line that is not UTF-8, when the reader was asked to go on past it. */
+  notUtf8?: true;
 }
 
 export interface JsonlReadOptions {
@@ -18,6 +20,11 @@ export interface JsonlReadOptions {
    */
   maxBytes?: number;
   onLimit?: (lineNumber: number) => void;
+  /**
+   * A line that is not UTF-8 is yielded marked `notUtf8` and reading goes on (a validator reports every
+   * such line); by default it throws NotUtf8Error (a reader of a file already validated).
+   */
+  markInvalidUtf8?: boolean;
 }
 
 export class NotUtf8Error extends Error {
@@ -48,12 +55,13 @@ export async function* readJsonlLines(
   let lineNumber = 0;
   let read = 0;
 
-  const decodeLine = (parts: Uint8Array[], length: number): string => {
+  const decodeLine = (parts: Uint8Array[], length: number): JsonlLine => {
     const bytes = parts.length === 1 ? parts[0]! : concat(parts, length);
     try {
       const text = decoder.decode(bytes);
-      return text.endsWith('\r') ? text.slice(0, -1) : text;
+      return { lineNumber, text: text.endsWith('\r') ? text.slice(0, -1) : text };
     } catch {
+      if (options.markInvalidUtf8) return { lineNumber, text: '', notUtf8: true };
       throw new NotUtf8Error(lineNumber);
     }
   };
@@ -65,7 +73,7 @@ export async function* readJsonlLines(
       line = { lineNumber, text: '', oversizeBytes: pendingBytes + tail.length };
     else {
       pending.push(tail);
-      line = { lineNumber, text: decodeLine(pending, pendingBytes + tail.length) };
+      line = decodeLine(pending, pendingBytes + tail.length);
     }
     pending = [];
     pendingBytes = 0;

@@ -83,7 +83,6 @@ describe('validateDataset', () => {
     const report = await validateDataset(utf16, options);
     expect(report.errors[0]).toMatchObject({
       code: 'not_utf8_utf16',
-      line: 1,
       fix: expect.stringContaining('UTF-8'),
     });
   });

@@ -217,6 +217,12 @@ const cases: Record<string, Case> = {
     clean: withLine(3, { ...msg(user, callOf('c1')), tools: [toolDef()] }),
   },
   duplicate_example: { bad: withLine(3, chat(2)) },
+  duplicate_key: {
+    bad: withLine(
+      3,
+      '{"messages": "lost", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}',
+    ),
+  },
   possible_secret: {
     bad: withLine(3, msg(user, { role: 'assistant', content: 'key AKIAQ3EGRZ7MV4WXN2DP' })),
     options: { secretScan: 'warning' },
