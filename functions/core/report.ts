@@ -252,7 +252,7 @@ function issueTable(issues: DatasetIssue[], total: number): string[] {
   let listed = 0;
   for (const issue of issues) {
     // One row may stand for the same problem on consecutive lines (`lastLine`, `times`).
-    const { lastLine, times = 1 } = issue as DatasetIssue & { lastLine?: number; times?: number };
+    const { lastLine, times = 1 } = issue;
     listed += times;
     const lines =
       issue.line !== undefined && lastLine !== undefined && lastLine > issue.line
