@@ -72,13 +72,15 @@ const DPO_GUIDE: CatalogSource = {
   note: 'lists gpt-4.1-2025-04-14, gpt-4.1-mini-2025-04-14 and gpt-4.1-nano-2025-04-14; text inputs and outputs only',
 };
 /**
- * DPO on the gpt-4o snapshots comes from the catalog of 2026-11-01; the DPO guide as read on 2026-11-29
- * lists only the gpt-4.1 family. Kept until OpenAI confirms either way: removing it refuses DPO files
- * for these models before upload.
+ * gpt-4o-2024-08-06 was DPO's first model when OpenAI launched preference fine-tuning (December 2024),
+ * and a live DPO job on it is on record (2024-12-29; see local/openai-emulator/server.ts), though the
+ * DPO guide read on 2026-11-29 lists only the gpt-4.1 family. gpt-4o-mini-2024-07-18 has no such
+ * evidence, so it is not offered DPO: what tunedrop accepts must train (#10), and a refused DPO file
+ * names the models that offer it.
  */
 const DPO_GPT_4O: CatalogSource = {
   ...FINE_TUNING_GUIDE,
-  note: 'not in the DPO guide read on 2026-11-29 (gpt-4.1 family only); unconfirmed',
+  note: 'DPO launch model (December 2024) and a live DPO job of 2024-12-29; not in the DPO guide read on 2026-11-29',
 };
 // Reinforcement fine-tuning (https://developers.openai.com/api/docs/guides/reinforcement-fine-tuning,
 // read 2026-11-29) is for reasoning models (o4-mini-2025-04-16); no model in this catalog offers it.
@@ -109,9 +111,9 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     aliases: ['gpt-4o-mini'],
     maxExampleTokens: 65_536,
     trainingUsdPerMillionTokens: 3,
-    methods: ['supervised', 'dpo'],
+    methods: ['supervised'],
     inputs: ['text'],
-    sources: { supervised: FINE_TUNING_GUIDE, dpo: DPO_GPT_4O },
+    sources: { supervised: FINE_TUNING_GUIDE },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
   },
   {

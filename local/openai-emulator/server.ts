@@ -110,8 +110,8 @@ const INSUFFICIENT_QUOTA_MESSAGE =
  * - dpo: gpt-4.1-2025-04-14 and gpt-4.1-mini-2025-04-14 are listed in the DPO guide
  *   (https://platform.openai.com/docs/guides/direct-preference-optimization); gpt-4o-2024-08-06 took a
  *   DPO job in a live run of 2024-12-29 (see training-file.ts) and was DPO's first model at its launch
- *   (December 2024); gpt-4o-mini-2024-07-18 was announced for DPO then but is not in today's guide: it
- *   is kept as DPO-capable, unconfirmed.
+ *   (December 2024); gpt-4o-mini-2024-07-18 is not in today's guide and has no DPO job on record: it
+ *   is refused DPO, so that tunedrop's catalog cannot offer what the provider may refuse.
  * - images: gpt-4o-2024-08-06 only (https://platform.openai.com/docs/guides/vision-fine-tuning).
  * - o4-mini-2025-04-16 fine-tunes with reinforcement only (OpenAI's announcement of 2025-05-08), which
  *   this emulator does not run: it refuses supervised and dpo jobs on it, as OpenAI does.
@@ -124,7 +124,7 @@ interface BaseModel {
 const BASE_MODELS: readonly BaseModel[] = [
   { snapshot: 'gpt-4.1-mini-2025-04-14', methods: ['supervised', 'dpo'], images: false },
   { snapshot: 'gpt-4.1-2025-04-14', methods: ['supervised', 'dpo'], images: false },
-  { snapshot: 'gpt-4o-mini-2024-07-18', methods: ['supervised', 'dpo'], images: false },
+  { snapshot: 'gpt-4o-mini-2024-07-18', methods: ['supervised'], images: false },
   { snapshot: 'gpt-4o-2024-08-06', methods: ['supervised', 'dpo'], images: true },
   { snapshot: 'o4-mini-2025-04-16', methods: ['reinforcement'], images: false },
 ];

@@ -40,7 +40,7 @@ const validate = (file: string, convertLegacy = false) => {
   const path = join(CORPUS, file);
   return validateDataset(() => createReadStream(path), {
     // Images train only on gpt-4o-2024-08-06 (catalog.ts); the other files on the test default.
-    model: findModel(file.includes('vision') ? 'gpt-4o-2024-08-06' : 'gpt-4o-mini')!,
+    model: findModel(file.includes('vision') ? 'gpt-4o-2024-08-06' : 'gpt-4.1-mini')!,
     seed: 42,
     validationRatio: 0.2,
     maxValidationExamples: 1000,

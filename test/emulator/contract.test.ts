@@ -453,12 +453,15 @@ describe('what OpenAI refuses', () => {
       ).rejects.toMatchObject({ status: 400, param: 'method.type' });
     });
 
-    it('takes dpo on every model of the 4.1 and 4o families', async () => {
+    it('takes dpo on the 4.1 family and gpt-4o, and refuses it on gpt-4o-mini (no DPO on record)', async () => {
       const file = await upload(lines(12, preferenceLine));
-      for (const model of ['gpt-4.1', 'gpt-4.1-mini', 'gpt-4o', 'gpt-4o-mini'])
+      for (const model of ['gpt-4.1', 'gpt-4.1-mini', 'gpt-4o'])
         await expect(
           client.fineTuning.jobs.create({ model, training_file: file, ...dpo }),
         ).resolves.toMatchObject({ status: 'validating_files' });
+      await expect(
+        client.fineTuning.jobs.create({ model: 'gpt-4o-mini', training_file: file, ...dpo }),
+      ).rejects.toMatchObject({ status: 400 });
     });
   });
 

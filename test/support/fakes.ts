@@ -341,9 +341,9 @@ export function memoryWebhookLog(lastVerifiedAt?: number) {
   return { log, claims, state };
 }
 
-/** The validation settings the core tests share: gpt-4o-mini, seed 42, 20% validation, auto epochs. */
+/** The validation settings the core tests share: gpt-4.1-mini (the default model), seed 42, 20% validation, auto epochs. */
 export const testValidationOptions: ValidationOptions = {
-  model: findModel('gpt-4o-mini')!,
+  model: findModel('gpt-4.1-mini')!,
   seed: 42,
   validationRatio: 0.2,
   maxValidationExamples: 1000,
