@@ -1,3 +1,4 @@
+import { random } from './datasets.js';
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, renameSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -22,15 +23,6 @@ const DIR = join(tmpdir(), 'tunedrop-adversarial');
 const TIMEOUT_MS = 120_000;
 const MIN_RATIO = 0.2;
 const MAX_RSS_MB = 512;
-
-function random(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state ^ (state >>> 15), 2246822507) + 0x9e3779b9) >>> 0;
-    state = Math.imul(state ^ (state >>> 13), 3266489909) >>> 0;
-    return ((state ^= state >>> 16) >>> 0) / 2 ** 32;
-  };
-}
 
 const line = (user: string, assistant = 'OK.') =>
   JSON.stringify({

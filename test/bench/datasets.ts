@@ -18,7 +18,8 @@ export type DatasetKind = 'realistic' | 'unique' | 'random';
 
 const DIR = join(tmpdir(), 'tunedrop-bench');
 
-function random(seed: number) {
+/** A seeded generator of numbers in [0, 1): the benchmarks' files are the same in every run. */
+export function random(seed: number) {
   let state = seed >>> 0;
   return () => {
     state = (Math.imul(state ^ (state >>> 15), 2246822507) + 0x9e3779b9) >>> 0;

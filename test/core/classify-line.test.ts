@@ -1,20 +1,9 @@
 import fc from 'fast-check';
 import { classifyLine, duplicateKeyIn } from '../../functions/core/classify-line.js';
-import { validateDataset } from '../../functions/core/dataset.js';
 import { IssueList } from '../../functions/core/issue-list.js';
-import { testValidationOptions } from '../support/fakes.js';
+import { minimalChatLine, validateBytes } from '../support/fakes.js';
 
-const validate = (bytes: Uint8Array | string) =>
-  validateDataset(async function* () {
-    yield typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
-  }, testValidationOptions);
-const chatLine = (i: number) =>
-  JSON.stringify({
-    messages: [
-      { role: 'user', content: `q${i}` },
-      { role: 'assistant', content: `a${i}` },
-    ],
-  });
+const chatLine = minimalChatLine;
 const twelve = Array.from({ length: 12 }, (_, i) => chatLine(i));
 
 describe('duplicateKeyIn', () => {
@@ -62,7 +51,7 @@ describe('reading a file', () => {
       0x0a,
       ...enc.encode(`${chatLine(20)}\n{"messages": [\n`),
     ]);
-    const report = await validate(bytes);
+    const report = await validateBytes(bytes);
     expect(report.errors.map((e) => [e.code, e.line])).toEqual([
       ['not_utf8', 13],
       ['invalid_json', 15],
@@ -72,21 +61,21 @@ describe('reading a file', () => {
   });
 
   it('calls a file of blank lines empty', async () => {
-    const report = await validate('\n\n  \n');
+    const report = await validateBytes('\n\n  \n');
     expect(report.errors).toEqual([
       expect.objectContaining({ code: 'empty_file', message: 'the file has only blank lines' }),
     ]);
   });
 
   it('names no line for a file that is not text at all', async () => {
-    const report = await validate(Uint8Array.from([0x1f, 0x8b, 8, 0, 1, 2, 3]));
+    const report = await validateBytes(Uint8Array.from([0x1f, 0x8b, 8, 0, 1, 2, 3]));
     expect(report.errors).toEqual([expect.objectContaining({ code: 'not_utf8_gzip' })]);
     expect(report.errors[0]!.line).toBeUndefined();
   });
 
   it('warns about a key written twice, at its line, and still checks the example as read', async () => {
     const twice = `{"messages": "lost", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}`;
-    const report = await validate([...twelve, twice].join('\n'));
+    const report = await validateBytes([...twelve, twice].join('\n'));
     expect(report.verdict).toBe('valid');
     expect(report.warnings).toContainEqual(expect.objectContaining({ code: 'duplicate_key', line: 13 }));
   });

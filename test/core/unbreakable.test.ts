@@ -1,11 +1,6 @@
 import fc from 'fast-check';
-import {
-  jsonDepthOver,
-  MAX_JSON_DEPTH,
-  validateDataset,
-  ValidationOutOfTimeError,
-} from '../../functions/core/dataset.js';
-import { testValidationOptions } from '../support/fakes.js';
+import { jsonDepthOver, MAX_JSON_DEPTH, ValidationOutOfTimeError } from '../../functions/core/dataset.js';
+import { minimalChatLine, validateBytes } from '../support/fakes.js';
 
 /** The nesting depth of a JSON value, the plain recursive way (the reference the fast check must match). */
 function depthOf(value: unknown): number {
@@ -15,20 +10,7 @@ function depthOf(value: unknown): number {
   return 0;
 }
 
-const validate = (text: string, deadline?: number) =>
-  validateDataset(
-    async function* () {
-      yield new TextEncoder().encode(text);
-    },
-    { ...testValidationOptions, ...(deadline !== undefined ? { deadline } : {}) },
-  );
-const chatLine = (i: number) =>
-  JSON.stringify({
-    messages: [
-      { role: 'user', content: `q${i}` },
-      { role: 'assistant', content: `a${i}` },
-    ],
-  });
+const chatLine = minimalChatLine;
 const twelve = Array.from({ length: 12 }, (_, i) => chatLine(i));
 
 describe('jsonDepthOver', () => {
@@ -44,7 +26,7 @@ describe('jsonDepthOver', () => {
 describe('validation of lines that break naive validators', () => {
   it('refuses a line nested 100,000 levels deep as too_deeply_nested, at its line, and checks the rest', async () => {
     const deep = `{"messages": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
-    const report = await validate([...twelve.slice(0, 4), deep, ...twelve.slice(4)].join('\n'));
+    const report = await validateBytes([...twelve.slice(0, 4), deep, ...twelve.slice(4)].join('\n'));
     expect(report.errors).toEqual([expect.objectContaining({ code: 'too_deeply_nested', line: 5 })]);
     expect(report.examples).toBe(12);
   });
@@ -63,12 +45,16 @@ describe('validation of lines that break naive validators', () => {
     });
     expect(depthOf(JSON.parse(line))).toBeGreaterThanOrEqual(MAX_JSON_DEPTH - 1);
     expect(depthOf(JSON.parse(line))).toBeLessThanOrEqual(MAX_JSON_DEPTH);
-    const report = await validate([...twelve, line].join('\n'));
+    const report = await validateBytes([...twelve, line].join('\n'));
     expect(report.errors.map((e) => e.code)).not.toContain('too_deeply_nested');
   });
 
   it('ends with ValidationOutOfTimeError, naming the line, once the deadline has passed', async () => {
-    await expect(validate(twelve.join('\n'), Date.now() - 1)).rejects.toThrow(ValidationOutOfTimeError);
-    await expect(validate(twelve.join('\n'), Date.now() - 1)).rejects.toMatchObject({ lineNumber: 1 });
+    await expect(validateBytes(twelve.join('\n'), { deadline: Date.now() - 1 })).rejects.toThrow(
+      ValidationOutOfTimeError,
+    );
+    await expect(validateBytes(twelve.join('\n'), { deadline: Date.now() - 1 })).rejects.toMatchObject({
+      lineNumber: 1,
+    });
   });
 });

@@ -1,5 +1,9 @@
 import { findModel } from '../../functions/core/catalog.js';
-import type { ValidationOptions } from '../../functions/core/dataset.js';
+import {
+  validateDataset,
+  type ValidationOptions,
+  type ValidationReport,
+} from '../../functions/core/dataset.js';
 import {
   canTransition,
   TERMINAL_STATUSES,
@@ -349,3 +353,24 @@ export const testValidationOptions: ValidationOptions = {
   maxValidationExamples: 1000,
   nEpochs: 'auto',
 };
+
+/** A minimal valid chat line, different for each `i`. */
+export const minimalChatLine = (i: number) =>
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: `q${i}` },
+      { role: 'assistant', content: `a${i}` },
+    ],
+  });
+
+/** Validates bytes or text as one chunk, with the shared test options and any overrides. */
+export const validateBytes = (
+  input: Uint8Array | string,
+  overrides: Partial<ValidationOptions> = {},
+): Promise<ValidationReport> =>
+  validateDataset(
+    async function* () {
+      yield typeof input === 'string' ? new TextEncoder().encode(input) : input;
+    },
+    { ...testValidationOptions, ...overrides },
+  );
