@@ -158,7 +158,8 @@ describe('a job still training after maxTrainingHours', () => {
       new PutObjectCommand({
         Bucket: cloud.bucket,
         Key: 'incoming/slow/tunedrop.json',
-        Body: JSON.stringify({ maxTrainingHours: 0.00001 }),
+        // Many epochs, so that the job is surely still training when the limit is checked.
+        Body: JSON.stringify({ maxTrainingHours: 0.00001, hyperparameters: { nEpochs: 40 } }),
       }),
     );
     const runId = await cloud.drop(SAMPLE, 'incoming/slow/tickets.jsonl');
@@ -166,8 +167,25 @@ describe('a job still training after maxTrainingHours', () => {
     expect(run).toMatchObject({ status: 'TIMED_OUT', error: { code: 'training_timeout' } });
     const job = await openai.fineTuning.jobs.retrieve(run.providerJobId!);
     expect(job.status).toBe('cancelled');
+    // The report no longer says that training will start: it says how the run ended.
+    await untilReportSays(runId, 'Validation passed, but the run TIMED OUT');
+    expect(JSON.parse(await text(`runs/${runId}/validation.json`))).toMatchObject({
+      verdict: 'valid',
+      outcome: { status: 'TIMED_OUT', code: 'training_timeout' },
+    });
   });
 });
+
+/** Waits until the run's validation.md says `wanted` (the step that records the end rewrites it after). */
+async function untilReportSays(runId: string, wanted: string): Promise<void> {
+  let report = '';
+  for (let i = 0; i < 200; i++) {
+    report = await text(`runs/${runId}/validation.md`);
+    if (report.includes(wanted)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`runs/${runId}/validation.md never said "${wanted}"; it says:\n${report.slice(0, 500)}`);
+}
 
 /**
  * Waits until the run's job is training at the provider. The run itself may not say so: parked until the
@@ -205,6 +223,7 @@ describe('a run stopped from the console (StopExecution)', () => {
     const run = await cloud.waitForRun(runId, { timeoutMs: 30_000 });
     expect(run).toMatchObject({ status: 'CANCELLED', error: { code: 'execution_stopped' } });
     expect((await openai.fineTuning.jobs.retrieve(run.providerJobId!)).status).toBe('cancelled');
+    await untilReportSays(runId, 'Validation passed, but the run was CANCELLED');
   });
 });
 
