@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { once } from 'node:events';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -8,11 +8,19 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { checkModel, findModel } from '../core/catalog.js';
+import { checkModel, DEFAULT_MODEL, findModel } from '../core/catalog.js';
 import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
-import { validateDataset, validationOptionsFor, type ValidationReport } from '../core/dataset.js';
+import {
+  validateDataset,
+  validationOptionsFor,
+  type DatasetIssue,
+  type ValidationReport,
+} from '../core/dataset.js';
+import { ISSUE_CODES } from '../core/issue-codes.js';
+import { issue } from '../core/issue-list.js';
+import { plural } from '../core/dataset-report.js';
 import { readJsonlLines } from '../core/jsonl.js';
-import { renderValidationMarkdown } from '../core/report.js';
+import { renderValidationMarkdown, withRunIssues } from '../core/report.js';
 import { splitDataset } from '../core/split.js';
 import { tokenCounterFor } from '../core/token-counter.js';
 import { awsRedriveDeps } from '../adapters/aws-redrive.js';
@@ -122,20 +130,30 @@ export async function main(
     }
     if (!file) throw new UsageError(`${command} needs a FILE`);
     if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
-    if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
+    if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
+    if (!statSync(file).isFile())
+      throw new UsageError(`${file} is not a file (a directory?); give one JSONL file`);
     if (command === 'prepare' && !values.out) throw new UsageError('prepare needs --out DIR');
 
-    const config = await loadConfig(values.config, {
+    const flags = {
       ...(values.model ? { model: values.model } : {}),
       ...(values.convert ? { convertLegacyFormat: true } : {}),
-    });
+    };
+    // The command line's own mistakes are usage errors (exit 2); the settings file's are problems of
+    // the run, reported with the data's as the pipeline reports them (exit 1).
+    if (values.model) {
+      const flagged = checkModel(values.model, new Date().toISOString().slice(0, 10));
+      if (!flagged.ok) throw new UsageError(`${flagged.message}. ${flagged.fix}`);
+    }
+    const { config, issues: runIssues } = await loadConfig(values.config, flags);
     const check = checkModel(config.model, new Date().toISOString().slice(0, 10));
-    if (!check.ok) throw new UsageError(`${check.message}. ${check.fix}`);
-    const model = findModel(config.model)!;
+    if (!check.ok)
+      runIssues.push(issue('model_not_available', `${values.config}: ${check.message}`, check.fix));
+    const model = check.ok ? check.model : findModel(DEFAULT_MODEL)!;
 
     // Tokenizing dominates: large files are tokenized on every core while this thread parses and checks.
     const counter = tokenCounterFor(statSync(file).size, availableParallelism());
-    const report = await validate(() => createReadStream(file), {
+    const checked = await validate(() => createReadStream(file), {
       ...validationOptionsFor(config, model),
       counter,
       sizeBytes: statSync(file).size,
@@ -146,6 +164,7 @@ export async function main(
         throw new InternalValidationError(file, error);
       })
       .finally(() => counter.close());
+    const report = withRunIssues(checked, runIssues);
     const verdictCode = report.verdict === 'valid' ? 0 : 1;
     if (command === 'validate' || report.verdict === 'invalid') {
       out(values.json ? `${JSON.stringify(report, null, 2)}\n` : describe(report, file));
@@ -171,21 +190,49 @@ export async function main(
   }
 }
 
-async function loadConfig(path: string | undefined, overrides: Record<string, unknown>): Promise<RunConfig> {
-  let fromFile: Record<string, unknown> | undefined;
-  if (path) {
-    try {
-      // As in the bucket: a settings file is small, and refused before it is read whole.
-      if (statSync(path).size > MAX_CONFIG_BYTES)
-        throw new Error(`it is over ${MAX_CONFIG_BYTES / 1024} KB; keep only the settings you change`);
-      fromFile = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-    } catch (error) {
-      throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+/**
+ * The run's settings from a settings file and the flags. A file that cannot be read is a usage error;
+ * one that is too large, not JSON or not valid gives the pipeline's issues (config_too_large,
+ * invalid_config), and the defaults stand in so that the data is still checked.
+ */
+async function loadConfig(
+  path: string | undefined,
+  flags: Record<string, unknown>,
+): Promise<{ config: RunConfig; issues: DatasetIssue[] }> {
+  const fallback = resolveRunConfig(flags);
+  if (!fallback.ok) throw new UsageError(fallback.problems.join('; '));
+  if (!path) return { config: fallback.config, issues: [] };
+  let text: string;
+  try {
+    // As in the bucket: a settings file is small, and refused before it is read whole.
+    if (statSync(path).size > MAX_CONFIG_BYTES) {
+      const message = `${path} is larger than ${MAX_CONFIG_BYTES / 1024} KB, the most tunedrop reads of run settings; it was not read`;
+      return {
+        config: fallback.config,
+        issues: [issue('config_too_large', message, ISSUE_CODES.config_too_large.fix)],
+      };
     }
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
   }
-  const resolved = resolveRunConfig(fromFile, overrides);
-  if (!resolved.ok) throw new UsageError(`${path ?? 'options'}: ${resolved.problems.join('; ')}`);
-  return resolved.config;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    const message = `${path} is not valid JSON: ${(error as Error).message}`;
+    return {
+      config: fallback.config,
+      issues: [issue('invalid_config', message, `Fix the JSON in ${path}.`)],
+    };
+  }
+  const resolved = resolveRunConfig(parsed as Record<string, unknown>, flags);
+  if (resolved.ok) return { config: resolved.config, issues: [] };
+  const fix = `Correct ${path}; docs/configuration.md lists every setting.`;
+  return {
+    config: fallback.config,
+    issues: resolved.problems.map((problem) => issue('invalid_config', `${path}: ${problem}`, fix)),
+  };
 }
 
 async function prepare(
@@ -215,8 +262,14 @@ async function prepare(
     },
   );
   await Promise.all(Object.values(streams).map((s) => new Promise((resolve) => s.end(resolve))));
+  // As the pipeline does: no validation file when nothing was held out (the provider refuses an empty one).
+  if (counts.validation === 0) await rm(paths.validation);
+  const validationNote =
+    counts.validation === 0
+      ? 'no validation file (too few examples to hold any out)'
+      : `${paths.validation} (${plural(counts.validation, 'example')})`;
   out(
-    `${describe(report, file)}\nWrote ${paths.training} (${counts.training} examples) and ${paths.validation} (${counts.validation} examples).\n`,
+    `${describe(report, file)}\nWrote ${paths.training} (${plural(counts.training, 'example')}) and ${validationNote}.\n`,
   );
   if (report.conversion) {
     const c = report.conversion;

@@ -56,9 +56,11 @@ export function classifyLine(text: string, lineNumber: number, issues: IssueList
       );
       return { kind: 'not_jsonl' };
     }
+    // A carriage return inside a line: the file ends its lines with \r alone (old Mac style).
+    const returns = text.includes('\r') ? '; the line holds carriage returns (\\r): end lines with \\n' : '';
     issues.error(
       'invalid_json',
-      `not valid JSON at column ${jsonErrorColumn(text)}: ${plainJsonError(error as Error)}`,
+      `not valid JSON at column ${jsonErrorColumn(text)}: ${plainJsonError(error as Error)}${returns}`,
       'Each line must be one complete JSON object; check quotes, commas and brackets on this line.',
       lineNumber,
     );
@@ -179,8 +181,18 @@ export function jsonDepthOver(text: string, limit: number): boolean {
 
 /** V8's JSON.parse message without its own positions (which count within the line, not the file). */
 function plainJsonError(error: Error): string {
-  return error.message
-    .replace(/ in JSON at position \d+.*$/s, '')
-    .replace(/,? "[\s\S]*" is not valid JSON$/, '')
-    .trim();
+  return (
+    error.message
+      .replace(/ in JSON at position \d+.*$/s, '')
+      .replace(/,? "[\s\S]*" is not valid JSON$/, '')
+      .replace(/\s*\(line \d+ column \d+\)/, '')
+      // An invisible character (a BOM inside a line, a zero-width space, a control character) is named
+      // by its code point: matching control characters is the point here.
+      .replace(
+        // eslint-disable-next-line no-control-regex
+        /[\u200b-\u200f\u2028\u2029\ufeff\u0000-\u001f]/g,
+        (c) => `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+      )
+      .trim()
+  );
 }

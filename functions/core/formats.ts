@@ -94,7 +94,15 @@ class Problems {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 const typeName = (value: unknown) =>
-  value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+  value === null
+    ? 'null'
+    : Array.isArray(value)
+      ? value.length === 0
+        ? 'an empty list'
+        : 'a list'
+      : typeof value === 'object'
+        ? 'an object'
+        : `a ${typeof value}`;
 
 export function checkChatExample(example: Record<string, unknown>, context: CheckContext): CheckResult {
   const problems = new Problems();
@@ -163,6 +171,16 @@ export function checkPreferenceExample(example: Record<string, unknown>, context
     if (checked) checkToolUse(checked, key, declared, problems, new Map(ids));
   }
   checkStrings(example, context, problems);
+  if (
+    outputs.length === 2 &&
+    JSON.stringify(example.preferred_output) === JSON.stringify(example.non_preferred_output)
+  ) {
+    problems.warn(
+      'identical_preference',
+      'the preferred and the non-preferred output are the same, so the pair teaches no preference',
+      'Give the pair two different answers, the better one as preferred_output, or drop it.',
+    );
+  }
   if (problems.list.length > 0 || !input) return { problems: problems.list, warnings: problems.warnings };
   const inputTools = isObject(example.input) ? example.input.tools : undefined;
   return {
@@ -275,7 +293,7 @@ function checkMessage(message: unknown, path: string, problems: Problems, rules:
       if (!hasCalls)
         problems.add(
           'missing_content',
-          `${path} has neither "content" nor "tool_calls"`,
+          `${path} has neither "content" nor "tool_calls"${typeof message.refusal === 'string' ? ' (a "refusal" alone is not an answer to train on)' : ''}`,
           'Give the assistant message its answer in "content", or the calls it makes in "tool_calls".',
         );
     } else {

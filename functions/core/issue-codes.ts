@@ -315,6 +315,11 @@ export const ISSUE_CODES = {
     when: 'the same example as an earlier line',
     fix: 'Remove the copies unless they are meant to weigh more.',
   },
+  identical_preference: {
+    severity: 'warning',
+    when: 'a preference pair whose preferred and non-preferred outputs are the same: it teaches nothing',
+    fix: 'Give the pair two different answers, or drop it.',
+  },
   duplicate_key: {
     severity: 'warning',
     when: 'a key written twice in one object: only its last value is read, as the provider reads it',

@@ -9,7 +9,7 @@ import {
   type ValidationReport,
 } from '../core/dataset.js';
 import type { ErrorCode } from '../core/issue-codes.js';
-import { whereIs } from '../core/issue-list.js';
+import { issue, whereIs } from '../core/issue-list.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } from '../core/report.js';
 import {
@@ -469,5 +469,5 @@ function suffixFor(family: string): string {
 }
 
 function runIssue(code: ErrorCode, message: string, fix: string): DatasetIssue {
-  return { code, severity: 'error', message, fix };
+  return issue(code, message, fix);
 }

@@ -1,5 +1,5 @@
 import { validateDataset } from '../../functions/core/dataset.js';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../functions/cli/main.js';
@@ -76,11 +76,39 @@ describe('tunedrop validate', () => {
     expect(off.code).toBe(0);
   });
 
-  it('refuses a config file over 64 KB with exit 2, before reading it', async () => {
+  it('reports a config file over 64 KB as config_too_large (exit 1), without reading it', async () => {
     const big = file('big.json', JSON.stringify({ suffix: 'x', padding: 'y'.repeat(70_000) }));
-    const { code, err } = await run('validate', file('ok.jsonl', chatDataset(20)), '--config', big);
-    expect(code).toBe(2);
-    expect(err).toContain('over 64 KB');
+    const { code, out } = await run('validate', file('ok.jsonl', chatDataset(20)), '--config', big, '--json');
+    expect(code).toBe(1);
+    expect(JSON.parse(out).errors[0]).toMatchObject({ code: 'config_too_large' });
+  });
+
+  it("reports a settings file's problems as the pipeline does, with the data still checked (exit 1)", async () => {
+    const data = file('data.jsonl', chatDataset(20).replace('"role":"assistant"', '"role":"bot"'));
+    const retired = await run(
+      'validate',
+      data,
+      '--json',
+      '--config',
+      file('r.json', '{"model": "davinci-002"}'),
+    );
+    expect(retired.code).toBe(1);
+    expect(JSON.parse(retired.out).errors.map((e: { code: string }) => e.code)).toEqual([
+      'model_not_available',
+      'unknown_role',
+    ]);
+    const bad = await run(
+      'validate',
+      data,
+      '--json',
+      '--config',
+      file('b.json', '{"validationRatio": 2, "modle": 1}'),
+    );
+    expect(
+      JSON.parse(bad.out).errors.filter((e: { code: string }) => e.code === 'invalid_config'),
+    ).toHaveLength(2);
+    const notJson = await run('validate', data, '--json', '--config', file('n.json', '{oops'));
+    expect(JSON.parse(notJson.out).errors[0]).toMatchObject({ code: 'invalid_config' });
   });
 
   it('exits 2 on usage errors: no file, unknown command, unknown flag, retired model', async () => {
@@ -118,6 +146,21 @@ describe('tunedrop validate', () => {
 });
 
 describe('tunedrop prepare', () => {
+  it('writes no validation file when the split holds nothing out (10 examples), as the pipeline', async () => {
+    const out = join(dir, 'split-ten');
+    const { code, out: said } = await run('prepare', file('ten.jsonl', chatDataset(10)), '--out', out);
+    expect(code).toBe(0);
+    expect(readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n')).toHaveLength(10);
+    expect(existsSync(join(out, 'validation.jsonl'))).toBe(false);
+    expect(said).toContain('no validation file');
+  });
+
+  it('says a directory is not a file (exit 2)', async () => {
+    const { code, err } = await run('validate', dir);
+    expect(code).toBe(2);
+    expect(err).toContain('is not a file');
+  });
+
   it('writes the same split the pipeline makes', async () => {
     const out = join(dir, 'split');
     const { code } = await run('prepare', file('good.jsonl', chatDataset(50)), '--out', out);

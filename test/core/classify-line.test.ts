@@ -80,3 +80,14 @@ describe('reading a file', () => {
     expect(report.warnings).toContainEqual(expect.objectContaining({ code: 'duplicate_key', line: 13 }));
   });
 });
+
+describe('messages of invalid JSON', () => {
+  it('name an invisible character by its code point, and say when a line holds carriage returns', () => {
+    const issues = new IssueList();
+    classifyLine('{"messages": \ufeff[]}', 5, issues);
+    classifyLine('{"messages": []}\r{"messages": []}', 6, issues);
+    expect(issues.errors[0]!.message).toContain('U+FEFF');
+    expect(issues.errors[1]!.message).toContain('carriage returns');
+    expect(issues.errors[1]!.message).not.toMatch(/\(line \d+ column \d+\)/);
+  });
+});

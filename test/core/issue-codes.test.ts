@@ -217,6 +217,12 @@ const cases: Record<string, Case> = {
     clean: withLine(3, { ...msg(user, callOf('c1')), tools: [toolDef()] }),
   },
   duplicate_example: { bad: withLine(3, chat(2)) },
+  identical_preference: {
+    bad: lines(12, (i) =>
+      i === 3 ? { ...dpo(i), non_preferred_output: [{ role: 'assistant', content: `good ${i}` }] } : dpo(i),
+    ),
+    clean: lines(12, dpo),
+  },
   duplicate_key: {
     bad: withLine(
       3,
