@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * What the emulated provider holds: uploaded files, fine-tuning jobs with their events and checkpoints,
+ * and the fine-tuned models they made. Plain data and the operations on it, no HTTP and no timers, so
+ * that every emulated API (OpenAI's, and one day Azure's or Bedrock's) reads and writes the same records.
+ * The records are in OpenAI's shapes, which OpenAI's routes return as they are.
+ */
+
+/** The organization every job belongs to, and whose name fine-tuned models carry. */
+export const ORGANIZATION = 'org-local';
+
+export interface StoredFile {
+  id: string;
+  object: 'file';
+  bytes: number;
+  created_at: number;
+  filename: string;
+  purpose: string;
+  status: 'processed';
+  content: Uint8Array;
+}
+
+export type JobStatus = 'validating_files' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export interface Hyperparameters {
+  n_epochs: number | 'auto';
+  batch_size: number | 'auto';
+  learning_rate_multiplier: number | 'auto';
+}
+export interface Job {
+  object: 'fine_tuning.job';
+  id: string;
+  model: string;
+  created_at: number;
+  finished_at: number | null;
+  fine_tuned_model: string | null;
+  organization_id: string;
+  result_files: string[];
+  status: JobStatus;
+  validation_file: string | null;
+  training_file: string;
+  hyperparameters: Hyperparameters;
+  trained_tokens: number | null;
+  error: { code: string; message: string; param: string | null } | null;
+  user_provided_suffix: string | null;
+  seed: number;
+  estimated_finish: number | null;
+  integrations: null;
+  metadata: Record<string, string> | null;
+  method: {
+    type: 'supervised' | 'dpo';
+    supervised?: { hyperparameters: Hyperparameters };
+    dpo?: { hyperparameters: Hyperparameters & { beta: number | 'auto' } };
+  };
+}
+export interface JobEvent {
+  object: 'fine_tuning.job.event';
+  id: string;
+  created_at: number;
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  type: 'message' | 'metrics';
+  data?: Record<string, number>;
+}
+export interface Checkpoint {
+  object: 'fine_tuning.job.checkpoint';
+  id: string;
+  created_at: number;
+  fine_tuned_model_checkpoint: string;
+  step_number: number;
+  metrics: Record<string, number>;
+  fine_tuning_job_id: string;
+}
+
+/** A job keeps its last three epochs' checkpoints, as OpenAI's do. */
+const CHECKPOINTS_KEPT = 3;
+
+export const now = () => Math.floor(Date.now() / 1000);
+export const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('base64url')}`;
+export const isFinished = (status: JobStatus) =>
+  status === 'succeeded' || status === 'failed' || status === 'cancelled';
+
+export class Store {
+  private readonly files = new Map<string, StoredFile>();
+  private readonly jobs = new Map<string, Job>();
+  private readonly events = new Map<string, JobEvent[]>();
+  private readonly checkpoints = new Map<string, Checkpoint[]>();
+  private readonly models = new Set<string>();
+
+  addFile(filename: string, purpose: string, content: Uint8Array): StoredFile {
+    const file: StoredFile = {
+      id: newId('file'),
+      object: 'file',
+      bytes: content.length,
+      created_at: now(),
+      filename,
+      purpose,
+      status: 'processed',
+      content,
+    };
+    this.files.set(file.id, file);
+    return file;
+  }
+
+  file(id: string): StoredFile | undefined {
+    return this.files.get(id);
+  }
+
+  /** Oldest first, as uploaded. */
+  allFiles(): StoredFile[] {
+    return [...this.files.values()];
+  }
+
+  deleteFile(id: string): boolean {
+    return this.files.delete(id);
+  }
+
+  /** Adds a job with no events or checkpoints yet. */
+  addJob(job: Job): void {
+    this.jobs.set(job.id, job);
+    this.events.set(job.id, []);
+    this.checkpoints.set(job.id, []);
+  }
+
+  job(id: string): Job | undefined {
+    return this.jobs.get(id);
+  }
+
+  jobsNewestFirst(): Job[] {
+    return [...this.jobs.values()].reverse();
+  }
+
+  /** Appends an event to a job's log; `data` makes it a metrics event. */
+  log(
+    jobId: string,
+    message: string,
+    level: JobEvent['level'] = 'info',
+    data?: Record<string, number>,
+  ): void {
+    this.events.get(jobId)!.push({
+      object: 'fine_tuning.job.event',
+      id: newId('ftevent'),
+      created_at: now(),
+      level,
+      message,
+      type: data ? 'metrics' : 'message',
+      ...(data ? { data } : {}),
+    });
+  }
+
+  eventsNewestFirst(jobId: string): JobEvent[] {
+    return [...this.events.get(jobId)!].reverse();
+  }
+
+  addCheckpoint(
+    jobId: string,
+    checkpoint: Omit<Checkpoint, 'object' | 'id' | 'created_at' | 'fine_tuning_job_id'>,
+  ): void {
+    const list = this.checkpoints.get(jobId)!;
+    list.push({
+      object: 'fine_tuning.job.checkpoint',
+      id: newId('ftckpt'),
+      created_at: now(),
+      ...checkpoint,
+      fine_tuning_job_id: jobId,
+    });
+    if (list.length > CHECKPOINTS_KEPT) list.shift();
+  }
+
+  checkpointsNewestFirst(jobId: string): Checkpoint[] {
+    return [...this.checkpoints.get(jobId)!].reverse();
+  }
+
+  addModel(name: string): void {
+    this.models.add(name);
+  }
+
+  deleteModel(name: string): boolean {
+    return this.models.delete(name);
+  }
+}
