@@ -300,7 +300,7 @@ export function translateError(what: string, error: unknown): TunedropError {
         'training_not_available',
       );
     }
-    // OpenAI's answer to a file over its per-file limit (see local/openai-emulator/server.ts for the source).
+    // OpenAI's answer to a file over its per-file limit (see local/openai-emulator/routes.ts for the source).
     if (error.status === 413 || /file is too large/i.test(reason)) {
       return new ProviderRejectedError(
         `OpenAI refused to ${what} (HTTP ${error.status}): ${reason}`,

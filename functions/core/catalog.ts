@@ -73,7 +73,7 @@ const DPO_GUIDE: CatalogSource = {
 };
 /**
  * gpt-4o-2024-08-06 was DPO's first model when OpenAI launched preference fine-tuning (December 2024),
- * and a live DPO job on it is on record (2024-12-29; see local/openai-emulator/server.ts), though the
+ * and a live DPO job on it is on record (2024-12-29; see local/openai-emulator/job-request.ts), though the
  * DPO guide read on 2026-11-29 lists only the gpt-4.1 family. gpt-4o-mini-2024-07-18 has no such
  * evidence, so it is not offered DPO: what tunedrop accepts must train (#10), and a refused DPO file
  * names the models that offer it.

@@ -306,7 +306,7 @@ describe('webhooks', () => {
 /**
  * Issue #10: what OpenAI refuses, the emulator refuses, in the same way — a 400 at creation for what the
  * request says (suffix, method against model), a job that fails while validating files for what the
- * files hold. Sources are with the checks (local/openai-emulator/training-file.ts and server.ts).
+ * files hold. Sources are with the checks (local/openai-emulator/training-file.ts, job-request.ts and routes.ts).
  */
 describe('what OpenAI refuses', () => {
   const chatLine = (i: number, extra: Record<string, unknown> = {}, user: unknown = `Question ${i}`) =>
