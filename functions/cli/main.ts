@@ -8,7 +8,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { checkModel, DEFAULT_MODEL, findModel } from '../core/catalog.js';
+import { checkModel, DEFAULT_MODEL, findModel, modelNotices } from '../core/catalog.js';
 import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
 import {
   validateDataset,
@@ -146,9 +146,13 @@ export async function main(
       if (!flagged.ok) throw new UsageError(`${flagged.message}. ${flagged.fix}`);
     }
     const { config, issues: runIssues } = await loadConfig(values.config, flags);
-    const check = checkModel(config.model, new Date().toISOString().slice(0, 10));
+    const today = new Date().toISOString().slice(0, 10);
+    const check = checkModel(config.model, today);
     if (!check.ok)
       runIssues.push(issue('model_not_available', `${values.config}: ${check.message}`, check.fix));
+    else
+      for (const notice of modelNotices(check.model, today))
+        runIssues.push(issue(notice.code, notice.message, notice.fix));
     const model = check.ok ? check.model : findModel(DEFAULT_MODEL)!;
 
     // Tokenizing dominates: large files are tokenized on every core while this thread parses and checks.

@@ -35,6 +35,11 @@ export interface ModelInfo {
   sources: Partial<Record<Exclude<TrainingInput, 'text'> | TrainingMethodName, CatalogSource>>;
   /** ISO date after which new jobs are refused, if announced. */
   newJobsUntil?: string;
+  /**
+   * ISO date on which the provider shuts the base model down, and with it every fine-tune of it: the
+   * last day a model trained now can be used is the day before.
+   */
+  shutdownOn?: string;
   /** ISO date on which the model was shut down for fine-tuning; set on retired models only. */
   retiredOn?: string;
   /** What to use instead once it is retired. */
@@ -45,6 +50,16 @@ export const CATALOG_AS_OF = '2026-11-01';
 
 /** OpenAI stops new self-serve fine-tuning jobs on this day for every model. */
 export const OPENAI_NEW_JOBS_UNTIL = '2027-01-06';
+/**
+ * OpenAI shuts down gpt-4o (2024-08-06), gpt-4o-mini, gpt-4.1 and gpt-4.1-mini on this day, "Fine-tuned
+ * versions of these models follow the same shutdown schedule as the base models" (deprecations page as
+ * mirrored, read 2026-11-29; docs/providers.md section C gives the sources).
+ */
+export const OPENAI_SHUTDOWN_2027_01_14 = '2027-01-14';
+/** A run starting this many days or fewer before a model stops taking new jobs is warned. */
+export const RETIRING_WARNING_DAYS = 30;
+/** A model trained this many days or fewer before its base model's shutdown is warned: it will not live long. */
+export const SHUTDOWN_WARNING_DAYS = 90;
 
 const READ_2026_11_01 = '2026-11-01';
 const READ_2026_11_29 = '2026-11-29';
@@ -95,6 +110,7 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     inputs: ['text'],
     sources: { supervised: SUPERVISED_GUIDE, dpo: DPO_GUIDE },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
+    shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
   {
     id: 'gpt-4.1-2025-04-14',
@@ -105,6 +121,7 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     inputs: ['text'],
     sources: { supervised: SUPERVISED_GUIDE, dpo: DPO_GUIDE },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
+    shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
   {
     id: 'gpt-4o-mini-2024-07-18',
@@ -115,6 +132,7 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     inputs: ['text'],
     sources: { supervised: FINE_TUNING_GUIDE },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
+    shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
   {
     id: 'gpt-4o-2024-08-06',
@@ -125,6 +143,7 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     inputs: ['text', 'image'],
     sources: { supervised: FINE_TUNING_GUIDE, image: VISION_GUIDE, dpo: DPO_GPT_4O },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
+    shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
   {
     id: 'gpt-4.1-nano-2025-04-14',
@@ -176,6 +195,30 @@ export const DEFAULT_MODEL = 'gpt-4.1-mini-2025-04-14';
 
 export function findModel(name: string): ModelInfo | undefined {
   return MODEL_CATALOG.find((model) => model.id === name || model.aliases.includes(name));
+}
+
+/** Advice about a model's dates for a run starting `today`: new jobs ending soon, the fine-tune's end. */
+export function modelNotices(
+  model: ModelInfo,
+  today: string,
+): Array<{ code: 'model_retiring' | 'fine_tune_shutdown'; message: string; fix: string }> {
+  const notices: Array<{ code: 'model_retiring' | 'fine_tune_shutdown'; message: string; fix: string }> = [];
+  const daysUntil = (date: string) => Math.round((Date.parse(date) - Date.parse(today)) / 86_400_000);
+  if (model.newJobsUntil && daysUntil(model.newJobsUntil) <= RETIRING_WARNING_DAYS) {
+    notices.push({
+      code: 'model_retiring',
+      message: `${model.id} takes new fine-tuning jobs only until ${model.newJobsUntil} (${daysUntil(model.newJobsUntil)} days from now)`,
+      fix: 'Train what you need before then; after it, use another provider (docs/providers.md).',
+    });
+  }
+  if (model.shutdownOn && daysUntil(model.shutdownOn) <= SHUTDOWN_WARNING_DAYS) {
+    notices.push({
+      code: 'fine_tune_shutdown',
+      message: `the provider shuts ${model.id} down on ${model.shutdownOn} (${daysUntil(model.shutdownOn)} days from now), and every fine-tune of it with it: the model this run trains stops working then`,
+      fix: 'Plan its replacement now, or train on a model with a later shutdown date.',
+    });
+  }
+  return notices;
 }
 
 export type ModelCheck =

@@ -315,6 +315,16 @@ export const ISSUE_CODES = {
     when: 'the same example as an earlier line',
     fix: 'Remove the copies unless they are meant to weigh more.',
   },
+  model_retiring: {
+    severity: 'warning',
+    when: 'the model takes new jobs for 30 days or fewer (catalog `newJobsUntil`)',
+    fix: 'Train what you need before then; afterwards use another provider.',
+  },
+  fine_tune_shutdown: {
+    severity: 'warning',
+    when: 'the provider shuts the base model, and every fine-tune of it, down within 90 days (catalog `shutdownOn`)',
+    fix: "Plan the trained model's replacement.",
+  },
   identical_preference: {
     severity: 'warning',
     when: 'a preference pair whose preferred and non-preferred outputs are the same: it teaches nothing',

@@ -130,11 +130,15 @@ function parseStoredReport(text: string, runId: string): StoredValidationReport 
 /** Adds whole-run problems (configuration, model, budget) in front of the dataset's own. */
 export function withRunIssues(report: ValidationReport, issues: DatasetIssue[]): ValidationReport {
   if (issues.length === 0) return report;
+  const errors = issues.filter((issue) => issue.severity === 'error');
+  const warnings = issues.filter((issue) => issue.severity === 'warning');
   return {
     ...report,
-    verdict: 'invalid',
-    errorCount: report.errorCount + issues.length,
-    errors: [...issues, ...report.errors],
+    verdict: errors.length > 0 ? 'invalid' : report.verdict,
+    errorCount: report.errorCount + errors.length,
+    errors: [...errors, ...report.errors],
+    warningCount: report.warningCount + warnings.length,
+    warnings: [...warnings, ...report.warnings],
   };
 }
 

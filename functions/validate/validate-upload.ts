@@ -1,4 +1,4 @@
-import { checkModel, findModel, DEFAULT_MODEL, type ModelInfo } from '../core/catalog.js';
+import { checkModel, findModel, DEFAULT_MODEL, modelNotices, type ModelInfo } from '../core/catalog.js';
 import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
 import {
   validateDataset,
@@ -211,6 +211,9 @@ async function checkUpload(
   const today = at.slice(0, 10);
   const modelCheck = checkModel(config.model, today);
   if (!modelCheck.ok) runIssues.push(runIssue('model_not_available', modelCheck.message, modelCheck.fix));
+  else
+    for (const notice of modelNotices(modelCheck.model, today))
+      runIssues.push(issue(notice.code, notice.message, notice.fix));
   const model = modelCheck.ok ? modelCheck.model : (findModel(config.model) ?? findModel(DEFAULT_MODEL)!);
   where.modelId = model.id;
 
@@ -336,7 +339,8 @@ function internalErrorReport(where: CrashSite, runId: string, error: unknown): V
           `tunedrop failed unexpectedly while ${where.phase}; this is a bug in tunedrop, not a problem it found in the file`,
           `Report this to the maintainers with the run id ${runId}; the file was not uploaded and no training started.`,
         );
-  const errors = [issue, ...where.issues];
+  const errors = [issue, ...where.issues.filter((found) => found.severity === 'error')];
+  const warnings = where.issues.filter((found) => found.severity === 'warning');
   return {
     verdict: 'invalid',
     format: 'unknown',
@@ -353,9 +357,9 @@ function internalErrorReport(where: CrashSite, runId: string, error: unknown): V
     },
     estimate: { model: where.modelId, epochs: 0, billedTokens: 0, costUsd: 0 },
     errorCount: errors.length,
-    warningCount: 0,
+    warningCount: warnings.length,
     errors,
-    warnings: [],
+    warnings,
   };
 }
 

@@ -1,4 +1,4 @@
-import { checkModel, findModel, trainingCostUsd } from '../../functions/core/catalog.js';
+import { checkModel, findModel, modelNotices, trainingCostUsd } from '../../functions/core/catalog.js';
 import { resolveRunConfig } from '../../functions/core/config.js';
 import { resolveEpochs } from '../../functions/core/epochs.js';
 
@@ -70,6 +70,21 @@ describe('checkModel', () => {
 
   it('refuses every OpenAI model once self-serve fine-tuning has closed', () => {
     expect(checkModel('gpt-4.1-mini', '2027-01-06')).toMatchObject({ ok: false, reason: 'closed' });
+  });
+});
+
+describe('modelNotices', () => {
+  const mini = findModel('gpt-4.1-mini')!;
+  it('warns that new jobs end within 30 days, and not earlier', () => {
+    expect(modelNotices(mini, '2026-12-07').map((n) => n.code)).toContain('model_retiring');
+    expect(modelNotices(mini, '2026-12-05').map((n) => n.code)).not.toContain('model_retiring');
+  });
+
+  it('warns within 90 days of the shutdown that takes the trained model with it', () => {
+    const [notice] = modelNotices(mini, '2026-11-29');
+    expect(notice).toMatchObject({ code: 'fine_tune_shutdown' });
+    expect(notice!.message).toContain('2027-01-14 (46 days from now)');
+    expect(modelNotices(mini, '2026-10-01')).toEqual([]);
   });
 });
 

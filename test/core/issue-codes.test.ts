@@ -325,6 +325,8 @@ const testedElsewhere: Partial<Record<IssueCode, string>> = {
   internal_error: 'a crash or timeout: test/steps/validate-upload.test.ts, test/local/internal-error.test.ts',
   too_few_training_examples: "the split's backstop the planner never reaches: test/core/split.test.ts",
   too_many_image_examples: 'needs 50,001 image examples: the tally is tested in test/core/images.test.ts',
+  model_retiring: "the model's dates against the run's day: test/core/config-and-catalog.test.ts",
+  fine_tune_shutdown: "the model's dates against the run's day: test/core/config-and-catalog.test.ts",
 };
 
 describe('the registry', () => {
