@@ -153,7 +153,9 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     methods: ['supervised', 'dpo'],
     inputs: ['text'],
     sources: { supervised: SUPERVISED_GUIDE, dpo: DPO_GUIDE },
-    retiredOn: '2026-09-28',
+    // OpenAI's deprecations page as mirrored (docs/providers.md, section C; read 2026-11-29): shut down
+    // on 2026-10-23. The 2026-09-28 of the 2026-11-01 catalog had no source.
+    retiredOn: '2026-10-23',
     replacement: 'gpt-4.1-mini-2025-04-14',
   },
   {
@@ -164,7 +166,9 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     methods: ['supervised'],
     inputs: ['text'],
     sources: { supervised: FINE_TUNING_GUIDE },
-    retiredOn: '2026-09-28',
+    // OpenAI's deprecations page as mirrored (docs/providers.md, section C; read 2026-11-29): shut down
+    // on 2026-10-23. The 2026-09-28 of the 2026-11-01 catalog had no source.
+    retiredOn: '2026-10-23',
     replacement: 'gpt-4.1-mini-2025-04-14',
   },
   {
@@ -175,6 +179,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     methods: ['supervised'],
     inputs: ['text'],
     sources: { supervised: FINE_TUNING_GUIDE },
+    // ARCHITECTURE.md's facts (shut down 2026-09-28); a tracker gives 2026-10-23 for ft-davinci-002
+    // (docs/providers.md, section C). Past either way: refused.
     retiredOn: '2026-09-28',
     replacement: 'gpt-4.1-mini-2025-04-14',
   },
@@ -186,6 +192,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     methods: ['supervised'],
     inputs: ['text'],
     sources: { supervised: FINE_TUNING_GUIDE },
+    // ARCHITECTURE.md's facts (shut down 2026-09-28); a tracker gives 2026-10-23 for ft-davinci-002
+    // (docs/providers.md, section C). Past either way: refused.
     retiredOn: '2026-09-28',
     replacement: 'gpt-4.1-mini-2025-04-14',
   },
