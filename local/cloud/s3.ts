@@ -1,6 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import S3rver from 's3rver';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 
@@ -50,6 +55,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     vhostBuckets: false,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
+  writeObjectsAtomically(server);
   const address = (await server.run()) as { port: number };
   const subscriptions: Array<{
     filter: { bucket: string; prefix?: string; suffix?: string };
@@ -137,5 +143,51 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (!options.directory) await rm(directory, { recursive: true, force: true });
     },
+  };
+}
+
+/** The part of s3rver's filesystem store that writing an object uses. */
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string, resource: 'object'): string;
+  putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+  putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+}
+interface S3rverObject {
+  bucket: string;
+  key: string;
+  content: Buffer | Readable;
+  metadata: unknown;
+}
+
+let temporaries = 0;
+
+/**
+ * S3 makes a PUT visible whole or not at all; s3rver streams into the object's file in place, so a read
+ * during a rewrite (reconcile amending a report Record is amending) sees half a file. Here the bytes go
+ * to a file beside it first and are renamed over it: a reader sees the old object or the new one.
+ */
+function writeObjectsAtomically(server: S3rver): void {
+  const store = (server as unknown as { store: S3rverStore }).store;
+  store.putObject = async (object) => {
+    const target = store.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(target), { recursive: true });
+    const temporary = `${target}.${process.pid}.${(temporaries += 1)}.writing`;
+    const md5 = createHash('md5');
+    let size = 0;
+    const chunks: Iterable<Buffer> | AsyncIterable<Buffer> = Buffer.isBuffer(object.content)
+      ? [object.content]
+      : (object.content as AsyncIterable<Buffer>);
+    const file = createWriteStream(temporary);
+    for await (const chunk of chunks) {
+      md5.update(chunk);
+      size += chunk.length;
+      if (!file.write(chunk)) await once(file, 'drain');
+    }
+    file.end();
+    await finished(file);
+    await rename(temporary, target);
+    const digest = md5.digest('hex');
+    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
   };
 }
