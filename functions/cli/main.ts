@@ -16,11 +16,10 @@ import {
   type DatasetIssue,
   type ValidationReport,
 } from '../core/dataset.js';
-import { ISSUE_CODES } from '../core/issue-codes.js';
 import { issue } from '../core/issue-list.js';
-import { plural } from '../core/dataset-report.js';
+import { CONFIG_TOO_LARGE, settingsFromFile } from '../core/run-settings.js';
 import { readJsonlLines } from '../core/jsonl.js';
-import { renderValidationMarkdown, withRunIssues } from '../core/report.js';
+import { count, renderValidationMarkdown, withRunIssues } from '../core/report.js';
 import { splitDataset } from '../core/split.js';
 import { tokenCounterFor } from '../core/token-counter.js';
 import { awsRedriveDeps } from '../adapters/aws-redrive.js';
@@ -196,47 +195,23 @@ export async function main(
 
 /**
  * The run's settings from a settings file and the flags. A file that cannot be read is a usage error;
- * one that is too large, not JSON or not valid gives the pipeline's issues (config_too_large,
- * invalid_config), and the defaults stand in so that the data is still checked.
+ * its content's problems are the run's issues, as in the pipeline (core/run-settings.ts).
  */
 async function loadConfig(
   path: string | undefined,
   flags: Record<string, unknown>,
 ): Promise<{ config: RunConfig; issues: DatasetIssue[] }> {
-  const fallback = resolveRunConfig(flags);
-  if (!fallback.ok) throw new UsageError(fallback.problems.join('; '));
-  if (!path) return { config: fallback.config, issues: [] };
-  let text: string;
+  const usable = resolveRunConfig(flags);
+  if (!usable.ok) throw new UsageError(usable.problems.join('; '));
+  if (!path) return { config: usable.config, issues: [] };
+  let text: string | typeof CONFIG_TOO_LARGE;
   try {
     // As in the bucket: a settings file is small, and refused before it is read whole.
-    if (statSync(path).size > MAX_CONFIG_BYTES) {
-      const message = `${path} is larger than ${MAX_CONFIG_BYTES / 1024} KB, the most tunedrop reads of run settings; it was not read`;
-      return {
-        config: fallback.config,
-        issues: [issue('config_too_large', message, ISSUE_CODES.config_too_large.fix)],
-      };
-    }
-    text = await readFile(path, 'utf8');
+    text = statSync(path).size > MAX_CONFIG_BYTES ? CONFIG_TOO_LARGE : await readFile(path, 'utf8');
   } catch (error) {
     throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    const message = `${path} is not valid JSON: ${(error as Error).message}`;
-    return {
-      config: fallback.config,
-      issues: [issue('invalid_config', message, `Fix the JSON in ${path}.`)],
-    };
-  }
-  const resolved = resolveRunConfig(parsed as Record<string, unknown>, flags);
-  if (resolved.ok) return { config: resolved.config, issues: [] };
-  const fix = `Correct ${path}; docs/configuration.md lists every setting.`;
-  return {
-    config: fallback.config,
-    issues: resolved.problems.map((problem) => issue('invalid_config', `${path}: ${problem}`, fix)),
-  };
+  return settingsFromFile(text, path, ['file', flags]);
 }
 
 async function prepare(
@@ -271,9 +246,9 @@ async function prepare(
   const validationNote =
     counts.validation === 0
       ? 'no validation file (too few examples to hold any out)'
-      : `${paths.validation} (${plural(counts.validation, 'example')})`;
+      : `${paths.validation} (${count(counts.validation, 'example')})`;
   out(
-    `${describe(report, file)}\nWrote ${paths.training} (${plural(counts.training, 'example')}) and ${validationNote}.\n`,
+    `${describe(report, file)}\nWrote ${paths.training} (${count(counts.training, 'example')}) and ${validationNote}.\n`,
   );
   if (report.conversion) {
     const c = report.conversion;

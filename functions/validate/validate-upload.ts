@@ -9,6 +9,7 @@ import {
   type ValidationReport,
 } from '../core/dataset.js';
 import type { ErrorCode } from '../core/issue-codes.js';
+import { CONFIG_TOO_LARGE, settingsFromFile } from '../core/run-settings.js';
 import { issue, whereIs } from '../core/issue-list.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } from '../core/report.js';
@@ -383,80 +384,35 @@ async function loadConfig(
     family === 'default'
       ? `${deps.incomingPrefix}tunedrop.json`
       : `${deps.incomingPrefix}${family}/tunedrop.json`;
-  const fallback = resolveRunConfig(deps.defaults, { suffix: suffixFor(family) });
-  if (!fallback.ok) {
+  const stackDefaults = resolveRunConfig(deps.defaults, { suffix: suffixFor(family) });
+  if (!stackDefaults.ok) {
     // The deployment's settings, not the file: thrown on like an infrastructure failure.
-    throw markInfrastructure(new Error(`stack defaults are invalid: ${fallback.problems.join('; ')}`));
+    throw markInfrastructure(new Error(`stack defaults are invalid: ${stackDefaults.problems.join('; ')}`));
   }
 
   // Anyone who can write under the incoming prefix can write this file: it is read only when small.
   const text = await infrastructure(readSmallObject(deps.store, { bucket, key }, MAX_CONFIG_BYTES));
-  if (text === undefined) return { config: fallback.config, issues: [] };
-  if (text === TOO_LARGE) {
-    return {
-      config: fallback.config,
-      issues: [
-        runIssue(
-          'config_too_large',
-          `${key} is larger than ${MAX_CONFIG_BYTES / 1024} KB, the most tunedrop reads of run settings; it was not read`,
-          `Keep only the settings you need in ${key} (docs/configuration.md lists them; a few hundred bytes is typical), or delete it to use the stack's defaults.`,
-        ),
-      ],
-    };
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    return {
-      config: fallback.config,
-      issues: [
-        runIssue(
-          'invalid_config',
-          `${key} is not valid JSON: ${(error as Error).message}`,
-          `Fix the JSON in ${key}.`,
-        ),
-      ],
-    };
-  }
-  const resolved = resolveRunConfig(
-    deps.defaults,
-    { suffix: suffixFor(family) },
-    parsed as Record<string, unknown>,
-  );
-  if (resolved.ok) return { config: resolved.config, issues: [] };
-  return {
-    config: fallback.config,
-    issues: resolved.problems.map((problem) =>
-      runIssue(
-        'invalid_config',
-        `${key}: ${problem}`,
-        `Correct ${key}; docs/configuration.md lists every setting.`,
-      ),
-    ),
-  };
+  return settingsFromFile(text, key, [deps.defaults, { suffix: suffixFor(family) }, 'file']);
 }
 
-const TOO_LARGE = Symbol('too large');
-
 /**
- * An object's text, or TOO_LARGE without reading past `maxBytes` (the size S3 reports is checked first,
+ * An object's text, or CONFIG_TOO_LARGE without reading past `maxBytes` (the size S3 reports is checked first,
  * and the read stops at the limit whatever it said), or undefined when there is no such object.
  */
 async function readSmallObject(
   store: ObjectStore,
   ref: { bucket: string; key: string },
   maxBytes: number,
-): Promise<string | typeof TOO_LARGE | undefined> {
+): Promise<string | typeof CONFIG_TOO_LARGE | undefined> {
   const head = await store.head(ref);
   if (!head) return undefined;
-  if (head.size !== undefined && head.size > maxBytes) return TOO_LARGE;
+  if (head.size !== undefined && head.size > maxBytes) return CONFIG_TOO_LARGE;
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     for await (const chunk of store.read(ref)) {
       size += chunk.length;
-      if (size > maxBytes) return TOO_LARGE; // leaving the loop closes the stream
+      if (size > maxBytes) return CONFIG_TOO_LARGE; // leaving the loop closes the stream
       chunks.push(chunk);
     }
   } catch (error) {
