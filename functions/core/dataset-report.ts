@@ -1,3 +1,4 @@
+import { count } from './report.js';
 import { trainingCostUsd } from './catalog.js';
 import { megabytes } from './dataset-lines.js';
 import type { DatasetScan } from './dataset-scan.js';
@@ -40,7 +41,7 @@ export function buildReport(
   if (scan.examples < MIN_EXAMPLES && !scan.empty && issues.errorCount === 0) {
     issues.error(
       'too_few_examples',
-      `the file has ${plural(scan.examples, 'example')}; fine-tuning needs at least ${MIN_EXAMPLES}`,
+      `the file has ${count(scan.examples, 'example')}; fine-tuning needs at least ${MIN_EXAMPLES}`,
     );
   }
   const imageError = images.fileError();
@@ -107,17 +108,15 @@ export function buildReport(
   };
 }
 
-export const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-
 function describeConversion(markers: LegacyMarkers, changes: ConversionChanges): string {
   const parts = [
     markers.separator
-      ? `separator ${JSON.stringify(markers.separator)} stripped from ${plural(changes.separatorStripped, 'prompt')}`
+      ? `separator ${JSON.stringify(markers.separator)} stripped from ${count(changes.separatorStripped, 'prompt')}`
       : 'no common separator found',
     markers.endToken
-      ? `end token ${JSON.stringify(markers.endToken)} stripped from ${plural(changes.endTokenStripped, 'completion')}`
+      ? `end token ${JSON.stringify(markers.endToken)} stripped from ${count(changes.endTokenStripped, 'completion')}`
       : 'no common end token found',
-    `leading space removed from ${plural(changes.leadingSpaceRemoved, 'completion')}`,
+    `leading space removed from ${count(changes.leadingSpaceRemoved, 'completion')}`,
   ];
   return `${parts.join(', ')}.`;
 }
