@@ -7,6 +7,29 @@
  * Change this table, not the code, when OpenAI changes a price, a date or what a model trains on.
  */
 
+/**
+ * Who trains the model. One line of a family's tunedrop.json (`"provider"`) picks one; the catalog
+ * holds each provider's models apart, since the same model name has other dates and prices on each.
+ */
+export const PROVIDERS = ['openai', 'azure-openai', 'bedrock'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/** Providers as people write them in prose and fixes. */
+export const PROVIDER_TITLES: Readonly<Record<ProviderName, string>> = {
+  openai: 'OpenAI',
+  'azure-openai': 'Azure OpenAI',
+  bedrock: 'Amazon Bedrock',
+};
+
+/**
+ * How the provider wants a training line written. tunedrop checks and splits every file as OpenAI
+ * chat (or preference) lines; the provider adapter writes each line in this format on upload.
+ * - `openai-chat`: as is (OpenAI and Azure OpenAI).
+ * - `bedrock-conversation-2024`: Amazon Nova's records (system and messages of content blocks).
+ * - `prompt-completion`: one `{"prompt", "completion"}` per line (Meta Llama on Bedrock).
+ */
+export type DataFormat = 'openai-chat' | 'bedrock-conversation-2024' | 'prompt-completion';
+
 /** What an example may contain for the model to train on it. */
 export type TrainingInput = 'text' | 'image';
 export type TrainingMethodName = 'supervised' | 'dpo';
@@ -20,17 +43,53 @@ export interface CatalogSource {
   note?: string;
 }
 
+/** A hyperparameter's allowed values at a provider that checks them itself (Bedrock does, at create). */
+export interface HyperparameterRange {
+  min: number;
+  max: number;
+  /** What the provider uses when tunedrop sends nothing (or "auto"). */
+  default: number;
+}
+
 export interface ModelInfo {
+  /** Who trains it; the same id may be listed once per provider. */
+  provider: ProviderName;
   /** The snapshot name the provider expects in `model`. */
   id: string;
   /** Names a user may write instead of the snapshot. */
   aliases: string[];
   /** Longest training example in tokens. */
   maxExampleTokens: number;
-  trainingUsdPerMillionTokens: number;
-  methods: TrainingMethodName[];
+  /** USD per 1M billed training tokens; null where no source gives the price (the cost is then unknown). */
+  trainingUsdPerMillionTokens: number | null;
+  /** Where the price comes from, when it is not the provider's pricing page named in this file's header. */
+  priceSource?: CatalogSource;
+  /** How a line is written for this provider. @default 'openai-chat' */
+  dataFormat?: DataFormat;
+  /**
+   * Ranges the provider enforces when the job is created (Bedrock): tunedrop checks them at validation,
+   * before anything is uploaded. Absent where the provider resolves "auto" itself (OpenAI, Azure).
+   */
+  hyperparameters?: {
+    epochs: HyperparameterRange;
+    learningRate: HyperparameterRange;
+    /** Nova only. */
+    learningRateWarmupSteps?: HyperparameterRange;
+    source: CatalogSource;
+  };
+  /** Fewest training examples the provider accepts. @default 10 (OpenAI's and Azure's minimum) */
+  minExamples?: number;
+  /** Most training plus validation examples the provider accepts, if it limits them. */
+  maxExamples?: number;
+  /** Whether the provider trains with a validation file for this model. @default true */
+  takesValidationFile?: boolean;
+  /** Words the provider's training refuses inside any message (Nova's reserved words). */
+  reservedWords?: readonly string[];
+  /** A warning every run on this model gets (a limit on who may still train it). */
+  accessNote?: { message: string; fix: string; source: CatalogSource };
+  methods: readonly TrainingMethodName[];
   /** What its training examples may contain: every model trains on text; some on images too. */
-  inputs: TrainingInput[];
+  inputs: readonly TrainingInput[];
   /** The source of each input beyond text and of each method. */
   sources: Partial<Record<Exclude<TrainingInput, 'text'> | TrainingMethodName, CatalogSource>>;
   /** ISO date after which new jobs are refused, if announced. */
@@ -100,8 +159,9 @@ const DPO_GPT_4O: CatalogSource = {
 // Reinforcement fine-tuning (https://developers.openai.com/api/docs/guides/reinforcement-fine-tuning,
 // read 2026-11-29) is for reasoning models (o4-mini-2025-04-16); no model in this catalog offers it.
 
-export const MODEL_CATALOG: readonly ModelInfo[] = [
+const OPENAI_MODELS: readonly ModelInfo[] = [
   {
+    provider: 'openai',
     id: 'gpt-4.1-mini-2025-04-14',
     aliases: ['gpt-4.1-mini'],
     maxExampleTokens: 65_536,
@@ -113,6 +173,7 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
   {
+    provider: 'openai',
     id: 'gpt-4.1-2025-04-14',
     aliases: ['gpt-4.1'],
     maxExampleTokens: 65_536,
@@ -124,6 +185,7 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
   {
+    provider: 'openai',
     id: 'gpt-4o-mini-2024-07-18',
     aliases: ['gpt-4o-mini'],
     maxExampleTokens: 65_536,
@@ -135,6 +197,7 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
   {
+    provider: 'openai',
     id: 'gpt-4o-2024-08-06',
     aliases: ['gpt-4o'],
     maxExampleTokens: 65_536,
@@ -146,6 +209,7 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
   {
+    provider: 'openai',
     id: 'gpt-4.1-nano-2025-04-14',
     aliases: ['gpt-4.1-nano'],
     maxExampleTokens: 65_536,
@@ -159,6 +223,7 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     replacement: 'gpt-4.1-mini-2025-04-14',
   },
   {
+    provider: 'openai',
     id: 'gpt-3.5-turbo-0125',
     aliases: ['gpt-3.5-turbo', 'gpt-3.5-turbo-1106', 'gpt-3.5-turbo-0613'],
     maxExampleTokens: 16_385,
@@ -172,6 +237,7 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     replacement: 'gpt-4.1-mini-2025-04-14',
   },
   {
+    provider: 'openai',
     id: 'davinci-002',
     aliases: [],
     maxExampleTokens: 16_384,
@@ -185,6 +251,7 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     replacement: 'gpt-4.1-mini-2025-04-14',
   },
   {
+    provider: 'openai',
     id: 'babbage-002',
     aliases: [],
     maxExampleTokens: 16_384,
@@ -199,33 +266,275 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
   },
 ];
 
-export const DEFAULT_MODEL = 'gpt-4.1-mini-2025-04-14';
+/**
+ * Azure OpenAI trains the same OpenAI models through the same API (docs/providers.md, section A), on
+ * Microsoft's schedule. Fine-tuning "retires in two phases: training and deployment": training "no
+ * earlier than" the date below for existing customers only ("Otherwise, training retirement occurs at
+ * base model retirement", which was 2026-10-01 for gpt-4o and gpt-4o-mini, 2026-10-14 for gpt-4.1*),
+ * and deployments of fine-tunes a year after the base model (MSD concepts-model-retirement-schedule,
+ * page date 2026-07-07, read 2026-11-29). Per-model training prices were not found offline (the
+ * pricing page is rendered client-side; Microsoft's cost guide gives $2 per 1M tokens for gpt-4.1
+ * Global "for example purposes only"): the cost of an Azure run is reported as unknown, not guessed.
+ */
+const AZURE_MODELS_PAGE: CatalogSource = {
+  url: 'https://learn.microsoft.com/en-us/azure/foundry/openai/concepts/fine-tuning-considerations',
+  read: READ_2026_11_29,
+  note: 'MSD articles/foundry/includes/fine-tune-supported-models.md (page date 2026-03-05): gpt-4o-mini SFT; gpt-4o, gpt-4.1, gpt-4.1-mini, gpt-4.1-nano SFT and DPO',
+};
+const AZURE_RETIREMENTS: CatalogSource = {
+  url: 'https://learn.microsoft.com/en-us/azure/foundry/openai/concepts/model-retirements',
+  read: READ_2026_11_29,
+  note: 'fine-tune training retires no earlier than the date given, for existing customers only; deployments a year later',
+};
+const AZURE_VISION: CatalogSource = {
+  url: 'https://learn.microsoft.com/en-us/azure/foundry/openai/how-to/fine-tuning-vision',
+  read: READ_2026_11_29,
+  note: 'vision fine-tuning on gpt-4o (2024-08-06) and gpt-4.1 (2025-04-14)',
+};
+const azureAccess = (baseRetired: string): ModelInfo['accessNote'] => ({
+  message: `Azure lets only existing fine-tuning customers train this model since its base model retired on ${baseRetired}; a resource that has never fine-tuned it may be refused`,
+  fix: 'If Azure refuses the job, train on Amazon Bedrock instead: set "provider": "bedrock" in tunedrop.json.',
+  source: AZURE_RETIREMENTS,
+});
+/** Azure's own minimum: "Fine-tuning jobs won't proceed without at least 10 training examples". */
+const AZURE_COMMON = {
+  provider: 'azure-openai',
+  // Not published for Azure separately; the same models, so OpenAI's per-example limit.
+  maxExampleTokens: 65_536,
+  trainingUsdPerMillionTokens: null,
+  minExamples: 10,
+} as const;
 
-export function findModel(name: string): ModelInfo | undefined {
-  return MODEL_CATALOG.find((model) => model.id === name || model.aliases.includes(name));
+const AZURE_MODELS: readonly ModelInfo[] = [
+  {
+    ...AZURE_COMMON,
+    id: 'gpt-4.1-mini-2025-04-14',
+    aliases: ['gpt-4.1-mini'],
+    methods: ['supervised', 'dpo'],
+    inputs: ['text'],
+    sources: { supervised: AZURE_MODELS_PAGE, dpo: AZURE_MODELS_PAGE },
+    newJobsUntil: '2027-04-14',
+    shutdownOn: '2027-10-14',
+    accessNote: azureAccess('2026-10-14'),
+  },
+  {
+    ...AZURE_COMMON,
+    id: 'gpt-4.1-2025-04-14',
+    aliases: ['gpt-4.1'],
+    methods: ['supervised', 'dpo'],
+    inputs: ['text', 'image'],
+    sources: { supervised: AZURE_MODELS_PAGE, dpo: AZURE_MODELS_PAGE, image: AZURE_VISION },
+    newJobsUntil: '2027-04-14',
+    shutdownOn: '2027-10-14',
+    accessNote: azureAccess('2026-10-14'),
+  },
+  {
+    ...AZURE_COMMON,
+    id: 'gpt-4.1-nano-2025-04-14',
+    aliases: ['gpt-4.1-nano'],
+    methods: ['supervised', 'dpo'],
+    inputs: ['text'],
+    sources: { supervised: AZURE_MODELS_PAGE, dpo: AZURE_MODELS_PAGE },
+    newJobsUntil: '2027-04-14',
+    shutdownOn: '2027-10-14',
+    accessNote: azureAccess('2026-10-14'),
+  },
+  {
+    ...AZURE_COMMON,
+    id: 'gpt-4o-2024-08-06',
+    aliases: ['gpt-4o'],
+    methods: ['supervised', 'dpo'],
+    inputs: ['text', 'image'],
+    sources: { supervised: AZURE_MODELS_PAGE, dpo: AZURE_MODELS_PAGE, image: AZURE_VISION },
+    newJobsUntil: '2027-04-01',
+    shutdownOn: '2027-10-01',
+    accessNote: azureAccess('2026-10-01'),
+  },
+  {
+    ...AZURE_COMMON,
+    id: 'gpt-4o-mini-2024-07-18',
+    aliases: ['gpt-4o-mini'],
+    methods: ['supervised'],
+    inputs: ['text'],
+    sources: { supervised: AZURE_MODELS_PAGE },
+    newJobsUntil: '2027-04-01',
+    shutdownOn: '2027-10-01',
+    accessNote: azureAccess('2026-10-01'),
+  },
+];
+
+/**
+ * Amazon Bedrock model customization (docs/providers.md, section B): the `:NNk` customization ids of
+ * https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-fine-tuning.html (read 2026-11-29).
+ * Bedrock checks hyperparameters when the job is created, so their ranges are here and tunedrop checks
+ * them first. Numeric training prices were not found offline (https://aws.amazon.com/bedrock/pricing
+ * renders them client-side): the cost of a Bedrock run is reported as unknown, not guessed.
+ */
+const BEDROCK_MODELS_PAGE: CatalogSource = {
+  url: 'https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-fine-tuning.html',
+  read: READ_2026_11_29,
+};
+const NOVA_DATA: CatalogSource = {
+  url: 'https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html',
+  read: READ_2026_11_29,
+  note: 'bedrock-conversation-2024 records; first turn user, last assistant; reserved words fail the job',
+};
+const NOVA_HYPERPARAMETERS = {
+  epochs: { min: 1, max: 5, default: 2 },
+  learningRate: { min: 1e-6, max: 1e-4, default: 1e-5 },
+  learningRateWarmupSteps: { min: 0, max: 100, default: 10 },
+  source: {
+    url: 'https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-nova-mm.html',
+    read: READ_2026_11_29,
+  },
+} as const;
+const LLAMA_HYPERPARAMETERS = {
+  epochs: { min: 1, max: 10, default: 5 },
+  learningRate: { min: 5e-6, max: 0.1, default: 1e-4 },
+  source: {
+    url: 'https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-meta-llama31.html',
+    read: READ_2026_11_29,
+  },
+} as const;
+/** "If your prompt starts with or contains one of these, the training job will fail due to data issues" (NOVA_DATA). */
+export const NOVA_RESERVED_WORDS = [
+  'User:',
+  'Bot:',
+  'Assistant:',
+  'System:',
+  '<image>',
+  '<video>',
+  '[EOS]',
+] as const;
+const NOVA_COMMON = {
+  provider: 'bedrock',
+  aliases: [],
+  trainingUsdPerMillionTokens: null,
+  dataFormat: 'bedrock-conversation-2024',
+  methods: ['supervised'],
+  inputs: ['text'],
+  sources: { supervised: NOVA_DATA },
+  hyperparameters: NOVA_HYPERPARAMETERS,
+  reservedWords: NOVA_RESERVED_WORDS,
+} as const;
+/**
+ * "Model requirements for training and validation datasets" (https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-prepare.html,
+ * read 2026-11-29): Llama 3.1, input+output at most 16,000 tokens; 100 to 10,000 training plus
+ * validation records ("adjustable using service quotas").
+ */
+const LLAMA_COMMON = {
+  provider: 'bedrock',
+  maxExampleTokens: 16_000,
+  minExamples: 100,
+  maxExamples: 10_000,
+  trainingUsdPerMillionTokens: null,
+  dataFormat: 'prompt-completion',
+  methods: ['supervised'],
+  inputs: ['text'],
+  sources: {
+    supervised: {
+      url: 'https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-code-samples.html',
+      read: READ_2026_11_29,
+      note: 'Llama 3.1 Instruct fine-tunes on {"prompt", "completion"} lines',
+    },
+  },
+  hyperparameters: LLAMA_HYPERPARAMETERS,
+} as const;
+
+const BEDROCK_MODELS: readonly ModelInfo[] = [
+  // Nova's per-record limits were not found offline (docs/providers.md, section B3): the context length
+  // of the customization id (`:128k`, `:300k`, `:256k`) bounds an example. Claude 3 Haiku (EOL
+  // 2026-09-10) and Llama 3.2 (EOL 2026-07-07) are past end of life on Bedrock's model lifecycle page,
+  // and a Legacy model takes no new fine-tuning jobs: not offered.
+  { ...NOVA_COMMON, id: 'amazon.nova-micro-v1:0:128k', aliases: ['nova-micro'], maxExampleTokens: 128_000 },
+  { ...NOVA_COMMON, id: 'amazon.nova-lite-v1:0:300k', aliases: ['nova-lite'], maxExampleTokens: 300_000 },
+  { ...NOVA_COMMON, id: 'amazon.nova-pro-v1:0:300k', aliases: ['nova-pro'], maxExampleTokens: 300_000 },
+  {
+    ...NOVA_COMMON,
+    id: 'amazon.nova-2-lite-v1:0:256k',
+    aliases: ['nova-2-lite'],
+    maxExampleTokens: 256_000,
+    trainingUsdPerMillionTokens: 3.78,
+    priceSource: {
+      url: 'https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonBedrock/current/index.json',
+      read: READ_2026_11_29,
+      note: 'AWS Price List API, USE1-Nova2.0Lite-Customization-Training $0.00378 per 1K tokens (queried 2026-08-02, as quoted by a third-party project; docs/providers.md B7); storage $1.95 per model per month',
+    },
+    // "20,000 train+validation records", reported verified live by a third-party project (docs/providers.md B3).
+    maxExamples: 20_000,
+    // "Validation sets … will not be supported during SFT training" (nova-2-sft-data-prep, read 2026-11-29).
+    takesValidationFile: false,
+  },
+  {
+    ...LLAMA_COMMON,
+    id: 'meta.llama3-1-8b-instruct-v1:0:128k',
+    aliases: ['llama3-1-8b'],
+  },
+  {
+    ...LLAMA_COMMON,
+    id: 'meta.llama3-1-70b-instruct-v1:0:128k',
+    aliases: ['llama3-1-70b'],
+  },
+];
+
+/** Every model of every provider. */
+export const MODEL_CATALOG: readonly ModelInfo[] = [...OPENAI_MODELS, ...AZURE_MODELS, ...BEDROCK_MODELS];
+
+/** The model a run trains when its settings name none. */
+export const DEFAULT_MODELS: Readonly<Record<ProviderName, string>> = {
+  openai: 'gpt-4.1-mini-2025-04-14',
+  'azure-openai': 'gpt-4.1-mini-2025-04-14',
+  // Text-only and the smallest Nova: the cheapest to try.
+  bedrock: 'amazon.nova-micro-v1:0:128k',
+};
+export const DEFAULT_MODEL = DEFAULT_MODELS.openai;
+
+export function findModel(name: string, provider: ProviderName = 'openai'): ModelInfo | undefined {
+  return MODEL_CATALOG.find(
+    (model) => model.provider === provider && (model.id === name || model.aliases.includes(name)),
+  );
 }
 
-/** Advice about a model's dates for a run starting `today`: new jobs ending soon, the fine-tune's end. */
+/** The notices a run on a model may get; each is a warning of the validation report. */
+export type ModelNoticeCode = 'model_retiring' | 'fine_tune_shutdown' | 'model_access_limited';
+
+/**
+ * The settings line that moves a family to another provider: the fix of every refusal that only another
+ * provider can get around (OpenAI's end of new jobs, a model's retirement).
+ */
+export function switchProviderFix(from: ProviderName): string {
+  const others = PROVIDERS.filter((provider) => provider !== from);
+  return `Train on another provider: put "provider": "${others[0]}" (or "${others[1]}") in the family's tunedrop.json (incoming/<family>/tunedrop.json), with a model it trains (docs/configuration.md, "Choosing a provider" in the README).`;
+}
+
+/** Advice about a model for a run starting `today`: new jobs ending soon, the fine-tune's end, access limits. */
 export function modelNotices(
   model: ModelInfo,
   today: string,
-): Array<{ code: 'model_retiring' | 'fine_tune_shutdown'; message: string; fix: string }> {
-  const notices: Array<{ code: 'model_retiring' | 'fine_tune_shutdown'; message: string; fix: string }> = [];
+): Array<{ code: ModelNoticeCode; message: string; fix: string }> {
+  const notices: Array<{ code: ModelNoticeCode; message: string; fix: string }> = [];
   const daysUntil = (date: string) => Math.round((Date.parse(date) - Date.parse(today)) / 86_400_000);
+  const at = PROVIDER_TITLES[model.provider];
   if (model.newJobsUntil && daysUntil(model.newJobsUntil) <= RETIRING_WARNING_DAYS) {
     notices.push({
       code: 'model_retiring',
-      message: `${model.id} takes new fine-tuning jobs only until ${model.newJobsUntil} (${daysUntil(model.newJobsUntil)} days from now)`,
-      fix: 'Train what you need before then; after it, use another provider (docs/providers.md).',
+      message: `${at} takes new fine-tuning jobs for ${model.id} only until ${model.newJobsUntil} (${daysUntil(model.newJobsUntil)} days from now)`,
+      fix: `Train what you need before then; after it, ${switchProviderFix(model.provider).replace(/^Train on/, 'train on')}`,
     });
   }
   if (model.shutdownOn && daysUntil(model.shutdownOn) <= SHUTDOWN_WARNING_DAYS) {
     notices.push({
       code: 'fine_tune_shutdown',
-      message: `the provider shuts ${model.id} down on ${model.shutdownOn} (${daysUntil(model.shutdownOn)} days from now), and every fine-tune of it with it: the model this run trains stops working then`,
+      message: `${at} shuts ${model.id} down on ${model.shutdownOn} (${daysUntil(model.shutdownOn)} days from now), and every fine-tune of it with it: the model this run trains stops working then`,
       fix: 'Plan its replacement now, or train on a model with a later shutdown date.',
     });
   }
+  if (model.accessNote)
+    notices.push({
+      code: 'model_access_limited',
+      message: model.accessNote.message,
+      fix: model.accessNote.fix,
+    });
   return notices;
 }
 
@@ -233,45 +542,55 @@ export type ModelCheck =
   | { ok: true; model: ModelInfo }
   | { ok: false; reason: 'unknown' | 'retired' | 'closed'; message: string; fix: string };
 
-/** Can a new job be created for this model on this day? */
-export function checkModel(name: string, today: string): ModelCheck {
-  const model = findModel(name);
-  const known = MODEL_CATALOG.filter((m) => !m.retiredOn).map((m) => m.id);
+/** The models a provider can still fine-tune (not retired), for fixes that name them. */
+export function modelsOf(provider: ProviderName): string[] {
+  return MODEL_CATALOG.filter((m) => m.provider === provider && !m.retiredOn).map((m) => m.id);
+}
+
+/** Can a new job be created for this model, at this provider, on this day? */
+export function checkModel(name: string, today: string, provider: ProviderName = 'openai'): ModelCheck {
+  const model = findModel(name, provider);
+  const at = PROVIDER_TITLES[provider];
   if (!model) {
+    const elsewhere = PROVIDERS.filter((other) => other !== provider && findModel(name, other));
     return {
       ok: false,
       reason: 'unknown',
-      message: `"${name}" is not a model tunedrop can fine-tune`,
-      fix: `Set "model" to one of: ${known.join(', ')}.`,
+      message: `"${name}" is not a model tunedrop can fine-tune on ${at}${elsewhere.length ? ` (${elsewhere.map((p) => PROVIDER_TITLES[p]).join(' and ')} ${elsewhere.length > 1 ? 'train' : 'trains'} it)` : ''}`,
+      fix: `Set "model" to one of ${at}'s: ${modelsOf(provider).join(', ')}${elsewhere.length ? `; or set "provider": "${elsewhere[0]}"` : ''}.`,
     };
   }
   if (model.retiredOn && model.retiredOn <= today) {
     return {
       ok: false,
       reason: 'retired',
-      message: `${model.id} was shut down for fine-tuning on ${model.retiredOn}`,
-      fix: `Set "model" to ${model.replacement ?? known[0]}.`,
+      message: `${at} shut ${model.id} down for fine-tuning on ${model.retiredOn}`,
+      fix: `Set "model" to ${model.replacement ?? modelsOf(provider)[0]}.`,
     };
   }
   if (model.newJobsUntil && today >= model.newJobsUntil) {
     return {
       ok: false,
       reason: 'closed',
-      message: `OpenAI accepts no new fine-tuning jobs for ${model.id} since ${model.newJobsUntil}`,
-      fix: 'Use another provider (Azure OpenAI or Amazon Bedrock model customization).',
+      message: `${at} accepts no new fine-tuning jobs for ${model.id} since ${model.newJobsUntil}`,
+      fix: switchProviderFix(provider),
     };
   }
   return { ok: true, model };
 }
 
-/** The models that can be fine-tuned on this input today (not retired), for fixes that name them. */
-export function modelsTrainingOn(input: TrainingInput): string[] {
-  return MODEL_CATALOG.filter((model) => !model.retiredOn && model.inputs.includes(input)).map(
-    (model) => model.id,
-  );
+/** The models of a provider that can be fine-tuned on this input today (not retired), for fixes that name them. */
+export function modelsTrainingOn(input: TrainingInput, provider: ProviderName = 'openai'): string[] {
+  return MODEL_CATALOG.filter(
+    (model) => model.provider === provider && !model.retiredOn && model.inputs.includes(input),
+  ).map((model) => model.id);
 }
 
-/** What training costs: billed tokens (training file tokens x epochs) at the model's price, in USD to 1/100 cent. */
-export function trainingCostUsd(model: ModelInfo, billedTokens: number): number {
+/**
+ * What training costs: billed tokens (training file tokens x epochs) at the model's price, in USD to
+ * 1/100 cent; null when no source gives the model's price.
+ */
+export function trainingCostUsd(model: ModelInfo, billedTokens: number): number | null {
+  if (model.trainingUsdPerMillionTokens === null) return null;
   return Math.round((billedTokens * model.trainingUsdPerMillionTokens) / 100) / 10_000;
 }

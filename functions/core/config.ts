@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_MODEL } from './catalog.js';
+import { DEFAULT_MODELS, PROVIDER_TITLES, PROVIDERS, type ProviderName } from './catalog.js';
 
 /**
  * What a run trains and how. Read in one place: stack-wide defaults (set at deploy time) overlaid by an
@@ -16,10 +16,42 @@ export const HyperparametersSchema = z
   })
   .strict();
 
-export const RunConfigSchema = z
+/**
+ * Azure OpenAI's own settings. `trainingType` is the body field Microsoft documents for choosing where a
+ * job trains (MSD fine-tuning-rest.md, `?api-version=2025-04-01-preview`; read 2026-11-29): Standard
+ * (in the resource's region, data residency kept), GlobalStandard (cheaper, data may leave the region),
+ * developerTier (cheapest, preemptible, no SLA). Left out, Azure chooses.
+ */
+export const AzureSettingsSchema = z
+  .object({ trainingType: z.enum(['Standard', 'GlobalStandard', 'developerTier']).optional() })
+  .strict();
+
+/**
+ * Amazon Bedrock's own settings: it takes an absolute learning rate (not a multiplier) and, for Nova,
+ * warm-up steps; their allowed ranges depend on the model (functions/core/catalog.ts), checked at
+ * validation. Left out, Bedrock's defaults apply.
+ */
+export const BedrockSettingsSchema = z
   .object({
-    /** @default gpt-4.1-mini-2025-04-14 */
-    model: z.string().min(1).default(DEFAULT_MODEL),
+    learningRate: z.number().positive().optional(),
+    learningRateWarmupSteps: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+const SETTINGS_KEY: Readonly<Record<Exclude<ProviderName, 'openai'>, 'azure' | 'bedrock'>> = {
+  'azure-openai': 'azure',
+  bedrock: 'bedrock',
+};
+
+const RunConfigObject = z
+  .object({
+    /**
+     * Who trains: "openai", "azure-openai" or "bedrock". The same file, reports, results and run item
+     * for each; credentials and limits differ (README, "Choosing a provider"). @default "openai"
+     */
+    provider: z.enum(PROVIDERS).default('openai'),
+    /** The base model, at the provider. @default the provider's default model (DEFAULT_MODELS) */
+    model: z.string().min(1).optional(),
     /**
      * 1 to 64 characters of the fine-tuned model's name (OpenAI's API spec: minLength 1, maxLength 64,
      * read 2026-11-29); the family name when absent.
@@ -63,8 +95,48 @@ export const RunConfigSchema = z
      * "warning" lets it train and lists them, "off" does not look. @default "error"
      */
     secretScan: z.enum(['error', 'warning', 'off']).default('error'),
+    /** Azure OpenAI's settings; only with "provider": "azure-openai". */
+    azure: AzureSettingsSchema.optional(),
+    /** Amazon Bedrock's settings; only with "provider": "bedrock". */
+    bedrock: BedrockSettingsSchema.optional(),
   })
   .strict();
+
+/**
+ * Settings that one provider has and another does not: each is refused with the provider it belongs to,
+ * rather than ignored (a setting that silently does nothing is a bug the user cannot see).
+ */
+function checkProviderSettings(config: z.infer<typeof RunConfigObject>, context: z.RefinementCtx): void {
+  for (const [provider, key] of Object.entries(SETTINGS_KEY) as Array<[ProviderName, 'azure' | 'bedrock']>) {
+    if (config[key] !== undefined && config.provider !== provider)
+      context.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `"${key}" settings apply to ${PROVIDER_TITLES[provider]} only, and this run trains on ${PROVIDER_TITLES[config.provider]}: set "provider": "${provider}" or remove "${key}"`,
+      });
+  }
+  if (config.provider !== 'bedrock') return;
+  const { batchSize, learningRateMultiplier } = config.hyperparameters;
+  if (learningRateMultiplier !== 'auto')
+    context.addIssue({
+      code: 'custom',
+      path: ['hyperparameters', 'learningRateMultiplier'],
+      message:
+        'Amazon Bedrock takes an absolute learning rate, not a multiplier: remove it and set "bedrock": { "learningRate": … } instead',
+    });
+  if (batchSize !== 'auto')
+    context.addIssue({
+      code: 'custom',
+      path: ['hyperparameters', 'batchSize'],
+      message:
+        'Amazon Bedrock sets the batch size itself for the models tunedrop trains there: remove "batchSize"',
+    });
+}
+
+export const RunConfigSchema = RunConfigObject.superRefine(checkProviderSettings).transform((config) => ({
+  ...config,
+  model: config.model ?? DEFAULT_MODELS[config.provider],
+}));
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;

@@ -79,7 +79,12 @@ export function buildReport(
   const problem =
     trainable && issues.errorCount === 0 ? splitProblem(trainingExamples, plan.validationExamples) : null;
   if (problem) issues.error(problem.code, problem.message, problem.fix);
-  const epochs = resolveEpochs(options.nEpochs, trainingExamples);
+  // Bedrock takes no "auto": its own default applies (catalog); OpenAI and Azure resolve "auto" by size.
+  const bedrockEpochs = options.model.hyperparameters?.epochs.default;
+  const epochs =
+    options.nEpochs === 'auto' && bedrockEpochs !== undefined
+      ? bedrockEpochs
+      : resolveEpochs(options.nEpochs, trainingExamples);
   const billedTokens = trainingTokens * epochs;
   const imageSummary = images.report();
   return {

@@ -94,7 +94,8 @@ export interface ValidationReport {
     model: string;
     epochs: number;
     billedTokens: number;
-    costUsd: number;
+    /** Null when no source gives the model's price (catalog): the cost is unknown, not guessed. */
+    costUsd: number | null;
     /** True when images given as URLs were counted at their largest cost: the real cost is at most this. */
     upperEstimate?: boolean;
   };
@@ -158,7 +159,9 @@ function trainingMethod(
       'Remove "method" from tunedrop.json to train on chat examples (supervised), or write each line as {"input": {"messages": [...]}, "preferred_output": [...], "non_preferred_output": [...]}.',
     );
   } else if ((format === 'chat' || format === 'preference') && !options.model.methods.includes(method)) {
-    const offering = MODEL_CATALOG.filter((m) => !m.retiredOn && m.methods.includes(method)).map((m) => m.id);
+    const offering = MODEL_CATALOG.filter(
+      (m) => m.provider === options.model.provider && !m.retiredOn && m.methods.includes(method),
+    ).map((m) => m.id);
     issues.fileError(
       'method_not_supported',
       `${options.model.id} cannot be fine-tuned with "${method}"`,

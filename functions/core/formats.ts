@@ -454,7 +454,7 @@ function checkImagePart(
     // Once per example: every image of it has the same problem.
     if (rules.imagesRefused) return;
     rules.imagesRefused = true;
-    const vision = modelsTrainingOn('image');
+    const vision = modelsTrainingOn('image', rules.model.provider);
     problems.add(
       'images_not_supported',
       rules.textOnly

@@ -294,6 +294,16 @@ export const ISSUE_CODES = {
     when: 'the estimated cost is over `maxCostUsd`',
     fix: 'Raise "maxCostUsd", pick a cheaper model, or train on less.',
   },
+  setting_out_of_range: {
+    severity: 'error',
+    when: 'a hyperparameter outside the range the provider accepts for the model (Bedrock checks them when the job is created; catalog `hyperparameters`)',
+    fix: 'Set it within the range the message gives, or leave it out for the default.',
+  },
+  budget_uncheckable: {
+    severity: 'error',
+    when: "`maxCostUsd` is set but no source gives the model's training price at its provider (catalog), so the budget cannot be kept",
+    fix: 'Leave "maxCostUsd" out, or pick a model whose price the catalog knows.',
+  },
   validation_format_mismatch: {
     severity: 'error',
     when: 'a supplied validation file in another format than the training file',
@@ -319,6 +329,16 @@ export const ISSUE_CODES = {
     severity: 'warning',
     when: 'the model takes new jobs for 30 days or fewer (catalog `newJobsUntil`)',
     fix: 'Train what you need before then; afterwards use another provider.',
+  },
+  model_access_limited: {
+    severity: 'warning',
+    when: 'the provider trains the model only for some customers (catalog `accessNote`: Azure after a base model retired)',
+    fix: 'If the provider refuses the job, set "provider" to another one in tunedrop.json.',
+  },
+  price_unknown: {
+    severity: 'warning',
+    when: "no source gives the model's training price at its provider (catalog): the run's cost is not estimated",
+    fix: "Check the provider's pricing page before training a large file.",
   },
   fine_tune_shutdown: {
     severity: 'warning',

@@ -193,7 +193,9 @@ export function renderValidationMarkdown(stored: StoredValidationReport): string
   lines.push(`| Epochs | ${r.estimate.epochs} |`);
   lines.push(`| Billed tokens (estimate) | ${atMost}${r.estimate.billedTokens} |`);
   lines.push(
-    `| Cost (estimate) | ${atMost}$${r.estimate.costUsd.toFixed(2)}${atMost ? ` (${upperEstimateReason(images)}) |` : ' |'}`,
+    r.estimate.costUsd === null
+      ? "| Cost (estimate) | unknown: no source gives this model's price (price_unknown) |"
+      : `| Cost (estimate) | ${atMost}$${r.estimate.costUsd.toFixed(2)}${atMost ? ` (${upperEstimateReason(images)}) |` : ' |'}`,
   );
   lines.push('');
   if (r.tokens.histogram.length > 0) {

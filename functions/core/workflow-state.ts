@@ -45,7 +45,7 @@ export const ExecutionInputSchema = z.object({
   method: z.enum(['supervised', 'dpo']).optional(),
   /** Separator and end token to strip when a legacy prompt/completion file is converted to chat. */
   conversion: z.object({ separator: z.string(), endToken: z.string() }).nullable().default(null),
-  estimate: z.object({ billedTokens: z.number(), costUsd: z.number(), epochs: z.number() }),
+  estimate: z.object({ billedTokens: z.number(), costUsd: z.number().nullable(), epochs: z.number() }),
 });
 export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
 

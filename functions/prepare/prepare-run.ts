@@ -22,9 +22,10 @@ const TRAINING_COPY = { [TRAINING_COPY_TAG.key]: TRAINING_COPY_TAG.value };
 export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Promise<PreparedFiles> {
   const keys = runKeys(input.runId);
   await deps.runs.advance(input.runId, 'PREPARING', {
+    provider: input.config.provider,
     baseModel: input.model,
     estimatedTokens: input.estimate.billedTokens,
-    estimatedCostUsd: input.estimate.costUsd,
+    ...(input.estimate.costUsd !== null ? { estimatedCostUsd: input.estimate.costUsd } : {}),
   });
 
   const bucket = input.source.bucket;

@@ -1,4 +1,12 @@
-import { checkModel, findModel, DEFAULT_MODEL, modelNotices, type ModelInfo } from '../core/catalog.js';
+import {
+  checkModel,
+  DEFAULT_MODEL,
+  DEFAULT_MODELS,
+  findModel,
+  modelNotices,
+  PROVIDER_TITLES,
+  type ModelInfo,
+} from '../core/catalog.js';
 import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
 import {
   validateDataset,
@@ -9,6 +17,7 @@ import {
   type ValidationReport,
 } from '../core/dataset.js';
 import type { ErrorCode } from '../core/issue-codes.js';
+import { providerSettingIssues } from '../core/provider-settings.js';
 import { CONFIG_TOO_LARGE, settingsFromFile } from '../core/run-settings.js';
 import { issue, whereIs } from '../core/issue-list.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
@@ -136,6 +145,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
   if (report.verdict === 'invalid') {
     const first = report.errors[0]!;
     await deps.runs.advance(runId, 'REJECTED', {
+      provider: model.provider,
       baseModel: model.id,
       error: {
         name: 'DatasetRejectedError',
@@ -210,12 +220,16 @@ async function checkUpload(
   const runIssues: DatasetIssue[] = [...configIssues];
   where.issues = runIssues;
   const today = at.slice(0, 10);
-  const modelCheck = checkModel(config.model, today);
+  const modelCheck = checkModel(config.model, today, config.provider);
   if (!modelCheck.ok) runIssues.push(runIssue('model_not_available', modelCheck.message, modelCheck.fix));
   else
     for (const notice of modelNotices(modelCheck.model, today))
       runIssues.push(issue(notice.code, notice.message, notice.fix));
-  const model = modelCheck.ok ? modelCheck.model : (findModel(config.model) ?? findModel(DEFAULT_MODEL)!);
+  const model = modelCheck.ok
+    ? modelCheck.model
+    : (findModel(config.model, config.provider) ??
+      findModel(DEFAULT_MODELS[config.provider], config.provider)!);
+  if (modelCheck.ok) runIssues.push(...providerSettingIssues(config, model));
   where.modelId = model.id;
 
   const companionKey = validationCompanionKey(object.key);
@@ -265,11 +279,26 @@ async function checkUpload(
     };
   }
   where.phase = 'estimating the cost';
-  if (config.maxCostUsd !== undefined && report.estimate.costUsd > config.maxCostUsd) {
+  const costUsd = report.estimate.costUsd;
+  if (costUsd === null)
+    runIssues.push(
+      config.maxCostUsd === undefined
+        ? issue(
+            'price_unknown',
+            `no source known to tunedrop gives ${PROVIDER_TITLES[model.provider]}'s training price for ${model.id}, so this run's cost is not estimated`,
+            "Check the provider's pricing page (docs/providers.md names it) before training a large file.",
+          )
+        : runIssue(
+            'budget_uncheckable',
+            `"maxCostUsd": ${config.maxCostUsd} is set, but no source known to tunedrop gives ${PROVIDER_TITLES[model.provider]}'s training price for ${model.id}, so the budget cannot be kept`,
+            'Leave "maxCostUsd" out of tunedrop.json to train without a budget check, or pick a model whose price tunedrop knows (functions/core/catalog.ts).',
+          ),
+    );
+  else if (config.maxCostUsd !== undefined && costUsd > config.maxCostUsd) {
     runIssues.push(
       runIssue(
         'over_budget',
-        `the estimated cost $${report.estimate.costUsd.toFixed(2)} is over the budget maxCostUsd = $${config.maxCostUsd}`,
+        `the estimated cost $${costUsd.toFixed(2)} is over the budget maxCostUsd = $${config.maxCostUsd}`,
         'Raise "maxCostUsd" in tunedrop.json, pick a cheaper model, or train on fewer examples or epochs.',
       ),
     );

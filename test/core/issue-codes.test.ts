@@ -326,6 +326,10 @@ const testedElsewhere: Partial<Record<IssueCode, string>> = {
   too_few_training_examples: "the split's backstop the planner never reaches: test/core/split.test.ts",
   too_many_image_examples: 'needs 50,001 image examples: the tally is tested in test/core/images.test.ts',
   model_retiring: "the model's dates against the run's day: test/core/config-and-catalog.test.ts",
+  model_access_limited: "the catalog's access note of an Azure model: test/core/providers-config.test.ts",
+  price_unknown: 'a model whose price no source gives: test/core/providers-config.test.ts',
+  budget_uncheckable: 'maxCostUsd with a model whose price no source gives: test/core/providers-config.test.ts',
+  setting_out_of_range: "a hyperparameter outside Bedrock's range for the model: test/core/providers-config.test.ts",
   fine_tune_shutdown: "the model's dates against the run's day: test/core/config-and-catalog.test.ts",
 };
 

@@ -131,8 +131,9 @@ describe('workerCounter when a worker dies', () => {
 
 describe('countOrBound', () => {
   it('answers a text that no model could take with its lower bound, above every limit, without merging it', async () => {
-    // 9 MiB of one letter: a single piece, whose merge would hold ~300 MB.
-    const hopeless = 'a'.repeat(9 * 2 ** 20);
+    // 40 MiB of one letter (over the largest model's limit, Nova Lite's 300k, at 128 bytes a token at
+    // most): a single piece, whose merge would hold gigabytes.
+    const hopeless = 'a'.repeat(40 * 2 ** 20);
     expect(tokenLowerBound(hopeless)).toBeGreaterThan(NEVER_FITS_TOKENS);
     expect(countOrBound(hopeless)).toBe(tokenLowerBound(hopeless));
     expect(await inThreadCounter().count([hopeless, 'hi'])).toEqual([tokenLowerBound(hopeless), 1]);
