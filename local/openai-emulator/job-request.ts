@@ -1,5 +1,5 @@
 import { ApiError } from './api-error.js';
-import { newId, now, ORGANIZATION, type Hyperparameters, type Job, type Store } from './store.js';
+import { now, ORGANIZATION, type Hyperparameters, type Job, type Store } from './store.js';
 
 /**
  * OpenAI's create-job request (CreateFineTuningJobRequest in the spec) checked as OpenAI checks it when
@@ -28,7 +28,7 @@ export interface BaseModel {
   methods: ReadonlyArray<MethodType>;
   images: boolean;
 }
-type MethodType = 'supervised' | 'dpo' | 'reinforcement';
+export type MethodType = 'supervised' | 'dpo' | 'reinforcement';
 const BASE_MODELS: readonly BaseModel[] = [
   { snapshot: 'gpt-4.1-mini-2025-04-14', methods: ['supervised', 'dpo'], images: false },
   { snapshot: 'gpt-4.1-2025-04-14', methods: ['supervised', 'dpo'], images: false },
@@ -36,13 +36,38 @@ const BASE_MODELS: readonly BaseModel[] = [
   { snapshot: 'gpt-4o-2024-08-06', methods: ['supervised', 'dpo'], images: true },
   { snapshot: 'o4-mini-2025-04-16', methods: ['reinforcement'], images: false },
 ];
-/** The name without its date is an alias of the snapshot, as OpenAI resolves `gpt-4o-mini`. */
-const MODELS: Record<string, BaseModel> = Object.fromEntries(
-  BASE_MODELS.flatMap((model) => [
-    [model.snapshot, model],
-    [model.snapshot.replace(/-\d{4}-\d{2}-\d{2}$/, ''), model],
-  ]),
-);
+/** The models by name: the name without its date is an alias of the snapshot, as OpenAI resolves `gpt-4o-mini`. */
+export function modelTable(models: readonly BaseModel[]): Record<string, BaseModel> {
+  return Object.fromEntries(
+    models.flatMap((model) => [
+      [model.snapshot, model],
+      [model.snapshot.replace(/-\d{4}-\d{2}-\d{2}$/, ''), model],
+    ]),
+  );
+}
+
+/** What a provider takes in a create-job request; OpenAI's are OPENAI_JOB_RULES. */
+export interface JobRules {
+  models: Record<string, BaseModel>;
+  /** Whether the job keeps the request's `metadata` (OpenAI) or drops it (Azure, see azure-routes.ts). */
+  keepMetadata: boolean;
+  /** The provider's answer to a model it does not fine-tune. */
+  unknownModel(name: string): ApiError;
+  /** Checks the provider's own body fields (Azure's `trainingType`); throws ApiError. */
+  checkExtra?(body: Record<string, unknown>): void;
+}
+
+export const OPENAI_JOB_RULES: JobRules = {
+  models: modelTable(BASE_MODELS),
+  keepMetadata: true,
+  unknownModel: (name) =>
+    new ApiError(
+      400,
+      `Model ${name} is not available for fine-tuning or does not exist.`,
+      'model',
+      'model_not_available',
+    ),
+};
 
 interface MethodRequest {
   type?: string;
@@ -50,9 +75,15 @@ interface MethodRequest {
   dpo?: { hyperparameters?: Partial<Hyperparameters> };
 }
 
-/** A new job, validating_files, from a create-job request body; an ApiError when OpenAI refuses it. */
-export function jobFromRequest(body: Record<string, unknown>, store: Store): { job: Job; base: BaseModel } {
-  const base = baseModel(body.model);
+/** A new job, validating_files, from a create-job request body; an ApiError when the provider refuses it. */
+export function jobFromRequest(
+  body: Record<string, unknown>,
+  store: Store,
+  rules: JobRules = OPENAI_JOB_RULES,
+): { job: Job; base: BaseModel } {
+  const base = rules.models[String(body.model)];
+  if (!base) throw rules.unknownModel(String(body.model));
+  rules.checkExtra?.(body);
   const trainingFile = checkFiles(body, store);
   const suffix = checkSuffix(body.suffix);
   const method = (body.method ?? { type: 'supervised' }) as MethodRequest;
@@ -63,7 +94,7 @@ export function jobFromRequest(body: Record<string, unknown>, store: Store): { j
   });
   const job: Job = {
     object: 'fine_tuning.job',
-    id: newId('ftjob'),
+    id: store.newId('ftjob'),
     model: base.snapshot,
     created_at: now(),
     finished_at: null,
@@ -80,25 +111,13 @@ export function jobFromRequest(body: Record<string, unknown>, store: Store): { j
     seed: typeof body.seed === 'number' ? body.seed : Math.floor(Math.random() * 2 ** 31),
     estimated_finish: null,
     integrations: null,
-    metadata: (body.metadata as Record<string, string> | undefined) ?? null,
+    metadata: rules.keepMetadata ? ((body.metadata as Record<string, string> | undefined) ?? null) : null,
     method:
       type === 'dpo'
         ? { type, dpo: { hyperparameters: { ...hyperparameters, beta: 'auto' } } }
         : { type, supervised: { hyperparameters } },
   };
   return { job, base };
-}
-
-function baseModel(name: unknown): BaseModel {
-  const base = MODELS[String(name)];
-  if (!base)
-    throw new ApiError(
-      400,
-      `Model ${String(name)} is not available for fine-tuning or does not exist.`,
-      'model',
-      'model_not_available',
-    );
-  return base;
 }
 
 /** The training file's id, once it and the validation file (if any) are known files. */

@@ -21,7 +21,20 @@ export interface StoredFile {
   content: Uint8Array;
 }
 
-export type JobStatus = 'validating_files' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+/**
+ * OpenAI's six statuses, and the three of a paused job (pausing, paused, resuming), which only an API
+ * with pause and resume (Azure's, see azure-routes.ts) brings a job into.
+ */
+export type JobStatus =
+  | 'validating_files'
+  | 'queued'
+  | 'running'
+  | 'pausing'
+  | 'paused'
+  | 'resuming'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled';
 export interface Hyperparameters {
   n_epochs: number | 'auto';
   batch_size: number | 'auto';
@@ -76,7 +89,10 @@ export interface Checkpoint {
 const CHECKPOINTS_KEPT = 3;
 
 export const now = () => Math.floor(Date.now() / 1000);
+/** OpenAI's ids: a prefix and 24 letters and digits (`ftjob-abc…`). */
 export const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('base64url')}`;
+/** How a store names its records; the provider's own id shape (Azure's are 32 hex digits). */
+export type IdMaker = (prefix: 'file' | 'ftjob' | 'ftevent' | 'ftckpt') => string;
 export const isFinished = (status: JobStatus) =>
   status === 'succeeded' || status === 'failed' || status === 'cancelled';
 
@@ -87,9 +103,16 @@ export class Store {
   private readonly checkpoints = new Map<string, Checkpoint[]>();
   private readonly models = new Set<string>();
 
+  constructor(private readonly ids: IdMaker = newId) {}
+
+  /** A new id for a record of this kind, in the provider's shape. */
+  newId(prefix: Parameters<IdMaker>[0]): string {
+    return this.ids(prefix);
+  }
+
   addFile(filename: string, purpose: string, content: Uint8Array): StoredFile {
     const file: StoredFile = {
-      id: newId('file'),
+      id: this.ids('file'),
       object: 'file',
       bytes: content.length,
       created_at: now(),
@@ -139,7 +162,7 @@ export class Store {
   ): void {
     this.events.get(jobId)!.push({
       object: 'fine_tuning.job.event',
-      id: newId('ftevent'),
+      id: this.ids('ftevent'),
       created_at: now(),
       level,
       message,
@@ -159,7 +182,7 @@ export class Store {
     const list = this.checkpoints.get(jobId)!;
     list.push({
       object: 'fine_tuning.job.checkpoint',
-      id: newId('ftckpt'),
+      id: this.ids('ftckpt'),
       created_at: now(),
       ...checkpoint,
       fine_tuning_job_id: jobId,

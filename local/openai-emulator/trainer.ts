@@ -24,7 +24,47 @@ export interface TrainerOptions {
   faults: Faults;
   /** Called once when a job reaches succeeded, failed or cancelled. */
   onFinished: (job: Job) => void;
+  /**
+   * How many jobs may train (run, or be paused) at once; a job validated past that waits `queued`
+   * until one finishes. @default Infinity (OpenAI documents no such limit per organization)
+   */
+  maxRunningJobs?: number;
+  /** The name of a job's model, decided when it starts running. @default OpenAI's (openAiModelName) */
+  modelName?: (job: Job) => string;
+  /** The columns and encoding of results.csv. @default OPENAI_RESULTS */
+  results?: ResultsFormat;
+  /** Whether a training file's UTF-8 byte order mark is refused or required (see training-file.ts). */
+  byteOrderMark?: 'refused' | 'required';
 }
+
+/** The metrics of one step a results.csv column can hold. */
+export type StepMetric =
+  | 'step'
+  | 'train_loss'
+  | 'train_mean_token_accuracy'
+  | 'valid_loss'
+  | 'valid_mean_token_accuracy'
+  | 'full_valid_loss'
+  | 'full_valid_mean_token_accuracy';
+
+/** results.csv as a provider writes it: its header names per metric, and how the file is served. */
+export interface ResultsFormat {
+  columns: ReadonlyArray<readonly [header: string, metric: StepMetric]>;
+  /** OpenAI serves the file base64-encoded; Azure's docs save the downloaded bytes as the CSV. */
+  encoding: 'base64' | 'plain';
+}
+
+/** OpenAI's results.csv: its header as this emulator has always written it, base64-encoded. */
+export const OPENAI_RESULTS: ResultsFormat = {
+  columns: [
+    ['step', 'step'],
+    ['train_loss', 'train_loss'],
+    ['train_accuracy', 'train_mean_token_accuracy'],
+    ['valid_loss', 'valid_loss'],
+    ['valid_mean_token_accuracy', 'valid_mean_token_accuracy'],
+  ],
+  encoding: 'base64',
+};
 
 interface JobFiles {
   training: ParsedTrainingFile;
@@ -41,18 +81,22 @@ interface Resolved {
 const HELD_OUT = 200;
 /** Evaluations per job, spread evenly over its steps. */
 const EVALUATIONS = 10;
-const RESULTS_HEADER = 'step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy';
 
 /** Read through a call: a job's status changes while training awaits, which narrowing cannot see. */
 const statusOf = (job: { status: JobStatus }): JobStatus => job.status;
 
 /** OpenAI's name for a job's model: ft:<base>:<organization>:<suffix>:<id>. */
-const fineTunedModelName = (job: Job) =>
+export const openAiModelName = (job: Job) =>
   `ft:${job.model}:${ORGANIZATION}:${job.user_provided_suffix ?? 'custom'}:${job.id.slice(6, 14)}`;
 
 export class Trainer {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly jobFaults = new Map<string, JobFault>();
+  private readonly modelNames = new Map<string, string>();
+  /** Validated jobs waiting for a training slot, oldest first. */
+  private readonly waiting: Array<{ job: Job; files: JobFiles }> = [];
+  /** The jobs holding a training slot (from leaving the wait until they finish). */
+  private readonly slots = new Set<string>();
   private closed = false;
   private active = 0;
   private maxActive = 0;
@@ -74,6 +118,23 @@ export class Trainer {
     this.jobFaults.set(job.id, this.options.faults.takeJobFault());
     this.store.log(job.id, `Validating training file: ${job.training_file}`);
     this.later(this.options.timing.validatingMs, () => this.validate(job, images));
+  }
+
+  /** Pauses a running job: it stops at its next step, `pausing` then `paused`, keeping its slot. */
+  pause(job: Job): void {
+    job.status = 'pausing';
+    this.store.log(job.id, 'Fine-tuning job pausing');
+  }
+
+  /** Resumes a paused job: `resuming`, then `running` from the step it stopped at. */
+  resume(job: Job): void {
+    job.status = 'resuming';
+    this.store.log(job.id, 'Fine-tuning job resuming');
+  }
+
+  /** Jobs validated and waiting for a training slot (those queued behind the running ones). */
+  waitingJobs(): number {
+    return this.waiting.filter(({ job }) => job.status === 'queued').length;
   }
 
   /** Cancels a job that has not finished (a finished one is left as it is). */
@@ -107,7 +168,19 @@ export class Trainer {
     job.status = 'queued';
     this.store.log(job.id, 'Files validated, moving job to queued state');
     if (this.jobFaults.get(job.id)?.stuckIn === 'queued') return;
-    this.later(this.options.timing.queuedMs, () => void this.train(job, files));
+    this.waiting.push({ job, files });
+    this.startWaiting();
+  }
+
+  /** Gives each free training slot to the oldest job still waiting for one. */
+  private startWaiting(): void {
+    const max = this.options.maxRunningJobs ?? Infinity;
+    while (this.slots.size < max && this.waiting.length > 0) {
+      const { job, files } = this.waiting.shift()!;
+      if (job.status !== 'queued') continue;
+      this.slots.add(job.id);
+      this.later(this.options.timing.queuedMs, () => void this.train(job, files));
+    }
   }
 
   /** The job's files as the model trains on them, or the first problem that fails the job. */
@@ -120,6 +193,7 @@ export class Trainer {
       });
       const validation = job.validation_file
         ? parseTrainingFile(this.store.file(job.validation_file)!.content, {
+            byteOrderMark: this.options.byteOrderMark ?? 'refused',
             ...read,
             fileId: job.validation_file,
             role: 'validation_file',
@@ -136,7 +210,11 @@ export class Trainer {
     if (job.status !== 'queued') return;
     const resolved = this.run(job, files.training.sequences.length);
     const model = new BigramModel();
-    const rows = [RESULTS_HEADER];
+    const rows = [
+      this.results()
+        .columns.map(([header]) => header)
+        .join(','),
+    ];
     const steps = new StepCounter(files.training.sequences.length, resolved, files.validation);
     for (let epoch = 1; epoch <= resolved.n_epochs; epoch++) {
       const last = await this.trainEpoch(job, model, files.training.sequences, steps, rows);
@@ -150,7 +228,7 @@ export class Trainer {
   /** Saves the model at the end of an epoch, named after the job's model and the step. */
   private checkpoint(job: Job, step: number, last: BatchMetrics): void {
     this.store.addCheckpoint(job.id, {
-      fine_tuned_model_checkpoint: `${fineTunedModelName(job)}:ckpt-step-${step}`,
+      fine_tuned_model_checkpoint: `${this.modelName(job)}:ckpt-step-${step}`,
       step_number: step,
       metrics: {
         step,
@@ -168,6 +246,7 @@ export class Trainer {
       ...job.method[job.method.type]!.hyperparameters,
       ...resolved,
     };
+    this.modelNames.set(job.id, (this.options.modelName ?? openAiModelName)(job));
     const steps = totalSteps(examples, resolved);
     job.estimated_finish = now() + Math.ceil((steps * this.options.timing.msPerStep) / 1000);
     this.store.log(job.id, 'Fine-tuning job started');
@@ -187,11 +266,19 @@ export class Trainer {
   ): Promise<BatchMetrics | undefined> {
     let metrics: BatchMetrics | undefined;
     for (let start = 0; start < sequences.length; start += steps.batchSize) {
+      await this.whilePaused(job);
       if (statusOf(job) !== 'running' || this.closed) return undefined;
       const step = steps.next();
       metrics = model.train(sequences.slice(start, start + steps.batchSize));
-      const valid = steps.evaluates() ? model.evaluate(steps.held) : undefined;
-      rows.push(resultsRow(step, metrics, valid));
+      const evaluates = steps.evaluates();
+      rows.push(
+        resultsRow(this.results(), {
+          step,
+          train: metrics,
+          valid: evaluates ? model.evaluate(steps.held) : undefined,
+          fullValid: evaluates && this.wantsFullValid() ? model.evaluate(steps.validation) : undefined,
+        }),
+      );
       this.store.log(
         job.id,
         `Step ${step}/${steps.total}: training loss=${metrics.loss.toFixed(2)}`,
@@ -207,6 +294,34 @@ export class Trainer {
     return metrics;
   }
 
+  /** Waits out a pause between two steps: pausing becomes paused, resuming becomes running. */
+  private async whilePaused(job: Job): Promise<void> {
+    for (;;) {
+      const status = statusOf(job);
+      if (status === 'pausing') {
+        job.status = 'paused';
+        this.store.log(job.id, 'Fine-tuning job paused');
+      } else if (status === 'resuming') {
+        job.status = 'running';
+        this.store.log(job.id, 'Fine-tuning job resumed');
+        return;
+      } else if (status !== 'paused' || this.closed) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(5, this.options.timing.msPerStep)));
+    }
+  }
+
+  private results(): ResultsFormat {
+    return this.options.results ?? OPENAI_RESULTS;
+  }
+
+  private wantsFullValid(): boolean {
+    return this.results().columns.some(([, metric]) => metric.startsWith('full_valid'));
+  }
+
+  private modelName(job: Job): string {
+    return this.modelNames.get(job.id) ?? (this.options.modelName ?? openAiModelName)(job);
+  }
+
   /** Ends a job that trained to its last step: its injected failure, or its model and results file. */
   private conclude(job: Job, rows: string[], trainedTokens: number): void {
     const injected = this.jobFaults.get(job.id);
@@ -215,13 +330,13 @@ export class Trainer {
       this.finish(job, 'failed', { ...injected.failWith, param: null });
       return;
     }
-    // OpenAI serves a job's results file base64-encoded.
+    const csv = Buffer.from(`${rows.join('\n')}\n`);
     const result = this.store.addFile(
       `step_metrics.csv`,
       'fine-tune-results',
-      new TextEncoder().encode(Buffer.from(`${rows.join('\n')}\n`).toString('base64')),
+      this.results().encoding === 'base64' ? new TextEncoder().encode(csv.toString('base64')) : csv,
     );
-    const name = fineTunedModelName(job);
+    const name = this.modelName(job);
     this.store.addModel(name);
     Object.assign(job, {
       fine_tuned_model: name,
@@ -237,6 +352,7 @@ export class Trainer {
     if (isFinished(job.status)) return;
     Object.assign(job, { status, error, finished_at: now(), estimated_finish: null });
     this.active -= 1;
+    if (this.slots.delete(job.id)) this.startWaiting();
     this.options.onFinished(job);
   }
 }
@@ -261,15 +377,29 @@ function totalSteps(examples: number, resolved: Resolved): number {
   return Math.ceil(examples / resolved.batch_size) * resolved.n_epochs;
 }
 
-/** A line of results.csv: the step's training metrics, and its validation metrics when it evaluated. */
-function resultsRow(step: number, train: BatchMetrics, valid: BatchMetrics | undefined): string {
-  return [
-    step,
-    train.loss.toFixed(5),
-    train.accuracy.toFixed(5),
-    valid ? valid.loss.toFixed(5) : '',
-    valid ? valid.accuracy.toFixed(5) : '',
-  ].join(',');
+interface StepResults {
+  step: number;
+  train: BatchMetrics;
+  /** On the held-out sample of the validation file, when the step evaluated. */
+  valid: BatchMetrics | undefined;
+  /** On the whole validation file, when the step evaluated and the format has such columns. */
+  fullValid: BatchMetrics | undefined;
+}
+
+/** A line of results.csv in the provider's columns; a metric the step did not compute is empty. */
+function resultsRow(format: ResultsFormat, { step, train, valid, fullValid }: StepResults): string {
+  const value = (metrics: BatchMetrics | undefined, key: 'loss' | 'accuracy') =>
+    metrics ? metrics[key].toFixed(5) : '';
+  const values: Record<StepMetric, string> = {
+    step: String(step),
+    train_loss: value(train, 'loss'),
+    train_mean_token_accuracy: value(train, 'accuracy'),
+    valid_loss: value(valid, 'loss'),
+    valid_mean_token_accuracy: value(valid, 'accuracy'),
+    full_valid_loss: value(fullValid, 'loss'),
+    full_valid_mean_token_accuracy: value(fullValid, 'accuracy'),
+  };
+  return format.columns.map(([, metric]) => values[metric]).join(',');
 }
 
 /** Where a job is in its steps, and which steps score the held-out validation examples. */
@@ -278,6 +408,7 @@ class StepCounter {
   readonly total: number;
   readonly batchSize: number;
   readonly held: Sequence[];
+  readonly validation: Sequence[];
   private readonly evalEvery: number;
 
   constructor(examples: number, resolved: Resolved, validation: Sequence[]) {
@@ -285,6 +416,7 @@ class StepCounter {
     this.total = totalSteps(examples, resolved);
     this.evalEvery = Math.max(1, Math.floor(this.total / EVALUATIONS));
     this.held = validation.slice(0, HELD_OUT);
+    this.validation = validation;
   }
 
   next(): number {

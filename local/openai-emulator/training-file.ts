@@ -44,6 +44,14 @@ export interface TrainingFileOptions {
   images: boolean;
   /** Which file of the job this is: the error's param and code follow it. @default 'training_file' */
   role?: 'training_file' | 'validation_file';
+  /**
+   * A UTF-8 byte order mark at the start: refused as OpenAI's validation here refuses it, or required
+   * (and stripped before the lines are read), as Microsoft's docs require for Azure OpenAI: "training and
+   * validation data files must be encoded in UTF-8 and include a byte-order mark (BOM)"
+   * (MicrosoftDocs/azure-ai-docs articles/foundry/includes/fine-tuning-foundry.md, read 2026-11-29).
+   * @default 'refused'
+   */
+  byteOrderMark?: 'refused' | 'required';
 }
 
 export class TrainingFileError extends Error {
@@ -91,7 +99,15 @@ export function parseTrainingFile(bytes: Uint8Array, options: TrainingFileOption
   } catch {
     return fail('The file is not valid UTF-8.');
   }
-  if (text.startsWith('\uFEFF')) fail('The file starts with a byte order mark (BOM).');
+  if (options.byteOrderMark === 'required') {
+    // How Azure reports a file without the BOM was not found in any stored source (2026-11-29): the job
+    // fails while its files are checked, naming the file, like OpenAI's other file problems.
+    if (!text.startsWith('\uFEFF'))
+      fail(
+        `File ${options.fileId} is not UTF-8 with a byte-order mark (BOM); training and validation files must include one.`,
+      );
+    text = text.slice(1);
+  } else if (text.startsWith('\uFEFF')) fail('The file starts with a byte order mark (BOM).');
   const sequences: Sequence[] = [];
   let tokens = 0;
   const lines = text.split('\n');
