@@ -370,10 +370,6 @@ const AZURE_MODELS: readonly ModelInfo[] = [
  * them first. Numeric training prices were not found offline (https://aws.amazon.com/bedrock/pricing
  * renders them client-side): the cost of a Bedrock run is reported as unknown, not guessed.
  */
-const BEDROCK_MODELS_PAGE: CatalogSource = {
-  url: 'https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-fine-tuning.html',
-  read: READ_2026_11_29,
-};
 const NOVA_DATA: CatalogSource = {
   url: 'https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html',
   read: READ_2026_11_29,

@@ -187,10 +187,16 @@ describe('a run whose price no source gives', () => {
     return { deps, objects, records };
   }
   const upload = { bucket: 'bucket', key: 'incoming/support/tickets.jsonl', versionId: 'v1', size: 10 };
+  /** validateUpload of a training file, which always has a run. */
+  const trainingRun = async (object: typeof upload, deps: ValidateDeps) => {
+    const outcome = await validateUpload(object, deps);
+    if (outcome.runId === null) throw new Error('expected a run');
+    return { runId: outcome.runId, outcome: outcome.outcome };
+  };
 
   it('trains with a price_unknown warning, and the report says the cost is unknown', async () => {
     const { deps, objects } = setup({ provider: 'bedrock' });
-    const { runId, outcome } = await validateUpload(upload, deps);
+    const { runId, outcome } = await trainingRun(upload, deps);
     expect(outcome).toBe('started');
     const report = JSON.parse(objects.text(`runs/${runId}/validation.json`));
     expect(report.estimate.costUsd).toBeNull();
@@ -200,14 +206,14 @@ describe('a run whose price no source gives', () => {
 
   it('is rejected when a budget is set, since the budget cannot be kept', async () => {
     const { deps, records } = setup({ provider: 'bedrock', maxCostUsd: 5 });
-    const { runId, outcome } = await validateUpload(upload, deps);
+    const { runId, outcome } = await trainingRun(upload, deps);
     expect(outcome).toBe('rejected');
     expect(records.get(runId)).toMatchObject({ provider: 'bedrock', error: { code: 'budget_uncheckable' } });
   });
 
   it("is rejected for a Bedrock hyperparameter out of the model's range", async () => {
     const { deps, records } = setup({ provider: 'bedrock', hyperparameters: { nEpochs: 9 } });
-    const { runId, outcome } = await validateUpload(upload, deps);
+    const { runId, outcome } = await trainingRun(upload, deps);
     expect(outcome).toBe('rejected');
     expect(records.get(runId)?.error?.code).toBe('setting_out_of_range');
   });
