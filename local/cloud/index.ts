@@ -20,6 +20,8 @@ import {
   LOCAL_ACCOUNT,
   LOCAL_REGION,
   planFromTemplate,
+  resolveIntrinsics,
+  type PolicyDocument,
   type CloudFormationTemplate,
   type LocalFunction,
   type LocalPlan,
@@ -37,6 +39,7 @@ import {
 } from './iam/authorizer.js';
 import { startGateway, type Gateway } from './iam/gateway.js';
 import {
+  classifyBedrock,
   classifyCloudFormation,
   classifyJson,
   classifyLambda,
@@ -45,6 +48,8 @@ import {
   type ResourceNames,
 } from './iam/requests.js';
 import { startLocalCloudFormation } from './cloudformation.js';
+import { customizationJobStateChangeEvent, startLocalBedrock, type LocalBedrockOptions } from './bedrock.js';
+import type { BedrockFaults } from './bedrock-faults.js';
 import { startFunctionUrlServer } from './function-urls.js';
 import { functionResolver, startLocalLambdaApi } from './lambda-api.js';
 import { startLocalSqs } from './sqs.js';
@@ -96,6 +101,8 @@ export interface LocalCloudOptions {
    * invocations turn them off and fire a rule with `fireSchedule`. @default true
    */
   schedules?: boolean;
+  /** The local Bedrock's job phases in real milliseconds (default: scaled by timeScale). */
+  bedrockTiming?: LocalBedrockOptions['timing'];
 }
 
 /** Endpoints and credentials for an SDK client acting as the local cloud's administrator. */
@@ -179,10 +186,26 @@ export interface LocalCloud {
   resumeSchedules(): void;
   /** How many scheduled rules' timers are running: 0 when paused and after close. */
   activeSchedules(): number;
+  /**
+   * The local Bedrock model-customization control plane (behind IAM at `endpoints.BEDROCK`): its faults,
+   * and its jobs as they are now.
+   */
+  bedrock: {
+    faults: BedrockFaults;
+    jobs(): ReturnType<Awaited<ReturnType<typeof startLocalBedrock>>['jobs']>;
+  };
   close(): Promise<void>;
 }
 
-type ServiceName = 'S3' | 'DYNAMODB' | 'SECRETS_MANAGER' | 'SFN' | 'SQS' | 'LAMBDA' | 'CLOUDFORMATION';
+type ServiceName =
+  | 'S3'
+  | 'DYNAMODB'
+  | 'SECRETS_MANAGER'
+  | 'SFN'
+  | 'SQS'
+  | 'LAMBDA'
+  | 'CLOUDFORMATION'
+  | 'BEDROCK';
 
 /** The administrator's access key; the gateways hand s3rver its own fixed key pair upstream. */
 const ADMIN_ACCESS_KEY = 'LOCALADMINACCESSKEY0';
@@ -199,9 +222,8 @@ export function synthesizeTemplate(pipeline: TunedropPipelineProps = {}): CloudF
 
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const template = synthesizeTemplate(options.pipeline);
-  const plan = planFromTemplate(options.transformTemplate?.(template) ?? template, {
-    entryMetadataKey: ENTRY_METADATA_KEY,
-  });
+  const deployed = options.transformTemplate?.(template) ?? template;
+  const plan = planFromTemplate(deployed, { entryMetadataKey: ENTRY_METADATA_KEY });
   const [bucket] = plan.buckets;
   const [table] = plan.tables;
   const [machine] = plan.stateMachines;
@@ -303,6 +325,60 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const cloudFormation = await startLocalCloudFormation({ stackName: STACK_NAME, outputs: plan.outputs });
     closers.push(() => cloudFormation.close());
 
+    // Bedrock runs each customization job as its service role: it assumes the role (the role's trust policy
+    // must let bedrock.amazonaws.com do so for this account and job), then reads and writes S3 through the
+    // IAM gateway with the role session's credentials, as functions do with theirs.
+    const endpointsRef: { current?: Record<ServiceName, string> } = {};
+    const eventBusRef: { current?: LocalEventBus } = {};
+    const trustAuthorizer = new Authorizer(trustPolicies(deployed, plan));
+    const roleClients: S3Client[] = [];
+    const bedrock = await startLocalBedrock({
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      timeScale,
+      ...(options.bedrockTiming ? { timing: options.bedrockTiming } : {}),
+      async assumeRole(roleArn, jobArn) {
+        const role = plan.roles.find((r) => r.arn === roleArn);
+        if (!role) return { refused: `The role ${roleArn} does not exist.` };
+        const decision = await trustAuthorizer.check(servicePrincipal('bedrock.amazonaws.com', jobArn), {
+          action: 'sts:AssumeRole',
+          resource: roleArn,
+        });
+        authorizer.decisions.push(decision);
+        // Bedrock's wording for a role it cannot assume was not found offline.
+        if (!decision.allowed)
+          return {
+            refused: `Amazon Bedrock cannot assume the role ${roleArn}: its trust policy must allow sts:AssumeRole to the service principal bedrock.amazonaws.com for aws:SourceAccount ${LOCAL_ACCOUNT} and aws:SourceArn ${jobArn}.`,
+          };
+        const jobId = jobArn.slice(jobArn.lastIndexOf('/') + 1);
+        const accessKeyId = `ASIABEDROCK${String(roleClients.length).padStart(9, '0')}`;
+        identities.set(accessKeyId, {
+          arn: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${roleArn.slice(roleArn.lastIndexOf('/') + 1)}/${jobId}`,
+          policies: rolePolicies(plan, roleArn),
+        });
+        const s3Client = new S3Client({
+          region: LOCAL_REGION,
+          credentials: { accessKeyId, secretAccessKey: `local-secret-${jobId}`, sessionToken: `local-session-${jobId}` },
+          endpoint: endpointsRef.current!.S3,
+          forcePathStyle: true,
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+        });
+        roleClients.push(s3Client);
+        return { s3: s3Client };
+      },
+      onStateChange: (job) =>
+        eventBusRef.current?.publish(
+          customizationJobStateChangeEvent(job, { account: LOCAL_ACCOUNT, region: LOCAL_REGION }),
+        ),
+    });
+    closers.push(async () => {
+      await bedrock.close();
+      for (const client of roleClients) client.destroy();
+    });
+    names.bedrockJobArn = (identifier) => bedrock.jobArn(identifier);
+    names.bedrockModelArn = (identifier) => bedrock.modelArn(identifier);
+
     const gateway = (
       service: string,
       upstream: string,
@@ -338,6 +414,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         'query',
         classifyCloudFormation,
       ),
+      BEDROCK: await gateway('Bedrock', bedrock.endpoint, 'rest-json', (r) => classifyBedrock(r, names)),
     };
     // Queue URLs name the gateway, so SDK clients that follow a QueueUrl's host stay behind IAM.
     sqs.advertise(gateways.SQS.endpoint);
@@ -351,6 +428,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const endpoints = Object.fromEntries(
       Object.entries(gateways).map(([service, g]) => [service, g.endpoint]),
     ) as LocalCloud['endpoints'];
+    endpointsRef.current = endpoints;
 
     const deliveryFailures: LocalCloud['deliveryFailures'] = [];
     const droppedEvents: LocalCloud['droppedEvents'] = [];
@@ -515,6 +593,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     });
     // Stopped first on close (closers run in reverse), so no schedule fires into a closing cloud.
     closers.push(() => eventBus.close());
+    eventBusRef.current = eventBus;
     stepFunctions.onExecutionEnd((execution) =>
       eventBus.publish(
         executionStatusChangeEvent(execution, { account: LOCAL_ACCOUNT, region: LOCAL_REGION }),
@@ -557,6 +636,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       pauseSchedules: () => eventBus.pauseSchedules(),
       resumeSchedules: () => eventBus.resumeSchedules(),
       activeSchedules: () => eventBus.activeSchedules,
+      bedrock: { faults: bedrock.faults, jobs: () => bedrock.jobs() },
       async drop(localPath, key) {
         const runId = new Promise<string>((resolve) => createdRuns.set(key, resolve));
         await s3.send(
@@ -649,6 +729,34 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 function restoreEnv(saved: NodeJS.ProcessEnv): void {
   for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
   Object.assign(process.env, saved);
+}
+
+/**
+ * Each role's trust policy (AssumeRolePolicyDocument), by role ARN, as the resource policy that decides
+ * who may assume it.
+ */
+function trustPolicies(template: CloudFormationTemplate, plan: LocalPlan): Map<string, PolicyDocument> {
+  const pseudo: Record<string, string> = {
+    'AWS::AccountId': LOCAL_ACCOUNT,
+    'AWS::Region': LOCAL_REGION,
+    'AWS::Partition': 'aws',
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
+  const policies = new Map<string, PolicyDocument>();
+  for (const role of plan.roles) {
+    const resource = template.Resources[role.logicalId];
+    const document = resource?.Properties?.AssumeRolePolicyDocument;
+    if (!document) continue;
+    const resolved = resolveIntrinsics(document, (id, attribute) => {
+      if (pseudo[id] !== undefined && attribute === undefined) return pseudo[id];
+      const named = plan.roles.find((r) => r.logicalId === id);
+      if (named && attribute === 'Arn') return named.arn;
+      throw new Error(`local mode cannot resolve ${id} in the trust policy of ${role.logicalId}`);
+    }) as unknown as PolicyDocument;
+    const statements = Array.isArray(resolved.Statement) ? resolved.Statement : [resolved.Statement];
+    policies.set(role.arn, { ...resolved, Statement: statements });
+  }
+  return policies;
 }
 
 /** The keys of an S3 event's objects, if the event is one. */

