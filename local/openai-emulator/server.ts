@@ -1,9 +1,17 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  AZURE_MAX_RUNNING_JOBS,
+  AZURE_RESULTS,
+  azureFlavor,
+  azureId,
+  azureModelName,
+} from './azure-routes.js';
 import { Faults } from './faults.js';
-import { openAiHandler } from './routes.js';
+import { apiHandler } from './http.js';
+import { openAiFlavor } from './routes.js';
 import { Store } from './store.js';
-import { Trainer, type TrainerTiming } from './trainer.js';
+import { Trainer, type TrainerOptions, type TrainerTiming } from './trainer.js';
 import {
   DEFAULT_WEBHOOK_TIMING,
   WebhookSender,
@@ -31,18 +39,31 @@ export type {
  * succeeds, fails or is cancelled, every registered webhook endpoint gets OpenAI's signed event, with
  * OpenAI's retries (see webhooks.ts).
  *
- * It is wired from parts an Azure-shaped mode or a Bedrock emulator can share: the store (store.ts) and
- * the trainer that runs its jobs (trainer.ts). OpenAI's own REST API over them is routes.ts (with the
- * per-file size limit and its source) and job-request.ts (the create-job checks, and the base models
- * each method takes, with their sources).
+ * It is wired from parts every emulated provider shares: the store (store.ts), the trainer that runs its
+ * jobs (trainer.ts) and the HTTP plumbing with its faults (http.ts). OpenAI's own REST API over them is
+ * routes.ts (with the per-file size limit and its source) and job-request.ts (the create-job checks, and
+ * the base models each method takes, with their sources).
+ *
+ * With `flavor: 'azure-openai'` it is Azure OpenAI's v1 API instead (azure-routes.ts, every difference
+ * with its source): paths under `{endpoint}/openai/v1/`, the key in the `api-key` header, Azure's error
+ * body, statuses pending → running → succeeded, one training job at a time, models named
+ * `<base>.ft-<hex>`, results.csv in plain text with Azure's columns, UTF-8 files with a BOM, no metadata,
+ * no webhooks. Point the `openai` client at it with `baseURL: endpoint + '/openai/v1/'`.
  */
 export interface EmulatorOptions {
+  /** Which provider's API to serve. @default 'openai' */
+  flavor?: 'openai' | 'azure-openai';
   /** @default 0 (a free port) */
   port?: number;
   /** @default '127.0.0.1' */
   host?: string;
-  /** When set, only this bearer key is accepted; otherwise any non-empty key. */
+  /**
+   * When set, only this key is accepted (OpenAI: as a bearer; Azure: in the `api-key` header); otherwise
+   * any non-empty one.
+   */
   apiKey?: string;
+  /** Azure only: the Entra ID token accepted as `Authorization: Bearer …`; without it no bearer is. */
+  entraToken?: string;
   /** Real milliseconds per phase and per training step, and the webhook retry schedule. */
   timing?: Partial<Timing>;
   /** Webhook endpoints registered at start, as in OpenAI's dashboard; their ids and secrets are in `webhookEndpoints`. */
@@ -52,7 +73,10 @@ export interface EmulatorOptions {
 type Timing = TrainerTiming & WebhookTiming;
 
 export interface RunningEmulator {
+  /** OpenAI: `http://host:port/v1`, the client's baseURL. Azure: the resource endpoint, as `endpoint`. */
   baseUrl: string;
+  /** `http://host:port`: what `https://<resource>.openai.azure.com` is to Azure. */
+  endpoint: string;
   port: number;
   /** Switch provider faults on for the next requests or jobs (see faults.ts). */
   faults: Faults;
@@ -92,8 +116,9 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
   const webhooks = new WebhookSender(timing, faults);
   for (const { url, ...endpointOptions } of options.webhookEndpoints ?? [])
     webhooks.register(url, endpointOptions);
-  const store = new Store();
-  const trainer = new Trainer(store, {
+  const azure = options.flavor === 'azure-openai';
+  const store = azure ? new Store(azureId) : new Store();
+  const trainerOptions: TrainerOptions = {
     timing,
     faults,
     // The event's created_at is when the job reached this status (WebhookFineTuningJob* in the spec).
@@ -103,13 +128,32 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
         job.id,
         job.finished_at!,
       ),
-  });
-  const server = createServer(openAiHandler({ store, trainer, faults, apiKey: options.apiKey }));
+  };
+  const trainer = new Trainer(
+    store,
+    azure
+      ? {
+          ...trainerOptions,
+          // Azure OpenAI has no fine-tuning webhooks (none in the v1 spec): a job's end is polled.
+          onFinished: () => undefined,
+          maxRunningJobs: AZURE_MAX_RUNNING_JOBS,
+          modelName: azureModelName,
+          results: AZURE_RESULTS,
+          byteOrderMark: 'required',
+        }
+      : trainerOptions,
+  );
+  const flavor = azure
+    ? azureFlavor({ apiKey: options.apiKey, entraToken: options.entraToken })
+    : openAiFlavor(options.apiKey);
+  const server = createServer(apiHandler({ store, trainer, faults }, flavor));
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
   const { port } = server.address() as AddressInfo;
+  const endpoint = `http://${host}:${port}`;
   return {
-    baseUrl: `http://${host}:${port}/v1`,
+    baseUrl: azure ? endpoint : `${endpoint}/v1`,
+    endpoint,
     port,
     faults,
     maxConcurrentJobs: () => trainer.maxConcurrentJobs(),

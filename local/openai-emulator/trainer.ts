@@ -185,7 +185,7 @@ export class Trainer {
 
   /** The job's files as the model trains on them, or the first problem that fails the job. */
   private readFiles(job: Job, images: boolean): JobFiles | TrainingFileError {
-    const read = { method: job.method.type, images };
+    const read = { method: job.method.type, images, byteOrderMark: this.options.byteOrderMark ?? 'refused' };
     try {
       const training = parseTrainingFile(this.store.file(job.training_file)!.content, {
         ...read,
@@ -193,7 +193,6 @@ export class Trainer {
       });
       const validation = job.validation_file
         ? parseTrainingFile(this.store.file(job.validation_file)!.content, {
-            byteOrderMark: this.options.byteOrderMark ?? 'refused',
             ...read,
             fileId: job.validation_file,
             role: 'validation_file',
