@@ -38,6 +38,9 @@ export const BedrockSettingsSchema = z
   })
   .strict();
 
+export type AzureSettings = z.infer<typeof AzureSettingsSchema>;
+export type BedrockSettings = z.infer<typeof BedrockSettingsSchema>;
+
 const SETTINGS_KEY: Readonly<Record<Exclude<ProviderName, 'openai'>, 'azure' | 'bedrock'>> = {
   'azure-openai': 'azure',
   bedrock: 'bedrock',

@@ -1,3 +1,5 @@
+import type { ProviderName } from './catalog.js';
+import type { AzureSettings, BedrockSettings } from './config.js';
 import type { RunRecord, RunStatus, RunError } from './run.js';
 
 /**
@@ -137,7 +139,11 @@ export type RunUpdate = Partial<
   Omit<RunRecord, 'runId' | 'status' | 'history' | 'createdAt' | 'updatedAt' | 'error'>
 > & { error?: RunError; detail?: string };
 
-/** Provider job statuses as OpenAI names them; unknown future ones pass through as strings. */
+/**
+ * Provider job statuses in OpenAI's words, which Azure OpenAI shares and extends (pending, pausing,
+ * paused, resuming) and into which the Bedrock adapter maps Bedrock's (see phaseOf in
+ * workflow-state.ts); unknown future ones pass through as strings and count as still running.
+ */
 export type ProviderJobStatus =
   'validating_files' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | (string & {});
 
@@ -163,6 +169,10 @@ export interface CreateJobRequest {
   suffix: string;
   seed: number;
   method: 'supervised' | 'dpo';
+  /** The run's Azure OpenAI settings (azure-openai only). */
+  azure?: AzureSettings | undefined;
+  /** The run's Amazon Bedrock settings (bedrock only). */
+  bedrock?: BedrockSettings | undefined;
   hyperparameters: {
     nEpochs: number | 'auto';
     batchSize: number | 'auto';
@@ -170,19 +180,37 @@ export interface CreateJobRequest {
   };
 }
 
+/** One prepared file (OpenAI chat or preference JSONL, as Prepare wrote it) to hand to the provider. */
+export interface UploadRequest {
+  runId: string;
+  purpose: 'training' | 'validation';
+  /** The name the provider shows; it starts with the run id, which is how a lost job is found again. */
+  fileName: string;
+  /** The file on local disk. */
+  path: string;
+  /** The base model the file trains, which decides the format the provider wants (catalog `dataFormat`). */
+  model: string;
+}
+
 /**
- * A fine-tuning provider. OpenAI is the first; Azure OpenAI and Amazon Bedrock fit the same shape.
- * Implementations translate the provider's errors into tunedrop's typed errors (permanent or not).
+ * A fine-tuning provider: OpenAI, Azure OpenAI or Amazon Bedrock. Each writes the file in the format
+ * its model takes, creates exactly one job per run, reports statuses in OpenAI's words (ProviderJobStatus)
+ * and results in OpenAI's results.csv columns, and translates its errors into tunedrop's typed errors
+ * (permanent or not), so the steps are the same for all three.
  */
 export interface FineTuningProvider {
-  readonly name: string;
-  uploadFile(input: { fileName: string; path: string }): Promise<{ fileId: string; bytes: number }>;
+  readonly name: ProviderName;
+  uploadFile(input: UploadRequest): Promise<{ fileId: string; bytes: number }>;
   /** Creates exactly one job per run: callers look it up with findJobByRunId first. */
   createJob(request: CreateJobRequest): Promise<ProviderJob>;
   findJobByRunId(runId: string): Promise<ProviderJob | undefined>;
   getJob(jobId: string): Promise<ProviderJob>;
   cancelJob(jobId: string): Promise<ProviderJob>;
-  /** The job's result file (results.csv, possibly base64 as delivered), or undefined if it has none. */
+  /**
+   * The job's results.csv in OpenAI's columns (step, train_loss, train_accuracy, valid_loss,
+   * valid_mean_token_accuracy; possibly base64 as OpenAI delivers it), or undefined if it has none.
+   * Other providers map their metrics into these columns (docs/providers.md says how).
+   */
   resultFile(job: ProviderJob): Promise<Uint8Array | undefined>;
   deleteModel(model: string): Promise<void>;
 }

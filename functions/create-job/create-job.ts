@@ -52,6 +52,8 @@ export async function createJob(
       suffix: input.config.suffix ?? input.family,
       seed: input.config.seed,
       method: input.method ?? input.config.method ?? 'supervised',
+      azure: input.config.azure,
+      bedrock: input.config.bedrock,
       hyperparameters: input.config.hyperparameters,
     }));
   // The move to TRAINING is the re-read: it is refused, atomically, when the run has ended meanwhile.

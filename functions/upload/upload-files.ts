@@ -32,17 +32,24 @@ export async function uploadFiles(
   });
   const scratch = await mkdtemp(join(deps.scratchDir ?? tmpdir(), 'tunedrop-'));
   try {
-    const send = async (key: string, label: string) => {
+    const send = async (key: string, purpose: 'training' | 'validation') => {
+      const label = purpose === 'training' ? 'train' : 'validation';
       const path = join(scratch, `${label}.jsonl`);
       await pipeline(
         Readable.from(deps.store.read({ bucket: input.source.bucket, key })),
         createWriteStream(path),
       );
-      const { fileId } = await deps.provider.uploadFile({ fileName: `${input.runId}-${label}.jsonl`, path });
+      const { fileId } = await deps.provider.uploadFile({
+        runId: input.runId,
+        purpose,
+        fileName: `${input.runId}-${label}.jsonl`,
+        path,
+        model: input.model,
+      });
       await rm(path, { force: true });
       return fileId;
     };
-    const trainingFileId = await send(input.prepared.trainingKey, 'train');
+    const trainingFileId = await send(input.prepared.trainingKey, 'training');
     const validationFileId = input.prepared.validationKey
       ? await send(input.prepared.validationKey, 'validation')
       : null;

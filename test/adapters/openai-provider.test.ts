@@ -8,6 +8,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** An upload request as the Upload step makes it; each test names its file. */
+const trainingUpload = {
+  runId: 'run-1',
+  purpose: 'training',
+  fileName: 'train.jsonl',
+  model: 'gpt-4.1-mini-2025-04-14',
+} as const;
+
 const apiError = (status: number, code: string | null, message = 'nope') =>
   APIError.generate(
     status,
@@ -218,7 +226,7 @@ describe('an organization out of credit (429 insufficient_quota)', () => {
         times: 5,
       });
       const provider = openAiProvider({ apiKey: key, baseURL: emulator.baseUrl });
-      const error = await provider.uploadFile({ fileName: 'train.jsonl', path }).catch((e: unknown) => e);
+      const error = await provider.uploadFile({ ...trainingUpload, path }).catch((e: unknown) => e);
       expect(error).toMatchObject({ name: 'ProviderRejectedError', code: 'insufficient_quota' });
       expect(emulator.faults.applied).toHaveLength(1);
     });
@@ -230,7 +238,7 @@ describe('an organization out of credit (429 insufficient_quota)', () => {
         fault: { kind: 'status', status: 429, code: 'rate_limit_exceeded', retryAfterSeconds: 0 },
       });
       const provider = openAiProvider({ apiKey: key, baseURL: emulator.baseUrl });
-      await expect(provider.uploadFile({ fileName: 'train.jsonl', path })).resolves.toMatchObject({
+      await expect(provider.uploadFile({ ...trainingUpload, path })).resolves.toMatchObject({
         fileId: expect.stringMatching(/^file-/),
       });
       expect(emulator.faults.applied).toHaveLength(1);

@@ -5,6 +5,14 @@ import { openAiProvider } from '../../functions/adapters/openai-provider.js';
 import { startOpenAiEmulator, type RunningEmulator } from '../../local/openai-emulator/server.js';
 import { chatDataset } from '../support/fakes.js';
 
+/** An upload request as the Upload step makes it; each test names its file. */
+const trainingUpload = {
+  runId: 'run-1',
+  purpose: 'training',
+  fileName: 'train.jsonl',
+  model: 'gpt-4.1-mini-2025-04-14',
+} as const;
+
 /** The OpenAI adapter against the emulator: calls end before the invocation does, whatever the provider does. */
 let emulator: RunningEmulator;
 let dir: string;
@@ -38,7 +46,7 @@ describe('the OpenAI adapter within an invocation', () => {
       remainingTimeMs,
       reserveMs: 500,
     });
-    const uploaded = await provider.uploadFile({ fileName: 'train.jsonl', path: small });
+    const uploaded = await provider.uploadFile({ ...trainingUpload, path: small });
     expect(uploaded.fileId).toMatch(/^file-/);
     expect(emulator.faults.applied).toEqual([{ method: 'POST', path: '/files', fault: 'slow' }]);
     expect(Date.now()).toBeLessThan(deadline);
@@ -58,7 +66,7 @@ describe('the OpenAI adapter within an invocation', () => {
       remainingTimeMs,
       reserveMs: 500,
     });
-    await expect(provider.uploadFile({ fileName: 'train.jsonl', path: small })).rejects.toMatchObject({
+    await expect(provider.uploadFile({ ...trainingUpload, path: small })).rejects.toMatchObject({
       name: 'ProviderUnavailableError',
     });
     expect(emulator.faults.applied).toHaveLength(3);
@@ -95,7 +103,7 @@ describe('the OpenAI adapter within an invocation', () => {
       remainingTimeMs: () => 2_000,
       reserveMs: 1_000,
     });
-    await expect(provider.uploadFile({ fileName: 'train.jsonl', path: small })).rejects.toMatchObject({
+    await expect(provider.uploadFile({ ...trainingUpload, path: small })).rejects.toMatchObject({
       name: 'ProviderUnavailableError',
       message: expect.stringContaining('Too little time'),
     });
@@ -110,7 +118,9 @@ describe('the emulated file upload', () => {
     await writeFile(big, '');
     await truncate(big, 512 * 2 ** 20 + 1);
     const provider = openAiProvider({ apiKey: 'sk-test', baseURL: emulator.baseUrl });
-    await expect(provider.uploadFile({ fileName: 'too-big.jsonl', path: big })).rejects.toMatchObject({
+    await expect(
+      provider.uploadFile({ ...trainingUpload, fileName: 'too-big.jsonl', path: big }),
+    ).rejects.toMatchObject({
       name: 'ProviderRejectedError',
       message: expect.stringContaining('File is too large.'),
       fix: expect.stringContaining('512 MB'),
@@ -120,7 +130,7 @@ describe('the emulated file upload', () => {
 
   it('keeps the bytes of an accepted file exactly', async () => {
     const provider = openAiProvider({ apiKey: 'sk-test', baseURL: emulator.baseUrl });
-    const { fileId, bytes } = await provider.uploadFile({ fileName: 'train.jsonl', path: small });
+    const { fileId, bytes } = await provider.uploadFile({ ...trainingUpload, path: small });
     expect(bytes).toBe(Buffer.byteLength(chatDataset(20)));
     const content = await fetch(`${emulator.baseUrl}/files/${fileId}/content`, {
       headers: { authorization: 'Bearer sk-test' },

@@ -113,7 +113,7 @@ export function fakeProvider(overrides: Partial<FineTuningProvider> = {}) {
   const created: CreateJobRequest[] = [];
   const jobs = new Map<string, ProviderJob>();
   const provider: FineTuningProvider = {
-    name: 'fake',
+    name: 'openai',
     uploadFile: async ({ fileName }) => ({ fileId: `file-${fileName}`, bytes: 1 }),
     async createJob(request) {
       created.push(request);
