@@ -82,7 +82,9 @@ export const foundationModelArn = (region: string, id: string) =>
 
 /** The model named by a baseModelIdentifier (its id or its foundation-model ARN). */
 export function findBaseModel(identifier: string): BaseModel | undefined {
-  const id = identifier.startsWith('arn:') ? identifier.slice(identifier.indexOf('foundation-model/') + 17) : identifier;
+  const id = identifier.startsWith('arn:')
+    ? identifier.slice(identifier.indexOf('foundation-model/') + 17)
+    : identifier;
   return BASE_MODELS.find((m) => m.id === id);
 }
 
@@ -103,7 +105,9 @@ export function resolveHyperparameters(
       };
     const value = Number(text);
     if (text.trim() === '' || !Number.isFinite(value) || (range.integer && !Number.isInteger(value)))
-      return { problem: `The value ${JSON.stringify(text)} of hyperparameter ${name} is not a valid ${range.integer ? 'integer' : 'number'}.` };
+      return {
+        problem: `The value ${JSON.stringify(text)} of hyperparameter ${name} is not a valid ${range.integer ? 'integer' : 'number'}.`,
+      };
     if (value < range.min || value > range.max)
       return {
         problem: `The value ${text} of hyperparameter ${name} is out of range for ${model.id}: it must be between ${range.min} and ${range.max}.`,
@@ -122,7 +126,12 @@ const NovaRecord = z.object({
   schemaVersion: z.string().optional(),
   system: z.array(TextBlock).optional(),
   messages: z
-    .array(z.object({ role: z.enum(['user', 'assistant']), content: z.array(z.looseObject({ text: z.string().optional() })).min(1) }))
+    .array(
+      z.object({
+        role: z.enum(['user', 'assistant']),
+        content: z.array(z.looseObject({ text: z.string().optional() })).min(1),
+      }),
+    )
     .min(2),
 });
 const PromptCompletion = z.object({ prompt: z.string().min(1), completion: z.string().min(1) });
@@ -138,7 +147,11 @@ export class DatasetError extends Error {}
  * trainer learns from), or throws DatasetError naming the line and the problem, as a job that fails
  * "due to data issues" reports it.
  */
-export function readDataset(text: string, format: DataFormat, which: 'training' | 'validation'): ChatExample[] {
+export function readDataset(
+  text: string,
+  format: DataFormat,
+  which: 'training' | 'validation',
+): ChatExample[] {
   const examples: ChatExample[] = [];
   const lines = text.split('\n');
   lines.forEach((raw, index) => {
@@ -151,9 +164,12 @@ export function readDataset(text: string, format: DataFormat, which: 'training' 
     } catch {
       throw new DatasetError(`Data validation failed (${where}): the line is not valid JSON.`);
     }
-    examples.push(format === 'prompt-completion' ? promptCompletion(value, where) : conversation(value, where));
+    examples.push(
+      format === 'prompt-completion' ? promptCompletion(value, where) : conversation(value, where),
+    );
   });
-  if (examples.length === 0) throw new DatasetError(`Data validation failed: the ${which} dataset has no records.`);
+  if (examples.length === 0)
+    throw new DatasetError(`Data validation failed: the ${which} dataset has no records.`);
   return examples;
 }
 
@@ -181,10 +197,14 @@ function conversation(value: unknown, where: string): ChatExample {
   if (messages[0]!.role !== 'user')
     throw new DatasetError(`Data validation failed (${where}): the first message must have the role user.`);
   if (messages.at(-1)!.role !== 'assistant')
-    throw new DatasetError(`Data validation failed (${where}): the last message must have the role assistant.`);
+    throw new DatasetError(
+      `Data validation failed (${where}): the last message must have the role assistant.`,
+    );
   for (let i = 1; i < messages.length; i++)
     if (messages[i]!.role === messages[i - 1]!.role)
-      throw new DatasetError(`Data validation failed (${where}): roles must alternate between user and assistant (message ${i + 1}).`);
+      throw new DatasetError(
+        `Data validation failed (${where}): roles must alternate between user and assistant (message ${i + 1}).`,
+      );
   const texts = [
     ...system.map((s) => s.text),
     ...messages.flatMap((m) => m.content.map((c) => c.text ?? '')),
@@ -192,7 +212,9 @@ function conversation(value: unknown, where: string): ChatExample {
   for (const text of texts) {
     const reserved = NOVA_RESERVED_WORDS.find((word) => text.includes(word));
     if (reserved)
-      throw new DatasetError(`Data validation failed (${where}): the record contains the reserved word ${JSON.stringify(reserved)}.`);
+      throw new DatasetError(
+        `Data validation failed (${where}): the record contains the reserved word ${JSON.stringify(reserved)}.`,
+      );
   }
   const joined = (blocks: Array<{ text?: string | undefined }>) => blocks.map((b) => b.text ?? '').join('\n');
   return {

@@ -8,7 +8,6 @@ import { newId, Store, type Job } from '../openai-emulator/store.js';
 import { Trainer, type TrainerTiming } from '../openai-emulator/trainer.js';
 import { BedrockFaults, type BedrockJobFault, type BedrockOperation } from './bedrock-faults.js';
 import {
-  DatasetError,
   findBaseModel,
   foundationModelArn,
   readDataset,
@@ -211,7 +210,8 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
     job.status = status;
     job.lastModifiedTime = new Date();
     if (failureMessage !== undefined) job.failureMessage = failureMessage;
-    if (status === 'Completed' || status === 'Failed' || status === 'Stopped') job.endTime = job.lastModifiedTime;
+    if (status === 'Completed' || status === 'Failed' || status === 'Stopped')
+      job.endTime = job.lastModifiedTime;
     options.onStateChange?.(view(job));
   };
   const fail = (job: BedrockJob, message: string) => {
@@ -228,7 +228,10 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
   async function create(raw: unknown): Promise<{ status: number; body: unknown; job?: BedrockJob }> {
     const parsed = CreateBody.safeParse(raw);
     if (!parsed.success)
-      throw new BedrockError('ValidationException', `The request body is not valid: ${parsed.error.issues[0]?.message ?? ''}`);
+      throw new BedrockError(
+        'ValidationException',
+        `The request body is not valid: ${parsed.error.issues[0]?.message ?? ''}`,
+      );
     const body = parsed.data;
     validateCreate(body);
     const token = body.clientRequestToken ?? randomUUID();
@@ -251,7 +254,10 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
     // currently in use." (aws/sagemaker-python-sdk#6076, 2026-07-22, read 2026-11-29).
     if (findJob(body.jobName!))
       throw new BedrockError('ValidationException', 'The provided job name is currently in use.');
-    if (findModel(body.customModelName!) || jobs.some((j) => j.status === 'InProgress' && j.outputModelName === body.customModelName))
+    if (
+      findModel(body.customModelName!) ||
+      jobs.some((j) => j.status === 'InProgress' && j.outputModelName === body.customModelName)
+    )
       throw new BedrockError('ValidationException', 'The provided custom model name is currently in use.');
     const model = findBaseModel(body.baseModelIdentifier!);
     if (!model)
@@ -260,7 +266,10 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
         `The provided base model identifier ${body.baseModelIdentifier} is not supported for model customization.`,
       );
     if (body.customizationType && body.customizationType !== 'FINE_TUNING')
-      throw new BedrockError('ValidationException', `Customization type ${body.customizationType} is not supported for ${model.id} locally.`);
+      throw new BedrockError(
+        'ValidationException',
+        `Customization type ${body.customizationType} is not supported for ${model.id} locally.`,
+      );
     if (!body.trainingDataConfig?.s3Uri)
       throw new BedrockError('ValidationException', 'trainingDataConfig.s3Uri is required for fine-tuning.');
     const validators = body.validationDataConfig?.validators ?? [];
@@ -306,37 +315,49 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
   function validateCreate(body: CreateBody): void {
     const problems: string[] = [];
     const required = (name: string, value: unknown) => {
-      if (value === undefined) problems.push(`Value null at '${name}' failed to satisfy constraint: Member must not be null`);
+      if (value === undefined)
+        problems.push(`Value null at '${name}' failed to satisfy constraint: Member must not be null`);
       return value !== undefined;
     };
     const text = (name: string, value: string | undefined, min: number, max: number, pattern?: RegExp) => {
       if (value === undefined) return;
       if (value.length < min)
-        problems.push(`Value '${value}' at '${name}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`);
+        problems.push(
+          `Value '${value}' at '${name}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`,
+        );
       else if (value.length > max)
-        problems.push(`Value '${value}' at '${name}' failed to satisfy constraint: Member must have length less than or equal to ${max}`);
+        problems.push(
+          `Value '${value}' at '${name}' failed to satisfy constraint: Member must have length less than or equal to ${max}`,
+        );
       else if (pattern && !pattern.test(value))
         problems.push(
           `Value '${value}' at '${name}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${pattern.source.replace(/^\^|\$$/g, '')}`,
         );
     };
     if (required('jobName', body.jobName)) text('jobName', body.jobName, 1, 63, JOB_NAME);
-    if (required('customModelName', body.customModelName)) text('customModelName', body.customModelName, 1, 63, MODEL_NAME);
+    if (required('customModelName', body.customModelName))
+      text('customModelName', body.customModelName, 1, 63, MODEL_NAME);
     if (required('roleArn', body.roleArn)) text('roleArn', body.roleArn, 0, 2048, ROLE_ARN);
-    if (required('baseModelIdentifier', body.baseModelIdentifier)) text('baseModelIdentifier', body.baseModelIdentifier, 1, 2048);
+    if (required('baseModelIdentifier', body.baseModelIdentifier))
+      text('baseModelIdentifier', body.baseModelIdentifier, 1, 2048);
     required('trainingDataConfig', body.trainingDataConfig);
     text('trainingDataConfig.s3Uri', body.trainingDataConfig?.s3Uri, 1, 1024, S3_URI);
-    if (required('outputDataConfig', body.outputDataConfig)) text('outputDataConfig.s3Uri', body.outputDataConfig?.s3Uri, 1, 1024, S3_URI);
+    if (required('outputDataConfig', body.outputDataConfig))
+      text('outputDataConfig.s3Uri', body.outputDataConfig?.s3Uri, 1, 1024, S3_URI);
     body.validationDataConfig?.validators.forEach((v, i) =>
       text(`validationDataConfig.validators.${i + 1}.member.s3Uri`, v.s3Uri, 1, 1024, S3_URI),
     );
     text('clientRequestToken', body.clientRequestToken, 1, 256, TOKEN);
     for (const name of ['jobTags', 'customModelTags'] as const)
       if ((body[name]?.length ?? 0) > 200)
-        problems.push(`Value at '${name}' failed to satisfy constraint: Member must have length less than or equal to 200`);
+        problems.push(
+          `Value at '${name}' failed to satisfy constraint: Member must have length less than or equal to 200`,
+        );
     for (const [key, value] of Object.entries(body.hyperParameters ?? {}))
       if (typeof value !== 'string')
-        problems.push(`Value '${String(value)}' at 'hyperParameters.${key}' failed to satisfy constraint: Member must be a string`);
+        problems.push(
+          `Value '${String(value)}' at 'hyperParameters.${key}' failed to satisfy constraint: Member must be a string`,
+        );
     if (problems.length)
       throw new BedrockError(
         'ValidationException',
@@ -349,9 +370,15 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
     let training: ChatExample[];
     let validation: ChatExample[] = [];
     try {
-      training = readDataset(await readObject(job, job.trainingDataConfig.s3Uri), job.model.format, 'training');
+      training = readDataset(
+        await readObject(job, job.trainingDataConfig.s3Uri),
+        job.model.format,
+        'training',
+      );
       for (const { s3Uri } of job.validationDataConfig.validators)
-        validation = validation.concat(readDataset(await readObject(job, s3Uri), job.model.format, 'validation'));
+        validation = validation.concat(
+          readDataset(await readObject(job, s3Uri), job.model.format, 'validation'),
+        );
     } catch (error) {
       return fail(job, error instanceof Error ? error.message : String(error));
     }
@@ -392,7 +419,8 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
     };
     job.trainerJob = trainerJob;
     store.addJob(trainerJob);
-    if (job.fault.failWith) trainerFaults.onNextJob({ failWith: { code: 'failed', message: job.fault.failWith } });
+    if (job.fault.failWith)
+      trainerFaults.onNextJob({ failWith: { code: 'failed', message: job.fault.failWith } });
     else trainerFaults.onNextJob({});
     trainer.start(trainerJob, { images: false });
   }
@@ -411,6 +439,7 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
       // Bedrock's own failureMessage for unreadable data was not found offline.
       throw new Error(
         `Amazon Bedrock could not read ${uri} with the service role ${job.roleArn}: ${errorText(error)}`,
+        { cause: error },
       );
     }
   }
@@ -441,7 +470,12 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
     try {
       await put(job, bucket, `${prefix}training_artifacts/step_wise_training_metrics.csv`, training);
       if (job.validationDataConfig.validators.length)
-        await put(job, bucket, `${prefix}validation_artifacts/post_fine_tuning_validation/validation_metrics.csv`, validation);
+        await put(
+          job,
+          bucket,
+          `${prefix}validation_artifacts/post_fine_tuning_validation/validation_metrics.csv`,
+          validation,
+        );
     } catch (error) {
       return fail(
         job,
@@ -460,7 +494,12 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
 
   async function put(job: BedrockJob, bucket: string, key: string, lines: string[]): Promise<void> {
     await job.session!.s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${lines.join('\n')}\n`, ContentType: 'text/csv' }),
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: `${lines.join('\n')}\n`,
+        ContentType: 'text/csv',
+      }),
     );
   }
 
@@ -468,7 +507,10 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
     const job = findJob(identifier);
     if (!job) throw notFound('model customization job', identifier);
     if (job.status !== 'InProgress')
-      throw new BedrockError('ValidationException', `The job ${job.jobName} is ${job.status} and cannot be stopped.`);
+      throw new BedrockError(
+        'ValidationException',
+        `The job ${job.jobName} is ${job.status} and cannot be stopped.`,
+      );
     setStatus(job, 'Stopping');
     later(timing.stoppingMs, () => {
       if (job.status !== 'Stopping') return;
@@ -594,7 +636,8 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
 
   const server = createServer((incoming, outgoing) => {
     void handle(incoming, outgoing).catch((error: unknown) => {
-      if (!outgoing.headersSent) sendError(outgoing, new BedrockError('InternalServerException', String(error)));
+      if (!outgoing.headersSent)
+        sendError(outgoing, new BedrockError('InternalServerException', String(error)));
       else outgoing.destroy();
     });
   });
@@ -605,21 +648,40 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
     const method = (incoming.method ?? 'GET').toUpperCase();
     const body = await readBody(incoming);
     const route = routeOf(method, segments);
-    if (!route) return sendError(outgoing, new BedrockError('ValidationException', `No operation at ${method} ${url.pathname} locally.`), 404);
+    if (!route)
+      return sendError(
+        outgoing,
+        new BedrockError('ValidationException', `No operation at ${method} ${url.pathname} locally.`),
+        404,
+      );
     const fault = faults.take(route.operation);
     if (fault?.kind === 'reset') return void outgoing.destroy();
     if (fault?.kind === 'throttle')
-      return sendError(outgoing, new BedrockError('ThrottlingException', 'Too many requests, please wait before trying again.'));
+      return sendError(
+        outgoing,
+        new BedrockError('ThrottlingException', 'Too many requests, please wait before trying again.'),
+      );
     if (fault?.kind === 'status')
-      return sendError(outgoing, new BedrockError(fault.errorType, fault.message ?? fault.errorType), fault.status);
+      return sendError(
+        outgoing,
+        new BedrockError(fault.errorType, fault.message ?? fault.errorType),
+        fault.status,
+      );
     try {
       const result = await route.run(body, url.searchParams);
       if (fault?.kind === 'lostResponse') {
         if (fault.status)
-          return sendError(outgoing, new BedrockError('InternalServerException', 'Internal server error.'), fault.status);
+          return sendError(
+            outgoing,
+            new BedrockError('InternalServerException', 'Internal server error.'),
+            fault.status,
+          );
         return void outgoing.destroy();
       }
-      outgoing.writeHead(result.status, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID() });
+      outgoing.writeHead(result.status, {
+        'content-type': 'application/json',
+        'x-amzn-requestid': randomUUID(),
+      });
       outgoing.end(JSON.stringify(result.body));
     } catch (error) {
       if (error instanceof BedrockError) return sendError(outgoing, error);
@@ -629,7 +691,10 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
 
   type Route = {
     operation: BedrockOperation;
-    run(body: Buffer, query: URLSearchParams): Promise<{ status: number; body: unknown }> | { status: number; body: unknown };
+    run(
+      body: Buffer,
+      query: URLSearchParams,
+    ): Promise<{ status: number; body: unknown }> | { status: number; body: unknown };
   };
   const ok = (body: unknown) => ({ status: 200, body });
   function routeOf(method: string, s: string[]): Route | undefined {
@@ -644,8 +709,10 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
         return { operation: 'StopModelCustomizationJob', run: () => (stop(s[1]!), ok({})) };
     }
     if (s[0] === 'custom-models') {
-      if (s.length === 1 && method === 'GET') return { operation: 'ListCustomModels', run: (_, q) => ok(listModels(q)) };
-      if (s.length === 2 && method === 'GET') return { operation: 'GetCustomModel', run: () => ok(getModel(s[1]!)) };
+      if (s.length === 1 && method === 'GET')
+        return { operation: 'ListCustomModels', run: (_, q) => ok(listModels(q)) };
+      if (s.length === 2 && method === 'GET')
+        return { operation: 'GetCustomModel', run: () => ok(getModel(s[1]!)) };
       if (s.length === 2 && method === 'DELETE')
         return { operation: 'DeleteCustomModel', run: () => ok(deleteModel(s[1]!)) };
     }
@@ -663,7 +730,8 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
       findJob(identifier)?.jobArn ??
       (identifier.startsWith('arn:') ? identifier : arnOf('model-customization-job', identifier)),
     modelArn: (identifier) =>
-      findModel(identifier)?.modelArn ?? (identifier.startsWith('arn:') ? identifier : arnOf('custom-model', identifier)),
+      findModel(identifier)?.modelArn ??
+      (identifier.startsWith('arn:') ? identifier : arnOf('custom-model', identifier)),
     close: () =>
       new Promise<void>((resolve) => {
         trainer.close();
@@ -698,7 +766,10 @@ function view(job: BedrockJob): BedrockJobView {
  * 2026-11-29; the stored copy ends after creationTime, so lastModifiedTime and endTime are assumed to
  * follow as in GetModelCustomizationJob).
  */
-export function customizationJobStateChangeEvent(job: BedrockJobView, where: { account: string; region: string }) {
+export function customizationJobStateChangeEvent(
+  job: BedrockJobView,
+  where: { account: string; region: string },
+) {
   return {
     version: '0',
     id: randomUUID(),
@@ -725,7 +796,10 @@ export function customizationJobStateChangeEvent(job: BedrockJobView, where: { a
 }
 
 /** The rows of the shared trainer's results file (base64 CSV step,train_loss,train_accuracy,valid_loss,…). */
-function resultRows(store: Store, trained: Job): Array<{ step: number; trainLoss: number; validLoss?: number }> {
+function resultRows(
+  store: Store,
+  trained: Job,
+): Array<{ step: number; trainLoss: number; validLoss?: number }> {
   const file = trained.result_files[0] ? store.file(trained.result_files[0]) : undefined;
   if (!file) return [];
   const csv = Buffer.from(new TextDecoder().decode(file.content), 'base64').toString('utf8');
@@ -796,7 +870,10 @@ function paginate<T>(items: T[], query: URLSearchParams): { items: T[]; nextToke
     throw new BedrockError('ValidationException', 'The nextToken is not valid.');
   const page = items.slice(offset, offset + max);
   const next = offset + max;
-  return { items: page, ...(next < items.length ? { nextToken: Buffer.from(String(next)).toString('base64url') } : {}) };
+  return {
+    items: page,
+    ...(next < items.length ? { nextToken: Buffer.from(String(next)).toString('base64url') } : {}),
+  };
 }
 
 function parseJson(body: Buffer): unknown {

@@ -198,14 +198,7 @@ export interface LocalCloud {
 }
 
 type ServiceName =
-  | 'S3'
-  | 'DYNAMODB'
-  | 'SECRETS_MANAGER'
-  | 'SFN'
-  | 'SQS'
-  | 'LAMBDA'
-  | 'CLOUDFORMATION'
-  | 'BEDROCK';
+  'S3' | 'DYNAMODB' | 'SECRETS_MANAGER' | 'SFN' | 'SQS' | 'LAMBDA' | 'CLOUDFORMATION' | 'BEDROCK';
 
 /** The administrator's access key; the gateways hand s3rver its own fixed key pair upstream. */
 const ADMIN_ACCESS_KEY = 'LOCALADMINACCESSKEY0';
@@ -358,7 +351,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         });
         const s3Client = new S3Client({
           region: LOCAL_REGION,
-          credentials: { accessKeyId, secretAccessKey: `local-secret-${jobId}`, sessionToken: `local-session-${jobId}` },
+          credentials: {
+            accessKeyId,
+            secretAccessKey: `local-secret-${jobId}`,
+            sessionToken: `local-session-${jobId}`,
+          },
           endpoint: endpointsRef.current!.S3,
           forcePathStyle: true,
           requestChecksumCalculation: 'WHEN_REQUIRED',

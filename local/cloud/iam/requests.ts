@@ -242,7 +242,9 @@ export function classifyBedrock(request: HttpRequestShape, names: ResourceNames)
     if (!rest && method === 'POST') {
       const body = parseJson(request.body);
       const base = typeof body.baseModelIdentifier === 'string' ? body.baseModelIdentifier : '';
-      const foundation = base.startsWith('arn:') ? base : `arn:aws:bedrock:${LOCAL_REGION}::foundation-model/${base}`;
+      const foundation = base.startsWith('arn:')
+        ? base
+        : `arn:aws:bedrock:${LOCAL_REGION}::foundation-model/${base}`;
       const tags = Array.isArray(body.jobTags) ? (body.jobTags as Array<{ key?: unknown }>) : [];
       const context = tags.length ? { 'aws:TagKeys': tags.map((t) => String(t.key)) } : undefined;
       const create = (resource: string): AccessRequest => ({
@@ -251,8 +253,12 @@ export function classifyBedrock(request: HttpRequestShape, names: ResourceNames)
         ...(context ? { context } : {}),
       });
       const requests = [create(arn('bedrock', 'custom-model/*')), create(foundation)];
-      // A request without a role is refused by Bedrock's own validation, after IAM.
-      if (typeof body.roleArn === 'string')
+      // A request without a role, or with one that is not a role's ARN, is refused by the API's input
+      // validation (ValidationException) before IAM can evaluate a resource.
+      if (
+        typeof body.roleArn === 'string' &&
+        /^arn:aws(-[^:]+)?:iam::([0-9]{12})?:role\/.+$/.test(body.roleArn)
+      )
         requests.push({
           action: 'iam:PassRole',
           resource: body.roleArn,
@@ -262,13 +268,17 @@ export function classifyBedrock(request: HttpRequestShape, names: ResourceNames)
     }
     // The path was decoded whole, so an ARN's slashes are back: the operation is read from the method.
     if (rest && method === 'POST' && rest.endsWith('/stop'))
-      return [{ action: 'bedrock:StopModelCustomizationJob', resource: jobArn(rest.slice(0, -'/stop'.length)) }];
-    if (rest && method === 'GET') return [{ action: 'bedrock:GetModelCustomizationJob', resource: jobArn(rest) }];
+      return [
+        { action: 'bedrock:StopModelCustomizationJob', resource: jobArn(rest.slice(0, -'/stop'.length)) },
+      ];
+    if (rest && method === 'GET')
+      return [{ action: 'bedrock:GetModelCustomizationJob', resource: jobArn(rest) }];
   }
   if (collection === 'custom-models') {
     if (!rest && method === 'GET') return [{ action: 'bedrock:ListCustomModels', resource: '*' }];
     if (rest && method === 'GET') return [{ action: 'bedrock:GetCustomModel', resource: modelArn(rest) }];
-    if (rest && method === 'DELETE') return [{ action: 'bedrock:DeleteCustomModel', resource: modelArn(rest) }];
+    if (rest && method === 'DELETE')
+      return [{ action: 'bedrock:DeleteCustomModel', resource: modelArn(rest) }];
   }
   throw new UnclassifiedRequestError(`Bedrock ${method} ${request.path}`);
 }
