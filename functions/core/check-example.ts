@@ -1,3 +1,4 @@
+import { bedrockExampleProblems } from './bedrock-rules.js';
 import type { ModelInfo } from './catalog.js';
 import {
   checkChatExample,
@@ -112,8 +113,14 @@ export class ExampleChecker {
         format === 'chat' ? checkChatExample(object, context) : checkPreferenceExample(object, context);
       canonical = JSON.stringify(object);
     }
-    for (const problem of checked.problems)
+    // The model's own record format (Bedrock), on what passed the chat checks: its messages are known good.
+    const formatProblems =
+      checked.example && format === 'chat'
+        ? bedrockExampleProblems(this.convert ? {} : object, checked.example.messages, this.model)
+        : [];
+    for (const problem of [...checked.problems, ...formatProblems])
       this.issues.error(problem.code, problem.message, problem.fix, line);
+    if (formatProblems.length > 0) return undefined;
     for (const warning of checked.warnings) this.warnAt(warning.code, warning.message, warning.fix, line);
     return checked.example ? { example: checked.example, canonical } : undefined;
   }

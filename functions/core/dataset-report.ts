@@ -1,5 +1,6 @@
 import { count } from './report.js';
-import { trainingCostUsd } from './catalog.js';
+import { PROVIDER_TITLES, trainingCostUsd } from './catalog.js';
+import { tooManyExamples } from './bedrock-rules.js';
 import { megabytes } from './dataset-lines.js';
 import type { DatasetScan } from './dataset-scan.js';
 import {
@@ -38,11 +39,28 @@ export function buildReport(
       'Nothing to do for this run. To train as you will use the model, write new data as chat examples with a system message; set "convertLegacyFormat": false to refuse such files instead.',
     );
   }
-  if (scan.examples < MIN_EXAMPLES && !scan.empty && issues.errorCount === 0) {
+  const { model } = options;
+  const isValidationFile = options.part === 'validation';
+  if (isValidationFile && model.takesValidationFile === false) {
+    issues.fileError(
+      'validation_file_not_supported',
+      `this is a validation file, and ${PROVIDER_TITLES[model.provider]} trains ${model.id} without validation data`,
+      'Delete the validation file (or rename it so that it does not end in .validation.jsonl), or set "model" in tunedrop.json to one that takes a validation file.',
+    );
+  }
+  // The model's record limits (catalog) count training plus validation records: the whole training
+  // file before its split; a supplied validation file is added by the caller (suppliedValidationIssues).
+  const minimum = isValidationFile ? MIN_EXAMPLES : (model.minExamples ?? MIN_EXAMPLES);
+  if (scan.examples < minimum && !scan.empty && issues.errorCount === 0) {
     issues.error(
       'too_few_examples',
-      `the file has ${count(scan.examples, 'example')}; fine-tuning needs at least ${MIN_EXAMPLES}`,
+      `the file has ${count(scan.examples, 'example')}; fine-tuning ${model.minExamples !== undefined && !isValidationFile ? `${model.id} on ${PROVIDER_TITLES[model.provider]} ` : ''}needs at least ${minimum}`,
+      `Add examples until there are at least ${minimum} (50 to 100 usually give clear gains).`,
     );
+  }
+  if (!isValidationFile && model.maxExamples !== undefined && scan.examples > model.maxExamples) {
+    const tooMany = tooManyExamples(model, scan.examples);
+    issues.fileError('too_many_examples', tooMany.message, tooMany.fix);
   }
   const imageError = images.fileError();
   if (imageError) issues.fileError(imageError.code, imageError.message, imageError.fix);
@@ -67,9 +85,11 @@ export function buildReport(
 
   const format = checker.format;
   const trainable = format === 'chat' || format === 'preference';
-  const wanted = trainable
-    ? wantedValidationExamples(scan.examples, options.validationRatio, options.maxValidationExamples)
-    : 0;
+  // A model that trains without validation data (Nova 2 Lite) gets none split off: all of it trains.
+  const wanted =
+    trainable && model.takesValidationFile !== false
+      ? wantedValidationExamples(scan.examples, options.validationRatio, options.maxValidationExamples)
+      : 0;
   const classes = scan.labels.classes();
   // Classification keeps its class mix in validation (stratified); anything else splits globally.
   const plan =

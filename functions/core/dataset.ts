@@ -23,8 +23,9 @@ export { MAX_LISTED_ISSUES, type DatasetIssue } from './issue-list.js';
 export { nullPrototypeRecord } from './dataset-report.js';
 export type { SecretScan } from './check-example.js';
 
-/** The provider refuses a training file with fewer examples. */
+/** The provider refuses a training file with fewer examples (OpenAI, Azure); catalog `minExamples` overrides it. */
 export const MIN_EXAMPLES = 10;
+export { suppliedValidationIssues } from './bedrock-rules.js';
 
 export interface ValidationOptions {
   model: ModelInfo;
@@ -52,6 +53,14 @@ export interface ValidationOptions {
    * or not looked for.
    */
   secretScan?: SecretScan;
+  /**
+   * Which file of the run this is: the training file (the default, split unless the model takes no
+   * validation data), or a supplied `<name>.validation.jsonl`. A validation file is refused for a model
+   * that trains without one (`validation_file_not_supported`), and the model's record limits, which
+   * count both files together, are not applied to it alone: the caller checks the sum with
+   * `suppliedValidationIssues`.
+   */
+  part?: 'training' | 'validation';
 }
 
 /** The validator's options for a run's settings: one mapping, for the pipeline and the CLI alike. */

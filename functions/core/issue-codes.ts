@@ -72,8 +72,18 @@ export const ISSUE_CODES = {
   },
   too_few_examples: {
     severity: 'error',
-    when: 'fewer than 10 examples',
-    fix: 'Add examples until there are at least 10 (50 to 100 usually give clear gains).',
+    when: "fewer examples than the model's minimum: 10 (OpenAI, Azure, Nova), or the catalog's `minExamples` training plus validation records (Bedrock Llama 3.1: 100)",
+    fix: 'Add examples until there are at least the minimum the message gives (50 to 100 usually give clear gains).',
+  },
+  too_many_examples: {
+    severity: 'error',
+    when: 'more training plus validation records than the model takes (catalog `maxExamples`: Bedrock Llama 3.1 10,000, Nova 2 Lite 20,000), supplied validation file included',
+    fix: 'Train on fewer examples (split the file into several runs), or have the provider raise the quota.',
+  },
+  validation_file_not_supported: {
+    severity: 'error',
+    when: 'a supplied `<name>.validation.jsonl` for a model that trains without validation data (catalog `takesValidationFile: false`: Nova 2 Lite); such a model also gets no split',
+    fix: 'Delete or rename the validation file, or pick a model that takes one.',
   },
   too_few_training_examples: {
     severity: 'error',
@@ -231,6 +241,21 @@ export const ISSUE_CODES = {
     severity: 'error',
     when: 'a call id used twice in an example',
     fix: 'Give each call its own id.',
+  },
+  format_not_supported: {
+    severity: 'error',
+    when: 'something the model\'s Bedrock record format has no place for: tool definitions, tool calls or tool messages, `"weight": 0`, a message `name` (catalog `dataFormat`); once per example',
+    fix: 'Remove it from the examples, or train them on OpenAI or Azure OpenAI.',
+  },
+  role_order: {
+    severity: 'error',
+    when: 'roles in an order the model refuses: Nova takes one optional system message first, then user and assistant alternating, from user to assistant; Llama 3.1 exactly one user then one assistant message, no system',
+    fix: 'Reorder or merge the messages; for Llama put instructions into the user message.',
+  },
+  reserved_word: {
+    severity: 'error',
+    when: 'a message contains a word the model reserves (catalog `reservedWords`, Nova: `User:`, `Bot:`, `Assistant:`, `System:`, `<image>`, `<video>`, `[EOS]`): the training job would fail',
+    fix: 'Rewrite the text without the reserved word.',
   },
   images_not_supported: {
     severity: 'error',

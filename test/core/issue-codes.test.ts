@@ -52,6 +52,7 @@ const deep = (levels: number): Record<string, unknown> =>
   levels <= 1 ? { type: 'string' } : { type: 'object', properties: { next: deep(levels - 1) } };
 
 const vision: Partial<ValidationOptions> = { model: findModel('gpt-4o-2024-08-06')! };
+const nova: Partial<ValidationOptions> = { model: findModel('amazon.nova-micro-v1:0:128k', 'bedrock')! };
 const answer = { role: 'assistant', content: 'a' };
 const imageAt = (url: string) => ({ type: 'image_url', image_url: { url } });
 const withImages = (...parts: unknown[]) => ({
@@ -292,6 +293,27 @@ const cases: Record<string, Case> = {
     options: vision,
   },
   // too_many_image_examples (over 50,000 examples with images) is tested on ImageTally in images.test.ts.
+  // Amazon Bedrock's per-model rules (more cases, each with a compliant one: test/core/bedrock-rules.test.ts).
+  reserved_word: {
+    bad: withLine(3, msg(user, { role: 'assistant', content: 'Assistant: a' })),
+    clean: withLine(3, msg(user, { role: 'assistant', content: 'Assistant - a' })),
+    options: nova,
+  },
+  role_order: {
+    bad: withLine(3, msg(user, user, reply)),
+    clean: withLine(3, msg(user, reply)),
+    options: nova,
+  },
+  format_not_supported: {
+    bad: withLine(3, msg(user, { ...reply, name: 'bot' })),
+    clean: withLine(3, msg(user, reply)),
+    options: nova,
+  },
+  too_many_examples: {
+    bad: good,
+    clean: lines(10, chat),
+    options: { model: { ...nova.model!, maxExamples: 11 } },
+  },
 };
 
 async function codesOf(input: Uint8Array | string, extra: Partial<ValidationOptions> = {}) {
@@ -328,9 +350,13 @@ const testedElsewhere: Partial<Record<IssueCode, string>> = {
   model_retiring: "the model's dates against the run's day: test/core/config-and-catalog.test.ts",
   model_access_limited: "the catalog's access note of an Azure model: test/core/providers-config.test.ts",
   price_unknown: 'a model whose price no source gives: test/core/providers-config.test.ts',
-  budget_uncheckable: 'maxCostUsd with a model whose price no source gives: test/core/providers-config.test.ts',
-  setting_out_of_range: "a hyperparameter outside Bedrock's range for the model: test/core/providers-config.test.ts",
+  budget_uncheckable:
+    'maxCostUsd with a model whose price no source gives: test/core/providers-config.test.ts',
+  setting_out_of_range:
+    "a hyperparameter outside Bedrock's range for the model: test/core/providers-config.test.ts",
   fine_tune_shutdown: "the model's dates against the run's day: test/core/config-and-catalog.test.ts",
+  validation_file_not_supported:
+    'a supplied validation file for a model that takes none (the same file is fine as a training file): test/core/bedrock-rules.test.ts',
 };
 
 describe('the registry', () => {
