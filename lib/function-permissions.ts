@@ -1,10 +1,16 @@
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Stack } from 'aws-cdk-lib';
+import { acknowledge } from './nag.js';
+import { PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
-import type { FunctionPermissions } from '../functions/adapters/permissions.js';
+import type {
+  BedrockAction,
+  BedrockPermissions,
+  FunctionPermissions,
+} from '../functions/adapters/permissions.js';
 import { PROVIDER_JOB_INDEX } from '../functions/adapters/dynamodb-run-store.js';
 
 export interface PermissionTargets {
@@ -12,6 +18,10 @@ export interface PermissionTargets {
   bucket: IBucket;
   apiKeySecret: ISecret;
   webhookSecret: ISecret;
+  /** Azure OpenAI's endpoint and key, where the stack trains on Azure OpenAI. */
+  azureOpenAiSecret?: ISecret | undefined;
+  /** The service role Bedrock assumes, where the stack trains on Bedrock. */
+  bedrockRole?: IRole | undefined;
   /** A thunk: the workflow's functions are granted before the state machine that invokes them exists. */
   stateMachine: () => IStateMachine;
 }
@@ -61,5 +71,72 @@ export function grantFunctionPermissions(
     add(['secretsmanager:GetSecretValue'], [secret.secretArn]);
     secret.encryptionKey?.grantDecrypt(fn);
   }
+  if (permissions.apiKey && targets.azureOpenAiSecret) {
+    add(['secretsmanager:GetSecretValue'], [targets.azureOpenAiSecret.secretArn]);
+    targets.azureOpenAiSecret.encryptionKey?.grantDecrypt(fn);
+  }
   if (permissions.startsRuns) targets.stateMachine().grantStartExecution(fn);
+  if (permissions.bedrock && targets.bedrockRole)
+    grantBedrock(fn, permissions.bedrock, targets.bedrockRole, bucket);
+}
+
+/**
+ * Bedrock's actions on the resource types the Service Authorization Reference gives them
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html, read
+ * 2026-11-29): CreateModelCustomizationJob on custom-model and foundation-model, Get and Stop on
+ * model-customization-job, List on "*" (no resource type); iam:PassRole of the one service role, to
+ * Bedrock only. Objects under runs/ for the converted training files and Bedrock's metrics.
+ */
+function grantBedrock(fn: IFunction, permissions: BedrockPermissions, role: IRole, bucket: IBucket): void {
+  const stack = Stack.of(fn);
+  const arn = (resource: string, account = stack.account) =>
+    `arn:${stack.partition}:bedrock:${stack.region}:${account}:${resource}`;
+  const resourcesOf: Record<BedrockAction, string[]> = {
+    'bedrock:CreateModelCustomizationJob': [arn('custom-model/*'), arn('foundation-model/*', '')],
+    'bedrock:GetModelCustomizationJob': [arn('model-customization-job/*')],
+    'bedrock:StopModelCustomizationJob': [arn('model-customization-job/*')],
+    'bedrock:ListModelCustomizationJobs': ['*'],
+  };
+  for (const action of permissions.actions)
+    fn.addToRolePolicy(new PolicyStatement({ actions: [action], resources: resourcesOf[action] }));
+  const wildcards = [...new Set(permissions.actions.flatMap((action) => resourcesOf[action]))].filter(
+    (resource) => resource !== '*',
+  );
+  if (wildcards.length && fn.role)
+    acknowledge(
+      fn.role,
+      "Bedrock's customization jobs, custom models and base models are named at run time (one per run, the " +
+        'model from its tunedrop.json): the resource types of this account and region are the narrowest bound.',
+      ...wildcards.map(
+        (resource) =>
+          `AwsSolutions-IAM5[Resource::${resource
+            .replace(stack.partition, '<AWS::Partition>')
+            .replace(stack.region, '<AWS::Region>')
+            .replace(`:${stack.account}:`, ':<AWS::AccountId>:')}]`,
+      ),
+    );
+  if (permissions.passesRole)
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [role.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'bedrock.amazonaws.com' } },
+      }),
+    );
+  if (permissions.writesRuns) {
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resources: [bucket.arnForObjects('runs/*')],
+      }),
+    );
+    bucket.encryptionKey?.grantEncrypt(fn);
+  }
+  if (permissions.readsRuns) {
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects('runs/*')] }),
+    );
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+    bucket.encryptionKey?.grantDecrypt(fn);
+  }
 }

@@ -1,5 +1,5 @@
 import { CfnResource, Duration, Size, Stack } from 'aws-cdk-lib';
-import { Policy, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { FunctionUrlAuthType, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
@@ -15,12 +15,15 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
   PLACEHOLDER_API_KEY,
+  PLACEHOLDER_AZURE_ENDPOINT,
   PLACEHOLDER_WEBHOOK_SECRET,
   type RunConfigInput,
 } from '../functions/core/config.js';
+import { PROVIDERS, type ProviderName } from '../functions/core/catalog.js';
 import { SLOT_WAITING } from '../functions/core/workflow-state.js';
 import { PROVIDER_JOB_INDEX } from '../functions/adapters/dynamodb-run-store.js';
 import { acknowledge, nagArn } from './nag.js';
+import { BEDROCK_INPUT_DIR, BEDROCK_OUTPUT_DIR } from '../functions/core/run.js';
 import { grantFunctionPermissions } from './function-permissions.js';
 import { FUNCTION_PERMISSIONS, type FunctionStep } from '../functions/adapters/permissions.js';
 import {
@@ -85,6 +88,13 @@ export interface TunedropPipelineProps {
    * @default AWS managed encryption (SSE-S3, DynamoDB's and SQS's own keys, aws/secretsmanager)
    */
   encryptionKey?: IKey;
+  /**
+   * The providers runs may train on (a family picks one with `"provider"` in its tunedrop.json). Each
+   * adds what it needs: Azure OpenAI a secret for its endpoint and key; Bedrock a service role and the
+   * functions' Bedrock permissions. A run on a provider left out is rejected at validation.
+   * @default ['openai', 'azure-openai', 'bedrock']
+   */
+  providers?: ProviderName[];
 }
 
 /**
@@ -95,6 +105,10 @@ export class TunedropPipeline extends Construct {
   readonly bucket: Bucket;
   readonly table: Table;
   readonly apiKeySecret: Secret;
+  /** Azure OpenAI's endpoint and key, set by the user after deploy; absent without Azure OpenAI. */
+  readonly azureOpenAiSecret?: Secret;
+  /** The role Bedrock assumes to read a run's training files and write its output; absent without Bedrock. */
+  readonly bedrockServiceRole?: Role;
   /** The provider's webhook signing secret, set by the user after registering `webhookUrl`. */
   readonly webhookSecret: Secret;
   /** Where the provider sends its webhooks (register it in OpenAI's dashboard). */
@@ -196,12 +210,40 @@ export class TunedropPipeline extends Construct {
         'AwsSolutions-SMG4',
       );
 
+    const providers = [...new Set(props.providers ?? PROVIDERS)];
+    if (providers.length === 0) throw new Error('providers must name at least one provider');
+    if (providers.includes('azure-openai')) {
+      this.azureOpenAiSecret = new Secret(this, 'AzureOpenAiCredentials', {
+        description:
+          'tunedrop: Azure OpenAI, as {"endpoint":"https://<resource>.openai.azure.com","apiKey":"..."}',
+        ...(key ? { encryptionKey: key } : {}),
+        generateSecretString: {
+          secretStringTemplate: JSON.stringify({
+            endpoint: PLACEHOLDER_AZURE_ENDPOINT,
+            apiKey: PLACEHOLDER_API_KEY,
+          }),
+          generateStringKey: 'placeholderNonce',
+          excludePunctuation: true,
+        },
+      });
+      acknowledge(
+        this.azureOpenAiSecret,
+        'Holds a key Azure issues (Keys and Endpoint of the Azure OpenAI resource): a rotation function cannot ' +
+          'mint a new one. Rotate by regenerating the key in Azure and storing it with put-secret-value.',
+        'AwsSolutions-SMG4',
+      );
+    }
+    if (providers.includes('bedrock')) this.bedrockServiceRole = this.bedrockRole(key);
+
     const environment = {
       RUNS_TABLE: this.table.tableName,
       DATA_BUCKET: this.bucket.bucketName,
       API_KEY_SECRET_ID: this.apiKeySecret.secretArn,
       INCOMING_PREFIX: incomingPrefix,
       PROVIDER_CONCURRENCY: String(props.providerConcurrency ?? 4),
+      PROVIDERS: JSON.stringify(providers),
+      ...(this.azureOpenAiSecret ? { AZURE_OPENAI_SECRET_ID: this.azureOpenAiSecret.secretArn } : {}),
+      ...(this.bedrockServiceRole ? { BEDROCK_ROLE_ARN: this.bedrockServiceRole.roleArn } : {}),
     };
     const fn = (
       id: string,
@@ -235,6 +277,8 @@ export class TunedropPipeline extends Construct {
         bucket: this.bucket,
         apiKeySecret: this.apiKeySecret,
         webhookSecret: this.webhookSecret,
+        azureOpenAiSecret: this.azureOpenAiSecret,
+        bedrockRole: this.bedrockServiceRole,
         stateMachine: () => this.workflow.stateMachine,
       });
     grant(prepare, 'prepare');
@@ -439,6 +483,62 @@ export class TunedropPipeline extends Construct {
    * logs expired after `expiration`). Wired by hand rather than with `serverAccessLogsBucket`, so the data
    * bucket stays the first bucket in the template.
    */
+  /**
+   * The service role Bedrock assumes for a customization job: it reads the training files tunedrop
+   * writes under runs/<run>/bedrock/ and writes Bedrock's output under runs/<run>/bedrock-output/, nothing
+   * else. Only Bedrock may assume it, and only for this account's customization jobs (the confused-deputy
+   * conditions of https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-job-access-security.html,
+   * read 2026-11-29). One role for every run: a role per run would need iam:CreateRole at run time, a far
+   * wider permission than the prefix pattern it would narrow.
+   */
+  private bedrockRole(key: IKey | undefined): Role {
+    const stack = Stack.of(this);
+    const role = new Role(this, 'BedrockServiceRole', {
+      description:
+        'tunedrop: assumed by Amazon Bedrock to read training files and write job output under runs/',
+      assumedBy: new ServicePrincipal('bedrock.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': `arn:${stack.partition}:bedrock:${stack.region}:${stack.account}:model-customization-job/*`,
+          },
+        },
+      }),
+    });
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(`runs/*/${BEDROCK_INPUT_DIR}/*`)],
+      }),
+    );
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [this.bucket.arnForObjects(`runs/*/${BEDROCK_OUTPUT_DIR}/*`)],
+      }),
+    );
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': ['runs/*'] } },
+      }),
+    );
+    // Reads the training files and writes the output: with a customer managed key, both under it.
+    if (key)
+      role.addToPolicy(
+        new PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn] }),
+      );
+    acknowledge(
+      role,
+      'Object ARNs under runs/*/bedrock/* and runs/*/bedrock-output/*: each run has its own prefix, unknown ' +
+        'at deploy time, and these patterns are the narrowest bound a single role can have.',
+      `AwsSolutions-IAM5[Resource::${nagArn(this.bucket)}/runs/*/${BEDROCK_INPUT_DIR}/*]`,
+      `AwsSolutions-IAM5[Resource::${nagArn(this.bucket)}/runs/*/${BEDROCK_OUTPUT_DIR}/*]`,
+    );
+    return role;
+  }
+
   private logAccessTo(bucket: Bucket, expiration: Duration): Bucket {
     const prefix = 'data-bucket/';
     const logs = new Bucket(this, 'AccessLogs', {

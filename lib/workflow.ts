@@ -163,7 +163,7 @@ export class RunWorkflow extends Construct {
   }
 
   /**
-   * A task that invokes its function with the run id and a task token and waits until the token is
+   * A task that invokes its function with the run id, its provider and a task token and waits until the token is
    * completed (SendTaskSuccess) or `timeout` passes (States.Timeout, never retried: the caller catches it).
    */
   private parkedTask(
@@ -175,7 +175,12 @@ export class RunWorkflow extends Construct {
     const task = new LambdaInvoke(this, name, {
       lambdaFunction: fn,
       integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      payload: TaskInput.fromObject({ runId: JsonPath.stringAt('$.runId'), taskToken: JsonPath.taskToken }),
+      // The provider picks the run's slots (each provider has its own).
+      payload: TaskInput.fromObject({
+        runId: JsonPath.stringAt('$.runId'),
+        provider: JsonPath.stringAt('$.config.provider'),
+        taskToken: JsonPath.taskToken,
+      }),
       retryOnServiceExceptions: false,
       resultPath,
       taskTimeout: options.timeout,

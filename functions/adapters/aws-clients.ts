@@ -1,3 +1,4 @@
+import { BedrockClient } from '@aws-sdk/client-bedrock';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -13,6 +14,7 @@ let s3: S3Client | undefined;
 let documents: DynamoDBDocumentClient | undefined;
 let secrets: SecretsManagerClient | undefined;
 let sfn: SFNClient | undefined;
+let bedrock: BedrockClient | undefined;
 
 export const awsClients = {
   s3: () => (s3 ??= new S3Client({})),
@@ -22,4 +24,5 @@ export const awsClients = {
     })),
   secrets: () => (secrets ??= new SecretsManagerClient({})),
   sfn: () => (sfn ??= new SFNClient({})),
+  bedrock: () => (bedrock ??= new BedrockClient({})),
 };

@@ -1,4 +1,6 @@
-import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { PROVIDER_TITLES, PROVIDERS, type ProviderName } from '../core/catalog.js';
+import { InvalidConfigError } from '../core/errors.js';
 import type {
   FineTuningProvider,
   ObjectStore,
@@ -8,7 +10,7 @@ import type {
   TaskTokens,
   WebhookLog,
 } from '../core/ports.js';
-import { handOverFreeSlots, slotResumer, type HandOver } from '../core/slots.js';
+import { handOverFreeSlots, mergeHandOvers, slotResumer, type HandOver } from '../core/slots.js';
 import { dynamoDbParkedRuns } from './dynamodb-parked-runs.js';
 import { dynamoDbWebhookLog } from './dynamodb-webhook-log.js';
 import { sfnTaskTokens } from './sfn-task-tokens.js';
@@ -16,7 +18,10 @@ import { awsClients } from './aws-clients.js';
 import { dynamoDbProviderSlots } from './dynamodb-provider-slots.js';
 import { dynamoDbRunStore } from './dynamodb-run-store.js';
 import { readEnvironment } from './environment.js';
+import { azureOpenAiProvider } from './azure-openai-provider.js';
+import { bedrockProvider } from './bedrock-provider.js';
 import { openAiProvider } from './openai-provider.js';
+import type { ContextWithProviderSecrets } from './provider-secrets.js';
 import { s3ObjectStore } from './s3-object-store.js';
 
 /** The production wiring of the ports, in one place. Steps receive these; tests pass fakes instead. */
@@ -25,8 +30,20 @@ export const objectStore = (): ObjectStore => s3ObjectStore(awsClients.s3());
 export const runStore = (): RunStore =>
   dynamoDbRunStore(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
 
-export const providerSlots = (): ProviderSlots =>
-  dynamoDbProviderSlots(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
+export const providerSlots = (provider: ProviderName): ProviderSlots =>
+  dynamoDbProviderSlots(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE, { provider });
+
+/** The providers this stack trains on: its functions hold their permissions and secrets. */
+export const enabledProviders = (): ProviderName[] =>
+  z.array(z.enum(PROVIDERS)).parse(JSON.parse(readEnvironment('PROVIDERS').PROVIDERS));
+
+/**
+ * How many jobs may train at once on a provider. Azure OpenAI runs one training job at a time per
+ * resource ("Max number of simultaneous running training jobs: 1", quotas-limits, read 2026-11-29;
+ * docs/providers.md A4): more would only wait in Azure's queue while their maxTrainingHours run.
+ */
+export const slotLimit = (provider: ProviderName): number =>
+  provider === 'azure-openai' ? 1 : readEnvironment('PROVIDER_CONCURRENCY').PROVIDER_CONCURRENCY;
 
 export const parkedRuns = (): ParkedRuns =>
   dynamoDbParkedRuns(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
@@ -39,33 +56,64 @@ export const taskTokens = (): TaskTokens => sfnTaskTokens(awsClients.sfn());
 /** Resumes a run given a provider slot (core/slots.ts). */
 export const slotResume = () => slotResumer(parkedRuns(), taskTokens(), Date.now);
 
-/** Gives free provider slots to the queue's oldest runs and resumes them (core/slots.ts). */
-export const handOverSlots = (): Promise<HandOver> => {
+/** Gives each provider's free slots to its queue's oldest runs and resumes them (core/slots.ts). */
+export const handOverSlots = async (): Promise<HandOver> => {
   const runs = runStore();
-  return handOverFreeSlots({
-    slots: providerSlots(),
-    limit: readEnvironment('PROVIDER_CONCURRENCY').PROVIDER_CONCURRENCY,
-    statusOf: async (runId) => (await runs.get(runId))?.status,
-    resume: slotResume(),
-    now: Date.now,
-  });
+  const handOvers: HandOver[] = [];
+  for (const name of enabledProviders())
+    handOvers.push(
+      await handOverFreeSlots({
+        slots: providerSlots(name),
+        limit: slotLimit(name),
+        statusOf: async (runId) => (await runs.get(runId))?.status,
+        resume: slotResume(),
+        now: Date.now,
+      }),
+    );
+  return mergeHandOvers(handOvers);
 };
 
 /**
- * The provider for one invocation; the key comes from the middleware, the base URL from OPENAI_BASE_URL if
- * set, the per-attempt timeout of API calls from PROVIDER_TIMEOUT_MS (default API_ATTEMPT_TIMEOUT_MS in
- * provider-timeouts.ts), each capped so that every provider call (with its retries) ends before the
- * invocation does: a step that runs out of time fails with a retryable error the workflow retries,
- * instead of Lambda stopping it mid-call.
+ * The provider a run trains on, for one invocation. OpenAI's key and Azure's endpoint and key come from
+ * their secrets (read when first needed); Bedrock needs none (the function's role, and the service role
+ * Bedrock assumes). Every provider call, with its retries, ends before the invocation does: a step that
+ * runs out of time fails with a retryable error the workflow retries, instead of Lambda stopping it
+ * mid-call. The per-attempt timeout of API calls is PROVIDER_TIMEOUT_MS when set (default
+ * API_ATTEMPT_TIMEOUT_MS in provider-timeouts.ts); OpenAI's base URL is OPENAI_BASE_URL when set.
  */
-export const provider = (
-  apiKey: string,
-  invocation: Pick<Context, 'getRemainingTimeInMillis'>,
-): FineTuningProvider => {
+export const provider = async (
+  name: ProviderName,
+  invocation: Pick<ContextWithProviderSecrets, 'getRemainingTimeInMillis' | 'providerSecrets'>,
+): Promise<FineTuningProvider> => {
+  if (!enabledProviders().includes(name))
+    throw new InvalidConfigError(
+      `this stack is not deployed to train on ${PROVIDER_TITLES[name]}`,
+      `Deploy it with "${name}" among the pipeline's providers (the "providers" prop, docs/configuration.md), or set "provider" to one of: ${enabledProviders().join(', ')}.`,
+    );
   const timeout = Number(process.env.PROVIDER_TIMEOUT_MS);
-  return openAiProvider({
-    apiKey,
+  const budget = {
     ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMs: timeout } : {}),
     remainingTimeMs: () => invocation.getRemainingTimeInMillis(),
-  });
+  };
+  switch (name) {
+    case 'openai':
+      return openAiProvider({ apiKey: await invocation.providerSecrets.openAiKey(), ...budget });
+    case 'azure-openai':
+      return azureOpenAiProvider({ ...(await invocation.providerSecrets.azureOpenAi()), ...budget });
+    case 'bedrock': {
+      const env = readEnvironment('DATA_BUCKET', 'BEDROCK_ROLE_ARN');
+      if (!env.BEDROCK_ROLE_ARN)
+        throw new InvalidConfigError(
+          'the Bedrock service role is not configured (BEDROCK_ROLE_ARN)',
+          'Redeploy the stack with "bedrock" among its providers.',
+        );
+      return bedrockProvider({
+        client: awsClients.bedrock(),
+        store: objectStore(),
+        bucket: env.DATA_BUCKET,
+        roleArn: env.BEDROCK_ROLE_ARN,
+        remainingTimeMs: budget.remainingTimeMs,
+      });
+    }
+  }
 };

@@ -1,4 +1,5 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ProviderName } from '../core/catalog.js';
 import { z } from 'zod';
 import type { ProviderSlots } from '../core/ports.js';
 import { RUN_STATUSES, type RunStatus } from '../core/run.js';
@@ -29,7 +30,16 @@ import { deadHolders, VANISHED_HOLDER_GRACE_MS, type SlotHolder } from '../core/
  */
 export const PROVIDER_SLOTS_KEY = '~provider-slots';
 
+/**
+ * Each provider has its own slots (its own limit on jobs at once): OpenAI's keep the item they had
+ * before there were other providers.
+ */
+export const providerSlotsKey = (provider: ProviderName): string =>
+  provider === 'openai' ? PROVIDER_SLOTS_KEY : `${PROVIDER_SLOTS_KEY}#${provider}`;
+
 export interface ProviderSlotsOptions {
+  /** Whose slots. @default 'openai' */
+  provider?: ProviderName;
   /** Epoch milliseconds. @default Date.now */
   now?: () => number;
   /** @default VANISHED_HOLDER_GRACE_MS */
@@ -51,7 +61,7 @@ export function dynamoDbProviderSlots(
   options: ProviderSlotsOptions = {},
 ): ProviderSlots {
   const now = options.now ?? Date.now;
-  const Key = { runId: PROVIDER_SLOTS_KEY };
+  const Key = { runId: providerSlotsKey(options.provider ?? 'openai') };
 
   const conditional = async (command: UpdateCommand): Promise<boolean> => {
     try {

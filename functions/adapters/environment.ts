@@ -9,6 +9,12 @@ const EnvironmentSchema = z.object({
   RUNS_TABLE: z.string().min(1),
   DATA_BUCKET: z.string().min(1),
   API_KEY_SECRET_ID: z.string().min(1),
+  /** The secret holding Azure OpenAI's endpoint and key; absent where the stack does not enable Azure. */
+  AZURE_OPENAI_SECRET_ID: z.string().min(1).optional(),
+  /** The service role Bedrock assumes to read the run's data and write its output; absent without Bedrock. */
+  BEDROCK_ROLE_ARN: z.string().min(1).optional(),
+  /** JSON array of the providers this stack can train on (its functions hold their permissions). */
+  PROVIDERS: z.string().default('["openai"]'),
   /** The secret holding the provider's webhook signing secret (whsec_...). */
   WEBHOOK_SECRET_ID: z.string().min(1),
   STATE_MACHINE_ARN: z.string().min(1),

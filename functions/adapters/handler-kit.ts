@@ -6,7 +6,7 @@ import { formatErrorMessage, InvalidEventError, TunedropError } from '../core/er
 import { redactError, redactSecrets } from '../core/redact.js';
 import { awsClients } from './aws-clients.js';
 import { readEnvironment } from './environment.js';
-import { apiKeyMiddleware, type ContextWithApiKey } from './openai-key-middleware.js';
+import { providerSecretsMiddleware, type ContextWithProviderSecrets } from './provider-secrets.js';
 
 /**
  * Every function's logger. Each string of every line is masked (functions/core/redact.ts) on its way
@@ -20,7 +20,8 @@ export const logger = new Logger({
 /**
  * Builds a workflow step's Lambda handler: parse the state with the step's schema, run the step, log,
  * and shape errors so Step Functions can route them (error name = class name) and Record can tell the
- * user the fix. With `providerKey`, the provider API key is loaded from Secrets Manager first.
+ * user the fix. With `providerSecrets`, the step can read the providers' credentials from Secrets Manager
+ * (each when first needed).
  */
 export function stepHandler<S extends z.ZodType, R>(
   name: string,
@@ -30,16 +31,16 @@ export function stepHandler<S extends z.ZodType, R>(
 export function stepHandler<S extends z.ZodType, R>(
   name: string,
   schema: S,
-  step: (input: z.infer<S>, context: ContextWithApiKey) => Promise<R>,
-  options: { providerKey: true },
-): middy.MiddyfiedHandler<unknown, R, Error, ContextWithApiKey>;
+  step: (input: z.infer<S>, context: ContextWithProviderSecrets) => Promise<R>,
+  options: { providerSecrets: true },
+): middy.MiddyfiedHandler<unknown, R, Error, ContextWithProviderSecrets>;
 export function stepHandler<S extends z.ZodType, R>(
   name: string,
   schema: S,
-  step: (input: z.infer<S>, context: ContextWithApiKey) => Promise<R>,
-  options: { providerKey?: boolean } = {},
+  step: (input: z.infer<S>, context: ContextWithProviderSecrets) => Promise<R>,
+  options: { providerSecrets?: boolean } = {},
 ) {
-  const handler = middy<unknown, R, Error, ContextWithApiKey>().use({
+  const handler = middy<unknown, R, Error, ContextWithProviderSecrets>().use({
     onError: async (request) => {
       const error = request.error;
       if (error instanceof TunedropError) error.message = formatErrorMessage(error);
@@ -49,9 +50,14 @@ export function stepHandler<S extends z.ZodType, R>(
       logger.error(`${name} failed`, { error: error ?? undefined });
     },
   });
-  if (options.providerKey) {
-    const { API_KEY_SECRET_ID } = readEnvironment('API_KEY_SECRET_ID');
-    handler.use(apiKeyMiddleware({ client: awsClients.secrets(), secretId: API_KEY_SECRET_ID }));
+  if (options.providerSecrets) {
+    const env = readEnvironment('API_KEY_SECRET_ID', 'AZURE_OPENAI_SECRET_ID');
+    handler.use(
+      providerSecretsMiddleware({
+        client: awsClients.secrets(),
+        secretIds: { openai: env.API_KEY_SECRET_ID, 'azure-openai': env.AZURE_OPENAI_SECRET_ID },
+      }),
+    );
   }
   return handler.handler(async (event, context) => {
     const parsed = schema.safeParse(event);

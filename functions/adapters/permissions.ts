@@ -17,7 +17,29 @@
  *   TaskTokens      states:SendTaskSuccess (on "*": the action has no resource type)
  *   the run starter states:StartExecution on the state machine
  *   the key         secretsmanager:GetSecretValue on the API key secret (the webhook's: its own secret)
+ *                   and, with Azure OpenAI, on the Azure OpenAI secret (its endpoint and key)
+ *   Bedrock         uploadFile writes runs/<run>/bedrock/ (PutObject, AbortMultipartUpload); createJob
+ *                   CreateModelCustomizationJob and iam:PassRole of the service role, then
+ *                   GetModelCustomizationJob; findJobByRunId ListModelCustomizationJobs; getJob
+ *                   GetModelCustomizationJob; cancelJob StopModelCustomizationJob and Get; resultFile
+ *                   GetObject (and ListBucket: a metrics file may be missing) under runs/<run>/bedrock-output/
  */
+export type BedrockAction =
+  | 'bedrock:CreateModelCustomizationJob'
+  | 'bedrock:GetModelCustomizationJob'
+  | 'bedrock:ListModelCustomizationJobs'
+  | 'bedrock:StopModelCustomizationJob';
+
+/** What a function needs from Bedrock, granted only where the stack trains on Bedrock. */
+export interface BedrockPermissions {
+  actions: readonly BedrockAction[];
+  /** Passes the service role to Bedrock (iam:PassRole, for bedrock.amazonaws.com only). */
+  passesRole?: boolean;
+  /** Writes the converted training files under runs/ (PutObject, AbortMultipartUpload). */
+  writesRuns?: boolean;
+  /** Reads Bedrock's metrics under runs/ (GetObject, and ListBucket for a 404 on a missing one). */
+  readsRuns?: boolean;
+}
 export type TableAction =
   'dynamodb:GetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem' | 'dynamodb:DeleteItem';
 
@@ -46,6 +68,8 @@ export interface FunctionPermissions {
   startsRuns?: boolean;
   /** Resumes parked runs (states:SendTaskSuccess). */
   resumesRuns?: boolean;
+  /** Calls Amazon Bedrock, where the stack trains on it. */
+  bedrock?: BedrockPermissions;
 }
 
 const RUNS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
@@ -68,15 +92,54 @@ export const FUNCTION_PERMISSIONS = {
     abortsUploads: true,
     tagsObjects: true,
   },
-  upload: { table: ['dynamodb:UpdateItem'], reads: ['runs/'], apiKey: true },
+  upload: {
+    table: ['dynamodb:UpdateItem'],
+    reads: ['runs/'],
+    apiKey: true,
+    bedrock: { actions: [], writesRuns: true },
+  },
   'acquire-slot': { table: [...RUNS], resumesRuns: true },
-  'create-job': { table: [...RUNS], apiKey: true },
+  'create-job': {
+    table: [...RUNS],
+    apiKey: true,
+    bedrock: {
+      actions: [
+        'bedrock:CreateModelCustomizationJob',
+        'bedrock:GetModelCustomizationJob',
+        'bedrock:ListModelCustomizationJobs',
+        'bedrock:StopModelCustomizationJob',
+      ],
+      passesRole: true,
+    },
+  },
   'await-job': { table: ['dynamodb:UpdateItem'], resumesRuns: true },
-  'get-status': { table: [...RUNS], apiKey: true },
-  collect: { table: ['dynamodb:UpdateItem'], writesRuns: true, apiKey: true },
+  'get-status': {
+    table: [...RUNS],
+    apiKey: true,
+    bedrock: { actions: ['bedrock:GetModelCustomizationJob', 'bedrock:StopModelCustomizationJob'] },
+  },
+  collect: {
+    table: ['dynamodb:UpdateItem'],
+    writesRuns: true,
+    apiKey: true,
+    bedrock: { actions: ['bedrock:GetModelCustomizationJob'], readsRuns: true },
+  },
   // Record and reconcile amend the validation report of a run that ended without a model (runs/).
   record: { table: [...RUNS], reads: ['runs/'], writesRuns: true, resumesRuns: true },
-  reconcile: { table: [...RUNS], reads: ['runs/'], writesRuns: true, apiKey: true, resumesRuns: true },
+  reconcile: {
+    table: [...RUNS],
+    reads: ['runs/'],
+    writesRuns: true,
+    apiKey: true,
+    resumesRuns: true,
+    bedrock: {
+      actions: [
+        'bedrock:GetModelCustomizationJob',
+        'bedrock:ListModelCustomizationJobs',
+        'bedrock:StopModelCustomizationJob',
+      ],
+    },
+  },
   'sweep-slots': { table: [...RUNS], resumesRuns: true },
   webhook: {
     table: ['dynamodb:PutItem', 'dynamodb:DeleteItem', ...RUNS],
@@ -88,20 +151,33 @@ export const FUNCTION_PERMISSIONS = {
 
 export type FunctionStep = keyof typeof FUNCTION_PERMISSIONS;
 
-/** The IAM actions a function's permissions come to (what its role grants, besides tracing and logging). */
-export function actionsOf(permissions: FunctionPermissions): string[] {
+/**
+ * The IAM actions a function's permissions come to (what its role grants, besides tracing and logging),
+ * on a stack that trains on `providers` (all three by default).
+ */
+export function actionsOf(
+  permissions: FunctionPermissions,
+  providers: readonly string[] = ['openai', 'azure-openai', 'bedrock'],
+): string[] {
   const p = permissions as FunctionPermissions;
+  const bedrock = providers.includes('bedrock') ? p.bedrock : undefined;
+  const reads = Boolean(p.reads?.length) || Boolean(bedrock?.readsRuns);
+  const writes = Boolean(p.writesRuns) || Boolean(bedrock?.writesRuns);
   return [
-    ...p.table,
-    ...(p.queriesJobIndex ? ['dynamodb:Query'] : []),
-    ...(p.reads?.length ? ['s3:GetObject'] : []),
-    ...(p.reads?.length && p.readsVersions ? ['s3:GetObjectVersion'] : []),
-    ...(p.listsBucket ? ['s3:ListBucket'] : []),
-    ...(p.writesRuns ? ['s3:PutObject'] : []),
-    ...(p.writesRuns && p.abortsUploads ? ['s3:AbortMultipartUpload'] : []),
-    ...(p.writesRuns && p.tagsObjects ? ['s3:PutObjectTagging'] : []),
-    ...(p.apiKey || p.webhookSecret ? ['secretsmanager:GetSecretValue'] : []),
-    ...(p.startsRuns ? ['states:StartExecution'] : []),
-    ...(p.resumesRuns ? ['states:SendTaskSuccess'] : []),
+    ...new Set([
+      ...p.table,
+      ...(p.queriesJobIndex ? ['dynamodb:Query'] : []),
+      ...(reads ? ['s3:GetObject'] : []),
+      ...(p.reads?.length && p.readsVersions ? ['s3:GetObjectVersion'] : []),
+      ...(p.listsBucket || bedrock?.readsRuns ? ['s3:ListBucket'] : []),
+      ...(writes ? ['s3:PutObject'] : []),
+      ...((p.writesRuns && p.abortsUploads) || bedrock?.writesRuns ? ['s3:AbortMultipartUpload'] : []),
+      ...(p.writesRuns && p.tagsObjects ? ['s3:PutObjectTagging'] : []),
+      ...(p.apiKey || p.webhookSecret ? ['secretsmanager:GetSecretValue'] : []),
+      ...(p.startsRuns ? ['states:StartExecution'] : []),
+      ...(p.resumesRuns ? ['states:SendTaskSuccess'] : []),
+      ...(bedrock?.actions ?? []),
+      ...(bedrock?.passesRole ? ['iam:PassRole'] : []),
+    ]),
   ].sort();
 }

@@ -8,11 +8,11 @@ const InputSchema = ExecutionInputSchema.extend({ job: JobProgressSchema });
 export const handler = stepHandler(
   'collect',
   InputSchema,
-  (input, context) =>
+  async (input, context) =>
     collectResults(input, {
       store: objectStore(),
       runs: runStore(),
-      provider: provider(context.providerApiKey, context),
+      provider: await provider(input.config.provider, context),
     }),
-  { providerKey: true },
+  { providerSecrets: true },
 );

@@ -41,6 +41,12 @@ export const BedrockSettingsSchema = z
 export type AzureSettings = z.infer<typeof AzureSettingsSchema>;
 export type BedrockSettings = z.infer<typeof BedrockSettingsSchema>;
 
+/**
+ * Azure's how-to allows a suffix of "up to 18 characters" while its v1 spec allows 64 (docs/providers.md
+ * A4, read 2026-11-29): the stricter is kept, so that Azure cannot refuse a suffix after the upload.
+ */
+export const AZURE_SUFFIX_MAX = 18;
+
 const SETTINGS_KEY: Readonly<Record<Exclude<ProviderName, 'openai'>, 'azure' | 'bedrock'>> = {
   'azure-openai': 'azure',
   bedrock: 'bedrock',
@@ -118,6 +124,16 @@ function checkProviderSettings(config: z.infer<typeof RunConfigObject>, context:
         message: `"${key}" settings apply to ${PROVIDER_TITLES[provider]} only, and this run trains on ${PROVIDER_TITLES[config.provider]}: set "provider": "${provider}" or remove "${key}"`,
       });
   }
+  if (
+    config.provider === 'azure-openai' &&
+    config.suffix !== undefined &&
+    config.suffix.length > AZURE_SUFFIX_MAX
+  )
+    context.addIssue({
+      code: 'custom',
+      path: ['suffix'],
+      message: `Azure OpenAI takes a suffix of at most ${AZURE_SUFFIX_MAX} characters ("${config.suffix}" has ${config.suffix.length}): shorten it`,
+    });
   if (config.provider !== 'bedrock') return;
   const { batchSize, learningRateMultiplier } = config.hyperparameters;
   if (learningRateMultiplier !== 'auto')
@@ -180,5 +196,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** The value the stack puts in the API key secret; a run fails with a clear fix until the user replaces it. */
 export const PLACEHOLDER_API_KEY = 'REPLACE_WITH_YOUR_OPENAI_API_KEY';
+/** The endpoint the Azure OpenAI secret holds until the user stores the resource's. */
+export const PLACEHOLDER_AZURE_ENDPOINT = 'https://REPLACE-WITH-YOUR-RESOURCE.openai.azure.com';
 /** What the webhook secret holds until the user stores the one the provider gave for the endpoint. */
 export const PLACEHOLDER_WEBHOOK_SECRET = 'REPLACE_WITH_YOUR_WEBHOOK_SIGNING_SECRET';

@@ -141,6 +141,13 @@ export function familyOf(key: string, prefix = 'incoming/'): string {
 export const TRAINING_COPY_TAG = { key: 'tunedrop:object', value: 'training-copy' } as const;
 
 /** Where a run's files live in the bucket. One place, so handlers and docs agree. */
+/**
+ * Bedrock reads training files from S3 and writes its output there (docs/providers.md B5): under the
+ * run's prefix, in folders its service role may read (input) and write (output), and no other.
+ */
+export const BEDROCK_INPUT_DIR = 'bedrock';
+export const BEDROCK_OUTPUT_DIR = 'bedrock-output';
+
 export const runKeys = (runId: string) => ({
   prefix: `runs/${runId}/`,
   validationJson: `runs/${runId}/validation.json`,
@@ -149,6 +156,10 @@ export const runKeys = (runId: string) => ({
   validation: `runs/${runId}/validation.jsonl`,
   results: `runs/${runId}/results.csv`,
   summary: `runs/${runId}/summary.json`,
+  /** The training or validation file as Bedrock takes it (core/bedrock-format.ts). */
+  bedrockInput: (purpose: 'training' | 'validation') => `runs/${runId}/${BEDROCK_INPUT_DIR}/${purpose}.jsonl`,
+  /** Where Bedrock writes the job's output (its metrics files). */
+  bedrockOutput: `runs/${runId}/${BEDROCK_OUTPUT_DIR}/`,
 });
 
 /**

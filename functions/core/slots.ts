@@ -67,6 +67,15 @@ export interface HandOver {
   skipped: string[];
 }
 
+/** One HandOver of several (each provider has its own slots and queue). */
+export function mergeHandOvers(handOvers: readonly HandOver[]): HandOver {
+  return {
+    delivered: handOvers.flatMap((h) => h.delivered),
+    granted: handOvers.flatMap((h) => h.granted),
+    skipped: handOvers.flatMap((h) => h.skipped),
+  };
+}
+
 /**
  * Gives free slots to the runs waiting for one, oldest first, and resumes each. Everyone who may free a
  * slot or join the queue calls this afterwards (Record and reconcile after releasing, Acquire provider

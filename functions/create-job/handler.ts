@@ -8,11 +8,11 @@ const InputSchema = ExecutionInputSchema.extend({ files: UploadedFilesSchema });
 export const handler = stepHandler(
   'create-job',
   InputSchema,
-  (input, context) =>
+  async (input, context) =>
     createJob(input, {
       runs: runStore(),
-      provider: provider(context.providerApiKey, context),
+      provider: await provider(input.config.provider, context),
       webhooks: webhookLog(),
     }),
-  { providerKey: true },
+  { providerSecrets: true },
 );

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { handOverSlots, objectStore, provider, providerSlots, runStore } from '../adapters/deps.js';
+import {
+  enabledProviders,
+  handOverSlots,
+  objectStore,
+  provider,
+  providerSlots,
+  runStore,
+} from '../adapters/deps.js';
 import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { reconcileRun } from './reconcile-run.js';
 
@@ -27,8 +34,9 @@ export const handler = stepHandler(
       },
       {
         runs: runStore(),
-        provider: provider(context.providerApiKey, context),
-        slots: providerSlots(),
+        provider: (name) => provider(name, context),
+        providers: enabledProviders(),
+        slots: providerSlots,
         handOver: handOverSlots,
         onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
         reports: objectStore(),
@@ -39,5 +47,5 @@ export const handler = stepHandler(
           }),
       },
     ),
-  { providerKey: true },
+  { providerSecrets: true },
 );

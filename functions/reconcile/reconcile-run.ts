@@ -5,6 +5,9 @@ import type { HandOver } from '../core/slots.js';
 import { cancelIfRunning } from '../core/provider-jobs.js';
 import { phaseOf } from '../core/workflow-state.js';
 import { redactSecrets } from '../core/redact.js';
+import { PROVIDERS, type ProviderName } from '../core/catalog.js';
+import { ApiKeyNotSetError } from '../core/errors.js';
+import type { RunRecord } from '../core/run.js';
 
 export interface ExecutionEnded {
   /** The execution name, which is the run id. */
@@ -16,8 +19,11 @@ export interface ExecutionEnded {
 
 export interface ReconcileDeps {
   runs: RunStore;
-  provider: FineTuningProvider;
-  slots: ProviderSlots;
+  /** The provider a run trained on (its item's `provider`; OpenAI for runs from before there were others). */
+  provider(name: ProviderName): Promise<FineTuningProvider>;
+  /** The providers a run of this stack may have trained on: where a run without an item is looked for. */
+  providers: readonly ProviderName[];
+  slots(name: ProviderName): ProviderSlots;
   /** Gives the freed slot to the oldest waiting run (handOverFreeSlots). */
   handOver(): Promise<HandOver>;
   onHandOverError?(error: unknown): void;
@@ -68,21 +74,29 @@ export async function reconcileRun(
   event: ExecutionEnded,
   deps: ReconcileDeps,
 ): Promise<{ runId: string; status: RunStatus | 'unknown'; changed: boolean }> {
-  await deps.slots.release(event.runId);
-  await deps.handOver().catch((error: unknown) => deps.onHandOverError?.(error));
   let run = await deps.runs.get(event.runId);
+  // Releasing is harmless where the run held nothing; without its item, its provider is not known.
+  for (const name of run ? [providerOf(run)] : deps.providers) await deps.slots(name).release(event.runId);
+  await deps.handOver().catch((error: unknown) => deps.onHandOverError?.(error));
   if (!run) {
     // No item to record on, but a job made for the run would still train for nobody.
-    const orphan = await deps.provider.findJobByRunId(event.runId);
-    if (orphan) await cancelIfRunning(deps.provider, orphan);
+    for (const name of deps.providers) {
+      const provider = await deps.provider(name).catch((error: unknown) => {
+        // A provider whose credentials were never set has no job of this run's.
+        if (error instanceof ApiKeyNotSetError) return undefined;
+        throw error;
+      });
+      const orphan = await provider?.findJobByRunId(event.runId);
+      if (provider && orphan) await cancelIfRunning(provider, orphan);
+    }
     return { runId: event.runId, status: 'unknown', changed: false };
   }
+  const provider = await deps.provider(providerOf(run));
 
   let changed = false;
   let job: ProviderJob | undefined;
   if (!TERMINAL_STATUSES.has(run.status)) {
-    if (run.providerJobId)
-      job = await cancelIfRunning(deps.provider, await deps.provider.getJob(run.providerJobId));
+    if (run.providerJobId) job = await cancelIfRunning(provider, await provider.getJob(run.providerJobId));
     const outcome = OUTCOME[event.status];
     const updated = await deps.runs.advance(run.runId, outcome.status, {
       ...(job ? { providerStatus: job.status } : {}),
@@ -103,9 +117,9 @@ export async function reconcileRun(
   const finished = run.providerStatus !== undefined && phaseOf(run.providerStatus) !== 'running';
   if (!settled && !(run.providerJobId && finished)) {
     const found = run.providerJobId
-      ? await deps.provider.getJob(run.providerJobId)
-      : await deps.provider.findJobByRunId(run.runId);
-    if (found) job = await cancelIfRunning(deps.provider, found);
+      ? await provider.getJob(run.providerJobId)
+      : await provider.findJobByRunId(run.runId);
+    if (found) job = await cancelIfRunning(provider, found);
   }
   if (job && (job.id !== run.providerJobId || job.status !== run.providerStatus)) {
     run =
@@ -115,4 +129,11 @@ export async function reconcileRun(
   // Whoever recorded the end, the report says it: Record may have failed before amending it.
   await amendReport(run, deps);
   return { runId: run.runId, status: run.status, changed };
+}
+
+/** The provider of a run's item; items from before there were other providers trained on OpenAI. */
+function providerOf(run: RunRecord): ProviderName {
+  return (PROVIDERS as readonly string[]).includes(run.provider ?? '')
+    ? (run.provider as ProviderName)
+    : 'openai';
 }

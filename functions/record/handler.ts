@@ -6,7 +6,7 @@ import { recordOutcome } from './record-outcome.js';
 export const handler = stepHandler('record', RecordInputSchema, (input) =>
   recordOutcome(input, {
     runs: runStore(),
-    slots: providerSlots(),
+    slots: providerSlots(input.config.provider),
     handOver: handOverSlots,
     onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
     reports: objectStore(),

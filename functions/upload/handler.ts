@@ -8,12 +8,12 @@ const InputSchema = ExecutionInputSchema.extend({ prepared: PreparedFilesSchema 
 export const handler = stepHandler(
   'upload',
   InputSchema,
-  (input, context) =>
+  async (input, context) =>
     uploadFiles(input, {
       store: objectStore(),
       runs: runStore(),
       // With the context, each upload may use the invocation's remaining time, retries included.
-      provider: provider(context.providerApiKey, context),
+      provider: await provider(input.config.provider, context),
     }),
-  { providerKey: true },
+  { providerSecrets: true },
 );

@@ -7,7 +7,7 @@ import {
   PROVIDER_TITLES,
   type ModelInfo,
 } from '../core/catalog.js';
-import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
+import { AZURE_SUFFIX_MAX, MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
 import {
   validateDataset,
   validationOptionsFor,
@@ -18,6 +18,7 @@ import {
 } from '../core/dataset.js';
 import type { ErrorCode } from '../core/issue-codes.js';
 import { providerSettingIssues } from '../core/provider-settings.js';
+import { suppliedValidationIssues } from '../core/bedrock-rules.js';
 import { CONFIG_TOO_LARGE, settingsFromFile } from '../core/run-settings.js';
 import { issue, whereIs } from '../core/issue-list.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
@@ -257,9 +258,14 @@ async function checkUpload(
     where.phase = `checking the validation file ${companionKey}`;
     const supplied = await validate(() => infrastructureStream(() => deps.store.read(validationSource)), {
       ...options,
+      part: 'validation',
       ...(companion?.size !== undefined ? { sizeBytes: companion.size } : {}),
     });
     runIssues.push(...supplied.errors.map((issue) => ({ ...issue, file: companionKey })));
+    // The provider's limits on both files together (Bedrock: records, or no validation file at all).
+    runIssues.push(
+      ...suppliedValidationIssues(model, { key: companionKey, examples: supplied.examples }, report.examples),
+    );
     if (supplied.verdict === 'valid' && supplied.format !== report.format) {
       runIssues.push(
         runIssue(
@@ -452,9 +458,12 @@ async function readSmallObject(
   return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
-/** The fine-tuned model's name carries the family, so models are easy to tell apart. */
+/**
+ * The fine-tuned model's name carries the family, so models are easy to tell apart. At most
+ * AZURE_SUFFIX_MAX characters, so that the default fits every provider.
+ */
 function suffixFor(family: string): string {
-  return family.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40) || 'tunedrop';
+  return family.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, AZURE_SUFFIX_MAX) || 'tunedrop';
 }
 
 function runIssue(code: ErrorCode, message: string, fix: string): DatasetIssue {

@@ -16,7 +16,10 @@ import {
   PROVIDER_SLOTS_KEY,
 } from '../../functions/adapters/dynamodb-provider-slots.js';
 import { dynamoDbRunStore } from '../../functions/adapters/dynamodb-run-store.js';
-import { apiKeyMiddleware, type ContextWithApiKey } from '../../functions/adapters/openai-key-middleware.js';
+import {
+  providerSecretsMiddleware,
+  type ContextWithProviderSecrets,
+} from '../../functions/adapters/provider-secrets.js';
 import { s3ObjectStore } from '../../functions/adapters/s3-object-store.js';
 import { sfnRunStarter } from '../../functions/adapters/sfn-run-starter.js';
 import { PLACEHOLDER_API_KEY } from '../../functions/core/config.js';
@@ -398,10 +401,10 @@ describe('the API key middleware on Secrets Manager', () => {
     admin.secrets().send(new PutSecretValueCommand({ SecretId: secretId(), SecretString: value }));
   const restore = () => putSecret(JSON.stringify({ apiKey: API_KEY }));
   const handlerWith = (client: SecretsManagerClient, id: string, now: () => number = () => 0) =>
-    middy<unknown, string, Error, ContextWithApiKey>()
-      .use(apiKeyMiddleware({ client, secretId: id, cacheSeconds: 60, now }))
-      .handler(async (_event, context) => context.providerApiKey);
-  const context = { functionName: 'test' } as ContextWithApiKey;
+    middy<unknown, string, Error, ContextWithProviderSecrets>()
+      .use(providerSecretsMiddleware({ client, secretIds: { openai: id }, cacheSeconds: 60, now }))
+      .handler(async (_event, context) => context.providerSecrets.openAiKey());
+  const context = { functionName: 'test' } as ContextWithProviderSecrets;
   afterEach(restore);
 
   it("puts the key of the stack's JSON secret on the context, read with Create job's role", async () => {

@@ -472,7 +472,7 @@ describe('a customer managed key (encryptionKey prop)', () => {
   const withKey = Template.fromStack(stack);
   const keyArn = { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as CfnKey), 'Arn'] };
 
-  it('encrypts the data bucket, the runs table, the dead-letter queue and both secrets with it', () => {
+  it('encrypts the data bucket, the runs table, the dead-letter queue and every secret with it', () => {
     withKey.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: {
         ServerSideEncryptionConfiguration: [
@@ -488,7 +488,8 @@ describe('a customer managed key (encryptionKey prop)', () => {
     });
     withKey.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: keyArn });
     const secrets = withKey.findResources('AWS::SecretsManager::Secret');
-    expect(Object.keys(secrets)).toHaveLength(2);
+    // The OpenAI key, the webhook secret and Azure OpenAI's endpoint and key.
+    expect(Object.keys(secrets)).toHaveLength(3);
     for (const secret of Object.values(secrets)) expect(secret.Properties.KmsKeyId).toEqual(keyArn);
   });
 

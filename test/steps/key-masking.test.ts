@@ -2,7 +2,7 @@ import { resolveRunConfig } from '../../functions/core/config.js';
 import type { RecordInput } from '../../functions/core/workflow-state.js';
 import { reconcileRun } from '../../functions/reconcile/reconcile-run.js';
 import { recordOutcome } from '../../functions/record/record-outcome.js';
-import { fakeProvider, memoryRunStore, memorySlots, noHandOver } from '../support/fakes.js';
+import { fakeProvider, memoryRunStore, memorySlots, noHandOver, reconcileWith } from '../support/fakes.js';
 
 /**
  * Issue #9: whatever cause reaches Record or reconcile (a task's error, an execution's cause), the run's
@@ -58,7 +58,12 @@ describe('the error a run is recorded with', () => {
     const { runs, records } = await runningRun();
     await reconcileRun(
       { runId, status: 'FAILED', error: 'Error', cause: `the header Bearer ${KEY} was refused` },
-      { runs, provider: fakeProvider().provider, slots: memorySlots().slots, handOver: noHandOver },
+      reconcileWith({
+        runs,
+        provider: fakeProvider().provider,
+        slots: memorySlots().slots,
+        handOver: noHandOver,
+      }),
     );
     expect(records.get(runId)).toMatchObject({
       status: 'FAILED',

@@ -13,6 +13,7 @@ import {
   memorySlots,
   noHandOver,
   providerJob,
+  reconcileWith,
 } from '../support/fakes.js';
 
 /**
@@ -156,7 +157,10 @@ describe('a run that passed validation and then ended without a model', () => {
     expect(run.report().raw).toEqual(first);
     // Record failure ends the execution FAILED, so reconcile sees the run too; it keeps the recorded end.
     const { provider } = fakeProvider({ findJobByRunId: async () => undefined });
-    await reconcileRun({ runId: run.input.runId, status: 'FAILED' }, { ...run.deps, provider });
+    await reconcileRun(
+      { runId: run.input.runId, status: 'FAILED' },
+      reconcileWith({ ...run.deps, provider }),
+    );
     expect(run.report().raw).toEqual(first);
   });
 
@@ -185,7 +189,10 @@ describe('a run that passed validation and then ended without a model', () => {
 
     // Reconcile, which follows Record failure, amends it then.
     const { provider } = fakeProvider({ findJobByRunId: async () => undefined });
-    await reconcileRun({ runId: run.input.runId, status: 'FAILED' }, { ...run.deps, provider });
+    await reconcileRun(
+      { runId: run.input.runId, status: 'FAILED' },
+      reconcileWith({ ...run.deps, provider }),
+    );
     expect(run.report().md).toContain(
       'Validation passed, but the run FAILED at the provider: provider job ftjob-1 failed: boom.',
     );
@@ -199,7 +206,10 @@ describe('a run that passed validation and then ended without a model', () => {
       cancelJob: async (id) => providerJob({ id, status: 'cancelled' }),
     });
     expect(
-      await reconcileRun({ runId: run.input.runId, status: 'ABORTED' }, { ...run.deps, provider }),
+      await reconcileRun(
+        { runId: run.input.runId, status: 'ABORTED' },
+        reconcileWith({ ...run.deps, provider }),
+      ),
     ).toMatchObject({ status: 'CANCELLED', changed: true });
     const { json, md } = run.report();
     expect(md).toContain(

@@ -14,6 +14,7 @@ import {
   memoryWebhookLog,
   noHandOver,
   providerJob,
+  reconcileWith,
 } from '../support/fakes.js';
 
 /** Nobody has verified a webhook: the steps poll. */
@@ -76,7 +77,10 @@ describe('a run stopped around Create job', () => {
   it('gets no job when it was stopped before Create job ran', async () => {
     const { runs, records } = await runAt('UPLOADING');
     const { provider, created } = fakeProvider();
-    await reconcileRun(stopped, { runs, provider, slots: memorySlots().slots, handOver: noHandOver });
+    await reconcileRun(
+      stopped,
+      reconcileWith({ runs, provider, slots: memorySlots().slots, handOver: noHandOver }),
+    );
 
     await expect(createJob(input, { runs, provider, webhooks })).rejects.toMatchObject({
       name: 'RunEndedError',
@@ -106,7 +110,10 @@ describe('a run stopped around Create job', () => {
     await reached.opened;
 
     // Reconcile comes first: no job anywhere yet.
-    await reconcileRun(stopped, { runs, provider, slots: memorySlots().slots, handOver: noHandOver });
+    await reconcileRun(
+      stopped,
+      reconcileWith({ runs, provider, slots: memorySlots().slots, handOver: noHandOver }),
+    );
     expect(fake.jobs.size).toBe(0);
     creating.open();
 
@@ -151,7 +158,10 @@ describe('a run stopped around Create job', () => {
     const progress = createJob(input, { runs, provider, webhooks });
     await reached.opened;
 
-    await reconcileRun(stopped, { runs, provider, slots: memorySlots().slots, handOver: noHandOver });
+    await reconcileRun(
+      stopped,
+      reconcileWith({ runs, provider, slots: memorySlots().slots, handOver: noHandOver }),
+    );
     expect(fake.jobs.get('ftjob-1')?.status).toBe('cancelled');
     answering.open();
 
@@ -173,12 +183,15 @@ describe('a run stopped around Create job', () => {
     });
 
     expect(
-      await reconcileRun(stopped, {
-        runs,
-        provider: fake.provider,
-        slots: memorySlots().slots,
-        handOver: noHandOver,
-      }),
+      await reconcileRun(
+        stopped,
+        reconcileWith({
+          runs,
+          provider: fake.provider,
+          slots: memorySlots().slots,
+          handOver: noHandOver,
+        }),
+      ),
     ).toMatchObject({ status: 'CANCELLED', changed: true });
     expect(fake.jobs.get('ftjob-1')?.status).toBe('cancelled');
     expect(records.get(input.runId)).toMatchObject({
@@ -200,12 +213,15 @@ describe('a run stopped around Create job', () => {
         return runs.advance(runId, status, fields);
       },
     };
-    await reconcileRun(stopped, {
-      runs: watched,
-      provider: fake.provider,
-      slots: memorySlots().slots,
-      handOver: noHandOver,
-    });
+    await reconcileRun(
+      stopped,
+      reconcileWith({
+        runs: watched,
+        provider: fake.provider,
+        slots: memorySlots().slots,
+        handOver: noHandOver,
+      }),
+    );
     expect(jobAtEnd).toEqual(['cancelled']);
     expect(records.get(input.runId)).toMatchObject({ status: 'CANCELLED', providerStatus: 'cancelled' });
   });
@@ -227,12 +243,15 @@ describe('a run stopped around Create job', () => {
         return run;
       },
     };
-    const reconciling = reconcileRun(stopped, {
-      runs: reconcileRuns,
-      provider: fake.provider,
-      slots: memorySlots().slots,
-      handOver: noHandOver,
-    });
+    const reconciling = reconcileRun(
+      stopped,
+      reconcileWith({
+        runs: reconcileRuns,
+        provider: fake.provider,
+        slots: memorySlots().slots,
+        handOver: noHandOver,
+      }),
+    );
     await read.opened;
     await createJob(input, { runs, provider: fake.provider, webhooks });
     expect(records.get(input.runId)?.status).toBe('TRAINING');
@@ -266,12 +285,15 @@ describe('a run stopped around Create job', () => {
           provider: scheduled(fake.provider, 'create-job provider'),
           webhooks,
         }).catch((error: Error) => error);
-        const reconciling = reconcileRun(stopped, {
-          runs: scheduled(runs, 'reconcile runs'),
-          provider: scheduled(fake.provider, 'reconcile provider'),
-          slots: memorySlots().slots,
-          handOver: noHandOver,
-        });
+        const reconciling = reconcileRun(
+          stopped,
+          reconcileWith({
+            runs: scheduled(runs, 'reconcile runs'),
+            provider: scheduled(fake.provider, 'reconcile provider'),
+            slots: memorySlots().slots,
+            handOver: noHandOver,
+          }),
+        );
         await s.waitIdle();
         const [created] = await Promise.all([creating, reconciling]);
 
@@ -332,7 +354,7 @@ describe('a run stopped around Create job', () => {
     expect(
       await reconcileRun(
         { runId: input.runId, status: 'FAILED' },
-        { runs, provider: fake.provider, slots: memorySlots().slots, handOver: noHandOver },
+        reconcileWith({ runs, provider: fake.provider, slots: memorySlots().slots, handOver: noHandOver }),
       ),
     ).toMatchObject({ status: 'FAILED', changed: false });
     expect(cancels).toEqual(['ftjob-7']);
@@ -355,7 +377,7 @@ describe('a run stopped around Create job', () => {
     await runs.advance(input.runId, 'FAILED', { error: { name: 'X', message: 'collect failed' } });
     await reconcileRun(
       { runId: input.runId, status: 'FAILED' },
-      { runs, provider, slots: memorySlots().slots, handOver: noHandOver },
+      reconcileWith({ runs, provider, slots: memorySlots().slots, handOver: noHandOver }),
     );
     expect(calls).toEqual([]);
   });
@@ -374,12 +396,15 @@ describe('a run stopped around Create job', () => {
       hyperparameters: { nEpochs: 'auto', batchSize: 'auto', learningRateMultiplier: 'auto' },
     });
     expect(
-      await reconcileRun(stopped, {
-        runs,
-        provider: fake.provider,
-        slots: memorySlots().slots,
-        handOver: noHandOver,
-      }),
+      await reconcileRun(
+        stopped,
+        reconcileWith({
+          runs,
+          provider: fake.provider,
+          slots: memorySlots().slots,
+          handOver: noHandOver,
+        }),
+      ),
     ).toMatchObject({ status: 'unknown' });
     expect(fake.jobs.get('ftjob-1')?.status).toBe('cancelled');
   });

@@ -21,6 +21,7 @@ import {
   noHandOver,
   providerJob,
   testValidationOptions,
+  reconcileWith,
 } from '../support/fakes.js';
 import { handOverFreeSlots, slotResumer } from '../../functions/core/slots.js';
 
@@ -586,7 +587,7 @@ describe('reconcileRun', () => {
     expect(
       await reconcileRun(
         { runId: input.runId, status: 'ABORTED' },
-        { runs, provider, slots: memorySlots().slots, handOver: noHandOver },
+        reconcileWith({ runs, provider, slots: memorySlots().slots, handOver: noHandOver }),
       ),
     ).toMatchObject({
       status: 'CANCELLED',
@@ -609,7 +610,7 @@ describe('reconcileRun', () => {
     const { runs, records } = await runAt('UPLOADING');
     await reconcileRun(
       { runId: input.runId, status: 'TIMED_OUT' },
-      { runs, provider, slots: memorySlots().slots, handOver: noHandOver },
+      reconcileWith({ runs, provider, slots: memorySlots().slots, handOver: noHandOver }),
     );
     expect(records.get(input.runId)).toMatchObject({
       status: 'TIMED_OUT',
@@ -624,7 +625,7 @@ describe('reconcileRun', () => {
     expect(
       await reconcileRun(
         { runId: input.runId, status: 'FAILED' },
-        { runs, provider, slots: memorySlots().slots, handOver: noHandOver },
+        reconcileWith({ runs, provider, slots: memorySlots().slots, handOver: noHandOver }),
       ),
     ).toMatchObject({
       status: 'FAILED',

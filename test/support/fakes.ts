@@ -1,3 +1,4 @@
+import type { ReconcileDeps } from '../../functions/reconcile/reconcile-run.js';
 import { findModel } from '../../functions/core/catalog.js';
 import {
   validateDataset,
@@ -374,3 +375,22 @@ export const validateBytes = (
     },
     { ...testValidationOptions, ...overrides },
   );
+
+/**
+ * Reconcile's dependencies for a test of one provider: `provider` and `slots` stand for every provider
+ * (a run's item names OpenAI, or nothing).
+ */
+export function reconcileWith(
+  deps: Omit<ReconcileDeps, 'provider' | 'providers' | 'slots'> & {
+    provider?: FineTuningProvider;
+    slots: ProviderSlots;
+  },
+): ReconcileDeps {
+  const { provider, slots, ...rest } = deps;
+  return {
+    ...rest,
+    provider: async () => provider ?? fakeProvider().provider,
+    providers: ['openai'],
+    slots: () => slots,
+  };
+}

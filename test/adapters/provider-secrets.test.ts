@@ -4,26 +4,29 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { PLACEHOLDER_API_KEY } from '../../functions/core/config.js';
 import { PERMANENT_ERROR_NAMES } from '../../functions/core/errors.js';
 import { clearRegisteredSecrets, redactSecrets } from '../../functions/core/redact.js';
-import { apiKeyMiddleware, type ContextWithApiKey } from '../../functions/adapters/openai-key-middleware.js';
+import {
+  providerSecretsMiddleware,
+  type ContextWithProviderSecrets,
+} from '../../functions/adapters/provider-secrets.js';
 
 const secrets = mockClient(SecretsManagerClient);
 // Lambda passes a plain Context; the middleware is what adds providerApiKey.
-const context = { functionName: 'test' } as ContextWithApiKey;
+const context = { functionName: 'test' } as ContextWithProviderSecrets;
 
 function handlerWith(now: () => number) {
-  return middy<unknown, string, Error, ContextWithApiKey>()
+  return middy<unknown, string, Error, ContextWithProviderSecrets>()
     .use(
-      apiKeyMiddleware({
+      providerSecretsMiddleware({
         client: new SecretsManagerClient({}),
-        secretId: 'tunedrop-key',
+        secretIds: { openai: 'tunedrop-key' },
         cacheSeconds: 60,
         now,
       }),
     )
-    .handler(async (_event, ctx) => ctx.providerApiKey);
+    .handler(async (_event, ctx) => ctx.providerSecrets.openAiKey());
 }
 
-describe('apiKeyMiddleware', () => {
+describe('providerSecretsMiddleware', () => {
   beforeEach(() => secrets.reset());
 
   it('puts the key from a JSON secret on the context', async () => {
@@ -114,6 +117,8 @@ describe('apiKeyMiddleware', () => {
   });
 
   it('refuses options without a secret id', () => {
-    expect(() => apiKeyMiddleware({ client: new SecretsManagerClient({}), secretId: '' })).toThrow();
+    expect(() =>
+      providerSecretsMiddleware({ client: new SecretsManagerClient({}), secretIds: { openai: '' } }),
+    ).toThrow();
   });
 });
