@@ -22,6 +22,18 @@ export class TunedropStack extends Stack {
       value: p.apiKeySecret.secretArn,
       description: 'Put the OpenAI key here',
     });
+    if (p.azureOpenAiSecret)
+      new CfnOutput(this, 'AzureOpenAiSecretArn', {
+        value: p.azureOpenAiSecret.secretArn,
+        description:
+          'For "provider": "azure-openai": put {"endpoint":"https://<resource>.openai.azure.com","apiKey":"..."} here',
+      });
+    if (p.bedrockServiceRole)
+      new CfnOutput(this, 'BedrockServiceRoleArn', {
+        value: p.bedrockServiceRole.roleArn,
+        description:
+          'The role Amazon Bedrock assumes for "provider": "bedrock" runs (reads runs/*/bedrock/, writes runs/*/bedrock-output/)',
+      });
     new CfnOutput(this, 'WebhookUrl', {
       value: p.webhookUrl.url,
       description:

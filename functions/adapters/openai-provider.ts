@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { OPENAI_NEW_JOBS_UNTIL, switchProviderFix } from '../core/catalog.js';
 import { z } from 'zod';
 import type { TunedropError } from '../core/errors.js';
 import { registerSecret } from '../core/redact.js';
@@ -48,7 +49,8 @@ const OPENAI_VOICE: ProviderVoice = {
   closed: {
     code: 'training_not_available',
     message: 'OpenAI no longer accepts fine-tuning jobs',
-    fix: 'Self-serve fine-tuning on OpenAI has ended. Use Azure OpenAI or Amazon Bedrock model customization.',
+    // The one line that moves the family elsewhere (issue #11: the fix names the exact config line).
+    fix: `Self-serve fine-tuning on OpenAI has ended (no new jobs since ${OPENAI_NEW_JOBS_UNTIL}). ${switchProviderFix('openai')}`,
   },
 };
 

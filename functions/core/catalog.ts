@@ -500,8 +500,11 @@ export type ModelNoticeCode = 'model_retiring' | 'fine_tune_shutdown' | 'model_a
  */
 export function switchProviderFix(from: ProviderName): string {
   const others = PROVIDERS.filter((provider) => provider !== from);
-  return `Train on another provider: put "provider": "${others[0]}" (or "${others[1]}") in the family's tunedrop.json (incoming/<family>/tunedrop.json), with a model it trains (docs/configuration.md, "Choosing a provider" in the README).`;
+  return `Train on another provider: put "provider": "${others[0]}" (or "${others[1]}") in the family's tunedrop.json (${FAMILY_SETTINGS_PLACEHOLDER}), with a model it trains (docs/configuration.md, "Choosing a provider" in the README).`;
 }
+
+/** Where a fix says "the family's settings file" before the run's own path is known (Record fills it in). */
+export const FAMILY_SETTINGS_PLACEHOLDER = 'incoming/<family>/tunedrop.json';
 
 /** Advice about a model for a run starting `today`: new jobs ending soon, the fine-tune's end, access limits. */
 export function modelNotices(

@@ -162,6 +162,11 @@ export const runKeys = (runId: string) => ({
   bedrockOutput: `runs/${runId}/${BEDROCK_OUTPUT_DIR}/`,
 });
 
+/** A family's settings file: `incoming/<family>/tunedrop.json`, or `incoming/tunedrop.json` for "default". */
+export function familySettingsKey(family: string, prefix = 'incoming/'): string {
+  return family === 'default' ? `${prefix}tunedrop.json` : `${prefix}${family}/tunedrop.json`;
+}
+
 /**
  * A user may supply the validation set: `<name>.validation.jsonl` next to `<name>.jsonl`, uploaded
  * first. It is then used as is and nothing is split off the training data. Dropping it alone starts no run.

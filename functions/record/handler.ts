@@ -1,4 +1,5 @@
 import { handOverSlots, objectStore, providerSlots, runStore } from '../adapters/deps.js';
+import { readEnvironment } from '../adapters/environment.js';
 import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { RecordInputSchema } from '../core/workflow-state.js';
 import { recordOutcome } from './record-outcome.js';
@@ -6,6 +7,7 @@ import { recordOutcome } from './record-outcome.js';
 export const handler = stepHandler('record', RecordInputSchema, (input) =>
   recordOutcome(input, {
     runs: runStore(),
+    incomingPrefix: readEnvironment('INCOMING_PREFIX').INCOMING_PREFIX,
     slots: providerSlots(input.config.provider),
     handOver: handOverSlots,
     onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),

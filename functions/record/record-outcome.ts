@@ -1,4 +1,6 @@
+import { FAMILY_SETTINGS_PLACEHOLDER } from '../core/catalog.js';
 import { parseErrorCause } from '../core/errors.js';
+import { familySettingsKey } from '../core/run.js';
 import { redactFields } from '../core/redact.js';
 import type { ObjectStore, ProviderSlots, RunStore, RunUpdate } from '../core/ports.js';
 import { amendReport } from '../core/report.js';
@@ -8,6 +10,8 @@ import type { RecordInput } from '../core/workflow-state.js';
 
 export interface RecordDeps {
   runs: RunStore;
+  /** Where families' folders are, to name a family's settings file in a fix. @default 'incoming/' */
+  incomingPrefix?: string;
   slots: ProviderSlots;
   /** Gives the freed slot to the oldest waiting run (handOverFreeSlots). */
   handOver(): Promise<HandOver>;
@@ -49,6 +53,12 @@ export async function recordOutcome(
   };
   if (input.failure) {
     const error = parseErrorCause(input.failure.Error, input.failure.Cause);
+    // A fix that names the family's settings file names this run's: the folder its data was dropped in.
+    if (error.fix)
+      error.fix = error.fix.replace(
+        FAMILY_SETTINGS_PLACEHOLDER,
+        familySettingsKey(input.family, deps.incomingPrefix),
+      );
     return { runId, status: await end('FAILED', { error }) };
   }
   if (input.job?.phase === 'cancelled') {

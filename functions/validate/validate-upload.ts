@@ -26,6 +26,7 @@ import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } 
 import {
   deriveRunId,
   familyOf,
+  familySettingsKey,
   isValidationCompanion,
   runKeys,
   validationCompanionKey,
@@ -415,10 +416,7 @@ async function loadConfig(
   bucket: string,
   deps: ValidateDeps,
 ): Promise<{ config: RunConfig; issues: DatasetIssue[] }> {
-  const key =
-    family === 'default'
-      ? `${deps.incomingPrefix}tunedrop.json`
-      : `${deps.incomingPrefix}${family}/tunedrop.json`;
+  const key = familySettingsKey(family, deps.incomingPrefix);
   const stackDefaults = resolveRunConfig(deps.defaults, { suffix: suffixFor(family) });
   if (!stackDefaults.ok) {
     // The deployment's settings, not the file: thrown on like an infrastructure failure.

@@ -51,7 +51,7 @@ describe('translateError', () => {
     expect(translateError('create the job', apiError(403, 'training_not_available'))).toMatchObject({
       name: 'ProviderRejectedError',
       code: 'training_not_available',
-      fix: expect.stringMatching(/Azure OpenAI.*Bedrock/),
+      fix: expect.stringContaining('put "provider": "azure-openai" (or "bedrock")'),
     });
   });
 });

@@ -122,7 +122,13 @@ describe('when the provider', () => {
     const { run, jobs } = await runWith('closed');
     expect(run).toMatchObject({
       status: 'FAILED',
-      error: { code: 'training_not_available', fix: expect.stringMatching(/Azure OpenAI.*Bedrock/) },
+      error: {
+        code: 'training_not_available',
+        // The exact line, and the exact file: this family's settings.
+        fix: expect.stringContaining(
+          `put "provider": "azure-openai" (or "bedrock") in the family's tunedrop.json (incoming/closed/tunedrop.json)`,
+        ),
+      },
     });
     expect(jobs).toHaveLength(0);
     // Not retried: one attempt reached the provider.
