@@ -324,6 +324,11 @@ export const ISSUE_CODES = {
     when: 'a hyperparameter outside the range the provider accepts for the model (Bedrock checks them when the job is created; catalog `hyperparameters`)',
     fix: 'Set it within the range the message gives, or leave it out for the default.',
   },
+  provider_not_deployed: {
+    severity: 'error',
+    when: "the settings choose a provider the stack was not deployed with (the pipeline's `providers` prop)",
+    fix: 'Choose a deployed provider, or redeploy with this one.',
+  },
   budget_uncheckable: {
     severity: 'error',
     when: "`maxCostUsd` is set but no source gives the model's training price at its provider (catalog), so the budget cannot be kept",

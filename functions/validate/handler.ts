@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { awsClients } from '../adapters/aws-clients.js';
-import { objectStore, runStore } from '../adapters/deps.js';
+import { enabledProviders, objectStore, runStore } from '../adapters/deps.js';
 import { readEnvironment } from '../adapters/environment.js';
 import { logger } from '../adapters/handler-kit.js';
 import { sfnRunStarter } from '../adapters/sfn-run-starter.js';
@@ -29,6 +29,7 @@ export const handler = middy().handler(async (event: unknown, context: Context) 
     incomingPrefix: env.INCOMING_PREFIX,
     now: () => new Date(),
     deadline: Date.now() + context.getRemainingTimeInMillis() - REPORT_MARGIN_MS,
+    providers: enabledProviders(),
   };
   const outcomes = [];
   for (const object of createdObjects(parsed.data)) {

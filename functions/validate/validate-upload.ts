@@ -5,7 +5,9 @@ import {
   findModel,
   modelNotices,
   PROVIDER_TITLES,
+  PROVIDERS,
   type ModelInfo,
+  type ProviderName,
 } from '../core/catalog.js';
 import { AZURE_SUFFIX_MAX, MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
 import {
@@ -56,6 +58,8 @@ export interface ValidateDeps {
   deadline?: number;
   /** The dataset check; the real one unless a test makes it crash. */
   validateDataset?: typeof validateDataset;
+  /** The providers this stack is deployed to train on. @default all of them */
+  providers?: readonly ProviderName[];
 }
 
 export type ValidateOutcome =
@@ -222,6 +226,15 @@ async function checkUpload(
   const runIssues: DatasetIssue[] = [...configIssues];
   where.issues = runIssues;
   const today = at.slice(0, 10);
+  const deployed = deps.providers ?? PROVIDERS;
+  if (!deployed.includes(config.provider))
+    runIssues.push(
+      runIssue(
+        'provider_not_deployed',
+        `the settings choose "provider": "${config.provider}", but this stack is not deployed to train on ${PROVIDER_TITLES[config.provider]}`,
+        `Set "provider" to one of ${deployed.map((p) => `"${p}"`).join(', ')} in ${familySettingsKey(family, deps.incomingPrefix)}, or redeploy with "${config.provider}" among the pipeline's providers (docs/configuration.md).`,
+      ),
+    );
   const modelCheck = checkModel(config.model, today, config.provider);
   if (!modelCheck.ok) runIssues.push(runIssue('model_not_available', modelCheck.message, modelCheck.fix));
   else

@@ -211,6 +211,19 @@ describe('a run whose price no source gives', () => {
     expect(records.get(runId)).toMatchObject({ provider: 'bedrock', error: { code: 'budget_uncheckable' } });
   });
 
+  it('is rejected when the stack was not deployed with the provider, naming the deployed ones and the file', async () => {
+    const { deps, objects } = setup({ provider: 'bedrock' });
+    const { runId, outcome } = await trainingRun(upload, { ...deps, providers: ['openai', 'azure-openai'] });
+    expect(outcome).toBe('rejected');
+    const [first] = JSON.parse(objects.text(`runs/${runId}/validation.json`)).errors;
+    expect(first).toMatchObject({
+      code: 'provider_not_deployed',
+      fix: expect.stringContaining(
+        'Set "provider" to one of "openai", "azure-openai" in incoming/support/tunedrop.json',
+      ),
+    });
+  });
+
   it("is rejected for a Bedrock hyperparameter out of the model's range", async () => {
     const { deps, records } = setup({ provider: 'bedrock', hyperparameters: { nEpochs: 9 } });
     const { runId, outcome } = await trainingRun(upload, deps);
