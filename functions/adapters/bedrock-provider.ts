@@ -8,6 +8,7 @@ import {
   type BedrockClient,
   type CreateModelCustomizationJobCommandInput,
 } from '@aws-sdk/client-bedrock';
+import { runKeys } from '../core/run.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -99,10 +100,6 @@ export function bedrockCustomModelName(suffix: string, runId: string): string {
     .replace(/[-_]+$/, '');
   return `${cleaned || 'tunedrop'}-${short}`;
 }
-
-export const bedrockUploadKey = (runId: string, purpose: 'training' | 'validation') =>
-  `runs/${runId}/bedrock/${purpose}.jsonl`;
-export const bedrockOutputKey = (runId: string) => `runs/${runId}/bedrock-output/`;
 
 /** The job id Bedrock names its output folder by: the last segment of the job ARN. */
 export const jobIdOf = (jobArn: string) => jobArn.slice(jobArn.lastIndexOf('/') + 1);
@@ -252,7 +249,7 @@ export function bedrockProvider(options: BedrockProviderOptions): FineTuningProv
           `${model} is not a model tunedrop trains on Amazon Bedrock`,
           'Set "model" in tunedrop.json to one of Bedrock\'s (functions/core/catalog.ts).',
         );
-      const key = bedrockUploadKey(runId, purpose);
+      const key = runKeys(runId).bedrockInput(purpose);
       const writer = store.createWriter({ bucket, key }, 'application/jsonl');
       let bytes = 0;
       try {
@@ -297,7 +294,7 @@ export function bedrockProvider(options: BedrockProviderOptions): FineTuningProv
         ...(request.validationFileId
           ? { validationDataConfig: { validators: [{ s3Uri: request.validationFileId }] } }
           : {}),
-        outputDataConfig: { s3Uri: `s3://${bucket}/${bedrockOutputKey(request.runId)}` },
+        outputDataConfig: { s3Uri: `s3://${bucket}/${runKeys(request.runId).bedrockOutput}` },
         hyperParameters,
       };
       let jobArn: string;
