@@ -1,34 +1,74 @@
 import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PROVIDER_TITLES, PROVIDERS, type ProviderName } from '../functions/core/catalog.js';
 import { startLocalCloud, PROJECT_ROOT } from './cloud/index.js';
 import { startOpenAiEmulator } from './openai-emulator/server.js';
 import { connectProviderWebhooks } from './connect-webhooks.js';
 import { describeChange, describeRun } from './progress.js';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 
 /**
- * `npm start`: the whole pipeline on this machine. Starts the local cloud and the OpenAI emulator,
- * drops the bundled sample as a user would, follows the run to its end and prints what it produced;
- * then drops a broken file to show a rejection. Exits 0 when both runs end as they should.
+ * `npm start [-- --provider openai|azure-openai|bedrock]`: the whole pipeline on this machine. Starts the
+ * local cloud (with its Bedrock control plane) and the OpenAI emulator in OpenAI's or Azure's shape,
+ * writes the family's tunedrop.json with the chosen provider, drops the bundled sample as a user would,
+ * follows the run to its end and prints what it produced; then drops a broken file to show a rejection.
+ * Exits 0 when both runs end as they should, 2 on a bad argument.
  */
 const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
 const BROKEN = join(PROJECT_ROOT, 'local/samples/broken-tickets.jsonl');
 const RUNS = join(PROJECT_ROOT, '.tunedrop', 'runs');
 
+function providerFromArgs(): ProviderName | string {
+  const { values } = parseArgs({ options: { provider: { type: 'string', default: 'openai' } } });
+  return values.provider;
+}
+
 async function main(): Promise<number> {
+  let provider: ProviderName;
+  try {
+    const chosen = providerFromArgs();
+    if (!(PROVIDERS as readonly string[]).includes(chosen))
+      throw new Error(`unknown provider "${chosen}"; choose one of: ${PROVIDERS.join(', ')}`);
+    provider = chosen as ProviderName;
+  } catch (error) {
+    console.error(
+      `npm start: ${(error as Error).message}\nUsage: npm start -- [--provider ${PROVIDERS.join('|')}]`,
+    );
+    return 2;
+  }
   const started = Date.now();
   console.log(
-    'Starting the local cloud (S3, DynamoDB, Secrets Manager, Step Functions) and the OpenAI emulator…',
+    `Starting the local cloud (S3, DynamoDB, Secrets Manager, Step Functions, Bedrock) and the ${provider === 'azure-openai' ? 'Azure OpenAI' : 'OpenAI'} emulator…`,
   );
   const emulator = await startOpenAiEmulator({ apiKey: 'sk-local-demo' });
+  const azure =
+    provider === 'azure-openai'
+      ? await startOpenAiEmulator({ flavor: 'azure-openai', apiKey: 'azure-local-demo' })
+      : undefined;
   const cloud = await startLocalCloud({
     openAiBaseUrl: emulator.baseUrl,
     apiKey: 'sk-local-demo',
+    ...(azure ? { azureOpenAi: { endpoint: azure.endpoint, apiKey: 'azure-local-demo' } } : {}),
     logLevel: 'SILENT',
   });
   try {
-    // As the README's deploy steps: the provider's webhooks tell the run its job ended.
-    const webhooks = await connectProviderWebhooks(cloud, emulator);
-    console.log(`Registered ${webhooks.url} for the emulator's fine-tuning webhooks`);
+    if (provider === 'openai') {
+      // As the README's deploy steps: the provider's webhooks tell the run its job ended.
+      const webhooks = await connectProviderWebhooks(cloud, emulator);
+      console.log(`Registered ${webhooks.url} for the emulator's fine-tuning webhooks`);
+    }
+    // One line of the family's settings picks the provider (README, "Choosing a provider").
+    const settings = { provider };
+    await cloud.s3.send(
+      new PutObjectCommand({
+        Bucket: cloud.bucket,
+        Key: 'incoming/support/tunedrop.json',
+        Body: JSON.stringify(settings),
+      }),
+    );
+    console.log(
+      `\nTraining on ${PROVIDER_TITLES[provider]}: wrote ${JSON.stringify(settings)} to s3://${cloud.bucket}/incoming/support/tunedrop.json`,
+    );
     const key = 'incoming/support/support-tickets.jsonl';
     console.log(`\nDropping local/samples/support-tickets.jsonl into s3://${cloud.bucket}/${key}`);
     const runId = await cloud.drop(SAMPLE, key);
@@ -67,6 +107,7 @@ async function main(): Promise<number> {
   } finally {
     await cloud.close();
     await emulator.close();
+    await azure?.close();
   }
 }
 

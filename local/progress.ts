@@ -13,6 +13,7 @@ export function describeRun(record: RunRecord, bucket: string): string {
     if (value !== undefined) lines.push(`  ${label.padEnd(20)}${value}`);
   };
   row('source', `s3://${record.source.bucket}/${record.source.key}`);
+  row('provider', record.provider);
   row('base model', record.baseModel);
   row('provider job', record.providerJobId);
   row('fine-tuned model', record.fineTunedModel);
@@ -23,11 +24,17 @@ export function describeRun(record: RunRecord, bucket: string): string {
       : undefined,
   );
   row('trained tokens', record.trainedTokens);
+  const estimate = record.estimatedCostUsd;
   row(
     'cost',
     record.costUsd !== undefined
-      ? `$${record.costUsd.toFixed(4)} (estimated $${(record.estimatedCostUsd ?? 0).toFixed(4)})`
-      : undefined,
+      ? `$${record.costUsd.toFixed(4)} (${estimate === undefined ? 'no estimate' : `estimated $${estimate.toFixed(4)}`})`
+      : record.status !== 'SUCCEEDED'
+        ? undefined
+        : estimate !== undefined
+          ? // Bedrock reports no trained tokens: the estimate is all there is.
+            `estimated $${estimate.toFixed(4)} (the provider reports no trained tokens)`
+          : "unknown (no source gives this model's training price)",
   );
   row('results.csv', record.resultsKey && `s3://${bucket}/${record.resultsKey}`);
   row('summary', record.summaryKey && `s3://${bucket}/${record.summaryKey}`);

@@ -30,7 +30,9 @@ export async function collectResults(
     );
   }
   const csv = decodeResultFile(bytes);
-  const model = findModel(job.model) ?? findModel(input.model);
+  // The price is the run's provider's: the same model name costs differently elsewhere (or is unknown).
+  const provider = input.config.provider;
+  const model = findModel(job.model, provider) ?? findModel(input.model, provider);
   const costUsd = job.trainedTokens !== null && model ? trainingCostUsd(model, job.trainedTokens) : null;
   const summary = {
     runId: input.runId,

@@ -76,6 +76,11 @@ export interface LocalCloudOptions {
   openAiBaseUrl: string;
   /** Put in the provider key secret, as a user would after deploying. */
   apiKey: string;
+  /**
+   * Azure OpenAI's endpoint and key (the emulator's Azure mode, or a real resource), put in the Azure
+   * OpenAI secret as a user would after deploying. @default the secret keeps its placeholder
+   */
+  azureOpenAi?: { endpoint: string; apiKey: string };
   /** Real seconds per workflow second. @default 1/600 */
   timeScale?: number;
   /** Where S3 objects are kept; a temporary directory when absent. */
@@ -272,6 +277,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       plan.secrets.find((s) => s.arn === apiKeySecret)?.name ?? apiKeySecret,
       JSON.stringify({ apiKey: options.apiKey }),
     );
+    const azureSecret = plan.outputs.AzureOpenAiSecretArn?.value;
+    if (options.azureOpenAi && azureSecret)
+      secrets.define(
+        azureSecret,
+        plan.secrets.find((s) => s.arn === azureSecret)?.name ?? azureSecret,
+        JSON.stringify(options.azureOpenAi),
+      );
 
     const lambdaRef: { current?: LocalLambda } = {};
     const names: ResourceNames = {

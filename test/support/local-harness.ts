@@ -16,8 +16,9 @@ import {
 
 /**
  * The one way local scenarios start: the OpenAI emulator, the local cloud pointed at it with the same
- * key, and an OpenAI client to look at the emulator as the provider sees it. Time runs 1000 times
- * faster and the functions log nothing unless a suite asks.
+ * key, and an OpenAI client to look at the emulator as the provider sees it; with `azureOpenAi`, the
+ * emulator's Azure mode too, its endpoint and key in the stack's Azure OpenAI secret. (Bedrock is part of
+ * the local cloud.) Time runs 1000 times faster and the functions log nothing unless a suite asks.
  */
 export const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
 export const BROKEN = join(PROJECT_ROOT, 'local/samples/broken-tickets.jsonl');
@@ -27,6 +28,8 @@ export interface LocalHarness {
   cloud: LocalCloud;
   emulator: RunningEmulator;
   openai: OpenAI;
+  /** The emulator in Azure OpenAI's shape, when asked for. */
+  azure?: RunningEmulator;
   /** Drops a file as a user would and waits for its run to end. */
   dropAndWait(path: string, key: string, timeoutMs?: number): Promise<RunRecord>;
   close(): Promise<void>;
@@ -34,6 +37,8 @@ export interface LocalHarness {
 
 export interface LocalHarnessOptions {
   apiKey: string;
+  /** Start the emulator's Azure OpenAI mode too, with this key. @default none */
+  azureOpenAiKey?: string;
   /** @default fast jobs: 10 ms validating and queued, no time per step */
   timing?: EmulatorOptions['timing'];
   /**
@@ -51,16 +56,28 @@ export async function startLocalHarness(options: LocalHarnessOptions): Promise<L
     timing: options.timing ?? { validatingMs: 10, queuedMs: 10, msPerStep: 0 },
   });
   let cloud: LocalCloud;
+  let azure: RunningEmulator | undefined;
   try {
+    azure = options.azureOpenAiKey
+      ? await startOpenAiEmulator({
+          flavor: 'azure-openai',
+          apiKey: options.azureOpenAiKey,
+          timing: options.timing ?? { validatingMs: 10, queuedMs: 10, msPerStep: 0 },
+        })
+      : undefined;
     cloud = await startLocalCloud({
       logLevel: 'SILENT',
       timeScale: 1 / 1000,
       ...options.cloud,
       openAiBaseUrl: emulator.baseUrl,
       apiKey: options.apiKey,
+      ...(azure && options.azureOpenAiKey
+        ? { azureOpenAi: { endpoint: azure.endpoint, apiKey: options.azureOpenAiKey } }
+        : {}),
     });
   } catch (error) {
     await emulator.close();
+    await azure?.close();
     throw error;
   }
   if (options.webhooks ?? true) await connectProviderWebhooks(cloud, emulator);
@@ -68,6 +85,7 @@ export async function startLocalHarness(options: LocalHarnessOptions): Promise<L
     apiKey: options.apiKey,
     cloud,
     emulator,
+    ...(azure ? { azure } : {}),
     openai: new OpenAI({ apiKey: options.apiKey, baseURL: emulator.baseUrl }),
     async dropAndWait(path, key, timeoutMs = 60_000) {
       return cloud.waitForRun(await cloud.drop(path, key), { timeoutMs });
@@ -75,6 +93,7 @@ export async function startLocalHarness(options: LocalHarnessOptions): Promise<L
     async close() {
       await cloud.close();
       await emulator.close();
+      await azure?.close();
     },
   };
 }

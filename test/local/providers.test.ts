@@ -1,0 +1,177 @@
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import OpenAI from 'openai';
+import { PROVIDERS, type ProviderName } from '../../functions/core/catalog.js';
+import type { RunRecord } from '../../functions/core/run.js';
+import { main } from '../../functions/cli/main.js';
+import type { LocalCloud } from '../../local/cloud/index.js';
+import type { RunningEmulator } from '../../local/openai-emulator/server.js';
+import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
+
+/**
+ * The same sample, the same steps, on each provider (issue #11): end to end, with a lost create answer
+ * (exactly one job), with a job the provider fails, and stopped by `tunedrop cancel`. OpenAI and Azure
+ * OpenAI are the emulator in their two shapes; Bedrock is the local cloud's control plane, behind IAM,
+ * its jobs reading and writing S3 as the stack's service role.
+ */
+const API_KEY = 'sk-test-providers';
+const AZURE_KEY = 'azure-test-providers';
+let harness: LocalHarness;
+let cloud: LocalCloud;
+let openai: OpenAI;
+let azure: RunningEmulator;
+let azureClient: OpenAI;
+
+beforeAll(async () => {
+  harness = await startLocalHarness({ apiKey: API_KEY, azureOpenAiKey: AZURE_KEY });
+  ({ cloud, openai } = harness);
+  azure = harness.azure!;
+  azureClient = new OpenAI({
+    baseURL: `${azure.endpoint}/openai/v1/`,
+    apiKey: 'unused',
+    defaultHeaders: { 'api-key': AZURE_KEY, Authorization: null },
+  });
+});
+afterEach(() => {
+  harness.emulator.faults.clear();
+  azure.faults.clear();
+  cloud.bedrock.faults.clear();
+});
+afterAll(() => harness?.close());
+
+/** The provider's jobs for a run, as the provider lists them. */
+async function jobsOf(provider: ProviderName, runId: string): Promise<Array<{ id: string; status: string }>> {
+  if (provider === 'openai') return (await openai.fineTuning.jobs.list({ metadata: { runId } })).data;
+  if (provider === 'azure-openai') {
+    // Azure keeps no metadata: a run's jobs are those trained on its uploaded files.
+    const files = new Set<string>();
+    for await (const file of azureClient.files.list())
+      if (file.filename.startsWith(`${runId}-`)) files.add(file.id);
+    const jobs = [];
+    for await (const job of azureClient.fineTuning.jobs.list({ limit: 100 }))
+      if (files.has(job.training_file)) jobs.push(job);
+    return jobs;
+  }
+  return cloud.bedrock
+    .jobs()
+    .filter((job) => job.jobName === `tunedrop-${runId}`)
+    .map((job) => ({ id: job.jobArn, status: job.status }));
+}
+
+async function drop(provider: ProviderName, family: string, settings: Record<string, unknown> = {}) {
+  await cloud.s3.send(
+    new PutObjectCommand({
+      Bucket: cloud.bucket,
+      Key: `incoming/${family}/tunedrop.json`,
+      Body: JSON.stringify({ provider, ...settings }),
+    }),
+  );
+  return cloud.drop(SAMPLE, `incoming/${family}/tickets.jsonl`);
+}
+
+async function text(key: string): Promise<string> {
+  const object = await cloud.s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }));
+  return object.Body!.transformToString();
+}
+
+async function untilTraining(runId: string): Promise<RunRecord> {
+  return cloud.waitForRun(runId, {
+    until: (run) => run.status === 'TRAINING' && run.providerJobId !== undefined,
+    timeoutMs: 60_000,
+  });
+}
+
+const cli = async (...argv: string[]) => {
+  let out = '';
+  const code = await main(
+    argv,
+    (t) => void (out += t),
+    (t) => void (out += t),
+  );
+  return { code, out };
+};
+
+describe.each(PROVIDERS)('on %s', (provider) => {
+  const family = (what: string) => `${provider}-${what}`;
+
+  it('the sample trains, and its results, summary and run item look as on every provider', async () => {
+    const runId = await drop(provider, family('sample'));
+    const run = await cloud.waitForRun(runId, { timeoutMs: 60_000 });
+    expect(run).toMatchObject({
+      status: 'SUCCEEDED',
+      provider,
+      providerJobId: expect.any(String),
+      fineTunedModel: expect.any(String),
+      trainingExamples: 52,
+      validationExamples: 12,
+      resultsKey: `runs/${runId}/results.csv`,
+      summaryKey: `runs/${runId}/summary.json`,
+    });
+    const rows = (await text(run.resultsKey!)).trim().split('\n');
+    expect(rows[0]).toBe('step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy');
+    const losses = rows.slice(1).map((row) => Number(row.split(',')[1]));
+    expect(losses.length).toBeGreaterThan(10);
+    // The same small model really trained on the uploaded tokens, wherever it ran.
+    expect(losses.at(-1)!).toBeLessThan(losses[0]!);
+    const summary = JSON.parse(await text(run.summaryKey!));
+    expect(summary).toMatchObject({
+      provider,
+      jobId: run.providerJobId,
+      fineTunedModel: run.fineTunedModel,
+      metrics: { steps: rows.length - 1, final: expect.objectContaining({ trainLoss: expect.any(Number) }) },
+    });
+    expect(await jobsOf(provider, runId)).toHaveLength(1);
+  });
+
+  it('a create whose answer is lost still makes exactly one job, and the run succeeds', async () => {
+    if (provider === 'bedrock')
+      cloud.bedrock.faults.onRequest({
+        operation: 'CreateModelCustomizationJob',
+        fault: { kind: 'lostResponse' },
+      });
+    else
+      (provider === 'openai' ? harness.emulator : azure).faults.onRequest({
+        method: 'POST',
+        path: '/fine_tuning/jobs',
+        fault: { kind: 'lostResponse' },
+      });
+    const runId = await drop(provider, family('lost'));
+    const run = await cloud.waitForRun(runId, { timeoutMs: 60_000 });
+    expect(run.status).toBe('SUCCEEDED');
+    const jobs = await jobsOf(provider, runId);
+    expect(jobs).toHaveLength(1);
+    expect(run.providerJobId).toBe(jobs[0]!.id);
+    const applied =
+      provider === 'bedrock'
+        ? cloud.bedrock.faults.applied.map((a) => a.fault)
+        : (provider === 'openai' ? harness.emulator : azure).faults.applied.map((a) => a.fault);
+    expect(applied).toContain('lostResponse');
+  });
+
+  it("a job the provider fails ends the run FAILED with the provider's reason", async () => {
+    if (provider === 'bedrock')
+      cloud.bedrock.faults.onNextJob({ failWith: 'The training data has an issue.' });
+    else
+      (provider === 'openai' ? harness.emulator : azure).faults.onNextJob({
+        failWith: { code: 'invalid_training_file', message: 'The training data has an issue.' },
+      });
+    const run = await cloud.waitForRun(await drop(provider, family('failed')), { timeoutMs: 60_000 });
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      providerStatus: 'failed',
+      error: { message: expect.stringContaining('The training data has an issue.') },
+    });
+  });
+
+  it('tunedrop cancel stops the run and its job at the provider', async () => {
+    if (provider === 'bedrock') cloud.bedrock.faults.onNextJob({ stuckInProgress: true });
+    else (provider === 'openai' ? harness.emulator : azure).faults.onNextJob({ stuckIn: 'queued' });
+    const runId = await drop(provider, family('cancel'));
+    await untilTraining(runId);
+    expect(await cli('cancel', runId, '--state-machine', cloud.stateMachineArn)).toMatchObject({ code: 0 });
+    const run = await cloud.waitForRun(runId, { timeoutMs: 30_000 });
+    expect(run.status).toBe('CANCELLED');
+    const [job] = await jobsOf(provider, runId);
+    // Bedrock stops a job in two steps (Stopping, then Stopped); either means it no longer trains.
+    expect(provider === 'bedrock' ? ['Stopping', 'Stopped'] : ['cancelled']).toContain(job!.status);
+  });
+});
