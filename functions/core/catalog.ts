@@ -85,6 +85,12 @@ export interface ModelInfo {
   takesValidationFile?: boolean;
   /** Words the provider's training refuses inside any message (Nova's reserved words). */
   reservedWords?: readonly string[];
+  /**
+   * What keeping the trained model costs besides using it, where the provider charges for that: Azure's
+   * hourly hosting of a deployment, Bedrock's monthly storage of a custom model. Absent for OpenAI, which
+   * charges fine-tuned models per token only. Null `usd` where no source gives the amount.
+   */
+  upkeep?: { usd: number | null; per: 'hour' | 'month'; what: string; source: CatalogSource };
   /** A warning every run on this model gets (a limit on who may still train it). */
   accessNote?: { message: string; fix: string; source: CatalogSource };
   methods: readonly TrainingMethodName[];
@@ -299,6 +305,16 @@ const azureAccess = (baseRetired: string): ModelInfo['accessNote'] => ({
 /** Azure's own minimum: "Fine-tuning jobs won't proceed without at least 10 training examples". */
 const AZURE_COMMON = {
   provider: 'azure-openai',
+  upkeep: {
+    usd: 1.7,
+    per: 'hour',
+    what: 'hosting a Standard or Global Standard deployment (Developer tier: none, removed after 24 h)',
+    source: {
+      url: 'https://learn.microsoft.com/en-us/azure/foundry/fine-tuning/cost-management',
+      read: READ_2026_11_29,
+      note: '"same token price as the base model plus $1.70/hour" hosting (page date 2026-10-05)',
+    },
+  },
   // Not published for Azure separately; the same models, so OpenAI's per-example limit.
   maxExampleTokens: 65_536,
   trainingUsdPerMillionTokens: null,
@@ -402,6 +418,15 @@ export const NOVA_RESERVED_WORDS = [
   '<video>',
   '[EOS]',
 ] as const;
+const NOVA_STORAGE = {
+  per: 'month',
+  what: 'storing the custom model',
+  source: {
+    url: 'https://aws.amazon.com/blogs/machine-learning/customize-amazon-nova-models/',
+    read: READ_2026_11_29,
+    note: 'AWS ML blog (2026-04-08): "a $1.75 monthly recurring storage fee" for a Nova Micro model; the AWS Price List gives $1.95 for Nova 2 Lite (docs/providers.md B7)',
+  },
+} as const;
 const NOVA_COMMON = {
   provider: 'bedrock',
   aliases: [],
@@ -423,6 +448,16 @@ const LLAMA_COMMON = {
   maxExampleTokens: 16_000,
   minExamples: 100,
   maxExamples: 10_000,
+  upkeep: {
+    usd: null,
+    per: 'month',
+    what: 'storing the custom model',
+    source: {
+      url: 'https://aws.amazon.com/bedrock/pricing/',
+      read: READ_2026_11_29,
+      note: 'a monthly storage fee per custom model; the amount for Llama was not found offline',
+    },
+  },
   trainingUsdPerMillionTokens: null,
   dataFormat: 'prompt-completion',
   methods: ['supervised'],
@@ -442,9 +477,27 @@ const BEDROCK_MODELS: readonly ModelInfo[] = [
   // of the customization id (`:128k`, `:300k`, `:256k`) bounds an example. Claude 3 Haiku (EOL
   // 2026-09-10) and Llama 3.2 (EOL 2026-07-07) are past end of life on Bedrock's model lifecycle page,
   // and a Legacy model takes no new fine-tuning jobs: not offered.
-  { ...NOVA_COMMON, id: 'amazon.nova-micro-v1:0:128k', aliases: ['nova-micro'], maxExampleTokens: 128_000 },
-  { ...NOVA_COMMON, id: 'amazon.nova-lite-v1:0:300k', aliases: ['nova-lite'], maxExampleTokens: 300_000 },
-  { ...NOVA_COMMON, id: 'amazon.nova-pro-v1:0:300k', aliases: ['nova-pro'], maxExampleTokens: 300_000 },
+  {
+    ...NOVA_COMMON,
+    id: 'amazon.nova-micro-v1:0:128k',
+    aliases: ['nova-micro'],
+    maxExampleTokens: 128_000,
+    upkeep: { ...NOVA_STORAGE, usd: 1.75 },
+  },
+  {
+    ...NOVA_COMMON,
+    id: 'amazon.nova-lite-v1:0:300k',
+    aliases: ['nova-lite'],
+    maxExampleTokens: 300_000,
+    upkeep: { ...NOVA_STORAGE, usd: null },
+  },
+  {
+    ...NOVA_COMMON,
+    id: 'amazon.nova-pro-v1:0:300k',
+    aliases: ['nova-pro'],
+    maxExampleTokens: 300_000,
+    upkeep: { ...NOVA_STORAGE, usd: null },
+  },
   {
     ...NOVA_COMMON,
     id: 'amazon.nova-2-lite-v1:0:256k',
@@ -458,6 +511,7 @@ const BEDROCK_MODELS: readonly ModelInfo[] = [
     },
     // "20,000 train+validation records", reported verified live by a third-party project (docs/providers.md B3).
     maxExamples: 20_000,
+    upkeep: { ...NOVA_STORAGE, usd: 1.95 },
     // "Validation sets … will not be supported during SFT training" (nova-2-sft-data-prep, read 2026-11-29).
     takesValidationFile: false,
   },

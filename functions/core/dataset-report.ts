@@ -112,6 +112,9 @@ export function buildReport(
     format: format ?? 'unknown',
     method,
     ...(convert ? { conversion: { ...convert, ...checker.changes } } : {}),
+    ...(options.model.dataFormat && options.model.dataFormat !== 'openai-chat'
+      ? { providerFormat: options.model.dataFormat }
+      : {}),
     lines: scan.lineCount,
     examples: scan.examples,
     // DatasetWarnings finds the copies (its hash table is the one pass's memory for them).
@@ -125,6 +128,15 @@ export function buildReport(
       billedTokens,
       costUsd: trainingCostUsd(options.model, billedTokens),
       ...(imageEstimate ? { upperEstimate: true } : {}),
+      ...(options.model.upkeep
+        ? {
+            upkeep: {
+              usd: options.model.upkeep.usd,
+              per: options.model.upkeep.per,
+              what: options.model.upkeep.what,
+            },
+          }
+        : {}),
     },
     errorCount: issues.errorCount,
     warningCount: issues.warningCount,

@@ -1,5 +1,5 @@
 import type { RunConfig } from './config.js';
-import { MODEL_CATALOG, type ModelInfo } from './catalog.js';
+import { MODEL_CATALOG, type DataFormat, type ModelInfo } from './catalog.js';
 import type { SecretScan } from './check-example.js';
 import { buildReport } from './dataset-report.js';
 import { scanDataset } from './dataset-scan.js';
@@ -85,6 +85,11 @@ export interface ValidationReport {
   method: TrainingMethod;
   /** Set when a legacy file was converted to chat: what was stripped, and how often. */
   conversion?: LegacyMarkers & ConversionChanges;
+  /**
+   * Set when the provider takes another format than OpenAI's chat lines: each line is written in it on
+   * upload (functions/core/bedrock-format.ts), the text unchanged.
+   */
+  providerFormat?: Exclude<DataFormat, 'openai-chat'>;
   lines: number;
   examples: number;
   /**
@@ -107,6 +112,8 @@ export interface ValidationReport {
     costUsd: number | null;
     /** True when images given as URLs were counted at their largest cost: the real cost is at most this. */
     upperEstimate?: boolean;
+    /** What keeping the trained model costs at the provider, where it charges for that (catalog `upkeep`). */
+    upkeep?: { usd: number | null; per: 'hour' | 'month'; what: string };
   };
   errorCount: number;
   warningCount: number;

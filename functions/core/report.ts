@@ -142,6 +142,14 @@ export function withRunIssues(report: ValidationReport, issues: DatasetIssue[]):
   };
 }
 
+/** What the provider adapter does to each line of a file the model takes in another format. */
+const PROVIDER_FORMAT_NOTES: Readonly<Record<NonNullable<ValidationReport['providerFormat']>, string>> = {
+  'bedrock-conversation-2024':
+    "Amazon Bedrock trains Nova on `bedrock-conversation-2024` records: each line is written as one (the system message in `system`, each message's text as a content block), to `runs/<run>/bedrock/`. The text is unchanged; this file is not.",
+  'prompt-completion':
+    'Amazon Bedrock trains this model on `{"prompt", "completion"}` lines: each line\'s user message becomes the prompt and its assistant message the completion, written to `runs/<run>/bedrock/`. The text is unchanged; this file is not.',
+};
+
 export function renderValidationMarkdown(stored: StoredValidationReport): string {
   const r = stored;
   const lines: string[] = [`# Validation of \`${r.source.key}\``, ''];
@@ -197,6 +205,11 @@ export function renderValidationMarkdown(stored: StoredValidationReport): string
       ? "| Cost (estimate) | unknown: no source gives this model's price (price_unknown) |"
       : `| Cost (estimate) | ${atMost}$${r.estimate.costUsd.toFixed(2)}${atMost ? ` (${upperEstimateReason(images)}) |` : ' |'}`,
   );
+  const upkeep = r.estimate.upkeep;
+  if (upkeep)
+    lines.push(
+      `| After training | ${upkeep.usd === null ? 'an amount no source gives' : `$${upkeep.usd.toFixed(2)}`} per ${upkeep.per} for ${upkeep.what} |`,
+    );
   lines.push('');
   if (r.tokens.histogram.length > 0) {
     lines.push('### Tokens per example', '', '| up to | examples |', '|---|---|');
@@ -216,6 +229,14 @@ export function renderValidationMarkdown(stored: StoredValidationReport): string
       '### Converted from prompt/completion',
       '',
       `Separator ${JSON.stringify(c.separator)} stripped from ${count(c.separatorStripped, 'prompt')}; end token ${JSON.stringify(c.endToken)} from ${count(c.endTokenStripped, 'completion')}; leading space removed from ${count(c.leadingSpaceRemoved, 'completion')}. Prompts became user messages and completions assistant messages.`,
+      '',
+    );
+  }
+  if (r.providerFormat) {
+    lines.push(
+      `### Written in ${r.estimate.model}'s format on upload`,
+      '',
+      PROVIDER_FORMAT_NOTES[r.providerFormat],
       '',
     );
   }

@@ -204,6 +204,23 @@ describe('a run whose price no source gives', () => {
     expect(objects.text(`runs/${runId}/validation.md`)).toMatch(/Cost \(estimate\) \| unknown/);
   });
 
+  it("says in the report that Bedrock gets each line in the model's own format", async () => {
+    const { deps, objects } = setup({ provider: 'bedrock' });
+    const { runId } = await trainingRun(upload, deps);
+    expect(JSON.parse(objects.text(`runs/${runId}/validation.json`)).providerFormat).toBe(
+      'bedrock-conversation-2024',
+    );
+    expect(objects.text(`runs/${runId}/validation.md`)).toMatch(
+      /### Written in amazon.nova-micro-v1:0:128k's format on upload\n\nAmazon Bedrock trains Nova on `bedrock-conversation-2024` records/,
+    );
+    expect(objects.text(`runs/${runId}/validation.md`)).toContain(
+      '| After training | $1.75 per month for storing the custom model |',
+    );
+    const openai = setup({});
+    const plain = await trainingRun(upload, openai.deps);
+    expect(openai.objects.text(`runs/${plain.runId}/validation.md`)).not.toMatch(/format on upload/);
+  });
+
   it('is rejected when a budget is set, since the budget cannot be kept', async () => {
     const { deps, records } = setup({ provider: 'bedrock', maxCostUsd: 5 });
     const { runId, outcome } = await trainingRun(upload, deps);
