@@ -2,6 +2,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import OpenAI from 'openai';
 import { PROVIDERS, type ProviderName } from '../../functions/core/catalog.js';
 import type { RunRecord } from '../../functions/core/run.js';
+import { actionsOf, FUNCTION_PERMISSIONS, type FunctionStep } from '../../functions/adapters/permissions.js';
 import { main } from '../../functions/cli/main.js';
 import type { LocalCloud } from '../../local/cloud/index.js';
 import type { RunningEmulator } from '../../local/openai-emulator/server.js';
@@ -173,5 +174,48 @@ describe.each(PROVIDERS)('on %s', (provider) => {
     const [job] = await jobsOf(provider, runId);
     // Bedrock stops a job in two steps (Stopping, then Stopped); either means it no longer trains.
     expect(provider === 'bedrock' ? ['Stopping', 'Stopped'] : ['cancelled']).toContain(job!.status);
+  });
+});
+
+describe('Azure OpenAI, one training job at a time per resource', () => {
+  it('creates the next job only when the running one has ended', async () => {
+    const [first, second] = await Promise.all([
+      drop('azure-openai', 'azure-one-a'),
+      drop('azure-openai', 'azure-one-b'),
+    ]);
+    const runs = await Promise.all([first, second].map((id) => cloud.waitForRun(id, { timeoutMs: 90_000 })));
+    expect(runs.map((run) => run.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    const jobs = await Promise.all(
+      runs.map((run) => azureClient.fineTuning.jobs.retrieve(run.providerJobId!)),
+    );
+    const [earlier, later] = jobs.sort((a, b) => a.created_at - b.created_at);
+    // tunedrop held the second run in its queue (Azure's slot limit is 1) until the first job finished.
+    expect(later!.created_at).toBeGreaterThanOrEqual(earlier!.finished_at!);
+  });
+});
+
+describe('after every scenario above, on all three providers', () => {
+  it('no call was refused, and each function called only what its role is meant to grant', async () => {
+    await cloud.stepFunctions.settle();
+    expect(cloud.iamDecisions.filter((d) => !d.allowed)).toEqual([]);
+    for (const fn of cloud.plan.functions) {
+      const step = /^functions\/(.+)\/handler\.ts$/.exec(fn.entry)?.[1] as FunctionStep;
+      const made = new Set(
+        cloud.iamDecisions.filter((d) => d.principal.split('/')[2] === fn.logicalId).map((d) => d.action),
+      );
+      expect({
+        step,
+        outside: [...made].filter((a) => !actionsOf(FUNCTION_PERMISSIONS[step]).includes(a)),
+      }).toEqual({
+        step,
+        outside: [],
+      });
+    }
+    // Bedrock acted as the service role, and only on S3.
+    const bedrockRole = cloud.iamDecisions.filter((d) => d.principal.includes('BedrockServiceRole'));
+    expect(bedrockRole.length).toBeGreaterThan(0);
+    expect(new Set(bedrockRole.map((d) => d.action))).toEqual(
+      new Set(['s3:GetObject', 's3:ListBucket', 's3:PutObject']),
+    );
   });
 });
