@@ -1,4 +1,4 @@
-import type { FineTuningProvider, ProviderJob } from './ports.js';
+import type { FineTuningProvider, ProviderJob, WebhookLog } from './ports.js';
 import { phaseOf } from './workflow-state.js';
 
 /**
@@ -17,4 +17,16 @@ export async function cancelIfRunning(provider: FineTuningProvider, job: Provide
     if (phaseOf(now.status) !== 'running') return now;
     throw error;
   }
+}
+
+/**
+ * When the provider's webhooks last arrived verified, which decides how long a run waits for its job
+ * (jobWaitSeconds). Only OpenAI sends them (Azure OpenAI has none; Bedrock's events do not wake runs
+ * yet), so a run on another provider waits on the polling schedule whatever OpenAI's webhooks do.
+ */
+export async function lastWebhookAt(deps: {
+  provider: Pick<FineTuningProvider, 'name'>;
+  webhooks: Pick<WebhookLog, 'lastVerifiedAt'>;
+}): Promise<number | undefined> {
+  return deps.provider.name === 'openai' ? deps.webhooks.lastVerifiedAt() : undefined;
 }

@@ -1,6 +1,6 @@
 import { RunEndedError } from '../core/errors.js';
 import type { FineTuningProvider, RunStore, WebhookLog } from '../core/ports.js';
-import { cancelIfRunning } from '../core/provider-jobs.js';
+import { cancelIfRunning, lastWebhookAt } from '../core/provider-jobs.js';
 import { TERMINAL_STATUSES } from '../core/run.js';
 import {
   jobWaitSeconds,
@@ -74,7 +74,7 @@ export async function createJob(
       { createdAt: job.createdAt, maxTrainingHours: input.config.maxTrainingHours },
       {
         nowSeconds: (deps.now?.() ?? new Date()).getTime() / 1000,
-        lastVerifiedWebhookAt: await deps.webhooks.lastVerifiedAt(),
+        lastVerifiedWebhookAt: await lastWebhookAt(deps),
       },
     ),
     error: job.error,

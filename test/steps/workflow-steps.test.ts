@@ -199,6 +199,33 @@ describe('getStatus', () => {
     expect(records.get(input.runId)?.history.at(-1)).toMatchObject({ status: 'TRAINING', detail: 'running' });
   });
 
+  it("waits on OpenAI's webhooks only for OpenAI jobs: Azure and Bedrock runs keep polling", async () => {
+    const now = new Date(1_700_000_000_000 + 3600_000);
+    // OpenAI's webhooks arrived verified a minute ago: an OpenAI run may wait an hour for its event.
+    const webhooks = memoryWebhookLog(now.getTime() / 1000 - 60).log;
+    const job = {
+      jobId: 'ftjob-1',
+      status: 'running',
+      phase: 'running' as const,
+      createdAt: 1_700_000_000,
+      polls: 0,
+      waitSeconds: 60,
+      error: null,
+    };
+    const waitOn = async (name: 'openai' | 'azure-openai' | 'bedrock') => {
+      const fake = fakeProvider({ getJob: async () => providerJob({ status: 'running' }) }).provider;
+      const { runs } = await runAt('TRAINING');
+      const next = await getStatus(
+        { runId: input.runId, job, config: { maxTrainingHours: 48 } },
+        { runs, provider: { ...fake, name }, webhooks, now: () => now },
+      );
+      return next.waitSeconds;
+    };
+    expect(await waitOn('openai')).toBeGreaterThanOrEqual(3600);
+    expect(await waitOn('azure-openai')).toBeLessThanOrEqual(600);
+    expect(await waitOn('bedrock')).toBeLessThanOrEqual(600);
+  });
+
   it("folds the provider's terminal statuses into phases and keeps the failure reason", async () => {
     const error = { code: 'invalid_training_file', message: 'line 3 is bad', param: 'training_file' };
     const { provider } = fakeProvider({ getJob: async () => providerJob({ status: 'failed', error }) });
