@@ -8,7 +8,8 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { checkModel, DEFAULT_MODEL, findModel, modelNotices } from '../core/catalog.js';
+import { checkModel, DEFAULT_MODELS, findModel, modelNotices, PROVIDERS } from '../core/catalog.js';
+import { providerSettingIssues } from '../core/provider-settings.js';
 import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
 import {
   validateDataset,
@@ -34,20 +35,21 @@ import {
 
 /**
  * `tunedrop`: the pipeline's checks on your own machine, with the same core code as the Lambdas.
- *   tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
- *   tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
+ *   tunedrop validate FILE [--provider P] [--model M] [--config tunedrop.json] [--convert] [--json]
+ *   tunedrop prepare FILE --out DIR [--provider P] [--model M] [--config tunedrop.json] [--convert]
  *   tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN] [--local]
  *   tunedrop redrive [--stack Tunedrop | --queue URL] [--local]
  * Exit codes: 0 valid/done, 1 invalid data, nothing to cancel or dead letters kept, 2 usage error,
  * 3 internal error (validation crashed: a bug in tunedrop, not in the file).
  */
 const USAGE = `Usage:
-  tunedrop validate FILE [--model M] [--config tunedrop.json] [--convert] [--json]
-  tunedrop prepare FILE --out DIR [--model M] [--config tunedrop.json] [--convert]
+  tunedrop validate FILE [--provider P] [--model M] [--config tunedrop.json] [--convert] [--json]
+  tunedrop prepare FILE --out DIR [--provider P] [--model M] [--config tunedrop.json] [--convert]
   tunedrop cancel RUN [--stack Tunedrop | --state-machine ARN] [--local]
   tunedrop redrive [--stack Tunedrop | --queue URL] [--local]
 
-  --model M      base model to check against (default: the config's, else gpt-4.1-mini)
+  --provider P   openai, azure-openai or bedrock: whose rules to check by (default: the config's, else openai)
+  --model M      base model to check against (default: the config's, else the provider's default)
   --config F     a tunedrop.json with run settings (docs/configuration.md)
   --convert      convert a legacy prompt/completion file to chat (the default now; kept for scripts)
   --json         print the report as JSON (validation.json schema, docs/validation-report.md)
@@ -82,6 +84,7 @@ export async function main(
       args: argv,
       allowPositionals: true,
       options: {
+        provider: { type: 'string' },
         model: { type: 'string' },
         config: { type: 'string' },
         convert: { type: 'boolean', default: false },
@@ -134,25 +137,32 @@ export async function main(
       throw new UsageError(`${file} is not a file (a directory?); give one JSONL file`);
     if (command === 'prepare' && !values.out) throw new UsageError('prepare needs --out DIR');
 
+    if (values.provider && !(PROVIDERS as readonly string[]).includes(values.provider))
+      throw new UsageError(`unknown provider "${values.provider}"; choose one of: ${PROVIDERS.join(', ')}`);
     const flags = {
+      ...(values.provider ? { provider: values.provider } : {}),
       ...(values.model ? { model: values.model } : {}),
       ...(values.convert ? { convertLegacyFormat: true } : {}),
     };
     // The command line's own mistakes are usage errors (exit 2); the settings file's are problems of
     // the run, reported with the data's as the pipeline reports them (exit 1).
-    if (values.model) {
-      const flagged = checkModel(values.model, new Date().toISOString().slice(0, 10));
-      if (!flagged.ok) throw new UsageError(`${flagged.message}. ${flagged.fix}`);
-    }
     const { config, issues: runIssues } = await loadConfig(values.config, flags);
     const today = new Date().toISOString().slice(0, 10);
-    const check = checkModel(config.model, today);
+    if (values.model) {
+      const flagged = checkModel(values.model, today, config.provider);
+      if (!flagged.ok) throw new UsageError(`${flagged.message}. ${flagged.fix}`);
+    }
+    const check = checkModel(config.model, today, config.provider);
     if (!check.ok)
       runIssues.push(issue('model_not_available', `${values.config}: ${check.message}`, check.fix));
     else
       for (const notice of modelNotices(check.model, today))
         runIssues.push(issue(notice.code, notice.message, notice.fix));
-    const model = check.ok ? check.model : findModel(DEFAULT_MODEL)!;
+    const model = check.ok
+      ? check.model
+      : (findModel(config.model, config.provider) ??
+        findModel(DEFAULT_MODELS[config.provider], config.provider)!);
+    if (check.ok) runIssues.push(...providerSettingIssues(config, model));
 
     // Tokenizing dominates: large files are tokenized on every core while this thread parses and checks.
     const counter = tokenCounterFor(statSync(file).size, availableParallelism());

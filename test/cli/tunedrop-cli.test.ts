@@ -122,6 +122,42 @@ describe('tunedrop validate', () => {
     );
   });
 
+  it("checks by the chosen provider's rules: --provider, or the settings file's", async () => {
+    const good = file('good.jsonl', chatDataset(20));
+    const bedrock = await run('validate', good, '--provider', 'bedrock');
+    expect(bedrock).toMatchObject({
+      code: 0,
+      out: expect.stringContaining('| Model | amazon.nova-micro-v1:0:128k |'),
+    });
+    expect(bedrock.out).toContain('format on upload');
+    const reserved = file('reserved.jsonl', chatDataset(20).replace('"content":"', '"content":"User: '));
+    expect(await run('validate', reserved, '--provider', 'bedrock')).toMatchObject({
+      code: 1,
+      out: expect.stringContaining('reserved_word'),
+    });
+    expect((await run('validate', reserved)).code).toBe(0);
+    const settings = file(
+      'tunedrop.json',
+      JSON.stringify({ provider: 'bedrock', hyperparameters: { nEpochs: 9 } }),
+    );
+    expect(await run('validate', good, '--config', settings)).toMatchObject({
+      code: 1,
+      out: expect.stringContaining('setting_out_of_range'),
+    });
+  });
+
+  it('exits 2 on an unknown provider, or a model the chosen provider does not train', async () => {
+    const good = file('good.jsonl', chatDataset(20));
+    expect(await run('validate', good, '--provider', 'vertex')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('unknown provider "vertex"'),
+    });
+    expect(await run('validate', good, '--provider', 'bedrock', '--model', 'gpt-4.1-mini')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('OpenAI and Azure OpenAI train it'),
+    });
+  });
+
   it('exits 1 on a line nested 100,000 deep: a content error at its line, no crash', async () => {
     const deep = `{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}],"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}\n`;
     const { code, out } = await run('validate', file('deep.jsonl', chatDataset(12) + deep), '--json');
