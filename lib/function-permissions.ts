@@ -1,6 +1,7 @@
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Stack } from 'aws-cdk-lib';
-import { acknowledge } from './nag.js';
+import { acknowledge, nagArn } from './nag.js';
+import { BEDROCK_INPUT_DIR, BEDROCK_OUTPUT_DIR } from '../functions/core/run.js';
 import { PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -102,6 +103,17 @@ function grantBedrock(fn: IFunction, permissions: BedrockPermissions, role: IRol
   const wildcards = [...new Set(permissions.actions.flatMap((action) => resourcesOf[action]))].filter(
     (resource) => resource !== '*',
   );
+  const folders = [
+    ...(permissions.writesRuns ? [BEDROCK_INPUT_DIR] : []),
+    ...(permissions.readsRuns ? [BEDROCK_OUTPUT_DIR] : []),
+  ];
+  if (folders.length && fn.role)
+    acknowledge(
+      fn.role,
+      "Objects in Bedrock's folders of any run (runs/<run>/bedrock/ or bedrock-output/): run ids are not known " +
+        'at deploy time, and the folder pattern is the narrowest bound.',
+      ...folders.map((folder) => `AwsSolutions-IAM5[Resource::${nagArn(bucket)}/runs/*/${folder}/*]`),
+    );
   if (wildcards.length && fn.role)
     acknowledge(
       fn.role,
@@ -123,19 +135,17 @@ function grantBedrock(fn: IFunction, permissions: BedrockPermissions, role: IRol
         conditions: { StringEquals: { 'iam:PassedToService': 'bedrock.amazonaws.com' } },
       }),
     );
+  // Only Bedrock's own folders of each run: its input is written, its output read, nothing else of runs/.
+  const input = bucket.arnForObjects(`runs/*/${BEDROCK_INPUT_DIR}/*`);
+  const output = bucket.arnForObjects(`runs/*/${BEDROCK_OUTPUT_DIR}/*`);
   if (permissions.writesRuns) {
     fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
-        resources: [bucket.arnForObjects('runs/*')],
-      }),
+      new PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [input] }),
     );
     bucket.encryptionKey?.grantEncrypt(fn);
   }
   if (permissions.readsRuns) {
-    fn.addToRolePolicy(
-      new PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects('runs/*')] }),
-    );
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [output] }));
     fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     bucket.encryptionKey?.grantDecrypt(fn);
   }

@@ -207,9 +207,15 @@ describe('the S3 object store', () => {
     ]);
   });
 
-  it("fails, rather than reporting absent, what the caller's role may not do: Upload writing a run file or heading an upload", async () => {
+  it("fails, rather than reporting absent, what the caller's role may not do: Upload writing a user's file or heading an upload", async () => {
     const store = storeAs(UPLOAD);
+    // Upload writes only Bedrock's copies in the model's format (runs/<run>/bedrock/), not other run
+    // files, and never where users drop files.
     await expect(store.write(ref('from-upload.csv'), 'x', 'text/csv')).rejects.toMatchObject({
+      name: 'AccessDenied',
+      message: expect.stringContaining('s3:PutObject'),
+    });
+    await expect(store.write(incoming('from-upload.csv'), 'x', 'text/csv')).rejects.toMatchObject({
       name: 'AccessDenied',
       message: expect.stringContaining('s3:PutObject'),
     });
