@@ -400,6 +400,31 @@ export class TunedropPipeline extends Construct {
       ],
     });
 
+    // Bedrock's job state changes wake the run whose job ended (as OpenAI's webhooks do), from the
+    // account's default event bus: nothing to register.
+    let jobEvent: TunedropFunction | undefined;
+    if (this.bedrockServiceRole) {
+      jobEvent = fn('JobEvent', 'job-event', Duration.seconds(30), {
+        memorySize: 256,
+        retryAttempts: 2,
+      });
+      grant(jobEvent, 'job-event');
+      const rule = new Rule(this, 'BedrockJobStateChange', {
+        description: 'tunedrop: wake the run whose Bedrock customization job ended',
+        eventPattern: {
+          source: ['aws.bedrock'],
+          detailType: ['Model Customization Job State Change'],
+          detail: { jobStatus: ['Completed', 'Failed', 'Stopped'] },
+        },
+        targets: [new LambdaFunction(jobEvent, { retryAttempts: 8, maxEventAge: Duration.hours(1) })],
+      });
+      const lostWake =
+        'A Bedrock job event that is lost after retries only delays its run: Get status looks at the job anyway ' +
+        'when its wait times out (at most an hour later), and reads the job from Bedrock, not from the event.';
+      acknowledge(jobEvent, lostWake, 'Serverless-LambdaDLQ', 'Serverless-LambdaAsyncFailureDestination');
+      acknowledge(rule, lostWake, 'Serverless-EventBusDLQ');
+    }
+
     // Waiting runs are resumed by whoever frees a slot; this sweep catches what they could not.
     const sweepSlots = fn('SweepSlots', 'sweep-slots', Duration.minutes(1), { memorySize: 256 });
     grant(sweepSlots, 'sweep-slots');
@@ -441,7 +466,15 @@ export class TunedropPipeline extends Construct {
     // default policies would not make a cycle now, but keep it one statement, in one place.
     const resumeParkedRuns = new Policy(this, 'ResumeParkedRuns', {
       statements: [new PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: ['*'] })],
-      roles: [acquireSlot, awaitJob, record, reconcile, sweepSlots, webhook].map((f) => f.role!),
+      roles: [
+        acquireSlot,
+        awaitJob,
+        record,
+        reconcile,
+        sweepSlots,
+        webhook,
+        ...(jobEvent ? [jobEvent] : []),
+      ].map((f) => f.role!),
     });
     acknowledge(
       resumeParkedRuns,

@@ -141,6 +141,12 @@ export const FUNCTION_PERMISSIONS = {
     },
   },
   'sweep-slots': { table: [...RUNS], resumesRuns: true },
+  // findByProviderJob (the index), wakeForJob (ParkedRuns: GetItem, UpdateItem), resume.
+  'job-event': {
+    table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    queriesJobIndex: true,
+    resumesRuns: true,
+  },
   webhook: {
     table: ['dynamodb:PutItem', 'dynamodb:DeleteItem', ...RUNS],
     queriesJobIndex: true,

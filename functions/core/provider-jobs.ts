@@ -20,13 +20,17 @@ export async function cancelIfRunning(provider: FineTuningProvider, job: Provide
 }
 
 /**
- * When the provider's webhooks last arrived verified, which decides how long a run waits for its job
- * (jobWaitSeconds). Only OpenAI sends them (Azure OpenAI has none; Bedrock's events do not wake runs
- * yet), so a run on another provider waits on the polling schedule whatever OpenAI's webhooks do.
+ * When the provider's job events were last known to arrive, which decides how long a run waits for its
+ * job (jobWaitSeconds: events known to arrive let it wait long, with a timeout only as a safety net).
+ * OpenAI's are its webhooks, known to arrive once one passed verification. Bedrock's are EventBridge
+ * events the stack's own rule routes (functions/job-event): nothing to register, so known to arrive
+ * now. Azure OpenAI sends none: its runs wait on the polling schedule.
  */
-export async function lastWebhookAt(deps: {
-  provider: Pick<FineTuningProvider, 'name'>;
-  webhooks: Pick<WebhookLog, 'lastVerifiedAt'>;
-}): Promise<number | undefined> {
-  return deps.provider.name === 'openai' ? deps.webhooks.lastVerifiedAt() : undefined;
+export async function lastJobEventAt(
+  deps: { provider: Pick<FineTuningProvider, 'name'>; webhooks: Pick<WebhookLog, 'lastVerifiedAt'> },
+  nowSeconds: number,
+): Promise<number | undefined> {
+  if (deps.provider.name === 'openai') return deps.webhooks.lastVerifiedAt();
+  if (deps.provider.name === 'bedrock') return nowSeconds;
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import { RunEndedError } from '../core/errors.js';
 import type { FineTuningProvider, RunStore, WebhookLog } from '../core/ports.js';
-import { cancelIfRunning, lastWebhookAt } from '../core/provider-jobs.js';
+import { cancelIfRunning, lastJobEventAt } from '../core/provider-jobs.js';
 import { TERMINAL_STATUSES } from '../core/run.js';
 import {
   jobWaitSeconds,
@@ -63,6 +63,7 @@ export async function createJob(
     detail: job.status,
   });
   const ended = recorded ? undefined : await endedRun(input.runId, deps.runs);
+  const nowSeconds = (deps.now?.() ?? new Date()).getTime() / 1000;
   const progress: JobProgress = {
     jobId: job.id,
     status: job.status,
@@ -72,10 +73,7 @@ export async function createJob(
     waitSeconds: jobWaitSeconds(
       0,
       { createdAt: job.createdAt, maxTrainingHours: input.config.maxTrainingHours },
-      {
-        nowSeconds: (deps.now?.() ?? new Date()).getTime() / 1000,
-        lastVerifiedWebhookAt: await lastWebhookAt(deps),
-      },
+      { nowSeconds, lastVerifiedWebhookAt: await lastJobEventAt(deps, nowSeconds) },
     ),
     error: job.error,
   };

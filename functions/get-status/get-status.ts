@@ -1,4 +1,4 @@
-import { lastWebhookAt } from '../core/provider-jobs.js';
+import { lastJobEventAt } from '../core/provider-jobs.js';
 import type { FineTuningProvider, RunStore, WebhookLog } from '../core/ports.js';
 import { jobWaitSeconds, phaseOf, type JobProgress } from '../core/workflow-state.js';
 
@@ -50,7 +50,7 @@ export async function getStatus(
     waitSeconds: jobWaitSeconds(
       polls,
       { createdAt: input.job.createdAt, maxTrainingHours: input.config.maxTrainingHours },
-      { nowSeconds, lastVerifiedWebhookAt: await lastWebhookAt(deps) },
+      { nowSeconds, lastVerifiedWebhookAt: await lastJobEventAt(deps, nowSeconds) },
     ),
     error: job.error,
   };

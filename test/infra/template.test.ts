@@ -86,7 +86,7 @@ describe('the functions', () => {
     Metadata: { [ENTRY_METADATA_KEY]: Match.anyValue() },
   });
 
-  it('are the twelve functions, each on Node 22, arm64, traced, with a timeout', () => {
+  it('are the thirteen functions, each on Node 22, arm64, traced, with a timeout', () => {
     expect(
       Object.values(functions)
         .map((f) => f.Metadata[ENTRY_METADATA_KEY])
@@ -98,6 +98,7 @@ describe('the functions', () => {
         'collect',
         'create-job',
         'get-status',
+        'job-event',
         'prepare',
         'reconcile',
         'record',
@@ -419,7 +420,7 @@ describe('data kept tidy', () => {
     const logGroups = template.findResources('AWS::Logs::LogGroup');
     for (const group of Object.values(logGroups)) expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions).length).toBe(13);
+    expect(Object.keys(functions).length).toBe(14);
     for (const fn of Object.values(functions))
       expect(Object.keys(logGroups)).toContain(fn.Properties.LoggingConfig?.LogGroup?.Ref);
   });

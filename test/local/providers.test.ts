@@ -121,6 +121,13 @@ describe.each(PROVIDERS)('on %s', (provider) => {
       metrics: { steps: rows.length - 1, final: expect.objectContaining({ trainLoss: expect.any(Number) }) },
     });
     expect(await jobsOf(provider, runId)).toHaveLength(1);
+    if (provider === 'bedrock')
+      // Bedrock's job state change, through the stack's EventBridge rule, woke the run.
+      expect(
+        cloud.iamDecisions.some(
+          (d) => d.principal.includes('JobEvent') && d.action === 'states:SendTaskSuccess' && d.allowed,
+        ),
+      ).toBe(true);
   });
 
   it('a create whose answer is lost still makes exactly one job, and the run succeeds', async () => {
