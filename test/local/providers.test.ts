@@ -155,6 +155,26 @@ describe.each(PROVIDERS)('on %s', (provider) => {
     expect(applied).toContain('lostResponse');
   });
 
+  it('throttled job creation is retried, and the run succeeds with one job', async () => {
+    if (provider === 'bedrock')
+      cloud.bedrock.faults.onRequest({
+        operation: 'CreateModelCustomizationJob',
+        fault: { kind: 'throttle' },
+        times: 2,
+      });
+    else
+      (provider === 'openai' ? harness.emulator : azure).faults.onRequest({
+        method: 'POST',
+        path: '/fine_tuning/jobs',
+        fault: { kind: 'status', status: 429, retryAfterSeconds: 0 },
+        times: 2,
+      });
+    const runId = await drop(provider, family('throttled'));
+    const run = await cloud.waitForRun(runId, { timeoutMs: 60_000 });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(await jobsOf(provider, runId)).toHaveLength(1);
+  });
+
   it("a job the provider fails ends the run FAILED with the provider's reason", async () => {
     if (provider === 'bedrock')
       cloud.bedrock.faults.onNextJob({ failWith: 'The training data has an issue.' });
