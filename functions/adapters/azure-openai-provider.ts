@@ -15,6 +15,7 @@ import {
   toProviderJob,
   type CallBudgetOptions,
   type ProviderVoice,
+  sharedJobCalls,
 } from './openai-compatible.js';
 
 /**
@@ -142,6 +143,7 @@ export function azureOpenAiProvider(options: AzureOpenAiProviderOptions): FineTu
     return found;
   };
 
+  const shared = sharedJobCalls(client, call, api);
   return {
     name: 'azure-openai',
 
@@ -194,26 +196,13 @@ export function azureOpenAiProvider(options: AzureOpenAiProviderOptions): FineTu
       return undefined;
     },
 
-    async getJob(jobId) {
-      return toProviderJob(
-        await call(`read job ${jobId}`, api, (budget) => client.fineTuning.jobs.retrieve(jobId, budget)),
-      );
-    },
-
-    async cancelJob(jobId) {
-      return toProviderJob(
-        await call(`cancel job ${jobId}`, api, (budget) => client.fineTuning.jobs.cancel(jobId, budget)),
-      );
-    },
+    getJob: shared.getJob,
+    cancelJob: shared.cancelJob,
 
     async resultFile(job: ProviderJob) {
       const fileId = job.resultFileIds[0];
       if (!fileId) return undefined;
-      // The body is read inside the call, so the budget covers the download, not only its headers.
-      const bytes = await call(`download result file ${fileId}`, api, async (budget) => {
-        const response = await client.files.content(fileId, budget);
-        return new Uint8Array(await response.arrayBuffer());
-      });
+      const bytes = await shared.download(fileId);
       try {
         return new TextEncoder().encode(azureResultsToTunedrop(bytes));
       } catch (error) {

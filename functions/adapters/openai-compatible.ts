@@ -336,3 +336,29 @@ export function translateProviderError(voice: ProviderVoice, what: string, error
     cause: error,
   });
 }
+
+/**
+ * The calls OpenAI's API and Azure OpenAI's v1 API make alike, through the same SDK: read and cancel a
+ * job, and download a file (its body read inside the call, so the budget covers the download, not only
+ * its headers).
+ */
+export function sharedJobCalls(client: OpenAI, call: Call, api: CallLimits) {
+  return {
+    async getJob(jobId: string): Promise<ProviderJob> {
+      return toProviderJob(
+        await call(`read job ${jobId}`, api, (budget) => client.fineTuning.jobs.retrieve(jobId, budget)),
+      );
+    },
+    async cancelJob(jobId: string): Promise<ProviderJob> {
+      return toProviderJob(
+        await call(`cancel job ${jobId}`, api, (budget) => client.fineTuning.jobs.cancel(jobId, budget)),
+      );
+    },
+    async download(fileId: string): Promise<Uint8Array> {
+      return call(`download result file ${fileId}`, api, async (budget) => {
+        const response = await client.files.content(fileId, budget);
+        return new Uint8Array(await response.arrayBuffer());
+      });
+    },
+  };
+}

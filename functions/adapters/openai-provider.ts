@@ -15,6 +15,7 @@ import {
   type CallBudgetOptions,
   type ErrorBody,
   type ProviderVoice,
+  sharedJobCalls,
 } from './openai-compatible.js';
 
 export { toProviderJob } from './openai-compatible.js';
@@ -67,6 +68,7 @@ export function openAiProvider(options: OpenAiProviderOptions): FineTuningProvid
     fetch: withoutQuotaRetries,
   });
 
+  const shared = sharedJobCalls(client, call, api);
   return {
     name: 'openai',
 
@@ -97,26 +99,13 @@ export function openAiProvider(options: OpenAiProviderOptions): FineTuningProvid
       return first ? toProviderJob(first) : undefined;
     },
 
-    async getJob(jobId) {
-      return toProviderJob(
-        await call(`read job ${jobId}`, api, (budget) => client.fineTuning.jobs.retrieve(jobId, budget)),
-      );
-    },
-
-    async cancelJob(jobId) {
-      return toProviderJob(
-        await call(`cancel job ${jobId}`, api, (budget) => client.fineTuning.jobs.cancel(jobId, budget)),
-      );
-    },
+    getJob: shared.getJob,
+    cancelJob: shared.cancelJob,
 
     async resultFile(job) {
       const fileId = job.resultFileIds[0];
       if (!fileId) return undefined;
-      // The body is read inside the call, so the budget covers the download, not only its headers.
-      return call(`download result file ${fileId}`, api, async (budget) => {
-        const response = await client.files.content(fileId, budget);
-        return new Uint8Array(await response.arrayBuffer());
-      });
+      return shared.download(fileId);
     },
 
     async deleteModel(model) {

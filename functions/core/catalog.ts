@@ -321,62 +321,36 @@ const AZURE_COMMON = {
   minExamples: 10,
 } as const;
 
+/** An Azure OpenAI model: what varies between them is the name, methods, inputs and dates. */
+const azureModel = (
+  id: string,
+  alias: string,
+  { dpo, images }: { dpo: boolean; images: boolean },
+  dates: { training: string; deployments: string; baseRetired: string },
+): ModelInfo => ({
+  ...AZURE_COMMON,
+  id,
+  aliases: [alias],
+  methods: dpo ? ['supervised', 'dpo'] : ['supervised'],
+  inputs: images ? ['text', 'image'] : ['text'],
+  sources: {
+    supervised: AZURE_MODELS_PAGE,
+    ...(dpo ? { dpo: AZURE_MODELS_PAGE } : {}),
+    ...(images ? { image: AZURE_VISION } : {}),
+  },
+  newJobsUntil: dates.training,
+  shutdownOn: dates.deployments,
+  accessNote: azureAccess(dates.baseRetired),
+});
+const GPT_41_DATES = { training: '2027-04-14', deployments: '2027-10-14', baseRetired: '2026-10-14' };
+const GPT_4O_DATES = { training: '2027-04-01', deployments: '2027-10-01', baseRetired: '2026-10-01' };
+
 const AZURE_MODELS: readonly ModelInfo[] = [
-  {
-    ...AZURE_COMMON,
-    id: 'gpt-4.1-mini-2025-04-14',
-    aliases: ['gpt-4.1-mini'],
-    methods: ['supervised', 'dpo'],
-    inputs: ['text'],
-    sources: { supervised: AZURE_MODELS_PAGE, dpo: AZURE_MODELS_PAGE },
-    newJobsUntil: '2027-04-14',
-    shutdownOn: '2027-10-14',
-    accessNote: azureAccess('2026-10-14'),
-  },
-  {
-    ...AZURE_COMMON,
-    id: 'gpt-4.1-2025-04-14',
-    aliases: ['gpt-4.1'],
-    methods: ['supervised', 'dpo'],
-    inputs: ['text', 'image'],
-    sources: { supervised: AZURE_MODELS_PAGE, dpo: AZURE_MODELS_PAGE, image: AZURE_VISION },
-    newJobsUntil: '2027-04-14',
-    shutdownOn: '2027-10-14',
-    accessNote: azureAccess('2026-10-14'),
-  },
-  {
-    ...AZURE_COMMON,
-    id: 'gpt-4.1-nano-2025-04-14',
-    aliases: ['gpt-4.1-nano'],
-    methods: ['supervised', 'dpo'],
-    inputs: ['text'],
-    sources: { supervised: AZURE_MODELS_PAGE, dpo: AZURE_MODELS_PAGE },
-    newJobsUntil: '2027-04-14',
-    shutdownOn: '2027-10-14',
-    accessNote: azureAccess('2026-10-14'),
-  },
-  {
-    ...AZURE_COMMON,
-    id: 'gpt-4o-2024-08-06',
-    aliases: ['gpt-4o'],
-    methods: ['supervised', 'dpo'],
-    inputs: ['text', 'image'],
-    sources: { supervised: AZURE_MODELS_PAGE, dpo: AZURE_MODELS_PAGE, image: AZURE_VISION },
-    newJobsUntil: '2027-04-01',
-    shutdownOn: '2027-10-01',
-    accessNote: azureAccess('2026-10-01'),
-  },
-  {
-    ...AZURE_COMMON,
-    id: 'gpt-4o-mini-2024-07-18',
-    aliases: ['gpt-4o-mini'],
-    methods: ['supervised'],
-    inputs: ['text'],
-    sources: { supervised: AZURE_MODELS_PAGE },
-    newJobsUntil: '2027-04-01',
-    shutdownOn: '2027-10-01',
-    accessNote: azureAccess('2026-10-01'),
-  },
+  azureModel('gpt-4.1-mini-2025-04-14', 'gpt-4.1-mini', { dpo: true, images: false }, GPT_41_DATES),
+  azureModel('gpt-4.1-2025-04-14', 'gpt-4.1', { dpo: true, images: true }, GPT_41_DATES),
+  azureModel('gpt-4.1-nano-2025-04-14', 'gpt-4.1-nano', { dpo: true, images: false }, GPT_41_DATES),
+  azureModel('gpt-4o-2024-08-06', 'gpt-4o', { dpo: true, images: true }, GPT_4O_DATES),
+  azureModel('gpt-4o-mini-2024-07-18', 'gpt-4o-mini', { dpo: false, images: false }, GPT_4O_DATES),
 ];
 
 /**

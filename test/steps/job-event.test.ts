@@ -1,33 +1,12 @@
-import { awaitJob } from '../../functions/await-job/await-job.js';
 import { wakeOnJobEvent } from '../../functions/job-event/wake-on-job-event.js';
-import { memoryParkedRuns, memoryRunStore, memoryTaskTokens } from '../support/fakes.js';
+import { trainingRunWithJob } from '../support/fakes.js';
 
 const JOB =
   'arn:aws:bedrock:us-east-1:111122223333:model-customization-job/amazon.nova-micro-v1:0:128k/abc123';
 
 async function world() {
-  const { runs } = memoryRunStore();
-  await runs.create({
-    runId: 'run-1',
-    family: 'support',
-    status: 'TRAINING',
-    history: [],
-    source: { bucket: 'b', key: 'incoming/support/a.jsonl' },
-    createdAt: '2026-11-29T10:00:00.000Z',
-    updatedAt: '2026-11-29T10:00:00.000Z',
-    provider: 'bedrock',
-    providerJobId: JOB,
-  });
-  const { parked } = memoryParkedRuns(runs);
-  const tokens = memoryTaskTokens();
-  const deps = { runs, parked, tokens: tokens.tokens };
-  /** The run parks in Wait for job, as the workflow's Await job does. */
-  const park = async () => {
-    const { token, output } = tokens.issue();
-    await awaitJob({ runId: 'run-1', taskToken: token }, { parked, tokens: tokens.tokens });
-    return { token, output };
-  };
-  return { deps, park, tokens };
+  const { runs, parked, tokens, park } = await trainingRunWithJob(JOB, 'bedrock');
+  return { deps: { runs, parked, tokens: tokens.tokens }, park, tokens };
 }
 
 describe('a Bedrock job state change', () => {

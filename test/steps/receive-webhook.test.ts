@@ -1,10 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { openAiWebhookVerifier } from '../../functions/adapters/openai-webhooks.js';
 import { parseWebhookSecret } from '../../functions/adapters/webhook-secret.js';
-import { awaitJob } from '../../functions/await-job/await-job.js';
 import { PLACEHOLDER_WEBHOOK_SECRET } from '../../functions/core/config.js';
 import { receiveWebhook, type ReceiveWebhookDeps } from '../../functions/webhook/receive-webhook.js';
-import { memoryParkedRuns, memoryRunStore, memoryTaskTokens, memoryWebhookLog } from '../support/fakes.js';
+import { memoryWebhookLog, trainingRunWithJob } from '../support/fakes.js';
 
 /**
  * The webhook receiver with the real verifier (the openai package's webhooks.unwrap) on deliveries signed
@@ -40,19 +39,7 @@ function delivery(
 }
 
 async function world() {
-  const { runs, records } = memoryRunStore();
-  await runs.create({
-    runId: 'run-1',
-    family: 'support',
-    status: 'TRAINING',
-    history: [],
-    source: { bucket: 'b', key: 'incoming/support/a.jsonl' },
-    createdAt: '2026-11-29T10:00:00.000Z',
-    updatedAt: '2026-11-29T10:00:00.000Z',
-    providerJobId: 'ftjob-1',
-  });
-  const { parked } = memoryParkedRuns(runs);
-  const tokens = memoryTaskTokens();
+  const { runs, records, parked, tokens, park } = await trainingRunWithJob('ftjob-1');
   const log = memoryWebhookLog();
   const deps: ReceiveWebhookDeps = {
     verify: openAiWebhookVerifier(SECRET),
@@ -61,12 +48,6 @@ async function world() {
     parked,
     tokens: tokens.tokens,
     now,
-  };
-  /** The run parks in Wait for job, as the workflow's Await job does. */
-  const park = async () => {
-    const { token, output } = tokens.issue();
-    await awaitJob({ runId: 'run-1', taskToken: token }, { parked, tokens: tokens.tokens });
-    return { token, output };
   };
   return { deps, park, tokens, log, records };
 }

@@ -1,3 +1,4 @@
+import { awaitJob } from '../../functions/await-job/await-job.js';
 import type { ReconcileDeps } from '../../functions/reconcile/reconcile-run.js';
 import { findModel } from '../../functions/core/catalog.js';
 import {
@@ -393,4 +394,31 @@ export function reconcileWith(
     providers: ['openai'],
     slots: () => slots,
   };
+}
+
+/**
+ * A run TRAINING on `providerJobId`, in memory, and how it parks in Wait for job (as the workflow's
+ * Await job does): for the tests of what wakes it (webhooks, Bedrock's events).
+ */
+export async function trainingRunWithJob(providerJobId: string, provider?: string) {
+  const { runs, records } = memoryRunStore();
+  await runs.create({
+    runId: 'run-1',
+    family: 'support',
+    status: 'TRAINING',
+    history: [],
+    source: { bucket: 'b', key: 'incoming/support/a.jsonl' },
+    createdAt: '2026-11-29T10:00:00.000Z',
+    updatedAt: '2026-11-29T10:00:00.000Z',
+    ...(provider ? { provider } : {}),
+    providerJobId,
+  });
+  const { parked } = memoryParkedRuns(runs);
+  const tokens = memoryTaskTokens();
+  const park = async () => {
+    const { token, output } = tokens.issue();
+    await awaitJob({ runId: 'run-1', taskToken: token }, { parked, tokens: tokens.tokens });
+    return { token, output };
+  };
+  return { runs, records, parked, tokens, park };
 }
