@@ -499,6 +499,26 @@ const BEDROCK_MODELS: readonly ModelInfo[] = [
     id: 'meta.llama3-1-70b-instruct-v1:0:128k',
     aliases: ['llama3-1-70b'],
   },
+  // Past Bedrock's Legacy date, when a model stops taking new fine-tuning jobs ("Legacy models can't be
+  // used to create new fine-tuning jobs"; https://docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle.html,
+  // read 2026-11-29, docs/providers.md B2): refused with the replacement named.
+  ...['1b', '3b', '11b', '90b'].map((size): ModelInfo => ({
+    ...LLAMA_COMMON,
+    id: `meta.llama3-2-${size}-instruct-v1:0:128k`,
+    aliases: [`llama3-2-${size}`],
+    // Legacy from 2026-01-07, end of life 2026-07-07.
+    retiredOn: '2026-01-07',
+    replacement: 'amazon.nova-micro-v1:0:128k',
+  })),
+  {
+    ...NOVA_COMMON,
+    id: 'anthropic.claude-3-haiku-20240307-v1:0:200k',
+    aliases: ['claude-3-haiku'],
+    maxExampleTokens: 32_000,
+    // Legacy from 2026-03-10, end of life 2026-09-10 in most regions.
+    retiredOn: '2026-03-10',
+    replacement: 'amazon.nova-lite-v1:0:300k',
+  },
 ];
 
 /** Every model of every provider. */

@@ -104,6 +104,20 @@ describe('the catalog of every provider', () => {
     expect(check.fix).toMatch(/"provider": "bedrock"/);
   });
 
+  it("refuses a model past Bedrock's Legacy date, naming the replacement", () => {
+    expect(checkModel('claude-3-haiku', '2026-11-29', 'bedrock')).toMatchObject({
+      ok: false,
+      reason: 'retired',
+      message:
+        'Amazon Bedrock shut anthropic.claude-3-haiku-20240307-v1:0:200k down for fine-tuning on 2026-03-10',
+      fix: 'Set "model" to amazon.nova-lite-v1:0:300k.',
+    });
+    expect(checkModel('llama3-2-3b', '2026-11-29', 'bedrock')).toMatchObject({
+      ok: false,
+      reason: 'retired',
+    });
+  });
+
   it('closes OpenAI on 2027-01-06 with a fix that names the exact line switching provider', () => {
     const check = checkModel('gpt-4.1-mini', '2027-01-06', 'openai');
     expect(check).toMatchObject({ ok: false, reason: 'closed' });
