@@ -9,7 +9,7 @@ import { ISSUE_CODES, type WarningCode } from './issue-codes.js';
 import type { LegacyMarkers } from './legacy.js';
 import { splitHash, ValidationSelector } from './split.js';
 import { TokenBatches, TokenHistogram } from './token-batches.js';
-import { inThreadCounter, NEVER_FITS_TOKENS } from './token-counter.js';
+import { inThreadCounter } from './token-counter.js';
 import { planExampleTokens } from './tokens.js';
 import type { ValidationOptions } from './dataset.js';
 
@@ -81,34 +81,38 @@ export async function scanDataset(
   // Token counts arrive in batches (possibly from worker threads); each example is finished, in line
   // order, once its counts are known.
   const limit = options.model.maxExampleTokens;
-  const tokens = new TokenBatches(options.counter ?? inThreadCounter(), (pending, counted) => {
-    scan.histogram.add(counted.total);
-    scan.images.add(counted.images);
-    if (counted.beforeLastAnswer >= limit) {
-      // Past every model's limit a count may be a lower bound (token-counter.ts countOrBound).
-      const tokensBefore =
-        counted.beforeLastAnswer > NEVER_FITS_TOKENS
-          ? `at least ${counted.beforeLastAnswer}`
-          : `${counted.beforeLastAnswer}`;
-      issues.lateError(
-        'example_too_long',
-        `the example has ${tokensBefore} tokens before its last answer; ${options.model.id} trains on at most ${limit}, so no answer would be seen`,
-        'Shorten the conversation or split it into several examples.',
-        pending.line,
-      );
-      // The same cause is not also a warning (will_be_truncated) at this line.
-    } else if (counted.total > limit) scan.warnings?.truncated(pending.line);
-    scan.selector.add(pending.hash, counted.total);
-    // Per-class selectors too, in case the dataset turns out to be classification (known only at the end).
-    if (scan.classSelectors.size <= CLASS_LIMIT || scan.classSelectors.has(pending.label)) {
-      let classSelector = scan.classSelectors.get(pending.label);
-      if (!classSelector) {
-        classSelector = new ValidationSelector(options.maxValidationExamples);
-        scan.classSelectors.set(pending.label, classSelector);
+  const tokens = new TokenBatches(
+    options.counter ?? inThreadCounter(),
+    (pending, counted) => {
+      scan.histogram.add(counted.total);
+      scan.images.add(counted.images);
+      if (counted.beforeLastAnswer >= limit) {
+        // Past the model's limit a count may be a lower bound (token-counter.ts countOrBound).
+        const tokensBefore =
+          counted.beforeLastAnswer > limit
+            ? `at least ${counted.beforeLastAnswer}`
+            : `${counted.beforeLastAnswer}`;
+        issues.lateError(
+          'example_too_long',
+          `the example has ${tokensBefore} tokens before its last answer; ${options.model.id} trains on at most ${limit}, so no answer would be seen`,
+          'Shorten the conversation or split it into several examples.',
+          pending.line,
+        );
+        // The same cause is not also a warning (will_be_truncated) at this line.
+      } else if (counted.total > limit) scan.warnings?.truncated(pending.line);
+      scan.selector.add(pending.hash, counted.total);
+      // Per-class selectors too, in case the dataset turns out to be classification (known only at the end).
+      if (scan.classSelectors.size <= CLASS_LIMIT || scan.classSelectors.has(pending.label)) {
+        let classSelector = scan.classSelectors.get(pending.label);
+        if (!classSelector) {
+          classSelector = new ValidationSelector(options.maxValidationExamples);
+          scan.classSelectors.set(pending.label, classSelector);
+        }
+        classSelector.add(pending.hash, counted.total);
       }
-      classSelector.add(pending.hash, counted.total);
-    }
-  });
+    },
+    limit,
+  );
 
   const lines = datasetLines(
     source,

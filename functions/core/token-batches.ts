@@ -73,6 +73,8 @@ export class TokenBatches {
   constructor(
     private readonly counter: TokenCounter,
     private readonly finishExample: (pending: PendingExample, tokens: ExampleTokens) => void,
+    /** The model's example limit: past it a text may be counted by its lower bound (countOrBound). */
+    private readonly neverFitsTokens?: number,
   ) {}
 
   async add(pending: PendingExample): Promise<void> {
@@ -91,7 +93,10 @@ export class TokenBatches {
     const items = this.batch;
     this.batch = [];
     this.texts = 0;
-    const counted = this.counter.count(items.flatMap((item) => item.plan.texts));
+    const counted = this.counter.count(
+      items.flatMap((item) => item.plan.texts),
+      this.neverFitsTokens,
+    );
     this.chain = this.chain.then(async () => {
       const counts = await counted;
       let offset = 0;

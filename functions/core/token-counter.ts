@@ -9,10 +9,11 @@ import { countTextTokens, tokenLowerBound } from './tokens.js';
  */
 export interface TokenCounter {
   /**
-   * Resolves with one count per text, in order: exact, except for a text that no model's example could
-   * hold, answered with its lower bound (see countOrBound).
+   * Resolves with one count per text, in order: exact, except for a text whose lower bound is already
+   * over `neverFitsTokens` (the model's limit; every model's when not given), answered with that bound
+   * (see countOrBound).
    */
-  count(texts: string[]): Promise<number[]>;
+  count(texts: string[], neverFitsTokens?: number): Promise<number[]>;
   /** How many batches may usefully be in flight. */
   readonly parallelism: number;
   close(): Promise<void>;
@@ -20,18 +21,20 @@ export interface TokenCounter {
 
 /** The most tokens any model in the catalog takes in one example. */
 export const NEVER_FITS_TOKENS = Math.max(...MODEL_CATALOG.map((model) => model.maxExampleTokens));
-/** UTF-8 takes at most 3 bytes per UTF-16 unit: shorter texts cannot have a bound over the limit. */
-const BOUND_WORTH_CHECKING = Math.floor((NEVER_FITS_TOKENS * 128) / 3);
 
 /**
  * A text's exact count, or, when its lower bound (UTF-8 bytes over the longest token's) already exceeds
- * every model's example limit, that bound: the example is refused either way, and exactness would cost
- * the whole merge (a 24 MB run of spaces in one message: 9 s and 888 MB of RSS, measured).
+ * `neverFits` (the example limit of the model being checked), that bound: the example is over the
+ * limit either way, and exactness would cost the whole merge (a 24 MB run of spaces in one message: 9 s
+ * and 888 MB of RSS, measured). The limit is the model's, not the largest in the catalog: Nova Lite's
+ * 300k would make every OpenAI check count such a text exactly (1.7 GB of RSS, `npm run bench --
+ * adversarial`, space-line).
  */
-export function countOrBound(text: string): number {
-  if (text.length > BOUND_WORTH_CHECKING) {
+export function countOrBound(text: string, neverFits = NEVER_FITS_TOKENS): number {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: shorter texts cannot have a bound over the limit.
+  if (text.length > Math.floor((neverFits * 128) / 3)) {
     const bound = tokenLowerBound(text);
-    if (bound > NEVER_FITS_TOKENS) return bound;
+    if (bound > neverFits) return bound;
   }
   return countTextTokens(text);
 }
@@ -39,7 +42,7 @@ export function countOrBound(text: string): number {
 export function inThreadCounter(): TokenCounter {
   return {
     parallelism: 1,
-    count: async (texts) => texts.map(countOrBound),
+    count: async (texts, neverFits) => texts.map((text) => countOrBound(text, neverFits)),
     close: async () => undefined,
   };
 }
@@ -119,7 +122,7 @@ export function workerCounter(size: number, options: WorkerCounterOptions = {}):
 
   const post = (texts: string[]): Promise<number[]> => {
     const pool = [...alive];
-    if (pool.length === 0) return Promise.resolve(texts.map(countOrBound));
+    if (pool.length === 0) return Promise.resolve(texts.map((text) => countOrBound(text)));
     const worker = pool[next++ % pool.length]!;
     const id = sequence++;
     const result = new Promise<number[]>((resolve, reject) => waiting.set(id, { worker, resolve, reject }));
@@ -127,11 +130,13 @@ export function workerCounter(size: number, options: WorkerCounterOptions = {}):
     return result;
   };
   /** Posts the texts a worker can hold; counts the huge ones here (see WORKER_MAX_TEXT). */
-  const send = async (texts: string[]): Promise<number[]> => {
+  // Worker texts are at most WORKER_MAX_TEXT long, too short for any bound to pass a limit: only the
+  // texts counted here need `neverFits`.
+  const send = async (texts: string[], neverFits?: number): Promise<number[]> => {
     if (!texts.some((text) => text.length > WORKER_MAX_TEXT)) return post(texts);
     const small = texts.filter((text) => text.length <= WORKER_MAX_TEXT);
     const smallCounts = small.length > 0 ? post(small) : Promise.resolve([]);
-    const counts = texts.map((text) => (text.length > WORKER_MAX_TEXT ? countOrBound(text) : -1));
+    const counts = texts.map((text) => (text.length > WORKER_MAX_TEXT ? countOrBound(text, neverFits) : -1));
     const fromWorkers = await smallCounts;
     let k = 0;
     return counts.map((count) => (count >= 0 ? count : fromWorkers[k++]!));
@@ -139,9 +144,9 @@ export function workerCounter(size: number, options: WorkerCounterOptions = {}):
 
   return {
     parallelism: size,
-    async count(texts) {
+    async count(texts, neverFits) {
       const counts = new Array<number>(texts.length);
-      if (hitRate < 0.2 && sampled++ % 16 !== 0) return send(texts);
+      if (hitRate < 0.2 && sampled++ % 16 !== 0) return send(texts, neverFits);
       const unknown: string[] = [];
       const slots = new Map<string, number[]>();
       texts.forEach((text, i) => {
@@ -158,7 +163,7 @@ export function workerCounter(size: number, options: WorkerCounterOptions = {}):
       });
       hitRate = 0.8 * hitRate + 0.2 * (texts.length ? 1 - unknown.length / texts.length : 1);
       if (unknown.length > 0) {
-        const fresh = await send(unknown);
+        const fresh = await send(unknown, neverFits);
         unknown.forEach((text, k) => {
           for (const i of slots.get(text)!) counts[i] = fresh[k]!;
           if (text.length <= MEMO_MAX_TEXT) {

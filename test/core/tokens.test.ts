@@ -131,12 +131,17 @@ describe('workerCounter when a worker dies', () => {
 
 describe('countOrBound', () => {
   it('answers a text that no model could take with its lower bound, above every limit, without merging it', async () => {
-    // 40 MiB of one letter (over the largest model's limit, Nova Lite's 300k, at 128 bytes a token at
-    // most): a single piece, whose merge would hold gigabytes.
-    const hopeless = 'a'.repeat(40 * 2 ** 20);
-    expect(tokenLowerBound(hopeless)).toBeGreaterThan(NEVER_FITS_TOKENS);
-    expect(countOrBound(hopeless)).toBe(tokenLowerBound(hopeless));
-    expect(await inThreadCounter().count([hopeless, 'hi'])).toEqual([tokenLowerBound(hopeless), 1]);
+    // 9 MiB of one letter: a single piece, whose merge would hold ~300 MB. Over an OpenAI model's
+    // 65,536 at 128 bytes a token at most, though not over Nova Lite's 300k: the model's limit decides.
+    const hopeless = 'a'.repeat(9 * 2 ** 20);
+    const openAiLimit = 65_536;
+    expect(tokenLowerBound(hopeless)).toBeGreaterThan(openAiLimit);
+    expect(tokenLowerBound(hopeless)).toBeLessThan(NEVER_FITS_TOKENS);
+    expect(countOrBound(hopeless, openAiLimit)).toBe(tokenLowerBound(hopeless));
+    expect(await inThreadCounter().count([hopeless, 'hi'], openAiLimit)).toEqual([
+      tokenLowerBound(hopeless),
+      1,
+    ]);
   });
 
   it('counts exactly every text whose bound fits some model', () => {
