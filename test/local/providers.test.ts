@@ -1,4 +1,9 @@
+import { BedrockClient, GetCustomModelCommand } from '@aws-sdk/client-bedrock';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { azureOpenAiProvider } from '../../functions/adapters/azure-openai-provider.js';
+import { bedrockProvider } from '../../functions/adapters/bedrock-provider.js';
+import { openAiProvider } from '../../functions/adapters/openai-provider.js';
+import { s3ObjectStore } from '../../functions/adapters/s3-object-store.js';
 import OpenAI from 'openai';
 import { PROVIDERS, type ProviderName } from '../../functions/core/catalog.js';
 import type { RunRecord } from '../../functions/core/run.js';
@@ -128,6 +133,32 @@ describe.each(PROVIDERS)('on %s', (provider) => {
           (d) => d.principal.includes('JobEvent') && d.action === 'states:SendTaskSuccess' && d.allowed,
         ),
       ).toBe(true);
+  });
+
+  it("the trained model can be deleted through the provider's adapter (Azure's API cannot: it says where)", async () => {
+    const run = await cloud.waitForRun(await drop(provider, family('delete')), { timeoutMs: 60_000 });
+    expect(run.status).toBe('SUCCEEDED');
+    const model = run.fineTunedModel!;
+    if (provider === 'openai') {
+      await openAiProvider({ apiKey: API_KEY, baseURL: harness.emulator.baseUrl }).deleteModel(model);
+      await expect(openai.models.delete(model)).rejects.toMatchObject({ status: 404 });
+    } else if (provider === 'azure-openai') {
+      await expect(
+        azureOpenAiProvider({ endpoint: azure.endpoint, apiKey: AZURE_KEY }).deleteModel(model),
+      ).rejects.toMatchObject({ code: 'not_supported', fix: expect.stringContaining('portal') });
+    } else {
+      const client = new BedrockClient({ ...cloud.clientConfig, endpoint: cloud.endpoints.BEDROCK });
+      const bedrock = bedrockProvider({
+        client,
+        store: s3ObjectStore(cloud.s3),
+        bucket: cloud.bucket,
+        roleArn: 'unused',
+      });
+      await bedrock.deleteModel(model);
+      await expect(client.send(new GetCustomModelCommand({ modelIdentifier: model }))).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+      });
+    }
   });
 
   it('a create whose answer is lost still makes exactly one job, and the run succeeds', async () => {
