@@ -7,14 +7,7 @@ import { startOpenAiEmulator, type RunningEmulator } from '../../local/openai-em
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-/** An upload request as the Upload step makes it; each test names its file. */
-const trainingUpload = {
-  runId: 'run-1',
-  purpose: 'training',
-  fileName: 'train.jsonl',
-  model: 'gpt-4.1-mini-2025-04-14',
-} as const;
+import { trainingUpload } from '../support/fakes.js';
 
 const apiError = (status: number, code: string | null, message = 'nope') =>
   APIError.generate(

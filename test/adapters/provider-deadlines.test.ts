@@ -3,15 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAiProvider } from '../../functions/adapters/openai-provider.js';
 import { startOpenAiEmulator, type RunningEmulator } from '../../local/openai-emulator/server.js';
-import { chatDataset } from '../support/fakes.js';
-
-/** An upload request as the Upload step makes it; each test names its file. */
-const trainingUpload = {
-  runId: 'run-1',
-  purpose: 'training',
-  fileName: 'train.jsonl',
-  model: 'gpt-4.1-mini-2025-04-14',
-} as const;
+import { chatDataset, trainingUpload } from '../support/fakes.js';
 
 /** The OpenAI adapter against the emulator: calls end before the invocation does, whatever the provider does. */
 let emulator: RunningEmulator;

@@ -422,3 +422,11 @@ export async function trainingRunWithJob(providerJobId: string, provider?: strin
   };
   return { runs, records, parked, tokens, park };
 }
+
+/** An upload request as the Upload step makes it (tests name their own file and path). */
+export const trainingUpload = {
+  runId: 'run-1',
+  purpose: 'training',
+  fileName: 'train.jsonl',
+  model: 'gpt-4.1-mini-2025-04-14',
+} as const;
