@@ -140,7 +140,10 @@ function grantBedrock(fn: IFunction, permissions: BedrockPermissions, role: IRol
   const output = bucket.arnForObjects(`runs/*/${BEDROCK_OUTPUT_DIR}/*`);
   if (permissions.writesRuns) {
     fn.addToRolePolicy(
-      new PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [input] }),
+      new PolicyStatement({
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:PutObjectTagging'],
+        resources: [input],
+      }),
     );
     bucket.encryptionKey?.grantEncrypt(fn);
   }

@@ -8,7 +8,7 @@ import {
   type BedrockClient,
   type CreateModelCustomizationJobCommandInput,
 } from '@aws-sdk/client-bedrock';
-import { runKeys } from '../core/run.js';
+import { runKeys, TRAINING_COPY_TAG } from '../core/run.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -250,7 +250,10 @@ export function bedrockProvider(options: BedrockProviderOptions): FineTuningProv
           'Set "model" in tunedrop.json to one of Bedrock\'s (functions/core/catalog.ts).',
         );
       const key = runKeys(runId).bedrockInput(purpose);
-      const writer = store.createWriter({ bucket, key }, 'application/jsonl');
+      // A copy of the user's data, like Prepare's: tagged so the bucket's lifecycle rule expires it.
+      const writer = store.createWriter({ bucket, key }, 'application/jsonl', {
+        [TRAINING_COPY_TAG.key]: TRAINING_COPY_TAG.value,
+      });
       let bytes = 0;
       try {
         // Line by line, with backpressure: memory stays flat whatever the file's size.

@@ -18,7 +18,8 @@
  *   the run starter states:StartExecution on the state machine
  *   the key         secretsmanager:GetSecretValue on the API key secret (the webhook's: its own secret)
  *                   and, with Azure OpenAI, on the Azure OpenAI secret (its endpoint and key)
- *   Bedrock         uploadFile writes runs/<run>/bedrock/ (PutObject, AbortMultipartUpload); createJob
+ *   Bedrock         uploadFile writes runs/<run>/bedrock/ (PutObject, AbortMultipartUpload, and
+ *                   PutObjectTagging: the copies expire like Prepare's); createJob
  *                   CreateModelCustomizationJob and iam:PassRole of the service role, then
  *                   GetModelCustomizationJob; findJobByRunId ListModelCustomizationJobs; getJob
  *                   GetModelCustomizationJob; cancelJob StopModelCustomizationJob and Get; resultFile
@@ -35,7 +36,10 @@ export interface BedrockPermissions {
   actions: readonly BedrockAction[];
   /** Passes the service role to Bedrock (iam:PassRole, for bedrock.amazonaws.com only). */
   passesRole?: boolean;
-  /** Writes the converted training files under runs/ (PutObject, AbortMultipartUpload). */
+  /**
+   * Writes the converted training files under runs/ (PutObject, AbortMultipartUpload), tagged as
+   * training copies for the bucket's expiry rule (PutObjectTagging).
+   */
   writesRuns?: boolean;
   /** Reads Bedrock's metrics under runs/ (GetObject, and ListBucket for a 404 on a missing one). */
   readsRuns?: boolean;
@@ -178,7 +182,7 @@ export function actionsOf(
       ...(p.listsBucket || bedrock?.readsRuns ? ['s3:ListBucket'] : []),
       ...(writes ? ['s3:PutObject'] : []),
       ...((p.writesRuns && p.abortsUploads) || bedrock?.writesRuns ? ['s3:AbortMultipartUpload'] : []),
-      ...(p.writesRuns && p.tagsObjects ? ['s3:PutObjectTagging'] : []),
+      ...((p.writesRuns && p.tagsObjects) || bedrock?.writesRuns ? ['s3:PutObjectTagging'] : []),
       ...(p.apiKey || p.webhookSecret ? ['secretsmanager:GetSecretValue'] : []),
       ...(p.startsRuns ? ['states:StartExecution'] : []),
       ...(p.resumesRuns ? ['states:SendTaskSuccess'] : []),

@@ -1,12 +1,12 @@
 import { BedrockClient, GetCustomModelCommand } from '@aws-sdk/client-bedrock';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { azureOpenAiProvider } from '../../functions/adapters/azure-openai-provider.js';
 import { bedrockProvider } from '../../functions/adapters/bedrock-provider.js';
 import { openAiProvider } from '../../functions/adapters/openai-provider.js';
 import { s3ObjectStore } from '../../functions/adapters/s3-object-store.js';
 import OpenAI from 'openai';
 import { PROVIDERS, type ProviderName } from '../../functions/core/catalog.js';
-import type { RunRecord } from '../../functions/core/run.js';
+import { TRAINING_COPY_TAG, type RunRecord } from '../../functions/core/run.js';
 import { actionsOf, FUNCTION_PERMISSIONS, type FunctionStep } from '../../functions/adapters/permissions.js';
 import { main } from '../../functions/cli/main.js';
 import type { LocalCloud } from '../../local/cloud/index.js';
@@ -126,6 +126,13 @@ describe.each(PROVIDERS)('on %s', (provider) => {
       metrics: { steps: rows.length - 1, final: expect.objectContaining({ trainLoss: expect.any(Number) }) },
     });
     expect(await jobsOf(provider, runId)).toHaveLength(1);
+    if (provider === 'bedrock') {
+      // The copy in Nova's format is a copy of the user's data: tagged to expire like Prepare's.
+      const { TagSet } = await cloud.s3.send(
+        new GetObjectTaggingCommand({ Bucket: cloud.bucket, Key: `runs/${runId}/bedrock/training.jsonl` }),
+      );
+      expect(TagSet).toEqual([{ Key: TRAINING_COPY_TAG.key, Value: TRAINING_COPY_TAG.value }]);
+    }
     if (provider === 'bedrock')
       // Bedrock's job state change, through the stack's EventBridge rule, woke the run.
       expect(
