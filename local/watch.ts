@@ -1,10 +1,13 @@
 import { existsSync, mkdirSync, statSync, watch } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { join, relative, sep } from 'node:path';
 import { startLocalCloud, PROJECT_ROOT } from './cloud/index.js';
 import { startOpenAiEmulator } from './openai-emulator/server.js';
-import { describeChange, describeRun } from './progress.js';
+import { z } from 'zod';
+import { runKeys } from '../functions/core/run.js';
+import { dropAction, untilStable } from './drop-folder.js';
+import { describeChange, describeFindings, describeRun } from './progress.js';
 import { LOCAL_CONNECTION_FILE } from '../functions/cli/aws-target.js';
 
 /**
@@ -17,6 +20,15 @@ const DROP = join(PROJECT_ROOT, 'drop');
 const SETTLE_MS = 300;
 /** Where each run's files are copied for reading (the local S3 keeps them in its own format). */
 const RUNS = join(PROJECT_ROOT, '.tunedrop', 'runs');
+/** The parts of validation.json and summary.json the end of a run shows (the files are the pipeline's). */
+const ReportFindingsSchema = z.looseObject({ warnings: z.array(z.looseObject({ code: z.string() })) });
+const SummaryFindingsSchema = z.looseObject({
+  metrics: z.looseObject({
+    steps: z.number(),
+    final: z.looseObject({ trainLoss: z.number().nullable(), validLoss: z.number().nullable() }).nullable(),
+    first: z.looseObject({ trainLoss: z.number().nullable() }).nullable(),
+  }),
+});
 
 async function main(): Promise<void> {
   mkdirSync(join(DROP, 'support'), { recursive: true });
@@ -39,34 +51,71 @@ async function main(): Promise<void> {
   console.log('From another terminal: npx tunedrop cancel RUN --local, npx tunedrop redrive --local.');
 
   const timers = new Map<string, NodeJS.Timeout>();
-  const submit = async (path: string) => {
-    const [family, ...rest] = relative(DROP, path).split(sep);
-    if (family && rest.length === 1 && rest[0] === 'tunedrop.json') {
-      const key = `incoming/${family}/tunedrop.json`;
-      await cloud.s3.send(
-        new PutObjectCommand({ Bucket: cloud.bucket, Key: key, Body: await readFile(path) }),
-      );
-      console.log(`\n${relative(process.cwd(), path)} → s3://${cloud.bucket}/${key} (the family's settings)`);
-      return;
-    }
-    if (!family || rest.length !== 1 || !path.endsWith('.jsonl')) {
-      console.log(`  ignoring ${relative(process.cwd(), path)}: put files in drop/<family>/<name>.jsonl`);
-      return;
-    }
-    const key = `incoming/${family}/${rest[0]}`;
-    console.log(`\n${relative(process.cwd(), path)} → s3://${cloud.bucket}/${key}`);
-    const runId = await cloud.drop(path, key);
-    const run = await cloud.waitForRun(runId, {
-      onChange: (r) => console.log(describeChange(r)),
-      timeoutMs: 24 * 3600_000,
-    });
-    console.log(describeRun(run, cloud.bucket));
-    const saved = await cloud.saveRunFiles(runId, RUNS);
-    console.log(
-      `  local copies        ${relative(process.cwd(), join(RUNS, runId))}/ (${saved.map((p) => relative(join(RUNS, runId), p)).join(', ')})`,
-    );
+  /** Runs being followed, for what Ctrl-C leaves unfinished. */
+  const following = new Map<string, string>();
+  let stopping = false;
+  const upload = async (path: string, key: string) =>
+    cloud.s3.send(new PutObjectCommand({ Bucket: cloud.bucket, Key: key, Body: await readFile(path) }));
+  const readJson = async (key: string): Promise<unknown> => {
+    const object = await cloud.s3
+      .send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }))
+      .catch(() => undefined);
+    return object?.Body ? JSON.parse(await object.Body.transformToString()) : undefined;
   };
-  // Editors and copies write in several steps: wait until the file has been quiet for a moment.
+  const submit = async (path: string) => {
+    const shown = relative(process.cwd(), path);
+    const action = dropAction(relative(DROP, path).split(sep));
+    if (action.kind === 'ignored') {
+      console.log(`  ignoring ${shown}: ${action.reason}`);
+      return;
+    }
+    // A file still being copied would be validated as a broken one: wait until nobody writes it.
+    if (!(await untilStable(path))) {
+      console.log(`  ${shown} is gone or still changing; not uploaded (write it again to submit it)`);
+      return;
+    }
+    const target = `s3://${cloud.bucket}/${action.key}`;
+    if (action.kind === 'settings') {
+      await upload(path, action.key);
+      console.log(`\n${shown} → ${target} (the family's settings, read by its next drop)`);
+      return;
+    }
+    if (action.kind === 'validation') {
+      await upload(path, action.key);
+      console.log(
+        `\n${shown} → ${target} (a validation file: it starts no run; drop ${action.key
+          .split('/')
+          .pop()!
+          .replace(/\.validation\.jsonl$/i, '.jsonl')} next)`,
+      );
+      return;
+    }
+    console.log(`\n${shown} → ${target}`);
+    const runId = await cloud.drop(path, action.key);
+    following.set(runId, shown);
+    try {
+      const run = await cloud.waitForRun(runId, {
+        onChange: (r) => console.log(describeChange(r)),
+        timeoutMs: 24 * 3600_000,
+      });
+      // Stopping ends every run still going (said below); the cloud is going away, nothing more to read.
+      if (stopping) return;
+      console.log(describeRun(run, cloud.bucket));
+      const report = ReportFindingsSchema.safeParse(await readJson(runKeys(runId).validationJson)).data;
+      const summary = SummaryFindingsSchema.safeParse(
+        run.summaryKey ? await readJson(run.summaryKey) : undefined,
+      ).data;
+      const findings = describeFindings({ warnings: report?.warnings, metrics: summary?.metrics });
+      if (findings) console.log(findings);
+      const saved = await cloud.saveRunFiles(runId, RUNS);
+      console.log(
+        `  local copies        ${relative(process.cwd(), join(RUNS, runId))}/ (${saved.map((p) => relative(join(RUNS, runId), p)).join(', ')})`,
+      );
+    } finally {
+      following.delete(runId);
+    }
+  };
+  // Editors and copies write in several steps: each change restarts the wait, then untilStable checks.
   const schedule = (path: string) => {
     clearTimeout(timers.get(path));
     timers.set(
@@ -96,7 +145,12 @@ async function main(): Promise<void> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  stopping = true;
   console.log('\nStopping…');
+  for (const [runId, shown] of following)
+    console.log(
+      `  abandoning run ${runId} (${shown}) unfinished: its workflow is stopped with the local cloud and the run recorded CANCELLED; drop the file again after restarting to train it`,
+    );
   watcher.close();
   for (const timer of timers.values()) clearTimeout(timer);
   await cloud.close();
