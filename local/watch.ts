@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { runKeys } from '../functions/core/run.js';
 import { dropAction, untilStable } from './drop-folder.js';
 import { describeChange, describeFindings, describeRun } from './progress.js';
-import { LOCAL_CONNECTION_FILE } from '../functions/cli/aws-target.js';
+import { LOCAL_CONNECTION_FILE } from '../cli/aws-target.js';
 
 /**
  * `npm run local`: keeps the local cloud running and watches ./drop/<family>/*.jsonl. Every file

@@ -1,6 +1,6 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { DeadLetter, RedriveDeps } from '../redrive/redrive.js';
+import type { DeadLetter, RedriveDeps } from '../core/redrive.js';
 
 /** Redrive on SQS and Lambda. */
 export function awsRedriveDeps(sqs: SQSClient, lambda: LambdaClient, queueUrl: string): RedriveDeps {

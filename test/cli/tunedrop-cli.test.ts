@@ -2,7 +2,7 @@ import { validateDataset } from '../../functions/core/dataset.js';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../functions/cli/main.js';
+import { main } from '../../cli/main.js';
 import { chatDataset } from '../support/fakes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tunedrop-cli-'));

@@ -1,5 +1,5 @@
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { main } from '../../functions/cli/main.js';
+import { main } from '../../cli/main.js';
 import type { LocalCloud } from '../../local/cloud/index.js';
 import { createTableFromTemplate } from '../../local/cloud/dynamodb.js';
 import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';

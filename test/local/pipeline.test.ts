@@ -9,7 +9,7 @@ import type OpenAI from 'openai';
 import { readFileSync } from 'node:fs';
 import type { LocalCloud } from '../../local/cloud/index.js';
 import { BROKEN, SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
-import { main } from '../../functions/cli/main.js';
+import { main } from '../../cli/main.js';
 import { expectRunInvariants } from './invariants.js';
 import { TRAINING_COPY_TAG } from '../../functions/core/run.js';
 

@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import { PROVIDERS, type ProviderName } from '../../functions/core/catalog.js';
 import { TRAINING_COPY_TAG, type RunRecord } from '../../functions/core/run.js';
 import { actionsOf, FUNCTION_PERMISSIONS, type FunctionStep } from '../../functions/adapters/permissions.js';
-import { main } from '../../functions/cli/main.js';
+import { main } from '../../cli/main.js';
 import type { LocalCloud } from '../../local/cloud/index.js';
 import type { RunningEmulator } from '../../local/openai-emulator/server.js';
 import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';

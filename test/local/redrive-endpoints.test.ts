@@ -1,8 +1,8 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { awsRedriveDeps } from '../../functions/adapters/aws-redrive.js';
-import { main } from '../../functions/cli/main.js';
-import { redrive } from '../../functions/redrive/redrive.js';
+import { main } from '../../cli/main.js';
+import { redrive } from '../../functions/core/redrive.js';
 import { startLocalCloudFormation, type LocalCloudFormation } from '../../local/cloud/cloudformation.js';
 import {
   functionResolver,

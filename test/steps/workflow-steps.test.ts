@@ -662,7 +662,7 @@ describe('reconcileRun', () => {
   });
 });
 
-import { redrive, type DeadLetter } from '../../functions/redrive/redrive.js';
+import { redrive, type DeadLetter } from '../../functions/core/redrive.js';
 
 describe('redrive', () => {
   it('sends Lambda failure records and EventBridge dead letters back to their function, and keeps what it cannot read', async () => {

@@ -8,23 +8,23 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { checkModel, DEFAULT_MODELS, findModel, modelNotices, PROVIDERS } from '../core/catalog.js';
-import { providerSettingIssues } from '../core/provider-settings.js';
-import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
+import { checkModel, DEFAULT_MODELS, findModel, modelNotices, PROVIDERS } from '../functions/core/catalog.js';
+import { providerSettingIssues } from '../functions/core/provider-settings.js';
+import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../functions/core/config.js';
 import {
   validateDataset,
   validationOptionsFor,
   type DatasetIssue,
   type ValidationReport,
-} from '../core/dataset.js';
-import { issue } from '../core/issue-list.js';
-import { CONFIG_TOO_LARGE, settingsFromFile } from '../core/run-settings.js';
-import { readJsonlLines } from '../core/jsonl.js';
-import { count, renderValidationMarkdown, withRunIssues } from '../core/report.js';
-import { splitDataset } from '../core/split.js';
-import { tokenCounterFor } from '../core/token-counter.js';
-import { awsRedriveDeps } from '../adapters/aws-redrive.js';
-import { redrive } from '../redrive/redrive.js';
+} from '../functions/core/dataset.js';
+import { issue } from '../functions/core/issue-list.js';
+import { CONFIG_TOO_LARGE, settingsFromFile } from '../functions/core/run-settings.js';
+import { readJsonlLines } from '../functions/core/jsonl.js';
+import { count, renderValidationMarkdown, withRunIssues } from '../functions/core/report.js';
+import { splitDataset } from '../functions/core/split.js';
+import { tokenCounterFor } from '../functions/core/token-counter.js';
+import { awsRedriveDeps } from '../functions/adapters/aws-redrive.js';
+import { redrive } from '../functions/core/redrive.js';
 import {
   LOCAL_CONNECTION_FILE,
   LocalCloudUnavailableError,
@@ -315,7 +315,7 @@ async function cancel(
   }
 }
 
-/** Sends every dead letter back to the function it failed in (see functions/redrive). */
+/** Sends every dead letter back to the function it failed in (see functions/core/redrive.ts). */
 async function redriveDeadLetters(
   target: AwsTarget,
   queueUrl: string,
