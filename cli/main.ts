@@ -8,8 +8,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { checkModel, DEFAULT_MODELS, findModel, modelNotices, PROVIDERS } from '../functions/core/catalog.js';
-import { providerSettingIssues } from '../functions/core/provider-settings.js';
+import { checkModel, PROVIDERS } from '../functions/core/catalog.js';
 import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../functions/core/config.js';
 import {
   validateDataset,
@@ -17,8 +16,7 @@ import {
   type DatasetIssue,
   type ValidationReport,
 } from '../functions/core/dataset.js';
-import { issue } from '../functions/core/issue-list.js';
-import { CONFIG_TOO_LARGE, settingsFromFile } from '../functions/core/run-settings.js';
+import { CONFIG_TOO_LARGE, modelForRun, settingsFromFile } from '../functions/core/run-settings.js';
 import { readJsonlLines } from '../functions/core/jsonl.js';
 import { count, renderValidationMarkdown, withRunIssues } from '../functions/core/report.js';
 import { splitDataset } from '../functions/core/split.js';
@@ -152,17 +150,8 @@ export async function main(
       const flagged = checkModel(values.model, today, config.provider);
       if (!flagged.ok) throw new UsageError(`${flagged.message}. ${flagged.fix}`);
     }
-    const check = checkModel(config.model, today, config.provider);
-    if (!check.ok)
-      runIssues.push(issue('model_not_available', `${values.config}: ${check.message}`, check.fix));
-    else
-      for (const notice of modelNotices(check.model, today))
-        runIssues.push(issue(notice.code, notice.message, notice.fix));
-    const model = check.ok
-      ? check.model
-      : (findModel(config.model, config.provider) ??
-        findModel(DEFAULT_MODELS[config.provider], config.provider)!);
-    if (check.ok) runIssues.push(...providerSettingIssues(config, model));
+    const { model, issues: modelIssues } = modelForRun(config, today, values.config);
+    runIssues.push(...modelIssues);
 
     // Tokenizing dominates: large files are tokenized on every core while this thread parses and checks.
     const counter = tokenCounterFor(statSync(file).size, availableParallelism());

@@ -1,4 +1,6 @@
+import { checkModel, DEFAULT_MODELS, findModel, modelNotices, type ModelInfo } from './catalog.js';
 import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from './config.js';
+import { providerSettingIssues } from './provider-settings.js';
 import { issue, type DatasetIssue } from './issue-list.js';
 
 /** A settings file over MAX_CONFIG_BYTES, known by its size and never read whole. */
@@ -48,4 +50,32 @@ export function settingsFromFile(
   return fallback(
     ...resolved.problems.map((problem) => issue('invalid_config', `${where}: ${problem}`, fix)),
   );
+}
+
+/**
+ * The model a run's settings name, at its provider, on `today`, with what the run must be told about it:
+ * not available (unknown, retired, closed), its notices (retiring, shutdown, access), and settings out of
+ * the model's range. When the model is not available, the checks go on with the provider's default so
+ * that the data is still checked. `where` prefixes the unavailability (the settings file's name).
+ */
+export function modelForRun(
+  config: RunConfig,
+  today: string,
+  where?: string,
+): { model: ModelInfo; issues: DatasetIssue[] } {
+  const check = checkModel(config.model, today, config.provider);
+  if (!check.ok)
+    return {
+      model:
+        findModel(config.model, config.provider) ??
+        findModel(DEFAULT_MODELS[config.provider], config.provider)!,
+      issues: [issue('model_not_available', where ? `${where}: ${check.message}` : check.message, check.fix)],
+    };
+  return {
+    model: check.model,
+    issues: [
+      ...modelNotices(check.model, today).map((notice) => issue(notice.code, notice.message, notice.fix)),
+      ...providerSettingIssues(config, check.model),
+    ],
+  };
 }

@@ -1,9 +1,5 @@
 import {
-  checkModel,
   DEFAULT_MODEL,
-  DEFAULT_MODELS,
-  findModel,
-  modelNotices,
   PROVIDER_TITLES,
   PROVIDERS,
   type ModelInfo,
@@ -19,9 +15,8 @@ import {
   type ValidationReport,
 } from '../core/dataset.js';
 import type { ErrorCode } from '../core/issue-codes.js';
-import { providerSettingIssues } from '../core/provider-settings.js';
 import { suppliedValidationIssues } from '../core/bedrock-rules.js';
-import { CONFIG_TOO_LARGE, settingsFromFile } from '../core/run-settings.js';
+import { CONFIG_TOO_LARGE, modelForRun, settingsFromFile } from '../core/run-settings.js';
 import { issue, whereIs } from '../core/issue-list.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } from '../core/report.js';
@@ -235,16 +230,8 @@ async function checkUpload(
         `Set "provider" to one of ${deployed.map((p) => `"${p}"`).join(', ')} in ${familySettingsKey(family, deps.incomingPrefix)}, or redeploy with "${config.provider}" among the pipeline's providers (docs/configuration.md).`,
       ),
     );
-  const modelCheck = checkModel(config.model, today, config.provider);
-  if (!modelCheck.ok) runIssues.push(runIssue('model_not_available', modelCheck.message, modelCheck.fix));
-  else
-    for (const notice of modelNotices(modelCheck.model, today))
-      runIssues.push(issue(notice.code, notice.message, notice.fix));
-  const model = modelCheck.ok
-    ? modelCheck.model
-    : (findModel(config.model, config.provider) ??
-      findModel(DEFAULT_MODELS[config.provider], config.provider)!);
-  if (modelCheck.ok) runIssues.push(...providerSettingIssues(config, model));
+  const { model, issues: modelIssues } = modelForRun(config, today);
+  runIssues.push(...modelIssues);
   where.modelId = model.id;
 
   const companionKey = validationCompanionKey(object.key);
