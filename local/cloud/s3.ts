@@ -151,6 +151,8 @@ interface S3rverStore {
   getResourcePath(bucket: string, key: string, resource: 'object'): string;
   putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
   putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+  /** Reads the metadata (the length), then opens the file: its stream, or null when there is none. */
+  getObject(bucket: string, key: string, options?: { start?: number; end?: number }): Promise<unknown>;
 }
 interface S3rverObject {
   bucket: string;
@@ -165,9 +167,31 @@ let temporaries = 0;
  * S3 makes a PUT visible whole or not at all; s3rver streams into the object's file in place, so a read
  * during a rewrite (reconcile amending a report Record is amending) sees half a file. Here the bytes go
  * to a file beside it first and are renamed over it: a reader sees the old object or the new one.
+ *
+ * s3rver keeps an object's length in its metadata, written after the bytes, and a read takes the
+ * length first and opens the file after: between the two, a rewrite that changed the size gave the new
+ * bytes cut at the old length (a pipeline test read validation.json ending after a comma). So the
+ * rename with its metadata, and a read's metadata with its open, take turns per key.
  */
 function writeObjectsAtomically(server: S3rver): void {
   const store = (server as unknown as { store: S3rverStore }).store;
+  const turns = new Map<string, Promise<unknown>>();
+  const inTurn = async <T>(bucket: string, key: string, step: () => Promise<T>): Promise<T> => {
+    const id = `${bucket}/${key}`;
+    const run = (turns.get(id) ?? Promise.resolve()).then(step, step);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    turns.set(id, settled);
+    try {
+      return await run;
+    } finally {
+      if (turns.get(id) === settled) turns.delete(id);
+    }
+  };
+  const getObject = store.getObject.bind(store);
+  store.getObject = (bucket, key, options) => inTurn(bucket, key, () => getObject(bucket, key, options));
   store.putObject = async (object) => {
     const target = store.getResourcePath(object.bucket, object.key, 'object');
     await mkdir(dirname(target), { recursive: true });
@@ -185,9 +209,11 @@ function writeObjectsAtomically(server: S3rver): void {
     }
     file.end();
     await finished(file);
-    await rename(temporary, target);
     const digest = md5.digest('hex');
-    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    await inTurn(object.bucket, object.key, async () => {
+      await rename(temporary, target);
+      await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    });
     return { size, md5: digest };
   };
 }
