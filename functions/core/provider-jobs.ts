@@ -1,5 +1,5 @@
 import type { FineTuningProvider, ProviderJob, WebhookLog } from './ports.js';
-import { phaseOf } from './workflow-state.js';
+import { jobWaitMode, phaseOf, type JobWaitMode } from './workflow-state.js';
 
 /**
  * Cancels the job if it is still going, and returns it as it ends up. Two parties may cancel the same
@@ -20,17 +20,15 @@ export async function cancelIfRunning(provider: FineTuningProvider, job: Provide
 }
 
 /**
- * When the provider's job events were last known to arrive, which decides how long a run waits for its
- * job (jobWaitSeconds: events known to arrive let it wait long, with a timeout only as a safety net).
- * OpenAI's are its webhooks, known to arrive once one passed verification. Bedrock's are EventBridge
- * events the stack's own rule routes (functions/job-event): nothing to register, so known to arrive
- * now. Azure OpenAI sends none: its runs wait on the polling schedule.
+ * How a run waits for its job, by whether the provider's job events are known to arrive (then the wait's
+ * timeout is only a safety net). OpenAI's are its webhooks, known to arrive once one passed verification
+ * lately (jobWaitMode). Bedrock's are EventBridge events the stack's own rule routes (functions/job-event):
+ * nothing to register, so always. Azure OpenAI sends none: its runs poll.
  */
-export async function lastJobEventAt(
+export async function jobWaitModeOf(
   deps: { provider: Pick<FineTuningProvider, 'name'>; webhooks: Pick<WebhookLog, 'lastVerifiedAt'> },
   nowSeconds: number,
-): Promise<number | undefined> {
-  if (deps.provider.name === 'openai') return deps.webhooks.lastVerifiedAt();
-  if (deps.provider.name === 'bedrock') return nowSeconds;
-  return undefined;
+): Promise<JobWaitMode> {
+  if (deps.provider.name === 'openai') return jobWaitMode(await deps.webhooks.lastVerifiedAt(), nowSeconds);
+  return deps.provider.name === 'bedrock' ? 'webhooks' : 'polling';
 }

@@ -211,19 +211,16 @@ export function jobWaitMode(lastVerifiedWebhookAt: number | undefined, nowSecond
 
 /**
  * Wait for job's timeout for the next turn of a job created at `createdAt` (epoch seconds) that may
- * train `maxTrainingHours`, given when a webhook was last verified.
+ * train `maxTrainingHours`, waiting in `mode` (whether the job's events are known to arrive: see
+ * jobWaitModeOf in provider-jobs.ts).
  */
 export function jobWaitSeconds(
   turns: number,
   job: { createdAt: number; maxTrainingHours: number },
-  at: { nowSeconds: number; lastVerifiedWebhookAt: number | undefined },
+  at: { nowSeconds: number; mode: JobWaitMode },
 ): number {
   const deadline = job.createdAt + job.maxTrainingHours * 3600;
-  return nextJobWaitSeconds(
-    turns,
-    jobWaitMode(at.lastVerifiedWebhookAt, at.nowSeconds),
-    deadline - at.nowSeconds,
-  );
+  return nextJobWaitSeconds(turns, at.mode, deadline - at.nowSeconds);
 }
 
 /** Slot turns for a run that waits `slotWaitSeconds` for its slot: one per timeout that passes. */

@@ -1,6 +1,6 @@
 import { RunEndedError } from '../core/errors.js';
 import type { FineTuningProvider, RunStore, WebhookLog } from '../core/ports.js';
-import { cancelIfRunning, lastJobEventAt } from '../core/provider-jobs.js';
+import { cancelIfRunning, jobWaitModeOf } from '../core/provider-jobs.js';
 import { TERMINAL_STATUSES } from '../core/run.js';
 import {
   jobWaitSeconds,
@@ -73,7 +73,7 @@ export async function createJob(
     waitSeconds: jobWaitSeconds(
       0,
       { createdAt: job.createdAt, maxTrainingHours: input.config.maxTrainingHours },
-      { nowSeconds, lastVerifiedWebhookAt: await lastJobEventAt(deps, nowSeconds) },
+      { nowSeconds, mode: await jobWaitModeOf(deps, nowSeconds) },
     ),
     error: job.error,
   };

@@ -1,4 +1,4 @@
-import { lastJobEventAt } from '../core/provider-jobs.js';
+import { jobWaitModeOf } from '../core/provider-jobs.js';
 import type { FineTuningProvider, RunStore, WebhookLog } from '../core/ports.js';
 import { jobWaitSeconds, phaseOf, type JobProgress } from '../core/workflow-state.js';
 
@@ -50,7 +50,7 @@ export async function getStatus(
     waitSeconds: jobWaitSeconds(
       polls,
       { createdAt: input.job.createdAt, maxTrainingHours: input.config.maxTrainingHours },
-      { nowSeconds, lastVerifiedWebhookAt: await lastJobEventAt(deps, nowSeconds) },
+      { nowSeconds, mode: await jobWaitModeOf(deps, nowSeconds) },
     ),
     error: job.error,
   };

@@ -8,6 +8,7 @@ import {
   CollectedResultsSchema,
   ExecutionInputSchema,
   HISTORY,
+  jobWaitMode,
   jobWaitSeconds,
   JobProgressSchema,
   PreparedFilesSchema,
@@ -176,7 +177,7 @@ export async function measureWaiting(scenario: WaitingScenario): Promise<Waiting
           waitSeconds: jobWaitSeconds(
             0,
             { createdAt, maxTrainingHours: 66 },
-            { nowSeconds: createdAt, lastVerifiedWebhookAt: await webhooks.log.lastVerifiedAt() },
+            { nowSeconds: createdAt, mode: jobWaitMode(await webhooks.log.lastVerifiedAt(), createdAt) },
           ),
         });
       },

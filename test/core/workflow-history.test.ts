@@ -67,7 +67,8 @@ describe('jobWaitMode and jobWaitSeconds', () => {
 
   it('counts the deadline from the job creation and its maxTrainingHours', () => {
     const job = { createdAt: 1_800_000_000, maxTrainingHours: 2 };
-    const at = { nowSeconds: job.createdAt + HOUR, lastVerifiedWebhookAt: job.createdAt };
+    const nowSeconds = job.createdAt + HOUR;
+    const at = { nowSeconds, mode: jobWaitMode(job.createdAt, nowSeconds) };
     expect(jobWaitSeconds(1, job, at)).toBe(HOUR + 60);
   });
 });
