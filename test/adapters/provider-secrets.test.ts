@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import { mockClient } from 'aws-sdk-client-mock';
-import { PLACEHOLDER_API_KEY } from '../../functions/core/config.js';
+import { PLACEHOLDER_API_KEY, PLACEHOLDER_AZURE_ENDPOINT } from '../../functions/core/config.js';
 import { PERMANENT_ERROR_NAMES } from '../../functions/core/errors.js';
 import { clearRegisteredSecrets, redactSecrets } from '../../functions/core/redact.js';
 import {
@@ -120,5 +120,64 @@ describe('providerSecretsMiddleware', () => {
     expect(() =>
       providerSecretsMiddleware({ client: new SecretsManagerClient({}), secretIds: { openai: '' } }),
     ).toThrow();
+  });
+});
+
+describe('the Azure OpenAI secret, read only when an Azure run asks', () => {
+  const azureHandler = (secretIds: { openai: string; 'azure-openai'?: string }) =>
+    middy<unknown, unknown, Error, ContextWithProviderSecrets>()
+      .use(providerSecretsMiddleware({ client: new SecretsManagerClient({}), secretIds, now: () => 0 }))
+      .handler(async (_event, ctx) => ctx.providerSecrets.azureOpenAi());
+  // A fresh middleware each time: each keeps what it read for its cache period.
+  const withAzure = (event: unknown, ctx: ContextWithProviderSecrets) =>
+    azureHandler({ openai: 'openai-key', 'azure-openai': 'azure-key' })(event, ctx);
+  const azureSecret = (value: string) =>
+    secrets.on(GetSecretValueCommand, { SecretId: 'azure-key' }).resolves({ SecretString: value });
+  beforeEach(() => secrets.reset());
+
+  it("gives the endpoint (a pasted /openai/v1 taken off) and key, without reading OpenAI's secret", async () => {
+    azureSecret('{"endpoint":"https://res.openai.azure.com/openai/v1/","apiKey":"azure-canary-4242"}');
+    expect(await withAzure({}, context)).toEqual({
+      endpoint: 'https://res.openai.azure.com',
+      apiKey: 'azure-canary-4242',
+    });
+    expect(secrets.commandCalls(GetSecretValueCommand, { SecretId: 'openai-key' })).toHaveLength(0);
+    expect(redactSecrets('key azure-canary-4242')).not.toContain('azure-canary-4242');
+  });
+
+  it('says the placeholder is still there, with the command that sets it', async () => {
+    azureSecret(
+      JSON.stringify({
+        endpoint: PLACEHOLDER_AZURE_ENDPOINT,
+        apiKey: PLACEHOLDER_API_KEY,
+        placeholderNonce: 'x',
+      }),
+    );
+    await expect(withAzure({}, context)).rejects.toMatchObject({
+      name: 'ApiKeyNotSetError',
+      fix: expect.stringContaining('put-secret-value --secret-id azure-key'),
+    });
+  });
+
+  it('refuses a secret that is not JSON without quoting it, and an endpoint that is not https', async () => {
+    azureSecret('azure-bare-canary-5151');
+    const error = (await withAzure({}, context).catch((e: unknown) => e)) as Error & { fix: string };
+    expect(error).toMatchObject({ name: 'InvalidConfigError', fix: expect.stringContaining('"endpoint"') });
+    expect(JSON.stringify({ message: error.message, fix: error.fix })).not.toContain(
+      'azure-bare-canary-5151',
+    );
+    secrets.reset();
+    azureSecret('{"endpoint":"http://res.openai.azure.com","apiKey":"k-6161"}');
+    await expect(withAzure({}, context)).rejects.toMatchObject({
+      name: 'InvalidConfigError',
+      message: expect.stringContaining('is not https'),
+    });
+  });
+
+  it('names the deployment as the fix when the stack gave the function no Azure secret', async () => {
+    await expect(azureHandler({ openai: 'openai-key' })({}, context)).rejects.toMatchObject({
+      name: 'InvalidConfigError',
+      fix: expect.stringContaining('Redeploy'),
+    });
   });
 });
