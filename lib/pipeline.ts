@@ -49,8 +49,8 @@ export interface TunedropPipelineProps {
    */
   incomingPrefix?: string;
   /**
-   * The longest a run may take before its execution times out.
-   * @default 72 hours
+   * The longest a run may take before its execution times out, waiting for its family's turn included.
+   * @default 14 days (RUN_TIMEOUT_DAYS)
    */
   runTimeout?: Duration;
   /**

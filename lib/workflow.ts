@@ -21,7 +21,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { PERMANENT_ERROR_NAMES } from '../functions/core/errors.js';
-import { SLOT_WAITING } from '../functions/core/workflow-state.js';
+import { RUN_TIMEOUT_DAYS, SLOT_WAITING } from '../functions/core/workflow-state.js';
 import { acknowledge, nagArn } from './nag.js';
 import { LOG_RETENTION } from './secure-defaults.js';
 
@@ -39,14 +39,16 @@ export interface RunWorkflowFunctions {
 export interface RunWorkflowProps {
   functions: RunWorkflowFunctions;
   /**
-   * The longest a run may take, polling included; the execution then times out.
-   * @default 72 hours
+   * The longest a run may take, waiting for its family's turn and polling included; the execution then
+   * times out.
+   * @default RUN_TIMEOUT_DAYS (14 days)
    */
   timeout?: Duration;
 }
 
 /** State names, shared with tests and the local runner so nobody spells them twice. */
 export const STATE = {
+  familyTurn: 'Wait for family turn',
   prepare: 'Prepare',
   upload: 'Upload',
   acquireSlot: 'Acquire provider slot',
@@ -62,7 +64,7 @@ export const STATE = {
 } as const;
 
 /**
- * The run's state machine: Prepare → Upload → Acquire provider slot (parked until a slot is given) →
+ * The run's state machine: Wait for family turn (one run per family at a time) → Prepare → Upload → Acquire provider slot (parked until a slot is given) →
  * Create job → (Wait for job, parked until the job's event or a timeout → Get status)* → Collect →
  * Record, with every failure caught and recorded. The two waits are `.waitForTaskToken` tasks: a run
  * waits without costing a transition until someone resumes it (docs/waiting.md has who and when).
@@ -84,6 +86,16 @@ export class RunWorkflow extends Construct {
       }),
     );
     const guarded = (task: LambdaInvoke) => task.addCatch(recordFailure, { resultPath: '$.failure' });
+
+    // One run per family trains at a time, so each continues from the last one's model and trains on the
+    // data as it was when it started. The run parks here until its family's lane is free (at once if it
+    // is), in the order the family's runs were received; a lost resume is caught by the timeout.
+    const familyTurn = this.parkedTask(STATE.familyTurn, f.acquireSlot, '$.turn', {
+      timeout: Timeout.duration(Duration.seconds(SLOT_WAITING.timeoutSeconds)),
+      lane: 'family',
+    });
+    familyTurn.addCatch(familyTurn, { errors: ['States.Timeout'], resultPath: '$.turnTimeout' });
+    guarded(familyTurn);
 
     const prepare = guarded(this.task(STATE.prepare, f.prepare, Duration.minutes(16), '$.prepared'));
     const upload = guarded(this.task(STATE.upload, f.upload, Duration.minutes(16), '$.files'));
@@ -130,12 +142,12 @@ export class RunWorkflow extends Construct {
     awaitJob.next(getStatus);
     getStatus.next(done);
 
-    const definition = prepare.next(upload).next(acquireSlot).next(createJob);
+    const definition = familyTurn.next(prepare).next(upload).next(acquireSlot).next(createJob);
 
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(definition as IChainable & INextable),
-      timeout: props.timeout ?? Duration.hours(72),
+      timeout: props.timeout ?? Duration.days(RUN_TIMEOUT_DAYS),
       tracingEnabled: true,
       logs: {
         destination: new LogGroup(this, 'Logs', { retention: LOG_RETENTION }),
@@ -170,16 +182,24 @@ export class RunWorkflow extends Construct {
     name: string,
     fn: IFunction,
     resultPath: string,
-    options: { timeout: Timeout },
+    options: { timeout: Timeout; lane?: 'family' },
   ): LambdaInvoke {
     const task = new LambdaInvoke(this, name, {
       lambdaFunction: fn,
       integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      // The provider picks the run's slots (each provider has its own).
+      // The provider picks the run's slots (each provider has its own); a family's lane is the family's,
+      // queued by when the execution started.
       payload: TaskInput.fromObject({
         runId: JsonPath.stringAt('$.runId'),
         provider: JsonPath.stringAt('$.config.provider'),
         taskToken: JsonPath.taskToken,
+        ...(options.lane === 'family'
+          ? {
+              lane: 'family',
+              family: JsonPath.stringAt('$.family'),
+              receivedAt: JsonPath.stringAt('$$.Execution.StartTime'),
+            }
+          : {}),
       }),
       retryOnServiceExceptions: false,
       resultPath,

@@ -7,6 +7,7 @@ import type {
   ParkedRuns,
   ProviderSlots,
   RunStore,
+  SlotLane,
   TaskTokens,
   WebhookLog,
 } from '../core/ports.js';
@@ -15,7 +16,11 @@ import { dynamoDbParkedRuns } from './dynamodb-parked-runs.js';
 import { dynamoDbWebhookLog } from './dynamodb-webhook-log.js';
 import { sfnTaskTokens } from './sfn-task-tokens.js';
 import { awsClients } from './aws-clients.js';
-import { dynamoDbProviderSlots } from './dynamodb-provider-slots.js';
+import {
+  dynamoDbFamilyLaneIndex,
+  dynamoDbProviderSlots,
+  familyLaneKey,
+} from './dynamodb-provider-slots.js';
 import { dynamoDbRunStore } from './dynamodb-run-store.js';
 import { readEnvironment } from './environment.js';
 import { azureOpenAiProvider } from './azure-openai-provider.js';
@@ -32,6 +37,19 @@ export const runStore = (): RunStore =>
 
 export const providerSlots = (provider: ProviderName): ProviderSlots =>
   dynamoDbProviderSlots(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE, { provider });
+
+/** One run per family at a time: a family's lane is a slot set of one. */
+export const FAMILY_LANE_LIMIT = 1;
+
+/** A family's lane: its active run holds it, the family's other runs queue in the order received. */
+export const familyLane = (family: string): ProviderSlots =>
+  dynamoDbProviderSlots(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE, {
+    itemKey: familyLaneKey(family),
+  });
+
+/** The families that have a lane (for the sweep). */
+export const familyLanes = () =>
+  dynamoDbFamilyLaneIndex(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
 
 /** The providers this stack trains on: its functions hold their permissions and secrets. */
 export const enabledProviders = (): ProviderName[] =>
@@ -53,8 +71,28 @@ export const webhookLog = (): WebhookLog =>
 
 export const taskTokens = (): TaskTokens => sfnTaskTokens(awsClients.sfn());
 
-/** Resumes a run given a provider slot (core/slots.ts). */
-export const slotResume = () => slotResumer(parkedRuns(), taskTokens(), Date.now);
+/** Resumes a run given a provider slot (core/slots.ts), or its family's turn (lane 'family'). */
+export const slotResume = (lane: SlotLane = 'provider') =>
+  slotResumer(parkedRuns(), taskTokens(), Date.now, lane);
+
+/** Gives a family's lane to its oldest waiting run, if the lane is free, and resumes it. */
+export const handOverFamilyTurn = async (family: string): Promise<HandOver> => {
+  const runs = runStore();
+  return handOverFreeSlots({
+    slots: familyLane(family),
+    limit: FAMILY_LANE_LIMIT,
+    statusOf: async (runId) => (await runs.get(runId))?.status,
+    resume: slotResume('family'),
+    now: Date.now,
+  });
+};
+
+/** Hands over every family's free lane (the sweep's share of families). */
+export const handOverFamilyTurns = async (): Promise<HandOver> => {
+  const handOvers: HandOver[] = [];
+  for (const family of await familyLanes().families()) handOvers.push(await handOverFamilyTurn(family));
+  return mergeHandOvers(handOvers);
+};
 
 /** Gives each provider's free slots to its queue's oldest runs and resumes them (core/slots.ts). */
 export const handOverSlots = async (): Promise<HandOver> => {

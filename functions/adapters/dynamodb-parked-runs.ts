@@ -1,10 +1,10 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import type { ParkedRuns } from '../core/ports.js';
+import type { ParkedRuns, SlotLane } from '../core/ports.js';
 
 /**
  * ParkedRuns on the run's own item, in attributes RunRecord does not read (a token resumes the run: it
- * is not for showing): `slotToken`, `jobToken`, and `jobWake`, a wake-up that came while the run was not
+ * is not for showing): `slotToken` (a provider slot's wait), `turnToken` (a family turn's), `jobToken`, and `jobWake`, a wake-up that came while the run was not
  * parked. Every write requires the run item to exist, so nothing here creates a stub item for a run
  * that is gone.
  *
@@ -13,6 +13,12 @@ import type { ParkedRuns } from '../core/ports.js';
  * waking takes the token while there is one (else it leaves a wake-up, only while there is still no
  * token, and otherwise tries again).
  */
+/** The attribute each lane's token is kept in (Wait for family turn's, Acquire provider slot's). */
+const TOKEN_ATTRIBUTE = { provider: 'slotToken', family: 'turnToken' } as const satisfies Record<
+  SlotLane,
+  string
+>;
+
 export function dynamoDbParkedRuns(documents: DynamoDBDocumentClient, tableName: string): ParkedRuns {
   const update = async (command: UpdateCommand): Promise<Record<string, unknown> | undefined | false> => {
     try {
@@ -25,42 +31,46 @@ export function dynamoDbParkedRuns(documents: DynamoDBDocumentClient, tableName:
   };
   const Tokens = z.object({
     slotToken: z.string().optional(),
+    turnToken: z.string().optional(),
     jobToken: z.string().optional(),
     jobWake: z.string().optional(),
   });
 
   return {
-    async parkForSlot(runId, token) {
+    async parkForSlot(runId, token, lane = 'provider') {
       await update(
         new UpdateCommand({
           TableName: tableName,
           Key: { runId },
-          UpdateExpression: 'SET slotToken = :token',
+          UpdateExpression: 'SET #token = :token',
           ConditionExpression: 'attribute_exists(runId)',
+          ExpressionAttributeNames: { '#token': TOKEN_ATTRIBUTE[lane] },
           ExpressionAttributeValues: { ':token': token },
         }),
       );
     },
 
-    async slotToken(runId) {
+    async slotToken(runId, lane = 'provider') {
       const { Item } = await documents.send(
         new GetCommand({
           TableName: tableName,
           Key: { runId },
           ConsistentRead: true,
-          ProjectionExpression: 'slotToken',
+          ProjectionExpression: '#token',
+          ExpressionAttributeNames: { '#token': TOKEN_ATTRIBUTE[lane] },
         }),
       );
-      return Item ? Tokens.parse(Item).slotToken : undefined;
+      return Item ? Tokens.parse(Item)[TOKEN_ATTRIBUTE[lane]] : undefined;
     },
 
-    async clearSlotToken(runId, token) {
+    async clearSlotToken(runId, token, lane = 'provider') {
       await update(
         new UpdateCommand({
           TableName: tableName,
           Key: { runId },
-          UpdateExpression: 'REMOVE slotToken',
-          ConditionExpression: 'slotToken = :token',
+          UpdateExpression: 'REMOVE #token',
+          ConditionExpression: '#token = :token',
+          ExpressionAttributeNames: { '#token': TOKEN_ATTRIBUTE[lane] },
           ExpressionAttributeValues: { ':token': token },
         }),
       );

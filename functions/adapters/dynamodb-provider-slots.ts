@@ -37,9 +37,17 @@ export const PROVIDER_SLOTS_KEY = '~provider-slots';
 export const providerSlotsKey = (provider: ProviderName): string =>
   provider === 'openai' ? PROVIDER_SLOTS_KEY : `${PROVIDER_SLOTS_KEY}#${provider}`;
 
+/**
+ * A family's lane: a slot set of one, so that one run per family trains at a time and the others queue
+ * in the order they were received (core/slots.ts hands it over as it does provider slots).
+ */
+export const familyLaneKey = (family: string): string => `~family-lane#${family}`;
+
 export interface ProviderSlotsOptions {
   /** Whose slots. @default 'openai' */
   provider?: ProviderName;
+  /** The item holding the slots, instead of the provider's (a family's lane: familyLaneKey). */
+  itemKey?: string;
   /** Epoch milliseconds. @default Date.now */
   now?: () => number;
   /** @default VANISHED_HOLDER_GRACE_MS */
@@ -61,7 +69,7 @@ export function dynamoDbProviderSlots(
   options: ProviderSlotsOptions = {},
 ): ProviderSlots {
   const now = options.now ?? Date.now;
-  const Key = { runId: providerSlotsKey(options.provider ?? 'openai') };
+  const Key = { runId: options.itemKey ?? providerSlotsKey(options.provider ?? 'openai') };
 
   const conditional = async (command: UpdateCommand): Promise<boolean> => {
     try {
@@ -201,7 +209,7 @@ export function dynamoDbProviderSlots(
       return (await readItem())?.leases?.[runId] !== undefined;
     },
 
-    async enqueue(runId) {
+    async enqueue(runId, queuedAt) {
       const join = () =>
         conditional(
           new UpdateCommand({
@@ -211,7 +219,7 @@ export function dynamoDbProviderSlots(
             UpdateExpression: 'SET waiting.#run = if_not_exists(waiting.#run, :now)',
             ConditionExpression: 'attribute_exists(waiting)',
             ExpressionAttributeNames: { '#run': runId },
-            ExpressionAttributeValues: { ':now': now() },
+            ExpressionAttributeValues: { ':now': queuedAt ?? now() },
           }),
         );
       if (await join()) return;
@@ -236,6 +244,33 @@ export function dynamoDbProviderSlots(
           ExpressionAttributeNames: { '#run': runId },
         }),
       );
+    },
+  };
+}
+
+/** The item listing the families that have a lane, so the sweep can hand over each one's. */
+export const FAMILY_LANES_KEY = '~family-lanes';
+
+/** The families with a lane: a string set on one item, added to when a family's run first queues. */
+export function dynamoDbFamilyLaneIndex(documents: DynamoDBDocumentClient, tableName: string) {
+  const Key = { runId: FAMILY_LANES_KEY };
+  return {
+    async note(family: string): Promise<void> {
+      await documents.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key,
+          UpdateExpression: 'ADD families :family',
+          ExpressionAttributeValues: { ':family': new Set([family]) },
+        }),
+      );
+    },
+    async families(): Promise<string[]> {
+      const { Item } = await documents.send(
+        new GetCommand({ TableName: tableName, Key, ConsistentRead: true }),
+      );
+      const families = z.object({ families: z.set(z.string()).optional() }).parse(Item ?? {}).families;
+      return [...(families ?? [])].sort();
     },
   };
 }

@@ -533,6 +533,44 @@ export const DEFAULT_MODELS: Readonly<Record<ProviderName, string>> = {
 };
 export const DEFAULT_MODEL = DEFAULT_MODELS.openai;
 
+/**
+ * Whether a provider trains a fine-tuned model further (`"baseModel": "latest"`), and on whose word.
+ * Bedrock's API takes a custom model's ARN as `baseModelIdentifier` (its pattern allows `custom-model/…`),
+ * but no AWS page found says which models train that way: tunedrop refuses it rather than find out after
+ * the upload.
+ */
+export const CONTINUATION: Readonly<
+  Record<ProviderName, { supported: boolean; note: string; source: CatalogSource }>
+> = {
+  openai: {
+    supported: true,
+    note: 'a fine-tuned model ("ft:…") is the "model" of the next job',
+    source: {
+      url: 'https://community.openai.com/t/continuous-fine-tuning-best-practices/18942',
+      read: READ_2026_11_29,
+      note: 'quotes the fine-tuning guide: "pass in the fine-tuned model name when creating a new fine-tuning job"',
+    },
+  },
+  'azure-openai': {
+    supported: true,
+    note: 'continuous fine-tuning, "supported only for OpenAI models": the fine-tuned model\'s id is the base',
+    source: {
+      url: 'https://learn.microsoft.com/en-us/azure/foundry/openai/how-to/fine-tuning',
+      read: READ_2026_11_29,
+      note: 'MicrosoftDocs/azure-ai-docs includes/fine-tuning-rest.md, "Continuous fine-tuning"',
+    },
+  },
+  bedrock: {
+    supported: false,
+    note: 'no Amazon Bedrock page says which models train from a custom model',
+    source: {
+      url: 'https://docs.aws.amazon.com/bedrock/latest/APIReference/API_CreateModelCustomizationJob.html',
+      read: READ_2026_11_29,
+      note: 'baseModelIdentifier: "Name of the base model"',
+    },
+  },
+};
+
 export function findModel(name: string, provider: ProviderName = 'openai'): ModelInfo | undefined {
   return MODEL_CATALOG.find(
     (model) => model.provider === provider && (model.id === name || model.aliases.includes(name)),

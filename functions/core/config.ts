@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_MODELS, PROVIDER_TITLES, PROVIDERS, type ProviderName } from './catalog.js';
+import { CONTINUATION, DEFAULT_MODELS, PROVIDER_TITLES, PROVIDERS, type ProviderName } from './catalog.js';
 
 /**
  * What a run trains and how. Read in one place: stack-wide defaults (set at deploy time) overlaid by an
@@ -37,6 +37,13 @@ export const BedrockSettingsSchema = z
     learningRateWarmupSteps: z.number().int().min(0).optional(),
   })
   .strict();
+
+/**
+ * EventBridge Scheduler's rate and cron forms (Scheduler User Guide, "Schedule types", read 2026-11-29):
+ * rate(value unit) with unit minute(s), hour(s) or day(s); cron with six fields. The cron fields are checked
+ * by Scheduler itself when the schedule is created; a refusal is reported on the family's settings.
+ */
+export const SCHEDULE_EXPRESSION = /^(rate\((1 (minute|hour|day)|[1-9][0-9]* (minutes|hours|days))\)|cron\(\S+( \S+){5}\))$/;
 
 export type AzureSettings = z.infer<typeof AzureSettingsSchema>;
 export type BedrockSettings = z.infer<typeof BedrockSettingsSchema>;
@@ -96,7 +103,8 @@ const RunConfigObject = z
     maxCostUsd: z.number().positive().optional(),
     /**
      * After this long in training the provider job is cancelled and the run recorded TIMED_OUT. At most
-     * 66: the state machine itself times out at 72 hours. @default 48
+     * 66, so that a run with a day's wait for its family's turn still ends inside the default
+     * 14-day workflow timeout with room for a few queued behind it. @default 48
      */
     maxTrainingHours: z.number().positive().max(66).default(48),
     /**
@@ -108,6 +116,31 @@ const RunConfigObject = z
     azure: AzureSettingsSchema.optional(),
     /** Amazon Bedrock's settings; only with "provider": "bedrock". */
     bedrock: BedrockSettingsSchema.optional(),
+    /**
+     * What a run trains from: "latest" continues from the family's current fine-tuned model (the model
+     * registry's), when it was trained on the same provider from the same base model, and from "model"
+     * otherwise (the first run of a family, or after "model" or "provider" changed); "model" always starts
+     * from "model". Not on Amazon Bedrock (CONTINUATION in catalog.ts says why). @default "model"
+     */
+    baseModel: z.enum(['model', 'latest']).default('model'),
+    /**
+     * What a run trains on: "newest", the dropped file alone; "all", every accepted file of the family so
+     * far (this one included), each example once however many files have it. Files trained on are
+     * recorded with their versions and hashes (the run item's and the registry's `dataset`). @default "newest"
+     */
+    dataset: z.enum(['newest', 'all']).default('newest'),
+    /**
+     * Retrain the family on a schedule (EventBridge Scheduler, in UTC): `rate(7 days)`, `cron(0 3 ? * MON *)`.
+     * At each time the family retrains on all its data if a file arrived since its last model, and does
+     * nothing otherwise. Only in a family's own tunedrop.json. @default no schedule
+     */
+    schedule: z
+      .string()
+      .regex(
+        SCHEDULE_EXPRESSION,
+        'use "rate(N minutes|hours|days)" or "cron(minutes hours day-of-month month day-of-week year)"',
+      )
+      .optional(),
   })
   .strict();
 
@@ -133,6 +166,12 @@ function checkProviderSettings(config: z.infer<typeof RunConfigObject>, context:
       code: 'custom',
       path: ['suffix'],
       message: `Azure OpenAI takes a suffix of at most ${AZURE_SUFFIX_MAX} characters ("${config.suffix}" has ${config.suffix.length}): shorten it`,
+    });
+  if (config.baseModel === 'latest' && !CONTINUATION[config.provider].supported)
+    context.addIssue({
+      code: 'custom',
+      path: ['baseModel'],
+      message: `${PROVIDER_TITLES[config.provider]} cannot continue training a fine-tuned model here (${CONTINUATION[config.provider].note}): remove "baseModel" or set it to "model"`,
     });
   if (config.provider !== 'bedrock') return;
   const { batchSize, learningRateMultiplier } = config.hyperparameters;

@@ -71,8 +71,11 @@ export interface ProviderSlots {
   holds(runId: string): Promise<boolean>;
   /** The runs holding a slot. */
   holders(): Promise<string[]>;
-  /** Puts the run in the queue, keeping its place (its first `queuedAt`) if it is there already. */
-  enqueue(runId: string): Promise<void>;
+  /**
+   * Puts the run in the queue, keeping its place (its first `queuedAt`) if it is there already. Its place
+   * is `queuedAt` (epoch ms) when given (a family's lane queues runs by when they were received), else now.
+   */
+  enqueue(runId: string, queuedAt?: number): Promise<void>;
   /** The runs in the queue, oldest first. */
   waiting(): Promise<SlotWaiter[]>;
   /**
@@ -96,12 +99,16 @@ export interface SlotWaiter {
  * token is a credential to resume the run, not something to show).
  */
 export interface ParkedRuns {
-  /** Keeps the token the run's slot wait is resumed with (replacing an older one). */
-  parkForSlot(runId: string, token: string): Promise<void>;
-  /** The token the run's slot wait has not been resumed with yet, if any. */
-  slotToken(runId: string): Promise<string | undefined>;
+  /**
+   * Keeps the token the run's wait in `lane` is resumed with (replacing an older one): its family's lane
+   * (Wait for family turn) or its provider's slots (Acquire provider slot). Each lane has its own token, so
+   * a family hand-over never resumes the run's later wait for a provider slot.
+   */
+  parkForSlot(runId: string, token: string, lane?: SlotLane): Promise<void>;
+  /** The token the run's wait in `lane` has not been resumed with yet, if any. */
+  slotToken(runId: string, lane?: SlotLane): Promise<string | undefined>;
   /** Forgets the token once it is used (resumed, or found gone); a newer one is kept. */
-  clearSlotToken(runId: string, token: string): Promise<void>;
+  clearSlotToken(runId: string, token: string, lane?: SlotLane): Promise<void>;
   /**
    * Parks the run's job wait on `token`, unless a wake-up came while it was not parked: then that
    * wake-up is used up and its event returned (the caller resumes the token itself); else undefined.
@@ -113,6 +120,9 @@ export interface ParkedRuns {
    */
   wakeForJob(runId: string, event: string): Promise<string | undefined>;
 }
+
+/** Which queue a parked run waits in: its provider's slots (the default) or its family's lane. */
+export type SlotLane = 'provider' | 'family';
 
 /** Step Functions' task tokens (SendTaskSuccess). */
 export interface TaskTokens {

@@ -1,4 +1,4 @@
-import type { ParkedRuns, ProviderSlots, TaskTokens } from './ports.js';
+import type { ParkedRuns, ProviderSlots, SlotLane, TaskTokens } from './ports.js';
 import type { SlotGrant } from './workflow-state.js';
 import { TERMINAL_STATUSES, type RunStatus } from './run.js';
 
@@ -109,14 +109,15 @@ export async function handOverFreeSlots(deps: HandOverDeps): Promise<HandOver> {
   return result;
 }
 
-/** Resumes a run given a slot: completes the token it parked on with its SlotGrant. */
+/** Resumes a run given a slot (or its family's turn): completes the token it parked on with its SlotGrant. */
 export function slotResumer(
   parked: ParkedRuns,
   tokens: TaskTokens,
   now: () => number,
+  lane: SlotLane = 'provider',
 ): HandOverDeps['resume'] {
   return async (runId, waitedSeconds) => {
-    const token = await parked.slotToken(runId);
+    const token = await parked.slotToken(runId, lane);
     if (!token) return false;
     const grant: SlotGrant = {
       grantedAt: Math.floor(now() / 1000),
@@ -124,4 +125,26 @@ export function slotResumer(
     };
     return tokens.resume(token, grant);
   };
+}
+
+/** A family's lane as the steps that end a run see it: who releases it and who hands it over. */
+export interface FamilyTurn {
+  /** The run's family's lane. */
+  lane: ProviderSlots;
+  /** Gives the freed lane to the family's oldest waiting run (handOverFreeSlots). */
+  handOver(): Promise<HandOver>;
+}
+
+/**
+ * Ends a run's turn in its family: the lane goes to the family's next run. Called once the run's end is
+ * recorded (and its model registered), so the next run continues from that model. Handing over is best
+ * effort, as for provider slots: the sweep hands over what this could not.
+ */
+export async function endFamilyTurn(
+  runId: string,
+  turn: FamilyTurn,
+  onHandOverError?: (error: unknown) => void,
+): Promise<void> {
+  await turn.lane.release(runId);
+  await turn.handOver().catch((error: unknown) => onHandOverError?.(error));
 }

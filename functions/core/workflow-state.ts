@@ -174,6 +174,13 @@ export const TRANSITIONS = { once: 8, perJobTurn: 3, perSlotTurn: 1, perRetry: 1
  * lost (the run asks again, and finds the slot it was given). The sweep (every SWEEP_MINUTES) catches
  * slots nobody handed over.
  */
+/**
+ * How long a run's execution may last by default (the pipeline's runTimeout): long enough to wait for
+ * its family's turn behind a few runs of up to maxTrainingHours each, then train. Standard workflows
+ * may run for a year (Step Functions quotas, read 2026-11-29).
+ */
+export const RUN_TIMEOUT_DAYS = 14;
+
 export const SLOT_WAITING = { timeoutSeconds: 24 * 3600, sweepMinutes: 10 } as const;
 
 export type JobWaitMode = 'polling' | 'webhooks';

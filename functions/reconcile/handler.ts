@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
   enabledProviders,
+  familyLane,
+  handOverFamilyTurn,
   handOverSlots,
   objectStore,
   provider,
@@ -38,6 +40,7 @@ export const handler = stepHandler(
         providers: enabledProviders(),
         slots: providerSlots,
         handOver: handOverSlots,
+        familyTurn: (family) => ({ lane: familyLane(family), handOver: () => handOverFamilyTurn(family) }),
         onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
         reports: objectStore(),
         onReportError: (error) =>

@@ -1,7 +1,7 @@
 import type { FineTuningProvider, ObjectStore, ProviderJob, ProviderSlots, RunStore } from '../core/ports.js';
 import { amendReport } from '../core/report.js';
 import { TERMINAL_STATUSES, type RunStatus } from '../core/run.js';
-import type { HandOver } from '../core/slots.js';
+import { endFamilyTurn, type FamilyTurn, type HandOver } from '../core/slots.js';
 import { cancelIfRunning } from '../core/provider-jobs.js';
 import { phaseOf } from '../core/workflow-state.js';
 import { redactSecrets } from '../core/redact.js';
@@ -27,6 +27,8 @@ export interface ReconcileDeps {
   /** Gives the freed slot to the oldest waiting run (handOverFreeSlots). */
   handOver(): Promise<HandOver>;
   onHandOverError?(error: unknown): void;
+  /** A family's lane: the ended run's is given to the family's next run. */
+  familyTurn?(family: string): FamilyTurn;
   /** Where the run's validation report is, amended once the run has ended (see RecordDeps). */
   reports?: ObjectStore;
   /** Told when amending the report failed; the run's recorded end stands regardless. */
@@ -46,8 +48,8 @@ const OUTCOME: Record<
   TIMED_OUT: {
     status: 'TIMED_OUT',
     code: 'execution_timed_out',
-    message: 'the run took longer than the workflow allows (72 hours)',
-    fix: 'Lower "maxTrainingHours" below the workflow timeout, or split the data, then drop the file again.',
+    message: "the run took longer than the workflow allows (the pipeline's runTimeout, 14 days unless set)",
+    fix: 'Lower "maxTrainingHours", or drop fewer files into the family at once (its runs train one after another), then drop the file again.',
   },
   FAILED: {
     status: 'FAILED',
@@ -128,6 +130,7 @@ export async function reconcileRun(
   }
   // Whoever recorded the end, the report says it: Record may have failed before amending it.
   await amendReport(run, deps);
+  if (deps.familyTurn) await endFamilyTurn(run.runId, deps.familyTurn(run.family), deps.onHandOverError);
   return { runId: run.runId, status: run.status, changed };
 }
 

@@ -1,4 +1,11 @@
-import { handOverSlots, objectStore, providerSlots, runStore } from '../adapters/deps.js';
+import {
+  familyLane,
+  handOverFamilyTurn,
+  handOverSlots,
+  objectStore,
+  providerSlots,
+  runStore,
+} from '../adapters/deps.js';
 import { readEnvironment } from '../adapters/environment.js';
 import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { RecordInputSchema } from '../core/workflow-state.js';
@@ -10,6 +17,7 @@ export const handler = stepHandler('record', RecordInputSchema, (input) =>
     incomingPrefix: readEnvironment('INCOMING_PREFIX').INCOMING_PREFIX,
     slots: providerSlots(input.config.provider),
     handOver: handOverSlots,
+    familyTurn: { lane: familyLane(input.family), handOver: () => handOverFamilyTurn(input.family) },
     onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
     reports: objectStore(),
     onReportError: (error) =>

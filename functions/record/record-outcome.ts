@@ -4,7 +4,7 @@ import { familySettingsKey } from '../core/run.js';
 import { redactFields } from '../core/redact.js';
 import type { ObjectStore, ProviderSlots, RunStore, RunUpdate } from '../core/ports.js';
 import { amendReport } from '../core/report.js';
-import type { HandOver } from '../core/slots.js';
+import { endFamilyTurn, type FamilyTurn, type HandOver } from '../core/slots.js';
 import type { RunStatus } from '../core/run.js';
 import type { RecordInput } from '../core/workflow-state.js';
 
@@ -17,6 +17,8 @@ export interface RecordDeps {
   handOver(): Promise<HandOver>;
   /** Told when handing over failed; the sweep hands the slot over instead, minutes later. */
   onHandOverError?(error: unknown): void;
+  /** The run's family's lane, given to the family's next run once this one's end is recorded. */
+  familyTurn?: FamilyTurn;
   /**
    * Where the run's validation report is. A run that ends without a model has its report amended to say
    * so (core/report.ts amendReport); without a store the report is left as Validate wrote it.
@@ -49,6 +51,7 @@ export async function recordOutcome(
         ...(error ? { error: redactFields(error) } : {}),
       })) ?? (await deps.runs.get(runId));
     if (run) await amendReport(run, deps);
+    if (deps.familyTurn) await endFamilyTurn(runId, deps.familyTurn, deps.onHandOverError);
     return run?.status ?? status;
   };
   if (input.failure) {

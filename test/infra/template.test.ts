@@ -126,7 +126,7 @@ describe('the functions', () => {
 describe('the state machine', () => {
   it('is a Standard workflow with a total timeout', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD' });
-    expect(definition().TimeoutSeconds).toBe(72 * 3600);
+    expect(definition().TimeoutSeconds).toBe(14 * 24 * 3600);
   });
 
   it('gives every task a timeout, no retry on permanent errors, and backoff with jitter on the rest', () => {

@@ -22,6 +22,7 @@ import type {
   ProviderJob,
   ParkedRuns,
   ProviderSlots,
+  SlotLane,
   TaskTokens,
   WebhookLog,
   RunStore,
@@ -221,8 +222,8 @@ export function memorySlots(options: { runs?: RunStore; now?: () => number; vani
     async holders() {
       return [...holders.keys()];
     },
-    async enqueue(runId) {
-      if (!queue.has(runId)) queue.set(runId, now());
+    async enqueue(runId, queuedAt) {
+      if (!queue.has(runId)) queue.set(runId, queuedAt ?? now());
     },
     async waiting() {
       return [...queue]
@@ -250,23 +251,27 @@ export const noHandOver = async (): Promise<HandOver> => ({ delivered: [], grant
 
 /** ParkedRuns in memory, with the adapter's rules; `items` maps run ids that exist to their tokens. */
 export function memoryParkedRuns(runs?: RunStore) {
-  const items = new Map<string, { slotToken?: string; jobToken?: string; jobWake?: string }>();
+  const items = new Map<
+    string,
+    { slotToken?: string; turnToken?: string; jobToken?: string; jobWake?: string }
+  >();
+  const attribute = (lane: SlotLane = 'provider') => (lane === 'family' ? 'turnToken' : 'slotToken');
   const item = async (runId: string) => {
     if (runs && !(await runs.get(runId))) return undefined;
     if (!items.has(runId)) items.set(runId, {});
     return items.get(runId)!;
   };
   const parked: ParkedRuns = {
-    async parkForSlot(runId, token) {
+    async parkForSlot(runId, token, lane) {
       const found = await item(runId);
-      if (found) found.slotToken = token;
+      if (found) found[attribute(lane)] = token;
     },
-    async slotToken(runId) {
-      return (await item(runId))?.slotToken;
+    async slotToken(runId, lane) {
+      return (await item(runId))?.[attribute(lane)];
     },
-    async clearSlotToken(runId, token) {
+    async clearSlotToken(runId, token, lane) {
       const found = await item(runId);
-      if (found?.slotToken === token) delete found.slotToken;
+      if (found?.[attribute(lane)] === token) delete found[attribute(lane)];
     },
     async parkForJob(runId, token) {
       const found = await item(runId);
