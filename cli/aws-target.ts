@@ -7,10 +7,13 @@ import { z } from 'zod';
  * reach it (its endpoints and an operator's credentials, whose IAM policy is the stack's
  * OperatorPolicy) to a connection file while it runs.
  */
-export type AwsService = 'SFN' | 'SQS' | 'LAMBDA' | 'CLOUDFORMATION';
+export type AwsService =
+  'SFN' | 'SQS' | 'LAMBDA' | 'CLOUDFORMATION' | 'DYNAMODB' | 'S3' | 'SSM' | 'SCHEDULER';
 
 export interface ClientSettings {
   region?: string;
+  /** A profile of the shared AWS config files (the SDK's default: AWS_PROFILE). */
+  profile?: string;
   endpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }

@@ -1,0 +1,113 @@
+/**
+ * A small loss curve for the terminal, from a run's results.csv: train_loss and valid_loss by step.
+ * Pure, so the drawing is tested without a terminal; plain text that fits 72 columns, so it survives
+ * a narrow terminal, a pasted issue and a log file.
+ */
+
+export interface LossPoint {
+  step: number;
+  trainLoss: number | null;
+  validLoss: number | null;
+}
+
+const TRAIN = '•';
+const VALID = '×';
+const BOTH = '◆';
+
+/**
+ * The loss points of a results.csv (decoded: core/results.ts decodeResultFile). Columns are found by
+ * name, so a provider's extra or missing columns do not shift them; an empty, non-numeric or NaN cell
+ * is no value. A row without a step number takes the next one.
+ */
+export function lossPoints(csv: string): LossPoint[] {
+  const [header, ...rows] = csv.trim().split(/\r?\n/);
+  const columns = (header ?? '').split(',').map((c) => c.trim());
+  const at = (name: string) => columns.indexOf(name);
+  const index = { step: at('step'), train: at('train_loss'), valid: at('valid_loss') };
+  const num = (cells: string[], i: number): number | null => {
+    if (i < 0) return null;
+    const cell = cells[i]?.trim();
+    if (!cell) return null;
+    const value = Number(cell);
+    return Number.isFinite(value) ? value : null;
+  };
+  const points: LossPoint[] = [];
+  for (const row of rows) {
+    if (!row.trim()) continue;
+    const cells = row.split(',');
+    const step = num(cells, index.step) ?? (points.at(-1)?.step ?? 0) + 1;
+    points.push({ step, trainLoss: num(cells, index.train), validLoss: num(cells, index.valid) });
+  }
+  return points;
+}
+
+export interface CurveOptions {
+  /** Total width in columns, labels included. @default 72 */
+  width?: number;
+  /** Rows of the plot area. @default 10 */
+  height?: number;
+}
+
+/** Draws the points; a note instead when no point has a loss. */
+export function renderLossCurve(points: LossPoint[], options: CurveOptions = {}): string {
+  const width = Math.min(options.width ?? 72, 72);
+  const height = Math.max(options.height ?? 10, 2);
+  const values = points.flatMap((p) => [p.trainLoss, p.validLoss]).filter((v): v is number => v !== null);
+  if (values.length === 0) return '(no train_loss or valid_loss values in results.csv)\n';
+
+  const top = Math.max(...values);
+  const bottom = Math.min(...values);
+  const labels = { top: label(top), bottom: label(bottom) };
+  const labelWidth = Math.max(labels.top.length, labels.bottom.length);
+  const plotWidth = Math.max(width - labelWidth - 2, 8);
+  const steps = points.map((p) => p.step);
+  const [first, last] = [Math.min(...steps), Math.max(...steps)];
+
+  // Several steps share a column when there are more steps than columns: each series' mean there.
+  const sums = Array.from({ length: plotWidth }, () => ({ train: [0, 0], valid: [0, 0] }));
+  for (const point of points) {
+    const column = last === first ? 0 : Math.round(((point.step - first) / (last - first)) * (plotWidth - 1));
+    const sum = sums[column]!;
+    if (point.trainLoss !== null) sum.train = [sum.train[0]! + point.trainLoss, sum.train[1]! + 1];
+    if (point.validLoss !== null) sum.valid = [sum.valid[0]! + point.validLoss, sum.valid[1]! + 1];
+  }
+  const rowOf = (value: number) =>
+    top === bottom
+      ? Math.floor((height - 1) / 2)
+      : Math.round(((top - value) / (top - bottom)) * (height - 1));
+  const grid = Array.from({ length: height }, () => Array<string>(plotWidth).fill(' '));
+  sums.forEach((sum, column) => {
+    const mark = (total: number[], glyph: string) => {
+      if (!total[1]) return;
+      const row = grid[rowOf(total[0]! / total[1])]!;
+      row[column] = row[column] === ' ' || row[column] === glyph ? glyph : BOTH;
+    };
+    mark(sum.train, TRAIN);
+    mark(sum.valid, VALID);
+  });
+
+  const lines = grid.map((row, i) => {
+    const text = i === 0 ? labels.top : i === height - 1 ? labels.bottom : '';
+    const axis = text ? '┤' : '│';
+    return `${text.padStart(labelWidth)} ${axis}${row.join('')}`.trimEnd();
+  });
+  lines.push(`${' '.repeat(labelWidth)} └${'─'.repeat(plotWidth)}`);
+  const from = `step ${first}`;
+  const to = `step ${last}`;
+  const gap = Math.max(plotWidth - from.length - to.length, 1);
+  lines.push(`${' '.repeat(labelWidth + 2)}${last === first ? from : `${from}${' '.repeat(gap)}${to}`}`);
+  const legend = [
+    points.some((p) => p.trainLoss !== null) ? `${TRAIN} train_loss` : '',
+    points.some((p) => p.validLoss !== null) ? `${VALID} valid_loss` : '',
+    points.some((p) => p.trainLoss !== null) && points.some((p) => p.validLoss !== null)
+      ? `${BOTH} both`
+      : '',
+  ].filter(Boolean);
+  lines.push(`${' '.repeat(labelWidth + 2)}${legend.join('   ')}`);
+  return `${lines.map((l) => l.slice(0, width)).join('\n')}\n`;
+}
+
+/** Four significant digits at most: a loss axis needs no more, and the label stays narrow. */
+function label(value: number): string {
+  return Number(value.toPrecision(4)).toString();
+}

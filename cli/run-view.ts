@@ -1,0 +1,108 @@
+import { renderLossCurve, type LossPoint } from './loss-curve.js';
+import type { CliRun } from './services.js';
+import { renderTable, time, tokens, usd } from './table.js';
+
+/** Where a run's files are, as s3:// URIs (the run's files live in its source's bucket). */
+export interface RunFiles {
+  source: string;
+  validationReport?: string;
+  results?: string;
+  summary?: string;
+}
+
+export function runFiles(run: CliRun): RunFiles {
+  const uri = (key: string) => `s3://${run.source.bucket}/${key}`;
+  return {
+    source: uri(run.source.key),
+    ...(run.validationReportKey ? { validationReport: uri(run.validationReportKey) } : {}),
+    ...(run.resultsKey ? { results: uri(run.resultsKey) } : {}),
+    ...(run.summaryKey ? { summary: uri(run.summaryKey) } : {}),
+  };
+}
+
+/** `runs list`: one line per run. */
+export function runsTable(runs: CliRun[]): string {
+  if (runs.length === 0) return 'No runs.\n';
+  return renderTable(
+    [
+      { header: 'RUN', cell: (r: CliRun) => r.runId },
+      { header: 'FAMILY', cell: (r) => r.family },
+      { header: 'STATUS', cell: (r) => r.status },
+      { header: 'CREATED', cell: (r) => time(r.createdAt) },
+      { header: 'PROVIDER', cell: (r) => r.provider ?? '-' },
+      { header: 'MODEL', cell: (r) => r.fineTunedModel ?? r.baseModel ?? '-' },
+      { header: 'TOKENS', cell: (r) => tokens(r.trainedTokens ?? r.estimatedTokens), align: 'right' },
+      { header: 'COST', cell: (r) => costCell(r), align: 'right' },
+    ],
+    runs,
+  );
+}
+
+/** The actual cost, or the estimate marked with "~" while there is none. */
+export function costCell(run: CliRun): string {
+  if (run.costUsd !== undefined) return usd(run.costUsd);
+  return run.estimatedCostUsd !== undefined ? `~${usd(run.estimatedCostUsd)}` : '-';
+}
+
+/** `runs show`: everything about one run, and its loss curve when there is one. */
+export function describeRun(run: CliRun, loss: LossPoint[] | null, lossNote?: string): string {
+  const facts: [string, string][] = [
+    ['Family', run.family],
+    [
+      'Status',
+      run.status + (run.providerStatus && !isEnded(run) ? ` (provider: ${run.providerStatus})` : ''),
+    ],
+    ['Created', time(run.createdAt)],
+    ['Finished', time(run.finishedAt)],
+    ['Provider', run.provider ?? '-'],
+    ['Base model', run.baseModel ?? '-'],
+  ];
+  if (run.parentModel && run.parentModel !== run.baseModel) facts.push(['Parent model', run.parentModel]);
+  facts.push(
+    ['Fine-tuned model', run.fineTunedModel ?? '-'],
+    [
+      'Examples',
+      run.trainingExamples === undefined
+        ? '-'
+        : `${tokens(run.trainingExamples)} training, ${tokens(run.validationExamples ?? 0)} validation`,
+    ],
+    ['Tokens', `estimated ${tokens(run.estimatedTokens)}, trained ${tokens(run.trainedTokens)}`],
+    ['Cost', `estimated ${usd(run.estimatedCostUsd)}, actual ${usd(run.costUsd)}`],
+  );
+  if (run.providerJobId) facts.push(['Provider job', run.providerJobId]);
+  const width = Math.max(...facts.map(([k]) => k.length));
+  const lines = [`Run ${run.runId}`, ...facts.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), ''];
+  if (run.error) {
+    lines.push(
+      `Error: ${run.error.name}${run.error.code ? ` (${run.error.code})` : ''}: ${run.error.message}`,
+    );
+    if (run.error.fix) lines.push(`Fix: ${run.error.fix}`);
+    lines.push('');
+  }
+  lines.push('History');
+  for (const change of run.history)
+    lines.push(`  ${time(change.at)}  ${change.status}${change.detail ? ` (${change.detail})` : ''}`);
+  lines.push('', 'Files');
+  const files = runFiles(run);
+  const names: [keyof RunFiles, string][] = [
+    ['source', 'source'],
+    ['validationReport', 'validation report'],
+    ['results', 'results.csv'],
+    ['summary', 'summary.json'],
+  ];
+  for (const [key, name] of names) {
+    const uri = files[key];
+    if (uri)
+      lines.push(
+        `  ${name.padEnd(17)}  ${uri}${key === 'source' && run.source.versionId ? ` (version ${run.source.versionId})` : ''}`,
+      );
+  }
+  lines.push('');
+  if (loss) lines.push('Loss', renderLossCurve(loss).trimEnd());
+  else if (lossNote) lines.push(`Loss: ${lossNote}`);
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+function isEnded(run: CliRun): boolean {
+  return run.finishedAt !== undefined;
+}

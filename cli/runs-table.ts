@@ -1,0 +1,74 @@
+import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CliRunSchema, type CliRun } from './services.js';
+
+/** The runs table's index by family, newest last (sort key createdAt): defined by the stack. */
+export const BY_FAMILY_INDEX = 'byFamily';
+
+/**
+ * A family's runs, newest first, through the byFamily index: pages are read only until `limit` runs
+ * matched, so a family's long history costs one page for `runs list --family F`.
+ */
+export async function queryFamilyRuns(
+  documents: DynamoDBDocumentClient,
+  table: string,
+  query: { family: string; status?: string | undefined; limit: number },
+): Promise<CliRun[]> {
+  const runs: CliRun[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: BY_FAMILY_INDEX,
+        KeyConditionExpression: 'family = :family',
+        ScanIndexForward: false,
+        ExpressionAttributeValues: {
+          ':family': query.family,
+          ...(query.status ? { ':status': query.status } : {}),
+        },
+        ...(query.status
+          ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
+          : {}),
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    runs.push(...runsOf(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start && runs.length < query.limit);
+  return newestFirst(runs).slice(0, query.limit);
+}
+
+/**
+ * Every run of the table (a paginated Scan: newest first needs them all), filtered by status, newest
+ * first, at most `limit`. Items whose runId starts with "~" are the pipeline's bookkeeping (a family's
+ * lane), not runs.
+ */
+export async function scanRuns(
+  documents: DynamoDBDocumentClient,
+  table: string,
+  query: { status?: string | undefined; limit: number },
+): Promise<CliRun[]> {
+  const runs: CliRun[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new ScanCommand({ TableName: table, ...(start ? { ExclusiveStartKey: start } : {}) }),
+    );
+    runs.push(...runsOf(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return newestFirst(runs.filter((run) => !query.status || run.status === query.status)).slice(
+    0,
+    query.limit,
+  );
+}
+
+export function runsOf(items: Record<string, unknown>[]): CliRun[] {
+  return items
+    .filter((item) => !(typeof item.runId === 'string' && item.runId.startsWith('~')))
+    .map((item) => CliRunSchema.parse(item));
+}
+
+export function newestFirst(runs: CliRun[]): CliRun[] {
+  return [...runs].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+}
