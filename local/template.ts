@@ -108,6 +108,32 @@ export interface LocalFunctionUrl {
   urlId: string;
 }
 
+/** An SSM parameter (AWS::SSM::Parameter), as CloudFormation creates it. */
+export interface LocalParameter {
+  logicalId: string;
+  name: string;
+  type: 'String' | 'StringList' | 'SecureString';
+  value: string;
+  description?: string;
+  tier?: string;
+  dataType?: string;
+}
+
+/** An EventBridge Scheduler schedule group (AWS::Scheduler::ScheduleGroup). */
+export interface LocalScheduleGroup {
+  logicalId: string;
+  name: string;
+  arn: string;
+}
+
+/** An EventBridge Scheduler schedule (AWS::Scheduler::Schedule): its properties in the API's shape. */
+export interface LocalSchedule {
+  logicalId: string;
+  name: string;
+  group: string;
+  properties: Record<string, unknown>;
+}
+
 export interface LocalPlan {
   buckets: Array<{ logicalId: string; name: string }>;
   tables: Array<{ logicalId: string; name: string; properties: Record<string, Json> }>;
@@ -124,6 +150,9 @@ export interface LocalPlan {
   rules: LocalRule[];
   functionUrls: LocalFunctionUrl[];
   queues: Array<{ logicalId: string; name: string; arn: string; url: string }>;
+  parameters: LocalParameter[];
+  scheduleGroups: LocalScheduleGroup[];
+  schedules: LocalSchedule[];
   roles: LocalRole[];
   /**
    * Resource-based policies by the ARN of the resource they guard: bucket policies (by bucket ARN),
@@ -205,6 +234,41 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
       case 'AWS::KMS::Key':
         names.set(id, { ref: id, arn: arn('kms', `key/${id}`) });
         break;
+      // CloudFormation return values (AWS::SSM::Parameter, AWS::Scheduler::ScheduleGroup,
+      // AWS::Scheduler::Schedule, CloudFormation user guide, read 2026-11-29): a parameter's Ref is its name
+      // (Fn::GetAtt Type and Value); a schedule group's and a schedule's Ref is the name and Arn their ARN.
+      // A name the template leaves out is generated from the stack, the logical id and a suffix.
+      case 'AWS::SSM::Parameter': {
+        const name = resource.Properties?.Name;
+        if (name !== undefined && typeof name !== 'string')
+          throw new Error(`parameter ${id}: local mode reads only a literal Name`);
+        names.set(id, { ref: name ?? `CFN-${id}-local`, arn: '' });
+        break;
+      }
+      case 'AWS::Scheduler::ScheduleGroup': {
+        const name =
+          typeof resource.Properties?.Name === 'string'
+            ? resource.Properties.Name
+            : `local-${id}`.slice(0, 64);
+        names.set(id, { ref: name, arn: arn('scheduler', `schedule-group/${name}`) });
+        break;
+      }
+      case 'AWS::Scheduler::Schedule': {
+        const name =
+          typeof resource.Properties?.Name === 'string'
+            ? resource.Properties.Name
+            : `local-${id}`.slice(0, 64);
+        const group = resource.Properties?.GroupName;
+        // A group named by Ref is resolved with the rest of the template below; the ARN is fixed then.
+        names.set(id, {
+          ref: name,
+          arn:
+            typeof group === 'string' || group === undefined
+              ? arn('scheduler', `schedule/${group ?? 'default'}/${name}`)
+              : '',
+        });
+        break;
+      }
       case 'AWS::Lambda::Url': {
         const urlId = functionUrlId(id);
         functionUrls.set(id, {
@@ -236,10 +300,17 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
           `local mode cannot resolve ${attribute ? `Fn::GetAtt ${id}.${attribute}` : `Ref ${id}`}`,
         );
       if (attribute === undefined) return known.ref;
+      if (attribute === 'Arn' && resources[id]?.Type === 'AWS::Scheduler::Schedule' && !known.arn)
+        return arn(
+          'scheduler',
+          `schedule/${String(resolve(resources[id]!.Properties?.GroupName ?? null))}/${known.ref}`,
+        );
       if (attribute === 'Arn') return known.arn;
       if (attribute === 'Name') return known.name ?? known.ref;
       if (attribute === 'QueueUrl') return known.ref;
       if (attribute === 'QueueName') return id;
+      if (resources[id]?.Type === 'AWS::SSM::Parameter' && (attribute === 'Type' || attribute === 'Value'))
+        return String(resolve(resources[id]!.Properties?.[attribute] ?? null));
       throw new Error(`local mode cannot resolve Fn::GetAtt ${id}.${attribute}`);
     });
 
@@ -253,6 +324,9 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
     rules: [],
     functionUrls: [],
     queues: [],
+    parameters: [],
+    scheduleGroups: [],
+    schedules: [],
     roles: [],
     resourcePolicies: new Map(),
     managedPolicies: new Map(),
@@ -414,6 +488,35 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
           const name = url.slice(url.lastIndexOf('/') + 1);
           addResourcePolicy(arn('sqs', name), document(props.PolicyDocument).Statement);
         }
+        break;
+      }
+      case 'AWS::SSM::Parameter': {
+        const type = String(resolve(props.Type ?? null));
+        if (type !== 'String' && type !== 'StringList')
+          // CloudFormation creates String and StringList parameters (SecureString is not a Type it accepts).
+          throw new Error(`parameter ${id} has Type ${type}; CloudFormation accepts String or StringList`);
+        plan.parameters.push({
+          logicalId: id,
+          name: names.get(id)!.ref,
+          type,
+          value: String(resolve(props.Value ?? null)),
+          ...(props.Description !== undefined ? { description: String(resolve(props.Description)) } : {}),
+          ...(props.Tier !== undefined ? { tier: String(resolve(props.Tier)) } : {}),
+          ...(props.DataType !== undefined ? { dataType: String(resolve(props.DataType)) } : {}),
+        });
+        break;
+      }
+      case 'AWS::Scheduler::ScheduleGroup':
+        plan.scheduleGroups.push({ logicalId: id, name: names.get(id)!.ref, arn: names.get(id)!.arn });
+        break;
+      case 'AWS::Scheduler::Schedule': {
+        const properties = resolve(props) as Record<string, unknown>;
+        plan.schedules.push({
+          logicalId: id,
+          name: names.get(id)!.ref,
+          group: typeof properties.GroupName === 'string' ? properties.GroupName : 'default',
+          properties,
+        });
         break;
       }
       case 'AWS::SQS::Queue':

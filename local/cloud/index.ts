@@ -44,6 +44,8 @@ import {
   classifyJson,
   classifyLambda,
   classifyS3,
+  classifyScheduler,
+  classifySsm,
   s3NotFoundNeeds,
   type ResourceNames,
 } from './iam/requests.js';
@@ -56,6 +58,8 @@ import { startLocalSqs } from './sqs.js';
 import { LambdaError, LocalLambda, type AsyncInvocationOutcome, type FunctionCredentials } from './lambda.js';
 import { startLocalS3 } from './s3.js';
 import { startLocalSecretsManager } from './secrets-manager.js';
+import { LocalScheduler, type ScheduleSummary } from './scheduler.js';
+import { startLocalSsm } from './ssm.js';
 import { LocalStepFunctions, type Definition } from './step-functions.js';
 
 /**
@@ -199,11 +203,38 @@ export interface LocalCloud {
     faults: BedrockFaults;
     jobs(): ReturnType<Awaited<ReturnType<typeof startLocalBedrock>>['jobs']>;
   };
+  /**
+   * The local EventBridge Scheduler (behind IAM at `endpoints.SCHEDULER`). Its clock of schedule time runs
+   * 1/timeScale times faster than real time and fires schedules by itself, unless the `schedules` option
+   * is false: then it stands still until `advance` moves it, so tests decide exactly what fires.
+   */
+  scheduler: {
+    /** Every schedule, in every group. */
+    schedules(): Array<Pick<ScheduleSummary, 'group' | 'name' | 'expression' | 'state' | 'target'>>;
+    /** Fires a schedule now, as an occurrence would; resolves once delivered (or dropped). */
+    fire(group: string, name: string): Promise<void>;
+    /**
+     * Moves the scheduler's clock forward by `ms` of schedule time, firing every occurrence that falls due
+     * on the way, in order; resolves with how many fired, once delivered.
+     */
+    advance(ms: number): Promise<number>;
+    /** The scheduler's clock: what at() and cron() expressions are read against. */
+    now(): Date;
+  };
   close(): Promise<void>;
 }
 
 type ServiceName =
-  'S3' | 'DYNAMODB' | 'SECRETS_MANAGER' | 'SFN' | 'SQS' | 'LAMBDA' | 'CLOUDFORMATION' | 'BEDROCK';
+  | 'S3'
+  | 'DYNAMODB'
+  | 'SECRETS_MANAGER'
+  | 'SFN'
+  | 'SQS'
+  | 'LAMBDA'
+  | 'CLOUDFORMATION'
+  | 'BEDROCK'
+  | 'SSM'
+  | 'SCHEDULER';
 
 /** The administrator's access key; the gateways hand s3rver its own fixed key pair upstream. */
 const ADMIN_ACCESS_KEY = 'LOCALADMINACCESSKEY0';
@@ -223,7 +254,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const deployed = options.transformTemplate?.(template) ?? template;
   const plan = planFromTemplate(deployed, { entryMetadataKey: ENTRY_METADATA_KEY });
   const [bucket] = plan.buckets;
-  const [table] = plan.tables;
+  // Every table of the template is created (below); the runs table is the one keyed by runId (the first
+  // table, as the stack declares it first), which `table`, getRun and listRuns read.
+  const table =
+    plan.tables.find((t) =>
+      ((t.properties.KeySchema ?? []) as Array<{ AttributeName?: string; KeyType?: string }>).some(
+        (k) => k.KeyType === 'HASH' && k.AttributeName === 'runId',
+      ),
+    ) ?? plan.tables[0];
   const [machine] = plan.stateMachines;
   if (!bucket || !table || !machine)
     throw new Error('the template lacks a bucket, a table or a state machine');
@@ -385,6 +423,50 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       await bedrock.close();
       for (const client of roleClients) client.destroy();
     });
+    // SSM Parameter Store, with the template's parameters as CloudFormation creates them.
+    const ssm = await startLocalSsm();
+    closers.push(() => ssm.close());
+    for (const parameter of plan.parameters) ssm.define(parameter);
+
+    // EventBridge Scheduler runs each schedule's target as the schedule's execution role: it assumes the
+    // role (its trust policy must let scheduler.amazonaws.com do so; the scheduler names the schedule's
+    // group as aws:SourceArn, "Confused deputy prevention in EventBridge Scheduler", read 2026-11-29),
+    // then invokes the function with the role session's permissions.
+    let schedulerSessions = 0;
+    const scheduler = new LocalScheduler({
+      timeScale,
+      running: options.schedules ?? true,
+      groups: plan.scheduleGroups.map((g) => g.name),
+      authorizer,
+      lambda: {
+        find: (nameOrArn) => lambdaRef.current?.find(nameOrArn),
+        invokeAsync: (arn, event) => lambdaRef.current?.invokeAsync(arn, event),
+      },
+      async assumeRole(roleArn, groupArn) {
+        const role = plan.roles.find((r) => r.arn === roleArn);
+        if (!role) return { refused: `The execution role ${roleArn} does not exist in the template.` };
+        const decision = await trustAuthorizer.check(servicePrincipal('scheduler.amazonaws.com', groupArn), {
+          action: 'sts:AssumeRole',
+          resource: roleArn,
+        });
+        authorizer.decisions.push(decision);
+        if (!decision.allowed)
+          return {
+            refused: `The execution role ${roleArn} must allow AWS EventBridge Scheduler (scheduler.amazonaws.com) to assume the role: ${decision.message}`,
+          };
+        return {
+          principal: {
+            arn: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${roleArn.slice(roleArn.lastIndexOf('/') + 1)}/scheduler-${++schedulerSessions}`,
+            policies: rolePolicies(plan, roleArn),
+          },
+        };
+      },
+      onDropped: (dropped) => droppedEvents.push(dropped),
+    });
+    const schedulerServer = await scheduler.serve();
+    closers.push(() => schedulerServer.close());
+    closers.push(() => scheduler.close());
+
     names.bedrockJobArn = (identifier) => bedrock.jobArn(identifier);
     names.bedrockModelArn = (identifier) => bedrock.modelArn(identifier);
 
@@ -424,6 +506,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         classifyCloudFormation,
       ),
       BEDROCK: await gateway('Bedrock', bedrock.endpoint, 'rest-json', (r) => classifyBedrock(r, names)),
+      SSM: await gateway('SSM', ssm.endpoint, 'json', classifySsm),
+      SCHEDULER: await gateway('Scheduler', schedulerServer.endpoint, 'rest-json', classifyScheduler),
     };
     // Queue URLs name the gateway, so SDK clients that follow a QueueUrl's host stay behind IAM.
     sqs.advertise(gateways.SQS.endpoint);
@@ -503,6 +587,17 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     });
     lambdaRef.current = lambda;
     closers.push(() => lambda.close());
+    // The template's schedules, as CloudFormation creates them: one the API refuses fails the deployment.
+    for (const schedule of plan.schedules) {
+      try {
+        scheduler.create(schedule.name, schedule.properties);
+      } catch (error) {
+        throw new Error(
+          `the deployment would fail: EventBridge Scheduler refuses schedule ${schedule.logicalId}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+    }
 
     const clientConfig: LocalClientConfig = {
       region: LOCAL_REGION,
@@ -646,6 +741,19 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       resumeSchedules: () => eventBus.resumeSchedules(),
       activeSchedules: () => eventBus.activeSchedules,
       bedrock: { faults: bedrock.faults, jobs: () => bedrock.jobs() },
+      scheduler: {
+        schedules: () =>
+          scheduler.list().map(({ group, name, expression, state, target }) => ({
+            group,
+            name,
+            expression,
+            state,
+            target,
+          })),
+        fire: (group, name) => scheduler.fire(group, name),
+        advance: (ms) => scheduler.advance(ms),
+        now: () => new Date(scheduler.now()),
+      },
       async drop(localPath, key) {
         const runId = new Promise<string>((resolve) => createdRuns.set(key, resolve));
         await s3.send(
@@ -720,6 +828,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         for (const execution of stepFunctions.list()) if (execution.status === 'RUNNING') execution.abort();
         await stepFunctions.settle();
         await eventBus.close();
+        await scheduler.close();
         s3.destroy();
         sqsClient.destroy();
         lambdaClient.destroy();

@@ -283,6 +283,94 @@ export function classifyBedrock(request: HttpRequestShape, names: ResourceNames)
   throw new UnclassifiedRequestError(`Bedrock ${method} ${request.path}`);
 }
 
+/**
+ * SSM Parameter Store (AWS JSON 1.1, `AmazonSSM.<Action>`). Each parameter action is authorized on the
+ * parameter's ARN, `arn:aws:ssm:<region>:<account>:parameter/<name without its leading slash>`
+ * (Service Authorization Reference, "Actions, resources, and condition keys for AWS Systems Manager",
+ * resource type parameter, read 2026-11-29); GetParameters on each name it asks for; GetParametersByPath
+ * on the path's ARN; DescribeParameters has no resource type ("*").
+ */
+export function classifySsm(request: HttpRequestShape): AccessRequest[] {
+  const target = header(request, 'x-amz-target') ?? '';
+  const action = target.slice(target.indexOf('.') + 1);
+  const body = parseJson(request.body);
+  const parameter = (value: unknown) => {
+    if (typeof value !== 'string' || !value)
+      throw new UnclassifiedRequestError(`ssm:${action} without a name`);
+    if (value.startsWith('arn:')) return value.replace(/:\d+$/, '');
+    // A version selector (name:3) names the same parameter.
+    return arn(
+      'ssm',
+      `parameter/${value
+        .trim()
+        .replace(/:[^:/]*$/, '')
+        .replace(/^\//, '')}`,
+    );
+  };
+  switch (action) {
+    case 'DescribeParameters':
+      return [{ action: 'ssm:DescribeParameters', resource: '*' }];
+    case 'GetParameters':
+    case 'DeleteParameters': {
+      const names = Array.isArray(body.Names) ? body.Names : [];
+      if (names.length === 0) throw new UnclassifiedRequestError(`ssm:${action} without Names`);
+      return names.map((name) => ({ action: `ssm:${action}`, resource: parameter(name) }));
+    }
+    case 'GetParametersByPath':
+      return [{ action: 'ssm:GetParametersByPath', resource: parameter(body.Path) }];
+    default:
+      return [{ action: `ssm:${action}`, resource: parameter(body.Name) }];
+  }
+}
+
+/**
+ * EventBridge Scheduler (REST-JSON). Per the Service Authorization Reference, "Actions, resources, and
+ * condition keys for Amazon EventBridge Scheduler" (read 2026-11-29): schedule actions on
+ * `schedule/<group>/<name>`, group actions on `schedule-group/<name>`, ListSchedules and
+ * ListScheduleGroups on "*"; CreateSchedule and UpdateSchedule also need iam:PassRole on the target's
+ * role, with iam:PassedToService scheduler.amazonaws.com.
+ */
+export function classifyScheduler(request: HttpRequestShape): AccessRequest[] {
+  const method = request.method.toUpperCase();
+  const [collection, name, ...rest] = request.path.split('/').filter(Boolean);
+  if (rest.length === 0 && collection === 'schedules') {
+    if (name === undefined) {
+      if (method === 'GET') return [{ action: 'scheduler:ListSchedules', resource: '*' }];
+    } else if (method === 'POST' || method === 'PUT') {
+      const body = parseJson(request.body);
+      const group = typeof body.GroupName === 'string' ? body.GroupName : 'default';
+      const requests: AccessRequest[] = [
+        {
+          action: method === 'POST' ? 'scheduler:CreateSchedule' : 'scheduler:UpdateSchedule',
+          resource: arn('scheduler', `schedule/${group}/${name}`),
+        },
+      ];
+      const role = (body.Target as { RoleArn?: unknown } | undefined)?.RoleArn;
+      // A role that is not a role's ARN is the API's ValidationException, before IAM sees a resource.
+      if (typeof role === 'string' && /^arn:aws(-[^:]+)?:iam::\d{12}:role\/.+$/.test(role))
+        requests.push({
+          action: 'iam:PassRole',
+          resource: role,
+          context: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
+        });
+      return requests;
+    } else if (method === 'GET' || method === 'DELETE') {
+      const group = request.query.get('groupName') ?? 'default';
+      return [
+        {
+          action: method === 'GET' ? 'scheduler:GetSchedule' : 'scheduler:DeleteSchedule',
+          resource: arn('scheduler', `schedule/${group}/${name}`),
+        },
+      ];
+    }
+  }
+  if (rest.length === 0 && collection === 'schedule-groups' && method === 'GET')
+    return name === undefined
+      ? [{ action: 'scheduler:ListScheduleGroups', resource: '*' }]
+      : [{ action: 'scheduler:GetScheduleGroup', resource: arn('scheduler', `schedule-group/${name}`) }];
+  throw new UnclassifiedRequestError(`Scheduler ${method} ${request.path}`);
+}
+
 /** CloudFormation's query protocol: the action and the stack in the form body. */
 export function classifyCloudFormation(request: HttpRequestShape): AccessRequest[] {
   const form = new URLSearchParams(request.body?.toString('utf8') ?? '');
