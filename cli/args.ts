@@ -130,18 +130,19 @@ function explainParseError(error: Error & { code?: string }, command: CommandSpe
   const taken = Object.entries(command.options)
     .map(([key, option]) => optionLabel(key, option))
     .join(', ');
-  const option = /'(-[^']*)'/.exec(error.message)?.[1];
+  const option = /'(--?[\w-]+)/.exec(error.message)?.[1];
   switch (error.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option ${option ?? ''} for "${command.name}"; it takes ${taken || 'no options'} (see "tunedrop ${command.name} --help")`;
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return /argument missing/.test(error.message)
-        ? `${option ?? 'an option'} needs a value, e.g. ${
-            Object.entries(command.options)
-              .filter(([key]) => option?.startsWith(`--${key}`))
-              .map(([key, o]) => optionLabel(key, o))[0] ?? `${option} VALUE`
-          }`
-        : `${option ?? 'an option'} takes no value (${error.message})`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const spec = Object.entries(command.options).find(([key]) => option === `--${key}`);
+      const example = spec ? optionLabel(spec[0], spec[1]) : `${option} VALUE`;
+      if (/ambiguous/.test(error.message))
+        return `${option} needs a value; to give one that starts with "-", write ${option}=VALUE`;
+      return spec?.[1].type === 'boolean'
+        ? `${option} takes no value`
+        : `${option ?? 'an option'} needs a value, e.g. ${example}`;
+    }
     default:
       return error.message;
   }

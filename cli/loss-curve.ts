@@ -55,13 +55,12 @@ export function renderLossCurve(points: LossPoint[], options: CurveOptions = {})
   const values = points.flatMap((p) => [p.trainLoss, p.validLoss]).filter((v): v is number => v !== null);
   if (values.length === 0) return '(no train_loss or valid_loss values in results.csv)\n';
 
-  const top = Math.max(...values);
-  const bottom = Math.min(...values);
-  const labels = { top: label(top), bottom: label(bottom) };
-  const labelWidth = Math.max(labels.top.length, labels.bottom.length);
-  const plotWidth = Math.max(width - labelWidth - 2, 8);
   const steps = points.map((p) => p.step);
   const [first, last] = [Math.min(...steps), Math.max(...steps)];
+  // The labels' width depends on the range, and the columns on the labels' width: the range of the
+  // raw values bounds the labels, then the columns' means give the drawn range.
+  const labelWidth = Math.max(label(Math.max(...values)).length, label(Math.min(...values)).length);
+  const plotWidth = Math.max(width - labelWidth - 2, 8);
 
   // Several steps share a column when there are more steps than columns: each series' mean there.
   const sums = Array.from({ length: plotWidth }, () => ({ train: [0, 0], valid: [0, 0] }));
@@ -71,23 +70,38 @@ export function renderLossCurve(points: LossPoint[], options: CurveOptions = {})
     if (point.trainLoss !== null) sum.train = [sum.train[0]! + point.trainLoss, sum.train[1]! + 1];
     if (point.validLoss !== null) sum.valid = [sum.valid[0]! + point.validLoss, sum.valid[1]! + 1];
   }
+  const mean = (total: number[]) => (total[1] ? total[0]! / total[1] : null);
+  const drawn = sums
+    .flatMap((sum) => [mean(sum.train), mean(sum.valid)])
+    .filter((v): v is number => v !== null);
+  const top = Math.max(...drawn);
+  const bottom = Math.min(...drawn);
+  const middle = Math.floor((height - 1) / 2);
   const rowOf = (value: number) =>
-    top === bottom
-      ? Math.floor((height - 1) / 2)
-      : Math.round(((top - value) / (top - bottom)) * (height - 1));
+    top === bottom ? middle : Math.round(((top - value) / (top - bottom)) * (height - 1));
   const grid = Array.from({ length: height }, () => Array<string>(plotWidth).fill(' '));
   sums.forEach((sum, column) => {
     const mark = (total: number[], glyph: string) => {
-      if (!total[1]) return;
-      const row = grid[rowOf(total[0]! / total[1])]!;
+      const value = mean(total);
+      if (value === null) return;
+      const row = grid[rowOf(value)]!;
       row[column] = row[column] === ' ' || row[column] === glyph ? glyph : BOTH;
     };
     mark(sum.train, TRAIN);
     mark(sum.valid, VALID);
   });
+  // A flat curve has one value: one label, on its row.
+  const labelRows = new Map(
+    top === bottom
+      ? [[middle, label(top)]]
+      : [
+          [0, label(top)],
+          [height - 1, label(bottom)],
+        ],
+  );
 
   const lines = grid.map((row, i) => {
-    const text = i === 0 ? labels.top : i === height - 1 ? labels.bottom : '';
+    const text = labelRows.get(i) ?? '';
     const axis = text ? '┤' : '│';
     return `${text.padStart(labelWidth)} ${axis}${row.join('')}`.trimEnd();
   });
