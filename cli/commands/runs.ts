@@ -9,6 +9,8 @@ import { time } from '../table.js';
 
 export const DEFAULT_LIMIT = 20;
 export const DEFAULT_INTERVAL_SECONDS = 5;
+/** How long `runs watch` waits for a run that does not exist yet (its file is still being read). */
+export const APPEAR_WITHIN_SECONDS = 60;
 
 /** --limit N: a positive whole number. */
 export function parseLimit(value: string | boolean | undefined): number {
@@ -97,11 +99,20 @@ export async function runsWatch(runId: string, values: Values, context: Context)
   const interval = parseInterval(values.interval);
   const { services } = await context.connect(values);
   let shown = 0;
+  let waited = 0;
   for (;;) {
     const run = await services.getRun(runId);
     if (!run) {
-      context.err(`tunedrop: no run ${runId}; "tunedrop runs list" shows the runs there are.\n`);
-      return 1;
+      // A file dropped a moment ago has no run item until it has been read: watch waits for it a while.
+      if (waited >= APPEAR_WITHIN_SECONDS) {
+        context.err(`tunedrop: no run ${runId}; "tunedrop runs list" shows the runs there are.\n`);
+        return 1;
+      }
+      if (waited === 0 && !values.json)
+        context.err(`tunedrop: no run ${runId} yet; waiting for it to appear.\n`);
+      waited += interval;
+      await context.sleep(interval * 1000);
+      continue;
     }
     for (const change of run.history.slice(shown)) {
       context.out(
@@ -117,7 +128,9 @@ export async function runsWatch(runId: string, values: Values, context: Context)
           context.out(`Run ${runId} SUCCEEDED${run.fineTunedModel ? `: ${run.fineTunedModel}` : ''}.\n`);
         else
           context.out(
-            `Run ${runId} ended ${run.status}${run.error ? `: ${run.error.message}${run.error.fix ? `\nFix: ${run.error.fix}` : ''}` : ''}.\n`,
+            `Run ${runId} ended ${run.status}${
+              run.error ? `: ${run.error.message}${run.error.fix ? `\nFix: ${run.error.fix}` : ''}` : ''
+            }.\n`,
           );
       }
       return run.status === 'SUCCEEDED' ? 0 : 1;

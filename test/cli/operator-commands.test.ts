@@ -332,7 +332,7 @@ describe('tunedrop runs watch', () => {
     expect(json.sleeps).toEqual([]);
   });
 
-  it('polls every 5 seconds by default, and exits 1 when there is no such run', async () => {
+  it('polls every 5 seconds by default', async () => {
     const { sleeps } = await tunedrop(
       fakeServices({ looks: [look(2), run('w')] }).services,
       'runs',
@@ -340,7 +340,30 @@ describe('tunedrop runs watch', () => {
       'w',
     );
     expect(sleeps).toEqual([5000]);
-    expect((await tunedrop(fakeServices({ looks: [] }).services, 'runs', 'watch', 'w')).code).toBe(1);
+  });
+
+  it('waits a minute for a run that does not exist yet (its file still being read), then exits 1', async () => {
+    const late = await tunedrop(
+      fakeServices({ looks: [undefined as never, undefined as never, run('w')] }).services,
+      'runs',
+      'watch',
+      'w',
+    );
+    expect(late).toMatchObject({
+      code: 0,
+      err: expect.stringContaining('no run w yet; waiting for it to appear'),
+    });
+    const never = await tunedrop(
+      fakeServices({ looks: [] }).services,
+      'runs',
+      'watch',
+      'w',
+      '--interval',
+      '10',
+    );
+    expect(never.code).toBe(1);
+    expect(never.err).toContain('no run w; "tunedrop runs list"');
+    expect(never.sleeps).toEqual([10_000, 10_000, 10_000, 10_000, 10_000, 10_000]);
   });
 });
 
