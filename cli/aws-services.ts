@@ -23,20 +23,22 @@ export function awsServices(target: AwsTarget, stack: string): Services {
 
   async function readOutputs(): Promise<Map<string, string>> {
     cloudFormation ??= new CloudFormationClient(target.client('CLOUDFORMATION'));
-    try {
-      const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
-      return new Map((Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
-    } catch (error) {
-      if (isAccessDenied(error)) throw error;
-      throw new UsageError(
-        `cannot read stack ${stack} in ${target.description} (${(error as Error).message}); pass --stack NAME, --region or --profile`,
-      );
-    }
+    const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
+    return new Map((Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
   }
 
   const services: Services = {
     async output(key, instead) {
-      const value = (await (outputs ??= readOutputs())).get(key);
+      let found: Map<string, string>;
+      try {
+        found = await (outputs ??= readOutputs());
+      } catch (error) {
+        if (isAccessDenied(error)) throw error;
+        throw new UsageError(
+          `cannot read stack ${stack} (${(error as Error).message}); pass --stack NAME${instead ? ` or ${instead}` : ''}`,
+        );
+      }
+      const value = found.get(key);
       if (!value)
         throw new UsageError(
           `stack ${stack} has no ${key} output; deploy the latest stack${instead ? ` or pass ${instead}` : ''}`,

@@ -46,14 +46,14 @@ export async function main(
     for (const connection of connections) connection.services.close();
   }
 
-  /** The connection on AWS or the local cloud; says which on stderr, unless the output is for scripts. */
+  /** The connection on AWS or the local cloud; says so on stderr when the local cloud was found on its own. */
   async function connectToCloud(values: Values): Promise<Connection> {
     const [{ chooseTarget }, { awsServices }] = await Promise.all([
       import('./target.js'),
       import('./aws-services.js'),
     ]);
     const chosen = await chooseTarget(values);
-    if (!values.json) err(`tunedrop: ${chosen.notice}\n`);
+    if (chosen.notice && !values.json) err(`tunedrop: ${chosen.notice}\n`);
     return { services: awsServices(chosen.target, chosen.stack), target: chosen.target, stack: chosen.stack };
   }
 }

@@ -21,8 +21,11 @@ export function localConnectionPath(env: NodeJS.ProcessEnv = process.env): strin
 export interface ChosenTarget {
   target: AwsTarget;
   stack: string;
-  /** Which target, for a line on stderr with human-readable output (never with --json). */
-  notice: string;
+  /**
+   * Said on stderr with human-readable output (never with --json) when the target was not named: the
+   * local cloud found on its own, which a person expecting AWS must not miss.
+   */
+  notice?: string;
 }
 
 /**
@@ -42,7 +45,7 @@ export async function chooseTarget(
       throw new LocalCloudUnavailableError(
         '--local cannot be combined with --region or --profile; choose one target',
       );
-    return { target: await localCloudTarget(path), stack, notice: `using the local cloud (${path})` };
+    return { target: await localCloudTarget(path), stack };
   }
   if (!namedAws && existsSync(path)) {
     try {
@@ -61,16 +64,5 @@ export async function chooseTarget(
     ...(typeof values.region === 'string' ? { region: values.region } : {}),
     ...(typeof values.profile === 'string' ? { profile: values.profile } : {}),
   };
-  const where = [
-    `stack ${stack}`,
-    settings.region && `region ${settings.region}`,
-    settings.profile && `profile ${settings.profile}`,
-  ]
-    .filter(Boolean)
-    .join(', ');
-  return {
-    target: { description: 'AWS', client: () => settings },
-    stack,
-    notice: `using AWS (${where}${namedAws ? '' : '; your usual AWS settings'})`,
-  };
+  return { target: { description: 'AWS', client: () => settings }, stack };
 }
