@@ -2,14 +2,14 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UsageError } from './args.js';
 import type { AwsTarget } from './aws-target.js';
 import { isAccessDenied } from './refusals.js';
 import { readRegistry, findModel } from './registry-table.js';
-import { queryFamilyRuns, scanRuns } from './runs-table.js';
+import { getRun, queryFamilyRuns, scanRuns } from './runs-table.js';
 import { FunctionFailedError } from './errors.js';
-import { CliRunSchema, type Services } from './services.js';
+import type { Services } from './services.js';
 
 /** The Services on AWS or the local cloud; each SDK client made on first use. */
 export function awsServices(target: AwsTarget, stack: string): Services {
@@ -46,10 +46,7 @@ export function awsServices(target: AwsTarget, stack: string): Services {
       return value;
     },
     async getRun(runId) {
-      const { Item } = await docs().send(
-        new GetCommand({ TableName: await services.output('RunsTableName'), Key: { runId } }),
-      );
-      return Item ? CliRunSchema.parse(Item) : undefined;
+      return getRun(docs(), await services.output('RunsTableName'), runId);
     },
     async listRuns(query) {
       const table = await services.output('RunsTableName');

@@ -121,6 +121,14 @@ async function failure(
     err(`tunedrop: ${error.message}\n`);
     return 1;
   }
+  if ((error as Error | undefined)?.name === 'ZodError') {
+    // An item or answer of the stack that this CLI does not read: versions apart, not the operator's doing.
+    err(
+      `tunedrop: ${where} answered with data this CLI does not understand (${(error as Error).message.slice(0, 500)})\n` +
+        'Fix: use the CLI of the same tunedrop version as the deployed stack.\n',
+    );
+    return 1;
+  }
   const { isAccessDenied, refusalMessage } = await import('./refusals.js');
   if (isAccessDenied(error)) {
     err(refusalMessage(where, error as Error));

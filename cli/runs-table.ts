@@ -1,4 +1,4 @@
-import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CliRunSchema, type CliRun } from './services.js';
 
 /** The runs table's index by family, newest last (sort key createdAt): defined by the stack. */
@@ -6,7 +6,9 @@ export const BY_FAMILY_INDEX = 'byFamily';
 
 /**
  * A family's runs, newest first, through the byFamily index: pages are read only until `limit` runs
- * matched, so a family's long history costs one page for `runs list --family F`.
+ * matched, so a family's long history costs one page for `runs list --family F`. The status is
+ * filtered here, not by DynamoDB, and an item the index holds only part of (a KEYS_ONLY or INCLUDE
+ * projection) is read whole from the table: either way the result does not depend on the projection.
  */
 export async function queryFamilyRuns(
   documents: DynamoDBDocumentClient,
@@ -21,21 +23,30 @@ export async function queryFamilyRuns(
         TableName: table,
         IndexName: BY_FAMILY_INDEX,
         KeyConditionExpression: 'family = :family',
+        ExpressionAttributeValues: { ':family': query.family },
         ScanIndexForward: false,
-        ExpressionAttributeValues: {
-          ':family': query.family,
-          ...(query.status ? { ':status': query.status } : {}),
-        },
-        ...(query.status
-          ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
-          : {}),
         ...(start ? { ExclusiveStartKey: start } : {}),
       }),
     );
-    runs.push(...runsOf(page.Items ?? []));
+    for (const item of page.Items ?? []) {
+      if (runs.length >= query.limit) break;
+      if (typeof item.runId !== 'string' || item.runId.startsWith('~')) continue;
+      const whole = CliRunSchema.safeParse(item);
+      const run = whole.success ? whole.data : await getRun(documents, table, item.runId);
+      if (run && (!query.status || run.status === query.status)) runs.push(run);
+    }
     start = page.LastEvaluatedKey;
   } while (start && runs.length < query.limit);
-  return newestFirst(runs).slice(0, query.limit);
+  return newestFirst(runs);
+}
+
+export async function getRun(
+  documents: DynamoDBDocumentClient,
+  table: string,
+  runId: string,
+): Promise<CliRun | undefined> {
+  const { Item } = await documents.send(new GetCommand({ TableName: table, Key: { runId } }));
+  return Item ? CliRunSchema.parse(Item) : undefined;
 }
 
 /**

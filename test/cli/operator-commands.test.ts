@@ -1,7 +1,7 @@
 import type { ModelEntry, CurrentModel } from '../../functions/core/registry.js';
 import { main } from '../../cli/main.js';
 import type { Connection } from '../../cli/context.js';
-import type { CliRun, Services } from '../../cli/services.js';
+import { CliRunSchema, type CliRun, type Services } from '../../cli/services.js';
 
 const BUCKET = 'tunedrop-data';
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 29, 9, minute)).toISOString();
@@ -561,6 +561,17 @@ describe('tunedrop cost', () => {
       ],
       total: { runs: 2, costUsd: 0.5, estimatedCostUsd: 0.75, runsWithoutCost: 1, trainedTokens: 500 },
     });
+  });
+});
+
+describe('answers the CLI cannot read', () => {
+  it('exit 1, saying the CLI and the stack are of different versions', async () => {
+    const { services } = fakeServices({});
+    services.getRun = async () => CliRunSchema.parse({ runId: 'r', status: 'SOMETHING_NEW' });
+    const { code, err } = await tunedrop(services, 'runs', 'show', 'r');
+    expect(code).toBe(1);
+    expect(err).toContain('AWS answered with data this CLI does not understand');
+    expect(err).toContain('Fix: use the CLI of the same tunedrop version as the deployed stack.');
   });
 });
 
