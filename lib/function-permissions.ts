@@ -1,5 +1,5 @@
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { Stack } from 'aws-cdk-lib';
+import { Stack, type CfnResource } from 'aws-cdk-lib';
 import { acknowledge, nagArn } from './nag.js';
 import { BEDROCK_INPUT_DIR, BEDROCK_OUTPUT_DIR } from '../functions/core/run.js';
 import { PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
@@ -12,7 +12,8 @@ import type {
   BedrockPermissions,
   FunctionPermissions,
 } from '../functions/adapters/permissions.js';
-import { PROVIDER_JOB_INDEX } from '../functions/adapters/dynamodb-run-store.js';
+import { FAMILY_INDEX, PROVIDER_JOB_INDEX } from '../functions/adapters/dynamodb-run-store.js';
+import { MODEL_INDEX } from '../functions/adapters/dynamodb-model-registry.js';
 
 export interface PermissionTargets {
   table: ITable;
@@ -25,6 +26,12 @@ export interface PermissionTargets {
   bedrockRole?: IRole | undefined;
   /** A thunk: the workflow's functions are granted before the state machine that invokes them exists. */
   stateMachine: () => IStateMachine;
+  /** The model registry table. */
+  registryTable: ITable;
+  /** The families' current-model parameters' prefix (`/tunedrop`). */
+  parameterPrefix: string;
+  /** The schedule group the families' retrain schedules are in, and the role they invoke retrain as. */
+  schedules: { group: CfnResource & { ref: string }; role: IRole };
 }
 
 /**
@@ -47,6 +54,70 @@ export function grantFunctionPermissions(
     table.encryptionKey?.grantEncryptDecrypt(fn);
   }
   if (permissions.queriesJobIndex) add(['dynamodb:Query'], [`${table.tableArn}/index/${PROVIDER_JOB_INDEX}`]);
+  if (permissions.queriesFamilyIndex) add(['dynamodb:Query'], [`${table.tableArn}/index/${FAMILY_INDEX}`]);
+  if (permissions.registry?.length) {
+    const registry = targets.registryTable;
+    const items = permissions.registry.filter((action) => action !== 'dynamodb:Query');
+    if (items.length) add([...items], [registry.tableArn]);
+    if (permissions.registry.includes('dynamodb:Query'))
+      add(['dynamodb:Query'], [registry.tableArn, `${registry.tableArn}/index/${MODEL_INDEX}`]);
+    registry.encryptionKey?.grantEncryptDecrypt(fn);
+  }
+  if (permissions.currentModelParameters?.length) {
+    const stack = Stack.of(fn);
+    if (fn.role)
+      acknowledge(
+        fn.role,
+        "The families' current-model parameters are named per family at run time: the stack's parameter prefix " +
+          'is the narrowest bound.',
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter${targets.parameterPrefix}/*]`,
+      );
+    // A parameter's ARN drops the name's leading slash: parameter/tunedrop/<family>/current-model.
+    add(
+      [...permissions.currentModelParameters],
+      [
+        stack.formatArn({
+          service: 'ssm',
+          resource: 'parameter',
+          resourceName: `${targets.parameterPrefix.replace(/^\//, '')}/*`,
+        }),
+      ],
+    );
+  }
+  if (permissions.schedules) {
+    const stack = Stack.of(fn);
+    if (fn.role)
+      acknowledge(
+        fn.role,
+        "The families' retrain schedules are named per family at run time: the stack's schedule group is the " +
+          'narrowest bound.',
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${stack.getLogicalId(targets.schedules.group)}>/*]`,
+      );
+    add(
+      [
+        'scheduler:CreateSchedule',
+        'scheduler:UpdateSchedule',
+        'scheduler:DeleteSchedule',
+        'scheduler:GetSchedule',
+      ],
+      [
+        stack.formatArn({
+          service: 'scheduler',
+          resource: 'schedule',
+          resourceName: `${targets.schedules.group.ref}/*`,
+        }),
+      ],
+    );
+    // Scheduler's CreateSchedule needs iam:PassRole of the schedule's role (Service Authorization
+    // Reference for EventBridge Scheduler, read 2026-11-29), passed to Scheduler only.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [targets.schedules.role.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }),
+    );
+  }
   if (permissions.reads?.length)
     add(
       ['s3:GetObject', ...(permissions.readsVersions ? ['s3:GetObjectVersion'] : [])],
@@ -97,6 +168,7 @@ function grantBedrock(fn: IFunction, permissions: BedrockPermissions, role: IRol
     'bedrock:GetModelCustomizationJob': [arn('model-customization-job/*')],
     'bedrock:StopModelCustomizationJob': [arn('model-customization-job/*')],
     'bedrock:ListModelCustomizationJobs': ['*'],
+    'bedrock:DeleteCustomModel': [arn('custom-model/*')],
   };
   for (const action of permissions.actions)
     fn.addToRolePolicy(new PolicyStatement({ actions: [action], resources: resourcesOf[action] }));

@@ -11,6 +11,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Bucket, BucketEncryption, EventType, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
@@ -21,9 +22,11 @@ import {
 } from '../functions/core/config.js';
 import { PROVIDERS, type ProviderName } from '../functions/core/catalog.js';
 import { SLOT_WAITING } from '../functions/core/workflow-state.js';
-import { PROVIDER_JOB_INDEX } from '../functions/adapters/dynamodb-run-store.js';
+import { FAMILY_INDEX, PROVIDER_JOB_INDEX } from '../functions/adapters/dynamodb-run-store.js';
 import { acknowledge, nagArn } from './nag.js';
-import { BEDROCK_INPUT_DIR, BEDROCK_OUTPUT_DIR } from '../functions/core/run.js';
+import { BEDROCK_INPUT_DIR, BEDROCK_OUTPUT_DIR, FAMILY_SETTINGS_FILE } from '../functions/core/run.js';
+import { MODEL_INDEX } from '../functions/adapters/dynamodb-model-registry.js';
+import { DEFAULT_PARAMETER_PREFIX } from '../functions/core/registry.js';
 import { grantFunctionPermissions } from './function-permissions.js';
 import { FUNCTION_PERMISSIONS, type FunctionStep } from '../functions/adapters/permissions.js';
 import {
@@ -95,6 +98,12 @@ export interface TunedropPipelineProps {
    * @default ['openai', 'azure-openai', 'bedrock']
    */
   providers?: ProviderName[];
+  /**
+   * Where the families' current-model SSM parameters are: `<parameterPrefix>/<family>/current-model`.
+   * Two stacks in one account and region need different prefixes.
+   * @default '/tunedrop'
+   */
+  parameterPrefix?: string;
 }
 
 /**
@@ -104,6 +113,12 @@ export interface TunedropPipelineProps {
 export class TunedropPipeline extends Construct {
   readonly bucket: Bucket;
   readonly table: Table;
+  /** The model registry: each family's models and its current one (functions/core/registry.ts). */
+  readonly registryTable: Table;
+  /** Retrains a family on all its data: its schedule's target, and `tunedrop retrain`'s. */
+  readonly retrainFunction: TunedropFunction;
+  /** Deletes a model at its provider and in the registry (`tunedrop models delete`). */
+  readonly modelsFunction: TunedropFunction;
   readonly apiKeySecret: Secret;
   /** Azure OpenAI's endpoint and key, set by the user after deploy; absent without Azure OpenAI. */
   readonly azureOpenAiSecret?: Secret;
@@ -169,7 +184,7 @@ export class TunedropPipeline extends Construct {
       timeToLiveAttribute: 'expiresAt',
     });
     this.table.addGlobalSecondaryIndex({
-      indexName: 'byFamily',
+      indexName: FAMILY_INDEX,
       partitionKey: { name: 'family', type: AttributeType.STRING },
       sortKey: { name: 'createdAt', type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
@@ -179,6 +194,35 @@ export class TunedropPipeline extends Construct {
       indexName: PROVIDER_JOB_INDEX,
       partitionKey: { name: 'providerJobId', type: AttributeType.STRING },
       projectionType: ProjectionType.KEYS_ONLY,
+    });
+
+    this.registryTable = new Table(this, 'ModelRegistry', {
+      ...SECURE_TABLE_PROPS,
+      ...(key ? { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey: key } : {}),
+      partitionKey: { name: 'family', type: AttributeType.STRING },
+      sortKey: { name: 'model', type: AttributeType.STRING },
+    });
+    // `tunedrop models show|delete MODEL` finds a model without its family; the pointers list the families.
+    this.registryTable.addGlobalSecondaryIndex({
+      indexName: MODEL_INDEX,
+      partitionKey: { name: 'model', type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
+    const parameterPrefix = props.parameterPrefix ?? DEFAULT_PARAMETER_PREFIX;
+    if (!/^\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(parameterPrefix))
+      throw new Error(
+        `parameterPrefix must look like "/tunedrop" (SSM parameter names), not "${parameterPrefix}"`,
+      );
+
+    // The families' retrain schedules live in one group of this stack's; Scheduler invokes retrain as this
+    // role, for this account's schedules only (confused-deputy conditions, EventBridge Scheduler User Guide,
+    // "Set up the execution role", read 2026-11-29).
+    const scheduleGroup = new CfnScheduleGroup(this, 'RetrainSchedules', {});
+    const schedulerRole = new Role(this, 'SchedulerRole', {
+      description: 'tunedrop: assumed by EventBridge Scheduler to invoke the retrain function on a schedule',
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
     });
 
     // Created with a placeholder, never the key: the user sets it with put-secret-value after deploy.
@@ -242,6 +286,8 @@ export class TunedropPipeline extends Construct {
       INCOMING_PREFIX: incomingPrefix,
       PROVIDER_CONCURRENCY: String(props.providerConcurrency ?? 4),
       PROVIDERS: JSON.stringify(providers),
+      MODEL_REGISTRY_TABLE: this.registryTable.tableName,
+      PARAMETER_PREFIX: parameterPrefix,
       ...(this.azureOpenAiSecret ? { AZURE_OPENAI_SECRET_ID: this.azureOpenAiSecret.secretArn } : {}),
       ...(this.bedrockServiceRole ? { BEDROCK_ROLE_ARN: this.bedrockServiceRole.roleArn } : {}),
     };
@@ -280,6 +326,9 @@ export class TunedropPipeline extends Construct {
         azureOpenAiSecret: this.azureOpenAiSecret,
         bedrockRole: this.bedrockServiceRole,
         stateMachine: () => this.workflow.stateMachine,
+        registryTable: this.registryTable,
+        parameterPrefix,
+        schedules: { group: scheduleGroup, role: schedulerRole },
       });
     grant(prepare, 'prepare');
     grant(upload, 'upload');
@@ -483,6 +532,57 @@ export class TunedropPipeline extends Construct {
       'AwsSolutions-IAM5[Resource::*]',
     );
 
+    // Families that learn from each drop: retrain on a schedule or on an operator's word, delete models.
+    this.retrainFunction = fn('Retrain', 'retrain', Duration.minutes(1), {
+      memorySize: 256,
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(1),
+      onFailure: new SqsDestination(this.deadLetters),
+      environment: {
+        ...environment,
+        STATE_MACHINE_ARN: this.workflow.stateMachine.stateMachineArn,
+        RUN_DEFAULTS: JSON.stringify(props.runDefaults ?? {}),
+      },
+    });
+    grant(this.retrainFunction, 'retrain');
+    objectPrefixes(this.retrainFunction, 'incoming/', 'runs/');
+    this.retrainFunction.grantInvoke(schedulerRole);
+    this.modelsFunction = fn('Models', 'models', Duration.minutes(1), { memorySize: 256 });
+    grant(this.modelsFunction, 'models');
+    acknowledge(
+      this.modelsFunction,
+      'Invoked synchronously by `tunedrop models delete`: there is no asynchronous event to dead-letter.',
+      'Serverless-LambdaDLQ',
+    );
+    const familySettings = fn('FamilySettings', 'family-settings', Duration.minutes(1), {
+      memorySize: 256,
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new SqsDestination(this.deadLetters),
+      environment: {
+        ...environment,
+        RUN_DEFAULTS: JSON.stringify(props.runDefaults ?? {}),
+        SCHEDULE_GROUP: scheduleGroup.ref,
+        RETRAIN_FUNCTION_ARN: this.retrainFunction.functionArn,
+        SCHEDULER_ROLE_ARN: schedulerRole.roleArn,
+      },
+    });
+    grant(familySettings, 'family-settings');
+    objectPrefixes(familySettings, 'incoming/');
+    for (const f of [this.retrainFunction, familySettings])
+      acknowledge(
+        f,
+        'Its failed asynchronous invocations go to the dead-letter queue through an on-failure destination, ' +
+          'which keeps the error with the event (see the Validate function).',
+        'Serverless-LambdaDLQ',
+      );
+    acknowledge(
+      schedulerRole,
+      "CDK's grantInvoke: lambda:InvokeFunction on the retrain function and on `<function ARN>:*`, its versions " +
+        'and aliases. The wildcard never reaches another function.',
+      `AwsSolutions-IAM5[Resource::${nagArn(this.retrainFunction)}:*]`,
+    );
+
     this.operatorPolicy = new OperatorPolicy(this, 'Operators', {
       stateMachine: this.workflow.stateMachine,
       deadLetters: this.deadLetters,
@@ -497,6 +597,12 @@ export class TunedropPipeline extends Construct {
       prefix: incomingPrefix,
       suffix: '.jsonl',
     });
+    // A family's settings file written or removed: its retrain schedule follows it.
+    for (const event of [EventType.OBJECT_CREATED, EventType.OBJECT_REMOVED])
+      this.bucket.addEventNotification(event, new LambdaDestination(familySettings), {
+        prefix: incomingPrefix,
+        suffix: FAMILY_SETTINGS_FILE,
+      });
     keepNotificationHandlerLogs(Stack.of(this));
 
     if (key)

@@ -18,6 +18,18 @@ export class TunedropStack extends Stack {
       description: 'Drop JSONL files under incoming/<family>/',
     });
     new CfnOutput(this, 'RunsTableName', { value: p.table.tableName });
+    new CfnOutput(this, 'ModelRegistryTableName', {
+      value: p.registryTable.tableName,
+      description: "Each family's models and its current one (docs/registry.md)",
+    });
+    new CfnOutput(this, 'RetrainFunctionName', {
+      value: p.retrainFunction.functionName,
+      description: 'npx tunedrop retrain FAMILY invokes it',
+    });
+    new CfnOutput(this, 'ModelsFunctionName', {
+      value: p.modelsFunction.functionName,
+      description: 'npx tunedrop models delete MODEL invokes it',
+    });
     new CfnOutput(this, 'ApiKeySecretArn', {
       value: p.apiKeySecret.secretArn,
       description: 'Put the OpenAI key here',

@@ -2,7 +2,9 @@ import { BedrockClient } from '@aws-sdk/client-bedrock';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /**
@@ -15,6 +17,8 @@ let documents: DynamoDBDocumentClient | undefined;
 let secrets: SecretsManagerClient | undefined;
 let sfn: SFNClient | undefined;
 let bedrock: BedrockClient | undefined;
+let ssm: SSMClient | undefined;
+let scheduler: SchedulerClient | undefined;
 
 export const awsClients = {
   s3: () => (s3 ??= new S3Client({})),
@@ -25,4 +29,6 @@ export const awsClients = {
   secrets: () => (secrets ??= new SecretsManagerClient({})),
   sfn: () => (sfn ??= new SFNClient({})),
   bedrock: () => (bedrock ??= new BedrockClient({})),
+  ssm: () => (ssm ??= new SSMClient({})),
+  scheduler: () => (scheduler ??= new SchedulerClient({})),
 };

@@ -13,14 +13,12 @@ import type {
 } from '../core/ports.js';
 import { handOverFreeSlots, mergeHandOvers, slotResumer, type HandOver } from '../core/slots.js';
 import { dynamoDbParkedRuns } from './dynamodb-parked-runs.js';
+import { dynamoDbModelRegistry, ssmCurrentModelParameters } from './dynamodb-model-registry.js';
+import type { CurrentModelParameters, ModelRegistry } from '../core/registry.js';
 import { dynamoDbWebhookLog } from './dynamodb-webhook-log.js';
 import { sfnTaskTokens } from './sfn-task-tokens.js';
 import { awsClients } from './aws-clients.js';
-import {
-  dynamoDbFamilyLaneIndex,
-  dynamoDbProviderSlots,
-  familyLaneKey,
-} from './dynamodb-provider-slots.js';
+import { dynamoDbFamilyLaneIndex, dynamoDbProviderSlots, familyLaneKey } from './dynamodb-provider-slots.js';
 import { dynamoDbRunStore } from './dynamodb-run-store.js';
 import { readEnvironment } from './environment.js';
 import { azureOpenAiProvider } from './azure-openai-provider.js';
@@ -62,6 +60,12 @@ export const enabledProviders = (): ProviderName[] =>
  */
 export const slotLimit = (provider: ProviderName): number =>
   provider === 'azure-openai' ? 1 : readEnvironment('PROVIDER_CONCURRENCY').PROVIDER_CONCURRENCY;
+
+export const modelRegistry = (): ModelRegistry =>
+  dynamoDbModelRegistry(awsClients.documents(), readEnvironment('MODEL_REGISTRY_TABLE').MODEL_REGISTRY_TABLE);
+
+export const currentModelParameters = (): CurrentModelParameters =>
+  ssmCurrentModelParameters(awsClients.ssm(), readEnvironment('PARAMETER_PREFIX').PARAMETER_PREFIX);
 
 export const parkedRuns = (): ParkedRuns =>
   dynamoDbParkedRuns(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);

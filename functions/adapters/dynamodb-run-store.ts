@@ -8,7 +8,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { RunStore } from '../core/ports.js';
-import { canTransition, RUN_STATUSES, RunRecordSchema, TERMINAL_STATUSES } from '../core/run.js';
+import {
+  canTransition,
+  RUN_STATUSES,
+  RunRecordSchema,
+  TERMINAL_STATUSES,
+  type RunRecord,
+} from '../core/run.js';
 
 /**
  * The runs table's index from provider job id to run (keys only): how a provider's event about a job
@@ -16,6 +22,13 @@ import { canTransition, RUN_STATUSES, RunRecordSchema, TERMINAL_STATUSES } from 
  * event comes minutes after Create job recorded its id.
  */
 export const PROVIDER_JOB_INDEX = 'byProviderJob';
+
+/**
+ * The runs table's index from family to its runs, by createdAt (all attributes): a family's data so far
+ * ("dataset": "all"), and `tunedrop runs list --family`. Eventually consistent: a family's runs are
+ * received minutes apart and queue behind each other.
+ */
+export const FAMILY_INDEX = 'byFamily';
 
 /**
  * RunStore on one DynamoDB table keyed by `runId`. Every write is conditional: a run is created once,
@@ -96,6 +109,25 @@ export function dynamoDbRunStore(
       );
       const item = Items?.[0];
       return item ? z.object({ runId: z.string() }).parse(item).runId : undefined;
+    },
+
+    async listFamily(family) {
+      const records: RunRecord[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await documents.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: FAMILY_INDEX,
+            KeyConditionExpression: 'family = :family',
+            ExpressionAttributeValues: { ':family': family },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        for (const item of page.Items ?? []) records.push(RunRecordSchema.parse(item));
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return records;
     },
   };
 

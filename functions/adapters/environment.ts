@@ -21,6 +21,19 @@ const EnvironmentSchema = z.object({
   /** JSON of stack-wide RunConfig defaults. */
   RUN_DEFAULTS: z.string().default('{}'),
   INCOMING_PREFIX: z.string().default('incoming/'),
+  /** The model registry table (core/registry.ts). */
+  MODEL_REGISTRY_TABLE: z.string().min(1),
+  /** Where the families' current-model SSM parameters live: `<prefix>/<family>/current-model`. */
+  PARAMETER_PREFIX: z
+    .string()
+    .regex(/^\/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.-]$/)
+    .default('/tunedrop'),
+  /** The schedule group of the families' retrain schedules (EventBridge Scheduler). */
+  SCHEDULE_GROUP: z.string().min(1),
+  /** The retrain function the families' schedules invoke. */
+  RETRAIN_FUNCTION_ARN: z.string().min(1),
+  /** The role EventBridge Scheduler invokes the retrain function as. */
+  SCHEDULER_ROLE_ARN: z.string().min(1),
   /** Most provider jobs training at once across all runs. */
   PROVIDER_CONCURRENCY: z.coerce.number().int().positive().default(4),
 });

@@ -6,7 +6,13 @@
  *
  * By adapter method (functions/adapters/*):
  *   RunStore        create PutItem; get GetItem; advance, recordLateJob UpdateItem;
- *                   findByProviderJob Query on the byProviderJob index
+ *                   findByProviderJob Query on the byProviderJob index; listFamily Query on byFamily
+ *   ModelRegistry   register PutItem, UpdateItem; current GetItem; find, families Query on byModel;
+ *                   list Query; markDeleted, clearCurrent UpdateItem (the registry table)
+ *   CurrentModelParameters  put ssm:PutParameter; remove ssm:DeleteParameter, on <prefix>/*
+ *   FamilySchedules scheduler:Create/Update/Delete/GetSchedule in the stack's schedule group, and
+ *                   iam:PassRole of the scheduler role, to EventBridge Scheduler only
+ *   Bedrock models  deleteModel bedrock:DeleteCustomModel on custom-model/*
  *   ProviderSlots   GetItem (the slots item, holders' run status), UpdateItem
  *   ParkedRuns      GetItem, UpdateItem
  *   WebhookLog      claim PutItem; unclaim DeleteItem; noteVerified UpdateItem; lastVerifiedAt GetItem
@@ -29,7 +35,8 @@ export type BedrockAction =
   | 'bedrock:CreateModelCustomizationJob'
   | 'bedrock:GetModelCustomizationJob'
   | 'bedrock:ListModelCustomizationJobs'
-  | 'bedrock:StopModelCustomizationJob';
+  | 'bedrock:StopModelCustomizationJob'
+  | 'bedrock:DeleteCustomModel';
 
 /** What a function needs from Bedrock, granted only where the stack trains on Bedrock. */
 export interface BedrockPermissions {
@@ -47,11 +54,22 @@ export interface BedrockPermissions {
 export type TableAction =
   'dynamodb:GetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem' | 'dynamodb:DeleteItem';
 
+/** What a function does with the model registry table (core/registry.ts). */
+export type RegistryAction = TableAction | 'dynamodb:Query';
+
 export interface FunctionPermissions {
   /** Item actions on the runs table (never on its indexes). */
   table: readonly TableAction[];
   /** Queries the byProviderJob index. */
   queriesJobIndex?: boolean;
+  /** Queries the byFamily index (a family's runs). */
+  queriesFamilyIndex?: boolean;
+  /** Item actions on the model registry table; dynamodb:Query on it and its byModel index. */
+  registry?: readonly RegistryAction[];
+  /** Writes (and deletes) the families' current-model SSM parameters. */
+  currentModelParameters?: ReadonlyArray<'ssm:PutParameter' | 'ssm:DeleteParameter'>;
+  /** Creates, changes and deletes the families' retrain schedules (EventBridge Scheduler). */
+  schedules?: boolean;
   /** Object reads (s3:GetObject), by prefix. */
   reads?: ReadonlyArray<'incoming/' | 'runs/'>;
   /** Looks up objects that may not exist (a companion file, tunedrop.json): s3:ListBucket, for a 404. */
@@ -88,9 +106,12 @@ export const FUNCTION_PERMISSIONS = {
     writesRuns: true,
     startsRuns: true,
   },
+  // Prepare reads the family's runs and their validation reports ("dataset": "all") and its current model.
   prepare: {
-    table: ['dynamodb:UpdateItem'],
-    reads: ['incoming/'],
+    table: [...RUNS],
+    queriesFamilyIndex: true,
+    registry: ['dynamodb:GetItem'],
+    reads: ['incoming/', 'runs/'],
     readsVersions: true,
     writesRuns: true,
     abortsUploads: true,
@@ -124,6 +145,8 @@ export const FUNCTION_PERMISSIONS = {
   },
   collect: {
     table: ['dynamodb:UpdateItem'],
+    registry: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    currentModelParameters: ['ssm:PutParameter'],
     writesRuns: true,
     apiKey: true,
     bedrock: { actions: ['bedrock:GetModelCustomizationJob'], readsRuns: true },
@@ -151,6 +174,31 @@ export const FUNCTION_PERMISSIONS = {
     queriesJobIndex: true,
     resumesRuns: true,
   },
+  // A family's schedule or an operator starts a run on the family's data (functions/retrain).
+  retrain: {
+    table: ['dynamodb:PutItem', ...RUNS],
+    queriesFamilyIndex: true,
+    registry: ['dynamodb:GetItem'],
+    reads: ['incoming/', 'runs/'],
+    listsBucket: true,
+    startsRuns: true,
+  },
+  // `tunedrop models delete`: the model at its provider, then its registry item and parameter.
+  models: {
+    table: [],
+    registry: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+    currentModelParameters: ['ssm:DeleteParameter'],
+    apiKey: true,
+    bedrock: { actions: ['bedrock:DeleteCustomModel'] },
+  },
+  // A family's tunedrop.json written or removed: its retrain schedule follows (functions/family-settings).
+  'family-settings': {
+    table: [],
+    reads: ['incoming/'],
+    readsVersions: true,
+    listsBucket: true,
+    schedules: true,
+  },
   webhook: {
     table: ['dynamodb:PutItem', 'dynamodb:DeleteItem', ...RUNS],
     queriesJobIndex: true,
@@ -176,7 +224,18 @@ export function actionsOf(
   return [
     ...new Set([
       ...p.table,
-      ...(p.queriesJobIndex ? ['dynamodb:Query'] : []),
+      ...(p.queriesJobIndex || p.queriesFamilyIndex ? ['dynamodb:Query'] : []),
+      ...(p.registry ?? []),
+      ...(p.currentModelParameters ?? []),
+      ...(p.schedules
+        ? [
+            'scheduler:CreateSchedule',
+            'scheduler:DeleteSchedule',
+            'scheduler:GetSchedule',
+            'scheduler:UpdateSchedule',
+            'iam:PassRole',
+          ]
+        : []),
       ...(reads ? ['s3:GetObject'] : []),
       ...(p.reads?.length && p.readsVersions ? ['s3:GetObjectVersion'] : []),
       ...(p.listsBucket || bedrock?.readsRuns ? ['s3:ListBucket'] : []),

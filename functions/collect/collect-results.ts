@@ -2,13 +2,25 @@ import { findModel, trainingCostUsd } from '../core/catalog.js';
 import { ResultFileMissingError } from '../core/errors.js';
 import type { FineTuningProvider, ObjectStore, RunStore } from '../core/ports.js';
 import { decodeResultFile, summarizeResults } from '../core/results.js';
+import type { CurrentModelParameters, ModelEntry, ModelRegistry } from '../core/registry.js';
 import { runKeys } from '../core/run.js';
-import type { CollectedResults, ExecutionInput, JobProgress } from '../core/workflow-state.js';
+import type { CollectedResults, ExecutionInput, JobProgress, PreparedFiles } from '../core/workflow-state.js';
+
+/** The fields whose values are numbers (null and undefined left out: the item has no such attribute). */
+function defined(fields: Record<string, number | null | undefined>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(fields).filter((entry): entry is [string, number] => typeof entry[1] === 'number'),
+  );
+}
 
 export interface CollectDeps {
   store: ObjectStore;
   runs: RunStore;
   provider: FineTuningProvider;
+  /** Where the new model is registered as the family's current one. */
+  registry: Pick<ModelRegistry, 'register'>;
+  /** The family's current-model parameter, for applications. */
+  parameters: Pick<CurrentModelParameters, 'put'>;
 }
 
 /**
@@ -16,7 +28,7 @@ export interface CollectDeps {
  * content itself unchanged) and a summary.json with the final metrics, tokens and cost.
  */
 export async function collectResults(
-  input: ExecutionInput & { job: JobProgress },
+  input: ExecutionInput & { job: JobProgress; prepared?: PreparedFiles | undefined },
   deps: CollectDeps,
 ): Promise<CollectedResults> {
   const keys = runKeys(input.runId);
@@ -57,6 +69,29 @@ export async function collectResults(
     `${JSON.stringify(summary, null, 2)}\n`,
     'application/json',
   );
+  if (job.fineTunedModel !== null) {
+    // The registry is the family's memory: which model is current, what it was trained from and on.
+    const final = summary.metrics.final;
+    const entry: ModelEntry = {
+      family: input.family,
+      model: job.fineTunedModel,
+      provider: input.config.provider,
+      baseModel: input.model,
+      parentModel: input.prepared?.startFrom ?? input.model,
+      runId: input.runId,
+      ...(input.prepared?.dataset ? { dataset: input.prepared.dataset } : {}),
+      ...defined({
+        trainLoss: final?.trainLoss,
+        validLoss: final?.validLoss,
+        trainAccuracy: final?.trainAccuracy,
+        validAccuracy: final?.validMeanTokenAccuracy,
+        trainedTokens: job.trainedTokens,
+        costUsd,
+      }),
+      createdAt: summary.finishedAt ?? new Date().toISOString(),
+    };
+    if (await deps.registry.register(entry)) await deps.parameters.put(input.family, job.fineTunedModel);
+  }
   return {
     resultsKey: keys.results,
     summaryKey: keys.summary,

@@ -1,9 +1,12 @@
-import { objectStore, provider, runStore } from '../adapters/deps.js';
+import { currentModelParameters, modelRegistry, objectStore, provider, runStore } from '../adapters/deps.js';
 import { stepHandler } from '../adapters/handler-kit.js';
-import { ExecutionInputSchema, JobProgressSchema } from '../core/workflow-state.js';
+import { ExecutionInputSchema, JobProgressSchema, PreparedFilesSchema } from '../core/workflow-state.js';
 import { collectResults } from './collect-results.js';
 
-const InputSchema = ExecutionInputSchema.extend({ job: JobProgressSchema });
+const InputSchema = ExecutionInputSchema.extend({
+  prepared: PreparedFilesSchema.optional(),
+  job: JobProgressSchema,
+});
 
 export const handler = stepHandler(
   'collect',
@@ -13,6 +16,8 @@ export const handler = stepHandler(
       store: objectStore(),
       runs: runStore(),
       provider: await provider(input.config.provider, context),
+      registry: modelRegistry(),
+      parameters: currentModelParameters(),
     }),
   { providerSecrets: true },
 );

@@ -43,7 +43,8 @@ export const BedrockSettingsSchema = z
  * rate(value unit) with unit minute(s), hour(s) or day(s); cron with six fields. The cron fields are checked
  * by Scheduler itself when the schedule is created; a refusal is reported on the family's settings.
  */
-export const SCHEDULE_EXPRESSION = /^(rate\((1 (minute|hour|day)|[1-9][0-9]* (minutes|hours|days))\)|cron\(\S+( \S+){5}\))$/;
+export const SCHEDULE_EXPRESSION =
+  /^(rate\((1 (minute|hour|day)|[1-9][0-9]* (minutes|hours|days))\)|cron\(\S+( \S+){5}\))$/;
 
 export type AzureSettings = z.infer<typeof AzureSettingsSchema>;
 export type BedrockSettings = z.infer<typeof BedrockSettingsSchema>;

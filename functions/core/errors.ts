@@ -44,6 +44,12 @@ export class DatasetRejectedError extends PermanentError {
   readonly code = 'dataset_rejected';
 }
 
+/** The run's data would cost more than the family's "maxCostUsd" allows (the family's data grew). */
+export class BudgetExceededError extends PermanentError {
+  override readonly name = 'BudgetExceededError';
+  readonly code = 'budget_exceeded';
+}
+
 /** The provider answered with a 4xx that will not change on retry (bad request, auth, not found). */
 export class ProviderRejectedError extends PermanentError {
   override readonly name = 'ProviderRejectedError';
@@ -90,6 +96,7 @@ export const PERMANENT_ERROR_NAMES = [
   'InvalidConfigError',
   'ApiKeyNotSetError',
   'DatasetRejectedError',
+  'BudgetExceededError',
   'ProviderRejectedError',
   'ProviderJobFailedError',
   'ResultFileMissingError',

@@ -324,6 +324,11 @@ export const ISSUE_CODES = {
     when: 'a hyperparameter outside the range the provider accepts for the model (Bedrock checks them when the job is created; catalog `hyperparameters`)',
     fix: 'Set it within the range the message gives, or leave it out for the default.',
   },
+  family_name_invalid: {
+    severity: 'error',
+    when: 'the family folder\'s name has characters other than letters, digits, "_", "." and "-": it names the family\'s SSM parameter and schedule, which take no others',
+    fix: 'Move the file into a folder named with letters, digits, "_", "." and "-" only.',
+  },
   provider_not_deployed: {
     severity: 'error',
     when: "the settings choose a provider the stack was not deployed with (the pipeline's `providers` prop)",

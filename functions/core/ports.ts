@@ -54,6 +54,8 @@ export interface RunStore {
   ): Promise<RunRecord | undefined>;
   /** The run whose provider job this is, if any run recorded it. */
   findByProviderJob(providerJobId: string): Promise<string | undefined>;
+  /** The family's runs, oldest first (by createdAt). */
+  listFamily(family: string): Promise<RunRecord[]>;
 }
 
 /**

@@ -31,12 +31,22 @@ export type DatasetFile = z.infer<typeof DatasetFileSchema>;
  */
 export const DatasetRecordSchema = z.object({
   mode: z.enum(['newest', 'all']),
+  /**
+   * The files, newest first: all of them in `runs/<runId>/dataset.json`, the newest DATASET_FILES_KEPT on
+   * the run's and the model's items (a DynamoDB item holds at most 400 KB).
+   */
   files: z.array(DatasetFileSchema),
+  fileCount: z.number().int().min(0),
+  /** Where the full list is: `runs/<runId>/dataset.json`. */
+  manifestKey: z.string(),
   /** Distinct examples, training and validation together. */
   examples: z.number().int().min(0),
   duplicatesRemoved: z.number().int().min(0),
 });
 export type DatasetRecord = z.infer<typeof DatasetRecordSchema>;
+
+/** How many of a dataset's files its run and model items list (the rest are in its manifest). */
+export const DATASET_FILES_KEPT = 50;
 
 export const ModelEntrySchema = z.object({
   family: z.string(),
@@ -78,13 +88,15 @@ export type CurrentModel = z.infer<typeof CurrentModelSchema>;
 /** The registry as the steps and the CLI use it; adapters/dynamodb-model-registry.ts on AWS. */
 export interface ModelRegistry {
   /**
-   * Adds a trained model and makes it the family's current model. Idempotent: registering the same
-   * model again changes nothing but what it says.
+   * Adds a trained model and makes it the family's current model, unless a later model is current already:
+   * true when it is now the current one. Idempotent.
    */
-  register(entry: ModelEntry): Promise<void>;
+  register(entry: ModelEntry): Promise<boolean>;
   current(family: string): Promise<CurrentModel | undefined>;
   /** A model by its id, in whichever family it was trained. */
   find(model: string): Promise<ModelEntry | undefined>;
+  /** The families that have had a model. */
+  families(): Promise<string[]>;
   /** The family's models (or every family's), oldest first. */
   list(family?: string): Promise<ModelEntry[]>;
   /** Marks the model deleted; it stays listed, with `deletedAt`. */

@@ -2,6 +2,8 @@ import { checkModel, DEFAULT_MODELS, findModel, modelNotices, type ModelInfo } f
 import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from './config.js';
 import { providerSettingIssues } from './provider-settings.js';
 import { issue, type DatasetIssue } from './issue-list.js';
+import type { ObjectStore } from './ports.js';
+import { AZURE_SUFFIX_MAX } from './config.js';
 
 /** A settings file over MAX_CONFIG_BYTES, known by its size and never read whole. */
 export const CONFIG_TOO_LARGE = Symbol('config too large');
@@ -78,4 +80,61 @@ export function modelForRun(
       ...providerSettingIssues(config, check.model),
     ],
   };
+}
+
+/**
+ * An object's text, or CONFIG_TOO_LARGE without reading past `maxBytes` (the size S3 reports is checked first,
+ * and the read stops at the limit whatever it said), or undefined when there is no such object.
+ */
+export async function readSmallObject(
+  store: ObjectStore,
+  ref: { bucket: string; key: string },
+  maxBytes: number,
+): Promise<string | typeof CONFIG_TOO_LARGE | undefined> {
+  const head = await store.head(ref);
+  if (!head) return undefined;
+  if (head.size !== undefined && head.size > maxBytes) return CONFIG_TOO_LARGE;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of store.read(ref)) {
+      size += chunk.length;
+      if (size > maxBytes) return CONFIG_TOO_LARGE; // leaving the loop closes the stream
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    // Deleted between the two calls: as if it had never been there.
+    if ((error as Error).name === 'NoSuchKey') return undefined;
+    throw error;
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+/**
+ * The fine-tuned model's name carries the family, so models are easy to tell apart. At most
+ * AZURE_SUFFIX_MAX characters, so that the default fits every provider.
+ */
+export function suffixFor(family: string): string {
+  return family.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, AZURE_SUFFIX_MAX) || 'tunedrop';
+}
+
+/**
+ * A family's run settings as a run that is not a drop sees them (a retrain, a schedule): the stack's
+ * defaults, the family name as suffix, and the family's tunedrop.json; `problems` when the file is too
+ * large, not JSON or not valid (the drop's report lists them the same way).
+ */
+export async function familySettings(
+  store: ObjectStore,
+  bucket: string,
+  settingsKey: string,
+  family: string,
+  defaults: Record<string, unknown>,
+): Promise<{ config: RunConfig; problems: string[] }> {
+  const text = await readSmallObject(store, { bucket, key: settingsKey }, MAX_CONFIG_BYTES);
+  const { config, issues } = settingsFromFile(text, settingsKey, [
+    defaults,
+    { suffix: suffixFor(family) },
+    'file',
+  ]);
+  return { config, problems: issues.map((i) => i.message) };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { DatasetRecordSchema } from './registry.js';
 
 /**
  * A run is one dropped file's journey. Its status only moves forward along these edges, and every run
@@ -91,6 +92,15 @@ export const RunRecordSchema = z.object({
   validationReportKey: z.string().optional(),
   resultsKey: z.string().optional(),
   summaryKey: z.string().optional(),
+  /**
+   * What started the run: a dropped file (the default, absent on items from before #12), the family's
+   * schedule, or an operator's `tunedrop retrain`.
+   */
+  trigger: z.enum(['drop', 'schedule', 'operator']).optional(),
+  /** The model the job trained from: the base model, or the family's current model ("baseModel": "latest"). */
+  parentModel: z.string().optional(),
+  /** What the run trained on (Prepare records it). */
+  dataset: DatasetRecordSchema.optional(),
   error: RunErrorSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
@@ -126,6 +136,13 @@ export function deriveRunId(source: SourceObject & { etag?: string | undefined }
   return readable ? `${readable}-${digest}` : digest;
 }
 
+/**
+ * What a family's name may be: it names the family's SSM parameter (`/tunedrop/<family>/current-model`, whose
+ * names take letters, digits, "_", ".", "-" and "/": SSM API reference, PutParameter, read 2026-11-29) and
+ * its retrain schedule; a folder with other characters is refused at validation (family_name_invalid).
+ */
+export const FAMILY_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
 /** `incoming/<family>/<file>.jsonl` → `<family>`; files directly under `incoming/` are family "default". */
 export function familyOf(key: string, prefix = 'incoming/'): string {
   const rest = key.startsWith(prefix) ? key.slice(prefix.length) : key;
@@ -156,15 +173,22 @@ export const runKeys = (runId: string) => ({
   validation: `runs/${runId}/validation.jsonl`,
   results: `runs/${runId}/results.csv`,
   summary: `runs/${runId}/summary.json`,
+  /** Every file the run trained on, with its version, hash and counts (core/registry.ts DatasetRecord). */
+  dataset: `runs/${runId}/dataset.json`,
   /** The training or validation file as Bedrock takes it (core/bedrock-format.ts). */
   bedrockInput: (purpose: 'training' | 'validation') => `runs/${runId}/${BEDROCK_INPUT_DIR}/${purpose}.jsonl`,
   /** Where Bedrock writes the job's output (its metrics files). */
   bedrockOutput: `runs/${runId}/${BEDROCK_OUTPUT_DIR}/`,
 });
 
+/** The name of a family's settings file. */
+export const FAMILY_SETTINGS_FILE = 'tunedrop.json';
+
 /** A family's settings file: `incoming/<family>/tunedrop.json`, or `incoming/tunedrop.json` for "default". */
 export function familySettingsKey(family: string, prefix = 'incoming/'): string {
-  return family === 'default' ? `${prefix}tunedrop.json` : `${prefix}${family}/tunedrop.json`;
+  return family === 'default'
+    ? `${prefix}${FAMILY_SETTINGS_FILE}`
+    : `${prefix}${family}/${FAMILY_SETTINGS_FILE}`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DatasetRecordSchema } from './registry.js';
 import { RunConfigSchema } from './config.js';
 import { MAX_TRAIN_HASHES } from './split.js';
 
@@ -54,6 +55,10 @@ export const PreparedFilesSchema = z.object({
   trainingExamples: z.number(),
   validationKey: z.string().nullable(),
   validationExamples: z.number(),
+  /** The model the job trains from (the base, or the family's current model); absent before #12: `model`. */
+  startFrom: z.string().optional(),
+  /** What the run trains on; absent before #12. */
+  dataset: DatasetRecordSchema.optional(),
 });
 export type PreparedFiles = z.infer<typeof PreparedFilesSchema>;
 

@@ -7,6 +7,7 @@ import {
   phaseOf,
   type ExecutionInput,
   type JobProgress,
+  type PreparedFiles,
   type UploadedFiles,
 } from '../core/workflow-state.js';
 
@@ -30,7 +31,7 @@ export interface CreateJobDeps {
  * job it finds for the run; whichever of the two comes second finds the job cancelled already.
  */
 export async function createJob(
-  input: ExecutionInput & { files: UploadedFiles },
+  input: ExecutionInput & { files: UploadedFiles; prepared?: Pick<PreparedFiles, 'startFrom'> | undefined },
   deps: CreateJobDeps,
 ): Promise<JobProgress> {
   const before = await deps.runs.get(input.runId);
@@ -46,7 +47,8 @@ export async function createJob(
     (await deps.provider.findJobByRunId(input.runId)) ??
     (await deps.provider.createJob({
       runId: input.runId,
-      model: input.model,
+      // The family's current model when the run continues from it (Prepare settled which).
+      model: input.prepared?.startFrom ?? input.model,
       trainingFileId: input.files.trainingFileId,
       validationFileId: input.files.validationFileId,
       suffix: input.config.suffix ?? input.family,

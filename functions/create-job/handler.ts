@@ -1,9 +1,12 @@
 import { provider, runStore, webhookLog } from '../adapters/deps.js';
 import { stepHandler } from '../adapters/handler-kit.js';
-import { ExecutionInputSchema, UploadedFilesSchema } from '../core/workflow-state.js';
+import { ExecutionInputSchema, PreparedFilesSchema, UploadedFilesSchema } from '../core/workflow-state.js';
 import { createJob } from './create-job.js';
 
-const InputSchema = ExecutionInputSchema.extend({ files: UploadedFilesSchema });
+const InputSchema = ExecutionInputSchema.extend({
+  prepared: PreparedFilesSchema.optional(),
+  files: UploadedFilesSchema,
+});
 
 export const handler = stepHandler(
   'create-job',

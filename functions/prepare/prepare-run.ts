@@ -1,32 +1,78 @@
-import { DatasetRejectedError } from '../core/errors.js';
+import { BudgetExceededError, DatasetRejectedError } from '../core/errors.js';
+import { distinctExamples, familySources, type DatasetSource } from '../core/family-dataset.js';
 import { readJsonlLines } from '../core/jsonl.js';
 import type { ObjectStore, ObjectWriter, RunStore } from '../core/ports.js';
-import { runKeys, TRAINING_COPY_TAG } from '../core/run.js';
+import {
+  DATASET_FILES_KEPT,
+  type DatasetFile,
+  type DatasetRecord,
+  type ModelRegistry,
+} from '../core/registry.js';
+import { runKeys, TRAINING_COPY_TAG, type RunRecord } from '../core/run.js';
 import { MIN_TRAINING_EXAMPLES, splitDataset } from '../core/split.js';
 import type { ExecutionInput, PreparedFiles } from '../core/workflow-state.js';
+import { z } from 'zod';
 
 export interface PrepareDeps {
   store: ObjectStore;
   runs: RunStore;
+  /** The family's current model, for "baseModel": "latest". */
+  registry: Pick<ModelRegistry, 'current'>;
 }
 
 const JSONL = 'application/jsonl';
 /** Copies of the user's data: tagged so the bucket's lifecycle rule expires them (core/run.ts). */
 const TRAINING_COPY = { [TRAINING_COPY_TAG.key]: TRAINING_COPY_TAG.value };
 
+/** The part of a stored validation report (validate's validation.json) that says how to convert a file. */
+const StoredConversionSchema = z.looseObject({
+  conversion: z
+    .looseObject({ separator: z.string(), endToken: z.string() })
+    .nullish()
+    .transform((c) => (c ? { separator: c.separator, endToken: c.endToken } : null)),
+});
+
 /**
- * Splits the validated file (or, when the user supplied a validation file, copies both) into `runs/<runId>/train.jsonl` and `validation.jsonl` in one streaming
- * pass, by the threshold the validator chose. The user's object is only read, at its pinned version.
- * Running it again rewrites the same two files with the same content.
+ * Splits the run's data into `runs/<runId>/train.jsonl` and `validation.jsonl` in one streaming pass, by
+ * the threshold the validator chose (or, when the user supplied a validation file, copies it as it is).
+ * The data is the dropped file ("dataset": "newest"), or every accepted file of the family so far, each
+ * distinct example once ("dataset": "all"). The split goes by each example's seeded hash, so an example
+ * stays on its side from one run of the family to the next: a model continued from the last one is never
+ * validated on what it trained on before. The files trained on, with their versions and hashes, are
+ * recorded (`runs/<runId>/dataset.json` and the run item).
+ *
+ * The model the job trains from is settled here too: with "baseModel": "latest", the family's current
+ * model when it was trained on the same provider from the same base model, else the base model.
+ *
+ * The user's objects are only read, at their pinned versions. Running it again rewrites the same files.
  */
 export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Promise<PreparedFiles> {
   const keys = runKeys(input.runId);
-  await deps.runs.advance(input.runId, 'PREPARING', {
+  const startFrom = await modelToStartFrom(input, deps.registry);
+  const running = await deps.runs.advance(input.runId, 'PREPARING', {
     provider: input.config.provider,
     baseModel: input.model,
+    parentModel: startFrom,
     estimatedTokens: input.estimate.billedTokens,
     ...(input.estimate.costUsd !== null ? { estimatedCostUsd: input.estimate.costUsd } : {}),
   });
+  const run = running ?? (await deps.runs.get(input.runId));
+  if (!run) throw new Error(`run ${input.runId} has no item in the runs table`);
+
+  const sources: DatasetSource[] =
+    input.config.dataset === 'all'
+      ? familySources(await deps.runs.listFamily(input.family), run)
+      : [{ runId: input.runId, ref: input.source }];
+  const files: DatasetFile[] = [];
+  const lines = distinctExamples(
+    sources,
+    async (source) => ({
+      bytes: deps.store.read(source.ref),
+      conversion:
+        source.runId === input.runId ? input.conversion : await storedConversion(deps.store, source),
+    }),
+    (file) => files.push(file),
+  );
 
   const bucket = input.source.bucket;
   const training = deps.store.createWriter({ bucket, key: keys.training }, JSONL, TRAINING_COPY);
@@ -38,10 +84,8 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
   const writers: ObjectWriter[] = validation ? [training, validation] : [training];
 
   try {
-    const counts = await splitDataset(
-      readJsonlLines(deps.store.read(input.source)),
-      input.split,
-      (side, text) => (side === 'training' ? training.write(text) : validation!.write(text)),
+    const counts = await splitDataset(lines, { ...input.split, conversion: null }, (side, text) =>
+      side === 'training' ? training.write(text) : validation!.write(text),
     );
     if (input.validationSource) {
       // The user's own validation file, copied as it is (converted if the training file was).
@@ -60,15 +104,90 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
         'Add distinct examples (exact copies always land on the same side), then drop the file again.',
       );
     }
+    const dataset = datasetRecord(input, files, counts.training + counts.validation);
+    const estimatedCostUsd = scaledEstimate(input, files);
+    if (
+      input.config.maxCostUsd !== undefined &&
+      estimatedCostUsd !== null &&
+      estimatedCostUsd > input.config.maxCostUsd
+    )
+      throw new BudgetExceededError(
+        `the family's data (${dataset.examples} distinct examples from ${dataset.fileCount} files) is estimated to cost $${estimatedCostUsd.toFixed(2)}, over "maxCostUsd" ($${input.config.maxCostUsd})`,
+        'Raise "maxCostUsd" in the family\'s tunedrop.json, or set "dataset": "newest" to train on the newest file alone.',
+      );
     await Promise.all(writers.map((writer) => writer.close()));
+    await deps.store.write(
+      { bucket, key: keys.dataset },
+      `${JSON.stringify({ runId: input.runId, ...dataset, files }, null, 2)}\n`,
+      'application/json',
+    );
+    await deps.runs.advance(input.runId, 'PREPARING', {
+      dataset,
+      ...(estimatedCostUsd !== null && input.config.dataset === 'all' ? { estimatedCostUsd } : {}),
+    });
     return {
       trainingKey: keys.training,
       trainingExamples: counts.training,
       validationKey: validation && counts.validation > 0 ? keys.validation : null,
       validationExamples: counts.validation,
+      startFrom,
+      dataset,
     };
   } catch (error) {
     await Promise.allSettled(writers.map((writer) => writer.abort()));
     throw error;
   }
 }
+
+/**
+ * The model the job trains from: with "baseModel": "latest", the family's current model, if it was
+ * trained on this provider from this base model (a run whose settings changed the base or the provider
+ * starts a new line from the base); otherwise, and for a family without a model yet, the base model.
+ */
+async function modelToStartFrom(
+  input: ExecutionInput,
+  registry: Pick<ModelRegistry, 'current'>,
+): Promise<string> {
+  if (input.config.baseModel !== 'latest') return input.model;
+  const current = await registry.current(input.family);
+  return current && current.provider === input.config.provider && current.baseModel === input.model
+    ? current.currentModel
+    : input.model;
+}
+
+/** How an earlier drop's lines are converted: as its validation report says (validate wrote it). */
+async function storedConversion(store: ObjectStore, source: DatasetSource) {
+  const text = await store.readText({ bucket: source.ref.bucket, key: runKeys(source.runId).validationJson });
+  if (text === undefined)
+    throw new DatasetRejectedError(
+      `the validation report of ${source.ref.key} (run ${source.runId}) is gone, so tunedrop cannot tell how to read that file`,
+      'Drop that file again (it is then checked anew), or set "dataset": "newest".',
+    );
+  return StoredConversionSchema.parse(JSON.parse(text)).conversion;
+}
+
+function datasetRecord(input: ExecutionInput, files: DatasetFile[], examples: number): DatasetRecord {
+  const newestFirst = [...files].reverse();
+  return {
+    mode: input.config.dataset,
+    files: newestFirst.slice(0, DATASET_FILES_KEPT),
+    fileCount: files.length,
+    manifestKey: runKeys(input.runId).dataset,
+    examples,
+    duplicatesRemoved: files.reduce((sum, f) => sum + f.duplicates, 0),
+  };
+}
+
+/**
+ * The validator estimated the dropped file's cost; the family's data costs in proportion to its distinct
+ * examples (an estimate: examples differ in length). Null when the drop's cost is unknown.
+ */
+function scaledEstimate(input: ExecutionInput, files: DatasetFile[]): number | null {
+  if (input.estimate.costUsd === null) return null;
+  const own = files.find((f) => f.key === input.source.key);
+  const distinct = files.reduce((sum, f) => sum + f.examples - f.duplicates, 0);
+  if (!own || own.examples === 0 || input.config.dataset !== 'all') return input.estimate.costUsd;
+  return (input.estimate.costUsd * distinct) / own.examples;
+}
+
+export type { RunRecord };

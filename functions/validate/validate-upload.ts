@@ -5,7 +5,7 @@ import {
   type ModelInfo,
   type ProviderName,
 } from '../core/catalog.js';
-import { AZURE_SUFFIX_MAX, MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
+import { MAX_CONFIG_BYTES, resolveRunConfig, type RunConfig } from '../core/config.js';
 import {
   validateDataset,
   validationOptionsFor,
@@ -16,12 +16,13 @@ import {
 } from '../core/dataset.js';
 import type { ErrorCode } from '../core/issue-codes.js';
 import { suppliedValidationIssues } from '../core/bedrock-rules.js';
-import { CONFIG_TOO_LARGE, modelForRun, settingsFromFile } from '../core/run-settings.js';
+import { modelForRun, readSmallObject, settingsFromFile, suffixFor } from '../core/run-settings.js';
 import { issue, whereIs } from '../core/issue-list.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import { renderValidationMarkdown, withRunIssues, type StoredValidationReport } from '../core/report.js';
 import {
   deriveRunId,
+  FAMILY_NAME,
   familyOf,
   familySettingsKey,
   isValidationCompanion,
@@ -230,6 +231,14 @@ async function checkUpload(
         `Set "provider" to one of ${deployed.map((p) => `"${p}"`).join(', ')} in ${familySettingsKey(family, deps.incomingPrefix)}, or redeploy with "${config.provider}" among the pipeline's providers (docs/configuration.md).`,
       ),
     );
+  if (!FAMILY_NAME.test(family))
+    runIssues.push(
+      runIssue(
+        'family_name_invalid',
+        `the family folder "${family}" (of ${object.key}) has characters other than letters, digits, "_", "." and "-"; it names the family's current-model parameter and schedule, which take no others`,
+        `Move the file into a folder named with letters, digits, "_", "." and "-" only (for example ${deps.incomingPrefix}${family.replace(/[^A-Za-z0-9_.-]+/g, '-') || 'default'}/).`,
+      ),
+    );
   const { model, issues: modelIssues } = modelForRun(config, today);
   runIssues.push(...modelIssues);
   where.modelId = model.id;
@@ -426,42 +435,6 @@ async function loadConfig(
   // Anyone who can write under the incoming prefix can write this file: it is read only when small.
   const text = await infrastructure(readSmallObject(deps.store, { bucket, key }, MAX_CONFIG_BYTES));
   return settingsFromFile(text, key, [deps.defaults, { suffix: suffixFor(family) }, 'file']);
-}
-
-/**
- * An object's text, or CONFIG_TOO_LARGE without reading past `maxBytes` (the size S3 reports is checked first,
- * and the read stops at the limit whatever it said), or undefined when there is no such object.
- */
-async function readSmallObject(
-  store: ObjectStore,
-  ref: { bucket: string; key: string },
-  maxBytes: number,
-): Promise<string | typeof CONFIG_TOO_LARGE | undefined> {
-  const head = await store.head(ref);
-  if (!head) return undefined;
-  if (head.size !== undefined && head.size > maxBytes) return CONFIG_TOO_LARGE;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of store.read(ref)) {
-      size += chunk.length;
-      if (size > maxBytes) return CONFIG_TOO_LARGE; // leaving the loop closes the stream
-      chunks.push(chunk);
-    }
-  } catch (error) {
-    // Deleted between the two calls: as if it had never been there.
-    if ((error as Error).name === 'NoSuchKey') return undefined;
-    throw error;
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks));
-}
-
-/**
- * The fine-tuned model's name carries the family, so models are easy to tell apart. At most
- * AZURE_SUFFIX_MAX characters, so that the default fits every provider.
- */
-function suffixFor(family: string): string {
-  return family.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, AZURE_SUFFIX_MAX) || 'tunedrop';
 }
 
 function runIssue(code: ErrorCode, message: string, fix: string): DatasetIssue {

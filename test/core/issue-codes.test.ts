@@ -350,6 +350,7 @@ const testedElsewhere: Partial<Record<IssueCode, string>> = {
   model_retiring: "the model's dates against the run's day: test/core/config-and-catalog.test.ts",
   model_access_limited: "the catalog's access note of an Azure model: test/core/providers-config.test.ts",
   price_unknown: 'a model whose price no source gives: test/core/providers-config.test.ts',
+  family_name_invalid: 'a family folder named with a space: test/steps/validate-upload.test.ts',
   provider_not_deployed: 'a provider the stack was not deployed with: test/core/providers-config.test.ts',
   budget_uncheckable:
     'maxCostUsd with a model whose price no source gives: test/core/providers-config.test.ts',

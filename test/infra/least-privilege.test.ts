@@ -17,7 +17,7 @@ const TRACING = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
 /** Its own log group's streams (lib/tunedrop-function.ts), instead of AWSLambdaBasicExecutionRole. */
 const LOGGING = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 const DEAD_LETTERS = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
-const WITH_DESTINATION = new Set<FunctionStep>(['validate', 'reconcile']);
+const WITH_DESTINATION = new Set<FunctionStep>(['validate', 'reconcile', 'retrain', 'family-settings']);
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
@@ -48,8 +48,15 @@ describe.each(Object.keys(FUNCTION_PERMISSIONS) as FunctionStep[])('the %s role'
   it('grants no wildcard action and never touches the table indexes it does not query', () => {
     expect(granted(step).filter((a) => a.includes('*'))).toEqual([]);
     const indexResources = JSON.stringify(roleStatements(step).map((s) => s.Resource));
-    expect(indexResources.includes('/index/')).toBe(
-      (FUNCTION_PERMISSIONS[step] as { queriesJobIndex?: boolean }).queriesJobIndex === true,
+    const permissions = FUNCTION_PERMISSIONS[step] as {
+      queriesJobIndex?: boolean;
+      queriesFamilyIndex?: boolean;
+      registry?: readonly string[];
+    };
+    expect(indexResources.includes('/index/byProviderJob')).toBe(permissions.queriesJobIndex === true);
+    expect(indexResources.includes('/index/byFamily')).toBe(permissions.queriesFamilyIndex === true);
+    expect(indexResources.includes('/index/byModel')).toBe(
+      permissions.registry?.includes('dynamodb:Query') === true,
     );
   });
 });

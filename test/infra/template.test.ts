@@ -40,21 +40,22 @@ describe('the data bucket', () => {
     template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
   });
 
-  it('invokes the validate function for .jsonl files under incoming/ only', () => {
+  it('invokes the validate function for .jsonl files under incoming/, and family-settings for tunedrop.json written or removed', () => {
+    const rules = (suffix: string) =>
+      Match.objectLike({
+        Key: {
+          FilterRules: Match.arrayWith([
+            { Name: 'suffix', Value: suffix },
+            { Name: 'prefix', Value: 'incoming/' },
+          ]),
+        },
+      });
     template.hasResourceProperties('Custom::S3BucketNotifications', {
       NotificationConfiguration: {
         LambdaFunctionConfigurations: [
-          {
-            Events: ['s3:ObjectCreated:*'],
-            Filter: {
-              Key: {
-                FilterRules: Match.arrayWith([
-                  { Name: 'suffix', Value: '.jsonl' },
-                  { Name: 'prefix', Value: 'incoming/' },
-                ]),
-              },
-            },
-          },
+          Match.objectLike({ Events: ['s3:ObjectCreated:*'], Filter: rules('.jsonl') }),
+          Match.objectLike({ Events: ['s3:ObjectCreated:*'], Filter: rules('tunedrop.json') }),
+          Match.objectLike({ Events: ['s3:ObjectRemoved:*'], Filter: rules('tunedrop.json') }),
         ],
       },
     });
@@ -86,7 +87,7 @@ describe('the functions', () => {
     Metadata: { [ENTRY_METADATA_KEY]: Match.anyValue() },
   });
 
-  it('are the thirteen functions, each on Node 22, arm64, traced, with a timeout', () => {
+  it('are the sixteen functions, each on Node 22, arm64, traced, with a timeout', () => {
     expect(
       Object.values(functions)
         .map((f) => f.Metadata[ENTRY_METADATA_KEY])
@@ -97,11 +98,14 @@ describe('the functions', () => {
         'await-job',
         'collect',
         'create-job',
+        'family-settings',
         'get-status',
         'job-event',
+        'models',
         'prepare',
         'reconcile',
         'record',
+        'retrain',
         'sweep-slots',
         'upload',
         'validate',
@@ -133,6 +137,7 @@ describe('the state machine', () => {
     const tasks = Object.entries(definition().States).filter(([, s]) => s.Type === 'Task');
     expect(tasks.map(([name]) => name).sort()).toEqual(
       [
+        STATE.familyTurn,
         STATE.prepare,
         STATE.upload,
         STATE.acquireSlot,
@@ -144,7 +149,7 @@ describe('the state machine', () => {
         STATE.recordFailure,
       ].sort(),
     );
-    const parked = new Set<string>([STATE.acquireSlot, STATE.wait]);
+    const parked = new Set<string>([STATE.familyTurn, STATE.acquireSlot, STATE.wait]);
     for (const [name, task] of tasks) {
       if (name === STATE.wait) expect(task.TimeoutSecondsPath).toBe('$.job.waitSeconds');
       else expect(task.TimeoutSeconds).toBeGreaterThan(0);
@@ -420,7 +425,7 @@ describe('data kept tidy', () => {
     const logGroups = template.findResources('AWS::Logs::LogGroup');
     for (const group of Object.values(logGroups)) expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions).length).toBe(14);
+    expect(Object.keys(functions).length).toBe(17);
     for (const fn of Object.values(functions))
       expect(Object.keys(logGroups)).toContain(fn.Properties.LoggingConfig?.LogGroup?.Ref);
   });

@@ -6,7 +6,7 @@ import {
 } from '../../functions/validate/validate-upload.js';
 import { MIN_TRAINING_EXAMPLES } from '../../functions/core/split.js';
 import { prepareRun } from '../../functions/prepare/prepare-run.js';
-import { chatDataset, memoryObjectStore, memoryRunStore } from '../support/fakes.js';
+import { chatDataset, memoryModelRegistry, memoryObjectStore, memoryRunStore } from '../support/fakes.js';
 
 function setup(files: Record<string, string>, defaults: Record<string, unknown> = {}) {
   const objects = memoryObjectStore(
@@ -87,6 +87,23 @@ describe('validateUpload', () => {
       },
     });
     expect(objects.text(`runs/${runId}/validation.md`)).toMatch(/\| 2 \| not valid JSON/);
+  });
+
+  it('rejects a file in a family folder whose name an SSM parameter cannot carry, with the folder to use', async () => {
+    const key = 'incoming/customer support/tickets.jsonl';
+    const { deps, records, started } = setup({ [key]: chatDataset(50) });
+    const { runId, outcome } = await validateUpload({ ...upload, key }, deps);
+
+    expect(outcome).toBe('rejected');
+    expect(started).toEqual([]);
+    expect(records.get(runId)).toMatchObject({
+      status: 'REJECTED',
+      error: {
+        code: 'family_name_invalid',
+        message: expect.stringContaining('"customer support"'),
+        fix: expect.stringContaining('incoming/customer-support/'),
+      },
+    });
   });
 
   it('does the work once when the same event arrives again', async () => {
@@ -349,7 +366,11 @@ describe('validateUpload and Prepare on a file of many copies', () => {
         createdAt: '2026-11-24T10:00:00.000Z',
         updatedAt: '2026-11-24T10:00:00.000Z',
       });
-      const prepared = await prepareRun(input, { store: objects.store, runs });
+      const prepared = await prepareRun(input, {
+        store: objects.store,
+        runs,
+        registry: memoryModelRegistry().registry,
+      });
       const train = objects.text(prepared.trainingKey).trim().split('\n');
       const validation = prepared.validationKey
         ? objects.text(prepared.validationKey).trim().split('\n')

@@ -22,6 +22,7 @@ import {
   providerJob,
   testValidationOptions,
   reconcileWith,
+  memoryModelRegistry,
 } from '../support/fakes.js';
 import { handOverFreeSlots, slotResumer } from '../../functions/core/slots.js';
 
@@ -68,7 +69,7 @@ describe('prepareRun', () => {
     const threshold = 2 ** 47; // about half of the 48-bit hash space
     const prepared = await prepareRun(
       { ...input, split: { seed: 42, threshold, classThresholds: null } },
-      { store: objects.store, runs },
+      { store: objects.store, runs, registry: memoryModelRegistry().registry },
     );
 
     expect(prepared.trainingExamples + prepared.validationExamples).toBe(30);
@@ -110,6 +111,7 @@ describe('prepareRun', () => {
     const prepared = await prepareRun(ExecutionInputSchema.parse({ ...input, split }), {
       store: objects.store,
       runs,
+      registry: memoryModelRegistry().registry,
     });
     expect(prepared).toMatchObject({ trainingExamples: 240, validationExamples: 60 });
     const validation = new Set(objects.text(prepared.validationKey!).trim().split('\n'));
@@ -132,9 +134,12 @@ describe('prepareRun', () => {
     const objects = memoryObjectStore({ 'bucket/incoming/support/tickets.jsonl': chatDataset(12) });
     const { runs } = await runAt('RECEIVED');
     const everything = { seed: 42, threshold: 2 ** 53, classThresholds: null };
-    await expect(prepareRun({ ...input, split: everything }, { store: objects.store, runs })).rejects.toThrow(
-      /0 training example\(s\) and 12 validation.*at least 10/,
-    );
+    await expect(
+      prepareRun(
+        { ...input, split: everything },
+        { store: objects.store, runs, registry: memoryModelRegistry().registry },
+      ),
+    ).rejects.toThrow(/0 training example\(s\) and 12 validation.*at least 10/);
   });
 
   it('copies a supplied validation file instead of splitting', async () => {
@@ -145,7 +150,10 @@ describe('prepareRun', () => {
     });
     const { runs } = await runAt('RECEIVED');
     const validationSource = { bucket: 'bucket', key: 'incoming/support/tickets.validation.jsonl' };
-    const prepared = await prepareRun({ ...input, validationSource }, { store: objects.store, runs });
+    const prepared = await prepareRun(
+      { ...input, validationSource },
+      { store: objects.store, runs, registry: memoryModelRegistry().registry },
+    );
     expect(prepared).toMatchObject({ trainingExamples: 20, validationExamples: 10 });
     expect(objects.text(prepared.validationKey!)).toBe(`${lines.slice(20).join('\n')}\n`);
   });
@@ -342,7 +350,11 @@ describe('collectResults', () => {
     });
     const objects = memoryObjectStore();
     const { runs } = await runAt('TRAINING');
-    const results = await collectResults({ ...input, job }, { store: objects.store, runs, provider });
+    const registry = memoryModelRegistry();
+    const results = await collectResults(
+      { ...input, job },
+      { store: objects.store, runs, provider, ...registryOf(registry) },
+    );
 
     expect(objects.text(results.resultsKey)).toBe(csv);
     expect(results).toMatchObject({ fineTunedModel: 'ft:x', trainedTokens: 200_000, costUsd: 1 });
@@ -350,18 +362,61 @@ describe('collectResults', () => {
       costUsd: 1,
       metrics: { steps: 2, final: { trainLoss: 1, validLoss: 1.5 } },
     });
+    // The model is registered as the family's current one, with what it was trained from, and its losses.
+    expect(registry.models.get('ft:x')).toMatchObject({
+      family: input.family,
+      provider: 'openai',
+      baseModel: input.model,
+      parentModel: input.model,
+      runId: input.runId,
+      trainLoss: 1,
+      validLoss: 1.5,
+      trainedTokens: 200_000,
+      costUsd: 1,
+    });
+    expect(registry.pointers.get(input.family)?.currentModel).toBe('ft:x');
+    expect(registry.parameters.get(input.family)).toBe('ft:x');
+  });
+
+  it('registers a continued model with the model it was trained from as its parent', async () => {
+    const { provider } = fakeProvider({
+      getJob: async () =>
+        providerJob({ status: 'succeeded', model: 'ft:x', fineTunedModel: 'ft:y', resultFileIds: ['r'] }),
+      resultFile: async () => new TextEncoder().encode('step,train_loss\n1,0.5\n'),
+    });
+    const { runs } = await runAt('TRAINING');
+    const registry = memoryModelRegistry();
+    const prepared = {
+      trainingKey: 'k',
+      trainingExamples: 10,
+      validationKey: null,
+      validationExamples: 0,
+      startFrom: 'ft:x',
+    };
+    await collectResults(
+      { ...input, job, prepared },
+      { store: memoryObjectStore().store, runs, provider, ...registryOf(registry) },
+    );
+    expect(registry.models.get('ft:y')).toMatchObject({ parentModel: 'ft:x', baseModel: input.model });
   });
 
   it('fails with a typed error when the provider has no result file', async () => {
     const { provider } = fakeProvider({ getJob: async () => providerJob({ status: 'succeeded' }) });
     const { runs } = await runAt('TRAINING');
     await expect(
-      collectResults({ ...input, job }, { store: memoryObjectStore().store, runs, provider }),
+      collectResults(
+        { ...input, job },
+        { store: memoryObjectStore().store, runs, provider, ...registryOf(memoryModelRegistry()) },
+      ),
     ).rejects.toMatchObject({
       name: 'ResultFileMissingError',
     });
   });
 });
+
+function registryOf(registry: ReturnType<typeof memoryModelRegistry>) {
+  return { registry: registry.registry, parameters: registry.currentModelParameters };
+}
 
 describe('getStatus and createJob choose how long the next wait may last', () => {
   const job = {

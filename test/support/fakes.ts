@@ -14,6 +14,14 @@ import {
 } from '../../functions/core/run.js';
 import { deadHolders, VANISHED_HOLDER_GRACE_MS, type HandOver } from '../../functions/core/slots.js';
 import { phaseOf } from '../../functions/core/workflow-state.js';
+import {
+  CURRENT_MODEL_KEY,
+  ModelEntrySchema,
+  type CurrentModel,
+  type CurrentModelParameters,
+  type ModelEntry,
+  type ModelRegistry,
+} from '../../functions/core/registry.js';
 import type {
   CreateJobRequest,
   FineTuningProvider,
@@ -107,6 +115,11 @@ export function memoryRunStore() {
     },
     async findByProviderJob(providerJobId) {
       return [...records.values()].find((r) => r.providerJobId === providerJobId)?.runId;
+    },
+    async listFamily(family) {
+      return [...records.values()]
+        .filter((r) => r.family === family)
+        .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     },
   };
   return { runs, records };
@@ -435,3 +448,60 @@ export const trainingUpload = {
   fileName: 'train.jsonl',
   model: 'gpt-4.1-mini-2025-04-14',
 } as const;
+
+/** ModelRegistry in memory, with the adapter's rules (the pointer never moves back to an older model). */
+export function memoryModelRegistry() {
+  const models = new Map<string, ModelEntry>();
+  const pointers = new Map<string, CurrentModel>();
+  const registry: ModelRegistry = {
+    async register(entry) {
+      const known = models.get(entry.model);
+      if (!known?.deletedAt) models.set(entry.model, ModelEntrySchema.parse(entry));
+      const pointer = pointers.get(entry.family);
+      if (pointer && pointer.updatedAt > entry.createdAt) return false;
+      pointers.set(entry.family, {
+        family: entry.family,
+        model: CURRENT_MODEL_KEY,
+        currentModel: entry.model,
+        provider: entry.provider,
+        baseModel: entry.baseModel,
+        runId: entry.runId,
+        updatedAt: entry.createdAt,
+      });
+      return true;
+    },
+    async current(family) {
+      return pointers.get(family);
+    },
+    async find(model) {
+      return models.get(model);
+    },
+    async families() {
+      return [...new Set([...models.values()].map((m) => m.family))].sort();
+    },
+    async list(family) {
+      return [...models.values()]
+        .filter((m) => family === undefined || m.family === family)
+        .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    },
+    async markDeleted(_family, model, at) {
+      const entry = models.get(model);
+      if (entry && !entry.deletedAt) entry.deletedAt = at;
+    },
+    async clearCurrent(family, model) {
+      if (pointers.get(family)?.currentModel !== model) return false;
+      pointers.delete(family);
+      return true;
+    },
+  };
+  const parameters = new Map<string, string>();
+  const currentModelParameters: CurrentModelParameters = {
+    async put(family, model) {
+      parameters.set(family, model);
+    },
+    async remove(family) {
+      parameters.delete(family);
+    },
+  };
+  return { registry, models, pointers, parameters, currentModelParameters };
+}

@@ -1,0 +1,196 @@
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import {
+  CURRENT_MODEL_KEY,
+  CurrentModelSchema,
+  currentModelParameter,
+  ModelEntrySchema,
+  type CurrentModelParameters,
+  type ModelEntry,
+  type ModelRegistry,
+} from '../core/registry.js';
+
+/**
+ * The registry table's index from model id to its item (all attributes): `models show MODEL` and
+ * `models delete MODEL` find a model without knowing its family. The stack defines it (lib/pipeline.ts).
+ */
+export const MODEL_INDEX = 'byModel';
+
+/**
+ * ModelRegistry on its DynamoDB table (core/registry.ts has the item shapes). A model's item is written
+ * whole and the pointer moves to it in a second write, conditional on the pointer not naming a newer run's
+ * model: a retried registration of an older run never takes the pointer back.
+ */
+export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableName: string): ModelRegistry {
+  const conditional = async (command: UpdateCommand): Promise<boolean> => {
+    try {
+      await documents.send(command);
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  };
+
+  const queryAll = async (command: (start?: Record<string, unknown>) => QueryCommand) => {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await documents.send(command(start));
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  };
+
+  const registry: ModelRegistry = {
+    async register(entry) {
+      const item = ModelEntrySchema.parse(entry);
+      // A model deleted meanwhile stays deleted: registering again keeps its deletedAt.
+      await documents
+        .send(
+          new PutCommand({
+            TableName: tableName,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(deletedAt)',
+          }),
+        )
+        .catch((error: unknown) => {
+          if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+        });
+      return conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { family: item.family, model: CURRENT_MODEL_KEY },
+          UpdateExpression:
+            'SET currentModel = :model, provider = :provider, baseModel = :base, runId = :run, updatedAt = :at',
+          // Runs of a family end one after another (its lane), so a later createdAt is a later run.
+          ConditionExpression: 'attribute_not_exists(updatedAt) OR updatedAt <= :at',
+          ExpressionAttributeValues: {
+            ':model': item.model,
+            ':provider': item.provider,
+            ':base': item.baseModel,
+            ':run': item.runId,
+            ':at': item.createdAt,
+          },
+        }),
+      );
+    },
+
+    async current(family) {
+      const { Item } = await documents.send(
+        new GetCommand({
+          TableName: tableName,
+          Key: { family, model: CURRENT_MODEL_KEY },
+          ConsistentRead: true,
+        }),
+      );
+      return Item && Item.currentModel !== undefined ? CurrentModelSchema.parse(Item) : undefined;
+    },
+
+    async find(model) {
+      const items = await queryAll(
+        (start) =>
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: MODEL_INDEX,
+            KeyConditionExpression: 'model = :model',
+            ExpressionAttributeValues: { ':model': model },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+      );
+      const [item] = items;
+      return item ? ModelEntrySchema.parse(item) : undefined;
+    },
+
+    async list(family) {
+      const entries: ModelEntry[] = [];
+      const families = family ? [family] : await registry.families();
+      for (const name of families) {
+        const items = await queryAll(
+          (start) =>
+            new QueryCommand({
+              TableName: tableName,
+              KeyConditionExpression: 'family = :family',
+              ExpressionAttributeValues: { ':family': name },
+              ConsistentRead: true,
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+        );
+        for (const item of items)
+          if (item.model !== CURRENT_MODEL_KEY) entries.push(ModelEntrySchema.parse(item));
+      }
+      return entries.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.model.localeCompare(b.model));
+    },
+
+    async families() {
+      // The pointer items: one per family that has a model, read through the model index.
+      const items = await queryAll(
+        (start) =>
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: MODEL_INDEX,
+            KeyConditionExpression: 'model = :current',
+            ExpressionAttributeValues: { ':current': CURRENT_MODEL_KEY },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+      );
+      return [...new Set(items.map((item) => String(item.family)))].sort();
+    },
+
+    async markDeleted(family, model, at) {
+      await conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { family, model },
+          UpdateExpression: 'SET deletedAt = if_not_exists(deletedAt, :at)',
+          ConditionExpression: 'attribute_exists(model)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    },
+
+    async clearCurrent(family, model) {
+      return conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { family, model: CURRENT_MODEL_KEY },
+          UpdateExpression: 'REMOVE currentModel, provider, baseModel, runId SET clearedAt = :at',
+          ConditionExpression: 'currentModel = :model',
+          ExpressionAttributeValues: { ':model': model, ':at': new Date().toISOString() },
+        }),
+      );
+    },
+  };
+  return registry;
+}
+
+/** The families' current-model parameters in SSM Parameter Store (String, overwritten on each change). */
+export function ssmCurrentModelParameters(ssm: SSMClient, prefix: string): CurrentModelParameters {
+  return {
+    async put(family, model) {
+      await ssm.send(
+        new PutParameterCommand({
+          Name: currentModelParameter(family, prefix),
+          Value: model,
+          Type: 'String',
+          Overwrite: true,
+          Description: `tunedrop: the current fine-tuned model of family ${family}`,
+        }),
+      );
+    },
+    async remove(family) {
+      await ssm
+        .send(new DeleteParameterCommand({ Name: currentModelParameter(family, prefix) }))
+        .catch((error: unknown) => {
+          if ((error as Error).name !== 'ParameterNotFound') throw error;
+        });
+    },
+  };
+}
