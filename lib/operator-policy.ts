@@ -17,6 +17,10 @@ export interface OperatorPolicyProps {
   bucket: IBucket;
   incomingPrefix: string;
   table: ITable;
+  /** The model registry table: `tunedrop models list|show`. */
+  registryTable: ITable;
+  /** The functions `tunedrop retrain` and `tunedrop models delete` invoke. */
+  operatorFunctions: IFunction[];
   /** The customer managed key of the bucket, table and queue, if any: operators encrypt and decrypt with it. */
   encryptionKey?: IKey;
 }
@@ -33,7 +37,8 @@ export class OperatorPolicy extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     this.policy = new ManagedPolicy(this, 'Policy', {
-      description: 'tunedrop operators: drop files, read runs and results, tunedrop cancel and redrive',
+      description:
+        'tunedrop operators: drop files, read runs, results and models, cancel, redrive, retrain, delete models',
       statements: [
         new PolicyStatement({
           sid: 'FindTheStackOutputs',
@@ -91,10 +96,21 @@ export class OperatorPolicy extends Construct {
           actions: ['s3:ListBucket'],
           resources: [props.bucket.bucketArn],
         }),
+        // Scan: `tunedrop runs list` without --family and `tunedrop cost` read every run.
         new PolicyStatement({
           sid: 'FollowRuns',
-          actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+          actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'],
           resources: [props.table.tableArn, `${props.table.tableArn}/index/*`],
+        }),
+        new PolicyStatement({
+          sid: 'ReadModelRegistry',
+          actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+          resources: [props.registryTable.tableArn, `${props.registryTable.tableArn}/index/*`],
+        }),
+        new PolicyStatement({
+          sid: 'RetrainAndDeleteModels',
+          actions: ['lambda:InvokeFunction'],
+          resources: props.operatorFunctions.map((fn) => fn.functionArn),
         }),
         ...(props.encryptionKey
           ? [
@@ -111,7 +127,7 @@ export class OperatorPolicy extends Construct {
       this.policy,
       "Each wildcard is the end of an ARN scoped to tunedrop's own resources: this stack's id " +
         '(stack/<name>/*), the executions of its state machine, the objects under runs/ and the incoming ' +
-        'prefix of its bucket, the indexes of its runs table.',
+        'prefix of its bucket, the indexes of its runs and registry tables.',
       ...[
         `Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/${stack.stackName}/*`,
         `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${stack.getLogicalId(
@@ -120,6 +136,7 @@ export class OperatorPolicy extends Construct {
         `Resource::${nagArn(props.bucket)}/runs/*`,
         `Resource::${nagArn(props.bucket)}/${props.incomingPrefix}*`,
         `Resource::${nagArn(props.table)}/index/*`,
+        `Resource::${nagArn(props.registryTable)}/index/*`,
       ].map((finding) => `AwsSolutions-IAM5[${finding}]`),
     );
   }

@@ -590,6 +590,8 @@ export class TunedropPipeline extends Construct {
       bucket: this.bucket,
       incomingPrefix,
       table: this.table,
+      registryTable: this.registryTable,
+      operatorFunctions: [this.retrainFunction, this.modelsFunction],
       ...(key ? { encryptionKey: key } : {}),
     });
 

@@ -139,6 +139,7 @@ describe('the model registry as the CLI reads it', () => {
     documents
       .on(QueryCommand)
       .resolves({ Items: [entry('ft:b', '2026-11-02'), entry('ft:a', '2026-11-01'), pointer] });
+    documents.on(GetCommand).resolves({ Item: pointer });
     const view = await awsServices(target, 'Tunedrop').registry('support');
     expect(view.models.map((m) => m.model)).toEqual(['ft:a', 'ft:b']);
     expect(view.current).toEqual([pointer]);
@@ -148,14 +149,11 @@ describe('the model registry as the CLI reads it', () => {
     });
   });
 
-  it('finds a model by its id in any family with a filtered scan', async () => {
-    documents
-      .on(ScanCommand)
-      .resolvesOnce({ Items: [], LastEvaluatedKey: { family: 'x' } })
-      .resolvesOnce({ Items: [entry('ft:b', '2026-11-02')] });
+  it('finds a model by its id in any family through the byModel index', async () => {
+    documents.on(QueryCommand).resolves({ Items: [entry('ft:b', '2026-11-02')] });
     expect(await awsServices(target, 'Tunedrop').findModel('ft:b')).toMatchObject({ model: 'ft:b' });
-    expect(documents.commandCalls(ScanCommand)[0]!.args[0].input).toMatchObject({
-      FilterExpression: '#model = :model',
+    expect(documents.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({
+      IndexName: 'byModel',
       ExpressionAttributeValues: { ':model': 'ft:b' },
     });
   });

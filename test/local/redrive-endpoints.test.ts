@@ -254,9 +254,9 @@ describe('the CLI against the local endpoints', () => {
   });
 
   it('the usage text names redrive and its --queue option', async () => {
-    const { code, out } = await run('--help');
+    const { code, out } = await run('redrive', '--help');
     expect(code).toBe(0);
-    expect(out).toMatch(/^ {2}tunedrop redrive \[--stack Tunedrop \| --queue URL\] \[--local\]$/m);
+    expect(out).toMatch(/^Usage: tunedrop redrive \[options\]$/m);
     expect(out).toMatch(/^ {2}--queue URL /m);
   });
 
