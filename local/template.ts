@@ -135,7 +135,8 @@ export interface LocalSchedule {
 }
 
 export interface LocalPlan {
-  buckets: Array<{ logicalId: string; name: string }>;
+  /** `versioned`: the bucket's VersioningConfiguration is Enabled (a delete then puts a delete marker). */
+  buckets: Array<{ logicalId: string; name: string; versioned: boolean }>;
   tables: Array<{ logicalId: string; name: string; properties: Record<string, Json> }>;
   secrets: Array<{ logicalId: string; name: string; arn: string; initialValue: string }>;
   functions: LocalFunction[];
@@ -348,7 +349,12 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
     const props = resource.Properties ?? {};
     switch (resource.Type) {
       case 'AWS::S3::Bucket':
-        plan.buckets.push({ logicalId: id, name: names.get(id)!.ref });
+        plan.buckets.push({
+          logicalId: id,
+          name: names.get(id)!.ref,
+          versioned:
+            (props.VersioningConfiguration as Record<string, Json> | undefined)?.Status === 'Enabled',
+        });
         break;
       case 'AWS::DynamoDB::Table':
         plan.tables.push({ logicalId: id, name: id, properties: { ...props, TableName: id } });

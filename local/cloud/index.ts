@@ -295,6 +295,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     const s3Server = await startLocalS3({
       buckets: plan.buckets.map((b) => b.name),
+      versionedBuckets: plan.buckets.filter((b) => b.versioned).map((b) => b.name),
       ...(options.dataDir ? { directory: options.dataDir } : {}),
       // S3 hands the event to Lambda once; Lambda's asynchronous invocation retries (below).
       attempts: 1,
