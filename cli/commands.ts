@@ -133,12 +133,14 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'retrain',
     args: ['FAMILY'],
-    summary: "retrain a family on its data now (queued while the family's run trains)",
+    summary: 'retrain a family on all its data now, if a file arrived since its current model',
     options: {
-      ...json('{outcome: "started" | "nothing_new" | "queued", runId?, message}'),
+      force: { type: 'boolean', help: 'retrain even when no file arrived since the current model' },
+      ...json('{outcome: "started" | "nothing_new" | "under_way" | "no_data" | "refused", runId?, message}'),
       ...TARGET_OPTIONS,
     },
-    details: 'Exit codes: 0 started, queued or nothing new to train on.',
+    details:
+      'Exit codes: 0 started or nothing to do (nothing new, a run under way, no data), 1 refused (settings or model).',
   },
   {
     name: 'models list',
@@ -163,10 +165,12 @@ export const COMMANDS: CommandSpec[] = [
     summary: "delete a model at its provider (refuses the family's current one without --force)",
     options: {
       force: { type: 'boolean', help: "delete it even if it is its family's current model" },
-      ...json('{outcome: "deleted" | "refused_current" | "not_found" | "already_deleted", message}'),
+      ...json(
+        '{outcome: "deleted" | "refused_current" | "not_found" | "already_deleted" | "not_supported", message, family?}',
+      ),
       ...TARGET_OPTIONS,
     },
-    details: 'Exit codes: 0 deleted (or already deleted), 1 refused or not found.',
+    details: 'Exit codes: 0 deleted (or already deleted), 1 refused, not found or not supported.',
   },
   {
     name: 'cost',

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { DeleteModelOutcomeSchema } from '../../functions/core/operator-answers.js';
 import type { CurrentModel, ModelEntry } from '../../functions/core/registry.js';
 import type { Values } from '../args.js';
 import type { Context } from '../context.js';
@@ -6,10 +6,7 @@ import { CommandFailedError } from '../errors.js';
 import { renderTable, time, tokens, usd } from '../table.js';
 
 /** The models function's answer to a delete (the stack's ModelsFunctionName). */
-export const DeleteAnswerSchema = z.object({
-  outcome: z.enum(['deleted', 'refused_current', 'not_found', 'already_deleted']),
-  message: z.string(),
-});
+export const DeleteAnswerSchema = DeleteModelOutcomeSchema;
 
 export type ListedModel = ModelEntry & { current: boolean };
 
@@ -118,7 +115,9 @@ export async function modelsDelete(id: string, values: Values, context: Context)
       `tunedrop: ${answer.message}\n${
         answer.outcome === 'refused_current'
           ? `Fix: train a newer model for its family first, or pass --force to delete the current model anyway.\n`
-          : `Fix: "tunedrop models list" shows the models there are.\n`
+          : answer.outcome === 'not_supported'
+            ? ''
+            : `Fix: "tunedrop models list" shows the models there are.\n`
       }`,
     );
   return answer.outcome === 'deleted' || answer.outcome === 'already_deleted' ? 0 : 1;
