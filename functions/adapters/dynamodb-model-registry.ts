@@ -52,8 +52,9 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
   const registry: ModelRegistry = {
     async register(entry) {
       const item = ModelEntrySchema.parse(entry);
-      // A model deleted meanwhile stays deleted: registering again keeps its deletedAt.
-      await documents
+      // A model deleted meanwhile stays deleted: registering again keeps its deletedAt, and never makes it
+      // the family's current model again (applications would be sent to a model that no longer exists).
+      const deleted = await documents
         .send(
           new PutCommand({
             TableName: tableName,
@@ -61,15 +62,21 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
             ConditionExpression: 'attribute_not_exists(deletedAt)',
           }),
         )
-        .catch((error: unknown) => {
-          if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-        });
+        .then(
+          () => false,
+          (error: unknown) => {
+            if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+            return true;
+          },
+        );
+      if (deleted) return false;
       return conditional(
         new UpdateCommand({
           TableName: tableName,
           Key: { family: item.family, model: CURRENT_MODEL_KEY },
           UpdateExpression:
-            'SET currentModel = :model, provider = :provider, baseModel = :base, runId = :run, updatedAt = :at',
+            'SET currentModel = :model, #provider = :provider, baseModel = :base, runId = :run, updatedAt = :at',
+          ExpressionAttributeNames: { '#provider': 'provider' },
           // Runs of a family end one after another (its lane), so a later createdAt is a later run.
           ConditionExpression: 'attribute_not_exists(updatedAt) OR updatedAt <= :at',
           ExpressionAttributeValues: {
@@ -95,12 +102,14 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
     },
 
     async find(model) {
+      if (model === CURRENT_MODEL_KEY) return undefined;
       const items = await queryAll(
         (start) =>
           new QueryCommand({
             TableName: tableName,
             IndexName: MODEL_INDEX,
-            KeyConditionExpression: 'model = :model',
+            KeyConditionExpression: '#model = :model',
+            ExpressionAttributeNames: { '#model': 'model' },
             ExpressionAttributeValues: { ':model': model },
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
@@ -117,7 +126,9 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
           (start) =>
             new QueryCommand({
               TableName: tableName,
-              KeyConditionExpression: 'family = :family',
+              // "family" is one of DynamoDB's reserved words: every attribute is named by a placeholder.
+              KeyConditionExpression: '#family = :family',
+              ExpressionAttributeNames: { '#family': 'family' },
               ExpressionAttributeValues: { ':family': name },
               ConsistentRead: true,
               ...(start ? { ExclusiveStartKey: start } : {}),
@@ -136,7 +147,8 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
           new QueryCommand({
             TableName: tableName,
             IndexName: MODEL_INDEX,
-            KeyConditionExpression: 'model = :current',
+            KeyConditionExpression: '#model = :current',
+            ExpressionAttributeNames: { '#model': 'model' },
             ExpressionAttributeValues: { ':current': CURRENT_MODEL_KEY },
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
@@ -150,7 +162,8 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
           TableName: tableName,
           Key: { family, model },
           UpdateExpression: 'SET deletedAt = if_not_exists(deletedAt, :at)',
-          ConditionExpression: 'attribute_exists(model)',
+          ConditionExpression: 'attribute_exists(#model)',
+          ExpressionAttributeNames: { '#model': 'model' },
           ExpressionAttributeValues: { ':at': at },
         }),
       );
@@ -161,8 +174,9 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
         new UpdateCommand({
           TableName: tableName,
           Key: { family, model: CURRENT_MODEL_KEY },
-          UpdateExpression: 'REMOVE currentModel, provider, baseModel, runId SET clearedAt = :at',
+          UpdateExpression: 'REMOVE currentModel, #provider, baseModel, runId SET clearedAt = :at',
           ConditionExpression: 'currentModel = :model',
+          ExpressionAttributeNames: { '#provider': 'provider' },
           ExpressionAttributeValues: { ':model': model, ':at': new Date().toISOString() },
         }),
       );

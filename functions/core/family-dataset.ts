@@ -18,8 +18,8 @@ const sameObject = (a: ObjectRef, b: ObjectRef) =>
 /**
  * The files a run trains on when its family trains on all its data: every drop of the family that passed
  * validation (its run got as far as PREPARING), received no later than this run, oldest first, each
- * object version once (a retrain run names a drop that its own run trained on already); and this run's own
- * file last. Rejected drops, and runs stopped before they prepared, are not data.
+ * object version once; and this run's own file last. Rejected drops, runs stopped before they prepared,
+ * and retrain runs (whose file is a drop's) are not data of their own.
  */
 export function familySources(familyRuns: readonly RunRecord[], run: RunRecord): DatasetSource[] {
   const sources: DatasetSource[] = [];
@@ -28,6 +28,9 @@ export function familySources(familyRuns: readonly RunRecord[], run: RunRecord):
   };
   const earlier = familyRuns
     .filter((r) => r.runId !== run.runId && r.createdAt <= run.createdAt)
+    // A retrain run is not a drop: it trained on a drop's file, read through the drop's run (whose report
+    // says how to convert it), and has no report of its own to read it by.
+    .filter((r) => (r.trigger ?? 'drop') === 'drop')
     .filter((r) => r.history.some((change) => change.status === 'PREPARING'))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.runId.localeCompare(b.runId));
   for (const r of earlier) add(r.runId, r.source);

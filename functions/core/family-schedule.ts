@@ -58,11 +58,12 @@ export async function syncFamilySchedule(
 /**
  * A family's schedule name: Scheduler takes 1 to 64 of [0-9a-zA-Z-_.] (CreateSchedule API reference, read
  * 2026-11-29). Family names fit that alphabet (FAMILY_NAME), but may be longer: a long one is cut and
- * told apart by a digest.
+ * told apart by a digest, under a prefix of its own (`retrain.`), so that no short family's name, which
+ * may itself end in what looks like a digest, is ever that of a long one.
  */
 export function scheduleName(family: string): string {
   const name = `retrain-${family}`;
   if (name.length <= 64) return name;
   const digest = createHash('sha256').update(family).digest('hex').slice(0, 12);
-  return `${name.slice(0, 51)}-${digest}`;
+  return `retrain.${family.slice(0, 43)}-${digest}`;
 }
