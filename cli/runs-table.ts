@@ -1,8 +1,6 @@
 import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { FAMILY_INDEX } from '../functions/adapters/dynamodb-run-store.js';
 import { CliRunSchema, type CliRun } from './services.js';
-
-/** The runs table's index by family, newest last (sort key createdAt): defined by the stack. */
-export const BY_FAMILY_INDEX = 'byFamily';
 
 /**
  * A family's runs, newest first, through the byFamily index: pages are read only until `limit` runs
@@ -21,8 +19,11 @@ export async function queryFamilyRuns(
     const page = await documents.send(
       new QueryCommand({
         TableName: table,
-        IndexName: BY_FAMILY_INDEX,
-        KeyConditionExpression: 'family = :family',
+        IndexName: FAMILY_INDEX,
+        // "family" is one of DynamoDB's reserved words (Reserved words in DynamoDB, developer guide,
+        // read 2026-11-29): named by a placeholder.
+        KeyConditionExpression: '#family = :family',
+        ExpressionAttributeNames: { '#family': 'family' },
         ExpressionAttributeValues: { ':family': query.family },
         ScanIndexForward: false,
         ...(start ? { ExclusiveStartKey: start } : {}),

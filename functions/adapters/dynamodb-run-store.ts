@@ -119,7 +119,10 @@ export function dynamoDbRunStore(
           new QueryCommand({
             TableName: tableName,
             IndexName: FAMILY_INDEX,
-            KeyConditionExpression: 'family = :family',
+            // "family" is one of DynamoDB's reserved words (Reserved words in DynamoDB, developer guide,
+            // read 2026-11-29): named by a placeholder.
+            KeyConditionExpression: '#family = :family',
+            ExpressionAttributeNames: { '#family': 'family' },
             ExpressionAttributeValues: { ':family': family },
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),

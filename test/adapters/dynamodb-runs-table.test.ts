@@ -174,3 +174,31 @@ describe('recordLateJob on DynamoDB', () => {
     expect(await runs.get('nope')).toBeUndefined();
   });
 });
+
+describe('listFamily on DynamoDB', () => {
+  it("reads a family's runs through the byFamily index, oldest first, and no other family's", async () => {
+    const table = await newTable();
+    const runs = await tables.addRuns(table, 'b-run', 'a-run');
+    await runs.create({
+      runId: 'other',
+      family: 'billing',
+      status: 'RECEIVED',
+      history: [{ status: 'RECEIVED', at: '2026-11-29T09:00:00.000Z' }],
+      source: { bucket: 'b', key: 'incoming/billing/x.jsonl' },
+      createdAt: '2026-11-29T09:00:00.000Z',
+      updatedAt: '2026-11-29T09:00:00.000Z',
+    });
+    await runs.create({
+      runId: 'early',
+      family: 'support',
+      status: 'RECEIVED',
+      history: [{ status: 'RECEIVED', at: '2026-11-29T08:00:00.000Z' }],
+      source: { bucket: 'b', key: 'incoming/support/early.jsonl' },
+      createdAt: '2026-11-29T08:00:00.000Z',
+      updatedAt: '2026-11-29T08:00:00.000Z',
+    });
+    const family = await runs.listFamily('support');
+    expect(family.map((r) => r.runId)).toEqual(['early', expect.any(String), expect.any(String)]);
+    expect(new Set(family.slice(1).map((r) => r.runId))).toEqual(new Set(['a-run', 'b-run']));
+  });
+});

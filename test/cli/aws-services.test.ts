@@ -58,7 +58,8 @@ describe('the runs table as the CLI reads it', () => {
     expect(calls[0]!.args[0].input).toMatchObject({
       TableName: 'runs-table',
       IndexName: 'byFamily',
-      KeyConditionExpression: 'family = :family',
+      KeyConditionExpression: '#family = :family',
+      ExpressionAttributeNames: { '#family': 'family' },
       ExpressionAttributeValues: { ':family': 'support' },
       ScanIndexForward: false,
     });
@@ -145,7 +146,8 @@ describe('the model registry as the CLI reads it', () => {
     expect(view.current).toEqual([pointer]);
     expect(documents.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({
       TableName: 'registry-table',
-      KeyConditionExpression: 'family = :family',
+      KeyConditionExpression: '#family = :family',
+      ExpressionAttributeNames: { '#family': 'family' },
     });
   });
 

@@ -1,6 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { dynamoDbRunStore, PROVIDER_JOB_INDEX } from '../../functions/adapters/dynamodb-run-store.js';
+import {
+  dynamoDbRunStore,
+  FAMILY_INDEX,
+  PROVIDER_JOB_INDEX,
+} from '../../functions/adapters/dynamodb-run-store.js';
 import type { RunStore } from '../../functions/core/ports.js';
 import {
   createTableFromTemplate,
@@ -10,7 +14,7 @@ import {
 
 /**
  * dynalite for the runs table's adapter tests: one server per suite (started and stopped with it), and
- * a fresh table per test, keyed by runId with the provider job index, as the stack's table is.
+ * a fresh table per test, keyed by runId with the provider job and family indexes, as the stack's table is.
  */
 export function useRunsTables(prefix: string) {
   let db: LocalDynamoDb | undefined;
@@ -41,12 +45,22 @@ export function useRunsTables(prefix: string) {
         AttributeDefinitions: [
           { AttributeName: 'runId', AttributeType: 'S' },
           { AttributeName: 'providerJobId', AttributeType: 'S' },
+          { AttributeName: 'family', AttributeType: 'S' },
+          { AttributeName: 'createdAt', AttributeType: 'S' },
         ],
         GlobalSecondaryIndexes: [
           {
             IndexName: PROVIDER_JOB_INDEX,
             KeySchema: [{ AttributeName: 'providerJobId', KeyType: 'HASH' }],
             Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+          {
+            IndexName: FAMILY_INDEX,
+            KeySchema: [
+              { AttributeName: 'family', KeyType: 'HASH' },
+              { AttributeName: 'createdAt', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
           },
         ],
       });
