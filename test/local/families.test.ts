@@ -158,9 +158,8 @@ describe('two drops in a family whose tunedrop.json says "baseModel": "latest"',
     await until('the second run is parked for its family turn', () => parkedForFamilyTurn(secondId));
     firstWhileSecondParked = await cloud.getRun(firstId);
     secondWhileFirstTrained = await cloud.getRun(secondId);
-    [first, second] = await Promise.all(
-      [firstId, secondId].map((runId) => cloud.waitForRun(runId, { timeoutMs: 90_000 })),
-    );
+    first = await cloud.waitForRun(firstId, { timeoutMs: 90_000 });
+    second = await cloud.waitForRun(secondId, { timeoutMs: 90_000 });
   }, 120_000);
 
   it('queues the second while the first trains: it prepares only once the first has ended', () => {
