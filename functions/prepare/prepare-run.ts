@@ -1,3 +1,4 @@
+import { labelOfLine } from '../core/classes.js';
 import { BudgetExceededError, DatasetRejectedError } from '../core/errors.js';
 import { distinctExamples, familySources, type DatasetSource } from '../core/family-dataset.js';
 import { readJsonlLines } from '../core/jsonl.js';
@@ -9,7 +10,7 @@ import {
   type ModelRegistry,
 } from '../core/registry.js';
 import { runKeys, TRAINING_COPY_TAG, type RunRecord } from '../core/run.js';
-import { MIN_TRAINING_EXAMPLES, splitDataset } from '../core/split.js';
+import { classThresholdKey, MIN_TRAINING_EXAMPLES, splitDataset, splitHash } from '../core/split.js';
 import type { ExecutionInput, PreparedFiles } from '../core/workflow-state.js';
 import { z } from 'zod';
 
@@ -24,13 +25,25 @@ const JSONL = 'application/jsonl';
 /** Copies of the user's data: tagged so the bucket's lifecycle rule expires them (core/run.ts). */
 const TRAINING_COPY = { [TRAINING_COPY_TAG.key]: TRAINING_COPY_TAG.value };
 
-/** The part of a stored validation report (validate's validation.json) that says how to convert a file. */
-const StoredConversionSchema = z.looseObject({
+/**
+ * The parts of a stored validation report (validate's validation.json) that Prepare reads of an earlier
+ * drop: how to convert its lines, and how its own run split them.
+ */
+const StoredPlanSchema = z.looseObject({
   conversion: z
     .looseObject({ separator: z.string(), endToken: z.string() })
     .nullish()
     .transform((c) => (c ? { separator: c.separator, endToken: c.endToken } : null)),
+  split: z
+    .looseObject({
+      threshold: z.number().nullable(),
+      classThresholds: z.record(z.string(), z.number().nullable()).nullish(),
+      trainHashes: z.array(z.number()).optional(),
+    })
+    .optional(),
 });
+type StoredPlan = z.infer<typeof StoredPlanSchema>;
+type SplitRule = NonNullable<StoredPlan['split']>;
 
 /**
  * Splits the run's data into `runs/<runId>/train.jsonl` and `validation.jsonl` in one streaming pass, by
@@ -63,16 +76,25 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
     input.config.dataset === 'all'
       ? familySources(await deps.runs.listFamily(input.family), run)
       : [{ runId: input.runId, ref: input.source }];
+  // Every earlier drop's report is read first: one that is gone refuses the run before anything is written.
+  const stored = new Map<string, StoredPlan>();
+  for (const source of sources)
+    if (source.runId !== input.runId) stored.set(source.runId, await storedPlan(deps.store, source));
   const files: DatasetFile[] = [];
   const lines = distinctExamples(
     sources,
     async (source) => ({
       bytes: deps.store.read(source.ref),
-      conversion:
-        source.runId === input.runId ? input.conversion : await storedConversion(deps.store, source),
+      conversion: source.runId === input.runId ? input.conversion : stored.get(source.runId)!.conversion,
     }),
     (file) => files.push(file),
   );
+  // An example goes to validation only if the plan of every file of the dataset puts it there: each earlier
+  // run of the family trained by one of those plans (a drop's own, or all of them up to its own), so an
+  // example any earlier run trained on is never a validation example of a model continued from it.
+  const earlierRules = [...stored.values()].flatMap((plan) => (plan.split ? [plan.split] : []));
+  const trainedBefore = (text: string) =>
+    earlierRules.some((rule) => sideByRule(rule, input.split.seed, text) === 'training');
 
   const bucket = input.source.bucket;
   const training = deps.store.createWriter({ bucket, key: keys.training }, JSONL, TRAINING_COPY);
@@ -84,9 +106,12 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
   const writers: ObjectWriter[] = validation ? [training, validation] : [training];
 
   try {
-    const counts = await splitDataset(lines, { ...input.split, conversion: null }, (side, text) =>
-      side === 'training' ? training.write(text) : validation!.write(text),
-    );
+    const counts = { training: 0, validation: 0 };
+    await splitDataset(lines, { ...input.split, conversion: null }, (planned, text) => {
+      const side = planned === 'validation' && trainedBefore(text) ? 'training' : planned;
+      counts[side] += 1;
+      return side === 'training' ? training.write(text) : validation!.write(text);
+    });
     if (input.validationSource) {
       // The user's own validation file, copied as it is (converted if the training file was).
       const copied = await splitDataset(
@@ -118,10 +143,11 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
     await Promise.all(writers.map((writer) => writer.close()));
     await deps.store.write(
       { bucket, key: keys.dataset },
-      `${JSON.stringify({ runId: input.runId, ...dataset, files }, null, 2)}\n`,
+      // Every file, newest first as on the items (core/registry.ts DatasetRecord).
+      `${JSON.stringify({ runId: input.runId, ...dataset, files: [...files].reverse() }, null, 2)}\n`,
       'application/json',
     );
-    await deps.runs.advance(input.runId, 'PREPARING', {
+    await deps.runs.amend(input.runId, 'PREPARING', {
       dataset,
       ...(estimatedCostUsd !== null && input.config.dataset === 'all' ? { estimatedCostUsd } : {}),
     });
@@ -155,15 +181,34 @@ async function modelToStartFrom(
     : input.model;
 }
 
-/** How an earlier drop's lines are converted: as its validation report says (validate wrote it). */
-async function storedConversion(store: ObjectStore, source: DatasetSource) {
+/** How an earlier drop's lines are converted and were split: as its validation report says (validate wrote it). */
+async function storedPlan(store: ObjectStore, source: DatasetSource): Promise<StoredPlan> {
   const text = await store.readText({ bucket: source.ref.bucket, key: runKeys(source.runId).validationJson });
   if (text === undefined)
     throw new DatasetRejectedError(
       `the validation report of ${source.ref.key} (run ${source.runId}) is gone, so tunedrop cannot tell how to read that file`,
       'Drop that file again (it is then checked anew), or set "dataset": "newest".',
     );
-  return StoredConversionSchema.parse(JSON.parse(text)).conversion;
+  return StoredPlanSchema.parse(JSON.parse(text));
+}
+
+/**
+ * The side a split plan puts a line on (a line as Prepare writes it: chat, converted if it was legacy), as
+ * core/split.ts routes it: by the seeded hash of its parsed form, against its class's threshold when the
+ * plan has them, copies-heavy hashes kept in training. Earlier drops were split with the family's seed.
+ */
+function sideByRule(rule: SplitRule, seed: number, text: string): 'training' | 'validation' {
+  const value = JSON.parse(text) as Record<string, unknown>;
+  let threshold = rule.threshold;
+  if (rule.classThresholds) {
+    const keys = Object.keys(rule.classThresholds);
+    const label = labelOfLine(value);
+    const key = keys.every((k) => k.startsWith(classThresholdKey(''))) ? classThresholdKey(label) : label;
+    threshold = Object.hasOwn(rule.classThresholds, key) ? (rule.classThresholds[key] ?? null) : null;
+  }
+  if (threshold === null) return 'training';
+  const hash = splitHash(seed, JSON.stringify(value));
+  return hash <= threshold && !(rule.trainHashes ?? []).includes(hash) ? 'validation' : 'training';
 }
 
 function datasetRecord(input: ExecutionInput, files: DatasetFile[], examples: number): DatasetRecord {
@@ -184,7 +229,10 @@ function datasetRecord(input: ExecutionInput, files: DatasetFile[], examples: nu
  */
 function scaledEstimate(input: ExecutionInput, files: DatasetFile[]): number | null {
   if (input.estimate.costUsd === null) return null;
-  const own = files.find((f) => f.key === input.source.key);
+  // The dropped version's counts (an earlier version of the same key is another file of the family).
+  const own = files.find(
+    (f) => f.key === input.source.key && (f.versionId ?? '') === (input.source.versionId ?? ''),
+  );
   const distinct = files.reduce((sum, f) => sum + f.examples - f.duplicates, 0);
   if (!own || own.examples === 0 || input.config.dataset !== 'all') return input.estimate.costUsd;
   return (input.estimate.costUsd * distinct) / own.examples;

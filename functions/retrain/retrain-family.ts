@@ -122,7 +122,7 @@ export async function retrainFamily(request: RetrainRequest, deps: RetrainDeps):
     bucket: newest.source.bucket,
     key: runKeys(newest.runId).validationJson,
   });
-  const plan = reportText === undefined ? undefined : StoredPlanSchema.safeParse(JSON.parse(reportText));
+  const plan = reportText === undefined ? undefined : StoredPlanSchema.safeParse(parseJson(reportText));
   if (!plan?.success)
     return {
       outcome: 'refused',
@@ -157,13 +157,27 @@ export async function retrainFamily(request: RetrainRequest, deps: RetrainDeps):
     validationSource: null,
     method: plan.data.method,
     conversion: plan.data.conversion,
-    estimate: plan.data.estimate,
+    // The execution input's fields only: the report's estimate has more (its model, upkeep…).
+    estimate: {
+      billedTokens: plan.data.estimate.billedTokens,
+      costUsd: plan.data.estimate.costUsd,
+      epochs: plan.data.estimate.epochs,
+    },
   });
   return {
     outcome: 'started',
     runId,
     message: `run ${runId} retrains family "${family}" on its ${drops.length} accepted file(s)${arrived.length ? `, ${arrived.length} new since its current model` : ''}`,
   };
+}
+
+/** A stored report's JSON, or undefined when it is not JSON (a report cut short, or written by hand). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
