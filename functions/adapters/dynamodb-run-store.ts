@@ -84,6 +84,20 @@ export function dynamoDbRunStore(
       return updateIfStatusIn(runId, from, { set: sets.join(', '), names, values });
     },
 
+    async amend(runId, status, fields) {
+      const values: Record<string, unknown> = { ':at': now().toISOString() };
+      const names: Record<string, string> = { '#status': 'status' };
+      // No history entry: the status stays; only what is known of the run grows.
+      const sets = ['updatedAt = :at'];
+      for (const [key, value] of Object.entries(fields)) {
+        if (value === undefined) continue;
+        names[`#${key}`] = key;
+        values[`:${key}`] = value;
+        sets.push(`#${key} = :${key}`);
+      }
+      return updateIfStatusIn(runId, [status], { set: sets.join(', '), names, values });
+    },
+
     async recordLateJob(runId, job) {
       return updateIfStatusIn(runId, [...TERMINAL_STATUSES], {
         // No history entry: the run's status did not change, only what is known of its job.

@@ -43,6 +43,12 @@ export interface RunStore {
    */
   advance(runId: string, status: RunStatus, fields?: RunUpdate): Promise<RunRecord | undefined>;
   /**
+   * Sets `fields` on a run that is in `status`, without moving it or adding to its history (what a step
+   * learns of the run as it goes: Prepare's dataset). Returns the updated record, or undefined (changing
+   * nothing) when the run is not in that status.
+   */
+  amend(runId: string, status: RunStatus, fields: RunUpdate): Promise<RunRecord | undefined>;
+  /**
    * Records the provider job of a run that has already ended, without moving its status or adding to
    * its history: the run was stopped while its job was being created, and the job has been cancelled
    * since. Returns the updated record, or undefined (changing nothing) when the run does not exist or

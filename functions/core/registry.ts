@@ -88,8 +88,9 @@ export type CurrentModel = z.infer<typeof CurrentModelSchema>;
 /** The registry as the steps and the CLI use it; adapters/dynamodb-model-registry.ts on AWS. */
 export interface ModelRegistry {
   /**
-   * Adds a trained model and makes it the family's current model, unless a later model is current already:
-   * true when it is now the current one. Idempotent.
+   * Adds a trained model and makes it the family's current model, unless a later model is current already
+   * or the model was deleted meanwhile (applications must never be sent to it): true when it is now the
+   * current one. Idempotent.
    */
   register(entry: ModelEntry): Promise<boolean>;
   current(family: string): Promise<CurrentModel | undefined>;

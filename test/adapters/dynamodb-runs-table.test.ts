@@ -202,3 +202,22 @@ describe('listFamily on DynamoDB', () => {
     expect(new Set(family.slice(1).map((r) => r.runId))).toEqual(new Set(['a-run', 'b-run']));
   });
 });
+
+describe('amend on DynamoDB', () => {
+  it('sets fields on a run in the named status without moving it or adding to its history', async () => {
+    const table = await newTable();
+    const runs = await addRun(table, 'run', 'PREPARING');
+    const before = await runs.get('run');
+    const amended = await runs.amend('run', 'PREPARING', { parentModel: 'ft:x', estimatedCostUsd: 2 });
+    expect(amended).toMatchObject({ status: 'PREPARING', parentModel: 'ft:x', estimatedCostUsd: 2 });
+    expect(amended?.history).toEqual(before?.history);
+  });
+
+  it('changes nothing on a run in another status', async () => {
+    const table = await newTable();
+    const runs = await addRun(table, 'run', 'UPLOADING');
+    expect(await runs.amend('run', 'PREPARING', { parentModel: 'ft:x' })).toBeUndefined();
+    expect((await runs.get('run'))?.parentModel).toBeUndefined();
+    expect(await runs.amend('ghost', 'PREPARING', { parentModel: 'ft:x' })).toBeUndefined();
+  });
+});

@@ -113,6 +113,18 @@ export function memoryRunStore() {
       records.set(runId, next);
       return structuredClone(next);
     },
+    async amend(runId, status, fields) {
+      const current = records.get(runId);
+      if (!current || current.status !== status) return undefined;
+      const { detail: _detail, ...rest } = fields;
+      const next: RunRecord = {
+        ...current,
+        ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+        updatedAt: new Date().toISOString(),
+      };
+      records.set(runId, next);
+      return structuredClone(next);
+    },
     async findByProviderJob(providerJobId) {
       return [...records.values()].find((r) => r.providerJobId === providerJobId)?.runId;
     },
@@ -455,8 +467,8 @@ export function memoryModelRegistry() {
   const pointers = new Map<string, CurrentModel>();
   const registry: ModelRegistry = {
     async register(entry) {
-      const known = models.get(entry.model);
-      if (!known?.deletedAt) models.set(entry.model, ModelEntrySchema.parse(entry));
+      if (models.get(entry.model)?.deletedAt) return false; // a deleted model never becomes current again
+      models.set(entry.model, ModelEntrySchema.parse(entry));
       const pointer = pointers.get(entry.family);
       if (pointer && pointer.updatedAt > entry.createdAt) return false;
       pointers.set(entry.family, {
