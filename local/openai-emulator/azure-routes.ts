@@ -75,7 +75,7 @@ export const azureId = (prefix: 'file' | 'ftjob' | 'ftevent' | 'ftckpt') =>
  * `ftjob-372c72db…`, so the hex is not the job's id, and a client must read `fine_tuned_model`. Whether a
  * `suffix` is appended was not found; it is kept in `user_provided_suffix` only.
  */
-export const azureModelName = (job: Job) => `${job.model}.ft-${randomBytes(16).toString('hex')}`;
+export const azureModelName = (_job: Job, base: string) => `${base}.ft-${randomBytes(16).toString('hex')}`;
 
 /**
  * results.csv with the metric names of the v1 spec's OpenAI.FineTuningJobCheckpoint.metrics (also the

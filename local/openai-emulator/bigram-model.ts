@@ -32,6 +32,18 @@ export class BigramModel {
   private total = 0;
   private bestUnigram = { token: -1, count: 0 };
 
+  /** A copy that learns on without changing this one: a job continuing from a fine-tuned model. */
+  clone(): BigramModel {
+    const copy = new BigramModel();
+    for (const [prev, followers] of this.pairs) copy.pairs.set(prev, new Map(followers));
+    for (const [prev, count] of this.contexts) copy.contexts.set(prev, count);
+    for (const [prev, best] of this.best) copy.best.set(prev, { ...best });
+    for (const [token, count] of this.unigrams) copy.unigrams.set(token, count);
+    copy.total = this.total;
+    copy.bestUnigram = { ...this.bestUnigram };
+    return copy;
+  }
+
   /** Mean cross-entropy (nats) and next-token accuracy on the targets, without learning. */
   evaluate(batch: readonly Sequence[]): BatchMetrics {
     let loss = 0;

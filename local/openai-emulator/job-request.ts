@@ -81,8 +81,12 @@ export function jobFromRequest(
   store: Store,
   rules: JobRules = OPENAI_JOB_RULES,
 ): { job: Job; base: BaseModel } {
-  const base = rules.models[String(body.model)];
-  if (!base) throw rules.unknownModel(String(body.model));
+  const requested = String(body.model);
+  // A fine-tuned model of this organization's, not deleted, trains further as its base model does
+  // (OpenAI: "pass in the fine-tuned model name when creating a new fine-tuning job"; Azure's continuous
+  // fine-tuning: the fine-tuned model's id as the base; sources in tunedrop's catalog, CONTINUATION).
+  const base = rules.models[requested] ?? rules.models[store.fineTunedModel(requested)?.base ?? ''];
+  if (!base) throw rules.unknownModel(requested);
   rules.checkExtra?.(body);
   const trainingFile = checkFiles(body, store);
   const suffix = checkSuffix(body.suffix);
@@ -95,7 +99,8 @@ export function jobFromRequest(
   const job: Job = {
     object: 'fine_tuning.job',
     id: store.newId('ftjob'),
-    model: base.snapshot,
+    // The model as asked for: its snapshot, or the fine-tuned model the job continues.
+    model: store.fineTunedModel(requested) ? requested : base.snapshot,
     created_at: now(),
     finished_at: null,
     fine_tuned_model: null,

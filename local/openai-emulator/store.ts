@@ -7,6 +7,16 @@ import { randomBytes } from 'node:crypto';
  * The records are in OpenAI's shapes, which OpenAI's routes return as they are.
  */
 
+/**
+ * A fine-tuned model: the base snapshot at the root of its lineage (what its price and rules are, and what
+ * a model continued from it is named after) and its trained state, which a job continuing from it starts
+ * from. `weights` is the trainer's model, kept opaque here.
+ */
+export interface FineTunedModel {
+  base: string;
+  weights: unknown;
+}
+
 /** The organization every job belongs to, and whose name fine-tuned models carry. */
 export const ORGANIZATION = 'org-local';
 
@@ -101,7 +111,8 @@ export class Store {
   private readonly jobs = new Map<string, Job>();
   private readonly events = new Map<string, JobEvent[]>();
   private readonly checkpoints = new Map<string, Checkpoint[]>();
-  private readonly models = new Set<string>();
+  /** The fine-tuned models there are: each one's base snapshot and what it learned. */
+  private readonly models = new Map<string, FineTunedModel>();
 
   constructor(private readonly ids: IdMaker = newId) {}
 
@@ -194,8 +205,13 @@ export class Store {
     return [...this.checkpoints.get(jobId)!].reverse();
   }
 
-  addModel(name: string): void {
-    this.models.add(name);
+  addModel(name: string, model: FineTunedModel): void {
+    this.models.set(name, model);
+  }
+
+  /** A fine-tuned model that has not been deleted, by its name. */
+  fineTunedModel(name: string): FineTunedModel | undefined {
+    return this.models.get(name);
   }
 
   deleteModel(name: string): boolean {

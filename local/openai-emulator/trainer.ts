@@ -29,8 +29,12 @@ export interface TrainerOptions {
    * until one finishes. @default Infinity (OpenAI documents no such limit per organization)
    */
   maxRunningJobs?: number;
-  /** The name of a job's model, decided when it starts running. @default OpenAI's (openAiModelName) */
-  modelName?: (job: Job) => string;
+  /**
+   * The name of a job's model, decided when it starts running, from the job and the base snapshot at the
+   * root of its lineage (the job's model, or the base of the fine-tuned model it continues).
+   * @default OpenAI's (openAiModelName)
+   */
+  modelName?: (job: Job, base: string) => string;
   /** The columns and encoding of results.csv. @default OPENAI_RESULTS */
   results?: ResultsFormat;
   /** Whether a training file's UTF-8 byte order mark is refused or required (see training-file.ts). */
@@ -85,14 +89,20 @@ const EVALUATIONS = 10;
 /** Read through a call: a job's status changes while training awaits, which narrowing cannot see. */
 const statusOf = (job: { status: JobStatus }): JobStatus => job.status;
 
-/** OpenAI's name for a job's model: ft:<base>:<organization>:<suffix>:<id>. */
-export const openAiModelName = (job: Job) =>
-  `ft:${job.model}:${ORGANIZATION}:${job.user_provided_suffix ?? 'custom'}:${job.id.slice(6, 14)}`;
+/**
+ * OpenAI's name for a job's model: ft:<base>:<organization>:<suffix>:<id>, the base being the snapshot at
+ * the root of the lineage when the job continues a fine-tuned model (as the names in OpenAI's guide and
+ * forum threads show: `ft:gpt-4.1-mini-2025-04-14:org:suffix:id`, never nested).
+ */
+export const openAiModelName = (job: Job, base: string) =>
+  `ft:${base}:${ORGANIZATION}:${job.user_provided_suffix ?? 'custom'}:${job.id.slice(6, 14)}`;
 
 export class Trainer {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly jobFaults = new Map<string, JobFault>();
   private readonly modelNames = new Map<string, string>();
+  /** Each training job's model as it learns, kept as the fine-tuned model's once it succeeds. */
+  private readonly weights = new Map<string, BigramModel>();
   /** Validated jobs waiting for a training slot, oldest first. */
   private readonly waiting: Array<{ job: Job; files: JobFiles }> = [];
   /** The jobs holding a training slot (from leaving the wait until they finish). */
@@ -208,7 +218,11 @@ export class Trainer {
   private async train(job: Job, files: JobFiles): Promise<void> {
     if (job.status !== 'queued') return;
     const resolved = this.run(job, files.training.sequences.length);
-    const model = new BigramModel();
+    // A job continuing a fine-tuned model starts from what that model learned (a copy: the parent stays
+    // as it was); a base model starts from nothing.
+    const parent = this.store.fineTunedModel(job.model)?.weights;
+    const model = parent instanceof BigramModel ? parent.clone() : new BigramModel();
+    this.weights.set(job.id, model);
     const rows = [
       this.results()
         .columns.map(([header]) => header)
@@ -245,7 +259,7 @@ export class Trainer {
       ...job.method[job.method.type]!.hyperparameters,
       ...resolved,
     };
-    this.modelNames.set(job.id, (this.options.modelName ?? openAiModelName)(job));
+    this.modelNames.set(job.id, (this.options.modelName ?? openAiModelName)(job, this.baseOf(job)));
     const steps = totalSteps(examples, resolved);
     job.estimated_finish = now() + Math.ceil((steps * this.options.timing.msPerStep) / 1000);
     this.store.log(job.id, 'Fine-tuning job started');
@@ -317,8 +331,13 @@ export class Trainer {
     return this.results().columns.some(([, metric]) => metric.startsWith('full_valid'));
   }
 
+  /** The base snapshot at the root of the job's lineage. */
+  private baseOf(job: Job): string {
+    return this.store.fineTunedModel(job.model)?.base ?? job.model;
+  }
+
   private modelName(job: Job): string {
-    return this.modelNames.get(job.id) ?? (this.options.modelName ?? openAiModelName)(job);
+    return this.modelNames.get(job.id) ?? (this.options.modelName ?? openAiModelName)(job, this.baseOf(job));
   }
 
   /** Ends a job that trained to its last step: its injected failure, or its model and results file. */
@@ -336,7 +355,8 @@ export class Trainer {
       this.results().encoding === 'base64' ? new TextEncoder().encode(csv.toString('base64')) : csv,
     );
     const name = this.modelName(job);
-    this.store.addModel(name);
+    this.store.addModel(name, { base: this.baseOf(job), weights: this.weights.get(job.id) });
+    this.weights.delete(job.id);
     Object.assign(job, {
       fine_tuned_model: name,
       trained_tokens: trainedTokens,
@@ -348,6 +368,7 @@ export class Trainer {
   }
 
   private finish(job: Job, status: 'succeeded' | 'failed' | 'cancelled', error: Job['error'] = null): void {
+    this.weights.delete(job.id);
     if (isFinished(job.status)) return;
     Object.assign(job, { status, error, finished_at: now(), estimated_finish: null });
     this.active -= 1;

@@ -219,6 +219,56 @@ describe('a fine-tuning job', () => {
   });
 });
 
+describe('a job continuing a fine-tuned model', () => {
+  const upload = async (text: string) =>
+    (
+      await client.files.create({
+        file: await toFile(Buffer.from(text), 'train.jsonl'),
+        purpose: 'fine-tune',
+      })
+    ).id;
+  const train = async (model: string, file: string) => {
+    const job = await client.fineTuning.jobs.create({
+      model,
+      training_file: file,
+      suffix: 'lineage',
+      method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 1, batch_size: 4 } } },
+    });
+    return waitFor(job.id, ['succeeded', 'failed']);
+  };
+  const firstLoss = async (job: OpenAI.FineTuning.FineTuningJob) => {
+    const csv = Buffer.from(await (await client.files.content(job.result_files[0]!)).text(), 'base64');
+    return Number(csv.toString('utf8').trim().split('\n')[1]!.split(',')[1]);
+  };
+
+  it('takes the fine-tuned model as its model, names the new one after the base snapshot, and starts from what the parent learned', async () => {
+    const data = await upload(chatDataset(24));
+    const parent = await train('gpt-4o-mini', data);
+    expect(parent.status).toBe('succeeded');
+    const child = await train(parent.fine_tuned_model!, data);
+    const fresh = await train('gpt-4o-mini', data);
+    expectShape('FineTuningJob', child);
+    expect(child).toMatchObject({
+      status: 'succeeded',
+      model: parent.fine_tuned_model,
+      fine_tuned_model: expect.stringMatching(/^ft:gpt-4o-mini-2024-07-18:org-local:lineage:/),
+    });
+    // The child's first step is scored by the parent's model, which has seen this data: far below a fresh start.
+    expect(await firstLoss(child)).toBeLessThan((await firstLoss(fresh)) / 2);
+  });
+
+  it('refuses a deleted or unknown fine-tuned model as OpenAI refuses an unknown model', async () => {
+    const data = await upload(chatDataset(12));
+    const parent = await train('gpt-4o-mini', data);
+    await client.models.delete(parent.fine_tuned_model!);
+    for (const model of [parent.fine_tuned_model!, 'ft:gpt-4o-mini-2024-07-18:org-local:x:nothere'])
+      await expect(client.fineTuning.jobs.create({ model, training_file: data })).rejects.toMatchObject({
+        status: 400,
+        code: 'model_not_available',
+      });
+  });
+});
+
 describe('job lists', () => {
   it('page with after and limit, so the SDK iterator ends', async () => {
     const file = await client.files.create({
