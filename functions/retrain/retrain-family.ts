@@ -79,7 +79,13 @@ export async function retrainFamily(request: RetrainRequest, deps: RetrainDeps):
     };
 
   const at = deps.now();
-  const runId = retrainRunId(family, newest.runId, request.force ? at.toISOString() : '');
+  // The same newest file gives the same run id (a schedule firing twice starts one run), except after a
+  // retrain of it that ended without a model (a provider outage): the next try is a run of its own.
+  let runId = retrainRunId(family, newest.runId, request.force ? at.toISOString() : '');
+  for (let tried = runs.find((run) => run.runId === runId); tried && endedWithoutModel(tried);) {
+    runId = retrainRunId(family, newest.runId, `after ${runId}`);
+    tried = runs.find((run) => run.runId === runId);
+  }
   // This retrain's own run may be there, not started (a crash between recording and starting it): it is
   // started below. Any other run under way trains on the family's data itself.
   const underWay = runs.find((run) => !TERMINAL_STATUSES.has(run.status) && run.runId !== runId);
@@ -179,6 +185,8 @@ function parseJson(text: string): unknown {
     return undefined;
   }
 }
+
+const endedWithoutModel = (run: RunRecord) => TERMINAL_STATUSES.has(run.status) && run.status !== 'SUCCEEDED';
 
 /**
  * A retrain run's id: readable in the console, and the same for the same newest file (a schedule firing

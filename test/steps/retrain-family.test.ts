@@ -280,6 +280,20 @@ describe('retrainFamily', () => {
     expect(records.size).toBe(2);
   });
 
+  it('tries again, as a run of its own, after a retrain of the same data ended without a model', async () => {
+    const { deps, executions } = await family([{ runId: 'd1', minute: 1, statuses: TRAINED }]);
+    const first = (await retrainFamily(schedule, deps)) as { runId: string };
+    await deps.runs.advance(first.runId, 'FAILED'); // a provider outage
+    const second = await retrainFamily(schedule, deps);
+    expect(second).toMatchObject({ outcome: 'started' });
+    const secondId = (second as { runId: string }).runId;
+    expect(secondId).not.toBe(first.runId);
+    // Fired twice again while the second try prepares: still one run.
+    await deps.runs.advance(secondId, 'PREPARING');
+    expect(await retrainFamily(schedule, deps)).toMatchObject({ outcome: 'nothing_new', runId: secondId });
+    expect(executions.size).toBe(2);
+  });
+
   it('does nothing when the schedule fires again after its run trained the family’s current model', async () => {
     const { deps, registry, executions } = await family([{ runId: 'd1', minute: 1, statuses: TRAINED }]);
     const first = (await retrainFamily(schedule, deps)) as { runId: string };
