@@ -176,46 +176,35 @@ describe('two drops in a family whose tunedrop.json says "baseModel": "latest"',
     expect(second.parentModel).toBe(first.fineTunedModel);
   });
 
-  // Fails until the OpenAI emulator fine-tunes a fine-tuned model as OpenAI does: jobFromRequest
-  // (local/openai-emulator/job-request.ts, `rules.models[String(body.model)]`) knows base models only and
-  // answers 400 model_not_available to `ft:gpt-4.1-mini-2025-04-14:org-local:lineage:…`, so the second
-  // run ends FAILED at Create job (ProviderRejectedError model_not_available).
-  it.failing(
-    "continues from the first's model: the provider's second job trains the first's fine-tuned model",
-    async () => {
-      expect(second.status).toBe('SUCCEEDED');
-      const [firstJob] = (await openai.fineTuning.jobs.list({ metadata: { runId: first.runId } })).data;
-      const [secondJob] = (await openai.fineTuning.jobs.list({ metadata: { runId: second.runId } })).data;
-      expect(firstJob?.model).toBe(first.baseModel);
-      expect(secondJob?.model).toBe(first.fineTunedModel);
-      expect(second.fineTunedModel).toBe(secondJob?.fine_tuned_model);
-    },
-  );
+  it("continues from the first's model: the provider's second job trains the first's fine-tuned model", async () => {
+    expect(second.status).toBe('SUCCEEDED');
+    const [firstJob] = (await openai.fineTuning.jobs.list({ metadata: { runId: first.runId } })).data;
+    const [secondJob] = (await openai.fineTuning.jobs.list({ metadata: { runId: second.runId } })).data;
+    expect(firstJob?.model).toBe(first.baseModel);
+    expect(secondJob?.model).toBe(first.fineTunedModel);
+    expect(second.fineTunedModel).toBe(secondJob?.fine_tuned_model);
+  });
 
-  // Fails for the same reason: the second run never gets a model to register.
-  it.failing(
-    'registers both models, the second with the first as its parent and as the current model',
-    async () => {
-      const { models, pointer } = await registry(FAMILY);
-      const byModel = new Map(models.map((m) => [m.model as string, m]));
-      expect(byModel.get(first.fineTunedModel!)).toMatchObject({
-        family: FAMILY,
-        provider: 'openai',
-        baseModel: first.baseModel,
-        parentModel: first.baseModel,
-        runId: first.runId,
-      });
-      expect(byModel.get(second.fineTunedModel!)).toMatchObject({
-        family: FAMILY,
-        baseModel: first.baseModel,
-        parentModel: first.fineTunedModel,
-        runId: second.runId,
-      });
-      expect(models).toHaveLength(2);
-      expect(pointer).toMatchObject({ currentModel: second.fineTunedModel, runId: second.runId });
-      expect(await parameter(FAMILY)).toBe(second.fineTunedModel);
-    },
-  );
+  it('registers both models, the second with the first as its parent and as the current model', async () => {
+    const { models, pointer } = await registry(FAMILY);
+    const byModel = new Map(models.map((m) => [m.model as string, m]));
+    expect(byModel.get(first.fineTunedModel!)).toMatchObject({
+      family: FAMILY,
+      provider: 'openai',
+      baseModel: first.baseModel,
+      parentModel: first.baseModel,
+      runId: first.runId,
+    });
+    expect(byModel.get(second.fineTunedModel!)).toMatchObject({
+      family: FAMILY,
+      baseModel: first.baseModel,
+      parentModel: first.fineTunedModel,
+      runId: second.runId,
+    });
+    expect(models).toHaveLength(2);
+    expect(pointer).toMatchObject({ currentModel: second.fineTunedModel, runId: second.runId });
+    expect(await parameter(FAMILY)).toBe(second.fineTunedModel);
+  });
 });
 
 describe('tunedrop models delete, as an operator', () => {
