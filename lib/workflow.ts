@@ -188,7 +188,7 @@ export class RunWorkflow extends Construct {
       lambdaFunction: fn,
       integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       // The provider picks the run's slots (each provider has its own); a family's lane is the family's,
-      // queued by when the execution started.
+      // queued by when the run was received.
       payload: TaskInput.fromObject({
         runId: JsonPath.stringAt('$.runId'),
         provider: JsonPath.stringAt('$.config.provider'),
@@ -197,7 +197,7 @@ export class RunWorkflow extends Construct {
           ? {
               lane: 'family',
               family: JsonPath.stringAt('$.family'),
-              receivedAt: JsonPath.stringAt('$$.Execution.StartTime'),
+              receivedAt: JsonPath.stringAt('$.receivedAt'),
             }
           : {}),
       }),

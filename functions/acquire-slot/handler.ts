@@ -21,7 +21,7 @@ export const handler = stepHandler(
     taskToken: z.string().min(1),
     lane: z.enum(['provider', 'family']).default('provider'),
     family: z.string().min(1).optional(),
-    /** The execution's start time (ISO 8601): a family's runs queue in the order they were received. */
+    /** When the run was received (ISO 8601): a family's runs queue in that order. */
     receivedAt: z.iso.datetime({ offset: true }).optional(),
   }),
   async (input) => {

@@ -11,7 +11,13 @@ import type {
   TaskTokens,
   WebhookLog,
 } from '../core/ports.js';
-import { handOverFreeSlots, mergeHandOvers, slotResumer, type HandOver } from '../core/slots.js';
+import {
+  earlierArrivalPending,
+  handOverFreeSlots,
+  mergeHandOvers,
+  slotResumer,
+  type HandOver,
+} from '../core/slots.js';
 import { dynamoDbParkedRuns } from './dynamodb-parked-runs.js';
 import { dynamoDbModelRegistry, ssmCurrentModelParameters } from './dynamodb-model-registry.js';
 import type { CurrentModelParameters, ModelRegistry } from '../core/registry.js';
@@ -82,12 +88,18 @@ export const slotResume = (lane: SlotLane = 'provider') =>
 /** Gives a family's lane to its oldest waiting run, if the lane is free, and resumes it. */
 export const handOverFamilyTurn = async (family: string): Promise<HandOver> => {
   const runs = runStore();
+  const lane = familyLane(family);
   return handOverFreeSlots({
-    slots: familyLane(family),
+    slots: lane,
     limit: FAMILY_LANE_LIMIT,
     statusOf: async (runId) => (await runs.get(runId))?.status,
     resume: slotResume('family'),
     now: Date.now,
+    // A run received earlier whose file is still being checked goes first (core/slots.ts).
+    mayGrant: async (waiter) => {
+      const inLane = new Set([...(await lane.waiting()).map((w) => w.runId), ...(await lane.holders())]);
+      return !earlierArrivalPending(waiter, await runs.listFamily(family), inLane, Date.now());
+    },
   });
 };
 

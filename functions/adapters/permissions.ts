@@ -13,7 +13,8 @@
  *   FamilySchedules scheduler:Create/Update/Delete/GetSchedule in the stack's schedule group, and
  *                   iam:PassRole of the scheduler role, to EventBridge Scheduler only
  *   Bedrock models  deleteModel bedrock:DeleteCustomModel on custom-model/*
- *   ProviderSlots   GetItem (the slots item, holders' run status), UpdateItem
+ *   ProviderSlots   GetItem (the slots item, holders' run status), UpdateItem; a family's lane's
+ *                   hand-over also reads the family's runs (listFamily: Query on byFamily)
  *   ParkedRuns      GetItem, UpdateItem
  *   WebhookLog      claim PutItem; unclaim DeleteItem; noteVerified UpdateItem; lastVerifiedAt GetItem
  *   ObjectStore     head, read, readText: s3:GetObject (s3:GetObjectVersion with a version id), and,
@@ -123,7 +124,8 @@ export const FUNCTION_PERMISSIONS = {
     apiKey: true,
     bedrock: { actions: [], writesRuns: true },
   },
-  'acquire-slot': { table: [...RUNS], resumesRuns: true },
+  // Handing a family's lane over reads the family's runs (a run received earlier goes first).
+  'acquire-slot': { table: [...RUNS], queriesFamilyIndex: true, resumesRuns: true },
   'create-job': {
     table: [...RUNS],
     apiKey: true,
@@ -152,9 +154,16 @@ export const FUNCTION_PERMISSIONS = {
     bedrock: { actions: ['bedrock:GetModelCustomizationJob'], readsRuns: true },
   },
   // Record and reconcile amend the validation report of a run that ended without a model (runs/).
-  record: { table: [...RUNS], reads: ['runs/'], writesRuns: true, resumesRuns: true },
+  record: {
+    table: [...RUNS],
+    queriesFamilyIndex: true,
+    reads: ['runs/'],
+    writesRuns: true,
+    resumesRuns: true,
+  },
   reconcile: {
     table: [...RUNS],
+    queriesFamilyIndex: true,
     reads: ['runs/'],
     writesRuns: true,
     apiKey: true,
@@ -167,7 +176,7 @@ export const FUNCTION_PERMISSIONS = {
       ],
     },
   },
-  'sweep-slots': { table: [...RUNS], resumesRuns: true },
+  'sweep-slots': { table: [...RUNS], queriesFamilyIndex: true, resumesRuns: true },
   // findByProviderJob (the index), wakeForJob (ParkedRuns: GetItem, UpdateItem), resume.
   'job-event': {
     table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],

@@ -1,4 +1,4 @@
-import type { ParkedRuns, ProviderSlots, SlotLane, TaskTokens } from './ports.js';
+import type { ParkedRuns, ProviderSlots, SlotLane, SlotWaiter, TaskTokens } from './ports.js';
 import type { SlotGrant } from './workflow-state.js';
 import { TERMINAL_STATUSES, type RunStatus } from './run.js';
 
@@ -56,6 +56,44 @@ export interface HandOverDeps {
   resume(runId: string, waitedSeconds: number): Promise<boolean>;
   /** Epoch milliseconds. */
   now(): number;
+  /**
+   * Whether the queue's oldest waiter may be given a slot now; when not, it and those behind it wait for
+   * the next hand-over. A family's lane waits for a run received earlier whose file is still being checked
+   * (earlierArrivalPending). @default always
+   */
+  mayGrant?(waiter: SlotWaiter): Promise<boolean>;
+}
+
+/**
+ * How long a family's queue waits for a run received earlier that has not joined it: long enough for
+ * Validate to check its file (its timeout is 15 minutes), short enough that a run whose validation was
+ * lost (a crash, an event in the dead-letter queue) holds up its family once, not for ever.
+ */
+export const EARLIER_ARRIVAL_GRACE_MS = 20 * 60 * 1000;
+
+/**
+ * Whether a run of the family received before `waiter` is still on its way into the queue: RECEIVED, not
+ * in the queue nor holding the lane, received less than `graceMs` ago. Its file is being checked, or it
+ * was just started: it will queue ahead of `waiter` (the queue is ordered by when runs were received), and
+ * the lane waits for it, so that a small file dropped after a large one does not train before it.
+ */
+export function earlierArrivalPending(
+  waiter: SlotWaiter,
+  familyRuns: ReadonlyArray<{ runId: string; status: RunStatus; createdAt: string }>,
+  inLane: ReadonlySet<string>,
+  now: number,
+  graceMs: number = EARLIER_ARRIVAL_GRACE_MS,
+): boolean {
+  return familyRuns.some((run) => {
+    const received = Date.parse(run.createdAt);
+    return (
+      run.runId !== waiter.runId &&
+      run.status === 'RECEIVED' &&
+      !inLane.has(run.runId) &&
+      received < waiter.queuedAt &&
+      now - received < graceMs
+    );
+  });
 }
 
 export interface HandOver {
@@ -102,6 +140,7 @@ export async function handOverFreeSlots(deps: HandOverDeps): Promise<HandOver> {
       continue;
     }
     // No slot for the oldest: none for those behind it either (the queue is first come, first served).
+    if (deps.mayGrant && !(await deps.mayGrant(waiter))) break;
     if (!(await deps.slots.grant(waiter.runId, deps.limit))) break;
     const waitedSeconds = Math.max(0, (deps.now() - waiter.queuedAt) / 1000);
     result.granted.push({ runId: waiter.runId, resumed: await deps.resume(waiter.runId, waitedSeconds) });

@@ -47,6 +47,11 @@ export const ExecutionInputSchema = z.object({
   /** Separator and end token to strip when a legacy prompt/completion file is converted to chat. */
   conversion: z.object({ separator: z.string(), endToken: z.string() }).nullable().default(null),
   estimate: z.object({ billedTokens: z.number(), costUsd: z.number().nullable(), epochs: z.number() }),
+  /**
+   * When tunedrop received the run (its item's createdAt, ISO 8601): its place in its family's queue, so
+   * that a file that takes longer to check keeps its place. Absent in inputs from before #12.
+   */
+  receivedAt: z.string().optional(),
 });
 export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
 

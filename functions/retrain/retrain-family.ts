@@ -169,6 +169,7 @@ export async function retrainFamily(request: RetrainRequest, deps: RetrainDeps):
       costUsd: plan.data.estimate.costUsd,
       epochs: plan.data.estimate.epochs,
     },
+    receivedAt: createdAt,
   });
   return {
     outcome: 'started',

@@ -187,6 +187,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
       costUsd: report.estimate.costUsd,
       epochs: report.estimate.epochs,
     },
+    receivedAt: at,
   });
   return { runId, outcome: 'started' };
 }

@@ -175,6 +175,7 @@ describe('retrainFamily', () => {
     expect(executions.get(runId)).toEqual({
       runId,
       family: 'support',
+      receivedAt: NOW.toISOString(),
       source: { bucket: 'bucket', key: 'incoming/support/d2.jsonl', versionId: 'v-d2' },
       config: expect.objectContaining({ dataset: 'all', provider: 'openai', suffix: 'support', seed: 42 }),
       model: 'gpt-4.1-mini-2025-04-14',
