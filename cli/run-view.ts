@@ -69,6 +69,20 @@ export function describeRun(run: CliRun, loss: LossPoint[] | null, lossNote?: st
     ['Tokens', `estimated ${tokens(run.estimatedTokens)}, trained ${tokens(run.trainedTokens)}`],
     ['Cost', `estimated ${usd(run.estimatedCostUsd)}, actual ${usd(run.costUsd)}`],
   );
+  if (run.trigger && run.trigger !== 'drop')
+    facts.push([
+      'Started by',
+      `the family's ${run.trigger === 'schedule' ? 'schedule' : 'operator (tunedrop retrain)'}`,
+    ]);
+  if (run.dataset)
+    facts.push([
+      'Dataset',
+      `${run.dataset.mode === 'all' ? `all the family's files (${run.dataset.fileCount})` : 'the dropped file'}, ${tokens(run.dataset.examples)} examples` +
+        (run.dataset.duplicatesRemoved
+          ? `, ${tokens(run.dataset.duplicatesRemoved)} copies of earlier files left out`
+          : '') +
+        `; files in s3://${run.source.bucket}/${run.dataset.manifestKey}`,
+    ]);
   if (run.providerJobId) facts.push(['Provider job', run.providerJobId]);
   const width = Math.max(...facts.map(([k]) => k.length));
   const lines = [`Run ${run.runId}`, ...facts.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), ''];

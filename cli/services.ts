@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { RunRecordSchema } from '../functions/core/run.js';
 import type { CurrentModel, ModelEntry } from '../functions/core/registry.js';
 
@@ -6,7 +6,8 @@ import type { CurrentModel, ModelEntry } from '../functions/core/registry.js';
  * A run item as the CLI reads it: the pipeline's RunRecord, plus the lineage a family's run records
  * (the model it continued from), optional so items written before it read the same.
  */
-export const CliRunSchema = RunRecordSchema.extend({ parentModel: z.string().optional() });
+/** A run as the CLI reads it: the pipeline's RunRecord (parentModel, trigger and dataset included). */
+export const CliRunSchema = RunRecordSchema;
 export type CliRun = z.infer<typeof CliRunSchema>;
 
 export interface RunQuery {

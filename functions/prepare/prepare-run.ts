@@ -130,7 +130,8 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
       );
     }
     const dataset = datasetRecord(input, files, counts.training + counts.validation);
-    const estimatedCostUsd = scaledEstimate(input, files);
+    const estimate = scaledEstimate(input, files);
+    const estimatedCostUsd = estimate.costUsd;
     if (
       input.config.maxCostUsd !== undefined &&
       estimatedCostUsd !== null &&
@@ -149,7 +150,12 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
     );
     await deps.runs.amend(input.runId, 'PREPARING', {
       dataset,
-      ...(estimatedCostUsd !== null && input.config.dataset === 'all' ? { estimatedCostUsd } : {}),
+      ...(input.config.dataset === 'all'
+        ? {
+            estimatedTokens: estimate.billedTokens,
+            ...(estimatedCostUsd !== null ? { estimatedCostUsd } : {}),
+          }
+        : {}),
     });
     return {
       trainingKey: keys.training,
@@ -224,18 +230,26 @@ function datasetRecord(input: ExecutionInput, files: DatasetFile[], examples: nu
 }
 
 /**
- * The validator estimated the dropped file's cost; the family's data costs in proportion to its distinct
- * examples (an estimate: examples differ in length). Null when the drop's cost is unknown.
+ * The validator estimated the dropped file's tokens and cost; the family's data ("dataset": "all") comes to
+ * them in proportion to its distinct examples (an estimate: examples differ in length). The cost is null
+ * when the drop's is unknown.
  */
-function scaledEstimate(input: ExecutionInput, files: DatasetFile[]): number | null {
-  if (input.estimate.costUsd === null) return null;
+function scaledEstimate(
+  input: ExecutionInput,
+  files: DatasetFile[],
+): { billedTokens: number; costUsd: number | null } {
+  const { billedTokens, costUsd } = input.estimate;
   // The dropped version's counts (an earlier version of the same key is another file of the family).
   const own = files.find(
     (f) => f.key === input.source.key && (f.versionId ?? '') === (input.source.versionId ?? ''),
   );
   const distinct = files.reduce((sum, f) => sum + f.examples - f.duplicates, 0);
-  if (!own || own.examples === 0 || input.config.dataset !== 'all') return input.estimate.costUsd;
-  return (input.estimate.costUsd * distinct) / own.examples;
+  if (!own || own.examples === 0 || input.config.dataset !== 'all') return { billedTokens, costUsd };
+  const scale = distinct / own.examples;
+  return {
+    billedTokens: Math.round(billedTokens * scale),
+    costUsd: costUsd === null ? null : costUsd * scale,
+  };
 }
 
 export type { RunRecord };

@@ -164,6 +164,25 @@ describe('tunedrop runs list', () => {
 });
 
 describe('tunedrop runs show', () => {
+  it('says what a retrain trained on and who started it', async () => {
+    const retrain = run('r2', {
+      trigger: 'schedule',
+      dataset: {
+        mode: 'all',
+        files: [],
+        fileCount: 3,
+        manifestKey: 'runs/r2/dataset.json',
+        examples: 1200,
+        duplicatesRemoved: 40,
+      },
+    });
+    const { out } = await tunedrop(fakeServices({ runs: [retrain] }).services, 'runs', 'show', 'r2');
+    expect(out).toContain("Started by        the family's schedule");
+    expect(out).toContain(
+      `Dataset           all the family's files (3), 1,200 examples, 40 copies of earlier files left out; files in s3://${BUCKET}/runs/r2/dataset.json`,
+    );
+  });
+
   const csv = [
     'step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy',
     '1,2.0,0.1,,',

@@ -194,7 +194,7 @@ describe('prepareRun with "dataset": "all"', () => {
     expect(objects.has('runs/own/train.jsonl')).toBe(false);
   });
 
-  it('records the dataset and the family’s estimated cost on the run item', async () => {
+  it('records the dataset and the family’s estimated tokens and cost on the run item', async () => {
     const { input, deps, records } = await family(
       [
         { runId: 'd1', minute: 1, text: jsonl(range(0, 30).map(chat)) },
@@ -204,7 +204,9 @@ describe('prepareRun with "dataset": "all"', () => {
     );
     const prepared = await prepareRun(input, deps);
     expect(records.get('own')).toMatchObject({ status: 'PREPARING', dataset: prepared.dataset });
+    // The dropped file's 10 examples were estimated at 1,000 tokens and $0.01; the family has 40.
     expect(records.get('own')!.estimatedCostUsd).toBeCloseTo(0.04);
+    expect(records.get('own')!.estimatedTokens).toBe(4000);
   });
 
   it('scales the estimate by the dropped version, not an older version of the same key', async () => {
