@@ -4,6 +4,8 @@
  * a narrow terminal, a pasted issue and a log file.
  */
 
+import { resultRows } from '../functions/core/results.js';
+
 export interface LossPoint {
   step: number;
   trainLoss: number | null;
@@ -14,31 +16,9 @@ const TRAIN = '•';
 const VALID = '×';
 const BOTH = '◆';
 
-/**
- * The loss points of a results.csv (decoded: core/results.ts decodeResultFile). Columns are found by
- * name, so a provider's extra or missing columns do not shift them; an empty, non-numeric or NaN cell
- * is no value. A row without a step number takes the next one.
- */
+/** The loss points of a results.csv (decoded: core/results.ts decodeResultFile), read as Collect reads it. */
 export function lossPoints(csv: string): LossPoint[] {
-  const [header, ...rows] = csv.trim().split(/\r?\n/);
-  const columns = (header ?? '').split(',').map((c) => c.trim());
-  const at = (name: string) => columns.indexOf(name);
-  const index = { step: at('step'), train: at('train_loss'), valid: at('valid_loss') };
-  const num = (cells: string[], i: number): number | null => {
-    if (i < 0) return null;
-    const cell = cells[i]?.trim();
-    if (!cell) return null;
-    const value = Number(cell);
-    return Number.isFinite(value) ? value : null;
-  };
-  const points: LossPoint[] = [];
-  for (const row of rows) {
-    if (!row.trim()) continue;
-    const cells = row.split(',');
-    const step = num(cells, index.step) ?? (points.at(-1)?.step ?? 0) + 1;
-    points.push({ step, trainLoss: num(cells, index.train), validLoss: num(cells, index.valid) });
-  }
-  return points;
+  return resultRows(csv).map(({ step, trainLoss, validLoss }) => ({ step, trainLoss, validLoss }));
 }
 
 export interface CurveOptions {

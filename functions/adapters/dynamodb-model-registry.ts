@@ -5,6 +5,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { conditionally, isConditionFailure, queryAll } from './dynamodb-requests.js';
 import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import {
   CURRENT_MODEL_KEY,
@@ -28,26 +29,9 @@ export const MODEL_INDEX = 'byModel';
  * model: a retried registration of an older run never takes the pointer back.
  */
 export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableName: string): ModelRegistry {
-  const conditional = async (command: UpdateCommand): Promise<boolean> => {
-    try {
-      await documents.send(command);
-      return true;
-    } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
-  };
-
-  const queryAll = async (command: (start?: Record<string, unknown>) => QueryCommand) => {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await documents.send(command(start));
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return items;
-  };
+  const conditional = (command: UpdateCommand) => conditionally(documents, command);
+  const query = (command: (start: Record<string, unknown> | undefined) => QueryCommand) =>
+    queryAll(documents, command);
 
   const registry: ModelRegistry = {
     async register(entry) {
@@ -65,7 +49,7 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
         .then(
           () => false,
           (error: unknown) => {
-            if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+            if (!isConditionFailure(error)) throw error;
             return true;
           },
         );
@@ -103,7 +87,7 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
 
     async find(model) {
       if (model === CURRENT_MODEL_KEY) return undefined;
-      const items = await queryAll(
+      const items = await query(
         (start) =>
           new QueryCommand({
             TableName: tableName,
@@ -122,7 +106,7 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
       const entries: ModelEntry[] = [];
       const families = family ? [family] : await registry.families();
       for (const name of families) {
-        const items = await queryAll(
+        const items = await query(
           (start) =>
             new QueryCommand({
               TableName: tableName,
@@ -142,7 +126,7 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
 
     async families() {
       // The pointer items: one per family that has a model, read through the model index.
-      const items = await queryAll(
+      const items = await query(
         (start) =>
           new QueryCommand({
             TableName: tableName,

@@ -1,6 +1,7 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ProviderName } from '../core/catalog.js';
 import { z } from 'zod';
+import { conditionally } from './dynamodb-requests.js';
 import type { ProviderSlots } from '../core/ports.js';
 import { RUN_STATUSES, type RunStatus } from '../core/run.js';
 import { deadHolders, VANISHED_HOLDER_GRACE_MS, type SlotHolder } from '../core/slots.js';
@@ -71,15 +72,7 @@ export function dynamoDbProviderSlots(
   const now = options.now ?? Date.now;
   const Key = { runId: options.itemKey ?? providerSlotsKey(options.provider ?? 'openai') };
 
-  const conditional = async (command: UpdateCommand): Promise<boolean> => {
-    try {
-      await documents.send(command);
-      return true;
-    } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
-  };
+  const conditional = (command: UpdateCommand) => conditionally(documents, command);
 
   /**
    * The one write that gives a run a slot: while fewer than `limit` hold one (or the run already does). A

@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   PutCommand,
@@ -7,14 +6,9 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { isConditionFailure, queryAll } from './dynamodb-requests.js';
 import type { RunStore } from '../core/ports.js';
-import {
-  canTransition,
-  RUN_STATUSES,
-  RunRecordSchema,
-  TERMINAL_STATUSES,
-  type RunRecord,
-} from '../core/run.js';
+import { canTransition, RUN_STATUSES, RunRecordSchema, TERMINAL_STATUSES } from '../core/run.js';
 
 /**
  * The runs table's index from provider job id to run (keys only): how a provider's event about a job
@@ -126,10 +120,9 @@ export function dynamoDbRunStore(
     },
 
     async listFamily(family) {
-      const records: RunRecord[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await documents.send(
+      const items = await queryAll(
+        documents,
+        (start) =>
           new QueryCommand({
             TableName: tableName,
             IndexName: FAMILY_INDEX,
@@ -140,11 +133,8 @@ export function dynamoDbRunStore(
             ExpressionAttributeValues: { ':family': family },
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
-        );
-        for (const item of page.Items ?? []) records.push(RunRecordSchema.parse(item));
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return records;
+      );
+      return items.map((item) => RunRecordSchema.parse(item));
     },
   };
 
@@ -176,11 +166,4 @@ export function dynamoDbRunStore(
       throw error;
     }
   }
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return (
-    error instanceof ConditionalCheckFailedException ||
-    (error as { name?: string })?.name === 'ConditionalCheckFailedException'
-  );
 }

@@ -28,7 +28,20 @@ export function decodeResultFile(bytes: Uint8Array): string {
   return `${decoded}\n`;
 }
 
-export function summarizeResults(csv: string): TrainingSummary {
+/** One row of a results.csv, by column name; a cell that is empty, not a number or NaN is null. */
+export interface ResultRow {
+  step: number;
+  trainLoss: number | null;
+  trainAccuracy: number | null;
+  validLoss: number | null;
+  validAccuracy: number | null;
+}
+
+/**
+ * The rows of a results.csv (decoded: decodeResultFile). Columns are found by name, so a provider's extra
+ * or missing columns do not shift them. A row without a step number takes the next one.
+ */
+export function resultRows(csv: string): ResultRow[] {
   const [header, ...rows] = csv.trim().split(/\r?\n/);
   const columns = (header ?? '').split(',').map((c) => c.trim());
   const at = (name: string) => columns.indexOf(name);
@@ -46,24 +59,37 @@ export function summarizeResults(csv: string): TrainingSummary {
     const value = Number(cell);
     return Number.isFinite(value) ? value : null;
   };
-
-  const summary: TrainingSummary = { steps: 0, final: null, first: null };
-  let lastValid: { loss: number | null; accuracy: number | null } = { loss: null, accuracy: null };
+  const result: ResultRow[] = [];
   for (const row of rows) {
     if (!row.trim()) continue;
     const cells = row.split(',');
-    const step = num(cells, index.step) ?? summary.steps + 1;
-    summary.steps += 1;
-    const validLoss = num(cells, index.validLoss);
-    const validAccuracy = num(cells, index.validAccuracy);
-    if (validLoss !== null || validAccuracy !== null) {
-      lastValid = { loss: validLoss ?? lastValid.loss, accuracy: validAccuracy ?? lastValid.accuracy };
-    }
-    summary.first ??= { step, trainLoss: num(cells, index.trainLoss) };
-    summary.final = {
-      step,
+    result.push({
+      step: num(cells, index.step) ?? result.length + 1,
       trainLoss: num(cells, index.trainLoss),
       trainAccuracy: num(cells, index.trainAccuracy),
+      validLoss: num(cells, index.validLoss),
+      validAccuracy: num(cells, index.validAccuracy),
+    });
+  }
+  return result;
+}
+
+export function summarizeResults(csv: string): TrainingSummary {
+  const summary: TrainingSummary = { steps: 0, final: null, first: null };
+  let lastValid: { loss: number | null; accuracy: number | null } = { loss: null, accuracy: null };
+  for (const row of resultRows(csv)) {
+    summary.steps += 1;
+    if (row.validLoss !== null || row.validAccuracy !== null) {
+      lastValid = {
+        loss: row.validLoss ?? lastValid.loss,
+        accuracy: row.validAccuracy ?? lastValid.accuracy,
+      };
+    }
+    summary.first ??= { step: row.step, trainLoss: row.trainLoss };
+    summary.final = {
+      step: row.step,
+      trainLoss: row.trainLoss,
+      trainAccuracy: row.trainAccuracy,
       validLoss: lastValid.loss,
       validMeanTokenAccuracy: lastValid.accuracy,
     };
