@@ -5,7 +5,8 @@ import { join, relative, sep } from 'node:path';
 import { startLocalCloud, PROJECT_ROOT } from './cloud/index.js';
 import { startOpenAiEmulator } from './openai-emulator/server.js';
 import { z } from 'zod';
-import { runKeys } from '../functions/core/run.js';
+import { familyOf, runKeys } from '../functions/core/run.js';
+import { scheduleName } from '../functions/core/family-schedule.js';
 import { dropAction, untilStable } from './drop-folder.js';
 import { describeChange, describeFindings, describeRun } from './progress.js';
 import { LOCAL_CONNECTION_FILE } from '../cli/aws-target.js';
@@ -78,6 +79,14 @@ async function main(): Promise<void> {
     if (action.kind === 'settings') {
       await upload(path, action.key);
       console.log(`\n${shown} → ${target} (the family's settings, read by its next drop)`);
+      // Its "schedule", if any, becomes the family's retrain schedule (the family-settings function).
+      const family = familyOf(action.key);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const retrain = cloud.scheduler.schedules().find((s) => s.name === scheduleName(family));
+      if (retrain)
+        console.log(
+          `  family ${family} retrains on ${retrain.expression} (scaled time) when a file arrived since its last model`,
+        );
       return;
     }
     if (action.kind === 'validation') {
@@ -91,7 +100,10 @@ async function main(): Promise<void> {
       return;
     }
     console.log(`\n${shown} → ${target}`);
-    const runId = await cloud.drop(path, action.key);
+    await follow(await cloud.drop(path, action.key), shown);
+  };
+  /** Follows a run to its end, then prints its summary, findings and local copies. */
+  const follow = async (runId: string, shown: string) => {
     following.set(runId, shown);
     try {
       const run = await cloud.waitForRun(runId, {
@@ -115,6 +127,24 @@ async function main(): Promise<void> {
       following.delete(runId);
     }
   };
+  // Runs nobody dropped (a family's schedule, `npx tunedrop retrain`) are followed too, once seen.
+  const seen = new Set<string>();
+  const retrains = setInterval(() => {
+    cloud
+      .listRuns()
+      .then((runs) => {
+        for (const run of runs)
+          if (run.trigger && run.trigger !== 'drop' && !seen.has(run.runId) && !following.has(run.runId)) {
+            seen.add(run.runId);
+            console.log(
+              `\nfamily ${run.family}: retrain started by ${run.trigger === 'schedule' ? 'its schedule' : 'an operator'}`,
+            );
+            void follow(run.runId, `the ${run.family} retrain`);
+          }
+      })
+      .catch(() => undefined);
+  }, 2_000);
+
   // Editors and copies write in several steps: each change restarts the wait, then untilStable checks.
   const schedule = (path: string) => {
     clearTimeout(timers.get(path));
@@ -152,6 +182,7 @@ async function main(): Promise<void> {
       `  abandoning run ${runId} (${shown}) unfinished: its workflow is stopped with the local cloud and the run recorded CANCELLED; drop the file again after restarting to train it`,
     );
   watcher.close();
+  clearInterval(retrains);
   for (const timer of timers.values()) clearTimeout(timer);
   await cloud.close();
   await emulator.close();

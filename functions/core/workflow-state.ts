@@ -146,10 +146,11 @@ export type JobWake = z.infer<typeof JobWakeSchema>;
  * LambdaFunctionStarted, LambdaFunctionSucceeded, TaskStateExited (5); a `.waitForTaskToken` Task adds
  * TaskSubmitted once the function has returned: TaskStateEntered, TaskScheduled, TaskStarted,
  * TaskSubmitted, TaskSucceeded | TaskTimedOut, TaskStateExited (6); a Choice 2.
- *   once       ExecutionStarted 1, Prepare 5, Upload 5, Acquire provider slot 6, Create job 5 and its
- *              Job finished? 2, Collect results 5, Record 5, Run succeeded 2, ExecutionSucceeded 1 = 37
- *              (8 transitions: Prepare, Upload, Acquire, Create job, Job finished?, Collect, Record,
- *              Run succeeded)
+ *   once       ExecutionStarted 1, Wait for family turn 6, Prepare 5, Upload 5, Acquire provider slot 6,
+ *              Create job 5 and its Job finished? 2, Collect results 5, Record 5 (the last state: no
+ *              Succeed state after it), ExecutionSucceeded 1 = 41 (8 transitions: Wait for family turn,
+ *              Prepare, Upload, Acquire, Create job, Job finished?, Collect, Record). A run whose family
+ *              is busy waits in Wait for family turn as in Acquire provider slot: a slot turn per timeout.
  *   job turn   Wait for job 6 + Get status 5 + Job finished? 2 = 13 (3 transitions); a turn ends when the
  *              job's event wakes the run or when its timeout passes (then Get status looks anyway)
  *   slot turn  Acquire provider slot timed out and entered again: 6 (1 transition), once per
@@ -168,22 +169,17 @@ export type JobWake = z.infer<typeof JobWakeSchema>;
 export const HISTORY = {
   /** Step Functions' quota on one execution's history (hard). */
   limit: 25_000,
-  once: 37,
+  once: 41,
   perJobTurn: 13,
   perSlotTurn: 6,
   perRetry: 3,
-  /** Prepare, Upload, Acquire provider slot, Create job, Collect results, Record. */
-  callsOnce: 6,
+  /** Wait for family turn, Prepare, Upload, Acquire provider slot, Create job, Collect results, Record. */
+  callsOnce: 7,
   maxRetriesPerCall: 4,
 } as const;
 
 export const TRANSITIONS = { once: 8, perJobTurn: 3, perSlotTurn: 1, perRetry: 1 } as const;
 
-/**
- * A run parked for a slot is resumed by whoever frees one; the timeout only catches a resume that was
- * lost (the run asks again, and finds the slot it was given). The sweep (every SWEEP_MINUTES) catches
- * slots nobody handed over.
- */
 /**
  * How long a run's execution may last by default (the pipeline's runTimeout): long enough to wait for
  * its family's turn behind a few runs of up to maxTrainingHours each, then train. Standard workflows
@@ -191,6 +187,11 @@ export const TRANSITIONS = { once: 8, perJobTurn: 3, perSlotTurn: 1, perRetry: 1
  */
 export const RUN_TIMEOUT_DAYS = 14;
 
+/**
+ * A run parked for a slot (or its family's turn) is resumed by whoever frees one; the timeout only
+ * catches a resume that was lost (the run asks again, and finds the slot it was given). The sweep (every
+ * SWEEP_MINUTES) catches slots nobody handed over.
+ */
 export const SLOT_WAITING = { timeoutSeconds: 24 * 3600, sweepMinutes: 10 } as const;
 
 export type JobWaitMode = 'polling' | 'webhooks';

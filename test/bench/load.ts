@@ -46,7 +46,7 @@ export async function runLoad(options: {
       }),
     );
     const runIds = await Promise.all(
-      paths.map((path, f) => cloud.drop(path, `incoming/load/tickets-${f}.jsonl`)),
+      paths.map((path, f) => cloud.drop(path, `incoming/load-${f % 8}/tickets-${f}.jsonl`)),
     );
     const deadline = Date.now() + (options.timeoutMs ?? 300_000);
     let runs = await cloud.listRuns();

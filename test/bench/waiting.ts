@@ -117,7 +117,22 @@ export async function measureWaiting(scenario: WaitingScenario): Promise<Waiting
   const provider = fakeProvider({
     getJob: async (id) => providerJob({ id, status: seconds() >= jobEndsAt ? 'succeeded' : 'running' }),
   }).provider;
-  const Input = z.looseObject({ runId: z.string(), taskToken: z.string() });
+  const Input = z.looseObject({
+    runId: z.string(),
+    taskToken: z.string(),
+    lane: z.enum(['provider', 'family']).optional(),
+  });
+  // The family's lane is free: the run's turn comes at once (the waits measured are the slot and the job).
+  const lane = memorySlots({ runs, now: () => clock.now().getTime() }).slots;
+  const turnResume = slotResumer(parked, tokens, () => clock.now().getTime(), 'family');
+  const turnHandOver = () =>
+    handOverFreeSlots({
+      slots: lane,
+      limit: 1,
+      statusOf: async (id) => (await runs.get(id))?.status,
+      resume: turnResume,
+      now: () => clock.now().getTime(),
+    });
   const StatusInput = z.looseObject({
     runId: z.string(),
     job: JobProgressSchema,
@@ -140,7 +155,12 @@ export async function measureWaiting(scenario: WaitingScenario): Promise<Waiting
     ],
     [
       arnOf('acquire-slot'),
-      async (event) => acquireSlot(Input.parse(event), { slots, parked, resume, handOver }),
+      async (event) => {
+        const request = Input.parse(event);
+        return request.lane === 'family'
+          ? acquireSlot(request, { slots: lane, parked, resume: turnResume, handOver: turnHandOver })
+          : acquireSlot(request, { slots, parked, resume, handOver });
+      },
     ],
     [
       arnOf('create-job'),
@@ -216,6 +236,7 @@ export async function measureWaiting(scenario: WaitingScenario): Promise<Waiting
     model: 'gpt-4.1-mini-2025-04-14',
     split: { seed: 42, threshold: 0.2 },
     estimate: { billedTokens: 1_000_000, costUsd: 5, epochs: 3 },
+    receivedAt: clock.now().toISOString(),
   });
   const execution = await sfn.start(machine.arn, runId, JSON.stringify(input)).done;
   const predicted = {
