@@ -80,9 +80,11 @@ async function main(): Promise<void> {
       await upload(path, action.key);
       console.log(`\n${shown} → ${target} (the family's settings, read by its next drop)`);
       // Its "schedule", if any, becomes the family's retrain schedule (the family-settings function).
+      // The function runs on the upload's event: give it a few seconds to create the schedule.
       const family = familyOf(action.key);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      const retrain = cloud.scheduler.schedules().find((s) => s.name === scheduleName(family));
+      const scheduled = () => cloud.scheduler.schedules().find((s) => s.name === scheduleName(family));
+      for (let i = 0; i < 20 && !scheduled(); i++) await new Promise((resolve) => setTimeout(resolve, 500));
+      const retrain = scheduled();
       if (retrain)
         console.log(
           `  family ${family} retrains on ${retrain.expression} (scaled time) when a file arrived since its last model`,
