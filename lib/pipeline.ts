@@ -42,10 +42,11 @@ import { RunWorkflow } from './workflow.js';
 
 export interface TunedropPipelineProps {
   /**
-   * Run settings for every family unless its `incoming/<family>/tunedrop.json` says otherwise.
+   * Run settings for every family unless its `incoming/<family>/tunedrop.json` says otherwise. Not
+   * `schedule`: a retrain schedule is a family's own (it is set up when the family's tunedrop.json is written).
    * @default {} (the RunConfig defaults: gpt-4.1-mini, auto hyperparameters, 20% validation)
    */
-  runDefaults?: RunConfigInput;
+  runDefaults?: Omit<RunConfigInput, 'schedule'>;
   /**
    * Key prefix watched for new data.
    * @default 'incoming/'
@@ -139,6 +140,11 @@ export class TunedropPipeline extends Construct {
 
   constructor(scope: Construct, id: string, props: TunedropPipelineProps = {}) {
     super(scope, id);
+    // Context (`-c tunedrop:runDefaults=...`) is not type-checked: a schedule there would apply to no family.
+    if (props.runDefaults && 'schedule' in props.runDefaults)
+      throw new Error(
+        'runDefaults cannot set "schedule": a retrain schedule is a family\'s own; put it in incoming/<family>/tunedrop.json',
+      );
     const incomingPrefix = props.incomingPrefix ?? 'incoming/';
 
     const key = props.encryptionKey;

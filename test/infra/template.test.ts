@@ -530,3 +530,38 @@ describe('a customer managed key (encryptionKey prop)', () => {
       expect(secret.Properties.KmsKeyId).toBeUndefined();
   });
 });
+
+describe('families', () => {
+  it('refuses a retrain schedule among the stack-wide run defaults: a schedule is a family’s own', () => {
+    expect(() => synthTemplate({ pipeline: { runDefaults: { schedule: 'rate(7 days)' } as never } })).toThrow(
+      /runDefaults cannot set "schedule".*incoming\/<family>\/tunedrop\.json/,
+    );
+  });
+
+  it('keeps the model registry in a table of its own, with the byModel index, and names it in the outputs', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'family', KeyType: 'HASH' },
+        { AttributeName: 'model', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [Match.objectLike({ IndexName: 'byModel' })],
+      PointInTimeRecoverySpecification: Match.anyValue(),
+    });
+    for (const output of ['ModelRegistryTableName', 'RetrainFunctionName', 'ModelsFunctionName'])
+      expect(template.findOutputs(output)).not.toEqual({});
+  });
+
+  it('lets only EventBridge Scheduler of this account assume the role that invokes retrain', () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': Match.anyValue() } },
+          }),
+        ],
+      },
+    });
+    template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+  });
+});
