@@ -17,6 +17,18 @@ export const logger = new Logger({
   jsonReplacerFn: (_key, value: unknown) => (typeof value === 'string' ? redactSecrets(value) : value),
 });
 
+/** The run a step's input is about: its id, family and provider job, where the input has them. */
+export function runLogKeys(input: unknown): { runId?: string; family?: string; jobId?: string } {
+  const state = (typeof input === 'object' && input !== null ? input : {}) as {
+    runId?: unknown;
+    family?: unknown;
+    job?: { jobId?: unknown } | null;
+  };
+  const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
+  const keys = { runId: text(state.runId), family: text(state.family), jobId: text(state.job?.jobId) };
+  return Object.fromEntries(Object.entries(keys).filter(([, v]) => v !== undefined));
+}
+
 /**
  * Builds a workflow step's Lambda handler: parse the state with the step's schema, run the step, log,
  * and shape errors so Step Functions can route them (error name = class name) and Record can tell the
@@ -67,10 +79,17 @@ export function stepHandler<S extends z.ZodType, R>(
         'The workflow definition and the functions are out of step; redeploy the stack.',
       );
     }
-    const input = parsed.data as { runId?: string };
-    logger.info(`${name} started`, { runId: input.runId });
-    const result = await step(parsed.data, context);
-    logger.info(`${name} done`, { runId: input.runId });
-    return result;
+    // Every line this invocation logs says which run, family and provider job it is about, so a run's
+    // lines can be found across functions with one CloudWatch Logs Insights filter.
+    const keys = runLogKeys(parsed.data);
+    logger.appendKeys(keys);
+    try {
+      logger.info(`${name} started`);
+      const result = await step(parsed.data, context);
+      logger.info(`${name} done`);
+      return result;
+    } finally {
+      logger.removeKeys(Object.keys(keys));
+    }
   });
 }

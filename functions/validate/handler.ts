@@ -6,6 +6,7 @@ import { readEnvironment } from '../adapters/environment.js';
 import { logger } from '../adapters/handler-kit.js';
 import { sfnRunStarter } from '../adapters/sfn-run-starter.js';
 import { InvalidEventError } from '../core/errors.js';
+import { deriveRunId, familyOf } from '../core/run.js';
 import { createdObjects, S3EventSchema } from '../core/s3-event.js';
 import { validateUpload } from './validate-upload.js';
 
@@ -33,11 +34,18 @@ export const handler = middy().handler(async (event: unknown, context: Context) 
   };
   const outcomes = [];
   for (const object of createdObjects(parsed.data)) {
-    const outcome = await validateUpload(object, deps);
-    // A crash in validation is reported and the run FAILED; it is logged for the maintainers, not retried.
-    if (outcome.outcome === 'failed') logger.error('validation crashed', { ...outcome, key: object.key });
-    else logger.info('validated', { ...outcome, key: object.key });
-    outcomes.push(outcome);
+    // Each line about this file says its run and family (as the workflow's steps' lines do).
+    const keys = { runId: deriveRunId(object), family: familyOf(object.key, env.INCOMING_PREFIX) };
+    logger.appendKeys(keys);
+    try {
+      const outcome = await validateUpload(object, deps);
+      // A crash in validation is reported and the run FAILED; it is logged for the maintainers, not retried.
+      if (outcome.outcome === 'failed') logger.error('validation crashed', { ...outcome, key: object.key });
+      else logger.info('validated', { ...outcome, key: object.key });
+      outcomes.push(outcome);
+    } finally {
+      logger.removeKeys(Object.keys(keys));
+    }
   }
   return outcomes;
 });

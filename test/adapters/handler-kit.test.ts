@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { stepHandler } from '../../functions/adapters/handler-kit.js';
+import { logger, stepHandler } from '../../functions/adapters/handler-kit.js';
 import { ProviderUnavailableError } from '../../functions/core/errors.js';
 import { clearRegisteredSecrets, registerSecret } from '../../functions/core/redact.js';
 
@@ -55,5 +55,26 @@ describe('a step whose error quotes a key', () => {
     const printed = await printedDuring(() => handler({ runId: `run-with-${KEY}` }, context));
     expect(printed).toContain('demo started');
     expect(printed).not.toContain(KEY);
+  });
+});
+
+describe('a step’s log lines', () => {
+  it('each carry the run id, family and provider job id of its input, and only during its invocation', async () => {
+    const handler = stepHandler('demo', z.looseObject({ runId: z.string() }), async () => {
+      logger.info('inside the step');
+      return 'ok';
+    });
+    const printed = await printedDuring(() =>
+      handler({ runId: 'run-1', family: 'support', job: { jobId: 'ftjob-1' } }, context),
+    );
+    const lines = printed
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((l) => l.message)).toEqual(['demo started', 'inside the step', 'demo done']);
+    for (const line of lines)
+      expect(line).toMatchObject({ runId: 'run-1', family: 'support', jobId: 'ftjob-1' });
+    const after = await printedDuring(async () => logger.info('after'));
+    expect(JSON.parse(after)).not.toHaveProperty('runId');
   });
 });
