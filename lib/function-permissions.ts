@@ -148,8 +148,15 @@ export function grantFunctionPermissions(
     targets.azureOpenAiSecret.encryptionKey?.grantDecrypt(fn);
   }
   if (permissions.startsRuns) targets.stateMachine().grantStartExecution(fn);
+  // Run events go to the account's default bus, and only there (core/run-events.ts).
+  if (permissions.publishesRunEvents) add(['events:PutEvents'], [defaultEventBusArn(Stack.of(fn))]);
   if (permissions.bedrock && targets.bedrockRole)
     grantBedrock(fn, permissions.bedrock, targets.bedrockRole, bucket);
+}
+
+/** The account's default EventBridge bus in the stack's region: where run events are put. */
+export function defaultEventBusArn(stack: Stack): string {
+  return stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' });
 }
 
 /**

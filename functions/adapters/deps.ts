@@ -32,12 +32,37 @@ import { bedrockProvider } from './bedrock-provider.js';
 import { openAiProvider } from './openai-provider.js';
 import type { ContextWithProviderSecrets } from './provider-secrets.js';
 import { s3ObjectStore } from './s3-object-store.js';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { publishingRunStore } from '../core/run-events.js';
+import { eventBridgeRunEvents } from './eventbridge-run-events.js';
+import { logger } from './handler-kit.js';
 
 /** The production wiring of the ports, in one place. Steps receive these; tests pass fakes instead. */
 export const objectStore = (): ObjectStore => s3ObjectStore(awsClients.s3());
 
+let eventBridge: EventBridgeClient | undefined;
+
+/**
+ * The runs, publishing every status move on the default EventBridge bus (core/run-events.ts): the only
+ * RunStore the steps get, so none can forget to. Its client is made on the first move: a function that
+ * only reads runs never calls EventBridge (and holds no events:PutEvents grant).
+ */
 export const runStore = (): RunStore =>
-  dynamoDbRunStore(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
+  publishingRunStore(
+    dynamoDbRunStore(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE),
+    {
+      published: (events) =>
+        eventBridgeRunEvents((eventBridge ??= new EventBridgeClient({}))).published(events),
+    },
+    {
+      stateMachineArn: process.env.STATE_MACHINE_ARN,
+      onPublishError: (error, events) =>
+        logger.error('run event not published; the run is recorded', {
+          error,
+          events: events.map((event) => event.detail),
+        }),
+    },
+  );
 
 export const providerSlots = (provider: ProviderName): ProviderSlots =>
   dynamoDbProviderSlots(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE, { provider });

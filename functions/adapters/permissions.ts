@@ -21,6 +21,9 @@
  *                   where the object may not exist, s3:ListBucket so that a miss is a 404, not a 403
  *                   (S3 API reference, GetObject, read 2026-11-29); write PutObject; createWriter PutObject (multipart parts
  *                   are authorized as s3:PutObject) and s3:AbortMultipartUpload when it gives up
+ *   RunEvents       published events:PutEvents on the default event bus (core/run-events.ts): the run store
+ *                   publishes each move its create or advance makes, so every function that moves a run's
+ *                   status (not get-status: its TRAINING progress notes are no move) holds it
  *   TaskTokens      states:SendTaskSuccess (on "*": the action has no resource type)
  *   the run starter states:StartExecution on the state machine
  *   the key         secretsmanager:GetSecretValue on the API key secret (the webhook's: its own secret)
@@ -93,6 +96,8 @@ export interface FunctionPermissions {
   resumesRuns?: boolean;
   /** Calls Amazon Bedrock, where the stack trains on it. */
   bedrock?: BedrockPermissions;
+  /** Moves runs' status, and so publishes run events (events:PutEvents on the default bus). */
+  publishesRunEvents?: boolean;
 }
 
 const RUNS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
@@ -100,6 +105,7 @@ const RUNS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
 /** By function step (functions/<step>/handler.ts). */
 export const FUNCTION_PERMISSIONS = {
   validate: {
+    publishesRunEvents: true,
     table: ['dynamodb:PutItem', ...RUNS],
     reads: ['incoming/'],
     readsVersions: true,
@@ -109,6 +115,7 @@ export const FUNCTION_PERMISSIONS = {
   },
   // Prepare reads the family's runs and their validation reports ("dataset": "all") and its current model.
   prepare: {
+    publishesRunEvents: true,
     table: [...RUNS],
     queriesFamilyIndex: true,
     registry: ['dynamodb:GetItem'],
@@ -119,6 +126,7 @@ export const FUNCTION_PERMISSIONS = {
     tagsObjects: true,
   },
   upload: {
+    publishesRunEvents: true,
     table: ['dynamodb:UpdateItem'],
     reads: ['runs/'],
     apiKey: true,
@@ -127,6 +135,7 @@ export const FUNCTION_PERMISSIONS = {
   // Handing a family's lane over reads the family's runs (a run received earlier goes first).
   'acquire-slot': { table: [...RUNS], queriesFamilyIndex: true, resumesRuns: true },
   'create-job': {
+    publishesRunEvents: true,
     table: [...RUNS],
     apiKey: true,
     bedrock: {
@@ -146,15 +155,19 @@ export const FUNCTION_PERMISSIONS = {
     bedrock: { actions: ['bedrock:GetModelCustomizationJob', 'bedrock:StopModelCustomizationJob'] },
   },
   collect: {
+    publishesRunEvents: true,
     table: ['dynamodb:UpdateItem'],
     registry: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
     currentModelParameters: ['ssm:PutParameter'],
+    // The run's validation.json, for the findings its report.html shows (core/run-report.ts).
+    reads: ['runs/'],
     writesRuns: true,
     apiKey: true,
     bedrock: { actions: ['bedrock:GetModelCustomizationJob'], readsRuns: true },
   },
   // Record and reconcile amend the validation report of a run that ended without a model (runs/).
   record: {
+    publishesRunEvents: true,
     table: [...RUNS],
     queriesFamilyIndex: true,
     reads: ['runs/'],
@@ -162,6 +175,7 @@ export const FUNCTION_PERMISSIONS = {
     resumesRuns: true,
   },
   reconcile: {
+    publishesRunEvents: true,
     table: [...RUNS],
     queriesFamilyIndex: true,
     reads: ['runs/'],
@@ -185,6 +199,7 @@ export const FUNCTION_PERMISSIONS = {
   },
   // A family's schedule or an operator starts a run on the family's data (functions/retrain).
   retrain: {
+    publishesRunEvents: true,
     table: ['dynamodb:PutItem', ...RUNS],
     queriesFamilyIndex: true,
     registry: ['dynamodb:GetItem'],
@@ -254,6 +269,7 @@ export function actionsOf(
       ...(p.apiKey || p.webhookSecret ? ['secretsmanager:GetSecretValue'] : []),
       ...(p.startsRuns ? ['states:StartExecution'] : []),
       ...(p.resumesRuns ? ['states:SendTaskSuccess'] : []),
+      ...(p.publishesRunEvents ? ['events:PutEvents'] : []),
       ...(bedrock?.actions ?? []),
       ...(bedrock?.passesRole ? ['iam:PassRole'] : []),
     ]),

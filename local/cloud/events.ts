@@ -130,7 +130,34 @@ export function scheduledEvent(ruleArn: string, at = new Date()) {
  * dead-letter queue, as the events service under the queue's policy (EventBridge user guide, "Event
  * retry policy and using dead-letter queues", read 2026-11-29).
  */
+/** An event put on the bus by PutEvents, as EventBridge sends it to a rule's targets. */
+export interface BusEvent {
+  version: '0';
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: unknown;
+}
+
+/** A PutEvents request entry (EventBridge API reference, PutEventsRequestEntry, read 2026-11-29). */
+export interface PutEventsEntry {
+  Source?: unknown;
+  DetailType?: unknown;
+  Detail?: unknown;
+  Resources?: unknown;
+  Time?: unknown;
+  EventBusName?: unknown;
+}
+
 export class LocalEventBus {
+  /** Every event PutEvents accepted, in order. */
+  readonly received: BusEvent[] = [];
+  /** Every delivery to a rule's target (after Lambda accepted it), in order. */
+  readonly deliveries: Array<{ ruleArn: string; targetArn: string; event: unknown }> = [];
   private readonly pending = new Set<Promise<void>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly scheduled: Array<{ rule: LocalRule; periodMs: number }>;
@@ -150,6 +177,64 @@ export class LocalEventBus {
       if (!rule.enabled || !rule.pattern || !matchesPattern(rule.pattern, event)) continue;
       this.deliverToTargets(rule, event);
     }
+  }
+
+  /**
+   * PutEvents on the default bus: each entry needs Source, DetailType and Detail (a JSON object), or it is
+   * refused in its result entry (the call still answers 200, with FailedEntryCount), as EventBridge does.
+   * Accepted events go to the rules whose pattern matches them. At most 10 entries per call.
+   */
+  putEvents(entries: readonly PutEventsEntry[]): {
+    FailedEntryCount: number;
+    Entries: Array<{ EventId?: string; ErrorCode?: string; ErrorMessage?: string }>;
+  } {
+    const results = entries.map((entry) => {
+      const bus = entry.EventBusName;
+      if (bus !== undefined && bus !== 'default' && !String(bus).endsWith(':event-bus/default'))
+        return {
+          ErrorCode: 'InternalException',
+          ErrorMessage: `local mode serves only the default bus, not ${String(bus)}`,
+        };
+      if (typeof entry.Source !== 'string' || !entry.Source)
+        return {
+          ErrorCode: 'InvalidArgument',
+          ErrorMessage: 'Parameter Source is not valid. Reason: Source is a required argument.',
+        };
+      if (typeof entry.DetailType !== 'string' || !entry.DetailType)
+        return {
+          ErrorCode: 'InvalidArgument',
+          ErrorMessage: 'Parameter DetailType is not valid. Reason: DetailType is a required argument.',
+        };
+      let detail: unknown;
+      try {
+        detail = JSON.parse(String(entry.Detail));
+      } catch {
+        detail = undefined;
+      }
+      if (!detail || typeof detail !== 'object' || Array.isArray(detail))
+        return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+      const time =
+        typeof entry.Time === 'number'
+          ? new Date(entry.Time * 1000)
+          : typeof entry.Time === 'string'
+            ? new Date(entry.Time)
+            : new Date();
+      const event: BusEvent = {
+        version: '0',
+        id: crypto.randomUUID(),
+        'detail-type': entry.DetailType,
+        source: entry.Source,
+        account: LOCAL_ACCOUNT,
+        time: time.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        region: LOCAL_REGION,
+        resources: Array.isArray(entry.Resources) ? entry.Resources.map(String) : [],
+        detail,
+      };
+      this.received.push(event);
+      this.publish(event);
+      return { EventId: event.id };
+    });
+    return { FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length, Entries: results };
   }
 
   /** The scheduled rules' names. */
@@ -240,6 +325,7 @@ export class LocalEventBus {
         resource: target.arn,
       });
       if (fn && decision.allowed) {
+        this.deliveries.push({ ruleArn, targetArn: target.arn, event });
         lambda.invokeAsync(fn.arn, event);
         return;
       }

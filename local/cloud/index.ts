@@ -27,7 +27,8 @@ import {
   type LocalPlan,
 } from '../template.js';
 import { createTableFromTemplate, startLocalDynamoDb } from './dynamodb.js';
-import { executionStatusChangeEvent, LocalEventBus } from './events.js';
+import { executionStatusChangeEvent, LocalEventBus, type BusEvent, type PutEventsEntry } from './events.js';
+import { AwsApiError, serveAwsJson } from './aws-json-server.js';
 import {
   Authorizer,
   functionPrincipal,
@@ -46,6 +47,7 @@ import {
   classifyS3,
   classifyScheduler,
   classifySsm,
+  classifyEvents,
   s3NotFoundNeeds,
   type ResourceNames,
 } from './iam/requests.js';
@@ -221,6 +223,14 @@ export interface LocalCloud {
     /** The scheduler's clock: what at() and cron() expressions are read against. */
     now(): Date;
   };
+  /**
+   * The default EventBridge bus (PutEvents behind IAM at `endpoints.EVENTBRIDGE`): the events put on it
+   * (tunedrop's run events among them), and the deliveries to the template's rules' targets.
+   */
+  events: {
+    received(): readonly BusEvent[];
+    deliveries(): ReadonlyArray<{ ruleArn: string; targetArn: string; event: unknown }>;
+  };
   close(): Promise<void>;
 }
 
@@ -234,7 +244,8 @@ type ServiceName =
   | 'CLOUDFORMATION'
   | 'BEDROCK'
   | 'SSM'
-  | 'SCHEDULER';
+  | 'SCHEDULER'
+  | 'EVENTBRIDGE';
 
 /** The administrator's access key; the gateways hand s3rver its own fixed key pair upstream. */
 const ADMIN_ACCESS_KEY = 'LOCALADMINACCESSKEY0';
@@ -426,6 +437,25 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     });
     // SSM Parameter Store, with the template's parameters as CloudFormation creates them.
     const ssm = await startLocalSsm();
+    // EventBridge's PutEvents on the default bus; the bus (made once the functions exist) routes to rules.
+    const eventsServer = await serveAwsJson({
+      service: 'EventBridge',
+      targetPrefix: 'AWSEvents',
+      jsonVersion: '1.1',
+      actions: {
+        PutEvents: (body) => {
+          const entries = Array.isArray(body.Entries) ? (body.Entries as PutEventsEntry[]) : [];
+          if (entries.length < 1 || entries.length > 10)
+            throw new AwsApiError(
+              'ValidationException',
+              `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to 10 and greater than or equal to 1`,
+            );
+          if (!eventBusRef.current) throw new AwsApiError('InternalException', 'the local bus is not ready');
+          return eventBusRef.current.putEvents(entries);
+        },
+      },
+    });
+    closers.push(() => eventsServer.close());
     closers.push(() => ssm.close());
     for (const parameter of plan.parameters) ssm.define(parameter);
 
@@ -509,6 +539,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       BEDROCK: await gateway('Bedrock', bedrock.endpoint, 'rest-json', (r) => classifyBedrock(r, names)),
       SSM: await gateway('SSM', ssm.endpoint, 'json', classifySsm),
       SCHEDULER: await gateway('Scheduler', schedulerServer.endpoint, 'rest-json', classifyScheduler),
+      EVENTBRIDGE: await gateway('EventBridge', eventsServer.endpoint, 'json', classifyEvents),
     };
     // Queue URLs name the gateway, so SDK clients that follow a QueueUrl's host stay behind IAM.
     sqs.advertise(gateways.SQS.endpoint);
@@ -742,6 +773,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       resumeSchedules: () => eventBus.resumeSchedules(),
       activeSchedules: () => eventBus.activeSchedules,
       bedrock: { faults: bedrock.faults, jobs: () => bedrock.jobs() },
+      events: { received: () => eventBus.received, deliveries: () => eventBus.deliveries },
       scheduler: {
         schedules: () =>
           scheduler.list().map(({ group, name, expression, state, target }) => ({

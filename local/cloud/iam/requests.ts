@@ -324,6 +324,34 @@ export function classifySsm(request: HttpRequestShape): AccessRequest[] {
 }
 
 /**
+ * EventBridge (AWS JSON 1.1, X-Amz-Target `AWSEvents.<Action>`). PutEvents is authorized on the event bus
+ * each entry names (EventBusName, a name or an ARN; the default bus when absent), resource type
+ * event-bus (Service Authorization Reference, "Actions, resources, and condition keys for Amazon
+ * EventBridge", read 2026-11-29), with the entry's source and detail type as the condition keys
+ * events:source and events:detail-type.
+ */
+export function classifyEvents(request: HttpRequestShape): AccessRequest[] {
+  const target = header(request, 'x-amz-target') ?? '';
+  const action = target.slice(target.indexOf('.') + 1);
+  const body = parseJson(request.body);
+  const busArn = (name: unknown) => {
+    const bus = typeof name === 'string' && name ? name : 'default';
+    return bus.startsWith('arn:') ? bus : arn('events', `event-bus/${bus}`);
+  };
+  if (action !== 'PutEvents') throw new UnclassifiedRequestError(`events:${action || 'unknown'}`);
+  const entries = Array.isArray(body.Entries) ? (body.Entries as Array<Record<string, unknown>>) : [];
+  if (entries.length === 0) throw new UnclassifiedRequestError('events:PutEvents without Entries');
+  return entries.map((entry) => ({
+    action: 'events:PutEvents',
+    resource: busArn(entry.EventBusName),
+    context: {
+      ...(typeof entry.Source === 'string' ? { 'events:source': entry.Source } : {}),
+      ...(typeof entry.DetailType === 'string' ? { 'events:detail-type': entry.DetailType } : {}),
+    },
+  }));
+}
+
+/**
  * EventBridge Scheduler (REST-JSON). Per the Service Authorization Reference, "Actions, resources, and
  * condition keys for Amazon EventBridge Scheduler" (read 2026-11-29): schedule actions on
  * `schedule/<group>/<name>`, group actions on `schedule-group/<name>`, ListSchedules and
