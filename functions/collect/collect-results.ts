@@ -1,7 +1,8 @@
 import { findModel, trainingCostUsd } from '../core/catalog.js';
 import { ResultFileMissingError } from '../core/errors.js';
 import type { FineTuningProvider, ObjectStore, RunStore } from '../core/ports.js';
-import { decodeResultFile, summarizeResults } from '../core/results.js';
+import { decodeResultFile, resultRows, summarizeResults } from '../core/results.js';
+import { renderRunReport, validationFindings, type ValidationFindings } from '../core/run-report.js';
 import type { CurrentModelParameters, ModelEntry, ModelRegistry } from '../core/registry.js';
 import { runKeys } from '../core/run.js';
 import type { CollectedResults, ExecutionInput, JobProgress, PreparedFiles } from '../core/workflow-state.js';
@@ -24,8 +25,22 @@ export interface CollectDeps {
 }
 
 /**
+ * The run's validation findings for its report, from the validation.json Validate (or retrain) wrote:
+ * best effort, as the report is for a person and the run's results stand without it.
+ */
+async function readFindings(store: ObjectStore, ref: { bucket: string; key: string }) {
+  try {
+    const text = await store.readText(ref);
+    return text === undefined ? null : validationFindings(text);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Brings a finished job home: the provider's results.csv (decoded from the base64 OpenAI delivers, the
- * content itself unchanged) and a summary.json with the final metrics, tokens and cost.
+ * content itself unchanged), a summary.json with the final metrics, tokens and cost, and report.html
+ * for a person (core/run-report.ts: the summary, the curves, the validation findings).
  */
 export async function collectResults(
   input: ExecutionInput & { job: JobProgress; prepared?: PreparedFiles | undefined },
@@ -69,6 +84,32 @@ export async function collectResults(
     `${JSON.stringify(summary, null, 2)}\n`,
     'application/json',
   );
+  const findings: ValidationFindings | null = await readFindings(deps.store, {
+    bucket,
+    key: keys.validationJson,
+  });
+  const report = renderRunReport({
+    runId: input.runId,
+    family: input.family,
+    status: job.status,
+    provider: summary.provider,
+    jobId: job.id,
+    baseModel: input.model,
+    parentModel: input.prepared?.startFrom ?? input.model,
+    fineTunedModel: job.fineTunedModel,
+    dataset: input.prepared?.dataset ?? null,
+    trainingExamples: input.prepared?.trainingExamples ?? null,
+    validationExamples: input.prepared?.validationExamples ?? null,
+    epochs: job.epochs,
+    trainedTokens: job.trainedTokens,
+    costUsd,
+    estimatedCostUsd: input.estimate.costUsd,
+    createdAt: summary.createdAt,
+    finishedAt: summary.finishedAt,
+    validation: findings,
+    rows: resultRows(csv),
+  });
+  await deps.store.write({ bucket, key: keys.report }, report, 'text/html; charset=utf-8');
   if (job.fineTunedModel !== null) {
     // The registry is the family's memory: which model is current, what it was trained from and on.
     const final = summary.metrics.final;
@@ -95,6 +136,7 @@ export async function collectResults(
   return {
     resultsKey: keys.results,
     summaryKey: keys.summary,
+    reportKey: keys.report,
     fineTunedModel: job.fineTunedModel,
     trainedTokens: job.trainedTokens,
     costUsd,

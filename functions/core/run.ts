@@ -92,6 +92,8 @@ export const RunRecordSchema = z.object({
   validationReportKey: z.string().optional(),
   resultsKey: z.string().optional(),
   summaryKey: z.string().optional(),
+  /** runs/<runId>/report.html; absent on runs collected before it was written. */
+  reportKey: z.string().optional(),
   /**
    * What started the run: a dropped file (the default, absent on items from before #12), the family's
    * schedule, or an operator's `tunedrop retrain`.
@@ -173,6 +175,8 @@ export const runKeys = (runId: string) => ({
   validation: `runs/${runId}/validation.jsonl`,
   results: `runs/${runId}/results.csv`,
   summary: `runs/${runId}/summary.json`,
+  /** The run's page for a person: summary, curves, findings (core/run-report.ts), written by Collect. */
+  report: `runs/${runId}/report.html`,
   /** Every file the run trained on, with its version, hash and counts (core/registry.ts DatasetRecord). */
   dataset: `runs/${runId}/dataset.json`,
   /** The training or validation file as Bedrock takes it (core/bedrock-format.ts). */

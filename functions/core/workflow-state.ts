@@ -93,6 +93,8 @@ export type JobProgress = z.infer<typeof JobProgressSchema>;
 export const CollectedResultsSchema = z.object({
   resultsKey: z.string(),
   summaryKey: z.string(),
+  /** The run's report.html; absent in states collected before it was written. */
+  reportKey: z.string().optional(),
   fineTunedModel: z.string().nullable(),
   trainedTokens: z.number().nullable(),
   costUsd: z.number().nullable(),

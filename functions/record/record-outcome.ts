@@ -107,7 +107,7 @@ export async function recordOutcome(
     };
   }
   if (input.results) {
-    const { fineTunedModel, trainedTokens, costUsd, resultsKey, summaryKey } = input.results;
+    const { fineTunedModel, trainedTokens, costUsd, resultsKey, summaryKey, reportKey } = input.results;
     return {
       runId,
       status: await end('SUCCEEDED', {
@@ -117,6 +117,7 @@ export async function recordOutcome(
         ...(costUsd !== null ? { costUsd } : {}),
         resultsKey,
         summaryKey,
+        ...(reportKey ? { reportKey } : {}),
       }),
     };
   }

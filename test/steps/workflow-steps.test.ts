@@ -1,7 +1,7 @@
 import { collectResults } from '../../functions/collect/collect-results.js';
 import { createJob } from '../../functions/create-job/create-job.js';
 import { resolveRunConfig } from '../../functions/core/config.js';
-import { TRAINING_COPY_TAG, type RunStatus } from '../../functions/core/run.js';
+import { runKeys, TRAINING_COPY_TAG, type RunStatus } from '../../functions/core/run.js';
 import { validateDataset } from '../../functions/core/dataset.js';
 import { ExecutionInputSchema, type ExecutionInput } from '../../functions/core/workflow-state.js';
 import { getStatus } from '../../functions/get-status/get-status.js';
@@ -378,6 +378,64 @@ describe('collectResults', () => {
     expect(registry.parameters.get(input.family)).toBe('ft:x');
   });
 
+  it('writes report.html next to results.csv, with the curves, the lineage and the validation findings', async () => {
+    const { provider } = fakeProvider({
+      getJob: async () =>
+        providerJob({ status: 'succeeded', fineTunedModel: 'ft:<b>"x"', trainedTokens: 200_000, epochs: 3 }),
+      resultFile: async () => new TextEncoder().encode(csv),
+    });
+    const keys = runKeys(input.runId);
+    const objects = memoryObjectStore({
+      [`bucket/${keys.validationJson}`]: JSON.stringify({
+        errorCount: 0,
+        warningCount: 3,
+        warnings: [
+          { code: 'duplicate_example', message: 'a copy of line 2', line: 5, lastLine: 7, times: 3 },
+        ],
+      }),
+    });
+    const written: Array<{ key: string; contentType: string }> = [];
+    const store = {
+      ...objects.store,
+      write: async (ref: { bucket: string; key: string }, body: string | Uint8Array, contentType: string) => {
+        written.push({ key: ref.key, contentType });
+        await objects.store.write(ref, body, contentType);
+      },
+    };
+    const { runs } = await runAt('TRAINING');
+    const results = await collectResults(
+      { ...input, job },
+      { store, runs, provider, ...registryOf(memoryModelRegistry()) },
+    );
+
+    expect(results.reportKey).toBe(`runs/${input.runId}/report.html`);
+    // After results.csv and summary.json, as HTML.
+    expect(written.map((w) => w.key)).toEqual([keys.results, keys.summary, keys.report]);
+    expect(written[2]!.contentType).toBe('text/html; charset=utf-8');
+    const html = objects.text(keys.report);
+    expect(html).toContain(`Run ${input.runId}`);
+    expect(html).toContain('<code>ft:&lt;b&gt;&quot;x&quot;</code>');
+    expect(html).toContain('$1.00 actual · $0.0050 estimated at validation');
+    expect(html).toContain('<code>duplicate_example</code></td><td class="n">3</td>');
+    expect(html).toMatch(/<path data-series="train-loss" d="M[^"]+"/);
+    expect(html).toMatch(/<path data-series="valid-loss" d="M[^"]+"/);
+    expect(html).not.toMatch(/<script/i);
+  });
+
+  it('still writes the report when the validation report cannot be read', async () => {
+    const { provider } = fakeProvider({
+      getJob: async () => providerJob({ status: 'succeeded', fineTunedModel: 'ft:x' }),
+      resultFile: async () => new TextEncoder().encode(csv),
+    });
+    const objects = memoryObjectStore({ [`bucket/${runKeys(input.runId).validationJson}`]: '{not json' });
+    const { runs } = await runAt('TRAINING');
+    const results = await collectResults(
+      { ...input, job },
+      { store: objects.store, runs, provider, ...registryOf(memoryModelRegistry()) },
+    );
+    expect(objects.text(results.reportKey!)).toContain('The validation report could not be read');
+  });
+
   it('registers a continued model with the model it was trained from as its parent', async () => {
     const { provider } = fakeProvider({
       getJob: async () =>
@@ -602,6 +660,24 @@ describe('recordOutcome', () => {
       costUsd: 0.5,
       finishedAt: expect.any(String),
     });
+  });
+
+  it("records the report's key with the results, and none for a state collected before there was one", async () => {
+    const { runs, records } = await runAt('COLLECTING');
+    const results = {
+      resultsKey: 'r',
+      summaryKey: 's',
+      fineTunedModel: 'ft:x',
+      trainedTokens: 10,
+      costUsd: 0.5,
+    };
+    const deps = { runs, slots: memorySlots().slots, handOver: noHandOver };
+    await recordOutcome({ ...input, results: { ...results, reportKey: 'runs/x/report.html' } }, deps);
+    expect(records.get(input.runId)).toMatchObject({ status: 'SUCCEEDED', reportKey: 'runs/x/report.html' });
+
+    const older = await runAt('COLLECTING');
+    await recordOutcome({ ...input, results }, { ...deps, runs: older.runs });
+    expect(older.records.get(input.runId)).not.toHaveProperty('reportKey');
   });
 
   it('records a caught error with its code and fix', async () => {
