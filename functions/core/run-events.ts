@@ -212,3 +212,8 @@ export function publishingRunStore(
     },
   };
 }
+
+/** The JSON Schema of `detail` (docs/run-events.md shows it; `npm run docs` writes it there). */
+export function runEventDetailJsonSchema(): string {
+  return JSON.stringify(z.toJSONSchema(RunEventDetailSchema, { io: 'output' }), null, 2);
+}

@@ -5,6 +5,7 @@ import {
   RUN_EVENT_SOURCE,
   RUN_STATUS_CHANGE,
   RunEventDetailSchema,
+  runEventDetailJsonSchema,
   runEventId,
   runStatusChangeEvent,
   type RunEvent,
@@ -192,5 +193,16 @@ describe('publishingRunStore', () => {
     expect(moved?.status).toBe('PREPARING');
     expect((await store.get(record.runId))?.status).toBe('PREPARING');
     expect(errors).toHaveLength(2);
+  });
+});
+
+describe('docs/run-events.md', () => {
+  it('shows the JSON Schema of the detail as the zod schema makes it (`npm run docs` writes it)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const doc = await readFile(new URL('../../docs/run-events.md', import.meta.url), 'utf8');
+    const block =
+      /<!-- run-event-schema:start -->\s*```json\n([\s\S]*?)```\s*<!-- run-event-schema:end -->/.exec(doc);
+    expect(block).not.toBeNull();
+    expect(JSON.parse(block![1]!)).toEqual(JSON.parse(runEventDetailJsonSchema()));
   });
 });
