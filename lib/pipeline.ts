@@ -38,6 +38,7 @@ import {
 } from './secure-defaults.js';
 import { OperatorPolicy } from './operator-policy.js';
 import { TunedropFunction } from './tunedrop-function.js';
+import { TunedropDashboard } from './dashboard.js';
 import { RunWorkflow } from './workflow.js';
 
 export interface TunedropPipelineProps {
@@ -137,6 +138,8 @@ export class TunedropPipeline extends Construct {
   readonly operatorPolicy: OperatorPolicy;
   /** Where the data bucket's server access logs go, unless `serverAccessLogs` is false. */
   readonly accessLogsBucket?: Bucket;
+  /** The CloudWatch dashboard: runs, cost, rejections, the workflow, the functions, dead letters (lib/dashboard.ts). */
+  readonly dashboard: TunedropDashboard;
 
   constructor(scope: Construct, id: string, props: TunedropPipelineProps = {}) {
     super(scope, id);
@@ -612,6 +615,12 @@ export class TunedropPipeline extends Construct {
         suffix: FAMILY_SETTINGS_FILE,
       });
     keepNotificationHandlerLogs(Stack.of(this));
+    this.dashboard = new TunedropDashboard(this, 'Dashboard', {
+      stateMachine: this.workflow.stateMachine,
+      deadLetters: this.deadLetters,
+      providers,
+      functions: this.node.children.filter((c) => c instanceof TunedropFunction),
+    });
 
     if (key)
       for (const f of this.node.children)

@@ -60,6 +60,11 @@ export class TunedropStack extends Stack {
       value: p.operatorPolicy.policy.managedPolicyArn,
       description: 'Attach to the IAM users or roles that drop files, read runs, cancel and redrive',
     });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${p.dashboard.dashboard.dashboardName}`,
+      description:
+        'The CloudWatch dashboard: runs, cost, rejections, the workflow, the functions, dead letters',
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       value: p.deadLetters.queueUrl,
       description: 'Events that failed after retries; npx tunedrop redrive sends them back',

@@ -246,6 +246,12 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
         names.set(id, { ref: name ?? `CFN-${id}-local`, arn: '' });
         break;
       }
+      // A dashboard's Ref is its name (the DashboardUrl output links to it).
+      case 'AWS::CloudWatch::Dashboard': {
+        const name = resource.Properties?.DashboardName;
+        names.set(id, { ref: typeof name === 'string' ? name : `local-${id}`, arn: '' });
+        break;
+      }
       case 'AWS::Scheduler::ScheduleGroup': {
         const name =
           typeof resource.Properties?.Name === 'string'

@@ -25,6 +25,7 @@ import {
 import type { FineTuningProvider, ObjectStore, ProviderJob, ProviderJobStatus } from '../core/ports.js';
 import { redactSecrets } from '../core/redact.js';
 import { HANDLER_RESERVE_MS, MIN_ATTEMPT_TIMEOUT_MS } from './provider-timeouts.js';
+import type { ProviderCallOutcome } from './openai-compatible.js';
 
 /**
  * Amazon Bedrock model customization behind tunedrop's provider port. Facts (read 2026-11-29):
@@ -56,6 +57,8 @@ export interface BedrockProviderOptions {
   remainingTimeMs?: (() => number) | undefined;
   /** @default HANDLER_RESERVE_MS */
   reserveMs?: number;
+  /** Told of each call made, how long it took with its retries and whether it failed (the metrics). */
+  onCall?: ((call: ProviderCallOutcome) => void) | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -200,10 +203,16 @@ export function bedrockProvider(options: BedrockProviderOptions): FineTuningProv
         `Too little time was left in this invocation to ${what} (${remaining} ms).`,
         'The workflow retries the step in a new invocation; if this repeats, raise the function timeout.',
       );
+    const started = performance.now();
+    let failed = true;
     try {
-      return await send(budget === undefined ? undefined : AbortSignal.timeout(budget));
+      const answer = await send(budget === undefined ? undefined : AbortSignal.timeout(budget));
+      failed = false;
+      return answer;
     } catch (error) {
       throw translateBedrockError(what, error, roleArn);
+    } finally {
+      options.onCall?.({ latencyMs: performance.now() - started, failed });
     }
   };
 

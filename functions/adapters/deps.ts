@@ -32,6 +32,8 @@ import { bedrockProvider } from './bedrock-provider.js';
 import { openAiProvider } from './openai-provider.js';
 import type { ContextWithProviderSecrets } from './provider-secrets.js';
 import { s3ObjectStore } from './s3-object-store.js';
+import type { ProviderCallOutcome } from './openai-compatible.js';
+import { runMetrics } from './run-metrics.js';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { publishingRunStore } from '../core/run-events.js';
 import { eventBridgeRunEvents } from './eventbridge-run-events.js';
@@ -173,6 +175,8 @@ export const provider = async (
   const budget = {
     ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMs: timeout } : {}),
     remainingTimeMs: () => invocation.getRemainingTimeInMillis(),
+    // Each call's latency and failure, as the ProviderCallLatency and ProviderCallErrors metrics.
+    onCall: (call: ProviderCallOutcome) => runMetrics.providerCall({ provider: name, ...call }),
   };
   switch (name) {
     case 'openai':
@@ -192,6 +196,7 @@ export const provider = async (
         bucket: env.DATA_BUCKET,
         roleArn: env.BEDROCK_ROLE_ARN,
         remainingTimeMs: budget.remainingTimeMs,
+        onCall: budget.onCall,
       });
     }
   }

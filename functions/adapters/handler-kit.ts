@@ -7,6 +7,7 @@ import { redactError, redactSecrets } from '../core/redact.js';
 import { awsClients } from './aws-clients.js';
 import { readEnvironment } from './environment.js';
 import { providerSecretsMiddleware, type ContextWithProviderSecrets } from './provider-secrets.js';
+import { runMetricsMiddleware } from './run-metrics.js';
 
 /**
  * Every function's logger. Each string of every line is masked (functions/core/redact.ts) on its way
@@ -62,6 +63,8 @@ export function stepHandler<S extends z.ZodType, R>(
       logger.error(`${name} failed`, { error: error ?? undefined });
     },
   });
+  // The step's metrics are written when it ends, however it ends (functions/adapters/run-metrics.ts).
+  handler.use(runMetricsMiddleware((error) => logger.warn('writing the metrics failed', { error })));
   if (options.providerSecrets) {
     const env = readEnvironment('API_KEY_SECRET_ID', 'AZURE_OPENAI_SECRET_ID');
     handler.use(

@@ -41,6 +41,14 @@ export interface CallBudgetOptions {
   remainingTimeMs?: (() => number) | undefined;
   /** @default HANDLER_RESERVE_MS */
   reserveMs?: number | undefined;
+  /** Told of each call made, how long it took with its retries and whether it failed (the metrics). */
+  onCall?: ((call: ProviderCallOutcome) => void) | undefined;
+}
+
+/** One provider call, as the ProviderCallLatency and ProviderCallErrors metrics count it. */
+export interface ProviderCallOutcome {
+  latencyMs: number;
+  failed: boolean;
 }
 
 /** How many attempts a call may make, each of at most `capMs`. */
@@ -130,15 +138,21 @@ export function callBudget(
         'The workflow retries the step in a new invocation; if this repeats, raise the function timeout.',
       );
     const timeout = Math.min(capMs, fitting);
+    const started = performance.now();
+    let failed = true;
     try {
-      return await request({
+      const answer = await request({
         timeout,
         maxRetries: attempts - 1,
         signal: AbortSignal.timeout(worstCaseCallMs(timeout, attempts)),
       });
+      failed = false;
+      return answer;
     } catch (error) {
       // The SDK's and Node's messages (and their causes) may quote the request, key included.
       throw redactError(translateProviderError(voice, what, error));
+    } finally {
+      options.onCall?.({ latencyMs: performance.now() - started, failed });
     }
   };
   return {

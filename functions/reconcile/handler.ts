@@ -10,6 +10,7 @@ import {
   runStore,
 } from '../adapters/deps.js';
 import { logger, stepHandler } from '../adapters/handler-kit.js';
+import { runMetrics } from '../adapters/run-metrics.js';
 import { reconcileRun } from './reconcile-run.js';
 
 /** EventBridge's "Step Functions Execution Status Change" event, the part that is read. */
@@ -43,6 +44,7 @@ export const handler = stepHandler(
         familyTurn: (family) => ({ lane: familyLane(family), handOver: () => handOverFamilyTurn(family) }),
         onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
         reports: objectStore(),
+        metrics: runMetrics,
         onReportError: (error) =>
           logger.warn('amending the validation report failed; the run is recorded', {
             runId: detail.name,

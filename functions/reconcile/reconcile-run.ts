@@ -8,6 +8,7 @@ import { redactSecrets } from '../core/redact.js';
 import { PROVIDERS, type ProviderName } from '../core/catalog.js';
 import { ApiKeyNotSetError } from '../core/errors.js';
 import type { RunRecord } from '../core/run.js';
+import type { RunEnd, RunMetrics } from '../core/metrics.js';
 
 export interface ExecutionEnded {
   /** The execution name, which is the run id. */
@@ -33,11 +34,13 @@ export interface ReconcileDeps {
   reports?: ObjectStore;
   /** Told when amending the report failed; the run's recorded end stands regardless. */
   onReportError?(error: unknown): void;
+  /** Told of the run's end when this records it. @default none */
+  metrics?: RunMetrics;
 }
 
 const OUTCOME: Record<
   ExecutionEnded['status'],
-  { status: RunStatus; code: string; message: string; fix: string }
+  { status: RunEnd; code: string; message: string; fix: string }
 > = {
   ABORTED: {
     status: 'CANCELLED',
@@ -111,6 +114,8 @@ export async function reconcileRun(
       },
     });
     if (updated) [run, changed] = [updated, true];
+    if (updated)
+      deps.metrics?.runEnded({ family: run.family, provider: providerOf(run), status: outcome.status });
     else run = (await deps.runs.get(run.runId)) ?? run; // recorded by someone else meanwhile
   }
 

@@ -8,6 +8,7 @@ import {
 } from '../adapters/deps.js';
 import { readEnvironment } from '../adapters/environment.js';
 import { logger, stepHandler } from '../adapters/handler-kit.js';
+import { runMetrics } from '../adapters/run-metrics.js';
 import { RecordInputSchema } from '../core/workflow-state.js';
 import { recordOutcome } from './record-outcome.js';
 
@@ -20,6 +21,7 @@ export const handler = stepHandler('record', RecordInputSchema, (input) =>
     familyTurn: { lane: familyLane(input.family), handOver: () => handOverFamilyTurn(input.family) },
     onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
     reports: objectStore(),
+    metrics: runMetrics,
     onReportError: (error) =>
       logger.warn('amending the validation report failed; the run is recorded', {
         runId: input.runId,

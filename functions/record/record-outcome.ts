@@ -7,6 +7,7 @@ import { amendReport } from '../core/report.js';
 import { endFamilyTurn, type FamilyTurn, type HandOver } from '../core/slots.js';
 import type { RunStatus } from '../core/run.js';
 import type { RecordInput } from '../core/workflow-state.js';
+import type { RunEnd, RunMetrics } from '../core/metrics.js';
 
 export interface RecordDeps {
   runs: RunStore;
@@ -26,6 +27,8 @@ export interface RecordDeps {
   reports?: ObjectStore;
   /** Told when amending the report failed; the run's recorded end stands regardless. */
   onReportError?(error: unknown): void;
+  /** Told of the run's end when this records it (not when the run had already ended). @default none */
+  metrics?: RunMetrics;
 }
 
 /**
@@ -44,12 +47,20 @@ export async function recordOutcome(
   // The status the run ends in: this one, or the one it had already ended in (stopped while this
   // execution went on, e.g. while Create job ran), which a recorded end keeps.
   // Its cause is stored as it came (a task's, the provider's) but masked: no provider key is kept.
-  const end = async (status: RunStatus, { error, ...fields }: RunUpdate) => {
-    const run =
-      (await deps.runs.advance(runId, status, {
-        ...fields,
-        ...(error ? { error: redactFields(error) } : {}),
-      })) ?? (await deps.runs.get(runId));
+  const end = async (status: RunEnd, { error, ...fields }: RunUpdate) => {
+    const recorded = await deps.runs.advance(runId, status, {
+      ...fields,
+      ...(error ? { error: redactFields(error) } : {}),
+    });
+    if (recorded)
+      deps.metrics?.runEnded({
+        family: input.family,
+        provider: input.config.provider,
+        status,
+        costUsd: recorded.costUsd,
+        trainedTokens: recorded.trainedTokens,
+      });
+    const run = recorded ?? (await deps.runs.get(runId));
     if (run) await amendReport(run, deps);
     if (deps.familyTurn) await endFamilyTurn(runId, deps.familyTurn, deps.onHandOverError);
     return run?.status ?? status;

@@ -1,7 +1,16 @@
 import middy from '@middy/core';
-import { handOverFamilyTurns, handOverSlots } from '../adapters/deps.js';
+import {
+  enabledProviders,
+  familyLane,
+  familyLanes,
+  handOverFamilyTurns,
+  handOverSlots,
+  providerSlots,
+} from '../adapters/deps.js';
 import { mergeHandOvers } from '../core/slots.js';
 import { logger } from '../adapters/handler-kit.js';
+import { runMetrics, runMetricsMiddleware } from '../adapters/run-metrics.js';
+import type { RunMetrics } from '../core/metrics.js';
 
 /**
  * Every few minutes (an EventBridge schedule): gives free provider slots and family lanes to waiting runs. Record and
@@ -12,5 +21,18 @@ export const handler = middy().handler(async () => {
   const handOver = mergeHandOvers([await handOverSlots(), await handOverFamilyTurns()]);
   if (handOver.granted.length > 0 || handOver.skipped.length > 0)
     logger.info('slots handed over', { ...handOver });
+  await countWaiting(runMetrics).catch((error: unknown) =>
+    logger.warn('counting waiting runs failed', { error }),
+  );
   return handOver;
 });
+// The RunsWaiting gauge is written when the invocation ends.
+handler.use(runMetricsMiddleware((error) => logger.warn('writing the metrics failed', { error })));
+
+/** The runs still waiting after the hand-over, per provider's slots and per family's lane (RunsWaiting). */
+async function countWaiting(metrics: RunMetrics): Promise<void> {
+  for (const provider of enabledProviders())
+    metrics.runsWaiting({ provider, count: (await providerSlots(provider).waiting()).length });
+  for (const family of await familyLanes().families())
+    metrics.runsWaiting({ family, count: (await familyLane(family).waiting()).length });
+}

@@ -4,6 +4,7 @@ import { awsClients } from '../adapters/aws-clients.js';
 import { enabledProviders, objectStore, runStore } from '../adapters/deps.js';
 import { readEnvironment } from '../adapters/environment.js';
 import { logger } from '../adapters/handler-kit.js';
+import { runMetrics, runMetricsMiddleware } from '../adapters/run-metrics.js';
 import { sfnRunStarter } from '../adapters/sfn-run-starter.js';
 import { InvalidEventError } from '../core/errors.js';
 import { deriveRunId, familyOf } from '../core/run.js';
@@ -31,6 +32,7 @@ export const handler = middy().handler(async (event: unknown, context: Context) 
     now: () => new Date(),
     deadline: Date.now() + context.getRemainingTimeInMillis() - REPORT_MARGIN_MS,
     providers: enabledProviders(),
+    metrics: runMetrics,
   };
   const outcomes = [];
   for (const object of createdObjects(parsed.data)) {
@@ -49,3 +51,5 @@ export const handler = middy().handler(async (event: unknown, context: Context) 
   }
   return outcomes;
 });
+// Runs started, rejected and failed here are written as metrics when the invocation ends.
+handler.use(runMetricsMiddleware((error) => logger.warn('writing the metrics failed', { error })));

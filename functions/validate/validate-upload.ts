@@ -15,6 +15,7 @@ import {
   type ValidationReport,
 } from '../core/dataset.js';
 import type { ErrorCode } from '../core/issue-codes.js';
+import type { RunMetrics } from '../core/metrics.js';
 import { suppliedValidationIssues } from '../core/bedrock-rules.js';
 import { modelForRun, readSmallObject, settingsFromFile, suffixFor } from '../core/run-settings.js';
 import { issue, whereIs } from '../core/issue-list.js';
@@ -56,6 +57,8 @@ export interface ValidateDeps {
   validateDataset?: typeof validateDataset;
   /** The providers this stack is deployed to train on. @default all of them */
   providers?: readonly ProviderName[];
+  /** Told of each run started, rejected or failed here. @default none */
+  metrics?: RunMetrics;
 }
 
 export type ValidateOutcome =
@@ -139,6 +142,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
         fix: `${first.fix} Report: s3://${object.bucket}/${keys.validationMarkdown}`,
       },
     });
+    deps.metrics?.runEnded({ family, provider: where.provider ?? 'openai', status: 'FAILED' });
     return { runId, outcome: 'failed', crash: describeCrash(error) };
   }
   const { report, config, model, validationSource } = checked;
@@ -156,6 +160,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
         fix: `${first.fix} All problems: s3://${object.bucket}/${keys.validationMarkdown}`,
       },
     });
+    deps.metrics?.runRejected({ family, provider: model.provider, reason: first.code });
     return { runId, outcome: 'rejected' };
   }
 
@@ -189,6 +194,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
     },
     receivedAt: at,
   });
+  deps.metrics?.runStarted({ family, provider: model.provider });
   return { runId, outcome: 'started' };
 }
 
@@ -199,6 +205,8 @@ export const INTERNAL_ERROR = 'internal_error';
 interface CrashSite {
   phase: string;
   modelId: string;
+  /** The model's provider, once known (the run's metrics count the crash under it). */
+  provider?: ProviderName;
   /** Problems with the run's settings found before the crash, kept in its report. */
   issues: DatasetIssue[];
 }
@@ -243,6 +251,7 @@ async function checkUpload(
   const { model, issues: modelIssues } = modelForRun(config, today);
   runIssues.push(...modelIssues);
   where.modelId = model.id;
+  where.provider = model.provider;
 
   const companionKey = validationCompanionKey(object.key);
   where.phase = `looking for ${companionKey}`;

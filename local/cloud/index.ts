@@ -63,6 +63,7 @@ import { startLocalSecretsManager } from './secrets-manager.js';
 import { LocalScheduler, type ScheduleSummary } from './scheduler.js';
 import { startLocalSsm } from './ssm.js';
 import { LocalStepFunctions, type Definition } from './step-functions.js';
+import { LocalMetrics, metricsOfLine, type LocalMetric } from './metrics.js';
 
 /**
  * The embedded local cloud: the synthesized tunedrop stack, run on this machine. Every resource comes
@@ -191,6 +192,11 @@ export interface LocalCloud {
   functionUrls: ReadonlyMap<string, string>;
   /** Fires an EventBridge scheduled rule now, by name (its logical id) or ARN; resolves once delivered. */
   fireSchedule(ruleNameOrArn: string): Promise<void>;
+  /**
+   * Every custom metric value the functions have written (their stdout's EMF documents, as CloudWatch
+   * reads them; local/cloud/metrics.ts), in order. Without an `onLog`, those lines are not echoed.
+   */
+  metrics(): LocalMetric[];
   /** Stops the scheduled rules' timers (invocations already under way go on). */
   pauseSchedules(): void;
   /** Starts the scheduled rules' timers again; each fires one period from now. */
@@ -600,12 +606,17 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         droppedEvents.push({ functionName: fn.logicalId, reason: `destination refused: ${refused}` });
     };
 
+    const metrics = new LocalMetrics();
     const lambda = new LocalLambda(plan.functions, {
       projectRoot: PROJECT_ROOT,
       timeScale,
       credentials: (fn) => credentials.get(fn.arn)!,
       onAsyncOutcome,
-      ...(options.onLog ? { onLog: options.onLog } : {}),
+      onLog: (functionName, stream, line) => {
+        metrics.observe(functionName, stream, line);
+        if (options.onLog) options.onLog(functionName, stream, line);
+        else if (metricsOfLine(functionName, line).length === 0) process[stream].write(`${line}\n`);
+      },
       sharedEnvironment: {
         AWS_REGION: LOCAL_REGION,
         AWS_DEFAULT_REGION: LOCAL_REGION,
@@ -769,6 +780,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       droppedEvents,
       functionUrls,
       fireSchedule: (rule) => eventBus.fireSchedule(rule),
+      metrics: () => metrics.list(),
       pauseSchedules: () => eventBus.pauseSchedules(),
       resumeSchedules: () => eventBus.resumeSchedules(),
       activeSchedules: () => eventBus.activeSchedules,

@@ -1,0 +1,193 @@
+import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunRecord } from '../../functions/core/run.js';
+import { METRIC_NAMES } from '../../functions/core/metrics.js';
+import { STATE } from '../../lib/workflow.js';
+import type { LocalCloud } from '../../local/cloud/index.js';
+import type { LocalMetric } from '../../local/cloud/metrics.js';
+import { BROKEN, SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
+
+/**
+ * "Nothing invented" (#13 point 7): one local scenario produces every custom metric the dashboard shows
+ * (METRIC_NAMES, which test/infra/dashboard.test.ts holds the dashboard to), read back from the
+ * functions' stdout as CloudWatch would (cloud.metrics()). Two runs of a family (the second waits for
+ * its family's turn while the sweep counts it), a rejected file, and a run whose provider refuses jobs.
+ */
+const API_KEY = 'sk-test-metrics';
+
+let harness: LocalHarness;
+let cloud: LocalCloud;
+let dir: string;
+let first: RunRecord;
+let second: RunRecord;
+let rejected: RunRecord;
+let failed: RunRecord;
+let metrics: LocalMetric[];
+
+/** Polls a condition on the cloud's state: resolves once it holds. */
+async function until(what: string, condition: () => boolean, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function parkedForFamilyTurn(runId: string): boolean {
+  const execution = cloud.stepFunctions.list().find((e) => e.name === runId);
+  const events = execution?.history.filter((e) => e.stateName === STATE.familyTurn).map((e) => e.type) ?? [];
+  return events.includes('TaskSubmitted') && !events.includes('TaskSucceeded');
+}
+
+/** The sample with each question changed a little: a distinct file for the family's second run. */
+async function variant(tag: string): Promise<string> {
+  const lines = (await readFile(SAMPLE, 'utf8')).trim().split('\n');
+  const changed = lines.map((line) => {
+    const example = JSON.parse(line) as { messages: Array<{ role: string; content: string }> };
+    for (const message of example.messages)
+      if (message.role === 'user') message.content = `${message.content} (${tag})`;
+    return JSON.stringify(example);
+  });
+  const path = join(dir, `${tag}.jsonl`);
+  await writeFile(path, `${changed.join('\n')}\n`);
+  return path;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tunedrop-metrics-'));
+  harness = await startLocalHarness({
+    apiKey: API_KEY,
+    // A job waits 1.5 s queued: the family's second drop arrives and waits for its turn meanwhile.
+    timing: { validatingMs: 20, queuedMs: 1500, msPerStep: 1 },
+    cloud: { schedules: false, onLog: () => undefined },
+  });
+  ({ cloud } = harness);
+
+  const firstId = await cloud.drop(SAMPLE, 'incoming/watch/first.jsonl');
+  await cloud.waitForRun(firstId, { timeoutMs: 60_000, until: (run) => run.status === 'TRAINING' });
+  const secondId = await cloud.drop(await variant('second'), 'incoming/watch/second.jsonl');
+  await until('the second run waits for its family turn', () => parkedForFamilyTurn(secondId));
+  // The sweep, fired now, counts it.
+  const sweep = cloud.plan.rules.find((r) => r.schedule !== undefined && r.name.includes('SweepSlots'))!;
+  await cloud.fireSchedule(sweep.name);
+  await until('the sweep wrote RunsWaiting', () => cloud.metrics().some((m) => m.name === 'RunsWaiting'));
+  first = await cloud.waitForRun(firstId, { timeoutMs: 60_000 });
+  second = await cloud.waitForRun(secondId, { timeoutMs: 60_000 });
+
+  rejected = await harness.dropAndWait(BROKEN, 'incoming/rejects/broken-tickets.jsonl');
+
+  // The provider takes no fine-tuning jobs: every attempt of the create call is refused.
+  harness.emulator.faults.onRequest({
+    method: 'POST',
+    path: '/fine_tuning/jobs',
+    fault: {
+      kind: 'status',
+      status: 403,
+      code: 'training_not_available',
+      message: 'Fine-tuning is no longer available for new jobs.',
+    },
+    times: 5,
+  });
+  failed = await harness.dropAndWait(SAMPLE, 'incoming/closed/tickets.jsonl');
+  // Record writes the run's end, then its metrics when its invocation ends: a moment after.
+  await until("Record wrote the failed run's end", () =>
+    cloud.metrics().some((m) => m.name === 'RunsEnded' && m.dimensions.family === 'closed'),
+  );
+  await cloud.lambda.settle();
+  metrics = cloud.metrics();
+}, 180_000);
+afterAll(async () => {
+  await harness?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const named = (name: string) => metrics.filter((m) => m.name === name);
+const service = { service: 'tunedrop' };
+
+it('ran the scenario: two runs succeeded, one was rejected, one failed at the provider', () => {
+  expect([first.status, second.status, rejected.status, failed.status]).toEqual([
+    'SUCCEEDED',
+    'SUCCEEDED',
+    'REJECTED',
+    'FAILED',
+  ]);
+  expect(failed.error?.code).toBe('training_not_available');
+});
+
+it('emitted every custom metric the dashboard may show, in the namespace Tunedrop, with bounded dimensions', () => {
+  expect([...new Set(metrics.map((m) => m.name))].sort()).toEqual([...METRIC_NAMES].sort());
+  for (const metric of metrics) {
+    expect(metric.namespace).toBe('Tunedrop');
+    expect(metric.dimensions.service).toBe('tunedrop');
+    // Never a run id, nor anything else unbounded.
+    for (const key of Object.keys(metric.dimensions))
+      expect(['service', 'family', 'provider', 'status', 'reason']).toContain(key);
+    for (const value of Object.values(metric.dimensions))
+      for (const run of [first, second, rejected, failed]) expect(value).not.toContain(run.runId);
+  }
+});
+
+it('counts runs started by family and provider, from Validate', () => {
+  const started = named('RunsStarted');
+  expect(started.map((m) => [m.dimensions, m.value, m.unit])).toEqual([
+    [{ ...service, family: 'watch', provider: 'openai' }, 1, 'Count'],
+    [{ ...service, family: 'watch', provider: 'openai' }, 1, 'Count'],
+    [{ ...service, family: 'closed', provider: 'openai' }, 1, 'Count'],
+  ]);
+  expect(new Set(started.map((m) => m.function))).toEqual(new Set([expect.stringMatching(/Validate/)]));
+});
+
+it('counts the rejection by family and provider, and by its first issue code', () => {
+  expect(named('RunsRejected').map((m) => [m.dimensions, m.value])).toEqual([
+    [{ ...service, family: 'rejects', provider: 'openai' }, 1],
+    [{ ...service, reason: rejected.error!.code }, 1],
+  ]);
+  expect(rejected.error!.code).toBe('invalid_json');
+});
+
+it('counts runs ended by status, once each', () => {
+  expect(named('RunsEnded').map((m) => [m.dimensions, m.value])).toEqual(
+    expect.arrayContaining([
+      [{ ...service, family: 'watch', provider: 'openai', status: 'SUCCEEDED' }, 1],
+      [{ ...service, family: 'closed', provider: 'openai', status: 'FAILED' }, 1],
+    ]),
+  );
+  expect(named('RunsEnded')).toHaveLength(3);
+});
+
+it("gives each succeeded run's cost and trained tokens, equal to its run item's", () => {
+  const cost = named('CostUsd');
+  expect(cost.every((m) => m.dimensions.family === 'watch' && m.dimensions.provider === 'openai')).toBe(true);
+  expect(cost.map((m) => m.value).sort()).toEqual([first.costUsd, second.costUsd].sort());
+  expect(
+    named('TrainedTokens')
+      .map((m) => m.value)
+      .sort(),
+  ).toEqual([first.trainedTokens, second.trainedTokens].sort());
+  expect(first.costUsd).toBeGreaterThan(0);
+});
+
+it('times every provider call and counts the refused ones, by provider', () => {
+  const latency = named('ProviderCallLatency');
+  expect(latency.length).toBeGreaterThan(4);
+  for (const m of latency) {
+    expect(m.dimensions).toEqual({ ...service, provider: 'openai' });
+    expect(m.unit).toBe('Milliseconds');
+    expect(m.value).toBeGreaterThanOrEqual(0);
+  }
+  const errors = named('ProviderCallErrors');
+  expect(errors.length).toBeGreaterThanOrEqual(1);
+  expect(errors.map((m) => m.dimensions)).toEqual(errors.map(() => ({ ...service, provider: 'openai' })));
+});
+
+it("gauges the runs waiting from the sweep: the family's second run, and no one waiting for a slot", () => {
+  const waiting = named('RunsWaiting');
+  expect(new Set(waiting.map((m) => m.function))).toEqual(new Set([expect.stringMatching(/SweepSlots/)]));
+  expect(waiting.map((m) => [m.dimensions, m.value])).toEqual(
+    expect.arrayContaining([
+      [{ ...service, family: 'watch' }, 1],
+      [{ ...service, provider: 'openai' }, 0],
+    ]),
+  );
+});
