@@ -6,33 +6,41 @@ import { startLocalCloud, PROJECT_ROOT } from './cloud/index.js';
 import { startOpenAiEmulator } from './openai-emulator/server.js';
 import { connectProviderWebhooks } from './connect-webhooks.js';
 import { describeChange, describeRun } from './progress.js';
+import { startConsole } from './console/server.js';
 
 /**
  * `npm start [-- --provider openai|azure-openai|bedrock]`: the whole pipeline on this machine. Starts the
  * local cloud (with its Bedrock control plane) and the OpenAI emulator in OpenAI's or Azure's shape,
  * writes the family's tunedrop.json with the chosen provider, drops the bundled sample as a user would,
  * follows the run to its end and prints what it produced; then drops a broken file to show a rejection.
+ * The local console (local/console/) serves a status page while the demo runs; `-- --keep` keeps it
+ * (and the local cloud) open after the demo, until Ctrl-C.
  * Exits 0 when both runs end as they should, 2 on a bad argument.
  */
 const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
 const BROKEN = join(PROJECT_ROOT, 'local/samples/broken-tickets.jsonl');
 const RUNS = join(PROJECT_ROOT, '.tunedrop', 'runs');
 
-function providerFromArgs(): ProviderName | string {
-  const { values } = parseArgs({ options: { provider: { type: 'string', default: 'openai' } } });
-  return values.provider;
+function argsOf(): { provider: ProviderName | string; keep: boolean } {
+  const { values } = parseArgs({
+    options: { provider: { type: 'string', default: 'openai' }, keep: { type: 'boolean', default: false } },
+  });
+  return { provider: values.provider, keep: values.keep };
 }
 
 async function main(): Promise<number> {
   let provider: ProviderName;
+  let keep: boolean;
   try {
-    const chosen = providerFromArgs();
+    const args = argsOf();
+    const chosen = args.provider;
+    keep = args.keep;
     if (!(PROVIDERS as readonly string[]).includes(chosen))
       throw new Error(`unknown provider "${chosen}"; choose one of: ${PROVIDERS.join(', ')}`);
     provider = chosen as ProviderName;
   } catch (error) {
     console.error(
-      `npm start: ${(error as Error).message}\nUsage: npm start -- [--provider ${PROVIDERS.join('|')}]`,
+      `npm start: ${(error as Error).message}\nUsage: npm start -- [--provider ${PROVIDERS.join('|')}] [--keep]`,
     );
     return 2;
   }
@@ -51,7 +59,11 @@ async function main(): Promise<number> {
     ...(azure ? { azureOpenAi: { endpoint: azure.endpoint, apiKey: 'azure-local-demo' } } : {}),
     logLevel: 'SILENT',
   });
+  const consolePage = await startConsole(cloud);
   try {
+    console.log(
+      `Local console: ${consolePage.url} (${keep ? 'open until Ctrl-C' : 'while the demo runs; npm start -- --keep keeps it open'})`,
+    );
     if (provider === 'openai') {
       // As the README's deploy steps: the provider's webhooks tell the run its job ended.
       const webhooks = await connectProviderWebhooks(cloud, emulator);
@@ -103,8 +115,16 @@ async function main(): Promise<number> {
     console.log(
       `\n${ok ? 'Done' : 'Something went wrong'} in ${((Date.now() - started) / 1000).toFixed(1)} s. Try your own files with: npm run local`,
     );
+    if (keep) {
+      console.log(`\nThe local console stays open at ${consolePage.url}. Ctrl-C stops.`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    }
     return ok ? 0 : 1;
   } finally {
+    await consolePage.close();
     await cloud.close();
     await emulator.close();
     await azure?.close();

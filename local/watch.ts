@@ -10,6 +10,7 @@ import { scheduleName } from '../functions/core/family-schedule.js';
 import { dropAction, untilStable } from './drop-folder.js';
 import { describeChange, describeFindings, describeRun } from './progress.js';
 import { LOCAL_CONNECTION_FILE } from '../cli/aws-target.js';
+import { startConsole } from './console/server.js';
 
 /**
  * `npm run local`: keeps the local cloud running and watches ./drop/<family>/*.jsonl. Every file
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
     `Drop JSONL files into ${relative(process.cwd(), DROP) || '.'}/<family>/ (for example drop/support/tickets.jsonl), and a tunedrop.json beside them to choose the provider. Ctrl-C stops.`,
   );
   console.log('From another terminal: npx tunedrop cancel RUN --local, npx tunedrop redrive --local.');
+  const consolePage = await startConsole(cloud);
+  console.log(`Local console (runs, cost, metrics, run events): ${consolePage.url}`);
 
   const timers = new Map<string, NodeJS.Timeout>();
   /** Runs being followed, for what Ctrl-C leaves unfinished. */
@@ -186,6 +189,7 @@ async function main(): Promise<void> {
   watcher.close();
   clearInterval(retrains);
   for (const timer of timers.values()) clearTimeout(timer);
+  await consolePage.close();
   await cloud.close();
   await emulator.close();
   await azure.close();
