@@ -9,8 +9,7 @@ export interface Image {
 }
 
 /**
- * A minimal PNG reader for the browser tests' screenshots (test/local/run-report-browser.test.ts has the
- * same one): IHDR, IDAT inflated with node's zlib, the five scanline filters undone.
+ * A minimal PNG reader for the browser tests' screenshots: IHDR, IDAT inflated with node's zlib, the five scanline filters undone.
  */
 export function readPng(bytes: Buffer): Image {
   if (bytes.readUInt32BE(0) !== 0x89504e47) throw new Error('not a PNG');
