@@ -1,5 +1,6 @@
 import { App, type AppProps } from 'aws-cdk-lib';
 import type { RunConfigInput } from '../functions/core/config.js';
+import type { TunedropPipelineProps } from './pipeline.js';
 import { TunedropStack, type TunedropStackProps } from './stack.js';
 
 export const STACK_NAME = 'Tunedrop';
@@ -14,10 +15,38 @@ export function buildApp(options: { appProps?: AppProps; stackProps?: TunedropSt
 } {
   const app = new App(options.appProps);
   const runDefaults = app.node.tryGetContext('tunedrop:runDefaults') as RunConfigInput | undefined;
+  const notifications = notificationsContext(app);
   const stack = new TunedropStack(app, STACK_NAME, {
     description: 'tunedrop: drop a JSONL file, get a fine-tuned model',
     ...options.stackProps,
-    pipeline: { ...(runDefaults ? { runDefaults } : {}), ...options.stackProps?.pipeline },
+    pipeline: {
+      ...(runDefaults ? { runDefaults } : {}),
+      ...(Object.keys(notifications).length > 0 ? { notifications } : {}),
+      ...options.stackProps?.pipeline,
+    },
   });
   return { app, stack };
+}
+
+/**
+ * `-c tunedrop:notifyEmail=...`, `-c tunedrop:dailyCostAlarmUsd=...`, `-c tunedrop:monthlyCostAlarmUsd=...`
+ * (given on the command line they are strings; the construct validates them).
+ */
+function notificationsContext(app: App): NonNullable<TunedropPipelineProps['notifications']> {
+  const email = app.node.tryGetContext('tunedrop:notifyEmail') as unknown;
+  const usd = (name: string) => {
+    const value = app.node.tryGetContext(name) as unknown;
+    if (value === undefined || value === '') return undefined;
+    const n = typeof value === 'number' ? value : Number(value);
+    if (!Number.isFinite(n))
+      throw new Error(`${name} must be a number of US dollars, not "${String(value)}"`);
+    return n;
+  };
+  const daily = usd('tunedrop:dailyCostAlarmUsd');
+  const monthly = usd('tunedrop:monthlyCostAlarmUsd');
+  return {
+    ...(email !== undefined && email !== '' ? { notifyEmail: String(email) } : {}),
+    ...(daily !== undefined ? { dailyCostAlarmUsd: daily } : {}),
+    ...(monthly !== undefined ? { monthlyCostAlarmUsd: monthly } : {}),
+  };
 }

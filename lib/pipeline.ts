@@ -39,6 +39,7 @@ import {
 import { OperatorPolicy } from './operator-policy.js';
 import { TunedropFunction } from './tunedrop-function.js';
 import { TunedropDashboard } from './dashboard.js';
+import { TunedropNotifications, type TunedropNotificationsProps } from './notifications.js';
 import { RunWorkflow } from './workflow.js';
 
 export interface TunedropPipelineProps {
@@ -106,6 +107,14 @@ export interface TunedropPipelineProps {
    * @default '/tunedrop'
    */
   parameterPrefix?: string;
+  /**
+   * The notifications topic's options: an email to subscribe, cost alarm thresholds (lib/notifications.ts).
+   * @default no email, no cost alarms
+   */
+  notifications?: Pick<
+    TunedropNotificationsProps,
+    'notifyEmail' | 'dailyCostAlarmUsd' | 'monthlyCostAlarmUsd'
+  >;
 }
 
 /**
@@ -140,6 +149,8 @@ export class TunedropPipeline extends Construct {
   readonly accessLogsBucket?: Bucket;
   /** The CloudWatch dashboard: runs, cost, rejections, the workflow, the functions, dead letters (lib/dashboard.ts). */
   readonly dashboard: TunedropDashboard;
+  /** The SNS topic of the alarms and the run-end summaries (lib/notifications.ts). */
+  readonly notifications: TunedropNotifications;
 
   constructor(scope: Construct, id: string, props: TunedropPipelineProps = {}) {
     super(scope, id);
@@ -620,6 +631,13 @@ export class TunedropPipeline extends Construct {
       deadLetters: this.deadLetters,
       providers,
       functions: this.node.children.filter((c) => c instanceof TunedropFunction),
+    });
+    this.notifications = new TunedropNotifications(this, 'Notifications', {
+      ...props.notifications,
+      stateMachine: this.workflow.stateMachine,
+      bucket: this.bucket,
+      alarms: [this.deadLetterAlarm],
+      ...(key ? { encryptionKey: key } : {}),
     });
 
     if (key)

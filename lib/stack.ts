@@ -65,6 +65,11 @@ export class TunedropStack extends Stack {
       description:
         'The CloudWatch dashboard: runs, cost, rejections, the workflow, the functions, dead letters',
     });
+    new CfnOutput(this, 'NotificationTopicArn', {
+      value: p.notifications.topic.topicArn,
+      description:
+        'Alarms and run-end summaries; subscribe to it, or deploy with -c tunedrop:notifyEmail=...',
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       value: p.deadLetters.queueUrl,
       description: 'Events that failed after retries; npx tunedrop redrive sends them back',

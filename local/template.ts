@@ -89,6 +89,30 @@ export interface LocalRuleTarget {
   deadLetterArn?: string;
   /** The target's constant Input (JSON text): sent instead of the event when set. */
   input?: string;
+  /** The target's InputTransformer: variables from JSON paths of the event, and the template they fill. */
+  inputTransformer?: { pathsMap: Record<string, string>; template: string };
+}
+
+/** An SNS topic (AWS::SNS::Topic); its Ref is its ARN. */
+export interface LocalTopic {
+  logicalId: string;
+  name: string;
+  arn: string;
+}
+
+/** A subscription to a topic (AWS::SNS::Subscription), as the template declares it. */
+export interface LocalSubscription {
+  topicArn: string;
+  protocol: string;
+  endpoint: string;
+}
+
+/** A CloudWatch alarm (AWS::CloudWatch::Alarm), its properties resolved. */
+export interface LocalAlarm {
+  logicalId: string;
+  name: string;
+  arn: string;
+  properties: Record<string, unknown>;
 }
 
 /** A Lambda function URL (AWS::Lambda::Url). */
@@ -149,6 +173,9 @@ export interface LocalPlan {
   }>;
   notifications: LocalNotification[];
   rules: LocalRule[];
+  topics: LocalTopic[];
+  subscriptions: LocalSubscription[];
+  alarms: LocalAlarm[];
   functionUrls: LocalFunctionUrl[];
   queues: Array<{ logicalId: string; name: string; arn: string; url: string }>;
   parameters: LocalParameter[];
@@ -157,7 +184,7 @@ export interface LocalPlan {
   roles: LocalRole[];
   /**
    * Resource-based policies by the ARN of the resource they guard: bucket policies (by bucket ARN),
-   * queue policies (by queue ARN), and Lambda permissions as the function's policy (by function ARN).
+   * queue policies (by queue ARN), topic policies (by topic ARN), and Lambda permissions as the function's policy (by function ARN).
    */
   resourcePolicies: Map<string, PolicyDocument>;
   /** Customer managed policies the stack creates, by ARN. */
@@ -223,6 +250,20 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
       case 'AWS::Events::Rule':
         names.set(id, { ref: id, arn: arn('events', `rule/${id}`) });
         break;
+      // A topic's Ref is its ARN, TopicName its name; an alarm's Ref is its name (CloudFormation return
+      // values). A name the template leaves out is generated; locally `local-<logical id>`.
+      case 'AWS::SNS::Topic': {
+        const topicName = resource.Properties?.TopicName;
+        const name = typeof topicName === 'string' ? topicName : `local-${id}`;
+        names.set(id, { ref: arn('sns', name), arn: arn('sns', name), name });
+        break;
+      }
+      case 'AWS::CloudWatch::Alarm': {
+        const alarmName = resource.Properties?.AlarmName;
+        const name = typeof alarmName === 'string' ? alarmName : `local-${id}`;
+        names.set(id, { ref: name, arn: arn('cloudwatch', `alarm:${name}`), name });
+        break;
+      }
       // Local mode makes no CloudWatch Logs or KMS calls, but policies name these resources. A log group's
       // Ref is its name and its Arn ends in ":*" ("arn:aws:logs:…:log-group:<name>:*", AWS::Logs::LogGroup
       // return values, CloudFormation user guide, read 2026-11-29); a key's Ref is its id.
@@ -314,6 +355,8 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
         );
       if (attribute === 'Arn') return known.arn;
       if (attribute === 'Name') return known.name ?? known.ref;
+      if (attribute === 'TopicName' && resources[id]?.Type === 'AWS::SNS::Topic') return known.name!;
+      if (attribute === 'TopicArn' && resources[id]?.Type === 'AWS::SNS::Topic') return known.arn;
       if (attribute === 'QueueUrl') return known.ref;
       if (attribute === 'QueueName') return id;
       if (resources[id]?.Type === 'AWS::SSM::Parameter' && (attribute === 'Type' || attribute === 'Value'))
@@ -329,6 +372,9 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
     stateMachines: [],
     notifications: [],
     rules: [],
+    topics: [],
+    subscriptions: [],
+    alarms: [],
     functionUrls: [],
     queues: [],
     parameters: [],
@@ -494,6 +540,28 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
         addResourcePolicy(bucketArn, document(props.PolicyDocument).Statement);
         break;
       }
+      case 'AWS::SNS::Topic':
+        plan.topics.push({ logicalId: id, name: names.get(id)!.name!, arn: names.get(id)!.arn });
+        break;
+      case 'AWS::SNS::TopicPolicy':
+        for (const topic of (props.Topics ?? []) as Json[])
+          addResourcePolicy(String(resolve(topic)), document(props.PolicyDocument).Statement);
+        break;
+      case 'AWS::SNS::Subscription':
+        plan.subscriptions.push({
+          topicArn: String(resolve(props.TopicArn ?? null)),
+          protocol: String(resolve(props.Protocol ?? null)),
+          endpoint: String(resolve(props.Endpoint ?? null)),
+        });
+        break;
+      case 'AWS::CloudWatch::Alarm':
+        plan.alarms.push({
+          logicalId: id,
+          name: names.get(id)!.name!,
+          arn: names.get(id)!.arn,
+          properties: resolve(props) as Record<string, unknown>,
+        });
+        break;
       case 'AWS::SQS::QueuePolicy': {
         for (const queue of (props.Queues ?? []) as Json[]) {
           const url = String(resolve(queue));
@@ -550,8 +618,9 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
         const targets = ((props.Targets ?? []) as Array<Record<string, Json>>).map((target) => {
           const retry = target.RetryPolicy as Record<string, Json> | undefined;
           const deadLetter = (target.DeadLetterConfig as Record<string, Json> | undefined)?.Arn;
-          if (target.InputPath !== undefined || target.InputTransformer !== undefined)
-            throw new Error(`rule ${id}: local mode does not serve a target's InputPath or InputTransformer`);
+          if (target.InputPath !== undefined)
+            throw new Error(`rule ${id}: local mode does not serve a target's InputPath`);
+          const transformer = target.InputTransformer as Record<string, Json> | undefined;
           return {
             arn: String(resolve(target.Arn ?? null)),
             // EventBridge's default: 185 retries over 24 hours.
@@ -559,6 +628,18 @@ export function planFromTemplate(template: CloudFormationTemplate, options: Plan
               typeof retry?.MaximumRetryAttempts === 'number' ? retry.MaximumRetryAttempts : 185,
             ...(deadLetter ? { deadLetterArn: String(resolve(deadLetter)) } : {}),
             ...(target.Input !== undefined ? { input: String(resolve(target.Input)) } : {}),
+            ...(transformer
+              ? {
+                  inputTransformer: {
+                    pathsMap: Object.fromEntries(
+                      Object.entries(
+                        (resolve(transformer.InputPathsMap ?? {}) ?? {}) as Record<string, Json>,
+                      ).map(([k, v]) => [k, String(v)]),
+                    ),
+                    template: String(resolve(transformer.InputTemplate ?? null)),
+                  },
+                }
+              : {}),
           };
         });
         const schedule =

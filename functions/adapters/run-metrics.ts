@@ -32,9 +32,14 @@ export function metricsRecorder(emit: (emission: MetricEmission) => void): RunMe
     },
     runEnded: ({ family, provider, status, costUsd, trainedTokens }) => {
       count('RunsEnded', { family, provider, status });
+      // By status alone too: CloudWatch alarms cannot SEARCH, so the failed-run alarm needs one series.
+      count('RunsEnded', { status });
       if (status !== 'SUCCEEDED') return;
-      if (costUsd !== undefined)
+      if (costUsd !== undefined) {
         emit({ name: 'CostUsd', unit: MetricUnit.NoUnit, value: costUsd, dimensions: { family, provider } });
+        // And the total (service only), for the cost alarms (lib/notifications.ts).
+        emit({ name: 'CostUsd', unit: MetricUnit.NoUnit, value: costUsd, dimensions: {} });
+      }
       if (trainedTokens !== undefined)
         emit({
           name: 'TrainedTokens',

@@ -68,6 +68,11 @@ export interface LocalEventBusOptions {
     body: string,
     attributes: Record<string, string>,
   ): Promise<string | undefined>;
+  /**
+   * Publishes to an SNS topic as a principal (EventBridge, for the rule), under the topic's policy; the
+   * refusal's message, or undefined. Without it, a rule's SNS target is not delivered to.
+   */
+  publishToTopic?(sender: Principal, topicArn: string, message: string): Promise<string | undefined>;
   /** An event AWS would have lost: no delivery, and no dead-letter queue that took it. */
   onDropped(dropped: { functionName: string; reason: string }): void;
   /** Between delivery attempts (EventBridge backs off over up to 24 hours; scaled down locally). */
@@ -306,12 +311,44 @@ export class LocalEventBus {
       // A target's constant Input replaces the event: "Valid JSON text passed to the target. In this case,
       // nothing from the event itself is passed to the target" (EventBridge API, Target.Input,
       // https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/eventbridge/aws.sdk.kotlin.services.eventbridge.model/-target/input.html,
-      // read 2026-11-29).
-      const payload = target.input !== undefined ? JSON.parse(target.input) : event;
-      const delivery = this.deliver(rule.arn, target, payload).finally(() => this.pending.delete(delivery));
+      // read 2026-11-29). An InputTransformer's output replaces it too (transformInput).
+      const payload =
+        target.input !== undefined
+          ? JSON.parse(target.input)
+          : target.inputTransformer
+            ? transformInput(target.inputTransformer, event, rule)
+            : event;
+      const delivery = (
+        target.arn.startsWith('arn:aws:sns:')
+          ? this.deliverToTopic(rule.arn, target, payload)
+          : this.deliver(rule.arn, target, payload)
+      ).finally(() => this.pending.delete(delivery));
       this.pending.add(delivery);
       return delivery;
     });
+  }
+
+  /**
+   * An SNS target: EventBridge publishes as events.amazonaws.com for the rule (aws:SourceArn), which the
+   * topic's policy must allow; the message is the payload's text (an input transformer's output as it is,
+   * an event as JSON). Retried and dead-lettered as a Lambda target is.
+   */
+  private async deliverToTopic(ruleArn: string, target: LocalRuleTarget, payload: unknown): Promise<void> {
+    const events = servicePrincipal('events.amazonaws.com', ruleArn);
+    const message = typeof payload === 'string' ? payload : JSON.stringify(payload);
+    let refusal = 'local mode has no SNS';
+    for (let attempt = 0; attempt <= Math.min(target.maximumRetryAttempts, 2); attempt++) {
+      const refused = this.options.publishToTopic
+        ? await this.options.publishToTopic(events, target.arn, message)
+        : refusal;
+      if (refused === undefined) {
+        this.deliveries.push({ ruleArn, targetArn: target.arn, event: payload });
+        return;
+      }
+      refusal = refused;
+      await new Promise((resolve) => setTimeout(resolve, this.options.retryDelayMs));
+    }
+    await this.deadLetter(ruleArn, target, payload, refusal);
   }
 
   private async deliver(ruleArn: string, target: LocalRuleTarget, event: unknown): Promise<void> {
@@ -332,6 +369,16 @@ export class LocalEventBus {
       refusal = fn ? decision.message : `no function ${target.arn}`;
       await new Promise((resolve) => setTimeout(resolve, this.options.retryDelayMs));
     }
+    await this.deadLetter(ruleArn, target, event, refusal);
+  }
+
+  private async deadLetter(
+    ruleArn: string,
+    target: LocalRuleTarget,
+    event: unknown,
+    refusal: string,
+  ): Promise<void> {
+    const events = servicePrincipal('events.amazonaws.com', ruleArn);
     if (!target.deadLetterArn) {
       this.options.onDropped({
         functionName: target.arn,
@@ -348,4 +395,58 @@ export class LocalEventBus {
     if (refused)
       this.options.onDropped({ functionName: target.arn, reason: `dead-letter queue refused: ${refused}` });
   }
+}
+
+/**
+ * What an InputTransformer sends the target (EventBridge user guide, "Amazon EventBridge input
+ * transformation", read 2026-11-30): each variable of InputPathsMap is the value at its JSON path in the
+ * event (dot notation and array indices), and each `<variable>` of InputTemplate is replaced by it, as are
+ * the predefined `<aws.events.rule-arn>`, `<aws.events.rule-name>`, `<aws.events.event.ingestion-time>`,
+ * `<aws.events.event>` (the event without detail) and `<aws.events.event.json>`. A string is put in
+ * escaped for a JSON string (templates quote string placeholders: "put quotes around variables that refer
+ * to JSON path parameters"), an object or array as JSON, a number or boolean as its text. A path the event
+ * lacks leaves the placeholder empty here (AWS's documentation does not say; README "Local mode differs
+ * from AWS"). The result is text: the template as filled in, which is what an SNS target publishes.
+ */
+export function transformInput(
+  transformer: { pathsMap: Record<string, string>; template: string },
+  event: unknown,
+  rule: Pick<LocalRule, 'arn' | 'name'>,
+): string {
+  const values = new Map<string, unknown>();
+  for (const [name, path] of Object.entries(transformer.pathsMap)) values.set(name, atJsonPath(event, path));
+  const whole = (event ?? {}) as Record<string, unknown>;
+  const withoutDetail = Object.fromEntries(Object.entries(whole).filter(([k]) => k !== 'detail'));
+  const predefined: Record<string, unknown> = {
+    'aws.events.rule-arn': rule.arn,
+    'aws.events.rule-name': rule.name,
+    'aws.events.event.ingestion-time': new Date().toISOString(),
+    'aws.events.event': withoutDetail,
+    'aws.events.event.json': whole,
+  };
+  return transformer.template.replace(/<([A-Za-z0-9_.-]+)>/g, (placeholder, name: string) => {
+    const value = values.has(name) ? values.get(name) : predefined[name];
+    if (!values.has(name) && !(name in predefined)) return placeholder;
+    if (value === undefined) return '';
+    if (typeof value === 'string') return JSON.stringify(value).slice(1, -1);
+    if (value !== null && typeof value === 'object') return JSON.stringify(value);
+    return String(value);
+  });
+}
+
+/** The value at a JSON path of EventBridge's subset: `$`, `$.a.b`, `$.a[0].b`, `$.detail-type`. */
+export function atJsonPath(value: unknown, path: string): unknown {
+  if (!path.startsWith('$')) return undefined;
+  const steps = [...path.slice(1).matchAll(/\.([^.[\]]+)|\[(\d+)\]/g)];
+  let current = value;
+  for (const [, key, index] of steps) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current =
+      index !== undefined
+        ? Array.isArray(current)
+          ? current[Number(index)]
+          : undefined
+        : (current as Record<string, unknown>)[key!];
+  }
+  return current;
 }

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createReadStream, statSync } from 'node:fs';
@@ -48,6 +48,7 @@ import {
   classifyScheduler,
   classifySsm,
   classifyEvents,
+  classifySns,
   s3NotFoundNeeds,
   type ResourceNames,
 } from './iam/requests.js';
@@ -64,6 +65,8 @@ import { LocalScheduler, type ScheduleSummary } from './scheduler.js';
 import { startLocalSsm } from './ssm.js';
 import { LocalStepFunctions, type Definition } from './step-functions.js';
 import { LocalMetrics, metricsOfLine, type LocalMetric } from './metrics.js';
+import { startLocalSns, type LocalNotification } from './sns.js';
+import { LocalAlarms, type AlarmState, type Datapoint, type MetricSpec } from './alarms.js';
 
 /**
  * The embedded local cloud: the synthesized tunedrop stack, run on this machine. Every resource comes
@@ -115,6 +118,8 @@ export interface LocalCloudOptions {
   schedules?: boolean;
   /** The local Bedrock's job phases in real milliseconds (default: scaled by timeScale). */
   bedrockTiming?: LocalBedrockOptions['timing'];
+  /** Each message published to an SNS topic (alarms, run-end summaries), e.g. to show it. @default none */
+  onNotification?: (notification: LocalNotification) => void;
 }
 
 /** Endpoints and credentials for an SDK client acting as the local cloud's administrator. */
@@ -237,6 +242,23 @@ export interface LocalCloud {
     received(): readonly BusEvent[];
     deliveries(): ReadonlyArray<{ ruleArn: string; targetArn: string; event: unknown }>;
   };
+  /**
+   * Every message published to the template's SNS topics (behind IAM at `endpoints.SNS`), in order: the
+   * run-end summaries EventBridge publishes and the alarms' notifications CloudWatch publishes.
+   */
+  notifications(): LocalNotification[];
+  /**
+   * The template's CloudWatch alarms, evaluated against the metrics the local cloud sees
+   * (local/cloud/alarms.ts says what that does and does not do).
+   */
+  alarms: {
+    /** An alarm's state by its logical id; undefined for an alarm local mode does not evaluate. */
+    state(logicalId: string): AlarmState | undefined;
+    /** Evaluates every alarm now; resolves once its notifications are published. */
+    evaluate(): Promise<void>;
+    /** Alarms local mode does not evaluate, and why. */
+    skipped: ReadonlyArray<{ alarm: string; reason: string }>;
+  };
   close(): Promise<void>;
 }
 
@@ -251,7 +273,8 @@ type ServiceName =
   | 'BEDROCK'
   | 'SSM'
   | 'SCHEDULER'
-  | 'EVENTBRIDGE';
+  | 'EVENTBRIDGE'
+  | 'SNS';
 
 /** The administrator's access key; the gateways hand s3rver its own fixed key pair upstream. */
 const ADMIN_ACCESS_KEY = 'LOCALADMINACCESSKEY0';
@@ -462,6 +485,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       },
     });
     closers.push(() => eventsServer.close());
+    // SNS, for the template's topics: what CloudWatch and EventBridge publish is kept and shown.
+    const sns = await startLocalSns(plan.topics, plan.subscriptions, (n) => options.onNotification?.(n));
+    closers.push(() => sns.close());
     closers.push(() => ssm.close());
     for (const parameter of plan.parameters) ssm.define(parameter);
 
@@ -546,6 +572,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       SSM: await gateway('SSM', ssm.endpoint, 'json', classifySsm),
       SCHEDULER: await gateway('Scheduler', schedulerServer.endpoint, 'rest-json', classifyScheduler),
       EVENTBRIDGE: await gateway('EventBridge', eventsServer.endpoint, 'json', classifyEvents),
+      SNS: await gateway('SNS', sns.endpoint, 'query', classifySns),
     };
     // Queue URLs name the gateway, so SDK clients that follow a QueueUrl's host stay behind IAM.
     sqs.advertise(gateways.SQS.endpoint);
@@ -583,6 +610,15 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       return undefined;
     };
 
+    /** EventBridge and CloudWatch publish as their service principal, under the topic's policy. */
+    const publishToTopic = async (sender: Principal, topicArn: string, message: string, subject?: string) => {
+      const decision = await authorizer.check(sender, { action: 'sns:Publish', resource: topicArn });
+      if (!decision.allowed) return decision.message;
+      if (!sns.has(topicArn)) return `no topic ${topicArn} in the template`;
+      sns.publish(topicArn, message, subject);
+      return undefined;
+    };
+
     const onAsyncOutcome = async (outcome: AsyncInvocationOutcome) => {
       if (outcome.condition === 'Success') return;
       const { fn } = outcome;
@@ -607,6 +643,49 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
 
     const metrics = new LocalMetrics();
+    // CloudWatch alarms: datapoints from the functions' EMF metrics, the workflow's ended executions and
+    // the queues' depth (sampled on each evaluation, as CloudWatch samples SQS every minute).
+    const executionsEnded: Array<{ stateMachineArn: string; status: string; timestamp: number }> = [];
+    const queueDepths: Array<{ queueName: string; timestamp: number; value: number }> = [];
+    const sameDimensions = (a: Record<string, string>, b: Record<string, string>) =>
+      Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+    const EXECUTION_METRICS: Record<string, string> = {
+      ExecutionsFailed: 'FAILED',
+      ExecutionsTimedOut: 'TIMED_OUT',
+      ExecutionsAborted: 'ABORTED',
+      ExecutionsSucceeded: 'SUCCEEDED',
+    };
+    const datapoints = (metric: MetricSpec): Datapoint[] => {
+      if (metric.namespace === 'AWS/States' && EXECUTION_METRICS[metric.metricName])
+        return executionsEnded
+          .filter(
+            (e) =>
+              e.status === EXECUTION_METRICS[metric.metricName] &&
+              sameDimensions(metric.dimensions, { StateMachineArn: e.stateMachineArn }),
+          )
+          .map((e) => ({ timestamp: e.timestamp, value: 1 }));
+      if (metric.namespace === 'AWS/SQS' && metric.metricName === 'ApproximateNumberOfMessagesVisible')
+        return queueDepths
+          .filter((q) => sameDimensions(metric.dimensions, { QueueName: q.queueName }))
+          .map(({ timestamp, value }) => ({ timestamp, value }));
+      return metrics
+        .list()
+        .filter(
+          (m) =>
+            m.namespace === metric.namespace &&
+            m.name === metric.metricName &&
+            sameDimensions(metric.dimensions, m.dimensions),
+        )
+        .map((m) => ({ timestamp: m.timestamp, value: m.value }));
+    };
+    const alarms = new LocalAlarms(plan.alarms, {
+      datapoints,
+      timeScale,
+      publish: (alarm, topicArn, subject, message) =>
+        publishToTopic(servicePrincipal('cloudwatch.amazonaws.com', alarm.arn), topicArn, message, subject),
+      onRefused: (alarm, topicArn, reason) =>
+        droppedEvents.push({ functionName: alarm.logicalId, reason: `${topicArn}: ${reason}` }),
+    });
     const lambda = new LocalLambda(plan.functions, {
       projectRoot: PROJECT_ROOT,
       timeScale,
@@ -614,6 +693,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       onAsyncOutcome,
       onLog: (functionName, stream, line) => {
         metrics.observe(functionName, stream, line);
+        // A metric an alarm watches moves it as soon as it is seen, in the period of its timestamp.
+        if (stream === 'stdout')
+          for (const timestamp of new Set(metricsOfLine(functionName, line).map((m) => m.timestamp)))
+            void alarms.evaluate(timestamp);
         if (options.onLog) options.onLog(functionName, stream, line);
         else if (metricsOfLine(functionName, line).length === 0) process[stream].write(`${line}\n`);
       },
@@ -733,6 +816,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       authorizer,
       lambda,
       sendToQueue,
+      publishToTopic,
       onDropped: (dropped) => droppedEvents.push(dropped),
       retryDelayMs: 1000 * timeScale,
       timeScale,
@@ -746,6 +830,49 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         executionStatusChangeEvent(execution, { account: LOCAL_ACCOUNT, region: LOCAL_REGION }),
       ),
     );
+    stepFunctions.onExecutionEnd((execution) => {
+      const timestamp = Date.now();
+      executionsEnded.push({
+        stateMachineArn: execution.stateMachineArn,
+        status: execution.status,
+        timestamp,
+      });
+      void alarms.evaluate(timestamp);
+    });
+    // The alarms are evaluated every simulated minute too: the queues' depth is sampled then, and a period
+    // gone by without breaching data brings an alarm back to OK.
+    const upstreamSqs = new SQSClient({
+      region: LOCAL_REGION,
+      endpoint: sqs.endpoint,
+      credentials: { accessKeyId: 'cloudwatch', secretAccessKey: 'cloudwatch' },
+    });
+    const sampleAndEvaluate = async () => {
+      const timestamp = Date.now();
+      for (const queue of plan.queues) {
+        const { Attributes } = await upstreamSqs
+          .send(
+            new GetQueueAttributesCommand({
+              // The queue's path on the local SQS itself: CloudWatch reads the depth behind IAM's back.
+              QueueUrl: `${sqs.endpoint}${new URL(sqs.queueUrl(queue.arn) ?? queue.url).pathname}`,
+              AttributeNames: ['ApproximateNumberOfMessages'],
+            }),
+          )
+          .catch(() => ({ Attributes: undefined }));
+        if (Attributes?.ApproximateNumberOfMessages !== undefined)
+          queueDepths.push({
+            queueName: queue.name,
+            timestamp,
+            value: Number(Attributes.ApproximateNumberOfMessages),
+          });
+      }
+      await alarms.evaluate(timestamp);
+    };
+    const alarmTimer = setInterval(() => void sampleAndEvaluate(), Math.max(50, 60_000 * timeScale));
+    alarmTimer.unref();
+    closers.push(async () => {
+      clearInterval(alarmTimer);
+      upstreamSqs.destroy();
+    });
 
     const s3 = new S3Client({ ...clientConfig, endpoint: endpoints.S3, forcePathStyle: true });
     const sqsClient = new SQSClient({ ...clientConfig, endpoint: endpoints.SQS });
@@ -786,6 +913,15 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       activeSchedules: () => eventBus.activeSchedules,
       bedrock: { faults: bedrock.faults, jobs: () => bedrock.jobs() },
       events: { received: () => eventBus.received, deliveries: () => eventBus.deliveries },
+      notifications: () => sns.notifications(),
+      alarms: {
+        state: (logicalId) => {
+          const alarm = plan.alarms.find((a) => a.logicalId === logicalId);
+          return alarm ? alarms.state(alarm.name) : undefined;
+        },
+        evaluate: () => sampleAndEvaluate(),
+        skipped: alarms.skipped,
+      },
       scheduler: {
         schedules: () =>
           scheduler.list().map(({ group, name, expression, state, target }) => ({

@@ -38,6 +38,8 @@ describe('metricsRecorder', () => {
         value: 1,
         dimensions: { family: 'support', provider: 'openai', status: 'FAILED' },
       },
+      // By status alone too, for the failed-run alarm.
+      { name: 'RunsEnded', unit: 'Count', value: 1, dimensions: { status: 'FAILED' } },
     ]);
   });
 
@@ -56,7 +58,9 @@ describe('metricsRecorder', () => {
     metrics.runsWaiting({ family: 'f', count: 1 });
     expect(emissions.map((e) => [e.name, e.unit, e.value, e.dimensions])).toEqual([
       ['RunsEnded', 'Count', 1, { family: 'f', provider: 'azure-openai', status: 'SUCCEEDED' }],
+      ['RunsEnded', 'Count', 1, { status: 'SUCCEEDED' }],
       ['CostUsd', 'None', 0.25, { family: 'f', provider: 'azure-openai' }],
+      ['CostUsd', 'None', 0.25, {}],
       ['TrainedTokens', 'Count', 5000, { family: 'f', provider: 'azure-openai' }],
       ['ProviderCallLatency', 'Milliseconds', 12.5, { provider: 'openai' }],
       ['ProviderCallLatency', 'Milliseconds', 40, { provider: 'openai' }],

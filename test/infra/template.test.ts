@@ -523,8 +523,10 @@ describe('a customer managed key (encryptionKey prop)', () => {
     });
   });
 
-  it('is not used by default: AWS managed encryption, no key in the template', () => {
-    template.resourceCountIs('AWS::KMS::Key', 0);
+  it('is not used by default: AWS managed encryption, no key in the template but the notifications topic’s', () => {
+    // SNS's AWS managed key would keep CloudWatch and EventBridge from publishing (lib/notifications.ts).
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
     for (const secret of Object.values(template.findResources('AWS::SecretsManager::Secret')))
       expect(secret.Properties.KmsKeyId).toBeUndefined();

@@ -153,11 +153,24 @@ it('counts runs ended by status, once each', () => {
       [{ ...service, family: 'closed', provider: 'openai', status: 'FAILED' }, 1],
     ]),
   );
-  expect(named('RunsEnded')).toHaveLength(3);
+  const byFamily = named('RunsEnded').filter((m) => m.dimensions.family);
+  expect(byFamily).toHaveLength(3);
+  // And by status alone, for the failed-run alarm (alarms cannot SEARCH; lib/notifications.ts).
+  expect(
+    named('RunsEnded')
+      .filter((m) => !m.dimensions.family)
+      .map((m) => [m.dimensions, m.value]),
+  ).toEqual(byFamily.map((m) => [{ ...service, status: m.dimensions.status }, 1]));
 });
 
 it("gives each succeeded run's cost and trained tokens, equal to its run item's", () => {
-  const cost = named('CostUsd');
+  const cost = named('CostUsd').filter((m) => m.dimensions.family);
+  // The same values as a total (service only), for the cost alarms.
+  expect(
+    named('CostUsd')
+      .filter((m) => !m.dimensions.family)
+      .map((m) => [m.dimensions, m.value]),
+  ).toEqual(cost.map((m) => [service, m.value]));
   expect(cost.every((m) => m.dimensions.family === 'watch' && m.dimensions.provider === 'openai')).toBe(true);
   expect(cost.map((m) => m.value).sort()).toEqual([first.costUsd, second.costUsd].sort());
   expect(

@@ -427,3 +427,18 @@ function parseJson(body: Buffer | undefined): Record<string, unknown> {
     throw new UnclassifiedRequestError('a request body that is not JSON');
   }
 }
+
+/**
+ * SNS (awsQuery). Per the Service Authorization Reference, "Actions, resources, and condition keys for
+ * Amazon SNS" (read 2026-11-30): Publish, GetTopicAttributes and ListSubscriptionsByTopic on the topic
+ * (Publish names it as TopicArn or TargetArn), ListTopics on "*".
+ */
+export function classifySns(request: HttpRequestShape): AccessRequest[] {
+  const form = new URLSearchParams(request.body?.toString('utf8') ?? '');
+  const action = form.get('Action');
+  if (!action) throw new UnclassifiedRequestError('SNS request without an Action');
+  const topic = form.get('TopicArn') ?? form.get('TargetArn');
+  if (action === 'ListTopics') return [{ action: 'sns:ListTopics', resource: '*' }];
+  if (!topic) throw new UnclassifiedRequestError(`sns:${action} without a TopicArn`);
+  return [{ action: `sns:${action}`, resource: topic }];
+}
