@@ -686,6 +686,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       onRefused: (alarm, topicArn, reason) =>
         droppedEvents.push({ functionName: alarm.logicalId, reason: `${topicArn}: ${reason}` }),
     });
+    /** The metric names an alarm watches: other EMF lines do not make the alarms evaluate. */
+    const watched = new Set(
+      alarms.definitions.flatMap((d) => [
+        ...(d.metric ? [d.metric.metricName] : []),
+        ...(d.metrics ?? []).flatMap((m) => (m.metric ? [m.metric.metricName] : [])),
+      ]),
+    );
     const lambda = new LocalLambda(plan.functions, {
       projectRoot: PROJECT_ROOT,
       timeScale,
@@ -695,7 +702,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         metrics.observe(functionName, stream, line);
         // A metric an alarm watches moves it as soon as it is seen, in the period of its timestamp.
         if (stream === 'stdout')
-          for (const timestamp of new Set(metricsOfLine(functionName, line).map((m) => m.timestamp)))
+          for (const timestamp of new Set(
+            metricsOfLine(functionName, line)
+              .filter((m) => watched.has(m.name))
+              .map((m) => m.timestamp),
+          ))
             void alarms.evaluate(timestamp);
         if (options.onLog) options.onLog(functionName, stream, line);
         else if (metricsOfLine(functionName, line).length === 0) process[stream].write(`${line}\n`);
@@ -839,7 +850,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       });
       void alarms.evaluate(timestamp);
     });
-    // The alarms are evaluated every simulated minute too: the queues' depth is sampled then, and a period
+    // The alarms are evaluated every 5 simulated minutes (their shortest period) too: the queues' depth is sampled then, and a period
     // gone by without breaching data brings an alarm back to OK.
     const upstreamSqs = new SQSClient({
       region: LOCAL_REGION,
@@ -867,7 +878,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       }
       await alarms.evaluate(timestamp);
     };
-    const alarmTimer = setInterval(() => void sampleAndEvaluate(), Math.max(50, 60_000 * timeScale));
+    const alarmTimer = setInterval(() => void sampleAndEvaluate(), Math.max(50, 300_000 * timeScale));
     alarmTimer.unref();
     closers.push(async () => {
       clearInterval(alarmTimer);
