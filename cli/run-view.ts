@@ -8,6 +8,7 @@ export interface RunFiles {
   validationReport?: string;
   results?: string;
   summary?: string;
+  report?: string;
 }
 
 export function runFiles(run: CliRun): RunFiles {
@@ -17,6 +18,7 @@ export function runFiles(run: CliRun): RunFiles {
     ...(run.validationReportKey ? { validationReport: uri(run.validationReportKey) } : {}),
     ...(run.resultsKey ? { results: uri(run.resultsKey) } : {}),
     ...(run.summaryKey ? { summary: uri(run.summaryKey) } : {}),
+    ...(run.reportKey ? { report: uri(run.reportKey) } : {}),
   };
 }
 
@@ -84,6 +86,7 @@ export function describeRun(run: CliRun, loss: LossPoint[] | null, lossNote?: st
         `; files in s3://${run.source.bucket}/${run.dataset.manifestKey}`,
     ]);
   if (run.providerJobId) facts.push(['Provider job', run.providerJobId]);
+  if (run.executionArn) facts.push(['Execution', run.executionArn]);
   const width = Math.max(...facts.map(([k]) => k.length));
   const lines = [`Run ${run.runId}`, ...facts.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), ''];
   if (run.error) {
@@ -103,6 +106,7 @@ export function describeRun(run: CliRun, loss: LossPoint[] | null, lossNote?: st
     ['validationReport', 'validation report'],
     ['results', 'results.csv'],
     ['summary', 'summary.json'],
+    ['report', 'report.html'],
   ];
   for (const [key, name] of names) {
     const uri = files[key];

@@ -2,10 +2,6 @@ import type { z } from 'zod';
 import { RunRecordSchema } from '../functions/core/run.js';
 import type { CurrentModel, ModelEntry } from '../functions/core/registry.js';
 
-/**
- * A run item as the CLI reads it: the pipeline's RunRecord, plus the lineage a family's run records
- * (the model it continued from), optional so items written before it read the same.
- */
 /** A run as the CLI reads it: the pipeline's RunRecord (parentModel, trigger and dataset included). */
 export const CliRunSchema = RunRecordSchema;
 export type CliRun = z.infer<typeof CliRunSchema>;

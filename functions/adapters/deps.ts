@@ -57,7 +57,6 @@ export const runStore = (): RunStore =>
         eventBridgeRunEvents((eventBridge ??= new EventBridgeClient({}))).published(events),
     },
     {
-      stateMachineArn: process.env.STATE_MACHINE_ARN,
       onPublishError: (error, events) =>
         logger.error('run event not published; the run is recorded', {
           error,

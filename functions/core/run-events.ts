@@ -73,7 +73,9 @@ export const RunEventDetailSchema = z
           .string()
           .url()
           .optional()
-          .describe("The Step Functions console page of the run's execution, where the function knows it."),
+          .describe(
+            "The Step Functions console page of the run's execution (not before it is started, nor for a rejected run).",
+          ),
       })
       .describe('Where to read more.'),
   })
@@ -109,16 +111,11 @@ export function executionArnOf(stateMachineArn: string, runId: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
 }
 
-export interface RunEventContext {
-  /** The state machine's ARN, where the publishing function knows it: for `links.execution`. */
-  stateMachineArn?: string | undefined;
-}
-
 /**
  * The event of the run's latest move (the last entry of its history), or undefined when that entry
  * does not change the status (a TRAINING progress note: the provider's own status changed; not an event).
  */
-export function runStatusChangeEvent(run: RunRecord, context: RunEventContext = {}): RunEvent | undefined {
+export function runStatusChangeEvent(run: RunRecord): RunEvent | undefined {
   const last = run.history.at(-1);
   if (!last || last.status !== run.status) return undefined;
   const previous = run.history.at(-2)?.status;
@@ -158,8 +155,11 @@ export function runStatusChangeEvent(run: RunRecord, context: RunEventContext = 
       validationReport: uri(run.validationReportKey ?? keys.validationMarkdown),
       ...(run.resultsKey ? { results: uri(run.resultsKey) } : {}),
       ...(run.summaryKey ? { summary: uri(run.summaryKey) } : {}),
-      ...(context.stateMachineArn && run.status !== 'RECEIVED' && run.status !== 'REJECTED'
-        ? { execution: executionConsoleUrl(executionArnOf(context.stateMachineArn, run.runId)) }
+      ...(run.reportKey ? { report: uri(run.reportKey) } : {}),
+      // The run item says which execution is the run's (every workflow function can link it, though
+      // none knows the state machine's ARN: that would be a cycle in the template).
+      ...(run.executionArn && run.status !== 'RECEIVED'
+        ? { execution: executionConsoleUrl(run.executionArn) }
         : {}),
     },
   };
@@ -170,7 +170,7 @@ export function runStatusChangeEvent(run: RunRecord, context: RunEventContext = 
   };
 }
 
-export interface PublishingOptions extends RunEventContext {
+export interface PublishingOptions {
   /** Told when publishing failed; the run's recorded state stands (the step goes on). */
   onPublishError?(error: unknown, events: readonly RunEvent[]): void;
 }
@@ -186,7 +186,7 @@ export function publishingRunStore(
   options: PublishingOptions = {},
 ): RunStore {
   const publish = async (run: RunRecord) => {
-    const event = runStatusChangeEvent(run, options);
+    const event = runStatusChangeEvent(run);
     if (!event) return;
     try {
       await events.published([event]);

@@ -95,6 +95,11 @@ export const RunRecordSchema = z.object({
   /** runs/<runId>/report.html; absent on runs collected before it was written. */
   reportKey: z.string().optional(),
   /**
+   * The run's Step Functions execution, recorded just before it is started (absent on a rejected run,
+   * which never has one, and on runs started before it was recorded).
+   */
+  executionArn: z.string().optional(),
+  /**
    * What started the run: a dropped file (the default, absent on items from before #12), the family's
    * schedule, or an operator's `tunedrop retrain`.
    */

@@ -4,6 +4,7 @@ import { enabledProviders, modelRegistry, objectStore, runStore } from '../adapt
 import { readEnvironment } from '../adapters/environment.js';
 import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { sfnRunStarter } from '../adapters/sfn-run-starter.js';
+import { executionArnOf } from '../core/run-events.js';
 import { retrainFamily } from './retrain-family.js';
 
 /**
@@ -24,6 +25,7 @@ export const handler = stepHandler(
       store: objectStore(),
       registry: modelRegistry(),
       startRun: sfnRunStarter(awsClients.sfn(), env.STATE_MACHINE_ARN),
+      executionArn: (runId) => executionArnOf(env.STATE_MACHINE_ARN, runId),
       bucket: env.DATA_BUCKET,
       defaults: JSON.parse(env.RUN_DEFAULTS) as Record<string, unknown>,
       incomingPrefix: env.INCOMING_PREFIX,

@@ -27,6 +27,8 @@ export interface RetrainDeps {
   store: ObjectStore;
   registry: Pick<ModelRegistry, 'current'>;
   startRun(runId: string, input: ExecutionInput): Promise<void>;
+  /** The ARN of the execution `startRun` starts for the run. */
+  executionArn(runId: string): string;
   bucket: string;
   defaults: Record<string, unknown>;
   incomingPrefix: string;
@@ -145,6 +147,8 @@ export async function retrainFamily(request: RetrainRequest, deps: RetrainDeps):
     createdAt,
     updatedAt: createdAt,
     trigger: request.trigger,
+    // A retrain is always started: its events link the execution from the first.
+    executionArn: deps.executionArn(runId),
   });
   if (!created && (await deps.runs.get(runId))?.status !== 'RECEIVED')
     return { outcome: 'nothing_new', runId, message: `run ${runId} retrained on this data already` };

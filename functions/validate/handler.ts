@@ -8,6 +8,7 @@ import { runMetrics, runMetricsMiddleware } from '../adapters/run-metrics.js';
 import { sfnRunStarter } from '../adapters/sfn-run-starter.js';
 import { InvalidEventError } from '../core/errors.js';
 import { deriveRunId, familyOf } from '../core/run.js';
+import { executionArnOf } from '../core/run-events.js';
 import { createdObjects, S3EventSchema } from '../core/s3-event.js';
 import { validateUpload } from './validate-upload.js';
 
@@ -27,6 +28,7 @@ export const handler = middy().handler(async (event: unknown, context: Context) 
     store: objectStore(),
     runs: runStore(),
     startRun: sfnRunStarter(awsClients.sfn(), env.STATE_MACHINE_ARN),
+    executionArn: (runId: string) => executionArnOf(env.STATE_MACHINE_ARN, runId),
     defaults: JSON.parse(env.RUN_DEFAULTS) as Record<string, unknown>,
     incomingPrefix: env.INCOMING_PREFIX,
     now: () => new Date(),

@@ -45,6 +45,8 @@ export interface ValidateDeps {
   runs: RunStore;
   /** Starts the workflow execution named `runId`; starting it twice is not an error. */
   startRun: (runId: string, input: ExecutionInput) => Promise<void>;
+  /** The ARN of the execution `startRun` starts for the run. */
+  executionArn: (runId: string) => string;
   defaults: Record<string, unknown>;
   incomingPrefix: string;
   now: () => Date;
@@ -164,6 +166,9 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
     return { runId, outcome: 'rejected' };
   }
 
+  // Recorded before the start, while the run is surely still RECEIVED: from here on each of its events
+  // links the execution.
+  await deps.runs.amend(runId, 'RECEIVED', { executionArn: deps.executionArn(runId) });
   await deps.startRun(runId, {
     runId,
     family,

@@ -22,6 +22,7 @@ import {
 } from '../../functions/adapters/provider-secrets.js';
 import { s3ObjectStore } from '../../functions/adapters/s3-object-store.js';
 import { sfnRunStarter } from '../../functions/adapters/sfn-run-starter.js';
+import { executionArnOf } from '../../functions/core/run-events.js';
 import { PLACEHOLDER_API_KEY } from '../../functions/core/config.js';
 import type { ObjectRef } from '../../functions/core/ports.js';
 import type { RunRecord, RunStatus } from '../../functions/core/run.js';
@@ -510,6 +511,7 @@ describe('starting a run as Validate does (sfnRunStarter)', () => {
         store: storeAs(VALIDATE),
         runs: runsAs(VALIDATE),
         startRun: (runId, input) => (inputs.push(input), start(runId, input)),
+        executionArn: (runId) => executionArnOf(validate.environment.STATE_MACHINE_ARN!, runId),
         defaults: JSON.parse(validate.environment.RUN_DEFAULTS ?? '{}') as Record<string, unknown>,
         incomingPrefix: 'incoming/adapters/',
         now: () => new Date(),
@@ -522,6 +524,8 @@ describe('starting a run as Validate does (sfnRunStarter)', () => {
       .sfn()
       .send(new DescribeExecutionCommand({ executionArn: execution!.executionArn }));
     expect(JSON.parse(described.input!)).toEqual(inputs[0]);
+    // The run item names the execution that was started, before it started.
+    expect((await runsAs(VALIDATE).get(runId))?.executionArn).toBe(execution!.executionArn);
 
     await expect(start(runId, { ...inputs[0]!, model: 'another-model' })).resolves.toBeUndefined();
     expect(await cloud.waitForRun(runId, { timeoutMs: 60_000 })).toMatchObject({ status: 'SUCCEEDED' });

@@ -201,6 +201,8 @@ describe('tunedrop runs show', () => {
     validationReportKey: 'runs/r1/validation.md',
     resultsKey: 'runs/r1/results.csv',
     summaryKey: 'runs/r1/summary.json',
+    reportKey: 'runs/r1/report.html',
+    executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:TunedropRuns:r1',
   });
 
   it('shows the history, lineage, tokens, cost, files as s3:// URIs and the loss curve', async () => {
@@ -224,6 +226,10 @@ describe('tunedrop runs show', () => {
     expect(out).toContain(`results.csv        s3://${BUCKET}/runs/r1/results.csv`);
     expect(out).toContain(`summary.json       s3://${BUCKET}/runs/r1/summary.json`);
     expect(out).toContain(`validation report  s3://${BUCKET}/runs/r1/validation.md`);
+    expect(out).toContain(`report.html        s3://${BUCKET}/runs/r1/report.html`);
+    expect(out).toContain(
+      'Execution         arn:aws:states:eu-west-1:123456789012:execution:TunedropRuns:r1',
+    );
     expect(out).toMatch(/^Loss\n *2 ┤•/m);
     expect(out).toContain('• train_loss   × valid_loss');
   });
@@ -268,6 +274,7 @@ describe('tunedrop runs show', () => {
       validationReport: `s3://${BUCKET}/runs/r1/validation.md`,
       results: `s3://${BUCKET}/runs/r1/results.csv`,
       summary: `s3://${BUCKET}/runs/r1/summary.json`,
+      report: `s3://${BUCKET}/runs/r1/report.html`,
     });
     expect(shown.loss).toEqual([
       { step: 1, trainLoss: 2, validLoss: null },

@@ -194,6 +194,7 @@ describe('a run whose price no source gives', () => {
       store: objects.store,
       runs,
       startRun: async () => undefined,
+      executionArn: (runId) => `arn:aws:states:eu-west-1:123456789012:execution:Runs:${runId}`,
       defaults: {},
       incomingPrefix: 'incoming/',
       now: () => new Date('2026-11-29T10:00:00Z'),

@@ -13,6 +13,7 @@ import {
 import { RUN_STATUSES, TERMINAL_STATUSES, type RunRecord, type RunStatus } from '../../functions/core/run.js';
 import { memoryRunStore } from '../support/fakes.js';
 
+const EXECUTION_ARN = 'arn:aws:states:eu-west-1:123456789012:execution:Runs:tickets-0123456789abcdef';
 const at = (n: number) => `2026-11-30T10:00:0${n}.000Z`;
 
 function runIn(status: RunStatus, fields: Partial<RunRecord> = {}): RunRecord {
@@ -43,9 +44,10 @@ function runIn(status: RunStatus, fields: Partial<RunRecord> = {}): RunRecord {
 
 describe('runStatusChangeEvent', () => {
   it.each(RUN_STATUSES)('builds a valid v1 "Run Status Change" event for %s', (status) => {
-    const event = runStatusChangeEvent(runIn(status), {
-      stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:Runs',
-    })!;
+    // A rejected run never has an execution; every other has one from its start.
+    const event = runStatusChangeEvent(
+      runIn(status, status === 'REJECTED' ? {} : { executionArn: EXECUTION_ARN }),
+    )!;
     expect(event.source).toBe(RUN_EVENT_SOURCE);
     expect(event.detailType).toBe(RUN_STATUS_CHANGE);
     expect(RunEventDetailSchema.parse(event.detail)).toEqual(event.detail);
@@ -82,9 +84,10 @@ describe('runStatusChangeEvent', () => {
         estimatedCostUsd: 0.4,
         trainedTokens: 1234,
         resultsKey: 'runs/tickets-0123456789abcdef/results.csv',
+        reportKey: 'runs/tickets-0123456789abcdef/report.html',
         trigger: 'drop',
+        executionArn: EXECUTION_ARN,
       }),
-      { stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:Runs' },
     )!;
     expect(event.detail).toMatchObject({
       fineTunedModel: 'ft:gpt-4.1-mini:org::abc',
@@ -93,9 +96,8 @@ describe('runStatusChangeEvent', () => {
       trigger: 'drop',
       links: {
         results: 's3://data/runs/tickets-0123456789abcdef/results.csv',
-        execution: executionConsoleUrl(
-          'arn:aws:states:eu-west-1:123456789012:execution:Runs:tickets-0123456789abcdef',
-        ),
+        report: 's3://data/runs/tickets-0123456789abcdef/report.html',
+        execution: executionConsoleUrl(EXECUTION_ARN),
       },
     });
     expect(event.detail.links.execution).toMatch(/^https:\/\/eu-west-1\.console\.aws\.amazon\.com\/states\//);

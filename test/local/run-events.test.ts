@@ -3,6 +3,8 @@ import type { CloudFormationTemplate } from '../../local/template.js';
 import { BROKEN, SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
 import { withoutAction } from '../support/grants.js';
 import {
+  executionArnOf,
+  executionConsoleUrl,
   RUN_EVENT_SOURCE,
   RUN_STATUS_CHANGE,
   RunEventDetailSchema,
@@ -118,9 +120,14 @@ describe('run events on the local default bus', () => {
       links: {
         validationReport: `s3://${cloud.bucket}/runs/${runId}/validation.md`,
         results: `s3://${cloud.bucket}/runs/${runId}/results.csv`,
+        report: `s3://${cloud.bucket}/runs/${runId}/report.html`,
       },
     });
     expect(events.at(-1)!.error).toBeUndefined();
+    // Every event after RECEIVED links the run's execution, whichever function put it (none of the
+    // workflow's functions knows the state machine's ARN: the run item names its execution).
+    for (const event of events.slice(1))
+      expect(event.links.execution).toBe(executionConsoleUrl(executionArnOf(cloud.stateMachineArn, runId)));
 
     // The user's rule got the SUCCEEDED event, and nothing else of the run.
     const delivered = cloud.events

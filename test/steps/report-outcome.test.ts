@@ -30,6 +30,7 @@ async function validatedRun(status: RunStatus = 'TRAINING') {
       store: objects.store,
       runs,
       startRun: async (_runId, started) => void (input = started),
+      executionArn: (runId) => `arn:aws:states:eu-west-1:123456789012:execution:Runs:${runId}`,
       defaults: {},
       incomingPrefix: 'incoming/',
       now: () => new Date('2026-11-24T10:00:00Z'),

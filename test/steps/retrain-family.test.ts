@@ -67,6 +67,7 @@ async function family(
       starts.push(runId);
       if (!executions.has(runId)) executions.set(runId, input);
     },
+    executionArn: (runId: string) => `arn:aws:states:eu-west-1:123456789012:execution:Runs:${runId}`,
     bucket: 'bucket',
     defaults: {},
     incomingPrefix: 'incoming/',

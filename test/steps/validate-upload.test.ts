@@ -18,6 +18,7 @@ function setup(files: Record<string, string>, defaults: Record<string, unknown> 
     store: objects.store,
     runs,
     startRun: async (runId, input) => void started.push({ runId, input }),
+    executionArn: (runId) => `arn:aws:states:eu-west-1:123456789012:execution:Runs:${runId}`,
     defaults,
     incomingPrefix: 'incoming/',
     now: () => new Date('2026-11-24T10:00:00Z'),
