@@ -1,4 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
@@ -17,6 +19,38 @@ export const logger = new Logger({
   serviceName: 'tunedrop',
   jsonReplacerFn: (_key, value: unknown) => (typeof value === 'string' ? redactSecrets(value) : value),
 });
+
+/**
+ * Every function's X-Ray tracer (Powertools Tracer, over the X-Ray SDK). Lambda's active tracing records
+ * the invocation; `tracedHandler` adds a `## <handler>` subsegment per invocation, annotated with the run
+ * (`annotateRun`), and the AWS SDK clients (aws-clients.ts) and every `fetch` (the provider SDKs) add a
+ * subsegment per call: Tracer 2.x traces "HTTP(S) clients including fetch" by default
+ * (captureHTTPsRequests; Powertools for AWS Lambda (TypeScript) Tracer API reference,
+ * https://docs.aws.amazon.com/powertools/typescript/latest/api/modules/_aws-lambda-powertools_tracer.html,
+ * read 2026-11-30; 2.36.0 subscribes to undici's diagnostics channels, which Node's fetch publishes on).
+ *
+ * Outside Lambda (unit tests, scripts) it is off by itself: Tracer enables itself only when
+ * AWS_EXECUTION_ENV is set (and POWERTOOLS_TRACE_ENABLED is not "false"), and then tells the X-Ray SDK to
+ * ignore a missing segment, so it neither sends nor logs anything. Local mode's environments get
+ * AWS_EXECUTION_ENV and a daemon, as on Lambda (local/cloud/xray.ts).
+ */
+export const tracer = new Tracer({ serviceName: 'tunedrop' });
+
+/**
+ * The middleware that opens and closes each invocation's subsegment. stepHandler uses it first, so that
+ * reading the secrets and writing the metrics are inside it; every handler uses it.
+ */
+export const traceInvocation = () => captureLambdaHandler(tracer);
+
+/**
+ * Annotates the invocation's subsegment with the run it is about (the keys of runLogKeys), so that a run's
+ * traces are found in the X-Ray console with `annotation.runId = "<runId>"`. Annotations are indexed;
+ * a later value of the same key replaces an earlier one.
+ */
+export function annotateRun(keys: { runId?: string; family?: string; jobId?: string }): void {
+  if (!tracer.isTracingEnabled()) return;
+  for (const [key, value] of Object.entries(keys)) if (value !== undefined) tracer.putAnnotation(key, value);
+}
 
 /** The run a step's input is about: its id, family and provider job, where the input has them. */
 export function runLogKeys(input: unknown): { runId?: string; family?: string; jobId?: string } {
@@ -53,16 +87,18 @@ export function stepHandler<S extends z.ZodType, R>(
   step: (input: z.infer<S>, context: ContextWithProviderSecrets) => Promise<R>,
   options: { providerSecrets?: boolean } = {},
 ) {
-  const handler = middy<unknown, R, Error, ContextWithProviderSecrets>().use({
-    onError: async (request) => {
-      const error = request.error;
-      if (error instanceof TunedropError) error.message = formatErrorMessage(error);
-      // What leaves here is logged and becomes the task's cause in Step Functions (message and stack),
-      // and from there the run's recorded error: masked once, here.
-      if (error) redactError(error);
-      logger.error(`${name} failed`, { error: error ?? undefined });
-    },
-  });
+  const handler = middy<unknown, R, Error, ContextWithProviderSecrets>()
+    .use(traceInvocation())
+    .use({
+      onError: async (request) => {
+        const error = request.error;
+        if (error instanceof TunedropError) error.message = formatErrorMessage(error);
+        // What leaves here is logged and becomes the task's cause in Step Functions (message and stack),
+        // and from there the run's recorded error: masked once, here.
+        if (error) redactError(error);
+        logger.error(`${name} failed`, { error: error ?? undefined });
+      },
+    });
   // The step's metrics are written when it ends, however it ends (functions/adapters/run-metrics.ts).
   handler.use(runMetricsMiddleware((error) => logger.warn('writing the metrics failed', { error })));
   if (options.providerSecrets) {
@@ -86,6 +122,7 @@ export function stepHandler<S extends z.ZodType, R>(
     // lines can be found across functions with one CloudWatch Logs Insights filter.
     const keys = runLogKeys(parsed.data);
     logger.appendKeys(keys);
+    annotateRun(keys);
     try {
       logger.info(`${name} started`);
       const result = await step(parsed.data, context);

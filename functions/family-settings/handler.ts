@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { awsClients } from '../adapters/aws-clients.js';
 import { objectStore } from '../adapters/deps.js';
 import { readEnvironment } from '../adapters/environment.js';
-import { logger } from '../adapters/handler-kit.js';
+import { annotateRun, logger, traceInvocation } from '../adapters/handler-kit.js';
 import { schedulerFamilySchedules } from '../adapters/scheduler-family-schedules.js';
 import { InvalidEventError } from '../core/errors.js';
 import { familyOf, familySettingsKey } from '../core/run.js';
@@ -42,6 +42,7 @@ export const handler = middy().handler(async (event: unknown) => {
   );
   const results = [];
   for (const family of families) {
+    annotateRun({ family });
     const result = await syncFamilySchedule(family, familySettingsKey(family, env.INCOMING_PREFIX), deps);
     if (result.outcome === 'kept')
       logger.warn('the family settings are not valid; its schedule is left as it was', { ...result });
@@ -50,3 +51,5 @@ export const handler = middy().handler(async (event: unknown) => {
   }
   return results;
 });
+// Each invocation is a subsegment of its trace (functions/adapters/handler-kit.ts).
+handler.use(traceInvocation());

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { parkedRuns, runStore, taskTokens } from '../adapters/deps.js';
-import { logger } from '../adapters/handler-kit.js';
+import { annotateRun, logger, traceInvocation } from '../adapters/handler-kit.js';
 import { InvalidEventError } from '../core/errors.js';
 import { wakeOnJobEvent } from './wake-on-job-event.js';
 
@@ -25,6 +25,9 @@ export const handler = middy().handler(async (event: unknown) => {
     parked: parkedRuns(),
     tokens: taskTokens(),
   });
+  if (outcome.status === 'woken') annotateRun({ runId: outcome.runId });
   logger.info('bedrock job event', { ...outcome, jobStatus: parsed.data.detail.jobStatus });
   return outcome;
 });
+// Each invocation is a subsegment of its trace (functions/adapters/handler-kit.ts).
+handler.use(traceInvocation());

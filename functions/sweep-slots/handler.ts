@@ -8,7 +8,7 @@ import {
   providerSlots,
 } from '../adapters/deps.js';
 import { mergeHandOvers } from '../core/slots.js';
-import { logger } from '../adapters/handler-kit.js';
+import { logger, traceInvocation } from '../adapters/handler-kit.js';
 import { runMetrics, runMetricsMiddleware } from '../adapters/run-metrics.js';
 import type { RunMetrics } from '../core/metrics.js';
 
@@ -28,6 +28,7 @@ export const handler = middy().handler(async () => {
 });
 // The RunsWaiting gauge is written when the invocation ends.
 handler.use(runMetricsMiddleware((error) => logger.warn('writing the metrics failed', { error })));
+handler.use(traceInvocation());
 
 /** The runs still waiting after the hand-over, per provider's slots and per family's lane (RunsWaiting). */
 async function countWaiting(metrics: RunMetrics): Promise<void> {

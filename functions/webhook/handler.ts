@@ -3,7 +3,7 @@ import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda
 import { awsClients } from '../adapters/aws-clients.js';
 import { parkedRuns, runStore, taskTokens, webhookLog } from '../adapters/deps.js';
 import { readEnvironment } from '../adapters/environment.js';
-import { logger } from '../adapters/handler-kit.js';
+import { annotateRun, logger, traceInvocation } from '../adapters/handler-kit.js';
 import { openAiWebhookVerifier } from '../adapters/openai-webhooks.js';
 import { webhookSecretReader, WebhookSecretNotSetError } from '../adapters/webhook-secret.js';
 import { receiveWebhook } from './receive-webhook.js';
@@ -47,8 +47,11 @@ export const handler = middy<LambdaFunctionURLEvent, LambdaFunctionURLResult>().
       now: () => Math.floor(Date.now() / 1000),
     },
   );
+  if (outcome.status === 'woken') annotateRun({ runId: outcome.runId });
   logger.info('webhook', { ...outcome });
   return outcome.status === 'refused'
     ? json(400, { error: 'refused' })
     : json(200, { status: outcome.status });
 });
+// Each invocation is a subsegment of its trace (functions/adapters/handler-kit.ts).
+handler.use(traceInvocation());
