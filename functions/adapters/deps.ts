@@ -34,15 +34,12 @@ import type { ContextWithProviderSecrets } from './provider-secrets.js';
 import { s3ObjectStore } from './s3-object-store.js';
 import type { ProviderCallOutcome } from './openai-compatible.js';
 import { runMetrics } from './run-metrics.js';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { publishingRunStore } from '../core/run-events.js';
 import { eventBridgeRunEvents } from './eventbridge-run-events.js';
 import { logger } from './handler-kit.js';
 
 /** The production wiring of the ports, in one place. Steps receive these; tests pass fakes instead. */
 export const objectStore = (): ObjectStore => s3ObjectStore(awsClients.s3());
-
-let eventBridge: EventBridgeClient | undefined;
 
 /**
  * The runs, publishing every status move on the default EventBridge bus (core/run-events.ts): the only
@@ -53,8 +50,7 @@ export const runStore = (): RunStore =>
   publishingRunStore(
     dynamoDbRunStore(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE),
     {
-      published: (events) =>
-        eventBridgeRunEvents((eventBridge ??= new EventBridgeClient({}))).published(events),
+      published: (events) => eventBridgeRunEvents(awsClients.eventBridge()).published(events),
     },
     {
       onPublishError: (error, events) =>
