@@ -5,7 +5,7 @@ import { PROVIDER_TITLES, PROVIDERS, type ProviderName } from '../functions/core
 import { startLocalCloud, PROJECT_ROOT } from './cloud/index.js';
 import { startOpenAiEmulator } from './openai-emulator/server.js';
 import { connectProviderWebhooks } from './connect-webhooks.js';
-import { describeChange, describeRun } from './progress.js';
+import { describeChange, describeNotification, describeRun, describeRunEvents } from './progress.js';
 import { startConsole } from './console/server.js';
 
 /**
@@ -58,6 +58,8 @@ async function main(): Promise<number> {
     apiKey: 'sk-local-demo',
     ...(azure ? { azureOpenAi: { endpoint: azure.endpoint, apiKey: 'azure-local-demo' } } : {}),
     logLevel: 'SILENT',
+    // What the notifications topic gets (run-end summaries, alarms), as an email subscriber would.
+    onNotification: (notification) => console.log(describeNotification(notification)),
   });
   const consolePage = await startConsole(cloud);
   try {
@@ -86,6 +88,7 @@ async function main(): Promise<number> {
     const runId = await cloud.drop(SAMPLE, key);
     const run = await cloud.waitForRun(runId, { onChange: (r) => console.log(describeChange(r)) });
     console.log(`\n${describeRun(run, cloud.bucket)}`);
+    console.log(describeRunEvents(runId, cloud.events.received()));
     const ended = emulator.webhookEvents.find((e) => e.jobId === run.providerJobId);
     if (ended && run.finishedAt)
       console.log(
@@ -104,6 +107,7 @@ async function main(): Promise<number> {
     );
     const rejected = await cloud.waitForRun(await cloud.drop(BROKEN, brokenKey));
     console.log(describeRun(rejected, cloud.bucket));
+    console.log(describeRunEvents(rejected.runId, cloud.events.received()));
     const saved = await cloud.saveRunFiles(run.runId, RUNS);
     await cloud.saveRunFiles(rejected.runId, RUNS);
     console.log(

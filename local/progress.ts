@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { RunRecord } from '../functions/core/run.js';
+import { RUN_EVENT_SOURCE, RUN_STATUS_CHANGE, RunEventDetailSchema } from '../functions/core/run-events.js';
 import type { TrainingSummary } from '../functions/core/results.js';
 
 /** Terminal output for local mode: one line per status change, then the run's summary. */
@@ -39,6 +41,7 @@ export function describeRun(record: RunRecord, bucket: string): string {
   );
   row('results.csv', record.resultsKey && `s3://${bucket}/${record.resultsKey}`);
   row('summary', record.summaryKey && `s3://${bucket}/${record.summaryKey}`);
+  row('report', record.reportKey && `s3://${bucket}/${record.reportKey}`);
   row('validation report', record.validationReportKey && `s3://${bucket}/${record.validationReportKey}`);
   if (record.error) {
     row('error', `${record.error.message}${record.error.code ? ` [${record.error.code}]` : ''}`);
@@ -78,4 +81,62 @@ export function describeFindings(findings: {
     );
   }
   return lines.join('\n');
+}
+
+/** What the terminal shows of a message published to the notifications topic (local/cloud/sns.ts). */
+export interface NotificationLike {
+  subject?: string | undefined;
+  message: string;
+}
+
+/** The parts of CloudWatch's alarm notification (its JSON message) the terminal shows. */
+const AlarmMessageSchema = z.looseObject({
+  AlarmName: z.string(),
+  AlarmDescription: z.string().nullish(),
+  NewStateValue: z.string(),
+  NewStateReason: z.string(),
+});
+
+/**
+ * A notification as the terminal shows it, under the same heading either way: an alarm's change of state
+ * (CloudWatch's JSON message: its description, else its name, and why), or a run-end summary (the
+ * EventBridge rule's text, first line first, the links indented under it).
+ */
+export function describeNotification(notification: NotificationLike): string {
+  const heading = `  ${'notification'.padEnd(20)}`;
+  const indent = ' '.repeat(heading.length);
+  if (notification.subject !== undefined) {
+    const alarm = AlarmMessageSchema.safeParse(parseJsonOrUndefined(notification.message));
+    if (alarm.success)
+      return `${heading}${alarm.data.NewStateValue}: ${alarm.data.AlarmDescription ?? alarm.data.AlarmName}\n${indent}(${alarm.data.NewStateReason})`;
+    return `${heading}${notification.subject}\n${indent}${notification.message.split('\n').join(`\n${indent}`)}`;
+  }
+  const [first = '', ...rest] = notification.message.trim().split('\n');
+  return [`${heading}${first}`, ...rest.map((line) => `${indent}${line}`)].join('\n');
+}
+
+/** The run events of one run as PutEvents received them, in order (the local bus's `received()`). */
+export interface RunEventLike {
+  source: string;
+  'detail-type': string;
+  detail: unknown;
+}
+
+/** One line on the run events put for a run: the statuses, in order, and where they went. */
+export function describeRunEvents(runId: string, events: readonly RunEventLike[]): string {
+  const statuses = events
+    .filter((event) => event.source === RUN_EVENT_SOURCE && event['detail-type'] === RUN_STATUS_CHANGE)
+    .map((event) => RunEventDetailSchema.safeParse(event.detail).data)
+    .filter((detail) => detail?.runId === runId)
+    .map((detail) => detail!.status);
+  if (statuses.length === 0) return '';
+  return `  ${'run events'.padEnd(20)}${statuses.join(' → ')} (EventBridge, source "${RUN_EVENT_SOURCE}", "${RUN_STATUS_CHANGE}")`;
+}
+
+function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

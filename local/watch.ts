@@ -8,7 +8,13 @@ import { z } from 'zod';
 import { familyOf, runKeys } from '../functions/core/run.js';
 import { scheduleName } from '../functions/core/family-schedule.js';
 import { dropAction, untilStable } from './drop-folder.js';
-import { describeChange, describeFindings, describeRun } from './progress.js';
+import {
+  describeChange,
+  describeFindings,
+  describeNotification,
+  describeRun,
+  describeRunEvents,
+} from './progress.js';
 import { LOCAL_CONNECTION_FILE } from '../cli/aws-target.js';
 import { startConsole } from './console/server.js';
 
@@ -43,6 +49,8 @@ async function main(): Promise<void> {
     logLevel: 'ERROR',
     // `npx tunedrop cancel RUN --local` and `npx tunedrop redrive --local` find the cloud through it.
     connectionFile: join(PROJECT_ROOT, LOCAL_CONNECTION_FILE),
+    // What the notifications topic gets (run-end summaries, alarms), as an email subscriber would.
+    onNotification: (notification) => console.log(describeNotification(notification)),
   });
   console.log(
     `Local cloud running (with Bedrock). Bucket s3://${cloud.bucket}, OpenAI emulator at ${emulator.baseUrl}, Azure OpenAI emulator at ${azure.endpoint}.`,
@@ -52,7 +60,9 @@ async function main(): Promise<void> {
   );
   console.log('From another terminal: npx tunedrop cancel RUN --local, npx tunedrop redrive --local.');
   const consolePage = await startConsole(cloud);
-  console.log(`Local console (runs, cost, metrics, run events): ${consolePage.url}`);
+  console.log(
+    `Local console (runs, cost, metrics, run events, notifications): ${consolePage.url}; notifications are printed here too`,
+  );
 
   const timers = new Map<string, NodeJS.Timeout>();
   /** Runs being followed, for what Ctrl-C leaves unfinished. */
@@ -124,6 +134,8 @@ async function main(): Promise<void> {
       ).data;
       const findings = describeFindings({ warnings: report?.warnings, metrics: summary?.metrics });
       if (findings) console.log(findings);
+      const events = describeRunEvents(runId, cloud.events.received());
+      if (events) console.log(events);
       const saved = await cloud.saveRunFiles(runId, RUNS);
       console.log(
         `  local copies        ${relative(process.cwd(), join(RUNS, runId))}/ (${saved.map((p) => relative(join(RUNS, runId), p)).join(', ')})`,
