@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { costReport } from '../../cli/cost-report.js';
 import { usd } from '../../cli/table.js';
 import type { RunRecord } from '../../functions/core/run.js';
@@ -11,7 +9,7 @@ import { PROJECT_ROOT } from '../../local/cloud/index.js';
 import { CONSOLE_CSP, dashboardNumbers } from '../../local/console/render.js';
 import { startConsole, type RunningConsole } from '../../local/console/server.js';
 import { BROKEN, SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
-import { readPng } from '../support/png.js';
+import { chromiumOrSkip, screenshot } from '../support/chromium.js';
 
 /**
  * The local console (#13 point 6) on a real local cloud: a sample trained and a broken file rejected, the
@@ -20,26 +18,10 @@ import { readPng } from '../support/png.js';
  * whose screenshot is the README's (docs/images/local-console.png). Without chromium the browser test is
  * skipped on a developer's machine and fails in CI (CI set), as test/local/run-report-browser.test.ts.
  */
-const CHROMIUM = process.env.CHROMIUM ?? 'chromium';
 const SCREENSHOT = join(PROJECT_ROOT, 'docs/images/local-console.png');
 const WIDTH = 1280;
 const HEIGHT = 1000;
-const exec = promisify(execFile);
-
-async function chromiumVersion(): Promise<string | undefined> {
-  try {
-    return (await exec(CHROMIUM, ['--version'], { timeout: 30_000 })).stdout.trim();
-  } catch {
-    return undefined;
-  }
-}
-
-const version = await chromiumVersion();
-if (!version && process.env.CI) {
-  throw new Error(
-    `headless Chromium is needed to test the local console in a browser, and "${CHROMIUM}" could not be run: install Debian's chromium package (apt-get install -y chromium), or point CHROMIUM at it`,
-  );
-}
+const version = await chromiumOrSkip('the local console');
 const itWithChromium = version ? it : it.skip;
 
 /** A GET with the path sent as written (no URL normalization, so "/../" reaches the server). */
@@ -159,23 +141,7 @@ describe('the local console', () => {
 
   itWithChromium(`renders in headless Chromium (${version ?? 'not installed'})`, async () => {
     const shot = join(dir, 'console.png');
-    await exec(
-      CHROMIUM,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--hide-scrollbars',
-        `--screenshot=${shot}`,
-        `--window-size=${WIDTH},${HEIGHT}`,
-        server.url,
-      ],
-      { timeout: 60_000 },
-    );
-    const bytes = readFileSync(shot);
-    const image = readPng(bytes);
+    const { bytes, image } = await screenshot(server.url, shot, { width: WIDTH, height: HEIGHT });
     expect([image.width, image.height]).toEqual([WIDTH, HEIGHT]);
     // The header's dark band across the top, the succeeded badge's green and the rejected one's orange.
     const [r, g, b] = image.rgb(WIDTH / 2, 10);

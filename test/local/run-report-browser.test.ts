@@ -1,13 +1,12 @@
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../../local/cloud/index.js';
 import { resultRows } from '../../functions/core/results.js';
 import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
-import { readPng, type Image } from '../support/png.js';
+import { chromiumOrSkip, screenshot } from '../support/chromium.js';
+import type { Image } from '../support/png.js';
 
 /**
  * The run report as a person sees it: a real local run's report.html (written by Collect from the
@@ -17,26 +16,10 @@ import { readPng, type Image } from '../support/png.js';
  * Chromium is Debian's `chromium` package (`apt-get install chromium`). Without it the test is skipped
  * on a developer's machine and fails in CI (CI set), saying so.
  */
-const CHROMIUM = process.env.CHROMIUM ?? 'chromium';
 const SCREENSHOT = join(PROJECT_ROOT, 'docs/images/run-report.png');
 const WIDTH = 1200;
 const HEIGHT = 1600;
-const run = promisify(execFile);
-
-async function chromiumVersion(): Promise<string | undefined> {
-  try {
-    return (await run(CHROMIUM, ['--version'], { timeout: 30_000 })).stdout.trim();
-  } catch {
-    return undefined;
-  }
-}
-
-const version = await chromiumVersion();
-if (!version && process.env.CI) {
-  throw new Error(
-    `headless Chromium is needed to test the run report in a browser, and "${CHROMIUM}" could not be run: install Debian's chromium package (apt-get install -y chromium), or point CHROMIUM at it`,
-  );
-}
+const version = await chromiumOrSkip('the run report');
 const describeWithChromium = version ? describe : describe.skip;
 
 /** Pixels of the train curves' blue (#2563eb) and the validation curves' orange (#ea580c), antialiasing allowed. */
@@ -92,23 +75,7 @@ describeWithChromium(`the run report in headless Chromium (${version ?? 'not ins
     const page = join(dir, 'report.html');
     writeFileSync(page, html);
     const shot = join(dir, 'report.png');
-    await run(
-      CHROMIUM,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--hide-scrollbars',
-        `--screenshot=${shot}`,
-        `--window-size=${WIDTH},${HEIGHT}`,
-        `file://${page}`,
-      ],
-      { timeout: 60_000 },
-    );
-    const bytes = readFileSync(shot);
-    const image = readPng(bytes);
+    const { bytes, image } = await screenshot(`file://${page}`, shot, { width: WIDTH, height: HEIGHT });
     expect([image.width, image.height]).toEqual([WIDTH, HEIGHT]);
     const pixels = curvePixels(image);
     // Two train curves (loss and accuracy) spread over many rows of the page, and the validation ones.
