@@ -158,15 +158,27 @@ export class TunedropDashboard extends Construct {
         { stacked: true },
       ),
     );
+    // What needs a person, side by side: workflows that broke, events that gave up, runs that stopped moving.
     this.dashboard.addWidgets(
-      graph('Run workflow executions', [
-        props.stateMachine.metricStarted({ period, label: 'started' }),
-        props.stateMachine.metricFailed({ period, label: 'failed' }),
-        props.stateMachine.metricTimedOut({ period, label: 'timed out' }),
-      ]),
-      graph('Dead letters waiting', [
-        props.deadLetters.metricApproximateNumberOfMessagesVisible({ period, label: 'messages' }),
-      ]),
+      graph(
+        'Run workflow executions',
+        [
+          props.stateMachine.metricStarted({ period, label: 'started' }),
+          props.stateMachine.metricFailed({ period, label: 'failed' }),
+          props.stateMachine.metricTimedOut({ period, label: 'timed out' }),
+        ],
+        { width: 8 },
+      ),
+      graph(
+        'Dead letters waiting',
+        [props.deadLetters.metricApproximateNumberOfMessagesVisible({ period, label: 'messages' })],
+        { width: 8 },
+      ),
+      graph(
+        'Runs stuck (in one status longer than stuckRunHours)',
+        [custom('RunsStuck', {}, 'Maximum').with({ label: 'runs stuck' })],
+        { width: 8 },
+      ),
     );
     this.dashboard.addWidgets(
       graph(

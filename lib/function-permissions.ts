@@ -12,7 +12,11 @@ import type {
   BedrockPermissions,
   FunctionPermissions,
 } from '../functions/adapters/permissions.js';
-import { FAMILY_INDEX, PROVIDER_JOB_INDEX } from '../functions/adapters/dynamodb-run-store.js';
+import {
+  ACTIVE_RUN_INDEX,
+  FAMILY_INDEX,
+  PROVIDER_JOB_INDEX,
+} from '../functions/adapters/dynamodb-run-store.js';
 import { MODEL_INDEX } from '../functions/adapters/dynamodb-model-registry.js';
 
 export interface PermissionTargets {
@@ -55,6 +59,8 @@ export function grantFunctionPermissions(
   }
   if (permissions.queriesJobIndex) add(['dynamodb:Query'], [`${table.tableArn}/index/${PROVIDER_JOB_INDEX}`]);
   if (permissions.queriesFamilyIndex) add(['dynamodb:Query'], [`${table.tableArn}/index/${FAMILY_INDEX}`]);
+  if (permissions.queriesActiveRunIndex)
+    add(['dynamodb:Query'], [`${table.tableArn}/index/${ACTIVE_RUN_INDEX}`]);
   if (permissions.registry?.length) {
     const registry = targets.registryTable;
     const items = permissions.registry.filter((action) => action !== 'dynamodb:Query');

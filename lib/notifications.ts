@@ -17,6 +17,7 @@ import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag.js';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../functions/adapters/run-metrics.js';
+import type { MetricName } from '../functions/core/metrics.js';
 import { RUN_EVENT_SOURCE, RUN_STATUS_CHANGE } from '../functions/core/run-events.js';
 import { runKeys, TERMINAL_STATUSES } from '../functions/core/run.js';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -41,6 +42,11 @@ export interface TunedropNotificationsProps {
    */
   notifyEmail?: string;
   /**
+   * The RunStuck alarm: how long a run may stay in one status before the sweep counts it stuck (the
+   * pipeline's stuckRunHours, said in the alarm's description), and how often the sweep counts them.
+   */
+  stuckRuns: { hours: number; sweepInterval: Duration };
+  /**
    * The alarm on the day's cost of succeeded runs (metric CostUsd, US dollars, one-day sum).
    * @default none: no daily cost alarm
    */
@@ -60,9 +66,9 @@ export const PACE_DAYS = 7;
 
 /**
  * One SNS topic where everything that needs a person goes: the alarms (a failed run, a non-empty
- * dead-letter queue, failed or timed-out workflow executions, cost over the configured thresholds) and
- * a short summary at the end of each run (an EventBridge rule on the run events, an input transformer
- * writing the message: no function). No business logic here.
+ * dead-letter queue, failed or timed-out workflow executions, a run stuck in one status, cost over the
+ * configured thresholds) and a short summary at the end of each run (an EventBridge rule on the run
+ * events, an input transformer writing the message: no function). No business logic here.
  */
 export class TunedropNotifications extends Construct {
   readonly topic: Topic;
@@ -175,6 +181,28 @@ export class TunedropNotifications extends Construct {
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    // Two sweeps' worth: every period holds a sweep's sample even when one runs a little late, so a run
+    // still stuck does not flip the alarm to OK and back (each flip a new notification).
+    const sweeps = Duration.minutes(props.stuckRuns.sweepInterval.toMinutes() * 2);
+    notify(
+      'RunStuck',
+      new Alarm(this, 'RunStuck', {
+        alarmDescription:
+          `tunedrop: a run has been in one status longer than ${props.stuckRuns.hours} hours (stuckRunHours); ` +
+          'the sweep\'s log (SweepSlots, "runs stuck in one status") names them',
+        metric: new Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: 'RunsStuck' satisfies MetricName,
+          dimensionsMap: { service: METRICS_SERVICE },
+          statistic: 'Maximum',
+          period: sweeps,
+        }),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     );

@@ -22,7 +22,14 @@ import {
 } from '../functions/core/config.js';
 import { PROVIDERS, type ProviderName } from '../functions/core/catalog.js';
 import { SLOT_WAITING } from '../functions/core/workflow-state.js';
-import { FAMILY_INDEX, PROVIDER_JOB_INDEX } from '../functions/adapters/dynamodb-run-store.js';
+import {
+  ACTIVE_RUN_INDEX,
+  ACTIVE_STATUS,
+  FAMILY_INDEX,
+  PROVIDER_JOB_INDEX,
+  STATUS_SINCE,
+} from '../functions/adapters/dynamodb-run-store.js';
+import { STUCK_RUN_HOURS_DEFAULT } from '../functions/core/stuck-runs.js';
 import { acknowledge, nagArn } from './nag.js';
 import { BEDROCK_INPUT_DIR, BEDROCK_OUTPUT_DIR, FAMILY_SETTINGS_FILE } from '../functions/core/run.js';
 import { MODEL_INDEX } from '../functions/adapters/dynamodb-model-registry.js';
@@ -107,6 +114,14 @@ export interface TunedropPipelineProps {
    * @default '/tunedrop'
    */
   parameterPrefix?: string;
+  /**
+   * How long a run may stay in one status (RECEIVED, PREPARING, UPLOADING, TRAINING, COLLECTING) before
+   * the slot sweep counts it stuck (metric RunsStuck, logged with the runs' ids) and the RunStuck alarm
+   * notifies. Also `-c tunedrop:stuckRunHours=N`.
+   * @default 72 (STUCK_RUN_HOURS_DEFAULT): longer than any training maxTrainingHours allows (66 at most),
+   * so a job training within its limits never raises it
+   */
+  stuckRunHours?: number;
   /**
    * The notifications topic's options: an email to subscribe, cost alarm thresholds (lib/notifications.ts).
    * @default no email, no cost alarms
@@ -215,6 +230,14 @@ export class TunedropPipeline extends Construct {
       partitionKey: { name: 'providerJobId', type: AttributeType.STRING },
       projectionType: ProjectionType.KEYS_ONLY,
     });
+    // The runs not ended, by status and since when (sparse: functions/adapters/dynamodb-run-store.ts):
+    // the sweep's stuck runs, without a scan.
+    this.table.addGlobalSecondaryIndex({
+      indexName: ACTIVE_RUN_INDEX,
+      partitionKey: { name: ACTIVE_STATUS, type: AttributeType.STRING },
+      sortKey: { name: STATUS_SINCE, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
 
     this.registryTable = new Table(this, 'ModelRegistry', {
       ...SECURE_TABLE_PROPS,
@@ -228,6 +251,10 @@ export class TunedropPipeline extends Construct {
       partitionKey: { name: 'model', type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
     });
+    const stuckRunHours = props.stuckRunHours ?? STUCK_RUN_HOURS_DEFAULT;
+    // Context (`-c tunedrop:stuckRunHours=...`) is not type-checked: refused here, at synth.
+    if (!(Number.isFinite(stuckRunHours) && stuckRunHours > 0))
+      throw new Error(`stuckRunHours must be a positive number of hours, not ${String(stuckRunHours)}`);
     const parameterPrefix = props.parameterPrefix ?? DEFAULT_PARAMETER_PREFIX;
     if (!/^\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(parameterPrefix))
       throw new Error(
@@ -495,7 +522,11 @@ export class TunedropPipeline extends Construct {
     }
 
     // Waiting runs are resumed by whoever frees a slot; this sweep catches what they could not.
-    const sweepSlots = fn('SweepSlots', 'sweep-slots', Duration.minutes(1), { memorySize: 256 });
+    // It also counts the runs stuck in one status longer than stuckRunHours (RunsStuck).
+    const sweepSlots = fn('SweepSlots', 'sweep-slots', Duration.minutes(1), {
+      memorySize: 256,
+      environment: { ...environment, STUCK_RUN_MINUTES: String(stuckRunHours * 60) },
+    });
     grant(sweepSlots, 'sweep-slots');
     const sweepMinutes =
       'Run every ' +
@@ -634,6 +665,7 @@ export class TunedropPipeline extends Construct {
     });
     this.notifications = new TunedropNotifications(this, 'Notifications', {
       ...props.notifications,
+      stuckRuns: { hours: stuckRunHours, sweepInterval: Duration.minutes(SLOT_WAITING.sweepMinutes) },
       stateMachine: this.workflow.stateMachine,
       bucket: this.bucket,
       alarms: [this.deadLetterAlarm],

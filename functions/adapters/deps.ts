@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PROVIDER_TITLES, PROVIDERS, type ProviderName } from '../core/catalog.js';
 import { InvalidConfigError } from '../core/errors.js';
 import type {
+  ActiveRuns,
   FineTuningProvider,
   ObjectStore,
   ParkedRuns,
@@ -25,7 +26,7 @@ import { dynamoDbWebhookLog } from './dynamodb-webhook-log.js';
 import { sfnTaskTokens } from './sfn-task-tokens.js';
 import { awsClients } from './aws-clients.js';
 import { dynamoDbFamilyLaneIndex, dynamoDbProviderSlots, familyLaneKey } from './dynamodb-provider-slots.js';
-import { dynamoDbRunStore } from './dynamodb-run-store.js';
+import { dynamoDbActiveRuns, dynamoDbRunStore } from './dynamodb-run-store.js';
 import { readEnvironment } from './environment.js';
 import { azureOpenAiProvider } from './azure-openai-provider.js';
 import { bedrockProvider } from './bedrock-provider.js';
@@ -60,6 +61,10 @@ export const runStore = (): RunStore =>
         }),
     },
   );
+
+/** The runs not ended yet, by when their status began: the sweep's stuck runs (core/stuck-runs.ts). */
+export const activeRuns = (): ActiveRuns =>
+  dynamoDbActiveRuns(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE);
 
 export const providerSlots = (provider: ProviderName): ProviderSlots =>
   dynamoDbProviderSlots(awsClients.documents(), readEnvironment('RUNS_TABLE').RUNS_TABLE, { provider });

@@ -7,8 +7,16 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { isConditionFailure, queryAll } from './dynamodb-requests.js';
-import type { RunStore } from '../core/ports.js';
-import { canTransition, RUN_STATUSES, RunRecordSchema, TERMINAL_STATUSES } from '../core/run.js';
+import type { ActiveRuns, RunStore } from '../core/ports.js';
+import {
+  canTransition,
+  RUN_STATUSES,
+  RunRecordSchema,
+  TERMINAL_STATUSES,
+  type RunRecord,
+  type RunStatus,
+} from '../core/run.js';
+import type { ActiveRun } from '../core/stuck-runs.js';
 
 /**
  * The runs table's index from provider job id to run (keys only): how a provider's event about a job
@@ -25,6 +33,30 @@ export const PROVIDER_JOB_INDEX = 'byProviderJob';
 export const FAMILY_INDEX = 'byFamily';
 
 /**
+ * The runs table's index of runs not ended yet, by status and since when (keys only): how the sweep finds
+ * stuck runs (core/stuck-runs.ts) without scanning the table. Sparse: DynamoDB indexes only the items that
+ * have the index's key attributes ("Take advantage of sparse indexes", DynamoDB developer guide,
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-indexes-general-sparse-indexes.html,
+ * read 2026-11-30: global secondary indexes are sparse by default), and the store sets ACTIVE_STATUS only
+ * while a run is not ended, removing both when it ends. Slots, webhook claims and the other items of the
+ * table never have them. A run item written before this was kept has neither, and is not listed until its
+ * status next moves.
+ */
+export const ACTIVE_RUN_INDEX = 'byActiveStatus';
+/** The index's partition key: the run's status, present only while it is not terminal. */
+export const ACTIVE_STATUS = 'activeStatus';
+/** The index's sort key: when the run's current status began (ISO 8601), present with ACTIVE_STATUS. */
+export const STATUS_SINCE = 'statusSince';
+
+/** The statuses a run may be in before it ends: one query of the index each. */
+const ACTIVE_STATUSES = RUN_STATUSES.filter((status) => !TERMINAL_STATUSES.has(status));
+
+/** The index attributes a run item has in `status` since `at`: none once it has ended. */
+function activeAttributes(status: RunStatus, at: string): Record<string, string> {
+  return TERMINAL_STATUSES.has(status) ? {} : { [ACTIVE_STATUS]: status, [STATUS_SINCE]: at };
+}
+
+/**
  * RunStore on one DynamoDB table keyed by `runId`. Every write is conditional: a run is created once,
  * and its status only moves along the allowed edges, so a duplicated or retried step changes nothing.
  */
@@ -39,7 +71,7 @@ export function dynamoDbRunStore(
         await documents.send(
           new PutCommand({
             TableName: tableName,
-            Item: RunRecordSchema.parse(record),
+            Item: { ...RunRecordSchema.parse(record), ...activeAttributes(record.status, record.updatedAt) },
             ConditionExpression: 'attribute_not_exists(runId)',
           }),
         );
@@ -75,7 +107,24 @@ export function dynamoDbRunStore(
         sets.push(`#${key} = :${key}`);
       }
       const from = RUN_STATUSES.filter((candidate) => canTransition(candidate, status));
-      return updateIfStatusIn(runId, from, { set: sets.join(', '), names, values });
+      const update = { set: sets.join(', '), names, values };
+      if (TERMINAL_STATUSES.has(status))
+        return updateIfStatusIn(runId, from, { ...update, remove: [ACTIVE_STATUS, STATUS_SINCE] });
+      // A status entered anew begins now; staying in it (TRAINING's progress notes) keeps when it began.
+      // Which of the two it is shows only in the item, so the stay (the frequent one) is tried first.
+      const entered = {
+        ...update,
+        set: `${update.set}, ${ACTIVE_STATUS} = :status, ${STATUS_SINCE} = :at`,
+      };
+      if (!from.includes(status)) return updateIfStatusIn(runId, from, entered);
+      return (
+        (await updateIfStatusIn(runId, [status], update)) ??
+        updateIfStatusIn(
+          runId,
+          from.filter((candidate) => candidate !== status),
+          entered,
+        )
+      );
     },
 
     async amend(runId, status, fields) {
@@ -142,8 +191,13 @@ export function dynamoDbRunStore(
   async function updateIfStatusIn(
     runId: string,
     statuses: readonly string[],
-    update: { set: string; names: Record<string, string>; values: Record<string, unknown> },
-  ) {
+    update: {
+      set: string;
+      remove?: string[];
+      names: Record<string, string>;
+      values: Record<string, unknown>;
+    },
+  ): Promise<RunRecord | undefined> {
     // No status leads there (RECEIVED): nothing to update, and `IN ()` is not a valid condition.
     if (statuses.length === 0) return undefined;
     const values = { ...update.values };
@@ -153,7 +207,7 @@ export function dynamoDbRunStore(
         new UpdateCommand({
           TableName: tableName,
           Key: { runId },
-          UpdateExpression: `SET ${update.set}`,
+          UpdateExpression: `SET ${update.set}${update.remove?.length ? ` REMOVE ${update.remove.join(', ')}` : ''}`,
           ConditionExpression: `attribute_exists(runId) AND #status IN (${statuses.map((_, i) => `:in${i}`).join(', ')})`,
           ExpressionAttributeNames: update.names,
           ExpressionAttributeValues: values,
@@ -166,4 +220,40 @@ export function dynamoDbRunStore(
       throw error;
     }
   }
+}
+
+const ActiveRunItemSchema = z.object({
+  runId: z.string(),
+  [ACTIVE_STATUS]: z.enum(RUN_STATUSES),
+  [STATUS_SINCE]: z.string(),
+});
+
+/**
+ * ActiveRuns on the runs table's ACTIVE_RUN_INDEX: one query per status a run may be in before it ends,
+ * each reading only the runs whose status began before the cutoff (the sort key's range), page by page.
+ */
+export function dynamoDbActiveRuns(documents: DynamoDBDocumentClient, tableName: string): ActiveRuns {
+  return {
+    async statusBegunBefore(before) {
+      const found: ActiveRun[] = [];
+      for (const status of ACTIVE_STATUSES) {
+        const items = await queryAll(
+          documents,
+          (start) =>
+            new QueryCommand({
+              TableName: tableName,
+              IndexName: ACTIVE_RUN_INDEX,
+              KeyConditionExpression: `${ACTIVE_STATUS} = :status AND ${STATUS_SINCE} < :before`,
+              ExpressionAttributeValues: { ':status': status, ':before': before.toISOString() },
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+        );
+        for (const item of items) {
+          const run = ActiveRunItemSchema.parse(item);
+          found.push({ runId: run.runId, status: run[ACTIVE_STATUS], since: run[STATUS_SINCE] });
+        }
+      }
+      return found;
+    },
+  };
 }

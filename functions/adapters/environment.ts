@@ -36,6 +36,8 @@ const EnvironmentSchema = z.object({
   SCHEDULER_ROLE_ARN: z.string().min(1),
   /** Most provider jobs training at once across all runs. */
   PROVIDER_CONCURRENCY: z.coerce.number().int().positive().default(4),
+  /** How long a run may stay in one status before the sweep counts it stuck (the pipeline's stuckRunHours). */
+  STUCK_RUN_MINUTES: z.coerce.number().positive(),
 });
 export type Environment = z.infer<typeof EnvironmentSchema>;
 

@@ -7,6 +7,7 @@
  * By adapter method (functions/adapters/*):
  *   RunStore        create PutItem; get GetItem; advance, recordLateJob UpdateItem;
  *                   findByProviderJob Query on the byProviderJob index; listFamily Query on byFamily
+ *   ActiveRuns      statusBegunBefore Query on the byActiveStatus index
  *   ModelRegistry   register PutItem, UpdateItem; current GetItem; find, families Query on byModel;
  *                   list Query; markDeleted, clearCurrent UpdateItem (the registry table)
  *   CurrentModelParameters  put ssm:PutParameter; remove ssm:DeleteParameter, on <prefix>/*
@@ -68,6 +69,8 @@ export interface FunctionPermissions {
   queriesJobIndex?: boolean;
   /** Queries the byFamily index (a family's runs). */
   queriesFamilyIndex?: boolean;
+  /** Queries the byActiveStatus index (the runs not ended, by when their status began: stuck runs). */
+  queriesActiveRunIndex?: boolean;
   /** Item actions on the model registry table; dynamodb:Query on it and its byModel index. */
   registry?: readonly RegistryAction[];
   /** Writes (and deletes) the families' current-model SSM parameters. */
@@ -190,7 +193,13 @@ export const FUNCTION_PERMISSIONS = {
       ],
     },
   },
-  'sweep-slots': { table: [...RUNS], queriesFamilyIndex: true, resumesRuns: true },
+  // It also counts the stuck runs, from the index of runs not ended (ActiveRuns).
+  'sweep-slots': {
+    table: [...RUNS],
+    queriesFamilyIndex: true,
+    queriesActiveRunIndex: true,
+    resumesRuns: true,
+  },
   // findByProviderJob (the index), wakeForJob (ParkedRuns: GetItem, UpdateItem), resume.
   'job-event': {
     table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
@@ -248,7 +257,7 @@ export function actionsOf(
   return [
     ...new Set([
       ...p.table,
-      ...(p.queriesJobIndex || p.queriesFamilyIndex ? ['dynamodb:Query'] : []),
+      ...(p.queriesJobIndex || p.queriesFamilyIndex || p.queriesActiveRunIndex ? ['dynamodb:Query'] : []),
       ...(p.registry ?? []),
       ...(p.currentModelParameters ?? []),
       ...(p.schedules

@@ -64,6 +64,8 @@ export function metricsRecorder(emit: (emission: MetricEmission) => void): RunMe
         value: waiting,
         dimensions: 'provider' in queue ? { provider: queue.provider } : { family: queue.family },
       }),
+    // Service only: one series the RunStuck alarm watches (lib/notifications.ts).
+    runsStuck: (stuck) => emit({ name: 'RunsStuck', unit: MetricUnit.Count, value: stuck, dimensions: {} }),
   };
 }
 

@@ -28,6 +28,11 @@ export const METRIC_NAMES = [
   'ProviderCallErrors',
   /** Runs waiting, sampled by the sweep: for a provider slot (provider) or their family's turn (family). Count. */
   'RunsWaiting',
+  /**
+   * Runs stuck: not ended, and in their current status longer than the pipeline's stuckRunHours
+   * (core/stuck-runs.ts), sampled by the sweep. Count; no dimension but `service`, for the RunStuck alarm.
+   */
+  'RunsStuck',
 ] as const;
 
 export type MetricName = (typeof METRIC_NAMES)[number];
@@ -53,6 +58,8 @@ export interface RunMetrics {
   providerCall(call: { provider: ProviderName; latencyMs: number; failed: boolean }): void;
   /** How many runs wait in one queue: a provider's slots or a family's lane. */
   runsWaiting(queue: ({ provider: ProviderName } | { family: string }) & { count: number }): void;
+  /** How many runs are stuck in one status (core/stuck-runs.ts), zero included. */
+  runsStuck(count: number): void;
 }
 
 /** A RunMetrics that drops everything: the default where no metrics are asked for. */
@@ -62,4 +69,5 @@ export const NO_METRICS: RunMetrics = {
   runEnded: () => undefined,
   providerCall: () => undefined,
   runsWaiting: () => undefined,
+  runsStuck: () => undefined,
 };

@@ -1,6 +1,7 @@
 import type { ProviderName } from './catalog.js';
 import type { AzureSettings, BedrockSettings } from './config.js';
 import type { RunRecord, RunStatus, RunError } from './run.js';
+import type { ActiveRun } from './stuck-runs.js';
 
 /**
  * The interfaces the steps need from the outside world. Adapters implement them on AWS and on the
@@ -62,6 +63,17 @@ export interface RunStore {
   findByProviderJob(providerJobId: string): Promise<string | undefined>;
   /** The family's runs, oldest first (by createdAt). */
   listFamily(family: string): Promise<RunRecord[]>;
+}
+
+/**
+ * The runs not ended yet, by when their current status began: what the run store's create and advance
+ * keep beside each run (functions/adapters/dynamodb-run-store.ts), so the sweep finds stuck runs
+ * (core/stuck-runs.ts) without reading every run. Eventually consistent; a run whose item was last written
+ * before this was kept is not listed until its status next moves.
+ */
+export interface ActiveRuns {
+  /** The runs not ended whose current status began before `before`. */
+  statusBegunBefore(before: Date): Promise<ActiveRun[]>;
 }
 
 /**

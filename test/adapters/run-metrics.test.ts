@@ -43,7 +43,7 @@ describe('metricsRecorder', () => {
     ]);
   });
 
-  it('gives a succeeded run its cost and trained tokens; provider calls their latency and errors; the gauge', () => {
+  it('gives a succeeded run its cost and trained tokens; provider calls their latency and errors; the gauges', () => {
     const { emissions, metrics } = recorded();
     metrics.runEnded({
       family: 'f',
@@ -56,6 +56,7 @@ describe('metricsRecorder', () => {
     metrics.providerCall({ provider: 'openai', latencyMs: 40, failed: true });
     metrics.runsWaiting({ provider: 'openai', count: 2 });
     metrics.runsWaiting({ family: 'f', count: 1 });
+    metrics.runsStuck(3);
     expect(emissions.map((e) => [e.name, e.unit, e.value, e.dimensions])).toEqual([
       ['RunsEnded', 'Count', 1, { family: 'f', provider: 'azure-openai', status: 'SUCCEEDED' }],
       ['RunsEnded', 'Count', 1, { status: 'SUCCEEDED' }],
@@ -67,6 +68,8 @@ describe('metricsRecorder', () => {
       ['ProviderCallErrors', 'Count', 1, { provider: 'openai' }],
       ['RunsWaiting', 'Count', 2, { provider: 'openai' }],
       ['RunsWaiting', 'Count', 1, { family: 'f' }],
+      // Service only: the one series the RunStuck alarm watches.
+      ['RunsStuck', 'Count', 3, {}],
     ]);
     // Every metric the recorder can emit is one of the documented names, and the other way round.
     const { emissions: all, metrics: every } = recorded();
@@ -75,6 +78,7 @@ describe('metricsRecorder', () => {
     every.runEnded({ family: 'f', provider: 'openai', status: 'SUCCEEDED', costUsd: 1, trainedTokens: 1 });
     every.providerCall({ provider: 'openai', latencyMs: 1, failed: true });
     every.runsWaiting({ family: 'f', count: 0 });
+    every.runsStuck(0);
     expect(new Set(all.map((e) => e.name))).toEqual(new Set(METRIC_NAMES));
   });
 });

@@ -102,3 +102,10 @@ it('is linked from the stack outputs', () => {
     ],
   });
 });
+
+it('shows the runs stuck as the RunStuck alarm counts them: the sweep gauge, its maximum, service only', () => {
+  const widget = widgets.find((w) => w.properties.title?.startsWith('Runs stuck'))!;
+  expect(widget.properties.metrics).toEqual([
+    ['Tunedrop', 'RunsStuck', 'service', 'tunedrop', { label: 'runs stuck', stat: 'Maximum' }],
+  ]);
+});

@@ -51,10 +51,12 @@ describe.each(Object.keys(FUNCTION_PERMISSIONS) as FunctionStep[])('the %s role'
     const permissions = FUNCTION_PERMISSIONS[step] as {
       queriesJobIndex?: boolean;
       queriesFamilyIndex?: boolean;
+      queriesActiveRunIndex?: boolean;
       registry?: readonly string[];
     };
     expect(indexResources.includes('/index/byProviderJob')).toBe(permissions.queriesJobIndex === true);
     expect(indexResources.includes('/index/byFamily')).toBe(permissions.queriesFamilyIndex === true);
+    expect(indexResources.includes('/index/byActiveStatus')).toBe(permissions.queriesActiveRunIndex === true);
     expect(indexResources.includes('/index/byModel')).toBe(
       permissions.registry?.includes('dynamodb:Query') === true,
     );

@@ -118,7 +118,7 @@ describe('the notifications topic', () => {
 });
 
 describe('the alarms', () => {
-  it('notify the topic: a failed run, dead letters, workflow failures', () => {
+  it('notify the topic: a failed run, dead letters, workflow failures, a stuck run', () => {
     const failed = byDescription('a run FAILED')!;
     expect(failed.Properties).toMatchObject({
       Namespace: 'Tunedrop',
@@ -142,7 +142,9 @@ describe('the alarms', () => {
     expect(JSON.stringify(metrics)).toContain('ExecutionsFailed');
     expect(JSON.stringify(metrics)).toContain('ExecutionsTimedOut');
     expect(JSON.stringify(metrics)).toContain(id(stack.pipeline.workflow.stateMachine));
-    for (const alarm of [failed, dead, workflow]) expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
+    const stuck = byDescription('in one status longer than')!;
+    for (const alarm of [failed, dead, workflow, stuck])
+      expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
   });
 
   it('no alarm searches (CloudWatch alarms cannot SEARCH), and every alarm notifies the topic', () => {
@@ -183,6 +185,76 @@ describe('the alarms', () => {
   it('refuses a cost threshold that is not a positive number', () => {
     expect(() => synthWith({ 'tunedrop:dailyCostAlarmUsd': 'ten' })).toThrow(/dailyCostAlarmUsd/);
     expect(() => synthWith({ 'tunedrop:monthlyCostAlarmUsd': '-1' })).toThrow(/monthlyCostAlarmUsd/);
+  });
+});
+
+describe('the stuck-run alarm', () => {
+  const sweepId = id(stack.pipeline.node.findChild('SweepSlots') as never);
+  const sweepEnvironment = (t: Template) =>
+    (
+      t.toJSON().Resources[sweepId].Properties as {
+        Environment: { Variables: Record<string, string> };
+      }
+    ).Environment.Variables;
+
+  it("notifies the topic when the sweep's RunsStuck gauge is above zero in two sweeps' time, missing data not breaching", () => {
+    const stuck = byDescription('longer than')!;
+    expect(stuck.Properties).toEqual({
+      AlarmDescription: expect.stringContaining('longer than 72 hours (stuckRunHours)'),
+      Namespace: 'Tunedrop',
+      MetricName: 'RunsStuck',
+      Dimensions: [{ Name: 'service', Value: 'tunedrop' }],
+      Statistic: 'Maximum',
+      // The sweep runs every 10 minutes: each 20-minute period holds a sample even when one is late.
+      Period: 1200,
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topicRef],
+    });
+    expect(stack.pipeline.notifications.alarms.RunStuck).toBeDefined();
+  });
+
+  it('gives the sweep its threshold in minutes, and a Query on the sparse index of runs not ended', () => {
+    expect(sweepEnvironment(template).STUCK_RUN_MINUTES).toBe('4320');
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: Match.arrayWith([
+        {
+          IndexName: 'byActiveStatus',
+          KeySchema: [
+            { AttributeName: 'activeStatus', KeyType: 'HASH' },
+            { AttributeName: 'statusSince', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ]),
+    });
+    const sweep = template.toJSON().Resources[sweepId].Properties as { Role: { 'Fn::GetAtt': [string] } };
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties.Roles).includes(sweep.Role['Fn::GetAtt'][0]),
+    );
+    expect(JSON.stringify(policies)).toContain('/index/byActiveStatus');
+    // Only the sweep reads the index.
+    const readers = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties).includes('/index/byActiveStatus'),
+    );
+    expect(readers).toEqual(policies.filter((p) => JSON.stringify(p).includes('/index/byActiveStatus')));
+  });
+
+  it('takes stuckRunHours from context, in the sweep and in the alarm', () => {
+    const t = synthWith({ 'tunedrop:stuckRunHours': '6' });
+    expect(sweepEnvironment(t).STUCK_RUN_MINUTES).toBe('360');
+    const found = Object.values(t.findResources('AWS::CloudWatch::Alarm') as Record<string, Alarm>);
+    expect(found.map((a) => String(a.Properties.AlarmDescription))).toContainEqual(
+      expect.stringContaining('longer than 6 hours'),
+    );
+  });
+
+  it('refuses a stuckRunHours that is not a positive number, at synth', () => {
+    expect(() => synthWith({ 'tunedrop:stuckRunHours': 'a day' })).toThrow(/tunedrop:stuckRunHours/);
+    expect(() => synthWith({ 'tunedrop:stuckRunHours': '0' })).toThrow(/stuckRunHours must be a positive/);
+    expect(() => synthWith({ 'tunedrop:stuckRunHours': '-3' })).toThrow(/stuckRunHours must be a positive/);
   });
 });
 

@@ -1,9 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
+  ACTIVE_RUN_INDEX,
+  ACTIVE_STATUS,
   dynamoDbRunStore,
   FAMILY_INDEX,
   PROVIDER_JOB_INDEX,
+  STATUS_SINCE,
 } from '../../functions/adapters/dynamodb-run-store.js';
 import type { RunStore } from '../../functions/core/ports.js';
 import {
@@ -14,7 +17,8 @@ import {
 
 /**
  * dynalite for the runs table's adapter tests: one server per suite (started and stopped with it), and
- * a fresh table per test, keyed by runId with the provider job and family indexes, as the stack's table is.
+ * a fresh table per test, keyed by runId with the provider job, family and active-run indexes, as the
+ * stack's table is.
  */
 export function useRunsTables(prefix: string) {
   let db: LocalDynamoDb | undefined;
@@ -47,6 +51,8 @@ export function useRunsTables(prefix: string) {
           { AttributeName: 'providerJobId', AttributeType: 'S' },
           { AttributeName: 'family', AttributeType: 'S' },
           { AttributeName: 'createdAt', AttributeType: 'S' },
+          { AttributeName: ACTIVE_STATUS, AttributeType: 'S' },
+          { AttributeName: STATUS_SINCE, AttributeType: 'S' },
         ],
         GlobalSecondaryIndexes: [
           {
@@ -61,6 +67,14 @@ export function useRunsTables(prefix: string) {
               { AttributeName: 'createdAt', KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'ALL' },
+          },
+          {
+            IndexName: ACTIVE_RUN_INDEX,
+            KeySchema: [
+              { AttributeName: ACTIVE_STATUS, KeyType: 'HASH' },
+              { AttributeName: STATUS_SINCE, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
           },
         ],
       });
