@@ -2,6 +2,7 @@ import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { RunRecord } from '../../functions/core/run.js';
 import { executionArnOf, executionConsoleUrl } from '../../functions/core/run-events.js';
+import { MONTH_DAYS, PACE_DAYS } from '../../lib/notifications.js';
 import type { LocalCloud } from '../../local/cloud/index.js';
 import type { LocalNotification } from '../../local/cloud/sns.js';
 import { BROKEN, SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
@@ -10,8 +11,10 @@ import { BROKEN, SAMPLE, startLocalHarness, type LocalHarness } from '../support
  * Alarms and notifications end to end (#13 point 3): one topic; each run's end is published to it by
  * the stack's EventBridge rule through its input transformer; the stack's alarms, evaluated against the
  * metrics the local cloud sees, publish their ALARM to it as CloudWatch does, under the topic's policy.
+ * The stuck-run and workflow-failures alarms need a run held in training: test/local/alarms.test.ts.
  */
 const API_KEY = 'sk-test-notifications';
+const MONTHLY_USD = 0.05;
 
 let harness: LocalHarness;
 let cloud: LocalCloud;
@@ -41,11 +44,11 @@ const alarmId = (part: string) => cloud.plan.alarms.find((a) => a.logicalId.incl
 beforeAll(async () => {
   harness = await startLocalHarness({
     apiKey: API_KEY,
-    // A daily cost alarm any run goes over.
+    // A daily cost alarm any run goes over, and a monthly one whose 7-day pace ($0.01) the run goes over.
     cloud: {
       schedules: false,
       onLog: () => undefined,
-      pipeline: { notifications: { dailyCostAlarmUsd: 0.000001 } },
+      pipeline: { notifications: { dailyCostAlarmUsd: 0.000001, monthlyCostAlarmUsd: MONTHLY_USD } },
     },
   });
   ({ cloud } = harness);
@@ -147,6 +150,32 @@ it('puts the daily cost alarm in ALARM once a run costs more than the threshold'
     Trigger: { MetricName: 'CostUsd', Namespace: 'Tunedrop', Period: 86_400, Threshold: 0.000001 },
   });
   expect(cloud.alarms.state(alarmId('DailyCost'))).toBe('ALARM');
+});
+
+it("puts the monthly cost pace alarm in ALARM once the last 7 days' cost is above 7/30 of the monthly amount", async () => {
+  const [notice, ...more] = await until('the monthly cost pace alarm notifies', () => {
+    const found = alarmNotices('MonthlyCostPace');
+    return found.length ? found : undefined;
+  });
+  expect(more).toEqual([]);
+  const pace = Math.round(((MONTHLY_USD * PACE_DAYS) / MONTH_DAYS) * 100) / 100;
+  expect(pace).toBe(0.01);
+  // The run alone went over the pace.
+  expect(succeeded.costUsd).toBeGreaterThan(pace);
+  expect(notice!.body).toMatchObject({
+    NewStateValue: 'ALARM',
+    AlarmDescription: expect.stringContaining(`$${MONTHLY_USD}/month`),
+    Trigger: {
+      MetricName: 'CostUsd',
+      Namespace: 'Tunedrop',
+      Statistic: 'SUM',
+      Dimensions: [{ value: 'tunedrop', name: 'service' }],
+      Period: PACE_DAYS * 86_400,
+      Threshold: pace,
+      ComparisonOperator: 'GreaterThanThreshold',
+    },
+  });
+  expect(cloud.alarms.state(alarmId('MonthlyCostPace'))).toBe('ALARM');
 });
 
 it('evaluates every alarm of the stack', () => {
