@@ -58,7 +58,13 @@ import type { BedrockFaults } from './bedrock-faults.js';
 import { startFunctionUrlServer } from './function-urls.js';
 import { functionResolver, startLocalLambdaApi } from './lambda-api.js';
 import { startLocalSqs } from './sqs.js';
-import { LambdaError, LocalLambda, type AsyncInvocationOutcome, type FunctionCredentials } from './lambda.js';
+import {
+  LambdaError,
+  LocalLambda,
+  type AsyncInvocationOutcome,
+  type FunctionCredentials,
+  type Invoke,
+} from './lambda.js';
 import { startLocalS3 } from './s3.js';
 import { startLocalSecretsManager } from './secrets-manager.js';
 import { LocalScheduler, type ScheduleSummary } from './scheduler.js';
@@ -67,6 +73,7 @@ import { LocalStepFunctions, type Definition } from './step-functions.js';
 import { LocalMetrics, metricsOfLine, type LocalMetric } from './metrics.js';
 import { startLocalSns, type LocalNotification } from './sns.js';
 import { LocalAlarms, type AlarmState, type Datapoint, type MetricSpec } from './alarms.js';
+import { startLocalXRay, type TraceDenial, type TraceSegment } from './xray.js';
 
 /**
  * The embedded local cloud: the synthesized tunedrop stack, run on this machine. Every resource comes
@@ -202,6 +209,21 @@ export interface LocalCloud {
    * reads them; local/cloud/metrics.ts), in order. Without an `onLog`, those lines are not echoed.
    */
   metrics(): LocalMetric[];
+  /**
+   * Every X-Ray segment and subsegment the functions' daemons uploaded (local/cloud/xray.ts), flattened,
+   * in arrival order: Lambda's segment of each traced invocation, the Tracer's `## <handler>` subsegment
+   * with its annotations (runId, family, jobId), and one subsegment per AWS SDK or HTTP call. The workflow's
+   * functions of one execution share its trace id. Datagrams still in flight are not in it: see
+   * settleTraces.
+   */
+  traces(): TraceSegment[];
+  /**
+   * Uploads (xray:PutTraceSegments, as the function's role) local IAM refused: their segments are lost, as
+   * on AWS. These decisions are not in iamDecisions, which holds the calls the functions' code makes.
+   */
+  traceDenials(): TraceDenial[];
+  /** Resolves once the segments the daemons have received are uploaded or refused. */
+  settleTraces(): Promise<void>;
   /** Stops the scheduled rules' timers (invocations already under way go on). */
   pauseSchedules(): void;
   /** Starts the scheduled rules' timers again; each fires one period from now. */
@@ -376,9 +398,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       arn: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${machine.roleArn.split('/').pop()}/${machine.logicalId}`,
       policies: rolePolicies(plan, machine.roleArn),
     };
-    const invokers = new Map<string, (event: unknown) => Promise<unknown>>();
+    const invokers = new Map<string, Invoke>();
     for (const fn of plan.functions) {
-      invokers.set(fn.arn, async (event) => {
+      invokers.set(fn.arn, async (event, invokeOptions) => {
         const decision = await authorizer.check(stateMachinePrincipal, {
           action: 'lambda:InvokeFunction',
           resource: fn.arn,
@@ -391,7 +413,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
             `${decision.message} (Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException)`,
           );
         }
-        return lambda.invoke(fn.arn, event);
+        return lambda.invoke(fn.arn, event, invokeOptions);
       });
     }
     const stepFunctions = new LocalStepFunctions({ invokers, timeScale });
@@ -642,6 +664,33 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         droppedEvents.push({ functionName: fn.logicalId, reason: `destination refused: ${refused}` });
     };
 
+    // X-Ray: a daemon per function, uploading as the function's role. Its decisions are kept apart from
+    // iamDecisions (the calls the functions' code makes); the refused ones are traceDenials().
+    const xray = startLocalXRay({ authorizer: new Authorizer(plan.resourcePolicies) });
+    closers.push(() => xray.close());
+    const functionProperties = (fn: LocalFunction) =>
+      (deployed.Resources[fn.logicalId]?.Properties ?? {}) as {
+        Handler?: unknown;
+        Runtime?: unknown;
+        TracingConfig?: { Mode?: unknown };
+      };
+    const runtimeEnvironments = new Map<string, Record<string, string>>();
+    for (const fn of plan.functions) {
+      const { Handler, Runtime } = functionProperties(fn);
+      // What Lambda sets that the X-Ray SDK and the Tracer read (Lambda developer guide, "Defined runtime
+      // environment variables", read 2026-11-30): the handler (the Tracer names its subsegment after it),
+      // the runtime (the Tracer is on only where AWS_EXECUTION_ENV is set), the code's root (the X-Ray SDK
+      // runs in its Lambda mode, reading _X_AMZN_TRACE_ID, where LAMBDA_TASK_ROOT is set), the daemon's
+      // address, and "AWS_XRAY_CONTEXT_MISSING – For X-Ray tracing, Lambda sets this to LOG_ERROR".
+      runtimeEnvironments.set(fn.arn, {
+        LAMBDA_TASK_ROOT: PROJECT_ROOT,
+        ...(typeof Handler === 'string' ? { _HANDLER: Handler } : {}),
+        ...(typeof Runtime === 'string' ? { AWS_EXECUTION_ENV: `AWS_Lambda_${Runtime}` } : {}),
+        AWS_XRAY_DAEMON_ADDRESS: await xray.daemonFor(fn.logicalId, functionPrincipal(plan, fn)),
+        AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
+      });
+    }
+
     const metrics = new LocalMetrics();
     // CloudWatch alarms: datapoints from the functions' EMF metrics, the workflow's ended executions and
     // the queues' depth (sampled on each evaluation, as CloudWatch samples SQS every minute).
@@ -697,6 +746,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       projectRoot: PROJECT_ROOT,
       timeScale,
       credentials: (fn) => credentials.get(fn.arn)!,
+      runtimeEnvironment: (fn) => runtimeEnvironments.get(fn.arn) ?? {},
+      tracing: {
+        mode: (fn) => {
+          const mode = functionProperties(fn).TracingConfig?.Mode;
+          return mode === 'Active' || mode === 'PassThrough' ? mode : undefined;
+        },
+        record: (fn, document) => xray.send(fn.logicalId, document),
+      },
       onAsyncOutcome,
       onLog: (functionName, stream, line) => {
         metrics.observe(functionName, stream, line);
@@ -771,8 +828,15 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const dynamoClient = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.DYNAMODB });
     const documents = DynamoDBDocumentClient.from(dynamoClient);
     for (const t of plan.tables) await createTableFromTemplate(dynamoClient, t.name, t.properties);
-    for (const m of plan.stateMachines)
-      stepFunctions.register(m.arn, m.name, m.definition as unknown as Definition);
+    for (const m of plan.stateMachines) {
+      const tracing = (
+        deployed.Resources[m.logicalId]?.Properties as
+          { TracingConfiguration?: { Enabled?: unknown } } | undefined
+      )?.TracingConfiguration?.Enabled;
+      stepFunctions.register(m.arn, m.name, m.definition as unknown as Definition, {
+        tracing: tracing === true,
+      });
+    }
 
     // S3 → Lambda: S3 refuses a notification configuration whose function does not let S3 invoke it,
     // so the deployment itself would fail; so does local mode.
@@ -919,6 +983,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       functionUrls,
       fireSchedule: (rule) => eventBus.fireSchedule(rule),
       metrics: () => metrics.list(),
+      traces: () => xray.traces(),
+      traceDenials: () => xray.denials(),
+      settleTraces: () => xray.settle(),
       pauseSchedules: () => eventBus.pauseSchedules(),
       resumeSchedules: () => eventBus.resumeSchedules(),
       activeSchedules: () => eventBus.activeSchedules,

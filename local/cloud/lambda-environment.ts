@@ -20,6 +20,8 @@ export type EnvironmentRequest = {
   event: string;
   requestId: string;
   deadline: number;
+  /** The invocation's X-Ray trace header, which Lambda puts in `_X_AMZN_TRACE_ID` for each invocation. */
+  traceHeader?: string;
 };
 export type EnvironmentReply =
   | { type: 'ready' }
@@ -63,6 +65,11 @@ port.on('message', (request: EnvironmentRequest) => {
     fail: () => undefined,
     succeed: () => undefined,
   };
+  // This thread's process.env is its own: the variable changes with each invocation, as on Lambda, where
+  // "_X_AMZN_TRACE_ID – The X-Ray tracing header. This environment variable changes with each invocation"
+  // (Lambda developer guide, "Defined runtime environment variables", read 2026-11-30).
+  if (request.traceHeader) process.env._X_AMZN_TRACE_ID = request.traceHeader;
+  else delete process.env._X_AMZN_TRACE_ID;
   void (async () => {
     try {
       const result = await handler(JSON.parse(request.event), context);

@@ -4,6 +4,13 @@ import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import type { LocalFunction } from '../template.js';
 import type { EnvironmentReply, EnvironmentRequest } from './lambda-environment.js';
+import {
+  formatTraceHeader,
+  newSegmentId,
+  newTraceId,
+  parseTraceHeader,
+  type SegmentDocument,
+} from './xray.js';
 
 /**
  * Local Lambda. Each function of the template runs its real handler in execution environments of its
@@ -19,7 +26,33 @@ import type { EnvironmentReply, EnvironmentRequest } from './lambda-environment.
  * on-failure destination only where one is configured; otherwise the event is dropped, as on AWS.
  */
 /** A function as the local runner and Step Functions call it. */
-export type Invoke = (event: unknown) => Promise<unknown>;
+export type Invoke = (event: unknown, options?: InvokeOptions) => Promise<unknown>;
+
+export interface InvokeOptions {
+  /**
+   * The caller's X-Ray trace header (`Root=…;Parent=…;Sampled=…`), as a traced service passes it to
+   * Lambda: the invocation joins that trace. Without one, a function with active tracing starts a trace.
+   */
+  traceHeader?: string;
+}
+
+/**
+ * X-Ray, as Lambda does it for a function: its tracing mode decides whether an invocation is traced
+ * (Active: always here, on AWS at a fixed sampling rate when no header says; PassThrough: only when the
+ * caller's header is sampled), and Lambda records a segment for each traced invocation, which the
+ * function's subsegments name as their parent (`Parent` of `_X_AMZN_TRACE_ID`). Tracing modes, from
+ * CDK's Tracing enum (https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_lambda.Tracing.html,
+ * read 2026-11-30): "ACTIVE: Lambda will respect any tracing header it receives from an upstream service.
+ * If no tracing header is received, Lambda will sample the request based on a fixed rate"; "PASS_THROUGH:
+ * Lambda will only trace the request from an upstream service if it contains a tracing header with
+ * sampled=1".
+ */
+export interface LambdaTracing {
+  /** The function's TracingConfig mode; undefined when it has none (PassThrough, Lambda's default). */
+  mode(fn: LocalFunction): 'Active' | 'PassThrough' | undefined;
+  /** Sends the segment Lambda records for a traced invocation (to the function's daemon). */
+  record(fn: LocalFunction, document: SegmentDocument): void;
+}
 
 export class LambdaError extends Error {
   constructor(
@@ -53,6 +86,13 @@ export interface LocalLambdaOptions {
   projectRoot: string;
   /** Variables every environment gets besides the function's own: endpoints, region, log level. */
   sharedEnvironment: Record<string, string>;
+  /**
+   * Variables Lambda's runtime sets for one function (`_HANDLER`, `AWS_EXECUTION_ENV`, the X-Ray daemon's
+   * address, ...), besides the ones set here for every function. @default none
+   */
+  runtimeEnvironment?: (fn: LocalFunction) => Record<string, string>;
+  /** X-Ray: which invocations are traced and the segments Lambda records. @default nothing is traced */
+  tracing?: LambdaTracing;
   credentials(fn: LocalFunction): FunctionCredentials;
   /** Where environments' stdout and stderr go, a line at a time. @default this process's stdout/stderr */
   onLog?: (functionName: string, stream: 'stdout' | 'stderr', line: string) => void;
@@ -126,13 +166,15 @@ export class LocalLambda {
   }
 
   /** A synchronous (RequestResponse) invocation: the result, or a LambdaError. */
-  async invoke(functionArn: string, event: unknown): Promise<unknown> {
+  async invoke(functionArn: string, event: unknown, options: InvokeOptions = {}): Promise<unknown> {
     const fn = this.find(functionArn);
     if (!fn) throw new LambdaError('ResourceNotFoundException', `Function not found: ${functionArn}`);
     const requestId = randomUUID();
     const environment = await this.acquire(fn);
     try {
-      return await this.run(fn, environment, event, requestId);
+      return await this.traced(fn, options.traceHeader, (traceHeader) =>
+        this.run(fn, environment, event, requestId, traceHeader),
+      );
     } finally {
       environment.busy = false;
       this.waiting.get(fn.arn)?.shift()?.();
@@ -166,6 +208,44 @@ export class LocalLambda {
       }
     // Invocations waiting for an environment are refused (acquire), as is any later one.
     for (const queue of this.waiting.values()) for (const wake of queue.splice(0)) wake();
+  }
+
+  /**
+   * Runs an invocation with the trace header Lambda would give it (none when the function is not traced
+   * here), and records Lambda's segment for it when it is sampled.
+   */
+  private async traced<T>(
+    fn: LocalFunction,
+    given: string | undefined,
+    invocation: (traceHeader: string | undefined) => Promise<T>,
+  ): Promise<T> {
+    const tracing = this.options.tracing;
+    if (!tracing) return invocation(undefined);
+    const upstream = given === undefined ? undefined : parseTraceHeader(given);
+    const mode = tracing.mode(fn);
+    // A header that made no decision (no Sampled) leaves it to Lambda, as a header-less request does.
+    const sampled = upstream?.sampled ?? mode === 'Active';
+    const root = upstream?.root ?? newTraceId();
+    const id = newSegmentId();
+    const started = Date.now() / 1000;
+    const record = () => {
+      if (!sampled) return;
+      const parent = upstream?.parent;
+      tracing.record(fn, {
+        name: fn.logicalId,
+        id,
+        trace_id: root,
+        ...(parent && /^[0-9a-f]{16}$/.test(parent) ? { parent_id: parent } : {}),
+        origin: 'AWS::Lambda::Function',
+        start_time: started,
+        end_time: Date.now() / 1000,
+      });
+    };
+    try {
+      return await invocation(formatTraceHeader({ root, parent: id, sampled }));
+    } finally {
+      record();
+    }
   }
 
   private async runAsync(fn: LocalFunction, event: unknown): Promise<void> {
@@ -242,9 +322,12 @@ export class LocalLambda {
       ...this.options.sharedEnvironment,
       ...this.extraEnvironment,
       ...this.options.credentials(fn),
+      ...this.options.runtimeEnvironment?.(fn),
       AWS_LAMBDA_FUNCTION_NAME: fn.logicalId,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      // Lambda's "on-demand" (or "provisioned-concurrency"): Powertools annotates a cold start only with it.
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
       ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
       ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
@@ -328,6 +411,7 @@ export class LocalLambda {
     environment: Environment,
     event: unknown,
     requestId: string,
+    traceHeader: string | undefined,
   ): Promise<unknown> {
     const timeoutMs = fn.timeoutSeconds * 1000;
     const deadline = Date.now() + timeoutMs;
@@ -354,6 +438,7 @@ export class LocalLambda {
               event: JSON.stringify(event ?? null),
               requestId,
               deadline,
+              ...(traceHeader ? { traceHeader } : {}),
             };
             environment.worker.postMessage(request);
           },

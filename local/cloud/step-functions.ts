@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { AwsApiError, serveAwsJson, type AwsJsonActions } from './aws-json-server.js';
-import type { Invoke } from './lambda.js';
+import type { Invoke, InvokeOptions } from './lambda.js';
+import { formatTraceHeader, newSegmentId, newTraceId } from './xray.js';
 import {
   DATA_LIMIT_ERROR,
   dataLimitCause,
@@ -61,6 +62,8 @@ export interface Execution {
   cause?: string;
   startDate: Date;
   stopDate?: Date;
+  /** The execution's X-Ray trace (`Root=…;Sampled=1`), when its state machine has tracing enabled. */
+  traceHeader?: string;
   /** State transitions, for watching a run: `Entered Prepare`, `Failed Upload: ...`. */
   events: Array<{ at: Date; type: string; state?: string }>;
   /** The history as GetExecutionHistory would list it: `ExecutionStarted`, `TaskStateEntered`, ... */
@@ -82,7 +85,7 @@ export interface LocalStepFunctionsOptions {
 }
 
 export class LocalStepFunctions {
-  private readonly machines = new Map<string, { name: string; definition: Definition }>();
+  private readonly machines = new Map<string, { name: string; definition: Definition; tracing: boolean }>();
   private readonly executions = new Map<string, Execution>();
   private readonly timeScale: number;
 
@@ -94,8 +97,16 @@ export class LocalStepFunctions {
     return this.options.clock?.now() ?? new Date();
   }
 
-  register(arn: string, name: string, definition: Definition): void {
-    this.machines.set(arn, { name, definition });
+  /**
+   * `tracing`: the state machine's TracingConfiguration is enabled. Each execution is then a trace of its
+   * own, and Step Functions passes the trace header on to the functions its Tasks invoke, so that a run's
+   * functions share one trace: "If your Lambda function is called by another instrumented service, Lambda
+   * traces requests that have already been sampled" (AWS X-Ray developer guide, "AWS Lambda and AWS
+   * X-Ray", read 2026-11-30; no page read here describes Step Functions' side in more detail). Its own
+   * segments (the execution, each Task) are not recorded locally.
+   */
+  register(arn: string, name: string, definition: Definition, options: { tracing?: boolean } = {}): void {
+    this.machines.set(arn, { name, definition, tracing: options.tracing === true });
   }
 
   start(stateMachineArn: string, name: string | undefined, input = '{}'): Execution {
@@ -118,6 +129,7 @@ export class LocalStepFunctions {
     const attempts = new Map<string, Attempt>();
     const tokens = new ExecutionTokens(stateMachineArn, executionArn);
     const enteredInputs = new Map<string, Json>();
+    const traceId = machine.tracing ? newTraceId(startDate) : undefined;
     let abort = (): void => undefined;
     // A quota may end the execution before `run` has returned: abort on the next microtask.
     const history = new ExecutionHistory(
@@ -133,6 +145,7 @@ export class LocalStepFunctions {
         startDate,
         tokens,
         enteredInputs,
+        ...(traceId ? { traceId } : {}),
       }) as never,
       // The interpreter copies this object's properties into the context object once per run, so `Task`
       // stays this very object and `$$.Task.Token` calls the getter each time a Task's Parameters read it.
@@ -158,6 +171,7 @@ export class LocalStepFunctions {
       status: 'RUNNING',
       input,
       startDate,
+      ...(traceId ? { traceHeader: formatTraceHeader({ root: traceId, sampled: true }) } : {}),
       events: [],
       history: history.events,
       get historyEventCount() {
@@ -492,7 +506,22 @@ export class LocalStepFunctions {
 
     for (const [name, state] of walkStates(definition)) {
       if (state.Type === 'Task') {
-        const invoke = this.resolveTask(name, state);
+        const invokeTask = this.resolveTask(name, state);
+        // Each invocation a Task makes carries the execution's trace, its parent a new id (the Task's
+        // subsegment on AWS); without tracing, none.
+        const invoke = (taskInput: Json) =>
+          invokeTask(
+            taskInput,
+            scope.traceId
+              ? {
+                  traceHeader: formatTraceHeader({
+                    root: scope.traceId,
+                    parent: newSegmentId(),
+                    sampled: true,
+                  }),
+                }
+              : {},
+          );
         const resource = taskResource(String(state.Resource));
         const resultPath =
           typeof state.ResultPath === 'string' ? state.ResultPath : state.ResultPath === null ? null : '$';
@@ -584,16 +613,20 @@ export class LocalStepFunctions {
   }
 
   /** The one place where a Task invokes a function. */
-  private resolveTask(name: string, state: State): (input: Json) => Promise<unknown> {
+  private resolveTask(name: string, state: State): (input: Json, options: InvokeOptions) => Promise<unknown> {
     const resource = String(state.Resource);
     const direct = this.options.invokers.get(resource);
     if (direct) return direct;
     if (resource.startsWith('arn:aws:states:::lambda:invoke')) {
-      return async (input) => {
+      return async (input, options) => {
         const params = input as { FunctionName?: string; Payload?: Json };
         const target = this.options.invokers.get(String(params.FunctionName));
         if (!target) throw new Error(`local mode has no function ${params.FunctionName} (state ${name})`);
-        return { Payload: await target(params.Payload ?? null), StatusCode: 200, ExecutedVersion: '$LATEST' };
+        return {
+          Payload: await target(params.Payload ?? null, options),
+          StatusCode: 200,
+          ExecutedVersion: '$LATEST',
+        };
       };
     }
     return async () => {
@@ -816,6 +849,8 @@ interface ExecutionScope {
   tokens: ExecutionTokens;
   /** Each state's input when it was last entered, from the interpreter's log. */
   enteredInputs: Map<string, Json>;
+  /** The execution's X-Ray trace id, when its state machine is traced. */
+  traceId?: string;
 }
 
 /**
