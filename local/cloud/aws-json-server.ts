@@ -20,7 +20,11 @@ export class AwsApiError extends Error {
   }
 }
 
-export type AwsJsonActions = Record<string, (body: Record<string, unknown>) => unknown>;
+/** An action reads the request's JSON body and, where the API says so, its HTTP headers. */
+export type AwsJsonActions = Record<
+  string,
+  (body: Record<string, unknown>, request: { headers: IncomingMessage['headers'] }) => unknown
+>;
 
 export async function serveAwsJson(options: {
   service: string;
@@ -62,7 +66,7 @@ export async function serveAwsJson(options: {
         const body = chunks.length
           ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>)
           : {};
-        const result = handler(body);
+        const result = handler(body, { headers: request.headers });
         if (result instanceof Promise) result.then((value) => reply(200, value), fail);
         else reply(200, result);
       } catch (error) {

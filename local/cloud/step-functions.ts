@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { AwsApiError, serveAwsJson, type AwsJsonActions } from './aws-json-server.js';
 import type { Invoke, InvokeOptions } from './lambda.js';
-import { formatTraceHeader, newSegmentId, newTraceId } from './xray.js';
+import { formatTraceHeader, newSegmentId, newTraceId, parseTraceHeader } from './xray.js';
 import {
   DATA_LIMIT_ERROR,
   dataLimitCause,
@@ -98,8 +98,8 @@ export class LocalStepFunctions {
   }
 
   /**
-   * `tracing`: the state machine's TracingConfiguration is enabled. Each execution is then a trace of its
-   * own, and Step Functions passes the trace header on to the functions its Tasks invoke, so that a run's
+   * `tracing`: the state machine's TracingConfiguration is enabled. Each execution is then part of a trace
+   * (its caller's, see `start`, or one of its own), and Step Functions passes the trace header on to the functions its Tasks invoke, so that a run's
    * functions share one trace: "If your Lambda function is called by another instrumented service, Lambda
    * traces requests that have already been sampled" (AWS X-Ray developer guide, "AWS Lambda and AWS
    * X-Ray", read 2026-11-30; no page read here describes Step Functions' side in more detail). Its own
@@ -109,7 +109,14 @@ export class LocalStepFunctions {
     this.machines.set(arn, { name, definition, tracing: options.tracing === true });
   }
 
-  start(stateMachineArn: string, name: string | undefined, input = '{}'): Execution {
+  /**
+   * `traceHeader`: the caller's X-Ray trace header. A traced state machine's execution continues that
+   * trace (or starts one without it): "For X-Ray traces, all AWS services use the X-Amzn-Trace-Id header
+   * from the HTTP request [...] StartExecution and StartSyncExecution API operations can also use
+   * traceHeader from the body of the request payload. If both sources are provided, Step Functions will
+   * use the header value" (Step Functions API reference, StartExecution, traceHeader, read 2026-11-30).
+   */
+  start(stateMachineArn: string, name: string | undefined, input = '{}', traceHeader?: string): Execution {
     const machine = this.machines.get(stateMachineArn);
     if (!machine)
       throw new AwsApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
@@ -129,7 +136,9 @@ export class LocalStepFunctions {
     const attempts = new Map<string, Attempt>();
     const tokens = new ExecutionTokens(stateMachineArn, executionArn);
     const enteredInputs = new Map<string, Json>();
-    const traceId = machine.tracing ? newTraceId(startDate) : undefined;
+    const upstream = traceHeader === undefined ? undefined : parseTraceHeader(traceHeader);
+    const traceId = machine.tracing ? (upstream?.root ?? newTraceId(startDate)) : undefined;
+    const sampled = upstream?.sampled ?? true;
     let abort = (): void => undefined;
     // A quota may end the execution before `run` has returned: abort on the next microtask.
     const history = new ExecutionHistory(
@@ -145,7 +154,7 @@ export class LocalStepFunctions {
         startDate,
         tokens,
         enteredInputs,
-        ...(traceId ? { traceId } : {}),
+        ...(traceId ? { trace: { root: traceId, sampled } } : {}),
       }) as never,
       // The interpreter copies this object's properties into the context object once per run, so `Task`
       // stays this very object and `$$.Task.Token` calls the getter each time a Task's Parameters read it.
@@ -171,7 +180,7 @@ export class LocalStepFunctions {
       status: 'RUNNING',
       input,
       startDate,
-      ...(traceId ? { traceHeader: formatTraceHeader({ root: traceId, sampled: true }) } : {}),
+      ...(traceId ? { traceHeader: formatTraceHeader({ root: traceId, sampled }) } : {}),
       events: [],
       history: history.events,
       get historyEventCount() {
@@ -512,15 +521,7 @@ export class LocalStepFunctions {
         const invoke = (taskInput: Json) =>
           invokeTask(
             taskInput,
-            scope.traceId
-              ? {
-                  traceHeader: formatTraceHeader({
-                    root: scope.traceId,
-                    parent: newSegmentId(),
-                    sampled: true,
-                  }),
-                }
-              : {},
+            scope.trace ? { traceHeader: formatTraceHeader({ ...scope.trace, parent: newSegmentId() }) } : {},
           );
         const resource = taskResource(String(state.Resource));
         const resultPath =
@@ -637,11 +638,13 @@ export class LocalStepFunctions {
   /** Serves the Step Functions API on 127.0.0.1 for SDK clients (AWS_ENDPOINT_URL_SFN). */
   async serve(): Promise<{ endpoint: string; close: () => Promise<void> }> {
     const api: AwsJsonActions = {
-      StartExecution: (b) => {
+      StartExecution: (b, { headers }) => {
+        const header = headers['x-amzn-trace-id'];
         const e = this.start(
           String(b.stateMachineArn),
           b.name === undefined ? undefined : String(b.name),
           b.input === undefined ? '{}' : String(b.input),
+          typeof header === 'string' ? header : typeof b.traceHeader === 'string' ? b.traceHeader : undefined,
         );
         return { executionArn: e.executionArn, startDate: e.startDate.getTime() / 1000 };
       },
@@ -702,6 +705,7 @@ function describeShape(e: Execution) {
     ...(e.output !== undefined ? { output: e.output } : {}),
     ...(e.error !== undefined ? { error: e.error } : {}),
     ...(e.cause !== undefined ? { cause: e.cause } : {}),
+    ...(e.traceHeader !== undefined ? { traceHeader: e.traceHeader } : {}),
   };
 }
 
@@ -849,8 +853,8 @@ interface ExecutionScope {
   tokens: ExecutionTokens;
   /** Each state's input when it was last entered, from the interpreter's log. */
   enteredInputs: Map<string, Json>;
-  /** The execution's X-Ray trace id, when its state machine is traced. */
-  traceId?: string;
+  /** The execution's X-Ray trace, when its state machine is traced. */
+  trace?: { root: string; sampled: boolean };
 }
 
 /**

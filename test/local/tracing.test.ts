@@ -8,8 +8,8 @@ import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-h
 /**
  * X-Ray end to end (#13 point 2): the functions' Powertools Tracer sends to the local daemons what it
  * sends on Lambda, and X-Ray keeps it only where the function's role may put trace segments. One run is
- * one trace of its workflow's functions (the execution's), with each function's subsegment annotated
- * with the run; validate, started by S3, has a trace of its own.
+ * one trace: validate's (S3 starts it), which its StartExecution carries into the execution and the
+ * execution to its functions, each function's subsegment annotated with the run.
  */
 const SWEEP_ENTRY = 'functions/sweep-slots/handler.ts';
 const WORKFLOW_FUNCTIONS = [
@@ -130,7 +130,7 @@ it('a successful run is traced by each workflow function it ran and by validate,
   expect(handlerSubsegments('Validate')[0]!.annotations.ColdStart).toBe(true);
 });
 
-it("shares the execution's trace among the run's workflow functions, validate having its own", () => {
+it("makes a run one trace: validate's StartExecution carries its trace into the execution, whose functions join it", () => {
   const execution = cloud.stepFunctions.list().find((e) => e.name === run.runId)!;
   const root = /Root=([^;]+)/.exec(execution.traceHeader ?? '')?.[1];
   expect(root).toMatch(/^1-[0-9a-f]{8}-[0-9a-f]{24}$/);
@@ -139,7 +139,8 @@ it("shares the execution's trace among the run's workflow functions, validate ha
       name,
       traceIds: [root],
     });
-  expect(lambdaSegment('Validate')!.traceId).not.toBe(root);
+  expect(lambdaSegment('Validate')!.traceId).toBe(root);
+  expect(execution.traceHeader).toBe(`Root=${root};Sampled=1`);
   // The Tracer's subsegment hangs under the segment Lambda recorded for the invocation.
   for (const name of [...WORKFLOW_FUNCTIONS, 'Validate']) {
     const segmentIds = new Set(traces.filter((t) => named(name)(t) && t.kind === 'segment').map((t) => t.id));
