@@ -1,3 +1,5 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +14,9 @@ import { BROKEN, SAMPLE, startLocalHarness, type LocalHarness } from '../support
  * "Nothing invented" (#13 point 7): one local scenario produces every custom metric the dashboard shows
  * (METRIC_NAMES, which test/infra/dashboard.test.ts holds the dashboard to), read back from the
  * functions' stdout as CloudWatch would (cloud.metrics()). Two runs of a family (the second waits for
- * its family's turn while the sweep counts it), a rejected file, and a run whose provider refuses jobs.
+ * its family's turn while the sweep counts it), a rejected file, a run whose provider refuses jobs, and
+ * two runs whose jobs never leave `queued`: one past its family's maxTrainingHours (TIMED_OUT), one held
+ * in training while the sweep counts it stuck, then stopped as `tunedrop cancel` does (CANCELLED).
  */
 const API_KEY = 'sk-test-metrics';
 
@@ -23,6 +27,8 @@ let first: RunRecord;
 let second: RunRecord;
 let rejected: RunRecord;
 let failed: RunRecord;
+let timedOut: RunRecord;
+let cancelled: RunRecord;
 let metrics: LocalMetric[];
 
 /** Polls a condition on the cloud's state: resolves once it holds. */
@@ -94,6 +100,46 @@ beforeAll(async () => {
   await until("Record wrote the failed run's end", () =>
     cloud.metrics().some((m) => m.name === 'RunsEnded' && m.dimensions.family === 'closed'),
   );
+
+  // The provider takes jobs again (the refusal above had uses left: it was not retried).
+  harness.emulator.faults.clear();
+
+  // A job that never leaves queued, in a family that allows 0.0003 hours of training (about a second):
+  // Get status cancels it at the deadline and Record ends the run TIMED_OUT.
+  await cloud.s3.send(
+    new PutObjectCommand({
+      Bucket: cloud.bucket,
+      Key: 'incoming/slow/tunedrop.json',
+      Body: JSON.stringify({ maxTrainingHours: 0.0003 }),
+    }),
+  );
+  harness.emulator.faults.onNextJob({ stuckIn: 'queued' });
+  timedOut = await harness.dropAndWait(SAMPLE, 'incoming/slow/tickets.jsonl');
+
+  // Another held in training. The sweep's threshold lowered to 60 ms, as UpdateFunctionConfiguration would
+  // (the stack's is stuckRunHours), the sweep counts it stuck; then it is stopped as `tunedrop cancel`
+  // does (StopExecution), and reconcile ends it CANCELLED.
+  harness.emulator.faults.onNextJob({ stuckIn: 'queued' });
+  const heldId = await cloud.drop(SAMPLE, 'incoming/held/tickets.jsonl');
+  await cloud.waitForRun(heldId, { timeoutMs: 60_000, until: (run) => run.providerStatus === 'queued' });
+  cloud.lambda.updateEnvironment({ STUCK_RUN_MINUTES: '0.001' });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await cloud.fireSchedule(sweep.name);
+  await until('the sweep counted the held run stuck', () =>
+    cloud.metrics().some((m) => m.name === 'RunsStuck' && m.value > 0),
+  );
+  cloud.lambda.updateEnvironment({ STUCK_RUN_MINUTES: undefined });
+  const sfn = new SFNClient({ ...cloud.clientConfig, endpoint: cloud.endpoints.SFN });
+  try {
+    const execution = cloud.stepFunctions.list().find((e) => e.name === heldId)!;
+    await sfn.send(new StopExecutionCommand({ executionArn: execution.executionArn }));
+  } finally {
+    sfn.destroy();
+  }
+  cancelled = await cloud.waitForRun(heldId, { timeoutMs: 60_000 });
+  await until("reconcile wrote the cancelled run's end", () =>
+    cloud.metrics().some((m) => m.name === 'RunsEnded' && m.dimensions.family === 'held'),
+  );
   await cloud.lambda.settle();
   metrics = cloud.metrics();
 }, 180_000);
@@ -105,14 +151,18 @@ afterAll(async () => {
 const named = (name: string) => metrics.filter((m) => m.name === name);
 const service = { service: 'tunedrop' };
 
-it('ran the scenario: two runs succeeded, one was rejected, one failed at the provider', () => {
-  expect([first.status, second.status, rejected.status, failed.status]).toEqual([
+it('ran the scenario: two runs succeeded, one was rejected, one failed at the provider, one timed out, one was cancelled', () => {
+  expect([first, second, rejected, failed, timedOut, cancelled].map((run) => run.status)).toEqual([
     'SUCCEEDED',
     'SUCCEEDED',
     'REJECTED',
     'FAILED',
+    'TIMED_OUT',
+    'CANCELLED',
   ]);
   expect(failed.error?.code).toBe('training_not_available');
+  expect(timedOut.error?.code).toBe('training_timeout');
+  expect(cancelled.error?.code).toBe('execution_stopped');
 });
 
 it('emitted every custom metric the dashboard may show, in the namespace Tunedrop, with bounded dimensions', () => {
@@ -124,7 +174,8 @@ it('emitted every custom metric the dashboard may show, in the namespace Tunedro
     for (const key of Object.keys(metric.dimensions))
       expect(['service', 'family', 'provider', 'status', 'reason']).toContain(key);
     for (const value of Object.values(metric.dimensions))
-      for (const run of [first, second, rejected, failed]) expect(value).not.toContain(run.runId);
+      for (const run of [first, second, rejected, failed, timedOut, cancelled])
+        expect(value).not.toContain(run.runId);
   }
 });
 
@@ -134,6 +185,8 @@ it('counts runs started by family and provider, from Validate', () => {
     [{ ...service, family: 'watch', provider: 'openai' }, 1, 'Count'],
     [{ ...service, family: 'watch', provider: 'openai' }, 1, 'Count'],
     [{ ...service, family: 'closed', provider: 'openai' }, 1, 'Count'],
+    [{ ...service, family: 'slow', provider: 'openai' }, 1, 'Count'],
+    [{ ...service, family: 'held', provider: 'openai' }, 1, 'Count'],
   ]);
   expect(new Set(started.map((m) => m.function))).toEqual(new Set([expect.stringMatching(/Validate/)]));
 });
@@ -146,15 +199,20 @@ it('counts the rejection by family and provider, and by its first issue code', (
   expect(rejected.error!.code).toBe('invalid_json');
 });
 
-it('counts runs ended by status, once each', () => {
+it('counts runs ended by status, once each: by Record, and by reconcile for a stopped execution', () => {
   expect(named('RunsEnded').map((m) => [m.dimensions, m.value])).toEqual(
     expect.arrayContaining([
       [{ ...service, family: 'watch', provider: 'openai', status: 'SUCCEEDED' }, 1],
       [{ ...service, family: 'closed', provider: 'openai', status: 'FAILED' }, 1],
+      [{ ...service, family: 'slow', provider: 'openai', status: 'TIMED_OUT' }, 1],
+      [{ ...service, family: 'held', provider: 'openai', status: 'CANCELLED' }, 1],
     ]),
   );
   const byFamily = named('RunsEnded').filter((m) => m.dimensions.family);
-  expect(byFamily).toHaveLength(3);
+  expect(byFamily).toHaveLength(5);
+  const endedBy = (family: string) => byFamily.find((m) => m.dimensions.family === family)!.function;
+  expect(endedBy('slow')).toMatch(/Record/);
+  expect(endedBy('held')).toMatch(/Reconcile/);
   // And by status alone, for the failed-run alarm (alarms cannot SEARCH; lib/notifications.ts).
   expect(
     named('RunsEnded')
@@ -203,4 +261,14 @@ it("gauges the runs waiting from the sweep: the family's second run, and no one 
       [{ ...service, provider: 'openai' }, 0],
     ]),
   );
+});
+
+it("gauges the stuck runs from the sweep: none under the stack's threshold, the held run under a lowered one", () => {
+  const stuck = named('RunsStuck');
+  expect(new Set(stuck.map((m) => m.function))).toEqual(new Set([expect.stringMatching(/SweepSlots/)]));
+  // Service only: the series the RunStuck alarm watches.
+  expect(stuck.map((m) => [m.dimensions, m.value, m.unit])).toEqual([
+    [service, 0, 'Count'],
+    [service, 1, 'Count'],
+  ]);
 });
