@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, errorBody } from './api-error.js';
+import { chatCompletions } from './chat-completions.js';
 import type { Faults } from './faults.js';
 import {
   apiHandler,
@@ -15,8 +16,9 @@ import { isFinished, type Job, type StoredFile, type Store } from './store.js';
 import type { Trainer } from './trainer.js';
 
 /**
- * OpenAI's REST API over the store and the trainer: its paths (files, fine_tuning.jobs, models delete),
- * its bearer-key check and its error shapes, as a flavor of the shared HTTP plumbing (http.ts).
+ * OpenAI's REST API over the store and the trainer: its paths (files, fine_tuning.jobs, models delete,
+ * and chat completions of the models it knows, chat-completions.ts), its bearer-key check and its error
+ * shapes, as a flavor of the shared HTTP plumbing (http.ts).
  */
 export interface OpenAiApi {
   store: Store;
@@ -166,7 +168,15 @@ const deleteModel: Route = ({ store }, { method, path }) => {
   return { json: { id: model, object: 'model', deleted: true } };
 };
 
-const ROUTES: readonly Route[] = [uploadFile, listFiles, fileById, jobs, jobById, deleteModel];
+const ROUTES: readonly Route[] = [
+  uploadFile,
+  listFiles,
+  fileById,
+  jobs,
+  jobById,
+  deleteModel,
+  chatCompletions,
+];
 
 /** A file as the API shows it: everything but its content. */
 export const fileView = ({ content: _content, ...file }: StoredFile) => file;

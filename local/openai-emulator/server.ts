@@ -8,6 +8,7 @@ import {
   azureModelName,
 } from './azure-routes.js';
 import { Faults } from './faults.js';
+import type { ChatCompletionUsage } from './store.js';
 import { apiHandler } from './http.js';
 import { openAiFlavor } from './routes.js';
 import { Store } from './store.js';
@@ -23,6 +24,7 @@ import {
 } from './webhooks.js';
 
 export { signWebhook, WEBHOOK_USER_AGENT } from './webhooks.js';
+export type { ChatCompletionUsage } from './store.js';
 export type {
   FineTuningWebhookType,
   WebhookDelivery,
@@ -32,7 +34,8 @@ export type {
 } from './webhooks.js';
 
 /**
- * An emulator of OpenAI's fine-tuning API (files, fine_tuning.jobs, models delete) on 127.0.0.1, in the
+ * An emulator of OpenAI's fine-tuning API (files, fine_tuning.jobs, models delete) on 127.0.0.1, with
+ * chat completions of the models it trained and of base models (chat-completions.ts), in the
  * shapes of the official OpenAPI spec, for the official `openai` SDK pointed at it with `baseURL`.
  * Jobs move validating_files → queued → running → succeeded over accelerated time, and their results
  * are computed: a bigram model really trains on the uploaded tokens (see bigram-model.ts). When a job
@@ -97,6 +100,14 @@ export interface RunningEmulator {
   readonly webhookEvents: readonly WebhookEventRecord[];
   /** Every delivery attempt, in order: event, endpoint, attempt, status or error. */
   readonly webhookDeliveries: readonly WebhookDelivery[];
+  /**
+   * The chat completions answered so far, in total and per model (as the request named it): calls,
+   * choices and tokens, what an evaluation's recorded cost is checked against. A copy, taken when read.
+   */
+  readonly chatCompletions: {
+    total: ChatCompletionUsage;
+    byModel: Record<string, ChatCompletionUsage>;
+  };
   /** Resolves once every event emitted so far is delivered or given up on. */
   webhooksSettled(): Promise<void>;
   /** Stops the server, the jobs and every webhook retry or request still pending. */
@@ -161,6 +172,13 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
     removeWebhookEndpoint: (id) => webhooks.remove(id),
     get webhookEndpoints() {
       return [...webhooks.endpoints.values()].map((endpoint) => ({ ...endpoint }));
+    },
+    get chatCompletions() {
+      const log = store.chatCompletions;
+      return {
+        total: { ...log.total },
+        byModel: Object.fromEntries([...log.byModel].map(([model, usage]) => [model, { ...usage }])),
+      };
     },
     webhookEvents: webhooks.events,
     webhookDeliveries: webhooks.deliveries,

@@ -17,6 +17,32 @@ export interface FineTunedModel {
   weights: unknown;
 }
 
+/** What the emulator answered, per model: what an evaluation's cost is checked against. */
+export interface ChatCompletionUsage {
+  calls: number;
+  choices: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** Every chat completion answered, in total and per model (by the name the request gave). */
+export class ChatCompletionLog {
+  readonly total: ChatCompletionUsage = { calls: 0, choices: 0, promptTokens: 0, completionTokens: 0 };
+  readonly byModel = new Map<string, ChatCompletionUsage>();
+
+  record(model: string, usage: Omit<ChatCompletionUsage, 'calls'>): void {
+    let entry = this.byModel.get(model);
+    if (!entry)
+      this.byModel.set(model, (entry = { calls: 0, choices: 0, promptTokens: 0, completionTokens: 0 }));
+    for (const target of [this.total, entry]) {
+      target.calls += 1;
+      target.choices += usage.choices;
+      target.promptTokens += usage.promptTokens;
+      target.completionTokens += usage.completionTokens;
+    }
+  }
+}
+
 /** The organization every job belongs to, and whose name fine-tuned models carry. */
 export const ORGANIZATION = 'org-local';
 
@@ -113,6 +139,8 @@ export class Store {
   private readonly checkpoints = new Map<string, Checkpoint[]>();
   /** The fine-tuned models there are: each one's base snapshot and what it learned. */
   private readonly models = new Map<string, FineTunedModel>();
+  /** The chat completions answered (see chat-completions.ts). */
+  readonly chatCompletions = new ChatCompletionLog();
 
   constructor(private readonly ids: IdMaker = newId) {}
 

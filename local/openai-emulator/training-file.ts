@@ -1,5 +1,5 @@
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
-import type { Sequence } from './bigram-model.js';
+import { END_OF_TEXT, type Sequence } from './bigram-model.js';
 
 /**
  * How the emulator reads an uploaded training (or validation) file, as OpenAI's file validation does
@@ -134,12 +134,7 @@ export function parseTrainingFile(bytes: Uint8Array, options: TrainingFileOption
     const messages = options.method === 'dpo' ? check.preference(example) : check.chat(example);
     const sequence: Sequence = { tokens: [], trained: [] };
     for (const message of messages) {
-      const content =
-        typeof message.content === 'string'
-          ? message.content
-          : JSON.stringify(message.content ?? message.tool_calls ?? '');
-      const header = encode(`${String(message.role)}\n`, AS_TEXT);
-      const body = encode(content, AS_TEXT);
+      const { header, body } = messageTokens(message);
       const learn = message.role === 'assistant' && message.weight !== 0;
       for (const token of header) {
         sequence.tokens.push(token);
@@ -149,7 +144,8 @@ export function parseTrainingFile(bytes: Uint8Array, options: TrainingFileOption
         sequence.tokens.push(token);
         sequence.trained.push(learn);
       }
-      tokens += header.length + body.length + 3;
+      // Billing counts the message's own tokens and its framing (3), not the end token the model learns.
+      tokens += header.length + body.length - (message.role === 'assistant' ? 1 : 0) + 3;
     }
     tokens += 3;
     sequences.push(sequence);
@@ -165,6 +161,33 @@ export function parseTrainingFile(bytes: Uint8Array, options: TrainingFileOption
     );
   }
   return { sequences, tokens };
+}
+
+/**
+ * A message as the model reads it: a header `${role}\n`, then its content's tokens (content parts and tool
+ * calls as their JSON text), and after an assistant message END_OF_TEXT, so that the model learns where
+ * an answer ends. Training and chat completions (chatPrompt) serialise messages with this one function.
+ */
+export function messageTokens(message: { role?: unknown; content?: unknown; tool_calls?: unknown }): {
+  header: number[];
+  body: number[];
+} {
+  const content =
+    typeof message.content === 'string'
+      ? message.content
+      : JSON.stringify(message.content ?? message.tool_calls ?? '');
+  const body = encode(content, AS_TEXT);
+  if (message.role === 'assistant') body.push(END_OF_TEXT);
+  return { header: encode(`${String(message.role)}\n`, AS_TEXT), body };
+}
+
+/** A chat's prompt as the model reads it: its messages as training serialises them, then `assistant\n`. */
+export function chatPrompt(messages: ReadonlyArray<{ role: string; content?: unknown }>): number[] {
+  const tokens = messages.flatMap((message) => {
+    const { header, body } = messageTokens(message);
+    return [...header, ...body];
+  });
+  return [...tokens, ...encode('assistant\n', AS_TEXT)];
 }
 
 /** The format a line is in, by its keys, as OpenAI names it in its messages. */
