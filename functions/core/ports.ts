@@ -244,3 +244,35 @@ export interface FineTuningProvider {
   resultFile(job: ProviderJob): Promise<Uint8Array | undefined>;
   deleteModel(model: string): Promise<void>;
 }
+
+/** One chat completion asked for evaluation (functions/evaluate). */
+export interface ChatRequest {
+  /** The model as the provider names it for inference (a fine-tuned model's id, a base model). */
+  model: string;
+  /** The example's own turns before its answer (core/evaluation.ts). */
+  messages: ReadonlyArray<Record<string, unknown> & { role: string }>;
+  /** Sized to the longest answer expected, so a long wrong answer costs little. */
+  maxTokens: number;
+  /** Alternatives of each generated token to return; 0 asks for none. At most `maxTopLogprobs`. */
+  topLogprobs: number;
+}
+
+export interface ChatAnswer {
+  text: string;
+  /** The first generated token's alternatives, when asked for and given. */
+  firstTokenTopLogprobs: Array<{ token: string; logprob: number }> | null;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/**
+ * Calling a model the way the user will, greedily (temperature 0): chat completions at OpenAI and Azure
+ * OpenAI. Errors are tunedrop's typed errors, as FineTuningProvider's are (a refused model is permanent,
+ * throttling is retried by the SDK first).
+ */
+export interface ChatModels {
+  readonly name: ProviderName;
+  /** The most alternatives per token the provider returns (OpenAI 20, Azure OpenAI 5); 0 where it gives no logprobs. */
+  readonly maxTopLogprobs: number;
+  complete(request: ChatRequest): Promise<ChatAnswer>;
+}

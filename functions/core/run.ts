@@ -184,6 +184,8 @@ export const runKeys = (runId: string) => ({
   report: `runs/${runId}/report.html`,
   /** Every file the run trained on, with its version, hash and counts (core/registry.ts DatasetRecord). */
   dataset: `runs/${runId}/dataset.json`,
+  /** The new model's evaluation beside the current one's, and the promotion decision (core/evaluation.ts). */
+  evaluation: `runs/${runId}/evaluation.json`,
   /** The training or validation file as Bedrock takes it (core/bedrock-format.ts). */
   bedrockInput: (purpose: 'training' | 'validation') => `runs/${runId}/${BEDROCK_INPUT_DIR}/${purpose}.jsonl`,
   /** Where Bedrock writes the job's output (its metrics files). */

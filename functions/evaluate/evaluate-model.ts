@@ -1,0 +1,332 @@
+import { TunedropError } from '../core/errors.js';
+import {
+  decisionWithoutEvaluation,
+  EVALUATION_SCHEMA_VERSION,
+  evaluationExampleOf,
+  promotionDecision,
+  scoreAnswers,
+  type EvaluatedModel,
+  type EvaluationExample,
+  type EvaluationRecord,
+  type EvaluationSettings,
+  type EvaluationUsage,
+  type ModelAnswer,
+  type NoEvaluation,
+  type PromotionSettings,
+} from '../core/evaluation.js';
+import { headlineMetric } from '../core/evaluation-metrics.js';
+import { sampleEvaluationExamples } from '../core/evaluation-sample.js';
+import type { ChatModels, ObjectStore } from '../core/ports.js';
+import type { ModelRegistry } from '../core/registry.js';
+import { runKeys } from '../core/run.js';
+import { countTextTokens } from '../core/tokens.js';
+import type { CollectedResults, ExecutionInput, PreparedFiles } from '../core/workflow-state.js';
+
+/** USD per 1M tokens of calling a model. */
+export interface InferencePrice {
+  inputUsdPerMillionTokens: number;
+  outputUsdPerMillionTokens: number;
+}
+
+export interface EvaluateDeps {
+  store: ObjectStore;
+  chat: ChatModels;
+  registry: Pick<ModelRegistry, 'current'>;
+  /** What calling `model` costs at the run's provider, where a source gives it (functions/core/catalog.ts). */
+  inferencePrice(model: string, role: EvaluatedModel['role']): InferencePrice | null;
+  now(): Date;
+}
+
+export type EvaluateInput = ExecutionInput & {
+  prepared?: PreparedFiles | undefined;
+  results: CollectedResults;
+};
+
+/** What Evaluate hands on to Record: where the evaluation is, and whether the new model is promoted. */
+export interface EvaluationOutcome {
+  evaluationKey: string;
+  status: EvaluationRecord['status'];
+  promote: boolean;
+  reason: string;
+  /** The headline metric of the new model and of what it was compared with, when evaluated. */
+  headline?: { metric: string; new: number; compared?: { role: 'current' | 'base'; value: number } };
+  /** What the evaluation's calls cost, both models together; null where a price is unknown. */
+  costUsd: number | null;
+}
+
+/**
+ * A classification answer is a label: the longest label's tokens, and one more for whatever the model
+ * ends with. A generated answer may be longer than the longest expected one, but not without bound.
+ */
+const GENERATION_TOKENS_FACTOR = 1.5;
+const GENERATION_TOKENS_MIN = 16;
+const GENERATION_TOKENS_MAX = 4096;
+
+/**
+ * Evaluates the run's new model on held-out examples, side by side with the family's current model (or,
+ * for a family's first model, the base model), and decides whether it is promoted. Writes
+ * `runs/<runId>/evaluation.json` in every case: the numbers, or why there are none.
+ */
+export async function evaluateModel(
+  input: EvaluateInput,
+  settings: { evaluation: EvaluationSettings; promotion: PromotionSettings },
+  deps: EvaluateDeps,
+): Promise<EvaluationOutcome> {
+  const key = runKeys(input.runId).evaluation;
+  const newModel = input.results.fineTunedModel;
+  const current = await deps.registry.current(input.family);
+  // The current model of another provider (the family moved) cannot be called here: compare with the base.
+  const currentModel =
+    current && current.provider === input.config.provider && current.currentModel !== newModel
+      ? current.currentModel
+      : null;
+  const base = {
+    schemaVersion: EVALUATION_SCHEMA_VERSION,
+    runId: input.runId,
+    family: input.family,
+    provider: input.config.provider,
+    evaluatedAt: deps.now().toISOString(),
+  } as const;
+  const write = async (record: EvaluationRecord) => {
+    await deps.store.write(
+      { bucket: input.source.bucket, key },
+      `${JSON.stringify(record, null, 2)}\n`,
+      'application/json',
+    );
+  };
+  const without = async (
+    why: NoEvaluation,
+    reason: string,
+    extra: { fix?: string; usage?: EvaluationUsage } = {},
+  ): Promise<EvaluationOutcome> => {
+    const decision = decisionWithoutEvaluation(why, currentModel !== null);
+    await write({ ...base, status: why === 'failed' ? 'failed' : 'skipped', reason, ...extra, decision });
+    return {
+      evaluationKey: key,
+      status: why === 'failed' ? 'failed' : 'skipped',
+      promote: decision.promote,
+      reason: decision.reason,
+      costUsd: extra.usage?.costUsd ?? (why === 'failed' ? null : 0),
+    };
+  };
+
+  if (!newModel) return without('failed', 'the job ended without a fine-tuned model');
+  if (!settings.evaluation.enabled) return without('disabled', 'evaluation is turned off');
+  const validationKey = input.prepared?.validationKey ?? null;
+  if (!validationKey) return without('nothing_held_out', 'the run held out no validation examples');
+
+  const text = await deps.store.readText({ bucket: input.source.bucket, key: validationKey });
+  if (text === undefined)
+    return without(
+      'failed',
+      `the run's validation file s3://${input.source.bucket}/${validationKey} is gone`,
+      {
+        fix: "Copies of training data under runs/ expire after a while (the bucket's lifecycle rule); drop the file again to retrain and evaluate.",
+      },
+    );
+  const labels = labelsOf(input);
+  const examples = text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => evaluationExampleOf(JSON.parse(line) as Record<string, unknown>, line, labels))
+    .filter((example): example is EvaluationExample => example !== undefined)
+    // Classification compares labels: an example without one (a few are allowed) is not asked.
+    .filter((example) => labels === null || example.label !== undefined);
+  if (examples.length === 0)
+    return without('nothing_held_out', 'no held-out example has an answer to compare with');
+  const sample = sampleEvaluationExamples(examples, {
+    seed: input.split.seed,
+    maxExamples: settings.evaluation.maxExamples,
+  });
+  const asked = sample.examples;
+  const maxTokens = answerTokens(asked, labels);
+  const topLogprobs = labels ? Math.min(deps.chat.maxTopLogprobs, Math.max(labels.length, 5)) : 0;
+
+  const challenger = await answersOf(
+    newModel,
+    asked,
+    maxTokens,
+    topLogprobs,
+    settings.evaluation.concurrency,
+    deps,
+  );
+  const usageOf = (model: string, role: EvaluatedModel['role'], answers: Answers): EvaluationUsage => {
+    const price = deps.inferencePrice(model, role);
+    return {
+      calls: answers.calls,
+      inputTokens: answers.inputTokens,
+      outputTokens: answers.outputTokens,
+      costUsd: price
+        ? (answers.inputTokens * price.inputUsdPerMillionTokens +
+            answers.outputTokens * price.outputUsdPerMillionTokens) /
+          1_000_000
+        : null,
+    };
+  };
+  if (challenger.error)
+    return without('failed', `asking ${newModel} failed: ${challenger.error.message}`, {
+      ...(challenger.error.fix ? { fix: challenger.error.fix } : {}),
+      usage: usageOf(newModel, 'new', challenger),
+    });
+
+  const comparedRole = currentModel ? 'current' : 'base';
+  const comparedModel = currentModel ?? input.model;
+  const compared = await answersOf(
+    comparedModel,
+    asked,
+    maxTokens,
+    topLogprobs,
+    settings.evaluation.concurrency,
+    deps,
+  );
+  const newEvaluation = scoreAnswers(asked, challenger.answers, labels);
+  const models: EvaluatedModel[] = [
+    {
+      model: newModel,
+      role: 'new',
+      evaluation: newEvaluation,
+      headline: headlineMetric(newEvaluation),
+      usage: usageOf(newModel, 'new', challenger),
+    },
+  ];
+  let comparedNote: string | undefined;
+  if (compared.error) {
+    // The current model must be compared with: without it, nothing is promoted. A base model that cannot
+    // be called (retired at the provider) only loses the comparison, since nothing would be kept instead.
+    if (comparedRole === 'current')
+      return without(
+        'failed',
+        `asking the current model ${comparedModel} failed: ${compared.error.message}`,
+        {
+          ...(compared.error.fix ? { fix: compared.error.fix } : {}),
+          usage: sumUsage([models[0]!.usage, usageOf(comparedModel, comparedRole, compared)]),
+        },
+      );
+    comparedNote = `the base model ${comparedModel} could not be asked (${compared.error.message})`;
+  } else {
+    const evaluation = scoreAnswers(asked, compared.answers, labels);
+    models.push({
+      model: comparedModel,
+      role: comparedRole,
+      evaluation,
+      headline: headlineMetric(evaluation),
+      usage: usageOf(comparedModel, comparedRole, compared),
+    });
+  }
+  const currentHeadline = models.find((m) => m.role === 'current')?.headline ?? null;
+  const decision = promotionDecision({
+    challenger: models[0]!.headline,
+    current: currentHeadline,
+    margin: settings.promotion.margin,
+  });
+  if (comparedNote) decision.reason = `${decision.reason}; ${comparedNote}`;
+  await write({
+    ...base,
+    status: 'completed',
+    kind: labels ? 'classification' : 'generation',
+    labels,
+    sample: sample.counts,
+    models,
+    decision,
+  });
+  const comparedEntry = models[1];
+  return {
+    evaluationKey: key,
+    status: 'completed',
+    promote: decision.promote,
+    reason: decision.reason,
+    headline: {
+      metric: models[0]!.headline.metric,
+      new: models[0]!.headline.value,
+      ...(comparedEntry
+        ? {
+            compared: { role: comparedEntry.role as 'current' | 'base', value: comparedEntry.headline.value },
+          }
+        : {}),
+    },
+    costUsd: sumUsage(models.map((m) => m.usage)).costUsd,
+  };
+}
+
+/** The dataset's classes, as Validate found them (the split's per-class thresholds); null when not classification. */
+function labelsOf(input: ExecutionInput): string[] | null {
+  const thresholds = input.split.classThresholds;
+  if (!thresholds) return null;
+  const labels = Object.keys(thresholds)
+    .filter((key) => key.startsWith('class:'))
+    .map((key) => key.slice('class:'.length))
+    .filter((label) => label !== '');
+  return labels.length >= 2 ? labels.sort() : null;
+}
+
+function answerTokens(examples: readonly EvaluationExample[], labels: readonly string[] | null): number {
+  if (labels) return Math.max(...labels.map((label) => countTextTokens(label))) + 1;
+  const longest = Math.max(...examples.map((example) => countTextTokens(example.expected)));
+  return Math.min(
+    GENERATION_TOKENS_MAX,
+    Math.max(GENERATION_TOKENS_MIN, Math.ceil(longest * GENERATION_TOKENS_FACTOR)),
+  );
+}
+
+interface Answers {
+  answers: ModelAnswer[];
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** The first call that failed (after the client's own retries); the others are not asked. */
+  error?: { message: string; fix?: string };
+}
+
+/** Asks `model` every example, `concurrency` at a time, in order; stops asking at the first failure. */
+async function answersOf(
+  model: string,
+  examples: readonly EvaluationExample[],
+  maxTokens: number,
+  topLogprobs: number,
+  concurrency: number,
+  deps: EvaluateDeps,
+): Promise<Answers> {
+  const result: Answers = {
+    answers: new Array<ModelAnswer>(examples.length),
+    calls: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < examples.length && !result.error) {
+      const index = next++;
+      try {
+        const answer = await deps.chat.complete({
+          model,
+          messages: examples[index]!.prompt,
+          maxTokens,
+          topLogprobs,
+        });
+        result.calls++;
+        result.inputTokens += answer.inputTokens;
+        result.outputTokens += answer.outputTokens;
+        result.answers[index] = { text: answer.text, firstTokenTopLogprobs: answer.firstTokenTopLogprobs };
+      } catch (error) {
+        result.error ??=
+          error instanceof TunedropError
+            ? { message: error.message, fix: error.fix }
+            : { message: error instanceof Error ? error.message : String(error) };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, examples.length) }, worker));
+  return result;
+}
+
+function sumUsage(usages: readonly EvaluationUsage[]): EvaluationUsage {
+  return usages.reduce<EvaluationUsage>(
+    (sum, usage) => ({
+      calls: sum.calls + usage.calls,
+      inputTokens: sum.inputTokens + usage.inputTokens,
+      outputTokens: sum.outputTokens + usage.outputTokens,
+      costUsd: sum.costUsd === null || usage.costUsd === null ? null : sum.costUsd + usage.costUsd,
+    }),
+    { calls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
+  );
+}

@@ -1,0 +1,286 @@
+import { resolveRunConfig } from '../../functions/core/config.js';
+import {
+  EvaluationRecordSchema,
+  EvaluationSettingsSchema,
+  PromotionSettingsSchema,
+} from '../../functions/core/evaluation.js';
+import { ProviderRejectedError } from '../../functions/core/errors.js';
+import type { ChatModels, ChatRequest } from '../../functions/core/ports.js';
+import { runKeys } from '../../functions/core/run.js';
+import { evaluateModel, type EvaluateInput } from '../../functions/evaluate/evaluate-model.js';
+import { memoryModelRegistry, memoryObjectStore } from '../support/fakes.js';
+
+const config = (() => {
+  const result = resolveRunConfig({ suffix: 'support' });
+  if (!result.ok) throw new Error('bad test config');
+  return result.config;
+})();
+const RUN = 'tickets-0123456789abcdef';
+const NEW = 'ft:gpt-4.1-mini-2025-04-14:org:support:new';
+const CURRENT = 'ft:gpt-4.1-mini-2025-04-14:org:support:old';
+const BASE = 'gpt-4.1-mini-2025-04-14';
+const LABELS = ['billing', 'bug', 'praise'];
+
+/** A held-out ticket of each class, in the chat format Prepare writes. */
+const ticket = (i: number, label: string) =>
+  JSON.stringify({
+    messages: [
+      { role: 'system', content: 'Classify the ticket.' },
+      { role: 'user', content: `ticket ${i} about ${label}` },
+      { role: 'assistant', content: label, weight: 1 },
+    ],
+  });
+const VALIDATION = Array.from({ length: 30 }, (_, i) => ticket(i, LABELS[i % 3]!)).join('\n') + '\n';
+
+function inputFor(fields: Partial<EvaluateInput> = {}): EvaluateInput {
+  return {
+    runId: RUN,
+    family: 'support',
+    source: { bucket: 'bucket', key: 'incoming/support/tickets.jsonl' },
+    config,
+    model: BASE,
+    split: {
+      seed: 42,
+      threshold: 1,
+      classThresholds: Object.fromEntries(LABELS.map((l) => [`class:${l}`, 1])),
+    },
+    validationSource: null,
+    conversion: null,
+    estimate: { billedTokens: 1000, costUsd: 0.005, epochs: 3 },
+    prepared: {
+      trainingKey: runKeys(RUN).training,
+      trainingExamples: 120,
+      validationKey: runKeys(RUN).validation,
+      validationExamples: 30,
+    },
+    results: {
+      resultsKey: runKeys(RUN).results,
+      summaryKey: runKeys(RUN).summary,
+      fineTunedModel: NEW,
+      trainedTokens: 9000,
+      costUsd: 0.045,
+    },
+    ...fields,
+  };
+}
+
+/**
+ * Models that answer from the ticket's text: `skill` says, per model, how many tickets in 10 it gets right
+ * (the others it answers with the next label); a model listed in `refuses` is refused as the provider would.
+ */
+function chatModels(skill: Record<string, number>, refuses: string[] = []) {
+  const asked: ChatRequest[] = [];
+  const chat: ChatModels = {
+    name: 'openai',
+    maxTopLogprobs: 20,
+    async complete(request) {
+      asked.push(request);
+      if (refuses.includes(request.model))
+        throw new ProviderRejectedError(
+          `The model ${request.model} does not exist or you do not have access to it.`,
+          'Check the model id.',
+          'model_not_found',
+        );
+      const user = String(request.messages.find((m) => m.role === 'user')!.content);
+      const [, n, label] = /ticket (\d+) about (\w+)/.exec(user)!;
+      const right = Number(n) % 10 < (skill[request.model] ?? 0);
+      const text = right ? label! : LABELS[(LABELS.indexOf(label!) + 1) % 3]!;
+      return {
+        text,
+        firstTokenTopLogprobs: [
+          { token: text, logprob: Math.log(0.7) },
+          { token: LABELS.find((l) => l !== text)!, logprob: Math.log(0.2) },
+        ],
+        inputTokens: 20,
+        outputTokens: 2,
+      };
+    },
+  };
+  return { chat, asked };
+}
+
+async function evaluate(
+  options: {
+    skill?: Record<string, number>;
+    refuses?: string[];
+    current?: string | null;
+    evaluation?: Record<string, unknown>;
+    promotion?: Record<string, unknown>;
+    input?: Partial<EvaluateInput>;
+    validation?: string | null;
+  } = {},
+) {
+  const objects = memoryObjectStore(
+    options.validation === null
+      ? {}
+      : { [`bucket/${runKeys(RUN).validation}`]: options.validation ?? VALIDATION },
+  );
+  const { registry } = memoryModelRegistry();
+  if (options.current !== null)
+    await registry.register({
+      family: 'support',
+      model: options.current ?? CURRENT,
+      provider: 'openai',
+      baseModel: BASE,
+      parentModel: BASE,
+      runId: 'earlier-run',
+      createdAt: '2026-11-01T00:00:00.000Z',
+    });
+  const { chat, asked } = chatModels(options.skill ?? { [NEW]: 9, [CURRENT]: 6, [BASE]: 0 }, options.refuses);
+  const outcome = await evaluateModel(
+    inputFor(options.input),
+    {
+      evaluation: EvaluationSettingsSchema.parse(options.evaluation ?? {}),
+      promotion: PromotionSettingsSchema.parse(options.promotion ?? {}),
+    },
+    {
+      store: objects.store,
+      chat,
+      registry,
+      inferencePrice: (model) =>
+        model.startsWith('ft:')
+          ? { inputUsdPerMillionTokens: 0.8, outputUsdPerMillionTokens: 3.2 }
+          : { inputUsdPerMillionTokens: 0.4, outputUsdPerMillionTokens: 1.6 },
+      now: () => new Date('2026-11-30T10:00:00.000Z'),
+    },
+  );
+  const written = objects.has(runKeys(RUN).evaluation)
+    ? EvaluationRecordSchema.parse(JSON.parse(objects.text(runKeys(RUN).evaluation)))
+    : undefined;
+  return { outcome, record: written, asked };
+}
+
+describe('evaluateModel', () => {
+  it('asks the new and the current model every held-out ticket, as the user will, and promotes the better new one', async () => {
+    const { outcome, record, asked } = await evaluate();
+    expect(outcome).toMatchObject({
+      status: 'completed',
+      promote: true,
+      headline: { metric: 'macro_f1', new: expect.any(Number), compared: { role: 'current' } },
+    });
+    expect(outcome.headline!.new).toBeGreaterThan(outcome.headline!.compared!.value);
+    expect(record).toMatchObject({ status: 'completed', kind: 'classification', labels: LABELS });
+    if (record?.status !== 'completed') throw new Error('not completed');
+    expect(record.models.map((m) => [m.model, m.role])).toEqual([
+      [NEW, 'new'],
+      [CURRENT, 'current'],
+    ]);
+    expect(record.models[0]!.evaluation).toMatchObject({
+      kind: 'classification',
+      examples: 30,
+      accuracy: 0.9,
+    });
+    expect(record.models[1]!.evaluation).toMatchObject({ accuracy: 0.6 });
+    // The example's own system and user turns, without its answer or its training weight.
+    expect(asked[0]!.messages).toEqual([
+      { role: 'system', content: 'Classify the ticket.' },
+      { role: 'user', content: expect.stringMatching(/^ticket \d+ about \w+$/) },
+    ]);
+    // A label's tokens and one more; logprobs for the class probabilities.
+    expect(asked.every((r) => r.maxTokens <= 3 && r.topLogprobs >= LABELS.length)).toBe(true);
+    expect(asked).toHaveLength(60);
+    // 30 calls of 20 + 2 tokens each per model, at the model's price.
+    expect(record.models[0]!.usage).toEqual({
+      calls: 30,
+      inputTokens: 600,
+      outputTokens: 60,
+      costUsd: (600 * 0.8 + 60 * 3.2) / 1e6,
+    });
+    // The current model is fine-tuned too: the same price.
+    expect(outcome.costUsd).toBeCloseTo((2 * (600 * 0.8 + 60 * 3.2)) / 1e6, 12);
+  });
+
+  it('keeps the current model when the new one is worse by more than the margin, and promotes it within the margin', async () => {
+    const worse = await evaluate({ skill: { [NEW]: 5, [CURRENT]: 7 } });
+    expect(worse.outcome).toMatchObject({
+      promote: false,
+      reason: expect.stringContaining('more than the margin 0'),
+    });
+    expect(worse.record?.decision.promote).toBe(false);
+    const within = await evaluate({ skill: { [NEW]: 6, [CURRENT]: 7 }, promotion: { margin: 0.2 } });
+    expect(within.outcome).toMatchObject({
+      promote: true,
+      reason: expect.stringContaining('within the margin 0.2'),
+    });
+  });
+
+  it("compares a family's first model with the base model, and promotes it whatever the numbers", async () => {
+    const { outcome, record } = await evaluate({ current: null, skill: { [NEW]: 2, [BASE]: 8 } });
+    expect(outcome).toMatchObject({ promote: true, headline: { compared: { role: 'base' } } });
+    expect(outcome.reason).toContain('no current model');
+    if (record?.status !== 'completed') throw new Error('not completed');
+    expect(record.models.map((m) => m.role)).toEqual(['new', 'base']);
+  });
+
+  it('promotes a first model without a comparison when the base model cannot be asked (retired at the provider)', async () => {
+    const { outcome, record } = await evaluate({ current: null, refuses: [BASE] });
+    expect(outcome).toMatchObject({ status: 'completed', promote: true });
+    expect(outcome.reason).toContain(`the base model ${BASE} could not be asked`);
+    if (record?.status !== 'completed') throw new Error('not completed');
+    expect(record.models.map((m) => m.role)).toEqual(['new']);
+  });
+
+  it('records a failed evaluation and does not promote when the new model cannot be asked; the model is kept', async () => {
+    const { outcome, record } = await evaluate({ refuses: [NEW] });
+    expect(outcome).toMatchObject({ status: 'failed', promote: false });
+    expect(record).toMatchObject({
+      status: 'failed',
+      reason: expect.stringContaining(`asking ${NEW} failed`),
+      fix: 'Check the model id.',
+      decision: { promote: false },
+    });
+  });
+
+  it('does not promote when the current model cannot be asked: nothing to compare with', async () => {
+    const { outcome } = await evaluate({ refuses: [CURRENT] });
+    expect(outcome).toMatchObject({ status: 'failed', promote: false });
+    expect(outcome.reason).toContain('the evaluation failed');
+  });
+
+  it('asks at most maxExamples, stratified by class, the same ones for both models', async () => {
+    const { record, asked } = await evaluate({ evaluation: { maxExamples: 9 } });
+    if (record?.status !== 'completed') throw new Error('not completed');
+    expect(record.sample).toMatchObject({ availableExamples: 30, chosenExamples: 9, stratified: true });
+    expect(record.sample.perClass.map((c) => c.chosen)).toEqual([3, 3, 3]);
+    const byModel = (model: string) =>
+      asked
+        .filter((r) => r.model === model)
+        .map((r) => JSON.stringify(r.messages))
+        .sort();
+    expect(byModel(NEW)).toEqual(byModel(CURRENT));
+    expect(byModel(NEW)).toHaveLength(9);
+  });
+
+  it('scores free-text answers as generation when the dataset is not classification', async () => {
+    const { record, asked } = await evaluate({
+      input: { split: { seed: 42, threshold: 1, classThresholds: null } },
+    });
+    if (record?.status !== 'completed') throw new Error('not completed');
+    expect(record).toMatchObject({ kind: 'generation', labels: null });
+    expect(record.models[0]!.headline.metric).toBe('rouge_l_f1');
+    expect(asked.every((r) => r.topLogprobs === 0 && r.maxTokens >= 16)).toBe(true);
+  });
+
+  it('promotes without asking anything when evaluation is turned off', async () => {
+    const { outcome, record, asked } = await evaluate({ evaluation: { enabled: false } });
+    expect(asked).toEqual([]);
+    expect(outcome).toMatchObject({ status: 'skipped', promote: true, costUsd: 0 });
+    expect(record).toMatchObject({ status: 'skipped', decision: { promote: true } });
+  });
+
+  it('keeps the current model when nothing was held out, and promotes a first model', async () => {
+    const noValidation = {
+      prepared: { ...inputFor().prepared!, validationKey: null, validationExamples: 0 },
+    };
+    const kept = await evaluate({ input: noValidation });
+    expect(kept.outcome).toMatchObject({ status: 'skipped', promote: false });
+    const first = await evaluate({ input: noValidation, current: null });
+    expect(first.outcome).toMatchObject({ status: 'skipped', promote: true });
+  });
+
+  it('fails the evaluation, not the run, when the validation file has expired, saying why', async () => {
+    const { outcome, record } = await evaluate({ validation: null });
+    expect(outcome).toMatchObject({ status: 'failed', promote: false });
+    expect(record).toMatchObject({ status: 'failed', fix: expect.stringContaining('lifecycle') });
+  });
+});
