@@ -9,7 +9,7 @@ import {
   type TunedropError,
 } from '../core/errors.js';
 import { redactError, redactSecrets } from '../core/redact.js';
-import type { CreateJobRequest, ProviderJob } from '../core/ports.js';
+import type { ChatAnswer, ChatRequest, CreateJobRequest, ProviderJob } from '../core/ports.js';
 import {
   API_ATTEMPT_TIMEOUT_MS,
   attemptTimeoutWithin,
@@ -374,5 +374,64 @@ export function sharedJobCalls(client: OpenAI, call: Call, api: CallLimits) {
         return new Uint8Array(await response.arrayBuffer());
       });
     },
+  };
+}
+
+/** The parts of a chat completion evaluation reads (CreateChatCompletionResponse in OpenAI's spec). */
+const ChatCompletionSchema = z.looseObject({
+  choices: z
+    .array(
+      z.looseObject({
+        message: z.looseObject({ content: z.string().nullable() }),
+        logprobs: z
+          .looseObject({
+            content: z
+              .array(
+                z.looseObject({
+                  top_logprobs: z.array(z.looseObject({ token: z.string(), logprob: z.number() })),
+                }),
+              )
+              .nullable(),
+          })
+          .nullish(),
+      }),
+    )
+    .min(1),
+  usage: z.looseObject({ prompt_tokens: z.number(), completion_tokens: z.number() }),
+});
+
+/**
+ * One greedy chat completion, as evaluation asks it: temperature 0, at most `maxTokens` tokens
+ * (`max_completion_tokens`: `max_tokens` is deprecated and refused by o-series models, OpenAI's spec of
+ * 2026-08-21), and, when asked, the alternatives of each token (`logprobs`, `top_logprobs` 0–20).
+ */
+export async function chatCompletion(
+  client: OpenAI,
+  call: Call,
+  api: CallLimits,
+  request: ChatRequest,
+): Promise<ChatAnswer> {
+  const raw = await call(`ask ${request.model}`, api, (budget) =>
+    client.chat.completions.create(
+      {
+        model: request.model,
+        messages: request.messages as unknown as OpenAI.Chat.ChatCompletionMessageParam[],
+        temperature: 0,
+        max_completion_tokens: request.maxTokens,
+        ...(request.topLogprobs > 0 ? { logprobs: true, top_logprobs: request.topLogprobs } : {}),
+      },
+      budget,
+    ),
+  );
+  const completion = ChatCompletionSchema.parse(raw);
+  const choice = completion.choices[0]!;
+  const first = choice.logprobs?.content?.[0];
+  return {
+    text: choice.message.content ?? '',
+    firstTokenTopLogprobs: first
+      ? first.top_logprobs.map(({ token, logprob }) => ({ token, logprob }))
+      : null,
+    inputTokens: completion.usage.prompt_tokens,
+    outputTokens: completion.usage.completion_tokens,
   };
 }

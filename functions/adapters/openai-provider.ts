@@ -3,9 +3,10 @@ import { OPENAI_NEW_JOBS_UNTIL, switchProviderFix } from '../core/catalog.js';
 import { z } from 'zod';
 import type { TunedropError } from '../core/errors.js';
 import { registerSecret } from '../core/redact.js';
-import type { FineTuningProvider } from '../core/ports.js';
+import type { ChatModels, FineTuningProvider } from '../core/ports.js';
 import {
   callBudget,
+  chatCompletion,
   FETCH_OPTIONS,
   FileSchema,
   fileToUpload,
@@ -55,18 +56,38 @@ const OPENAI_VOICE: ProviderVoice = {
   },
 };
 
-export function openAiProvider(options: OpenAiProviderOptions): FineTuningProvider {
-  const { call, api, upload } = callBudget(options, OPENAI_VOICE);
-  // Whoever made this provider, its key is masked in every error that leaves it (and in the logs).
+/** The SDK client and the call budget both OpenAI adapters use; the key is masked from here on. */
+function openAiClient(options: OpenAiProviderOptions) {
+  const budget = callBudget(options, OPENAI_VOICE);
+  // Whoever made this client, its key is masked in every error that leaves it (and in the logs).
   registerSecret(options.apiKey);
   const client = new OpenAI({
     apiKey: options.apiKey,
     ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-    timeout: api.capMs,
-    maxRetries: api.attempts - 1,
+    timeout: budget.api.capMs,
+    maxRetries: budget.api.attempts - 1,
     fetchOptions: FETCH_OPTIONS,
     fetch: withoutQuotaRetries,
   });
+  return { client, ...budget };
+}
+
+/**
+ * OpenAI's chat completions, for evaluation: greedy answers with up to 20 alternatives per token
+ * (`top_logprobs` "between 0 and 20", OpenAI's spec of 2026-08-21). Throttling and 5xx are retried by the
+ * SDK with backoff (SDK_ATTEMPTS attempts), and an organization out of credit is not.
+ */
+export function openAiChatModels(options: OpenAiProviderOptions): ChatModels {
+  const { client, call, api } = openAiClient(options);
+  return {
+    name: 'openai',
+    maxTopLogprobs: 20,
+    complete: (request) => chatCompletion(client, call, api, request),
+  };
+}
+
+export function openAiProvider(options: OpenAiProviderOptions): FineTuningProvider {
+  const { client, call, api, upload } = openAiClient(options);
 
   const shared = sharedJobCalls(client, call, api);
   return {
