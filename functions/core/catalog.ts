@@ -91,6 +91,12 @@ export interface ModelInfo {
    * charges fine-tuned models per token only. Null `usd` where no source gives the amount.
    */
   upkeep?: { usd: number | null; per: 'hour' | 'month'; what: string; source: CatalogSource };
+  /**
+   * USD per 1M tokens of calling the base model, and of calling a model fine-tuned from it (OpenAI charges
+   * fine-tuned models more): what evaluation's calls cost (functions/evaluate). Absent where no source
+   * gives them; the evaluation's cost is then unknown, as a training cost is without a price.
+   */
+  inference?: { base: TokenPrice; fineTuned: TokenPrice; source: CatalogSource };
   /** A warning every run on this model gets (a limit on who may still train it). */
   accessNote?: { message: string; fix: string; source: CatalogSource };
   methods: readonly TrainingMethodName[];
@@ -109,6 +115,12 @@ export interface ModelInfo {
   retiredOn?: string;
   /** What to use instead once it is retired. */
   replacement?: string;
+}
+
+/** USD per 1M input and output tokens of calling a model (uncached input, standard processing). */
+export interface TokenPrice {
+  inputUsdPerMillionTokens: number;
+  outputUsdPerMillionTokens: number;
 }
 
 export const CATALOG_AS_OF = '2026-11-01';
@@ -162,6 +174,21 @@ const DPO_GPT_4O: CatalogSource = {
   ...FINE_TUNING_GUIDE,
   note: 'DPO launch model (December 2024) and a live DPO job of 2024-12-29; not in the DPO guide read on 2026-11-29',
 };
+/**
+ * Inference prices. OpenAI's pricing page itself is not stored here; its figures are those of copies of it
+ * that agree with each other (one "verified on 2026-07-31" against the page), read 2026-11-30
+ * (docs/evaluation-facts.md, section 1.1). Batch prices are not half everywhere, so none is derived.
+ */
+const INFERENCE_PRICES: CatalogSource = {
+  url: 'https://developers.openai.com/api/docs/pricing',
+  read: '2026-11-30',
+  note: 'as copies of the page give it (docs/evaluation-facts.md 1.1); standard processing, uncached input',
+};
+const perMillion = (input: number, output: number): TokenPrice => ({
+  inputUsdPerMillionTokens: input,
+  outputUsdPerMillionTokens: output,
+});
+
 // Reinforcement fine-tuning (https://developers.openai.com/api/docs/guides/reinforcement-fine-tuning,
 // read 2026-11-29) is for reasoning models (o4-mini-2025-04-16); no model in this catalog offers it.
 
@@ -175,6 +202,7 @@ const OPENAI_MODELS: readonly ModelInfo[] = [
     methods: ['supervised', 'dpo'],
     inputs: ['text'],
     sources: { supervised: SUPERVISED_GUIDE, dpo: DPO_GUIDE },
+    inference: { base: perMillion(0.4, 1.6), fineTuned: perMillion(0.8, 3.2), source: INFERENCE_PRICES },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
@@ -187,6 +215,7 @@ const OPENAI_MODELS: readonly ModelInfo[] = [
     methods: ['supervised', 'dpo'],
     inputs: ['text'],
     sources: { supervised: SUPERVISED_GUIDE, dpo: DPO_GUIDE },
+    inference: { base: perMillion(2, 8), fineTuned: perMillion(3, 12), source: INFERENCE_PRICES },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
@@ -199,6 +228,7 @@ const OPENAI_MODELS: readonly ModelInfo[] = [
     methods: ['supervised'],
     inputs: ['text'],
     sources: { supervised: FINE_TUNING_GUIDE },
+    inference: { base: perMillion(0.15, 0.6), fineTuned: perMillion(0.3, 1.2), source: INFERENCE_PRICES },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
@@ -211,6 +241,7 @@ const OPENAI_MODELS: readonly ModelInfo[] = [
     methods: ['supervised', 'dpo'],
     inputs: ['text', 'image'],
     sources: { supervised: FINE_TUNING_GUIDE, image: VISION_GUIDE, dpo: DPO_GPT_4O },
+    inference: { base: perMillion(2.5, 10), fineTuned: perMillion(3.75, 15), source: INFERENCE_PRICES },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },

@@ -1,4 +1,10 @@
-import { checkModel, findModel, modelNotices, trainingCostUsd } from '../../functions/core/catalog.js';
+import {
+  checkModel,
+  findModel,
+  MODEL_CATALOG,
+  modelNotices,
+  trainingCostUsd,
+} from '../../functions/core/catalog.js';
 import { resolveRunConfig } from '../../functions/core/config.js';
 import { resolveEpochs } from '../../functions/core/epochs.js';
 
@@ -102,5 +108,21 @@ describe('trainingCostUsd', () => {
   it('prices billed tokens per million', () => {
     expect(trainingCostUsd(findModel('gpt-4o-mini')!, 1_000_000)).toBe(3);
     expect(trainingCostUsd(findModel('gpt-4.1-mini')!, 123_456)).toBe(0.6173);
+  });
+});
+
+describe('inference prices', () => {
+  it('every OpenAI model that still trains has dated base and fine-tuned prices, the fine-tuned no cheaper', () => {
+    const training = MODEL_CATALOG.filter((m) => m.provider === 'openai' && !m.retiredOn);
+    expect(training.length).toBeGreaterThan(0);
+    for (const model of training) {
+      expect([model.id, model.inference?.source.read]).toEqual([
+        model.id,
+        expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+      ]);
+      const { base, fineTuned } = model.inference!;
+      expect(fineTuned.inputUsdPerMillionTokens).toBeGreaterThanOrEqual(base.inputUsdPerMillionTokens);
+      expect(fineTuned.outputUsdPerMillionTokens).toBeGreaterThanOrEqual(base.outputUsdPerMillionTokens);
+    }
   });
 });
