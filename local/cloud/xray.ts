@@ -104,6 +104,7 @@ interface SubsegmentDocument {
   namespace?: string | undefined;
   origin?: string | undefined;
   annotations?: Annotations | undefined;
+  metadata?: Record<string, unknown> | undefined;
   aws?: Record<string, unknown> | undefined;
   error?: boolean | undefined;
   fault?: boolean | undefined;
@@ -120,6 +121,7 @@ const SubsegmentSchema: z.ZodType<SubsegmentDocument> = z.lazy(() =>
       namespace: z.string().optional(),
       origin: z.string().optional(),
       annotations: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+      metadata: z.record(z.string(), z.unknown()).optional(),
       aws: z.record(z.string(), z.unknown()).optional(),
       error: z.boolean().optional(),
       fault: z.boolean().optional(),
@@ -154,6 +156,8 @@ export interface TraceSegment {
   /** The AWS call's operation, for an `aws` subsegment (e.g. `PutItem`). */
   operation?: string;
   annotations: Annotations;
+  /** Not indexed, kept as sent: the Tracer puts a handler's response or error here. */
+  metadata: Record<string, unknown>;
   error: boolean;
   fault: boolean;
   inProgress: boolean;
@@ -213,6 +217,7 @@ export function flattenDocument(document: SegmentDocument, functionName: string)
       ...(d.origin ? { origin: d.origin } : {}),
       ...(typeof operation === 'string' ? { operation } : {}),
       annotations: { ...d.annotations },
+      metadata: { ...d.metadata },
       error: d.error === true,
       fault: d.fault === true,
       inProgress: d.in_progress === true,

@@ -184,6 +184,12 @@ it('loses the segments of a function whose role may not put trace segments, as X
   expect(cloud.iamDecisions.filter((d) => d.action.startsWith('xray:'))).toEqual([]);
 });
 
+it('sends no provider key to X-Ray, in responses, errors or calls', () => {
+  expect(JSON.stringify(cloud.traces())).not.toContain(harness.apiKey);
+  // The Tracer does keep each step's response as metadata: the key is absent, not the metadata.
+  expect(handlerSubsegments('Prepare').some((t) => Object.keys(t.metadata).length > 0)).toBe(true);
+});
+
 it('logs nothing but metrics: no error from the Tracer or the X-Ray SDK, denied uploads included', () => {
   expect(lines.filter((l) => l.stream === 'stderr')).toEqual([]);
   expect(lines.filter((l) => !l.line.startsWith('{"_aws":'))).toEqual([]);
