@@ -38,9 +38,20 @@ export const tracer = new Tracer({ serviceName: 'tunedrop' });
 
 /**
  * The middleware that opens and closes each invocation's subsegment. stepHandler uses it first, so that
- * reading the secrets and writing the metrics are inside it; every handler uses it.
+ * reading the secrets and writing the metrics are inside it; every handler uses it. The Tracer keeps a
+ * failed invocation's error (message and stack) in X-Ray: it is masked first, as in every log line, so no
+ * provider key reaches X-Ray either.
  */
-export const traceInvocation = () => captureLambdaHandler(tracer);
+export const traceInvocation = () => {
+  const capture = captureLambdaHandler(tracer);
+  return {
+    ...capture,
+    onError: async (request: Parameters<NonNullable<typeof capture.onError>>[0]) => {
+      if (request.error) redactError(request.error);
+      await capture.onError?.(request);
+    },
+  };
+};
 
 /**
  * Annotates the invocation's subsegment with the run it is about (the keys of runLogKeys), so that a run's

@@ -1,6 +1,12 @@
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { annotateRun, logger, stepHandler, tracer } from '../../functions/adapters/handler-kit.js';
+import {
+  annotateRun,
+  logger,
+  stepHandler,
+  traceInvocation,
+  tracer,
+} from '../../functions/adapters/handler-kit.js';
 import { awsClients } from '../../functions/adapters/aws-clients.js';
 
 /**
@@ -53,4 +59,13 @@ it('leaves a step handler, its annotations and its errors silent when off', asyn
 it('hands the AWS SDK clients back as they are when off', () => {
   const client = awsClients.s3();
   expect(client.middlewareStack.identify().some((m) => /xray|trace/i.test(m))).toBe(false);
+});
+
+it("masks a failed invocation's error before the Tracer keeps it", async () => {
+  const key = 'sk-tracer-canary-0123456789abcdef';
+  const error = new Error(`could not call with ${key}`);
+  const middleware = traceInvocation();
+  await middleware.onError({ event: {}, context, response: undefined, error, internal: {} } as never);
+  expect(error.message).not.toContain(key);
+  expect(error.stack).not.toContain(key);
 });
