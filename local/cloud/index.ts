@@ -518,6 +518,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     // group as aws:SourceArn, "Confused deputy prevention in EventBridge Scheduler", read 2026-11-29),
     // then invokes the function with the role session's permissions.
     let schedulerSessions = 0;
+    /** Set when close() begins: what ends after that is the shutdown's doing, not the functions'. */
+    let closing = false;
     const scheduler = new LocalScheduler({
       timeScale,
       running: options.schedules ?? true,
@@ -642,7 +644,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
 
     const onAsyncOutcome = async (outcome: AsyncInvocationOutcome) => {
-      if (outcome.condition === 'Success') return;
+      // An invocation ended by the local cloud's own shutdown has nowhere left to be delivered.
+      if (outcome.condition === 'Success' || closing) return;
       const { fn } = outcome;
       for (const object of s3Objects(outcome.event))
         deliveryFailures.push({ key: object, error: outcome.error });
@@ -1084,6 +1087,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         }
       },
       async close() {
+        closing = true;
         for (const execution of stepFunctions.list()) if (execution.status === 'RUNNING') execution.abort();
         await stepFunctions.settle();
         await eventBus.close();
