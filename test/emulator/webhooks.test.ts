@@ -1,6 +1,6 @@
 import Ajv2020 from 'ajv/dist/2020.js';
 import OpenAI, { InvalidWebhookSignatureError, toFile } from 'openai';
-import { spawn } from 'node:child_process';
+import { runScript } from '../support/run-script.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -435,22 +435,7 @@ describe('fine-tuning webhooks', () => {
       `,
     );
     try {
-      const child = spawn(join(HERE, '../../node_modules/.bin/tsx'), [script], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      const code = await new Promise<number | string>((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill();
-          resolve('still running after 20 s');
-        }, 20_000);
-        child.on('exit', (exitCode) => {
-          clearTimeout(timer);
-          resolve(exitCode ?? 'killed');
-        });
-      });
+      const { code, out } = await runScript(script, [], 20_000);
       expect({ code, out: out.trim() }).toEqual({ code: 0, out: 'closed after 1 attempt(s), status 500' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
