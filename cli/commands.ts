@@ -173,6 +173,17 @@ export const COMMANDS: CommandSpec[] = [
     details: 'Exit codes: 0 deleted (or already deleted), 1 refused, not found or not supported.',
   },
   {
+    name: 'models promote',
+    args: ['MODEL'],
+    summary: "make a model its family's current one, whatever its evaluation said",
+    options: {
+      ...json('{outcome: "promoted" | "already_current" | "not_found" | "deleted", message, family?}'),
+      ...TARGET_OPTIONS,
+    },
+    details:
+      'Overrides the promotion policy: the registry points to the model and the SSM parameter applications read names it. Exit codes: 0 promoted (or current already), 1 not found or deleted.',
+  },
+  {
     name: 'cost',
     args: [],
     summary: 'what the runs cost, grouped; trained tokens and run counts',
@@ -180,12 +191,12 @@ export const COMMANDS: CommandSpec[] = [
       since: { type: 'string', value: 'DATE', help: 'only runs created on or after DATE (YYYY-MM-DD)' },
       by: { type: 'string', value: 'KEY', help: 'group by family (default), model, month or provider' },
       ...json(
-        '{since, by, groups: [{key, runs, costUsd, estimatedCostUsd, runsWithoutCost, trainedTokens}], total: {runs, costUsd, estimatedCostUsd, runsWithoutCost, trainedTokens}}',
+        '{since, by, groups: [{key, runs, costUsd, evaluationCostUsd, estimatedCostUsd, runsWithoutCost, trainedTokens}], total: {runs, costUsd, evaluationCostUsd, estimatedCostUsd, runsWithoutCost, trainedTokens}}',
       ),
       ...TARGET_OPTIONS,
     },
     details:
-      'costUsd sums the actual costs; estimatedCostUsd sums the estimates of runs without an actual cost (runsWithoutCost of them).',
+      "costUsd sums the actual costs, training and evaluation (evaluationCostUsd is the evaluations' part); estimatedCostUsd sums the estimates of runs without an actual cost (runsWithoutCost of them).",
   },
   {
     name: 'redrive',

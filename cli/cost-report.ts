@@ -17,12 +17,16 @@ export interface CostedRun {
   costUsd?: number | undefined;
   estimatedCostUsd?: number | undefined;
   trainedTokens?: number | undefined;
+  /** The evaluation of the run's model (#14): its calls' cost, where known. */
+  evaluation?: { costUsd: number | null } | undefined;
 }
 
 export interface CostLine {
   runs: number;
-  /** Sum of the actual costs. */
+  /** Sum of the actual costs: training, and evaluation (also apart in evaluationCostUsd). */
   costUsd: number;
+  /** Sum of what the runs' evaluations cost (included in costUsd). */
+  evaluationCostUsd: number;
   /** Sum of the estimates of the runs without an actual cost (not yet trained, failed, rejected). */
   estimatedCostUsd: number;
   /** Runs without an actual cost. */
@@ -78,12 +82,20 @@ export function costReport(
 interface MicroLine {
   runs: number;
   cost: number;
+  evaluation: number;
   estimate: number;
   runsWithoutCost: number;
   trainedTokens: number;
 }
 
-const emptyMicro = (): MicroLine => ({ runs: 0, cost: 0, estimate: 0, runsWithoutCost: 0, trainedTokens: 0 });
+const emptyMicro = (): MicroLine => ({
+  runs: 0,
+  cost: 0,
+  evaluation: 0,
+  estimate: 0,
+  runsWithoutCost: 0,
+  trainedTokens: 0,
+});
 
 /** A dollar amount in whole micro-dollars; a missing or non-finite amount counts nothing. */
 export function toMicros(usd: number | undefined): number {
@@ -94,6 +106,10 @@ function add(line: MicroLine, run: CostedRun): void {
   line.runs += 1;
   line.trainedTokens +=
     run.trainedTokens !== undefined && Number.isFinite(run.trainedTokens) ? run.trainedTokens : 0;
+  // An evaluation's calls are paid whatever the run's training cost is known to be.
+  const evaluation = toMicros(run.evaluation?.costUsd ?? undefined);
+  line.evaluation += evaluation;
+  line.cost += evaluation;
   if (run.costUsd !== undefined && Number.isFinite(run.costUsd)) line.cost += toMicros(run.costUsd);
   else {
     line.runsWithoutCost += 1;
@@ -105,6 +121,7 @@ function dollars(line: MicroLine): CostLine {
   return {
     runs: line.runs,
     costUsd: line.cost / 1_000_000,
+    evaluationCostUsd: line.evaluation / 1_000_000,
     estimatedCostUsd: line.estimate / 1_000_000,
     runsWithoutCost: line.runsWithoutCost,
     trainedTokens: line.trainedTokens,

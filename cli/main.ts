@@ -85,6 +85,8 @@ async function run(
       return (await import('./commands/models.js')).modelsShow(arg!, values, context);
     case 'models delete':
       return (await import('./commands/models.js')).modelsDelete(arg!, values, context);
+    case 'models promote':
+      return (await import('./commands/models.js')).modelsPromote(arg!, values, context);
     case 'cost':
       return (await import('./commands/cost.js')).cost(values, context);
     case 'redrive':

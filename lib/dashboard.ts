@@ -109,6 +109,7 @@ export class TunedropDashboard extends Construct {
       graph('Runs', [
         sumOf('started', 'RunsStarted', ['family', 'provider']),
         ended('SUCCEEDED'),
+        ended('SUCCEEDED_NOT_PROMOTED'),
         ended('FAILED'),
         sumOf('rejected', 'RunsRejected', ['family', 'provider']),
         ended('CANCELLED'),

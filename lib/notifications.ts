@@ -19,7 +19,7 @@ import { acknowledge } from './nag.js';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../functions/adapters/run-metrics.js';
 import type { MetricName } from '../functions/core/metrics.js';
 import { RUN_EVENT_SOURCE, RUN_STATUS_CHANGE } from '../functions/core/run-events.js';
-import { runKeys, TERMINAL_STATUSES } from '../functions/core/run.js';
+import { runKeys, TERMINAL_STATUSES, TRAINED_STATUSES } from '../functions/core/run.js';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 
 export interface TunedropNotificationsProps {
@@ -254,13 +254,23 @@ export class TunedropNotifications extends Construct {
         ],
       },
       {
+        id: 'RunNotPromoted',
+        statuses: ['SUCCEEDED_NOT_PROMOTED'],
+        lines: [
+          `${run} trained ${field('fineTunedModel')} (cost USD ${field('costUsd')}), NOT PROMOTED: ${field('evaluation.reason')}`,
+          `Evaluation: s3://${props.bucket.bucketName}/${runKeys(runId).evaluation}`,
+          `Report: s3://${props.bucket.bucketName}/${runKeys(runId).report}`,
+          execution,
+        ],
+      },
+      {
         id: 'RunRejected',
         statuses: ['REJECTED'],
         lines: [`${run} was REJECTED: ${field('error.message')}`, validationReport],
       },
       {
         id: 'RunEndedWithoutModel',
-        statuses: [...TERMINAL_STATUSES].filter((s) => s !== 'SUCCEEDED' && s !== 'REJECTED'),
+        statuses: [...TERMINAL_STATUSES].filter((s) => !TRAINED_STATUSES.has(s) && s !== 'REJECTED'),
         lines: [`${run} ended ${field('status')}: ${field('error.message')}`, execution, validationReport],
       },
     ];

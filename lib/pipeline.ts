@@ -353,9 +353,22 @@ export class TunedropPipeline extends Construct {
     const awaitJob = fn('AwaitJob', 'await-job', Duration.seconds(30), { memorySize: 256 });
     const getStatus = fn('GetStatus', 'get-status', Duration.minutes(1));
     const collect = fn('Collect', 'collect', Duration.minutes(5));
+    // Lambda's longest: the calls of an evaluation (each model asked up to maxExamples examples) end before
+    // it does (the provider adapter's call budget), and a timeout still leaves the model kept, unpromoted.
+    const evaluate = fn('Evaluate', 'evaluate', Duration.minutes(15));
     const record = fn('Record', 'record', Duration.minutes(1), { memorySize: 256 });
 
-    const workflowFunctions = [prepare, upload, acquireSlot, createJob, awaitJob, getStatus, collect, record];
+    const workflowFunctions = [
+      prepare,
+      upload,
+      acquireSlot,
+      createJob,
+      awaitJob,
+      getStatus,
+      collect,
+      evaluate,
+      record,
+    ];
     for (const f of workflowFunctions)
       acknowledge(
         f,
@@ -384,6 +397,7 @@ export class TunedropPipeline extends Construct {
     grant(awaitJob, 'await-job');
     grant(getStatus, 'get-status');
     grant(collect, 'collect');
+    grant(evaluate, 'evaluate');
     grant(record, 'record');
     // Object actions end in a key pattern under the prefixes each function uses.
     const objectPrefixes = (f: TunedropFunction, ...prefixes: string[]) =>
@@ -396,10 +410,11 @@ export class TunedropPipeline extends Construct {
     objectPrefixes(prepare, 'incoming/', 'runs/');
     objectPrefixes(upload, 'runs/');
     objectPrefixes(collect, 'runs/');
+    objectPrefixes(evaluate, 'runs/');
     objectPrefixes(record, 'runs/');
 
     this.workflow = new RunWorkflow(this, 'RunWorkflow', {
-      functions: { prepare, upload, acquireSlot, createJob, awaitJob, getStatus, collect, record },
+      functions: { prepare, upload, acquireSlot, createJob, awaitJob, getStatus, collect, evaluate, record },
       ...(props.runTimeout ? { timeout: props.runTimeout } : {}),
     });
 

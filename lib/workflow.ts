@@ -32,6 +32,7 @@ export interface RunWorkflowFunctions {
   awaitJob: IFunction;
   getStatus: IFunction;
   collect: IFunction;
+  evaluate: IFunction;
   record: IFunction;
 }
 
@@ -56,6 +57,7 @@ export const STATE = {
   getStatus: 'Get status',
   done: 'Job finished?',
   collect: 'Collect results',
+  evaluate: 'Evaluate model',
   record: 'Record',
   recordFailure: 'Record failure',
   failed: 'Run failed',
@@ -64,7 +66,8 @@ export const STATE = {
 /**
  * The run's state machine: Wait for family turn (one run per family at a time) → Prepare → Upload → Acquire provider slot (parked until a slot is given) →
  * Create job → (Wait for job, parked until the job's event or a timeout → Get status)* → Collect →
- * Record, with every failure caught and recorded. The two waits are `.waitForTaskToken` tasks: a run
+ * Evaluate (the new model beside the current one; a failure here keeps the model, unpromoted) → Record,
+ * with every failure caught and recorded. The two waits are `.waitForTaskToken` tasks: a run
  * waits without costing a transition until someone resumes it (docs/waiting.md has who and when).
  * Every task has a timeout (its function's plus a margin, so the function's own timeout error is what
  * surfaces) and retries with exponential backoff and full jitter, except on errors that retrying cannot
@@ -101,6 +104,13 @@ export class RunWorkflow extends Construct {
     const getStatus = guarded(this.task(STATE.getStatus, f.getStatus, Duration.minutes(2), '$.job'));
     const collect = guarded(this.task(STATE.collect, f.collect, Duration.minutes(6), '$.results'));
     const record = guarded(this.task(STATE.record, f.record, Duration.minutes(2), '$.recorded'));
+    // An evaluation that fails after its retries never loses the model: Record keeps it, unpromoted.
+    // A timed-out evaluation is not asked again from the start (the same calls, paid twice).
+    const evaluate = this.task(STATE.evaluate, f.evaluate, Duration.minutes(16), '$.evaluation', [
+      'States.Timeout',
+      'Sandbox.Timedout',
+    ]);
+    evaluate.addCatch(record, { resultPath: '$.evaluationFailure' });
 
     // At most PROVIDER_CONCURRENCY jobs train at once. A run parks here until it holds a slot: at once if
     // one is free, else when a run that frees one (or the sweep) resumes it. A lost resume is caught by
@@ -123,7 +133,7 @@ export class RunWorkflow extends Construct {
       .when(
         Condition.stringEquals('$.job.phase', 'succeeded'),
         // Record ends the execution (SUCCEEDED) itself: no Succeed state, one transition fewer per run.
-        collect.next(record),
+        collect.next(evaluate).next(record),
       )
       .when(
         Condition.or(
@@ -208,7 +218,14 @@ export class RunWorkflow extends Construct {
     return this.withRetries(task);
   }
 
-  private task(name: string, fn: IFunction, timeout: Duration, resultPath: string): LambdaInvoke {
+  /** `alsoFinal`: errors besides the permanent ones that are not retried (the first matching retrier wins). */
+  private task(
+    name: string,
+    fn: IFunction,
+    timeout: Duration,
+    resultPath: string,
+    alsoFinal: readonly string[] = [],
+  ): LambdaInvoke {
     const task = new LambdaInvoke(this, name, {
       lambdaFunction: fn,
       payloadResponseOnly: true,
@@ -217,11 +234,11 @@ export class RunWorkflow extends Construct {
       resultPath,
       taskTimeout: Timeout.duration(timeout),
     });
-    return this.withRetries(task);
+    return this.withRetries(task, alsoFinal);
   }
 
-  private withRetries(task: LambdaInvoke): LambdaInvoke {
-    task.addRetry({ errors: [...PERMANENT_ERROR_NAMES], maxAttempts: 0 });
+  private withRetries(task: LambdaInvoke, alsoFinal: readonly string[] = []): LambdaInvoke {
+    task.addRetry({ errors: [...PERMANENT_ERROR_NAMES, ...alsoFinal], maxAttempts: 0 });
     task.addRetry({
       errors: ['States.ALL'],
       interval: Duration.seconds(2),

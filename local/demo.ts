@@ -5,7 +5,14 @@ import { PROVIDER_TITLES, PROVIDERS, type ProviderName } from '../functions/core
 import { startLocalCloud, PROJECT_ROOT } from './cloud/index.js';
 import { startOpenAiEmulator } from './openai-emulator/server.js';
 import { connectProviderWebhooks } from './connect-webhooks.js';
-import { describeChange, describeNotification, describeRun, describeRunEvents } from './progress.js';
+import {
+  describeChange,
+  describeEvaluation,
+  describeNotification,
+  describeRun,
+  runEventsOnceEnded,
+} from './progress.js';
+import { EvaluationRecordSchema } from '../functions/core/evaluation.js';
 import { startConsole } from './console/server.js';
 
 /**
@@ -88,7 +95,17 @@ async function main(): Promise<number> {
     const runId = await cloud.drop(SAMPLE, key);
     const run = await cloud.waitForRun(runId, { onChange: (r) => console.log(describeChange(r)) });
     console.log(`\n${describeRun(run, cloud.bucket)}`);
-    console.log(describeRunEvents(runId, cloud.events.received()));
+    // The new model beside the base model on the held-out tickets, and whether it became current.
+    const evaluated = run.evaluationKey
+      ? EvaluationRecordSchema.safeParse(JSON.parse(await text(cloud, run.evaluationKey))).data
+      : undefined;
+    console.log(
+      describeEvaluation(
+        run.evaluation,
+        evaluated?.status === 'completed' ? evaluated.sample.chosenExamples : undefined,
+      ),
+    );
+    console.log(await runEventsOnceEnded(runId, run.status, () => cloud.events.received()));
     const ended = emulator.webhookEvents.find((e) => e.jobId === run.providerJobId);
     if (ended && run.finishedAt)
       console.log(
@@ -107,7 +124,7 @@ async function main(): Promise<number> {
     );
     const rejected = await cloud.waitForRun(await cloud.drop(BROKEN, brokenKey));
     console.log(describeRun(rejected, cloud.bucket));
-    console.log(describeRunEvents(rejected.runId, cloud.events.received()));
+    console.log(await runEventsOnceEnded(rejected.runId, rejected.status, () => cloud.events.received()));
     const saved = await cloud.saveRunFiles(run.runId, RUNS);
     await cloud.saveRunFiles(rejected.runId, RUNS);
     console.log(

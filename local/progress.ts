@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RunRecord } from '../functions/core/run.js';
+import { TRAINED_STATUSES, type RunEvaluation, type RunRecord } from '../functions/core/run.js';
 import { RUN_EVENT_SOURCE, RUN_STATUS_CHANGE, RunEventDetailSchema } from '../functions/core/run-events.js';
 import type { TrainingSummary } from '../functions/core/results.js';
 
@@ -32,7 +32,7 @@ export function describeRun(record: RunRecord, bucket: string): string {
     'cost',
     record.costUsd !== undefined
       ? `$${record.costUsd.toFixed(4)} (${estimate === undefined ? 'no estimate' : `estimated $${estimate.toFixed(4)}`})`
-      : record.status !== 'SUCCEEDED'
+      : !TRAINED_STATUSES.has(record.status)
         ? undefined
         : estimate !== undefined
           ? // Bedrock reports no trained tokens: the estimate is all there is.
@@ -139,4 +139,48 @@ function parseJsonOrUndefined(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The evaluation side by side, and the promotion decision: the new model's headline metric beside the
+ * model it was compared with, on how many held-out examples, and why it was (not) promoted.
+ */
+export function describeEvaluation(evaluation: RunEvaluation | undefined, examples?: number): string {
+  if (!evaluation) return '';
+  const row = (label: string, value: string) => `  ${label.padEnd(20)}${value}`;
+  const lines: string[] = [];
+  if (evaluation.status === 'completed' && evaluation.metric && evaluation.score !== undefined) {
+    const compared = evaluation.compared
+      ? ` vs ${evaluation.compared.score.toFixed(3)} (${evaluation.compared.role === 'base' ? 'base' : 'current'} ${evaluation.compared.model})`
+      : '';
+    lines.push(
+      row(
+        'evaluation',
+        `${evaluation.metric} ${evaluation.score.toFixed(3)} (new)${compared}${examples !== undefined ? ` on ${examples} held-out examples` : ''}`,
+      ),
+    );
+  } else lines.push(row('evaluation', evaluation.status));
+  lines.push(row(evaluation.promoted ? 'promoted' : 'not promoted', evaluation.reason));
+  if (evaluation.costUsd !== null) lines.push(row('evaluation cost', `$${evaluation.costUsd.toFixed(4)}`));
+  return lines.join('\n');
+}
+
+/**
+ * The run's events once the bus has its last one: a function puts a move's event just after recording the
+ * move, so a run seen ended may have its last event still on the way (a few seconds at most are waited).
+ */
+export async function runEventsOnceEnded(
+  runId: string,
+  status: string,
+  received: () => readonly RunEventLike[],
+  timeoutMs = 5_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  const ended = () =>
+    received().some((event) => {
+      const detail = RunEventDetailSchema.safeParse(event.detail).data;
+      return detail?.runId === runId && detail.status === status;
+    });
+  while (!ended() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  return describeRunEvents(runId, received());
 }

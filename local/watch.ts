@@ -10,10 +10,11 @@ import { scheduleName } from '../functions/core/family-schedule.js';
 import { dropAction, untilStable } from './drop-folder.js';
 import {
   describeChange,
+  describeEvaluation,
   describeFindings,
   describeNotification,
   describeRun,
-  describeRunEvents,
+  runEventsOnceEnded,
 } from './progress.js';
 import { LOCAL_CONNECTION_FILE } from '../cli/aws-target.js';
 import { startConsole } from './console/server.js';
@@ -134,7 +135,9 @@ async function main(): Promise<void> {
       ).data;
       const findings = describeFindings({ warnings: report?.warnings, metrics: summary?.metrics });
       if (findings) console.log(findings);
-      const events = describeRunEvents(runId, cloud.events.received());
+      const evaluation = describeEvaluation(run.evaluation);
+      if (evaluation) console.log(evaluation);
+      const events = await runEventsOnceEnded(runId, run.status, () => cloud.events.received());
       if (events) console.log(events);
       const saved = await cloud.saveRunFiles(runId, RUNS);
       console.log(

@@ -28,6 +28,7 @@ export function costTable(report: CostReport): string {
       { header, cell: (r: (typeof rows)[number]) => r.key },
       { header: 'RUNS', cell: (r) => String(r.runs), align: 'right' },
       { header: 'COST', cell: (r) => usd(r.costUsd), align: 'right' },
+      { header: 'OF WHICH EVALUATION', cell: (r) => usd(r.evaluationCostUsd), align: 'right' },
       {
         header: 'ESTIMATED (NO COST YET)',
         cell: (r) => (r.runsWithoutCost ? `${usd(r.estimatedCostUsd)} (${r.runsWithoutCost})` : '-'),

@@ -1,4 +1,7 @@
-import { DeleteModelOutcomeSchema } from '../../functions/core/operator-answers.js';
+import {
+  DeleteModelOutcomeSchema,
+  PromoteModelOutcomeSchema,
+} from '../../functions/core/operator-answers.js';
 import type { CurrentModel, ModelEntry } from '../../functions/core/registry.js';
 import type { Values } from '../args.js';
 import type { Context } from '../context.js';
@@ -121,4 +124,27 @@ export async function modelsDelete(id: string, values: Values, context: Context)
       }`,
     );
   return answer.outcome === 'deleted' || answer.outcome === 'already_deleted' ? 0 : 1;
+}
+
+/**
+ * Promotes through the stack's models function (the operator's override of the promotion policy): the
+ * family's pointer and its SSM parameter name the model from now on.
+ */
+export async function modelsPromote(id: string, values: Values, context: Context): Promise<number> {
+  const { services } = await context.connect(values);
+  const functionName = await services.output('ModelsFunctionName');
+  const parsed = PromoteModelOutcomeSchema.safeParse(
+    await services.invoke(functionName, { action: 'promote', model: id }),
+  );
+  if (!parsed.success)
+    throw new CommandFailedError(`${functionName} answered something unexpected (${parsed.error.message})`);
+  const answer = parsed.data;
+  const ok = answer.outcome === 'promoted' || answer.outcome === 'already_current';
+  if (values.json) context.out(`${JSON.stringify(answer, null, 2)}\n`);
+  else if (ok) context.out(`${answer.message}\n`);
+  else
+    context.err(
+      `tunedrop: ${answer.message}\n${answer.outcome === 'not_found' ? 'Fix: "tunedrop models list" shows the models there are.\n' : ''}`,
+    );
+  return ok ? 0 : 1;
 }

@@ -93,7 +93,8 @@ export function parseInterval(value: string | boolean | undefined): number {
 
 /**
  * Prints each status change (the run's history, so changes between two looks are not lost) until the
- * run ends. Exit code 0 when it SUCCEEDED, 1 otherwise, so scripts can chain on it.
+ * run ends. Exit code 0 when it SUCCEEDED (its model is now current), 3 when it trained a model its
+ * evaluation kept out (SUCCEEDED_NOT_PROMOTED), 1 otherwise, so scripts can chain on it.
  */
 export async function runsWatch(runId: string, values: Values, context: Context): Promise<number> {
   const interval = parseInterval(values.interval);
@@ -126,6 +127,10 @@ export async function runsWatch(runId: string, values: Values, context: Context)
       if (!values.json) {
         if (run.status === 'SUCCEEDED')
           context.out(`Run ${runId} SUCCEEDED${run.fineTunedModel ? `: ${run.fineTunedModel}` : ''}.\n`);
+        else if (run.status === 'SUCCEEDED_NOT_PROMOTED')
+          context.out(
+            `Run ${runId} SUCCEEDED_NOT_PROMOTED${run.fineTunedModel ? `: ${run.fineTunedModel} kept, not promoted` : ''}${run.evaluation ? ` (${run.evaluation.reason})` : ''}.\n`,
+          );
         else
           context.out(
             `Run ${runId} ended ${run.status}${
@@ -133,7 +138,7 @@ export async function runsWatch(runId: string, values: Values, context: Context)
             }.\n`,
           );
       }
-      return run.status === 'SUCCEEDED' ? 0 : 1;
+      return run.status === 'SUCCEEDED' ? 0 : run.status === 'SUCCEEDED_NOT_PROMOTED' ? 3 : 1;
     }
     await context.sleep(interval * 1000);
   }

@@ -3,6 +3,7 @@ import { PROVIDER_TITLES, PROVIDERS, type ProviderName } from '../core/catalog.j
 import { InvalidConfigError } from '../core/errors.js';
 import type {
   ActiveRuns,
+  ChatModels,
   FineTuningProvider,
   ObjectStore,
   ParkedRuns,
@@ -30,7 +31,7 @@ import { dynamoDbActiveRuns, dynamoDbRunStore } from './dynamodb-run-store.js';
 import { readEnvironment } from './environment.js';
 import { azureOpenAiProvider } from './azure-openai-provider.js';
 import { bedrockProvider } from './bedrock-provider.js';
-import { openAiProvider } from './openai-provider.js';
+import { openAiChatModels, openAiProvider } from './openai-provider.js';
 import type { ContextWithProviderSecrets } from './provider-secrets.js';
 import { s3ObjectStore } from './s3-object-store.js';
 import type { ProviderCallOutcome } from './openai-compatible.js';
@@ -162,6 +163,59 @@ export const handOverSlots = async (): Promise<HandOver> => {
  * mid-call. The per-attempt timeout of API calls is PROVIDER_TIMEOUT_MS when set (default
  * API_ATTEMPT_TIMEOUT_MS in provider-timeouts.ts); OpenAI's base URL is OPENAI_BASE_URL when set.
  */
+/** Each provider call's time budget (within the invocation's) and its metrics. */
+function providerBudget(
+  name: ProviderName,
+  invocation: Pick<ContextWithProviderSecrets, 'getRemainingTimeInMillis'>,
+) {
+  const timeout = Number(process.env.PROVIDER_TIMEOUT_MS);
+  return {
+    ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMs: timeout } : {}),
+    remainingTimeMs: () => invocation.getRemainingTimeInMillis(),
+    // Each call's latency and failure, as the ProviderCallLatency and ProviderCallErrors metrics.
+    onCall: (call: ProviderCallOutcome) => runMetrics.providerCall({ provider: name, ...call }),
+  };
+}
+
+/**
+ * Where evaluation asks a provider's models: OpenAI's chat completions. Azure OpenAI and Amazon Bedrock
+ * serve a fine-tuned model only once it is deployed, which tunedrop does not do yet: `unavailable` says
+ * so, with what the user can do (docs/evaluation-facts.md 2 and 3, read 2026-11-30).
+ */
+export const chatModels = async (
+  name: ProviderName,
+  invocation: Pick<ContextWithProviderSecrets, 'getRemainingTimeInMillis' | 'providerSecrets'>,
+): Promise<{ chat: ChatModels } | { chat: undefined; unavailable: { reason: string; fix: string } }> => {
+  const fix = `Compare the new model with the current one where ${PROVIDER_TITLES[name]} serves them, then \`npx tunedrop models promote <model>\`; or set "evaluation": {"enabled": false} in the family's tunedrop.json to promote each new model unevaluated.`;
+  switch (name) {
+    case 'openai':
+      return {
+        chat: openAiChatModels({
+          apiKey: await invocation.providerSecrets.openAiKey(),
+          ...providerBudget(name, invocation),
+        }),
+      };
+    case 'azure-openai':
+      return {
+        chat: undefined,
+        unavailable: {
+          reason:
+            'Azure OpenAI answers with a fine-tuned model only from a deployment of it, and tunedrop does not deploy models yet (a Developer deployment has no hosting fee and lasts 24 hours, for the gpt-4.1 family; a Standard one costs $1.70 an hour while it exists)',
+          fix,
+        },
+      };
+    case 'bedrock':
+      return {
+        chat: undefined,
+        unavailable: {
+          reason:
+            'Amazon Bedrock runs a custom model only with Provisioned Throughput (billed by the hour) or, for Amazon Nova models customized since 2025-07-16, from an on-demand deployment, which tunedrop does not create yet',
+          fix,
+        },
+      };
+  }
+};
+
 export const provider = async (
   name: ProviderName,
   invocation: Pick<ContextWithProviderSecrets, 'getRemainingTimeInMillis' | 'providerSecrets'>,
@@ -171,13 +225,7 @@ export const provider = async (
       `this stack is not deployed to train on ${PROVIDER_TITLES[name]}`,
       `Deploy it with "${name}" among the pipeline's providers (the "providers" prop, docs/configuration.md), or set "provider" to one of: ${enabledProviders().join(', ')}.`,
     );
-  const timeout = Number(process.env.PROVIDER_TIMEOUT_MS);
-  const budget = {
-    ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMs: timeout } : {}),
-    remainingTimeMs: () => invocation.getRemainingTimeInMillis(),
-    // Each call's latency and failure, as the ProviderCallLatency and ProviderCallErrors metrics.
-    onCall: (call: ProviderCallOutcome) => runMetrics.providerCall({ provider: name, ...call }),
-  };
+  const budget = providerBudget(name, invocation);
   switch (name) {
     case 'openai':
       return openAiProvider({ apiKey: await invocation.providerSecrets.openAiKey(), ...budget });

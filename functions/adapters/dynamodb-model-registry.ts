@@ -25,8 +25,8 @@ export const MODEL_INDEX = 'byModel';
 
 /**
  * ModelRegistry on its DynamoDB table (core/registry.ts has the item shapes). A model's item is written
- * whole and the pointer moves to it in a second write, conditional on the pointer not naming a newer run's
- * model: a retried registration of an older run never takes the pointer back.
+ * whole when its run collects it; the pointer moves to it when it is promoted, conditional on the pointer
+ * not naming a model made current later: a retried promotion of an older run never takes the pointer back.
  */
 export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableName: string): ModelRegistry {
   const conditional = (command: UpdateCommand) => conditionally(documents, command);
@@ -36,9 +36,8 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
   const registry: ModelRegistry = {
     async register(entry) {
       const item = ModelEntrySchema.parse(entry);
-      // A model deleted meanwhile stays deleted: registering again keeps its deletedAt, and never makes it
-      // the family's current model again (applications would be sent to a model that no longer exists).
-      const deleted = await documents
+      // A model deleted meanwhile stays deleted: registering again keeps its deletedAt.
+      const registered = await documents
         .send(
           new PutCommand({
             TableName: tableName,
@@ -47,13 +46,37 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
           }),
         )
         .then(
-          () => false,
+          () => true,
           (error: unknown) => {
             if (!isConditionFailure(error)) throw error;
-            return true;
+            return false;
           },
         );
-      if (deleted) return false;
+      // The family's pointer item exists from its first model on, current or not: families() lists the
+      // families by it (a family whose models were all kept out has one, naming no current model).
+      await documents.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { family: item.family, model: CURRENT_MODEL_KEY },
+          UpdateExpression: 'SET firstModelAt = if_not_exists(firstModelAt, :at)',
+          ExpressionAttributeValues: { ':at': item.createdAt },
+        }),
+      );
+      return registered;
+    },
+
+    async promote(entry, at, options = {}) {
+      const item = ModelEntrySchema.parse(entry);
+      // Never point applications at a model deleted at the provider (read strongly: a delete just made
+      // must be seen).
+      const stored = await documents.send(
+        new GetCommand({
+          TableName: tableName,
+          Key: { family: item.family, model: item.model },
+          ConsistentRead: true,
+        }),
+      );
+      if (!stored.Item || stored.Item.deletedAt !== undefined) return false;
       return conditional(
         new UpdateCommand({
           TableName: tableName,
@@ -61,14 +84,17 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
           UpdateExpression:
             'SET currentModel = :model, #provider = :provider, baseModel = :base, runId = :run, updatedAt = :at',
           ExpressionAttributeNames: { '#provider': 'provider' },
-          // Runs of a family end one after another (its lane), so a later createdAt is a later run.
-          ConditionExpression: 'attribute_not_exists(updatedAt) OR updatedAt <= :at',
+          // Runs of a family end one after another (its lane), so a later time is a later model; an
+          // operator's promotion (force) is the latest word whatever the times.
+          ...(options.force
+            ? {}
+            : { ConditionExpression: 'attribute_not_exists(updatedAt) OR updatedAt <= :at' }),
           ExpressionAttributeValues: {
             ':model': item.model,
             ':provider': item.provider,
             ':base': item.baseModel,
             ':run': item.runId,
-            ':at': item.createdAt,
+            ':at': at,
           },
         }),
       );
@@ -125,7 +151,7 @@ export function dynamoDbModelRegistry(documents: DynamoDBDocumentClient, tableNa
     },
 
     async families() {
-      // The pointer items: one per family that has a model, read through the model index.
+      // The pointer items: one per family that has had a model (promoted or not), read through the model index.
       const items = await query(
         (start) =>
           new QueryCommand({

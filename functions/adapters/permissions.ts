@@ -157,22 +157,36 @@ export const FUNCTION_PERMISSIONS = {
     apiKey: true,
     bedrock: { actions: ['bedrock:GetModelCustomizationJob', 'bedrock:StopModelCustomizationJob'] },
   },
+  // Collect registers the new model; Record makes it current if Evaluate promotes it.
   collect: {
     publishesRunEvents: true,
     table: ['dynamodb:UpdateItem'],
     registry: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    currentModelParameters: ['ssm:PutParameter'],
     // The run's validation.json, for the findings its report.html shows (core/run-report.ts).
     reads: ['runs/'],
     writesRuns: true,
     apiKey: true,
     bedrock: { actions: ['bedrock:GetModelCustomizationJob'], readsRuns: true },
   },
-  // Record and reconcile amend the validation report of a run that ended without a model (runs/).
+  // Asks the new model and the current one the held-out examples (the provider's chat completions),
+  // reads the family's current model, writes evaluation.json and the report; deletes a model not promoted
+  // under "notPromoted": "delete" (the provider's model, then its registry item).
+  evaluate: {
+    publishesRunEvents: true,
+    table: [...RUNS],
+    registry: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    reads: ['runs/'],
+    writesRuns: true,
+    apiKey: true,
+  },
+  // Record and reconcile amend the validation report of a run that ended without a model (runs/). Record
+  // promotes the new model: the registry's pointer (found by model id) and the family's SSM parameter.
   record: {
     publishesRunEvents: true,
     table: [...RUNS],
     queriesFamilyIndex: true,
+    registry: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+    currentModelParameters: ['ssm:PutParameter'],
     reads: ['runs/'],
     writesRuns: true,
     resumesRuns: true,
@@ -217,10 +231,11 @@ export const FUNCTION_PERMISSIONS = {
     startsRuns: true,
   },
   // `tunedrop models delete`: the model at its provider, then its registry item and parameter.
+  // `tunedrop models promote`: the family's pointer and parameter.
   models: {
     table: [],
     registry: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-    currentModelParameters: ['ssm:DeleteParameter'],
+    currentModelParameters: ['ssm:DeleteParameter', 'ssm:PutParameter'],
     apiKey: true,
     bedrock: { actions: ['bedrock:DeleteCustomModel'] },
   },

@@ -1,3 +1,4 @@
+import { TRAINED_STATUSES } from '../core/run.js';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricName, RunMetrics } from '../core/metrics.js';
 
@@ -34,7 +35,7 @@ export function metricsRecorder(emit: (emission: MetricEmission) => void): RunMe
       count('RunsEnded', { family, provider, status });
       // By status alone too: CloudWatch alarms cannot SEARCH, so the failed-run alarm needs one series.
       count('RunsEnded', { status });
-      if (status !== 'SUCCEEDED') return;
+      if (!TRAINED_STATUSES.has(status)) return;
       if (costUsd !== undefined) {
         emit({ name: 'CostUsd', unit: MetricUnit.NoUnit, value: costUsd, dimensions: { family, provider } });
         // And the total (service only), for the cost alarms (lib/notifications.ts).

@@ -3,7 +3,7 @@ import { ResultFileMissingError } from '../core/errors.js';
 import type { FineTuningProvider, ObjectStore, RunStore } from '../core/ports.js';
 import { decodeResultFile, resultRows, summarizeResults } from '../core/results.js';
 import { renderRunReport, validationFindings, type ValidationFindings } from '../core/run-report.js';
-import type { CurrentModelParameters, ModelEntry, ModelRegistry } from '../core/registry.js';
+import type { ModelEntry, ModelRegistry } from '../core/registry.js';
 import { runKeys } from '../core/run.js';
 import type { CollectedResults, ExecutionInput, JobProgress, PreparedFiles } from '../core/workflow-state.js';
 
@@ -18,10 +18,8 @@ export interface CollectDeps {
   store: ObjectStore;
   runs: RunStore;
   provider: FineTuningProvider;
-  /** Where the new model is registered as the family's current one. */
+  /** Where the new model is registered (Record makes it current, if it is promoted). */
   registry: Pick<ModelRegistry, 'register'>;
-  /** The family's current-model parameter, for applications. */
-  parameters: Pick<CurrentModelParameters, 'put'>;
 }
 
 /**
@@ -111,7 +109,8 @@ export async function collectResults(
   });
   await deps.store.write({ bucket, key: keys.report }, report, 'text/html; charset=utf-8');
   if (job.fineTunedModel !== null) {
-    // The registry is the family's memory: which model is current, what it was trained from and on.
+    // The registry is the family's memory: every model, what it was trained from and on. Whether this one
+    // becomes current is evaluation's question (functions/evaluate), and Record's to carry out.
     const final = summary.metrics.final;
     const entry: ModelEntry = {
       family: input.family,
@@ -131,7 +130,7 @@ export async function collectResults(
       }),
       createdAt: summary.finishedAt ?? new Date().toISOString(),
     };
-    if (await deps.registry.register(entry)) await deps.parameters.put(input.family, job.fineTunedModel);
+    await deps.registry.register(entry);
   }
   return {
     resultsKey: keys.results,

@@ -1,4 +1,4 @@
-import { currentModelParameters, modelRegistry, objectStore, provider, runStore } from '../adapters/deps.js';
+import { modelRegistry, objectStore, provider, runStore } from '../adapters/deps.js';
 import { stepHandler } from '../adapters/handler-kit.js';
 import { ExecutionInputSchema, JobProgressSchema, PreparedFilesSchema } from '../core/workflow-state.js';
 import { collectResults } from './collect-results.js';
@@ -17,7 +17,6 @@ export const handler = stepHandler(
       runs: runStore(),
       provider: await provider(input.config.provider, context),
       registry: modelRegistry(),
-      parameters: currentModelParameters(),
     }),
   { providerSecrets: true },
 );

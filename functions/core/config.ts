@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CONTINUATION, DEFAULT_MODELS, PROVIDER_TITLES, PROVIDERS, type ProviderName } from './catalog.js';
+import { EvaluationSettingsSchema, PromotionSettingsSchema } from './evaluation.js';
 
 /**
  * What a run trains and how. Read in one place: stack-wide defaults (set at deploy time) overlaid by an
@@ -142,6 +143,16 @@ const RunConfigObject = z
         'use "rate(N minutes|hours|days)" or "cron(minutes hours day-of-month month day-of-week year)"',
       )
       .optional(),
+    /**
+     * Evaluation of each new model on the held-out examples, beside the family's current model, before it is
+     * promoted (core/evaluation.ts; docs/evaluation.md). @default enabled, at most 200 examples, 4 calls at once
+     */
+    evaluation: EvaluationSettingsSchema.default({ enabled: true, maxExamples: 200, concurrency: 4 }),
+    /**
+     * When a new model becomes the family's current one. @default promoted unless its headline metric drops
+     * below the current model's; a model not promoted is kept
+     */
+    promotion: PromotionSettingsSchema.default({ margin: 0, notPromoted: 'keep' }),
   })
   .strict();
 
@@ -210,6 +221,9 @@ export const MAX_CONFIG_BYTES = 64 * 1024;
  * merged into null-prototype objects: a key such as `__proto__` stays a key (and is refused as unknown)
  * instead of changing what the merged settings inherit.
  */
+/** Settings objects merged field by field across layers, so a family can change one field of the defaults. */
+const NESTED_SETTINGS = new Set(['hyperparameters', 'evaluation', 'promotion']);
+
 export function resolveRunConfig(...layers: Array<Record<string, unknown> | undefined>): ConfigResult {
   const merged = Object.create(null) as Record<string, unknown>;
   for (const layer of layers) {
@@ -217,7 +231,7 @@ export function resolveRunConfig(...layers: Array<Record<string, unknown> | unde
     for (const [key, value] of Object.entries(layer)) {
       const earlier = merged[key];
       merged[key] =
-        key === 'hyperparameters' && isObject(value) && isObject(earlier)
+        NESTED_SETTINGS.has(key) && isObject(value) && isObject(earlier)
           ? Object.assign(Object.create(null) as object, earlier, value)
           : value;
     }

@@ -114,6 +114,11 @@ export interface ValidationReport {
     upperEstimate?: boolean;
     /** What keeping the trained model costs at the provider, where it charges for that (catalog `upkeep`). */
     upkeep?: { usd: number | null; per: 'hour' | 'month'; what: string };
+    /**
+     * At most what evaluating the new model beside the current one will cost (core/evaluation.ts
+     * evaluationCostBound); null when its price is unknown. Absent when the run will not be evaluated.
+     */
+    evaluationCostUsd?: number | null;
   };
   errorCount: number;
   warningCount: number;

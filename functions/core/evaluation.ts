@@ -14,6 +14,7 @@ import {
   type TopLogprob,
 } from './evaluation-metrics.js';
 import { EvaluationSampleCountsSchema } from './evaluation-sample.js';
+import type { TokenPrice } from './catalog.js';
 
 /**
  * Evaluation before promotion (#14): the new model and the family's current one (or the base model, for a
@@ -100,7 +101,8 @@ export function evaluationExampleOf(
     prompt = input.messages as ChatMessage[];
     expected = textOf(preferred);
   } else return undefined;
-  if (prompt.length === 0) return undefined;
+  if (prompt.length === 0 || !prompt.every(isTextTurn) || !isTextTurn(answerOf(line, format)))
+    return undefined;
   const label = labels ? (labelOfAnswer(expected, labels) ?? undefined) : undefined;
   return {
     canonicalJson,
@@ -108,6 +110,36 @@ export function evaluationExampleOf(
     expected,
     ...(label !== undefined ? { label } : {}),
   };
+}
+
+/**
+ * Evaluation asks text conversations only: a turn with tool calls, a tool's or function's answer, or an
+ * image is left out (the request such a conversation needs, with its tool definitions or images, is not
+ * one tunedrop makes yet; docs/evaluation.md, "Limits").
+ */
+function isTextTurn(message: ChatMessage | undefined): boolean {
+  if (!message || !['system', 'developer', 'user', 'assistant'].includes(message.role)) return false;
+  if (message.tool_calls !== undefined || message.function_call !== undefined) return false;
+  const content = message.content;
+  return (
+    typeof content === 'string' ||
+    (Array.isArray(content) &&
+      content.every(
+        (part) => typeof part === 'object' && part !== null && (part as { type?: unknown }).type === 'text',
+      ))
+  );
+}
+
+/** The answer a line teaches, as evaluationExampleOf picks it. */
+function answerOf(
+  line: Record<string, unknown>,
+  format: ReturnType<typeof detectFormat>,
+): ChatMessage | undefined {
+  if (format === 'chat' && Array.isArray(line.messages))
+    return (line.messages as ChatMessage[]).findLast((m) => m.role === 'assistant' && m.weight !== 0);
+  if (format === 'preference' && Array.isArray(line.preferred_output))
+    return (line.preferred_output as ChatMessage[])[0];
+  return undefined;
 }
 
 function promptMessage(message: ChatMessage): ChatMessage {
@@ -220,6 +252,13 @@ export const EvaluationRecordSchema = z.discriminatedUnion('status', [
     /** The classes, for classification. */
     labels: z.array(z.string()).nullable(),
     sample: EvaluationSampleCountsSchema,
+    /**
+     * The run's held-out examples, and how many of them the current model had trained on (left out, so that
+     * it is not judged on what it learned); null when its training copy has expired and that is not known.
+     */
+    heldOut: z
+      .object({ examples: z.number().int().min(0), trainedOnByCurrent: z.number().int().min(0).nullable() })
+      .optional(),
     models: z.array(EvaluatedModelSchema).min(1),
     decision: PromotionDecisionSchema,
   }),
@@ -242,7 +281,7 @@ export const EvaluationRecordSchema = z.discriminatedUnion('status', [
 export type EvaluationRecord = z.infer<typeof EvaluationRecordSchema>;
 
 /** Why a run has no numbers to compare. */
-export type NoEvaluation = 'disabled' | 'nothing_held_out' | 'failed';
+export type NoEvaluation = 'disabled' | 'nothing_held_out' | 'unavailable' | 'failed';
 
 /**
  * The decision without numbers. Turned off, the new model is promoted as before evaluation existed. With
@@ -263,6 +302,14 @@ export function decisionWithoutEvaluation(why: NoEvaluation, hasCurrentModel: bo
         reason:
           'the evaluation failed, so the model is not promoted (tunedrop models promote makes it current)',
       };
+    case 'unavailable':
+      return hasCurrentModel
+        ? {
+            promote: false,
+            reason:
+              'the family has a current model, which stays current without a comparison (tunedrop models promote makes the new one current; "evaluation": {"enabled": false} promotes every new model unevaluated)',
+          }
+        : { promote: true, reason: 'the family has no current model' };
     case 'nothing_held_out':
       return hasCurrentModel
         ? {
@@ -280,4 +327,25 @@ export function decisionWithoutEvaluation(why: NoEvaluation, hasCurrentModel: bo
 /** The headline number of the model in `role`, if it was evaluated. */
 export function headlineOf(record: EvaluationRecord, role: EvaluatedModel['role']): Headline | undefined {
   return record.status === 'completed' ? record.models.find((m) => m.role === role)?.headline : undefined;
+}
+
+/**
+ * At most what an evaluation costs, before training (the budget guard counts it with the training
+ * cost): the held-out examples it will ask, at their share of the validation tokens, each asked of two
+ * models at the fine-tuned price (the dearer, whichever model is compared), and each answer counted as
+ * long as its whole example at the output price. Null without a price.
+ */
+export function evaluationCostBound(input: {
+  settings: EvaluationSettings;
+  validationExamples: number;
+  validationTokens: number;
+  price: TokenPrice | undefined;
+}): number | null {
+  const { settings, validationExamples, validationTokens, price } = input;
+  if (!settings.enabled || validationExamples === 0) return 0;
+  if (!price) return null;
+  const asked = Math.min(settings.maxExamples, validationExamples);
+  const tokens = (validationTokens * asked) / validationExamples;
+  const perModel = (tokens * (price.inputUsdPerMillionTokens + price.outputUsdPerMillionTokens)) / 1_000_000;
+  return 2 * perModel;
 }

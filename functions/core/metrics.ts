@@ -16,11 +16,17 @@ export const METRIC_NAMES = [
    * error's issue code, alone.
    */
   'RunsRejected',
-  /** A run that ended after starting: status SUCCEEDED, FAILED, CANCELLED or TIMED_OUT. Count; family, provider, status. */
+  /**
+   * A run that ended after starting: status SUCCEEDED, SUCCEEDED_NOT_PROMOTED, FAILED, CANCELLED or
+   * TIMED_OUT. Count; family, provider, status.
+   */
   'RunsEnded',
-  /** What a succeeded run cost (the run item's costUsd). None; family, provider. */
+  /**
+   * What a run that trained a model cost (SUCCEEDED or SUCCEEDED_NOT_PROMOTED): its training (the run item's
+   * costUsd) and its evaluation's calls (evaluation.costUsd). None; family, provider.
+   */
   'CostUsd',
-  /** The tokens a succeeded run trained on. Count; family, provider. */
+  /** The tokens a run that trained a model trained on. Count; family, provider. */
   'TrainedTokens',
   /** One call to a provider's API, with the SDK's retries. Milliseconds; provider. */
   'ProviderCallLatency',
@@ -38,7 +44,7 @@ export const METRIC_NAMES = [
 export type MetricName = (typeof METRIC_NAMES)[number];
 
 /** How a started run ended, as RunsEnded's `status` says. */
-export type RunEnd = 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'TIMED_OUT';
+export type RunEnd = 'SUCCEEDED' | 'SUCCEEDED_NOT_PROMOTED' | 'FAILED' | 'CANCELLED' | 'TIMED_OUT';
 
 /** Which run a metric is about, in the dimensions it is counted by. */
 export interface RunDimensions {

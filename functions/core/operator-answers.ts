@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * What the operator functions answer (`tunedrop retrain`, `tunedrop models delete`): one schema each,
+ * What the operator functions answer (`tunedrop retrain`, `tunedrop models delete|promote`): one schema each,
  * which the functions' results conform to and the CLI reads with.
  */
 export const RetrainOutcomeSchema = z.discriminatedUnion('outcome', [
@@ -23,3 +23,10 @@ export const DeleteModelOutcomeSchema = z.object({
   family: z.string().optional(),
 });
 export type DeleteModelOutcome = z.infer<typeof DeleteModelOutcomeSchema>;
+
+export const PromoteModelOutcomeSchema = z.object({
+  outcome: z.enum(['promoted', 'already_current', 'not_found', 'deleted']),
+  message: z.string(),
+  family: z.string().optional(),
+});
+export type PromoteModelOutcome = z.infer<typeof PromoteModelOutcomeSchema>;

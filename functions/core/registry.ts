@@ -88,11 +88,17 @@ export type CurrentModel = z.infer<typeof CurrentModelSchema>;
 /** The registry as the steps and the CLI use it; adapters/dynamodb-model-registry.ts on AWS. */
 export interface ModelRegistry {
   /**
-   * Adds a trained model and makes it the family's current model, unless a later model is current already
-   * or the model was deleted meanwhile (applications must never be sent to it): true when it is now the
-   * current one. Idempotent.
+   * Adds a trained model (or updates its entry), without making it current: false when the model was
+   * deleted meanwhile, which it stays. Idempotent.
    */
   register(entry: ModelEntry): Promise<boolean>;
+  /**
+   * Makes a registered model the family's current model, as of `at` (ISO 8601): refused (false) for a
+   * model deleted meanwhile (applications must never be sent to it) and, unless `force`, when a model
+   * made current later than `at` is current already (runs that end out of order do not go back in time).
+   * True when it is now the current one. Idempotent.
+   */
+  promote(entry: ModelEntry, at: string, options?: { force?: boolean }): Promise<boolean>;
   current(family: string): Promise<CurrentModel | undefined>;
   /** A model by its id, in whichever family it was trained. */
   find(model: string): Promise<ModelEntry | undefined>;

@@ -205,6 +205,13 @@ export function renderValidationMarkdown(stored: StoredValidationReport): string
       ? "| Cost (estimate) | unknown: no source gives this model's price (price_unknown) |"
       : `| Cost (estimate) | ${atMost}$${r.estimate.costUsd.toFixed(2)}${atMost ? ` (${upperEstimateReason(images)}) |` : ' |'}`,
   );
+  const evaluation = r.estimate.evaluationCostUsd;
+  if (evaluation !== undefined)
+    lines.push(
+      evaluation === null
+        ? "| Evaluation (estimate) | unknown: no source gives this model's inference price |"
+        : `| Evaluation (estimate) | at most $${evaluation.toFixed(evaluation < 0.01 ? 4 : 2)}, asking the new model and the one it is compared with (docs/evaluation.md) |`,
+    );
   const upkeep = r.estimate.upkeep;
   if (upkeep)
     lines.push(

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { redactSecrets } from './redact.js';
 import type { RunStore } from './ports.js';
-import { RUN_STATUSES, runKeys, type RunRecord } from './run.js';
+import { RUN_STATUSES, RunEvaluationSchema, runKeys, TERMINAL_STATUSES, type RunRecord } from './run.js';
 
 /**
  * Run events for automation (issue #13, point 4): every move of a run's status is put on the account's
@@ -51,9 +51,16 @@ export const RunEventDetailSchema = z
     baseModel: z.string().optional(),
     parentModel: z.string().optional().describe('The model the job trained from, once known.'),
     providerJobId: z.string().optional(),
-    fineTunedModel: z.string().optional().describe('The new model (on SUCCEEDED).'),
+    fineTunedModel: z
+      .string()
+      .optional()
+      .describe('The new model (on SUCCEEDED, and on SUCCEEDED_NOT_PROMOTED unless it was deleted).'),
     trainedTokens: z.number().optional(),
-    costUsd: z.number().optional().describe('What the job cost (on SUCCEEDED).'),
+    costUsd: z.number().optional().describe('What the job cost (on SUCCEEDED and SUCCEEDED_NOT_PROMOTED).'),
+    evaluation: RunEvaluationSchema.optional().describe(
+      "The new model's evaluation beside the current (or base) model and the promotion decision, once made: " +
+        'a deployment rule should act on SUCCEEDED (promoted) only.',
+    ),
     estimatedCostUsd: z.number().optional().describe('The estimate made before training.'),
     error: z
       .object({
@@ -122,7 +129,7 @@ export function runStatusChangeEvent(run: RunRecord): RunEvent | undefined {
   if (previous === run.status) return undefined;
   const keys = runKeys(run.runId);
   const uri = (key: string) => `s3://${run.source.bucket}/${key}`;
-  const ended = ['SUCCEEDED', 'REJECTED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(run.status);
+  const ended = TERMINAL_STATUSES.has(run.status);
   const mask = (text: string | undefined) => (text === undefined ? undefined : redactSecrets(text));
   const detail: RunEventDetail = {
     version: RUN_EVENT_VERSION,
@@ -142,6 +149,7 @@ export function runStatusChangeEvent(run: RunRecord): RunEvent | undefined {
     ...(run.trainedTokens !== undefined ? { trainedTokens: run.trainedTokens } : {}),
     ...(run.costUsd !== undefined ? { costUsd: run.costUsd } : {}),
     ...(run.estimatedCostUsd !== undefined ? { estimatedCostUsd: run.estimatedCostUsd } : {}),
+    ...(run.evaluation ? { evaluation: run.evaluation } : {}),
     ...(run.error && ended
       ? {
           error: {

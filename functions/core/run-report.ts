@@ -1,3 +1,4 @@
+import type { EvaluatedModel, EvaluationRecord } from './evaluation.js';
 import type { ResultRow } from './results.js';
 
 /**
@@ -513,10 +514,93 @@ export function renderRunReport(input: RunReportInput): string {
     `<header><h1>Run ${escapeHtml(input.runId)}<span class="badge">${escapeHtml(input.status)}</span></h1>`,
     `<p>Family <strong>${escapeHtml(input.family)}</strong> · ${escapeHtml(input.provider)} · ${codeOf(input.fineTunedModel ?? input.baseModel)}</p></header>`,
     summarySection(input),
+    // Where Evaluate puts the new model's evaluation (withEvaluation), once it has one.
+    EVALUATION_MARKER,
     curvesSection(input.rows),
     findingsSection(input.validation),
-    `<footer>Written by tunedrop's Collect step. Files of this run: <a href="results.csv">results.csv</a> · <a href="summary.json">summary.json</a> · <a href="validation.md">validation.md</a> · <a href="validation.json">validation.json</a></footer>`,
+    `<footer>Written by tunedrop's Collect and Evaluate steps. Files of this run: <a href="results.csv">results.csv</a> · <a href="summary.json">summary.json</a> · <a href="validation.md">validation.md</a> · <a href="validation.json">validation.json</a></footer>`,
     '</main></body></html>',
     '',
   ].join('\n');
+}
+
+/** The place in a report where its evaluation goes (a comment: nothing shows until Evaluate fills it). */
+export const EVALUATION_MARKER = '<!-- tunedrop:evaluation -->';
+
+/**
+ * The report with the run's evaluation in it (Evaluate, after Collect wrote the report): the section
+ * replaces the marker, or, in a report written before there was one, goes before the footer.
+ */
+export function withEvaluation(html: string, record: EvaluationRecord): string {
+  const section = evaluationSection(record);
+  if (html.includes(EVALUATION_MARKER)) return html.replace(EVALUATION_MARKER, () => section);
+  return html.replace('<footer>', () => `${section}\n<footer>`);
+}
+
+const score = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(3));
+
+const ROLE_NAMES: Readonly<Record<EvaluatedModel['role'], string>> = {
+  new: 'new model',
+  current: "family's current model",
+  base: 'base model',
+};
+
+/** The evaluation: both models side by side, the decision, and for classification the new model's confusion matrix. */
+export function evaluationSection(record: EvaluationRecord): string {
+  const decision = `<p><strong>${record.decision.promote ? 'Promoted' : 'Not promoted'}</strong>: ${escapeHtml(record.decision.reason)}</p>`;
+  const link = '<a href="evaluation.json">evaluation.json</a>';
+  if (record.status !== 'completed')
+    return [
+      `<section><h2>Evaluation ${record.status}</h2>`,
+      `<p>${escapeHtml(record.reason)}</p>`,
+      record.fix ? `<p class="note">${escapeHtml(record.fix)}</p>` : '',
+      decision,
+      `<p class="note">${link}</p></section>`,
+    ].join('');
+  const classification = record.kind === 'classification';
+  const headers = classification
+    ? ['Model', '', 'Macro-F1', 'Accuracy', 'Avg precision', 'Calls', 'Tokens', 'Cost']
+    : ['Model', '', 'ROUGE-L', 'Token F1', 'Exact match', 'Calls', 'Tokens', 'Cost'];
+  const rows = record.models.map((m) => {
+    const e = m.evaluation;
+    const metrics =
+      e.kind === 'classification'
+        ? [score(e.macroF1), score(e.accuracy), score(e.averagePrecision?.value)]
+        : [score(e.rougeL), score(e.tokenF1), score(e.exactMatch)];
+    const cells = [
+      codeOf(m.model),
+      escapeHtml(ROLE_NAMES[m.role]),
+      ...metrics,
+      num(m.usage.calls),
+      num(m.usage.inputTokens + m.usage.outputTokens),
+      usd(m.usage.costUsd),
+    ];
+    return `<tr>${cells.map((c, i) => `<td${i >= 2 ? ' class="n"' : ''}>${c}</td>`).join('')}</tr>`;
+  });
+  const sample = record.sample;
+  const about = `${num(sample.chosenExamples)} of ${num(sample.availableExamples)} held-out examples${sample.stratified ? ', stratified by class' : ''}, asked of each model as the user will (greedy chat completions).`;
+  return [
+    `<section><h2>Evaluation: ${escapeHtml(classification ? 'classification' : 'generation')}</h2>`,
+    decision,
+    `<table class="findings"><tr>${headers.map((h, i) => `<th${i >= 2 ? ' class="n"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr>${rows.join('')}</table>`,
+    `<p class="note">${escapeHtml(about)} ${link}</p>`,
+    classification ? confusionTable(record.models[0]!.evaluation) : '',
+    '</section>',
+  ].join('');
+}
+
+/** The new model's confusion matrix: expected labels down, answers across, off-label answers last. */
+function confusionTable(evaluation: EvaluatedModel['evaluation']): string {
+  if (evaluation.kind !== 'classification') return '';
+  const { rows, columns, counts } = evaluation.confusionMatrix;
+  const head = ['expected \\ answered', ...columns.map((c) => (c === null ? 'other' : c))];
+  return [
+    '<h3 style="font-size:14px;margin:14px 0 6px">Confusion matrix of the new model</h3>',
+    `<table class="findings"><tr>${head.map((h, i) => `<th${i > 0 ? ' class="n"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr>`,
+    ...rows.map(
+      (label, r) =>
+        `<tr><th>${escapeHtml(label)}</th>${counts[r]!.map((n) => `<td class="n">${num(n)}</td>`).join('')}</tr>`,
+    ),
+    '</table>',
+  ].join('');
 }

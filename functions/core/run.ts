@@ -13,7 +13,10 @@ export const RUN_STATUSES = [
   'UPLOADING',
   'TRAINING',
   'COLLECTING',
+  'EVALUATING',
   'SUCCEEDED',
+  /** Trained, evaluated, and not made the family's current model (its promotion policy said no). */
+  'SUCCEEDED_NOT_PROMOTED',
   'FAILED',
   'CANCELLED',
   'TIMED_OUT',
@@ -23,6 +26,7 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
   'REJECTED',
   'SUCCEEDED',
+  'SUCCEEDED_NOT_PROMOTED',
   'FAILED',
   'CANCELLED',
   'TIMED_OUT',
@@ -34,13 +38,19 @@ const NEXT: Record<RunStatus, readonly RunStatus[]> = {
   PREPARING: ['UPLOADING', ...ENDINGS],
   UPLOADING: ['TRAINING', ...ENDINGS],
   TRAINING: ['TRAINING', 'COLLECTING', ...ENDINGS],
-  COLLECTING: ['SUCCEEDED', ...ENDINGS],
+  // Straight to the end: an execution started before evaluation existed (its definition has no Evaluate).
+  COLLECTING: ['EVALUATING', 'SUCCEEDED', 'SUCCEEDED_NOT_PROMOTED', ...ENDINGS],
+  EVALUATING: ['SUCCEEDED', 'SUCCEEDED_NOT_PROMOTED', ...ENDINGS],
   REJECTED: [],
   SUCCEEDED: [],
+  SUCCEEDED_NOT_PROMOTED: [],
   FAILED: [],
   CANCELLED: [],
   TIMED_OUT: [],
 };
+
+/** The ends of a run that trained a model (and paid for it), promoted or not. */
+export const TRAINED_STATUSES: ReadonlySet<RunStatus> = new Set(['SUCCEEDED', 'SUCCEEDED_NOT_PROMOTED']);
 
 export function canTransition(from: RunStatus, to: RunStatus): boolean {
   return NEXT[from].includes(to);
@@ -61,6 +71,22 @@ export const StatusChangeSchema = z.object({
   detail: z.string().optional(),
 });
 export type StatusChange = z.infer<typeof StatusChangeSchema>;
+
+/** What the run item keeps of its evaluation: enough to list and compare runs without reading the file. */
+export const RunEvaluationSchema = z.object({
+  status: z.enum(['completed', 'skipped', 'failed']),
+  /** The headline metric (macro_f1 for classification, rouge_l_f1 for generation), when evaluated. */
+  metric: z.string().optional(),
+  /** The new model's value of it. */
+  score: z.number().optional(),
+  /** What it was compared with: the family's current model, or the base model for a first model. */
+  compared: z.object({ role: z.enum(['current', 'base']), model: z.string(), score: z.number() }).optional(),
+  promoted: z.boolean(),
+  reason: z.string(),
+  /** What the evaluation's calls cost (both models); null where a price is unknown. */
+  costUsd: z.number().nullable(),
+});
+export type RunEvaluation = z.infer<typeof RunEvaluationSchema>;
 
 /** The one DynamoDB item a run has. Optional fields appear as the run gets that far. */
 export const RunRecordSchema = z.object({
@@ -94,6 +120,10 @@ export const RunRecordSchema = z.object({
   summaryKey: z.string().optional(),
   /** runs/<runId>/report.html; absent on runs collected before it was written. */
   reportKey: z.string().optional(),
+  /** runs/<runId>/evaluation.json (core/evaluation.ts); absent on runs from before evaluation existed. */
+  evaluationKey: z.string().optional(),
+  /** The evaluation's headline numbers and the promotion decision (the whole of it is in evaluationKey). */
+  evaluation: RunEvaluationSchema.optional(),
   /**
    * The run's Step Functions execution, recorded just before it is started (absent on a rejected run,
    * which never has one, and on runs started before it was recorded).

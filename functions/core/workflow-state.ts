@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DatasetRecordSchema } from './registry.js';
 import { RunConfigSchema } from './config.js';
 import { MAX_TRAIN_HASHES } from './split.js';
+import { RunEvaluationSchema } from './run.js';
 
 /**
  * The JSON the state machine carries from step to step. Each step reads what it needs through these
@@ -103,6 +104,13 @@ export type CollectedResults = z.infer<typeof CollectedResultsSchema>;
 
 export const CaughtFailureSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
 
+/** What Evaluate hands Record, at `$.evaluation`: where the evaluation is, its numbers and the decision. */
+export const EvaluationOutcomeSchema = z.object({
+  evaluationKey: z.string(),
+  evaluation: RunEvaluationSchema,
+});
+export type EvaluationOutcome = z.infer<typeof EvaluationOutcomeSchema>;
+
 /** What Record receives: the whole state, with whatever parts the run reached. */
 export const RecordInputSchema = ExecutionInputSchema.extend({
   prepared: PreparedFilesSchema.optional(),
@@ -110,6 +118,10 @@ export const RecordInputSchema = ExecutionInputSchema.extend({
   job: JobProgressSchema.optional(),
   results: CollectedResultsSchema.optional(),
   failure: CaughtFailureSchema.optional(),
+  /** Absent in executions started before evaluation existed: their model is promoted as it was then. */
+  evaluation: EvaluationOutcomeSchema.optional(),
+  /** Evaluate failed after its retries: the model is kept, not promoted. */
+  evaluationFailure: CaughtFailureSchema.optional(),
 });
 export type RecordInput = z.infer<typeof RecordInputSchema>;
 
@@ -149,9 +161,10 @@ export type JobWake = z.infer<typeof JobWakeSchema>;
  * TaskSubmitted once the function has returned: TaskStateEntered, TaskScheduled, TaskStarted,
  * TaskSubmitted, TaskSucceeded | TaskTimedOut, TaskStateExited (6); a Choice 2.
  *   once       ExecutionStarted 1, Wait for family turn 6, Prepare 5, Upload 5, Acquire provider slot 6,
- *              Create job 5 and its Job finished? 2, Collect results 5, Record 5 (the last state: no
- *              Succeed state after it), ExecutionSucceeded 1 = 41 (8 transitions: Wait for family turn,
- *              Prepare, Upload, Acquire, Create job, Job finished?, Collect, Record). A run whose family
+ *              Create job 5 and its Job finished? 2, Collect results 5, Evaluate model 5, Record 5 (the
+ *              last state: no Succeed state after it), ExecutionSucceeded 1 = 46 (9 transitions: Wait for
+ *              family turn, Prepare, Upload, Acquire, Create job, Job finished?, Collect, Evaluate,
+ *              Record). A run whose family
  *              is busy waits in Wait for family turn as in Acquire provider slot: a slot turn per timeout.
  *   job turn   Wait for job 6 + Get status 5 + Job finished? 2 = 13 (3 transitions); a turn ends when the
  *              job's event wakes the run or when its timeout passes (then Get status looks anyway)
@@ -163,7 +176,7 @@ export type JobWake = z.infer<typeof JobWakeSchema>;
  *             (35 transitions), 147 for 24 hours
  *   webhooks  the provider's webhooks are known to arrive: the timeout is only the safety net for a lost
  *             one, 1 h, x4 per turn (1 h, 4 h, 16 h, 64 h): 4 turns cover any job the 66-hour
- *             maxTrainingHours allows, so at most 8 + 3 x 4 = 20 transitions per run
+ *             maxTrainingHours allows, so at most 9 + 3 x 4 = 21 transitions per run (8 + 12 before Evaluate)
  * Either timeout is cut at the job's maxTrainingHours deadline (plus a minute), where Get status
  * cancels it. workflowHistoryEvents and workflowTransitions compute all this; their tests check the
  * bounds, and `npm run bench -- waiting` measures them on the synthesized state machine.
@@ -171,16 +184,19 @@ export type JobWake = z.infer<typeof JobWakeSchema>;
 export const HISTORY = {
   /** Step Functions' quota on one execution's history (hard). */
   limit: 25_000,
-  once: 41,
+  once: 46,
   perJobTurn: 13,
   perSlotTurn: 6,
   perRetry: 3,
-  /** Wait for family turn, Prepare, Upload, Acquire provider slot, Create job, Collect results, Record. */
-  callsOnce: 7,
+  /**
+   * Wait for family turn, Prepare, Upload, Acquire provider slot, Create job, Collect results, Evaluate
+   * model, Record.
+   */
+  callsOnce: 8,
   maxRetriesPerCall: 4,
 } as const;
 
-export const TRANSITIONS = { once: 8, perJobTurn: 3, perSlotTurn: 1, perRetry: 1 } as const;
+export const TRANSITIONS = { once: 9, perJobTurn: 3, perSlotTurn: 1, perRetry: 1 } as const;
 
 /**
  * How long a run's execution may last by default (the pipeline's runTimeout): long enough to wait for

@@ -16,11 +16,19 @@ import {
 } from '../core/evaluation.js';
 import { headlineMetric } from '../core/evaluation-metrics.js';
 import { sampleEvaluationExamples } from '../core/evaluation-sample.js';
-import type { ChatModels, ObjectStore } from '../core/ports.js';
+import type { ChatModels, ObjectStore, RunStore } from '../core/ports.js';
 import type { ModelRegistry } from '../core/registry.js';
 import { runKeys } from '../core/run.js';
+import { withEvaluation } from '../core/run-report.js';
 import { countTextTokens } from '../core/tokens.js';
-import type { CollectedResults, ExecutionInput, PreparedFiles } from '../core/workflow-state.js';
+import { readJsonlLines } from '../core/jsonl.js';
+import { splitHash } from '../core/split.js';
+import type {
+  CollectedResults,
+  EvaluationOutcome,
+  ExecutionInput,
+  PreparedFiles,
+} from '../core/workflow-state.js';
 
 /** USD per 1M tokens of calling a model. */
 export interface InferencePrice {
@@ -30,8 +38,16 @@ export interface InferencePrice {
 
 export interface EvaluateDeps {
   store: ObjectStore;
-  chat: ChatModels;
-  registry: Pick<ModelRegistry, 'current'>;
+  runs: RunStore;
+  /** Where the new model is asked; undefined where the provider cannot be asked here (`unavailable` says why). */
+  chat: ChatModels | undefined;
+  /** Why the provider's models cannot be asked, and what the user can do, when `chat` is undefined. */
+  unavailable?: { reason: string; fix: string };
+  registry: Pick<ModelRegistry, 'current' | 'markDeleted'>;
+  /** Told when adding the evaluation to report.html failed; evaluation.json stands. @default none */
+  onReportError?(error: unknown): void;
+  /** Deletes a model at the provider: a model not promoted, under `"notPromoted": "delete"`. */
+  deleteModel(model: string): Promise<void>;
   /** What calling `model` costs at the run's provider, where a source gives it (functions/core/catalog.ts). */
   inferencePrice(model: string, role: EvaluatedModel['role']): InferencePrice | null;
   now(): Date;
@@ -41,18 +57,6 @@ export type EvaluateInput = ExecutionInput & {
   prepared?: PreparedFiles | undefined;
   results: CollectedResults;
 };
-
-/** What Evaluate hands on to Record: where the evaluation is, and whether the new model is promoted. */
-export interface EvaluationOutcome {
-  evaluationKey: string;
-  status: EvaluationRecord['status'];
-  promote: boolean;
-  reason: string;
-  /** The headline metric of the new model and of what it was compared with, when evaluated. */
-  headline?: { metric: string; new: number; compared?: { role: 'current' | 'base'; value: number } };
-  /** What the evaluation's calls cost, both models together; null where a price is unknown. */
-  costUsd: number | null;
-}
 
 /**
  * A classification answer is a label: the longest label's tokens, and one more for whatever the model
@@ -64,14 +68,17 @@ const GENERATION_TOKENS_MAX = 4096;
 
 /**
  * Evaluates the run's new model on held-out examples, side by side with the family's current model (or,
- * for a family's first model, the base model), and decides whether it is promoted. Writes
- * `runs/<runId>/evaluation.json` in every case: the numbers, or why there are none.
+ * for a family's first model, the base model), and decides whether it is promoted (Record promotes it).
+ * Writes `runs/<runId>/evaluation.json` in every case: the numbers, or why there are none. A model the
+ * policy does not promote is deleted at the provider under `"notPromoted": "delete"`; a model whose
+ * evaluation failed never is.
  */
 export async function evaluateModel(
   input: EvaluateInput,
   settings: { evaluation: EvaluationSettings; promotion: PromotionSettings },
   deps: EvaluateDeps,
 ): Promise<EvaluationOutcome> {
+  await deps.runs.advance(input.runId, 'EVALUATING');
   const key = runKeys(input.runId).evaluation;
   const newModel = input.results.fineTunedModel;
   const current = await deps.registry.current(input.family);
@@ -80,7 +87,7 @@ export async function evaluateModel(
     current && current.provider === input.config.provider && current.currentModel !== newModel
       ? current.currentModel
       : null;
-  const base = {
+  const header = {
     schemaVersion: EVALUATION_SCHEMA_VERSION,
     runId: input.runId,
     family: input.family,
@@ -93,6 +100,18 @@ export async function evaluateModel(
       `${JSON.stringify(record, null, 2)}\n`,
       'application/json',
     );
+    // The run's report gets the evaluation too. Best effort: the numbers are in evaluation.json, and a
+    // failed write here must not make the workflow retry the step (and pay for the calls again).
+    const reportKey = input.results.reportKey;
+    if (!reportKey) return;
+    try {
+      const report = { bucket: input.source.bucket, key: reportKey };
+      const html = await deps.store.readText(report);
+      if (html !== undefined)
+        await deps.store.write(report, withEvaluation(html, record), 'text/html; charset=utf-8');
+    } catch (error) {
+      deps.onReportError?.(error);
+    }
   };
   const without = async (
     why: NoEvaluation,
@@ -100,18 +119,26 @@ export async function evaluateModel(
     extra: { fix?: string; usage?: EvaluationUsage } = {},
   ): Promise<EvaluationOutcome> => {
     const decision = decisionWithoutEvaluation(why, currentModel !== null);
-    await write({ ...base, status: why === 'failed' ? 'failed' : 'skipped', reason, ...extra, decision });
+    const status = why === 'failed' ? 'failed' : 'skipped';
+    await write({ ...header, status, reason, ...extra, decision });
     return {
       evaluationKey: key,
-      status: why === 'failed' ? 'failed' : 'skipped',
-      promote: decision.promote,
-      reason: decision.reason,
-      costUsd: extra.usage?.costUsd ?? (why === 'failed' ? null : 0),
+      evaluation: {
+        status,
+        promoted: decision.promote,
+        reason: `${reason}: ${decision.reason}`,
+        costUsd: extra.usage ? extra.usage.costUsd : 0,
+      },
     };
   };
 
   if (!newModel) return without('failed', 'the job ended without a fine-tuned model');
   if (!settings.evaluation.enabled) return without('disabled', 'evaluation is turned off');
+  if (!deps.chat)
+    return without('unavailable', deps.unavailable?.reason ?? "the provider's models cannot be asked here", {
+      ...(deps.unavailable ? { fix: deps.unavailable.fix } : {}),
+    });
+  const chat = deps.chat;
   const validationKey = input.prepared?.validationKey ?? null;
   if (!validationKey) return without('nothing_held_out', 'the run held out no validation examples');
 
@@ -132,24 +159,30 @@ export async function evaluateModel(
     .filter((example): example is EvaluationExample => example !== undefined)
     // Classification compares labels: an example without one (a few are allowed) is not asked.
     .filter((example) => labels === null || example.label !== undefined);
-  if (examples.length === 0)
-    return without('nothing_held_out', 'no held-out example has an answer to compare with');
-  const sample = sampleEvaluationExamples(examples, {
+  // The current model must not be judged on examples it trained on (a family that trains on all its data
+  // moves the split as the data grows): those are left out, where its run's training copy still exists.
+  const seen =
+    current && currentModel ? await trainedLines(deps.store, input.source.bucket, current.runId) : null;
+  const unseen = seen ? examples.filter((example) => !seen.has(lineKey(example.canonicalJson))) : examples;
+  if (unseen.length === 0)
+    return without('nothing_held_out', 'every held-out example is one the current model trained on');
+  const sample = sampleEvaluationExamples(unseen, {
     seed: input.split.seed,
     maxExamples: settings.evaluation.maxExamples,
   });
+  const heldOut = {
+    examples: examples.length,
+    // null: the current model's training copy has expired, so what it trained on is not known.
+    trainedOnByCurrent: currentModel ? (seen ? examples.length - unseen.length : null) : 0,
+  };
   const asked = sample.examples;
-  const maxTokens = answerTokens(asked, labels);
-  const topLogprobs = labels ? Math.min(deps.chat.maxTopLogprobs, Math.max(labels.length, 5)) : 0;
-
-  const challenger = await answersOf(
-    newModel,
-    asked,
-    maxTokens,
-    topLogprobs,
-    settings.evaluation.concurrency,
-    deps,
-  );
+  const ask = (model: string) =>
+    answersOf(model, asked, {
+      chat,
+      maxTokens: answerTokens(asked, labels),
+      topLogprobs: labels ? Math.min(chat.maxTopLogprobs, Math.max(labels.length, 5)) : 0,
+      concurrency: settings.evaluation.concurrency,
+    });
   const usageOf = (model: string, role: EvaluatedModel['role'], answers: Answers): EvaluationUsage => {
     const price = deps.inferencePrice(model, role);
     return {
@@ -163,22 +196,16 @@ export async function evaluateModel(
         : null,
     };
   };
+
+  const challenger = await ask(newModel);
   if (challenger.error)
     return without('failed', `asking ${newModel} failed: ${challenger.error.message}`, {
       ...(challenger.error.fix ? { fix: challenger.error.fix } : {}),
       usage: usageOf(newModel, 'new', challenger),
     });
-
   const comparedRole = currentModel ? 'current' : 'base';
   const comparedModel = currentModel ?? input.model;
-  const compared = await answersOf(
-    comparedModel,
-    asked,
-    maxTokens,
-    topLogprobs,
-    settings.evaluation.concurrency,
-    deps,
-  );
+  const compared = await ask(comparedModel);
   const newEvaluation = scoreAnswers(asked, challenger.answers, labels);
   const models: EvaluatedModel[] = [
     {
@@ -213,39 +240,65 @@ export async function evaluateModel(
       usage: usageOf(comparedModel, comparedRole, compared),
     });
   }
-  const currentHeadline = models.find((m) => m.role === 'current')?.headline ?? null;
   const decision = promotionDecision({
     challenger: models[0]!.headline,
-    current: currentHeadline,
+    current: models.find((m) => m.role === 'current')?.headline ?? null,
     margin: settings.promotion.margin,
   });
   if (comparedNote) decision.reason = `${decision.reason}; ${comparedNote}`;
+  let reason = decision.reason;
+  if (!decision.promote && settings.promotion.notPromoted === 'delete') {
+    await deps.deleteModel(newModel);
+    await deps.registry.markDeleted(input.family, newModel, deps.now().toISOString());
+    reason = `${reason}; deleted at the provider ("notPromoted": "delete")`;
+  }
   await write({
-    ...base,
+    ...header,
     status: 'completed',
     kind: labels ? 'classification' : 'generation',
     labels,
     sample: sample.counts,
+    heldOut,
     models,
-    decision,
+    decision: { promote: decision.promote, reason },
   });
   const comparedEntry = models[1];
   return {
     evaluationKey: key,
-    status: 'completed',
-    promote: decision.promote,
-    reason: decision.reason,
-    headline: {
+    evaluation: {
+      status: 'completed',
       metric: models[0]!.headline.metric,
-      new: models[0]!.headline.value,
+      score: models[0]!.headline.value,
       ...(comparedEntry
         ? {
-            compared: { role: comparedEntry.role as 'current' | 'base', value: comparedEntry.headline.value },
+            compared: {
+              role: comparedEntry.role === 'current' ? 'current' : 'base',
+              model: comparedEntry.model,
+              score: comparedEntry.headline.value,
+            },
           }
         : {}),
+      promoted: decision.promote,
+      reason,
+      costUsd: sumUsage(models.map((m) => m.usage)).costUsd,
     },
-    costUsd: sumUsage(models.map((m) => m.usage)).costUsd,
   };
+}
+
+/** A training line's identity (its exact text, hashed: the split's hash, seed 0). */
+const lineKey = (line: string) => splitHash(0, line);
+
+/**
+ * The lines a run trained on, from its training copy (Prepare's runs/<runId>/train.jsonl), or null when
+ * the copy is gone (the bucket's lifecycle expires training copies; 30 days by default).
+ */
+async function trainedLines(store: ObjectStore, bucket: string, runId: string): Promise<Set<number> | null> {
+  const ref = { bucket, key: runKeys(runId).training };
+  if (!(await store.head(ref))) return null;
+  const keys = new Set<number>();
+  for await (const line of readJsonlLines(store.read(ref)))
+    if (line.text.trim() !== '') keys.add(lineKey(line.text));
+  return keys;
 }
 
 /** The dataset's classes, as Validate found them (the split's per-class thresholds); null when not classification. */
@@ -281,10 +334,7 @@ interface Answers {
 async function answersOf(
   model: string,
   examples: readonly EvaluationExample[],
-  maxTokens: number,
-  topLogprobs: number,
-  concurrency: number,
-  deps: EvaluateDeps,
+  how: { chat: ChatModels; maxTokens: number; topLogprobs: number; concurrency: number },
 ): Promise<Answers> {
   const result: Answers = {
     answers: new Array<ModelAnswer>(examples.length),
@@ -297,11 +347,11 @@ async function answersOf(
     while (next < examples.length && !result.error) {
       const index = next++;
       try {
-        const answer = await deps.chat.complete({
+        const answer = await how.chat.complete({
           model,
           messages: examples[index]!.prompt,
-          maxTokens,
-          topLogprobs,
+          maxTokens: how.maxTokens,
+          topLogprobs: how.topLogprobs,
         });
         result.calls++;
         result.inputTokens += answer.inputTokens;
@@ -315,7 +365,7 @@ async function answersOf(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, examples.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(how.concurrency, examples.length) }, worker));
   return result;
 }
 

@@ -1,5 +1,7 @@
 import {
+  currentModelParameters,
   familyLane,
+  modelRegistry,
   handOverFamilyTurn,
   handOverSlots,
   objectStore,
@@ -22,6 +24,7 @@ export const handler = stepHandler('record', RecordInputSchema, (input) =>
     onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
     reports: objectStore(),
     metrics: runMetrics,
+    models: { registry: modelRegistry(), parameters: currentModelParameters() },
     onReportError: (error) =>
       logger.warn('amending the validation report failed; the run is recorded', {
         runId: input.runId,

@@ -8,6 +8,8 @@ import { endFamilyTurn, type FamilyTurn, type HandOver } from '../core/slots.js'
 import type { RunStatus } from '../core/run.js';
 import type { RecordInput } from '../core/workflow-state.js';
 import type { RunEnd, RunMetrics } from '../core/metrics.js';
+import type { CurrentModelParameters, ModelRegistry } from '../core/registry.js';
+import type { RunEvaluation } from '../core/run.js';
 
 export interface RecordDeps {
   runs: RunStore;
@@ -29,6 +31,11 @@ export interface RecordDeps {
   onReportError?(error: unknown): void;
   /** Told of the run's end when this records it (not when the run had already ended). @default none */
   metrics?: RunMetrics;
+  /** Where a promoted model becomes the family's current one, and the parameter applications read. */
+  models: {
+    registry: Pick<ModelRegistry, 'find' | 'promote'>;
+    parameters: Pick<CurrentModelParameters, 'put'>;
+  };
 }
 
 /**
@@ -57,7 +64,9 @@ export async function recordOutcome(
         family: input.family,
         provider: input.config.provider,
         status,
-        costUsd: recorded.costUsd,
+        // What the run cost: its training and its evaluation's calls, where their prices are known.
+        costUsd:
+          recorded.costUsd === undefined ? undefined : recorded.costUsd + (recorded.evaluation?.costUsd ?? 0),
         trainedTokens: recorded.trainedTokens,
       });
     const run = recorded ?? (await deps.runs.get(runId));
@@ -119,9 +128,10 @@ export async function recordOutcome(
   }
   if (input.results) {
     const { fineTunedModel, trainedTokens, costUsd, resultsKey, summaryKey, reportKey } = input.results;
+    const evaluation = await promoteIfDecided(input, fineTunedModel, deps.models);
     return {
       runId,
-      status: await end('SUCCEEDED', {
+      status: await end(evaluation.promoted ? 'SUCCEEDED' : 'SUCCEEDED_NOT_PROMOTED', {
         providerStatus: input.job?.status,
         ...(fineTunedModel !== null ? { fineTunedModel } : {}),
         ...(trainedTokens !== null ? { trainedTokens } : {}),
@@ -129,6 +139,8 @@ export async function recordOutcome(
         resultsKey,
         summaryKey,
         ...(reportKey ? { reportKey } : {}),
+        ...(input.evaluation ? { evaluationKey: input.evaluation.evaluationKey } : {}),
+        ...(evaluation.recorded ? { evaluation: evaluation.recorded } : {}),
       }),
     };
   }
@@ -143,4 +155,39 @@ export async function recordOutcome(
       },
     }),
   };
+}
+
+/**
+ * Carries out the promotion decision: the model becomes the family's current one (the registry's pointer
+ * and the SSM parameter applications read) when Evaluate said so, or when the run never went through
+ * Evaluate (an execution started before it existed, promoted as it was then). The registry may still
+ * refuse: a model made current later is current already, or the model was deleted meanwhile.
+ */
+async function promoteIfDecided(
+  input: RecordInput,
+  model: string | null,
+  deps: RecordDeps['models'],
+): Promise<{ promoted: boolean; recorded?: RunEvaluation }> {
+  let recorded: RunEvaluation | undefined = input.evaluation?.evaluation;
+  if (input.evaluationFailure) {
+    const cause = parseErrorCause(input.evaluationFailure.Error, input.evaluationFailure.Cause);
+    recorded = {
+      status: 'failed',
+      promoted: false,
+      reason: `the evaluation step failed (${cause.message}): the model is kept, not promoted (tunedrop models promote makes it current)`,
+      costUsd: null,
+    };
+  }
+  const wanted = recorded ? recorded.promoted : true;
+  if (!wanted || model === null) return { promoted: false, ...(recorded ? { recorded } : {}) };
+  const entry = await deps.registry.find(model);
+  const promoted = entry ? await deps.registry.promote(entry, entry.createdAt) : false;
+  if (promoted) await deps.parameters.put(input.family, model);
+  if (recorded && !promoted)
+    recorded = {
+      ...recorded,
+      promoted: false,
+      reason: `${recorded.reason}; but the registry kept the current model (${entry ? 'a model made current later, or the model was deleted meanwhile' : 'the model is not in the registry'})`,
+    };
+  return { promoted, ...(recorded ? { recorded } : {}) };
 }

@@ -4,7 +4,13 @@ import { PROVIDER_TITLES, type ProviderName } from '../core/catalog.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import type { ModelRegistry } from '../core/registry.js';
 import { familySettings, modelForRun } from '../core/run-settings.js';
-import { familySettingsKey, runKeys, TERMINAL_STATUSES, type RunRecord } from '../core/run.js';
+import {
+  familySettingsKey,
+  runKeys,
+  TERMINAL_STATUSES,
+  TRAINED_STATUSES,
+  type RunRecord,
+} from '../core/run.js';
 import type { ExecutionInput } from '../core/workflow-state.js';
 
 export interface RetrainRequest {
@@ -191,7 +197,8 @@ function parseJson(text: string): unknown {
   }
 }
 
-const endedWithoutModel = (run: RunRecord) => TERMINAL_STATUSES.has(run.status) && run.status !== 'SUCCEEDED';
+const endedWithoutModel = (run: RunRecord) =>
+  TERMINAL_STATUSES.has(run.status) && !TRAINED_STATUSES.has(run.status);
 
 /**
  * A retrain run's id: readable in the console, and the same for the same newest file (a schedule firing

@@ -1,3 +1,4 @@
+import { evaluationCostBound } from '../core/evaluation.js';
 import {
   DEFAULT_MODEL,
   PROVIDER_TITLES,
@@ -310,7 +311,27 @@ async function checkUpload(
     };
   }
   where.phase = 'estimating the cost';
-  const costUsd = report.estimate.costUsd;
+  // Evaluation asks the new model (and the one it is compared with) after training: counted in the
+  // budget too, where the provider's models can be asked (OpenAI; docs/evaluation.md).
+  if (config.evaluation.enabled && model.provider === 'openai')
+    report = {
+      ...report,
+      estimate: {
+        ...report.estimate,
+        evaluationCostUsd: evaluationCostBound({
+          settings: config.evaluation,
+          validationExamples: report.split.validationExamples,
+          validationTokens: report.split.validationTokens,
+          price: model.inference?.fineTuned,
+        }),
+      },
+    };
+  const trainingCostUsd = report.estimate.costUsd;
+  const evaluationCostUsd = report.estimate.evaluationCostUsd ?? 0;
+  const costUsd =
+    trainingCostUsd === null || evaluationCostUsd === null
+      ? trainingCostUsd
+      : trainingCostUsd + evaluationCostUsd;
   if (costUsd === null)
     runIssues.push(
       config.maxCostUsd === undefined
@@ -329,8 +350,8 @@ async function checkUpload(
     runIssues.push(
       runIssue(
         'over_budget',
-        `the estimated cost $${costUsd.toFixed(2)} is over the budget maxCostUsd = $${config.maxCostUsd}`,
-        'Raise "maxCostUsd" in tunedrop.json, pick a cheaper model, or train on fewer examples or epochs.',
+        `the estimated cost $${costUsd.toFixed(2)}${evaluationCostUsd ? ` (training $${trainingCostUsd!.toFixed(2)}, evaluation at most $${evaluationCostUsd.toFixed(2)})` : ''} is over the budget maxCostUsd = $${config.maxCostUsd}`,
+        'Raise "maxCostUsd" in tunedrop.json, pick a cheaper model, train on fewer examples or epochs, or lower "evaluation.maxExamples".',
       ),
     );
   }

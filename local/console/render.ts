@@ -5,7 +5,7 @@ import { time, tokens, usd } from '../../cli/table.js';
 import type { MetricName } from '../../functions/core/metrics.js';
 import { METRICS_NAMESPACE } from '../../functions/adapters/run-metrics.js';
 import { escapeHtml } from '../../functions/core/run-report.js';
-import type { RunRecord } from '../../functions/core/run.js';
+import { TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
 
 /**
  * The local console's page (#13 point 6), rendered on the server from what the local cloud holds: its
@@ -64,9 +64,9 @@ code{font:12px ui-monospace,Menlo,Consolas,monospace}
 .tile{border:1px solid #e2e8f0;border-radius:6px;padding:6px 10px}.tile b{display:block;font-size:20px}
 .tile span{font-size:12px;color:#64748b}
 .s{display:inline-block;padding:0 6px;border-radius:4px;font-size:12px;font-weight:600;background:#e2e8f0}
-.s-SUCCEEDED{background:#dcfce7;color:#166534}.s-FAILED,.s-TIMED_OUT{background:#fee2e2;color:#991b1b}
+.s-SUCCEEDED{background:#dcfce7;color:#166534}.s-SUCCEEDED_NOT_PROMOTED{background:#fef9c3;color:#854d0e}.s-FAILED,.s-TIMED_OUT{background:#fee2e2;color:#991b1b}
 .s-REJECTED{background:#ffedd5;color:#9a3412}.s-CANCELLED{background:#e5e7eb;color:#374151}
-.s-TRAINING,.s-PREPARING,.s-UPLOADING,.s-COLLECTING,.s-RECEIVED{background:#dbeafe;color:#1e40af}
+.s-TRAINING,.s-PREPARING,.s-UPLOADING,.s-COLLECTING,.s-EVALUATING,.s-RECEIVED{background:#dbeafe;color:#1e40af}
 .muted{color:#64748b}a{color:#1d4ed8}.t{white-space:nowrap}
 pre{margin:0;white-space:pre-wrap;word-break:break-word;font:12px ui-monospace,Menlo,Consolas,monospace}
 `;
@@ -83,7 +83,7 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const TERMINAL = new Set(['SUCCEEDED', 'REJECTED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
+const TERMINAL: ReadonlySet<string> = TERMINAL_STATUSES;
 
 /** The status as a person reads it: the provider's own status beside it while the run is under way. */
 export function statusText(run: Pick<RunRecord, 'status' | 'providerStatus' | 'finishedAt'>): string {
@@ -99,6 +99,8 @@ export const fileHref = (key: string) => `/files/${key.split('/').map(encodeURIC
 export interface DashboardNumbers {
   started: number;
   succeeded: number;
+  /** Trained, and kept out by their evaluation. */
+  notPromoted: number;
   failed: number;
   rejected: number;
   cancelled: number;
@@ -109,6 +111,8 @@ export interface DashboardNumbers {
   rejectionsByReason: Array<{ reason: string; count: number }>;
   /** The last RunsWaiting sample of each queue (a provider's slots, a family's turn). */
   waiting: Array<{ queue: string; count: number }>;
+  /** The sweep's last RunsStuck sample (runs in one status longer than stuckRunHours); null before one. */
+  stuck: number | null;
   /** Cost by family and provider (the dashboard's cost widgets' series). */
   costBySeries: Array<{ family: string; provider: string; costUsd: number }>;
 }
@@ -165,6 +169,7 @@ export function dashboardNumbers(metrics: readonly ConsoleMetric[]): DashboardNu
   return {
     started: sum(series(metrics, 'RunsStarted', ['family', 'provider'])),
     succeeded: ended('SUCCEEDED'),
+    notPromoted: ended('SUCCEEDED_NOT_PROMOTED'),
     failed: ended('FAILED'),
     rejected: sum(series(metrics, 'RunsRejected', ['family', 'provider'])),
     cancelled: ended('CANCELLED'),
@@ -178,6 +183,7 @@ export function dashboardNumbers(metrics: readonly ConsoleMetric[]): DashboardNu
       .map(([queue, count]) => ({ queue, count }))
       .sort((a, b) => (a.queue < b.queue ? -1 : 1)),
     costBySeries: [...costs.values()].sort((a, b) => b.costUsd - a.costUsd),
+    stuck: series(metrics, 'RunsStuck', []).at(-1)?.value ?? null,
   };
 }
 
@@ -271,12 +277,14 @@ function dashboardSection(metrics: readonly ConsoleMetric[]): string {
   const tiles = [
     tile('runs started', String(n.started)),
     tile('succeeded', String(n.succeeded)),
+    tile('not promoted', String(n.notPromoted)),
     tile('failed', String(n.failed)),
     tile('rejected', String(n.rejected)),
     tile('cancelled', String(n.cancelled)),
     tile('timed out', String(n.timedOut)),
     tile('cost', usd(n.costUsd)),
     tile('trained tokens', tokens(n.trainedTokens)),
+    tile('runs stuck', n.stuck === null ? '-' : String(n.stuck)),
   ].join('');
   const reasons = n.rejectionsByReason.length
     ? table(

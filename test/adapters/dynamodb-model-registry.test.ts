@@ -7,7 +7,7 @@ import {
   MODEL_INDEX,
   ssmCurrentModelParameters,
 } from '../../functions/adapters/dynamodb-model-registry.js';
-import { CURRENT_MODEL_KEY, type ModelEntry } from '../../functions/core/registry.js';
+import { CURRENT_MODEL_KEY, type ModelEntry, type ModelRegistry } from '../../functions/core/registry.js';
 import {
   createTableFromTemplate,
   startLocalDynamoDb,
@@ -77,8 +77,12 @@ const DAY1 = '2026-11-27T10:00:00.000Z';
 const DAY2 = '2026-11-28T10:00:00.000Z';
 const DAY3 = '2026-11-29T10:00:00.000Z';
 
+/** Registered and promoted as of its creation, as a run whose evaluation promoted it leaves it. */
+const promoted = async (registry: ModelRegistry, model: ModelEntry) =>
+  (await registry.register(model)) && registry.promote(model, model.createdAt);
+
 describe('the model registry on DynamoDB', () => {
-  it('registers a model whole and makes it the family’s current model', async () => {
+  it('registers a model whole, and makes it the family’s current model when it is promoted', async () => {
     const { registry, pointer } = await newRegistry();
     const first = entry('ft:a', DAY1, {
       trainLoss: 0.5,
@@ -99,6 +103,10 @@ describe('the model registry on DynamoDB', () => {
     expect(await registry.register(first)).toBe(true);
 
     expect(await registry.find('ft:a')).toEqual(first);
+    // Registered, not current: its evaluation decides (Record promotes it).
+    expect(await registry.current('support')).toBeUndefined();
+    expect(await registry.families()).toEqual(['support']);
+    expect(await registry.promote(first, DAY1)).toBe(true);
     expect(await registry.current('support')).toEqual({
       family: 'support',
       model: CURRENT_MODEL_KEY,
@@ -111,22 +119,36 @@ describe('the model registry on DynamoDB', () => {
     expect(await pointer('support')).toMatchObject({ currentModel: 'ft:a' });
   });
 
-  it('moves the pointer to each later model, and is idempotent', async () => {
+  it('moves the pointer to each later model promoted, and is idempotent', async () => {
     const { registry } = await newRegistry();
-    expect(await registry.register(entry('ft:a', DAY1))).toBe(true);
-    expect(await registry.register(entry('ft:b', DAY2, { parentModel: 'ft:a' }))).toBe(true);
-    expect(await registry.register(entry('ft:b', DAY2, { parentModel: 'ft:a' }))).toBe(true);
+    const b = entry('ft:b', DAY2, { parentModel: 'ft:a' });
+    expect(await promoted(registry, entry('ft:a', DAY1))).toBe(true);
+    expect(await promoted(registry, b)).toBe(true);
+    expect(await promoted(registry, b)).toBe(true);
     expect((await registry.current('support'))?.currentModel).toBe('ft:b');
     expect((await registry.list('support')).map((m) => m.model)).toEqual(['ft:a', 'ft:b']);
   });
 
-  it('never moves the pointer back to an older model registered late (a retried Collect)', async () => {
+  it('never moves the pointer back to an older model promoted late (a retried Record), unless forced', async () => {
     const { registry } = await newRegistry();
-    await registry.register(entry('ft:new', DAY2));
-    expect(await registry.register(entry('ft:old', DAY1))).toBe(false);
+    await promoted(registry, entry('ft:new', DAY2));
+    const old = entry('ft:old', DAY1);
+    expect(await promoted(registry, old)).toBe(false);
     expect((await registry.current('support'))?.currentModel).toBe('ft:new');
     // The older model is registered all the same.
     expect(await registry.find('ft:old')).toMatchObject({ model: 'ft:old', createdAt: DAY1 });
+    // The operator's `tunedrop models promote` is the latest word.
+    expect(await registry.promote(old, DAY3, { force: true })).toBe(true);
+    expect(await registry.current('support')).toMatchObject({ currentModel: 'ft:old', updatedAt: DAY3 });
+  });
+
+  it('never promotes a model it does not know, nor a deleted one', async () => {
+    const { registry } = await newRegistry();
+    expect(await registry.promote(entry('ft:ghost', DAY1), DAY1)).toBe(false);
+    await registry.register(entry('ft:a', DAY1));
+    await registry.markDeleted('support', 'ft:a', DAY2);
+    expect(await registry.promote(entry('ft:a', DAY1), DAY3, { force: true })).toBe(false);
+    expect(await registry.current('support')).toBeUndefined();
   });
 
   it('answers undefined for a family without a model, and for a model it does not know', async () => {
@@ -167,7 +189,7 @@ describe('the model registry on DynamoDB', () => {
 
   it('marks a model deleted once, keeps it listed, and leaves the pointer to clearCurrent', async () => {
     const { registry } = await newRegistry();
-    await registry.register(entry('ft:a', DAY1));
+    await promoted(registry, entry('ft:a', DAY1));
     await registry.markDeleted('support', 'ft:a', DAY2);
     await registry.markDeleted('support', 'ft:a', DAY3);
     expect((await registry.find('ft:a'))?.deletedAt).toBe(DAY2);
@@ -184,8 +206,8 @@ describe('the model registry on DynamoDB', () => {
 
   it('clears the pointer only when it names the model, and keeps the family listed', async () => {
     const { registry } = await newRegistry();
-    await registry.register(entry('ft:a', DAY1));
-    await registry.register(entry('ft:b', DAY2));
+    await promoted(registry, entry('ft:a', DAY1));
+    await promoted(registry, entry('ft:b', DAY2));
     expect(await registry.clearCurrent('support', 'ft:a')).toBe(false);
     expect((await registry.current('support'))?.currentModel).toBe('ft:b');
     expect(await registry.clearCurrent('support', 'ft:b')).toBe(true);
@@ -197,16 +219,16 @@ describe('the model registry on DynamoDB', () => {
 
   it('makes the next model current after the pointer was cleared', async () => {
     const { registry } = await newRegistry();
-    await registry.register(entry('ft:a', DAY1));
+    await promoted(registry, entry('ft:a', DAY1));
     await registry.clearCurrent('support', 'ft:a');
-    expect(await registry.register(entry('ft:b', DAY2))).toBe(true);
+    expect(await promoted(registry, entry('ft:b', DAY2))).toBe(true);
     expect((await registry.current('support'))?.currentModel).toBe('ft:b');
   });
 
   it('keeps deletedAt when a deleted model is registered again, and does not make it current again', async () => {
     const { registry } = await newRegistry();
     const model = entry('ft:a', DAY1, { trainLoss: 0.5 });
-    await registry.register(model);
+    await promoted(registry, model);
     await registry.markDeleted('support', 'ft:a', DAY2);
     await registry.clearCurrent('support', 'ft:a');
 

@@ -6,6 +6,7 @@ import type { TaskTokens } from '../../functions/core/ports.js';
 import { handOverFreeSlots, slotResumer } from '../../functions/core/slots.js';
 import {
   CollectedResultsSchema,
+  EvaluationOutcomeSchema,
   ExecutionInputSchema,
   HISTORY,
   jobWaitMode,
@@ -224,6 +225,21 @@ export async function measureWaiting(scenario: WaitingScenario): Promise<Waiting
           costUsd: 15,
         }),
     ],
+    [
+      arnOf('evaluate'),
+      async () =>
+        EvaluationOutcomeSchema.parse({
+          evaluationKey: 'runs/bench-run/evaluation.json',
+          evaluation: {
+            status: 'completed',
+            metric: 'macro_f1',
+            score: 0.8,
+            promoted: true,
+            reason: 'better',
+            costUsd: 0.01,
+          },
+        }),
+    ],
     [arnOf('record'), async () => ({ runId, status: 'SUCCEEDED' })],
   ]);
   const sfn = (local.sfn = new LocalStepFunctions({ invokers, clock }));
@@ -277,19 +293,26 @@ export const WAITING_SCENARIOS: WaitingScenario[] = [
   },
 ];
 
-/** The targets of issue #8. */
+/**
+ * The targets of issue #8, set for the workflow of then. Evaluation (#14) added one state every run passes
+ * once (Evaluate model: one transition, whatever the waits), so the webhook target is #8's 20 plus that
+ * one; what waiting costs per turn is unchanged.
+ */
+const EVALUATION_TRANSITIONS = 1;
 export function waitingVerdicts(results: WaitingMeasurement[]): Array<{ target: string; ok: boolean }> {
   const find = (name: string, mode: JobWaitMode) => results.find((r) => r.name === name && r.mode === mode)!;
   const slotDay = find('1 day for a slot, 1 h job', 'webhooks');
   const slotTwoDays = find('2 days for a slot, 1 h job', 'webhooks');
   return [
     {
-      target: 'with webhooks, at most 20 transitions per run (1 h and 24 h jobs)',
-      ok: find('1 h job', 'webhooks').transitions <= 20 && find('24 h job', 'webhooks').transitions <= 20,
+      target: `with webhooks, at most ${20 + EVALUATION_TRANSITIONS} transitions per run (1 h and 24 h jobs; #8's 20, and Evaluate)`,
+      ok:
+        find('1 h job', 'webhooks').transitions <= 20 + EVALUATION_TRANSITIONS &&
+        find('24 h job', 'webhooks').transitions <= 20 + EVALUATION_TRANSITIONS,
     },
     {
-      target: 'polling alone, at most 40 transitions for a 1 h job',
-      ok: find('1 h job', 'polling').transitions <= 40,
+      target: `polling alone, at most ${40 + EVALUATION_TRANSITIONS} transitions for a 1 h job`,
+      ok: find('1 h job', 'polling').transitions <= 40 + EVALUATION_TRANSITIONS,
     },
     {
       target:

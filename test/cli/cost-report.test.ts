@@ -31,6 +31,7 @@ describe('the cost report', () => {
     expect(report.total).toEqual({
       runs: 4,
       costUsd: 1.75,
+      evaluationCostUsd: 0,
       estimatedCostUsd: 2.4,
       runsWithoutCost: 2,
       trainedTokens: 1200,
@@ -46,6 +47,24 @@ describe('the cost report', () => {
     expect(costReport(runs, { by: 'month' }).groups.map((g) => g.key)).toEqual(['2026-11', '2026-10']);
     expect(costReport(runs, { by: 'provider' }).groups.map((g) => g.key)).toEqual(['openai', 'bedrock']);
     expect(costReport([run({ baseModel: undefined })], { by: 'model' }).groups[0]!.key).toBe('(unknown)');
+  });
+
+  it("adds each evaluation's cost to its run's, and shows it apart too", () => {
+    const report = costReport(
+      [
+        run({ costUsd: 1.5, evaluation: { costUsd: 0.02 } }),
+        run({ costUsd: 0.5, evaluation: { costUsd: null } }),
+        // A run whose training cost is unknown still paid for its evaluation's calls.
+        run({ estimatedCostUsd: 0.4, evaluation: { costUsd: 0.01 } }),
+      ],
+      { by: 'family' },
+    );
+    expect(report.total).toMatchObject({
+      costUsd: 2.03,
+      evaluationCostUsd: 0.03,
+      estimatedCostUsd: 0.4,
+      runsWithoutCost: 1,
+    });
   });
 
   it('counts only runs created on or after --since', () => {
@@ -66,6 +85,12 @@ describe('the cost report', () => {
       costUsd: amount,
       estimatedCostUsd: amount,
       trainedTokens: fc.option(fc.nat(10_000_000), { nil: undefined }),
+      evaluation: fc.option(
+        fc.record({ costUsd: fc.option(fc.double({ min: 0, max: 100, noNaN: true }), { nil: null }) }),
+        {
+          nil: undefined,
+        },
+      ),
     });
     fc.assert(
       fc.property(
@@ -80,7 +105,10 @@ describe('the cost report', () => {
           expect(sum((g) => g.trainedTokens)).toBe(items.reduce((t, r) => t + (r.trainedTokens ?? 0), 0));
           expect(report.total.trainedTokens).toBe(sum((g) => g.trainedTokens));
           // Exactly, in micro-dollars: the groups' sums, the total and the items' own amounts agree.
-          const itemsCost = items.reduce((t, r) => t + toMicros(r.costUsd), 0);
+          const itemsCost = items.reduce(
+            (t, r) => t + toMicros(r.costUsd) + toMicros(r.evaluation?.costUsd ?? undefined),
+            0,
+          );
           const itemsEstimate = items.reduce(
             (t, r) => t + (r.costUsd === undefined ? toMicros(r.estimatedCostUsd) : 0),
             0,

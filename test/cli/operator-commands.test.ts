@@ -556,10 +556,12 @@ describe('tunedrop cost', () => {
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
     expect(lines[0]).toBe('All runs, by family:');
-    expect(lines[1]).toMatch(/^FAMILY +RUNS +COST +ESTIMATED \(NO COST YET\) +TRAINED TOKENS$/);
-    expect(lines[2]).toMatch(/^support +2 +\$1\.25 +\$0\.7500 \(1\) +1,000$/);
-    expect(lines[3]).toMatch(/^sales +1 +\$0\.5000 +- +500$/);
-    expect(lines[4]).toMatch(/^TOTAL +3 +\$1\.75 +\$0\.7500 \(1\) +1,500$/);
+    expect(lines[1]).toMatch(
+      /^FAMILY +RUNS +COST +OF WHICH EVALUATION +ESTIMATED \(NO COST YET\) +TRAINED TOKENS$/,
+    );
+    expect(lines[2]).toMatch(/^support +2 +\$1\.25 +\$0\.00 +\$0\.7500 \(1\) +1,000$/);
+    expect(lines[3]).toMatch(/^sales +1 +\$0\.5000 +\$0\.00 +- +500$/);
+    expect(lines[4]).toMatch(/^TOTAL +3 +\$1\.75 +\$0\.00 +\$0\.7500 \(1\) +1,500$/);
   });
 
   it('filters by --since, groups by --by, and prints the report with --json', async () => {
@@ -580,12 +582,20 @@ describe('tunedrop cost', () => {
           key: '2026-11',
           runs: 2,
           costUsd: 0.5,
+          evaluationCostUsd: 0,
           estimatedCostUsd: 0.75,
           runsWithoutCost: 1,
           trainedTokens: 500,
         },
       ],
-      total: { runs: 2, costUsd: 0.5, estimatedCostUsd: 0.75, runsWithoutCost: 1, trainedTokens: 500 },
+      total: {
+        runs: 2,
+        costUsd: 0.5,
+        evaluationCostUsd: 0,
+        estimatedCostUsd: 0.75,
+        runsWithoutCost: 1,
+        trainedTokens: 500,
+      },
     });
   });
 });

@@ -84,6 +84,10 @@ const METRICS: ConsoleMetric[] = [
   metric('RunsWaiting', 2, { provider: 'openai' }),
   metric('RunsWaiting', 0, { provider: 'openai' }),
   metric('RunsWaiting', 1, { family: 'support' }),
+  metric('RunsEnded', 1, { family: 'support', provider: 'openai', status: 'SUCCEEDED_NOT_PROMOTED' }),
+  metric('RunsEnded', 1, { status: 'SUCCEEDED_NOT_PROMOTED' }),
+  metric('RunsStuck', 1, {}),
+  metric('RunsStuck', 0, {}),
   { ...metric('RunsStarted', 99, { family: 'x', provider: 'y' }), namespace: 'Other' },
 ];
 
@@ -173,6 +177,7 @@ describe('the console page', () => {
     expect(n).toMatchObject({
       started: 2,
       succeeded: 1,
+      notPromoted: 1,
       failed: 1,
       rejected: 2,
       cancelled: 0,
@@ -185,7 +190,10 @@ describe('the console page', () => {
         { queue: 'provider openai', count: 0 },
       ],
       costBySeries: [{ family: 'support', provider: 'openai', costUsd: 0.3 }],
+      // The sweep's last sample.
+      stuck: 0,
     });
+    expect(dashboardNumbers([]).stuck).toBeNull();
     // Every name the console reads is one the functions publish.
     for (const name of [
       'RunsStarted',
@@ -194,6 +202,7 @@ describe('the console page', () => {
       'CostUsd',
       'TrainedTokens',
       'RunsWaiting',
+      'RunsStuck',
     ])
       expect(METRIC_NAMES).toContain(name);
   });

@@ -2,10 +2,14 @@ import fc from 'fast-check';
 import {
   BUCKETS,
   downsample,
+  EVALUATION_MARKER,
   renderRunReport,
   validationFindings,
+  withEvaluation,
   type RunReportInput,
 } from '../../functions/core/run-report.js';
+import type { EvaluationRecord } from '../../functions/core/evaluation.js';
+import { classificationEvaluation } from '../../functions/core/evaluation-metrics.js';
 import { resultRows, type ResultRow } from '../../functions/core/results.js';
 import { runKeys } from '../../functions/core/run.js';
 import { resultsCsv } from '../support/results-csv.js';
@@ -243,5 +247,77 @@ describe('validationFindings', () => {
 
   it('the report sits next to results.csv', () => {
     expect(runKeys('r1').report).toBe('runs/r1/report.html');
+  });
+});
+
+describe('withEvaluation', () => {
+  const classification = classificationEvaluation(
+    [
+      { expected: 'billing', predicted: 'billing' },
+      { expected: 'bug', predicted: 'bug' },
+      { expected: 'bug', predicted: 'I think <script>billing</script>' },
+    ],
+    ['billing', 'bug'],
+  );
+  const completed: EvaluationRecord = {
+    schemaVersion: 1,
+    status: 'completed',
+    runId: 'tickets-0123456789abcdef',
+    family: 'support',
+    provider: 'openai',
+    evaluatedAt: '2026-11-30T10:00:00.000Z',
+    kind: 'classification',
+    labels: ['billing', 'bug'],
+    sample: {
+      availableExamples: 3,
+      chosenExamples: 3,
+      stratified: true,
+      perClass: [
+        { label: 'billing', available: 1, chosen: 1 },
+        { label: 'bug', available: 2, chosen: 2 },
+      ],
+    },
+    models: [
+      {
+        model: 'ft:new',
+        role: 'new',
+        evaluation: classification,
+        headline: { metric: 'macro_f1', value: classification.macroF1 },
+        usage: { calls: 3, inputTokens: 90, outputTokens: 6, costUsd: 0.0001 },
+      },
+    ],
+    decision: {
+      promote: false,
+      reason: "macro_f1 0.667 is below the current model's 0.900 by 0.233, more than the margin 0",
+    },
+  };
+
+  it('puts the side-by-side table, the decision and the confusion matrix where Collect left the marker, escaping answers', () => {
+    const html = withEvaluation(renderRunReport(input()), completed);
+    expect(html).not.toContain(EVALUATION_MARKER);
+    expect(html.indexOf('Evaluation: classification')).toBeGreaterThan(html.indexOf('<h2>Summary</h2>'));
+    expect(html.indexOf('Evaluation: classification')).toBeLessThan(html.indexOf('Training curves'));
+    expect(html).toContain('<strong>Not promoted</strong>');
+    expect(html).toContain('Confusion matrix of the new model');
+    expect(html).toContain('<td class="n">0.667</td>'); // accuracy 2/3
+    expect(html).not.toContain('<script>');
+  });
+
+  it('says why there are no numbers, with the fix, and goes before the footer of a report without the marker', () => {
+    const old = renderRunReport(input()).replace(EVALUATION_MARKER, '');
+    const html = withEvaluation(old, {
+      schemaVersion: 1,
+      status: 'skipped',
+      runId: 'r',
+      family: 'support',
+      provider: 'bedrock',
+      evaluatedAt: '2026-11-30T10:00:00.000Z',
+      reason: 'Amazon Bedrock runs a custom model only with Provisioned Throughput',
+      fix: 'Compare them where Amazon Bedrock serves them',
+      decision: { promote: true, reason: 'the family has no current model' },
+    });
+    expect(html).toContain('<h2>Evaluation skipped</h2>');
+    expect(html).toContain('Compare them where Amazon Bedrock serves them');
+    expect(html.indexOf('Evaluation skipped')).toBeLessThan(html.indexOf('<footer>'));
   });
 });

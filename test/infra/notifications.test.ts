@@ -275,9 +275,16 @@ describe('the run-end summaries', () => {
           .join('');
 
   it('match every ended run, each status once, and go to the topic', () => {
-    expect(rules).toHaveLength(3);
+    expect(rules).toHaveLength(4);
     const statuses = rules.flatMap((r) => r.Properties.EventPattern.detail.status as string[]);
-    expect(statuses.sort()).toEqual(['CANCELLED', 'FAILED', 'REJECTED', 'SUCCEEDED', 'TIMED_OUT']);
+    expect(statuses.sort()).toEqual([
+      'CANCELLED',
+      'FAILED',
+      'REJECTED',
+      'SUCCEEDED',
+      'SUCCEEDED_NOT_PROMOTED',
+      'TIMED_OUT',
+    ]);
     for (const rule of rules) {
       expect(rule.Properties.EventPattern).toMatchObject({
         source: ['tunedrop'],

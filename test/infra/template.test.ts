@@ -87,7 +87,7 @@ describe('the functions', () => {
     Metadata: { [ENTRY_METADATA_KEY]: Match.anyValue() },
   });
 
-  it('are the sixteen functions, each on Node 22, arm64, traced, with a timeout', () => {
+  it('are the seventeen functions, each on Node 22, arm64, traced, with a timeout', () => {
     expect(
       Object.values(functions)
         .map((f) => f.Metadata[ENTRY_METADATA_KEY])
@@ -98,6 +98,7 @@ describe('the functions', () => {
         'await-job',
         'collect',
         'create-job',
+        'evaluate',
         'family-settings',
         'get-status',
         'job-event',
@@ -145,6 +146,7 @@ describe('the state machine', () => {
         STATE.wait,
         STATE.getStatus,
         STATE.collect,
+        STATE.evaluate,
         STATE.record,
         STATE.recordFailure,
       ].sort(),
@@ -156,7 +158,14 @@ describe('the state machine', () => {
       expect(task.Retry).toEqual([
         // A parked task's timeout is its safety net, caught and routed, never retried.
         ...(parked.has(name) ? [{ ErrorEquals: ['States.Timeout'], MaxAttempts: 0 }] : []),
-        { ErrorEquals: [...PERMANENT_ERROR_NAMES], MaxAttempts: 0 },
+        {
+          ErrorEquals: [
+            ...PERMANENT_ERROR_NAMES,
+            // An evaluation that timed out is not asked again from the start.
+            ...(name === STATE.evaluate ? ['States.Timeout', 'Sandbox.Timedout'] : []),
+          ],
+          MaxAttempts: 0,
+        },
         expect.objectContaining({
           ErrorEquals: ['States.ALL'],
           BackoffRate: 2,
@@ -182,6 +191,15 @@ describe('the state machine', () => {
       ]);
     }
     expect(states[STATE.recordFailure]!.Next).toBe(STATE.failed);
+  });
+
+  it('goes from Collect to Evaluate to Record, and keeps a model whose evaluation failed (Record, not Record failure)', () => {
+    const states = definition().States;
+    expect(states[STATE.collect]!.Next).toBe(STATE.evaluate);
+    expect(states[STATE.evaluate]).toMatchObject({ ResultPath: '$.evaluation', Next: STATE.record });
+    expect(states[STATE.evaluate]!.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.evaluationFailure', Next: STATE.record },
+    ]);
   });
 
   it('parks a run on a task token for its slot, asking again when the safety timeout passes', () => {
@@ -425,7 +443,7 @@ describe('data kept tidy', () => {
     const logGroups = template.findResources('AWS::Logs::LogGroup');
     for (const group of Object.values(logGroups)) expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions).length).toBe(17);
+    expect(Object.keys(functions).length).toBe(18);
     for (const fn of Object.values(functions))
       expect(Object.keys(logGroups)).toContain(fn.Properties.LoggingConfig?.LogGroup?.Ref);
   });

@@ -92,7 +92,9 @@ describe('the local console', () => {
 
     const n = dashboardNumbers(harness.cloud.metrics());
     expect(n).toMatchObject({ started: 1, succeeded: 1, rejected: 1, failed: 0, cancelled: 0 });
-    expect(n.costUsd).toBeCloseTo(trained.costUsd!, 6);
+    // What the run cost: its training and its evaluation, as the cost report sums them.
+    expect(n.costUsd).toBeCloseTo(trained.costUsd! + trained.evaluation!.costUsd!, 6);
+    expect(n.costUsd).toBeCloseTo(report.total.costUsd, 6);
     expect(n.trainedTokens).toBe(trained.trainedTokens);
     expect(n.rejectionsByReason.length).toBeGreaterThan(0);
     const dashboard = html.slice(html.indexOf('id="dashboard"'), html.indexOf('id="events"'));

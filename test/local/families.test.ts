@@ -6,12 +6,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type OpenAI from 'openai';
-import { main } from '../../cli/main.js';
 import { CURRENT_MODEL_KEY, currentModelParameter } from '../../functions/core/registry.js';
 import { TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
 import { STATE } from '../../lib/workflow.js';
 import type { LocalCloud } from '../../local/cloud/index.js';
 import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
+import { operatorCli } from '../support/operator-cli.js';
 
 /**
  * Families in local mode (#12 point 8), with the real handlers, the synthesized workflow and IAM
@@ -28,6 +28,8 @@ let cloud: LocalCloud;
 let openai: OpenAI;
 let dir: string;
 let connectionFile: string;
+/** `tunedrop …` as the operator, against this local cloud. */
+let tunedrop: ReturnType<typeof operatorCli>;
 let ssm: SSMClient;
 let documents: DynamoDBDocumentClient;
 let registryTable: string;
@@ -35,6 +37,7 @@ let registryTable: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tunedrop-families-'));
   connectionFile = join(dir, 'cloud.json');
+  tunedrop = operatorCli(connectionFile);
   harness = await startLocalHarness({
     apiKey: API_KEY,
     // A job waits 1.5 s queued at the provider: the family's second drop arrives and parks meanwhile.
@@ -123,25 +126,6 @@ async function parameter(family: string): Promise<string | undefined> {
   }
 }
 
-/** `tunedrop …` in this process, against the local cloud through its connection file, as the operator. */
-async function tunedrop(...argv: string[]) {
-  const saved = process.env.TUNEDROP_LOCAL_CLOUD;
-  process.env.TUNEDROP_LOCAL_CLOUD = connectionFile;
-  let out = '';
-  let err = '';
-  try {
-    const code = await main(
-      [...argv, '--local'],
-      (text) => void (out += text),
-      (text) => void (err += text),
-    );
-    return { code, out, err };
-  } finally {
-    if (saved === undefined) delete process.env.TUNEDROP_LOCAL_CLOUD;
-    else process.env.TUNEDROP_LOCAL_CLOUD = saved;
-  }
-}
-
 const operatorDecisions = () => cloud.iamDecisions.filter((d) => d.principal.endsWith('user/local-operator'));
 
 describe('two drops in a family whose tunedrop.json says "baseModel": "latest"', () => {
@@ -151,7 +135,9 @@ describe('two drops in a family whose tunedrop.json says "baseModel": "latest"',
   let firstWhileSecondParked: RunRecord | undefined;
 
   beforeAll(async () => {
-    await putSettings(FAMILY, { baseModel: 'latest' });
+    // The lineage is the subject here: this family promotes every new model, its evaluation recorded
+    // (a margin of 1 on a 0-1 metric); test/local/evaluation.test.ts has the policy at work.
+    await putSettings(FAMILY, { baseModel: 'latest', promotion: { margin: 1 } });
     const firstId = await cloud.drop(SAMPLE, `incoming/${FAMILY}/first.jsonl`);
     await cloud.waitForRun(firstId, { timeoutMs: 60_000, until: (run) => run.status === 'TRAINING' });
     const secondId = await cloud.drop(await variant('second'), `incoming/${FAMILY}/second.jsonl`);
@@ -213,7 +199,9 @@ describe('tunedrop models delete, as an operator', () => {
   let current: RunRecord;
 
   beforeAll(async () => {
-    // Two models in one family, each trained from the base model; the newer one is current.
+    // Two models in one family, each trained from the base model; the newer one is current (this family
+    // promotes every new model: deleting is the subject here, not the promotion policy).
+    await putSettings(family, { promotion: { margin: 1 } });
     older = await harness.dropAndWait(SAMPLE, `incoming/${family}/older.jsonl`, 60_000);
     current = await harness.dropAndWait(await variant('newer'), `incoming/${family}/newer.jsonl`, 60_000);
     expect([older.status, current.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
@@ -287,7 +275,9 @@ describe('tunedrop cost', () => {
     for (const run of runs) {
       const group = groups.get(keyOf(run)) ?? { runs: 0, costMicros: 0, trainedTokens: 0 };
       group.runs += 1;
-      group.costMicros += Math.round((run.costUsd ?? 0) * 1e6);
+      // What the run cost: its training and its evaluation.
+      group.costMicros +=
+        Math.round((run.costUsd ?? 0) * 1e6) + Math.round((run.evaluation?.costUsd ?? 0) * 1e6);
       group.trainedTokens += run.trainedTokens ?? 0;
       groups.set(keyOf(run), group);
     }

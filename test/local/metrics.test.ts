@@ -151,10 +151,12 @@ afterAll(async () => {
 const named = (name: string) => metrics.filter((m) => m.name === name);
 const service = { service: 'tunedrop' };
 
-it('ran the scenario: two runs succeeded, one was rejected, one failed at the provider, one timed out, one was cancelled', () => {
+it('ran the scenario: two runs trained, one was rejected, one failed at the provider, one timed out, one was cancelled', () => {
+  // The family's second model is promoted only if its evaluation does not fall below the first's.
+  expect(['SUCCEEDED', 'SUCCEEDED_NOT_PROMOTED']).toContain(second.status);
   expect([first, second, rejected, failed, timedOut, cancelled].map((run) => run.status)).toEqual([
     'SUCCEEDED',
-    'SUCCEEDED',
+    second.status,
     'REJECTED',
     'FAILED',
     'TIMED_OUT',
@@ -203,6 +205,7 @@ it('counts runs ended by status, once each: by Record, and by reconcile for a st
   expect(named('RunsEnded').map((m) => [m.dimensions, m.value])).toEqual(
     expect.arrayContaining([
       [{ ...service, family: 'watch', provider: 'openai', status: 'SUCCEEDED' }, 1],
+      [{ ...service, family: 'watch', provider: 'openai', status: second.status }, 1],
       [{ ...service, family: 'closed', provider: 'openai', status: 'FAILED' }, 1],
       [{ ...service, family: 'slow', provider: 'openai', status: 'TIMED_OUT' }, 1],
       [{ ...service, family: 'held', provider: 'openai', status: 'CANCELLED' }, 1],
@@ -221,7 +224,7 @@ it('counts runs ended by status, once each: by Record, and by reconcile for a st
   ).toEqual(byFamily.map((m) => [{ ...service, status: m.dimensions.status }, 1]));
 });
 
-it("gives each succeeded run's cost and trained tokens, equal to its run item's", () => {
+it("gives each trained run's cost (its training and its evaluation) and trained tokens, equal to its run item's", () => {
   const cost = named('CostUsd').filter((m) => m.dimensions.family);
   // The same values as a total (service only), for the cost alarms.
   expect(
@@ -230,7 +233,9 @@ it("gives each succeeded run's cost and trained tokens, equal to its run item's"
       .map((m) => [m.dimensions, m.value]),
   ).toEqual(cost.map((m) => [service, m.value]));
   expect(cost.every((m) => m.dimensions.family === 'watch' && m.dimensions.provider === 'openai')).toBe(true);
-  expect(cost.map((m) => m.value).sort()).toEqual([first.costUsd, second.costUsd].sort());
+  const spent = (run: RunRecord) => run.costUsd! + run.evaluation!.costUsd!;
+  expect(cost.map((m) => m.value).sort()).toEqual([spent(first), spent(second)].sort());
+  expect(first.evaluation!.costUsd).toBeGreaterThan(0);
   expect(
     named('TrainedTokens')
       .map((m) => m.value)

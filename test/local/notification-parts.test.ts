@@ -255,7 +255,7 @@ describe('the plan of the synthesized template', () => {
       expect(names).toContain(id);
     for (const alarm of plan.alarms) expect(alarm.properties.AlarmActions).toEqual([topic.arn]);
     const targets = plan.rules.flatMap((r) => r.targets).filter((t) => t.arn === topic.arn);
-    expect(targets).toHaveLength(3);
+    expect(targets).toHaveLength(4);
     for (const target of targets) {
       expect(target.inputTransformer?.pathsMap['detail-runId']).toBe('$.detail.runId');
       // Every CloudFormation token resolved.

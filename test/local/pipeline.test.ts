@@ -56,8 +56,25 @@ describe('a good file dropped into incoming/', () => {
       resultsKey: `runs/${runId}/results.csv`,
     });
     expect(run!.history.map((h) => h.status)).toEqual(
-      expect.arrayContaining(['RECEIVED', 'PREPARING', 'UPLOADING', 'TRAINING', 'COLLECTING', 'SUCCEEDED']),
+      expect.arrayContaining([
+        'RECEIVED',
+        'PREPARING',
+        'UPLOADING',
+        'TRAINING',
+        'COLLECTING',
+        'EVALUATING',
+        'SUCCEEDED',
+      ]),
     );
+    // Evaluated on its held-out tickets beside the base model (the family's first model), and promoted.
+    expect(run!.evaluation).toMatchObject({
+      status: 'completed',
+      metric: 'macro_f1',
+      compared: { role: 'base', model: 'gpt-4.1-mini-2025-04-14' },
+      promoted: true,
+    });
+    expect(run!.evaluation!.score).toBeGreaterThan(run!.evaluation!.compared!.score);
+    expect(run!.evaluationKey).toBe(`runs/${runId}/evaluation.json`);
     // Billed tokens are the training file's tokens times the epochs, at gpt-4.1-mini's $5 per 1M.
     expect(run!.costUsd).toBeCloseTo((run!.trainedTokens! * 5) / 1e6, 4);
   });

@@ -85,7 +85,7 @@ describe('run events on the local default bus', () => {
   }, 60_000);
   afterAll(async () => harness?.close());
 
-  it('a SUCCEEDED run puts exactly its six moves, in order, each once', async () => {
+  it('a SUCCEEDED run puts exactly its seven moves, in order, each once', async () => {
     const runId = await cloud.drop(SAMPLE, 'incoming/events/tickets.jsonl');
     const run = await cloud.waitForRun(runId, { timeoutMs: 60_000 });
     expect(run.status).toBe('SUCCEEDED');
@@ -96,6 +96,7 @@ describe('run events on the local default bus', () => {
       'UPLOADING',
       'TRAINING',
       'COLLECTING',
+      'EVALUATING',
       'SUCCEEDED',
     ]);
     expect(events.map((e) => e.previousStatus)).toEqual([
@@ -105,8 +106,9 @@ describe('run events on the local default bus', () => {
       'UPLOADING',
       'TRAINING',
       'COLLECTING',
+      'EVALUATING',
     ]);
-    expect(new Set(events.map((e) => e.id)).size).toBe(6);
+    expect(new Set(events.map((e) => e.id)).size).toBe(7);
     // Each event's time is its move's, as the run item's history has it.
     expect(events.map((e) => e.at)).toEqual(
       run.history.filter((h, i) => i === 0 || run.history[i - 1]!.status !== h.status).map((h) => h.at),
@@ -190,6 +192,7 @@ describe('a function without events:PutEvents', () => {
         'UPLOADING',
         'TRAINING',
         'COLLECTING',
+        'EVALUATING',
       ]);
     } finally {
       await harness.close();

@@ -2,7 +2,7 @@ import { ProviderRejectedError } from '../../functions/core/errors.js';
 import type { FineTuningProvider } from '../../functions/core/ports.js';
 import type { ModelEntry } from '../../functions/core/registry.js';
 import { deleteModel } from '../../functions/models/delete-model.js';
-import { fakeProvider, memoryModelRegistry } from '../support/fakes.js';
+import { fakeProvider, memoryModelRegistry, registerPromoted } from '../support/fakes.js';
 
 const model = (name: string, createdAt: string, fields: Partial<ModelEntry> = {}): ModelEntry => ({
   family: 'support',
@@ -21,8 +21,8 @@ const NOW = new Date('2026-11-30T09:00:00.000Z');
 /** A family with an older model and a current one (whose SSM parameter is set), and a provider that records deletes. */
 async function family(overrides: Partial<FineTuningProvider> = {}) {
   const memory = memoryModelRegistry();
-  await memory.registry.register(model(OLD, '2026-11-28T10:00:00.000Z'));
-  await memory.registry.register(model(NEW, '2026-11-29T10:00:00.000Z'));
+  await registerPromoted(memory.registry, model(OLD, '2026-11-28T10:00:00.000Z'));
+  await registerPromoted(memory.registry, model(NEW, '2026-11-29T10:00:00.000Z'));
   memory.parameters.set('support', NEW);
   const deleted: string[] = [];
   const asked: string[] = [];
@@ -104,7 +104,10 @@ describe('deleteModel', () => {
 
   it('asks the provider the model was trained on', async () => {
     const { deps, asked, registry } = await family();
-    await registry.register(model('azure-model', '2026-11-27T10:00:00.000Z', { provider: 'azure-openai' }));
+    await registerPromoted(
+      registry,
+      model('azure-model', '2026-11-27T10:00:00.000Z', { provider: 'azure-openai' }),
+    );
     await deleteModel({ model: 'azure-model' }, deps);
     expect(asked).toEqual(['azure-openai']);
   });

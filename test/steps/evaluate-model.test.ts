@@ -8,7 +8,7 @@ import { ProviderRejectedError } from '../../functions/core/errors.js';
 import type { ChatModels, ChatRequest } from '../../functions/core/ports.js';
 import { runKeys } from '../../functions/core/run.js';
 import { evaluateModel, type EvaluateInput } from '../../functions/evaluate/evaluate-model.js';
-import { memoryModelRegistry, memoryObjectStore } from '../support/fakes.js';
+import { memoryModelRegistry, memoryObjectStore, memoryRunStore } from '../support/fakes.js';
 
 const config = (() => {
   const result = resolveRunConfig({ suffix: 'support' });
@@ -108,26 +108,51 @@ async function evaluate(
     promotion?: Record<string, unknown>;
     input?: Partial<EvaluateInput>;
     validation?: string | null;
+    unavailable?: boolean;
+    /** The current model's training copy (runs/earlier-run/train.jsonl). @default none (expired) */
+    currentTrainedOn?: string;
   } = {},
 ) {
-  const objects = memoryObjectStore(
-    options.validation === null
+  const objects = memoryObjectStore({
+    ...(options.validation === null
       ? {}
-      : { [`bucket/${runKeys(RUN).validation}`]: options.validation ?? VALIDATION },
-  );
-  const { registry } = memoryModelRegistry();
-  if (options.current !== null)
-    await registry.register({
-      family: 'support',
-      model: options.current ?? CURRENT,
-      provider: 'openai',
-      baseModel: BASE,
-      parentModel: BASE,
-      runId: 'earlier-run',
-      createdAt: '2026-11-01T00:00:00.000Z',
-    });
+      : { [`bucket/${runKeys(RUN).validation}`]: options.validation ?? VALIDATION }),
+    ...(options.currentTrainedOn
+      ? { [`bucket/${runKeys('earlier-run').training}`]: options.currentTrainedOn }
+      : {}),
+  });
+  const { registry, models } = memoryModelRegistry();
+  const entry = (model: string, runId: string, createdAt: string) => ({
+    family: 'support',
+    model,
+    provider: 'openai' as const,
+    baseModel: BASE,
+    parentModel: BASE,
+    runId,
+    createdAt,
+  });
+  if (options.current !== null) {
+    const current = entry(options.current ?? CURRENT, 'earlier-run', '2026-11-01T00:00:00.000Z');
+    await registry.register(current);
+    await registry.promote(current, current.createdAt);
+  }
+  // Collect registered the new model before Evaluate runs.
+  await registry.register(entry(NEW, RUN, '2026-11-30T09:00:00.000Z'));
+  const { runs, records } = memoryRunStore();
+  await runs.create({
+    runId: RUN,
+    family: 'support',
+    status: 'RECEIVED',
+    history: [{ status: 'RECEIVED', at: '2026-11-30T08:00:00.000Z' }],
+    source: { bucket: 'bucket', key: 'incoming/support/tickets.jsonl' },
+    createdAt: '2026-11-30T08:00:00.000Z',
+    updatedAt: '2026-11-30T08:00:00.000Z',
+  });
+  for (const status of ['PREPARING', 'UPLOADING', 'TRAINING', 'COLLECTING'] as const)
+    await runs.advance(RUN, status);
+  const deleted: string[] = [];
   const { chat, asked } = chatModels(options.skill ?? { [NEW]: 9, [CURRENT]: 6, [BASE]: 0 }, options.refuses);
-  const outcome = await evaluateModel(
+  const result = await evaluateModel(
     inputFor(options.input),
     {
       evaluation: EvaluationSettingsSchema.parse(options.evaluation ?? {}),
@@ -135,8 +160,13 @@ async function evaluate(
     },
     {
       store: objects.store,
-      chat,
+      runs,
+      chat: options.unavailable ? undefined : chat,
+      ...(options.unavailable
+        ? { unavailable: { reason: 'Amazon Bedrock custom models need a deployment', fix: 'Deploy it.' } }
+        : {}),
       registry,
+      deleteModel: async (model) => void deleted.push(model),
       inferencePrice: (model) =>
         model.startsWith('ft:')
           ? { inputUsdPerMillionTokens: 0.8, outputUsdPerMillionTokens: 3.2 }
@@ -147,18 +177,23 @@ async function evaluate(
   const written = objects.has(runKeys(RUN).evaluation)
     ? EvaluationRecordSchema.parse(JSON.parse(objects.text(runKeys(RUN).evaluation)))
     : undefined;
-  return { outcome, record: written, asked };
+  expect(result.evaluationKey).toBe(runKeys(RUN).evaluation);
+  const outcome = { ...result.evaluation, promote: result.evaluation.promoted };
+  return { outcome, record: written, asked, deleted, models, status: records.get(RUN)!.status };
 }
 
 describe('evaluateModel', () => {
   it('asks the new and the current model every held-out ticket, as the user will, and promotes the better new one', async () => {
-    const { outcome, record, asked } = await evaluate();
+    const { outcome, record, asked, status } = await evaluate();
+    expect(status).toBe('EVALUATING');
     expect(outcome).toMatchObject({
       status: 'completed',
       promote: true,
-      headline: { metric: 'macro_f1', new: expect.any(Number), compared: { role: 'current' } },
+      metric: 'macro_f1',
+      score: expect.any(Number),
+      compared: { role: 'current', model: CURRENT },
     });
-    expect(outcome.headline!.new).toBeGreaterThan(outcome.headline!.compared!.value);
+    expect(outcome.score!).toBeGreaterThan(outcome.compared!.score);
     expect(record).toMatchObject({ status: 'completed', kind: 'classification', labels: LABELS });
     if (record?.status !== 'completed') throw new Error('not completed');
     expect(record.models.map((m) => [m.model, m.role])).toEqual([
@@ -206,7 +241,7 @@ describe('evaluateModel', () => {
 
   it("compares a family's first model with the base model, and promotes it whatever the numbers", async () => {
     const { outcome, record } = await evaluate({ current: null, skill: { [NEW]: 2, [BASE]: 8 } });
-    expect(outcome).toMatchObject({ promote: true, headline: { compared: { role: 'base' } } });
+    expect(outcome).toMatchObject({ promote: true, compared: { role: 'base', model: BASE } });
     expect(outcome.reason).toContain('no current model');
     if (record?.status !== 'completed') throw new Error('not completed');
     expect(record.models.map((m) => m.role)).toEqual(['new', 'base']);
@@ -282,5 +317,47 @@ describe('evaluateModel', () => {
     const { outcome, record } = await evaluate({ validation: null });
     expect(outcome).toMatchObject({ status: 'failed', promote: false });
     expect(record).toMatchObject({ status: 'failed', fix: expect.stringContaining('lifecycle') });
+  });
+
+  it('deletes a model the policy does not promote under "notPromoted": "delete", and never one whose evaluation failed', async () => {
+    const worse = await evaluate({ skill: { [NEW]: 5, [CURRENT]: 7 }, promotion: { notPromoted: 'delete' } });
+    expect(worse.deleted).toEqual([NEW]);
+    expect(worse.models.get(NEW)?.deletedAt).toBeDefined();
+    expect(worse.outcome.reason).toContain('deleted at the provider');
+    const failed = await evaluate({ refuses: [NEW], promotion: { notPromoted: 'delete' } });
+    expect(failed.deleted).toEqual([]);
+    expect(failed.models.get(NEW)?.deletedAt).toBeUndefined();
+  });
+
+  it("says why and what to do where the provider's models cannot be asked, keeping the current model", async () => {
+    const kept = await evaluate({ unavailable: true });
+    expect(kept.asked).toEqual([]);
+    expect(kept.outcome).toMatchObject({ status: 'skipped', promote: false });
+    expect(kept.record).toMatchObject({
+      status: 'skipped',
+      reason: 'Amazon Bedrock custom models need a deployment',
+      fix: 'Deploy it.',
+    });
+    const first = await evaluate({ unavailable: true, current: null });
+    expect(first.outcome).toMatchObject({ status: 'skipped', promote: true });
+  });
+
+  it('leaves out the held-out examples the current model trained on, and says how many', async () => {
+    const validation = VALIDATION.trim().split('\n');
+    const { record, asked } = await evaluate({ currentTrainedOn: `${validation.slice(0, 12).join('\n')}\n` });
+    if (record?.status !== 'completed') throw new Error('not completed');
+    expect(record.heldOut).toEqual({ examples: 30, trainedOnByCurrent: 12 });
+    expect(record.sample.chosenExamples).toBe(18);
+    const askedUsers = new Set(asked.map((r) => String(r.messages[1]!.content)));
+    for (const line of validation.slice(0, 12))
+      expect(
+        askedUsers.has(
+          String((JSON.parse(line) as { messages: Array<{ content: string }> }).messages[1]!.content),
+        ),
+      ).toBe(false);
+    // Its training copy expired: all are asked, and that it is not known is said.
+    const expired = await evaluate();
+    if (expired.record?.status !== 'completed') throw new Error('not completed');
+    expect(expired.record.heldOut).toEqual({ examples: 30, trainedOnByCurrent: null });
   });
 });

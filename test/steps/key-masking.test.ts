@@ -2,7 +2,14 @@ import { resolveRunConfig } from '../../functions/core/config.js';
 import type { RecordInput } from '../../functions/core/workflow-state.js';
 import { reconcileRun } from '../../functions/reconcile/reconcile-run.js';
 import { recordOutcome } from '../../functions/record/record-outcome.js';
-import { fakeProvider, memoryRunStore, memorySlots, noHandOver, reconcileWith } from '../support/fakes.js';
+import {
+  fakeProvider,
+  memoryRunStore,
+  memorySlots,
+  noHandOver,
+  reconcileWith,
+  testModels,
+} from '../support/fakes.js';
 
 /**
  * Issue #9: whatever cause reaches Record or reconcile (a task's error, an execution's cause), the run's
@@ -46,7 +53,12 @@ describe('the error a run is recorded with', () => {
         }),
       },
     } as unknown as RecordInput;
-    await recordOutcome(input, { runs, slots: memorySlots().slots, handOver: noHandOver });
+    await recordOutcome(input, {
+      runs,
+      slots: memorySlots().slots,
+      handOver: noHandOver,
+      models: testModels(),
+    });
     expect(records.get(runId)).toMatchObject({
       status: 'FAILED',
       error: { message: 'upload failed: Bearer sk-…[redacted]', fix: 'rotate sk-…[redacted]' },

@@ -11,6 +11,7 @@ import {
   memoryObjectStore,
   memoryRunStore,
   testValidationOptions,
+  registerPromoted,
 } from '../support/fakes.js';
 
 const BASE = 'gpt-4.1-mini-2025-04-14';
@@ -240,7 +241,7 @@ describe('prepareRun with "baseModel": "latest"', () => {
     const { input, deps, registry, records } = await family(oneDrop(), {
       config: config({ baseModel: 'latest' }),
     });
-    await registry.register(current());
+    await registerPromoted(registry, current());
     const prepared = await prepareRun(input, deps);
     expect(prepared.startFrom).toBe('ft:gpt-4.1-mini-2025-04-14:org:support:1');
     expect(records.get('own')).toMatchObject({ baseModel: BASE, parentModel: prepared.startFrom });
@@ -254,14 +255,14 @@ describe('prepareRun with "baseModel": "latest"', () => {
     const { input, deps, registry, records } = await family(oneDrop(), {
       config: config({ baseModel: 'latest' }),
     });
-    if (model) await registry.register(model);
+    if (model) await registerPromoted(registry, model);
     expect((await prepareRun(input, deps)).startFrom).toBe(BASE);
     expect(records.get('own')).toMatchObject({ parentModel: BASE });
   });
 
   it('starts from the base model with "baseModel": "model", whatever the family has', async () => {
     const { input, deps, registry } = await family(oneDrop(), { config: config({ baseModel: 'model' }) });
-    await registry.register(current());
+    await registerPromoted(registry, current());
     expect((await prepareRun(input, deps)).startFrom).toBe(BASE);
   });
 });

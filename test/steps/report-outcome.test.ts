@@ -14,6 +14,7 @@ import {
   noHandOver,
   providerJob,
   reconcileWith,
+  testModels,
 } from '../support/fakes.js';
 
 /**
@@ -48,6 +49,7 @@ async function validatedRun(status: RunStatus = 'TRAINING') {
     runs,
     slots: memorySlots().slots,
     handOver: noHandOver,
+    models: testModels(),
     reports: objects.store,
     onReportError: (error: unknown) => void reportErrors.push(error),
   };

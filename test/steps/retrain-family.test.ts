@@ -3,7 +3,12 @@ import type { ModelEntry } from '../../functions/core/registry.js';
 import { runKeys, type RunRecord, type RunStatus } from '../../functions/core/run.js';
 import type { ExecutionInput } from '../../functions/core/workflow-state.js';
 import { retrainFamily, retrainRunId, type RetrainRequest } from '../../functions/retrain/retrain-family.js';
-import { memoryModelRegistry, memoryObjectStore, memoryRunStore } from '../support/fakes.js';
+import {
+  memoryModelRegistry,
+  memoryObjectStore,
+  memoryRunStore,
+  registerPromoted,
+} from '../support/fakes.js';
 
 const at = (minute: number) => `2026-11-29T10:${String(minute).padStart(2, '0')}:00.000Z`;
 const NOW = new Date('2026-11-30T03:00:00.000Z');
@@ -132,7 +137,7 @@ describe('retrainFamily', () => {
       { runId: 'd2', minute: 2, statuses: TRAINED },
       { runId: 'rejected-later', minute: 3, statuses: ['REJECTED'] },
     ]);
-    await registry.register(model('ft:2', 'd2', at(30)));
+    await registerPromoted(registry, model('ft:2', 'd2', at(30)));
     const outcome = await retrainFamily(schedule, deps);
     expect(outcome).toMatchObject({ outcome: 'nothing_new', message: expect.stringContaining('ft:2') });
     expect(outcome.message).not.toContain('--force');
@@ -143,7 +148,7 @@ describe('retrainFamily', () => {
     const { deps, registry, executions, records } = await family([
       { runId: 'd1', minute: 1, statuses: TRAINED },
     ]);
-    await registry.register(model('ft:1', 'd1', at(30)));
+    await registerPromoted(registry, model('ft:1', 'd1', at(30)));
     expect(await retrainFamily(operator, deps)).toMatchObject({
       outcome: 'nothing_new',
       message: expect.stringContaining('--force'),
@@ -157,7 +162,7 @@ describe('retrainFamily', () => {
       { runId: 'd1', minute: 1, statuses: TRAINED },
       { runId: 'd2', minute: 2, statuses: ['PREPARING', 'FAILED'] },
     ]);
-    await registry.register(model('ft:1', 'd1', at(1)));
+    await registerPromoted(registry, model('ft:1', 'd1', at(1)));
     const outcome = await retrainFamily(schedule, deps);
     const runId = retrainRunId('support', 'd2', '');
     expect(outcome).toEqual({
@@ -257,7 +262,7 @@ describe('retrainFamily', () => {
     const { deps, registry, executions, setNow } = await family([
       { runId: 'd1', minute: 1, statuses: TRAINED },
     ]);
-    await registry.register(model('ft:1', 'd1', at(30)));
+    await registerPromoted(registry, model('ft:1', 'd1', at(30)));
     const first = await retrainFamily({ ...operator, force: true }, deps);
     expect(first).toMatchObject({ outcome: 'started' });
     expect(first.outcome === 'started' && first.runId).not.toBe(retrainRunId('support', 'd1', ''));
@@ -300,7 +305,7 @@ describe('retrainFamily', () => {
     const { deps, registry, executions } = await family([{ runId: 'd1', minute: 1, statuses: TRAINED }]);
     const first = (await retrainFamily(schedule, deps)) as { runId: string };
     for (const status of TRAINED) await deps.runs.advance(first.runId, status);
-    await registry.register(model('ft:retrained', first.runId, '2026-11-30T04:00:00.000Z'));
+    await registerPromoted(registry, model('ft:retrained', first.runId, '2026-11-30T04:00:00.000Z'));
     expect(await retrainFamily(schedule, deps)).toMatchObject({ outcome: 'nothing_new' });
     expect(executions.size).toBe(1);
   });

@@ -2,7 +2,15 @@ import { recordOutcome } from '../../functions/record/record-outcome.js';
 import { getStatus } from '../../functions/get-status/get-status.js';
 import { publishingRunStore, type RunEvent } from '../../functions/core/run-events.js';
 import type { RecordInput } from '../../functions/core/workflow-state.js';
-import { fakeProvider, memoryRunStore, memorySlots, noHandOver, providerJob } from '../support/fakes.js';
+import {
+  fakeProvider,
+  memoryRunStore,
+  memorySlots,
+  noHandOver,
+  providerJob,
+  testModels,
+  registerPromoted,
+} from '../support/fakes.js';
 
 /**
  * A step that Step Functions retries (its Lambda timed out after writing, or the answer was lost) runs
@@ -38,7 +46,17 @@ describe('a retried step publishes its move once', () => {
       config: { provider: 'openai' },
       results: { resultsKey: 'r', summaryKey: 's', fineTunedModel: 'ft:x', trainedTokens: 10, costUsd: 0.5 },
     } as unknown as RecordInput;
-    const deps = { runs: store, slots: memorySlots().slots, handOver: noHandOver };
+    const models = testModels();
+    await registerPromoted(models.registry, {
+      family: 'support',
+      model: 'ft:x',
+      provider: 'openai',
+      baseModel: 'gpt-4.1-mini-2025-04-14',
+      parentModel: 'gpt-4.1-mini-2025-04-14',
+      runId,
+      createdAt: '2026-11-24T11:00:00.000Z',
+    });
+    const deps = { runs: store, slots: memorySlots().slots, handOver: noHandOver, models };
     expect(await recordOutcome(input, deps)).toEqual({ runId, status: 'SUCCEEDED' });
     expect(await recordOutcome(input, deps)).toEqual({ runId, status: 'SUCCEEDED' });
     expect(published.map((e) => [e.detail.previousStatus, e.detail.status])).toEqual([
@@ -56,7 +74,7 @@ describe('a retried step publishes its move once', () => {
       config: { provider: 'openai' },
       failure,
     } as unknown as RecordInput;
-    const deps = { runs: store, slots: memorySlots().slots, handOver: noHandOver };
+    const deps = { runs: store, slots: memorySlots().slots, handOver: noHandOver, models: testModels() };
     await recordOutcome(input, deps);
     await recordOutcome(input, deps);
     expect(published.map((e) => e.detail.status)).toEqual(['FAILED']);

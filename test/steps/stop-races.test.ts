@@ -11,6 +11,7 @@ import {
   fakeProvider,
   memoryRunStore,
   memorySlots,
+  testModels,
   memoryWebhookLog,
   noHandOver,
   providerJob,
@@ -326,7 +327,10 @@ describe('a run stopped around Create job', () => {
     expect(job).toMatchObject({ phase: 'cancelled', status: 'cancelled' });
 
     expect(
-      await recordOutcome({ ...input, job }, { runs, slots: memorySlots().slots, handOver: noHandOver }),
+      await recordOutcome(
+        { ...input, job },
+        { runs, slots: memorySlots().slots, handOver: noHandOver, models: testModels() },
+      ),
     ).toEqual({
       runId: input.runId,
       status: 'FAILED',

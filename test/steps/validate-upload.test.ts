@@ -7,6 +7,7 @@ import {
 import { MIN_TRAINING_EXAMPLES } from '../../functions/core/split.js';
 import { prepareRun } from '../../functions/prepare/prepare-run.js';
 import { chatDataset, memoryModelRegistry, memoryObjectStore, memoryRunStore } from '../support/fakes.js';
+import { runKeys } from '../../functions/core/run.js';
 
 function setup(files: Record<string, string>, defaults: Record<string, unknown> = {}) {
   const objects = memoryObjectStore(
@@ -167,6 +168,35 @@ describe('validateUpload', () => {
     const { runId, outcome } = await validateUpload(upload, deps);
     expect(outcome).toBe('rejected');
     expect(records.get(runId)?.error).toMatchObject({ code: 'over_budget' });
+  });
+
+  it("counts the evaluation's bound in the budget, and shows it in the report", async () => {
+    // A budget the training alone fits in: the evaluation's calls take the run over it.
+    const open = setup({ 'incoming/support/tickets.jsonl': chatDataset(50) });
+    const { runId } = await validateUpload(upload, open.deps);
+    const estimate = (
+      JSON.parse(open.objects.text(runKeys(runId).validationJson)) as {
+        estimate: { costUsd: number; evaluationCostUsd: number };
+      }
+    ).estimate;
+    expect(estimate.evaluationCostUsd).toBeGreaterThan(0);
+    expect(open.objects.text(runKeys(runId).validationMarkdown)).toContain(
+      '| Evaluation (estimate) | at most $',
+    );
+    const budget = estimate.costUsd + estimate.evaluationCostUsd / 2;
+    const tight = setup({ 'incoming/support/tickets.jsonl': chatDataset(50) }, { maxCostUsd: budget });
+    const rejected = await validateUpload(upload, tight.deps);
+    expect(rejected.outcome).toBe('rejected');
+    expect(tight.records.get(rejected.runId)?.error).toMatchObject({
+      code: 'over_budget',
+      message: expect.stringContaining('evaluation at most $'),
+    });
+    // Without evaluation, the same budget holds.
+    const unevaluated = setup(
+      { 'incoming/support/tickets.jsonl': chatDataset(50) },
+      { maxCostUsd: budget, evaluation: { enabled: false } },
+    );
+    expect((await validateUpload(upload, unevaluated.deps)).outcome).toBe('started');
   });
 
   it('uses a supplied validation file as is, and names it in its own errors', async () => {

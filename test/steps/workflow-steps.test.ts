@@ -1,3 +1,4 @@
+import { NO_METRICS } from '../../functions/core/metrics.js';
 import { collectResults } from '../../functions/collect/collect-results.js';
 import { createJob } from '../../functions/create-job/create-job.js';
 import { resolveRunConfig } from '../../functions/core/config.js';
@@ -16,6 +17,7 @@ import {
   memoryRunStore,
   memoryParkedRuns,
   memorySlots,
+  testModels,
   memoryTaskTokens,
   memoryWebhookLog,
   noHandOver,
@@ -362,7 +364,8 @@ describe('collectResults', () => {
       costUsd: 1,
       metrics: { steps: 2, final: { trainLoss: 1, validLoss: 1.5 } },
     });
-    // The model is registered as the family's current one, with what it was trained from, and its losses.
+    // The model is registered with what it was trained from, and its losses; not yet current (Record
+    // promotes it if its evaluation says so).
     expect(registry.models.get('ft:x')).toMatchObject({
       family: input.family,
       provider: 'openai',
@@ -374,8 +377,8 @@ describe('collectResults', () => {
       trainedTokens: 200_000,
       costUsd: 1,
     });
-    expect(registry.pointers.get(input.family)?.currentModel).toBe('ft:x');
-    expect(registry.parameters.get(input.family)).toBe('ft:x');
+    expect(registry.pointers.get(input.family)).toBeUndefined();
+    expect(registry.parameters.get(input.family)).toBeUndefined();
   });
 
   it('writes report.html next to results.csv, with the curves, the lineage and the validation findings', async () => {
@@ -558,7 +561,7 @@ describe('acquireSlot, the queue, and the hand-over in recordOutcome', () => {
       await runs.advance(runId, 'FAILED', { error: { name: 'X', message: 'y' } });
       await recordOutcome(
         { ...input, runId, failure: { Error: 'X', Cause: 'y' } },
-        { runs, slots, handOver },
+        { runs, slots, handOver, models: testModels() },
       );
     };
     return { runs, slots, holders, queue, tokens, ask, end, handOver, parked };
@@ -638,8 +641,50 @@ describe('acquireSlot, the queue, and the hand-over in recordOutcome', () => {
   });
 });
 
+/** Record's registry with the run's model registered, as Collect leaves it. */
+async function modelsWith(model: string, createdAt = '2026-11-24T11:00:00.000Z') {
+  const models = testModels();
+  await models.registry.register({
+    family: input.family,
+    model,
+    provider: 'openai',
+    baseModel: input.model,
+    parentModel: input.model,
+    runId: input.runId,
+    createdAt,
+  });
+  return models;
+}
+
+const evaluated = (promoted: boolean) => ({
+  evaluationKey: `runs/${input.runId}/evaluation.json`,
+  evaluation: {
+    status: 'completed' as const,
+    metric: 'macro_f1',
+    score: promoted ? 0.9 : 0.5,
+    compared: { role: 'current' as const, model: 'ft:old', score: 0.7 },
+    promoted,
+    reason: promoted ? 'macro_f1 0.900 is not below' : 'macro_f1 0.500 is below, more than the margin 0',
+    costUsd: 0.001,
+  },
+});
+
+/** A run Evaluate has seen, its model registered as Collect leaves it, and its results. */
+async function evaluatingRun() {
+  const { runs, records } = await runAt('COLLECTING');
+  await runs.advance(input.runId, 'EVALUATING');
+  const results = {
+    resultsKey: 'r',
+    summaryKey: 's',
+    fineTunedModel: 'ft:x',
+    trainedTokens: 10,
+    costUsd: 0.5,
+  };
+  return { runs, records, results, models: await modelsWith('ft:x') };
+}
+
 describe('recordOutcome', () => {
-  it('records success with model, tokens and cost', async () => {
+  it('records success with model, tokens and cost, and makes the model current', async () => {
     const { runs, records } = await runAt('COLLECTING');
     const results = {
       resultsKey: 'r',
@@ -648,8 +693,12 @@ describe('recordOutcome', () => {
       trainedTokens: 10,
       costUsd: 0.5,
     };
+    const models = await modelsWith('ft:x');
     expect(
-      await recordOutcome({ ...input, results }, { runs, slots: memorySlots().slots, handOver: noHandOver }),
+      await recordOutcome(
+        { ...input, results },
+        { runs, slots: memorySlots().slots, handOver: noHandOver, models },
+      ),
     ).toEqual({
       runId: input.runId,
       status: 'SUCCEEDED',
@@ -660,6 +709,93 @@ describe('recordOutcome', () => {
       costUsd: 0.5,
       finishedAt: expect.any(String),
     });
+    expect(models.memory.pointers.get(input.family)?.currentModel).toBe('ft:x');
+    expect(models.memory.parameters.get(input.family)).toBe('ft:x');
+  });
+
+  it("promotes an evaluated model the policy chose, and records the evaluation's numbers on the run", async () => {
+    const { runs, records, results, models } = await evaluatingRun();
+    const metrics: Array<{ status: string; costUsd?: number | undefined }> = [];
+    const deps = {
+      runs,
+      slots: memorySlots().slots,
+      handOver: noHandOver,
+      models,
+      metrics: {
+        ...NO_METRICS,
+        runEnded: (run: { status: string; costUsd?: number | undefined }) => void metrics.push(run),
+      },
+    };
+    await recordOutcome({ ...input, results, evaluation: evaluated(true) }, deps);
+    expect(records.get(input.runId)).toMatchObject({
+      status: 'SUCCEEDED',
+      evaluationKey: `runs/${input.runId}/evaluation.json`,
+      evaluation: { status: 'completed', metric: 'macro_f1', score: 0.9, promoted: true },
+    });
+    expect(models.memory.parameters.get(input.family)).toBe('ft:x');
+    // What the run cost: its training and its evaluation.
+    expect(metrics).toEqual([expect.objectContaining({ status: 'SUCCEEDED', costUsd: 0.501 })]);
+  });
+
+  it('ends SUCCEEDED_NOT_PROMOTED with both numbers when the policy keeps the current model, which stays current', async () => {
+    const { runs, records, results, models } = await evaluatingRun();
+    const status = await recordOutcome(
+      { ...input, results, evaluation: evaluated(false) },
+      { runs, slots: memorySlots().slots, handOver: noHandOver, models },
+    );
+    expect(status).toEqual({ runId: input.runId, status: 'SUCCEEDED_NOT_PROMOTED' });
+    expect(records.get(input.runId)).toMatchObject({
+      status: 'SUCCEEDED_NOT_PROMOTED',
+      fineTunedModel: 'ft:x',
+      costUsd: 0.5,
+      evaluation: { score: 0.5, compared: { model: 'ft:old', score: 0.7 }, promoted: false },
+    });
+    expect(models.memory.pointers.get(input.family)).toBeUndefined();
+    expect(models.memory.parameters.get(input.family)).toBeUndefined();
+  });
+
+  it('keeps the model unpromoted when the evaluation step failed, saying why', async () => {
+    const { runs, records, results, models } = await evaluatingRun();
+    await recordOutcome(
+      {
+        ...input,
+        results,
+        evaluationFailure: {
+          Error: 'Sandbox.Timedout',
+          Cause: JSON.stringify({
+            errorType: 'Sandbox.Timedout',
+            errorMessage: 'Task timed out after 900.00 seconds',
+          }),
+        },
+      },
+      { runs, slots: memorySlots().slots, handOver: noHandOver, models },
+    );
+    expect(records.get(input.runId)).toMatchObject({
+      status: 'SUCCEEDED_NOT_PROMOTED',
+      evaluation: { status: 'failed', promoted: false, reason: expect.stringContaining('Task timed out') },
+    });
+    expect(models.memory.pointers.get(input.family)).toBeUndefined();
+  });
+
+  it('does not take the family back to an older model when a model made current later is current already', async () => {
+    const { runs, records, results, models } = await evaluatingRun();
+    const later = {
+      ...(await models.registry.find('ft:x'))!,
+      model: 'ft:later',
+      runId: 'later',
+      createdAt: '2026-11-24T12:00:00.000Z',
+    };
+    await models.registry.register(later);
+    await models.registry.promote(later, later.createdAt);
+    await recordOutcome(
+      { ...input, results, evaluation: evaluated(true) },
+      { runs, slots: memorySlots().slots, handOver: noHandOver, models },
+    );
+    expect(records.get(input.runId)).toMatchObject({
+      status: 'SUCCEEDED_NOT_PROMOTED',
+      evaluation: { promoted: false, reason: expect.stringContaining('the registry kept the current model') },
+    });
+    expect(models.memory.pointers.get(input.family)?.currentModel).toBe('ft:later');
   });
 
   it("records the report's key with the results, and none for a state collected before there was one", async () => {
@@ -671,7 +807,7 @@ describe('recordOutcome', () => {
       trainedTokens: 10,
       costUsd: 0.5,
     };
-    const deps = { runs, slots: memorySlots().slots, handOver: noHandOver };
+    const deps = { runs, slots: memorySlots().slots, handOver: noHandOver, models: await modelsWith('ft:x') };
     await recordOutcome({ ...input, results: { ...results, reportKey: 'runs/x/report.html' } }, deps);
     expect(records.get(input.runId)).toMatchObject({ status: 'SUCCEEDED', reportKey: 'runs/x/report.html' });
 
@@ -689,7 +825,10 @@ describe('recordOutcome', () => {
         errorMessage: 'the key is not set [api_key_not_set] Fix: put it',
       }),
     };
-    await recordOutcome({ ...input, failure }, { runs, slots: memorySlots().slots, handOver: noHandOver });
+    await recordOutcome(
+      { ...input, failure },
+      { runs, slots: memorySlots().slots, handOver: noHandOver, models: testModels() },
+    );
     expect(records.get(input.runId)).toMatchObject({
       status: 'FAILED',
       error: {
@@ -714,7 +853,7 @@ describe('recordOutcome', () => {
     };
     await recordOutcome(
       { ...input, job },
-      { runs: cancelled.runs, slots: memorySlots().slots, handOver: noHandOver },
+      { runs: cancelled.runs, slots: memorySlots().slots, handOver: noHandOver, models: testModels() },
     );
     expect(cancelled.records.get(input.runId)?.status).toBe('CANCELLED');
 
@@ -722,7 +861,7 @@ describe('recordOutcome', () => {
     const error = { code: 'invalid_training_file', message: 'bad line 3' };
     await recordOutcome(
       { ...input, job: { ...job, status: 'failed', phase: 'failed', error } },
-      { runs: failed.runs, slots: memorySlots().slots, handOver: noHandOver },
+      { runs: failed.runs, slots: memorySlots().slots, handOver: noHandOver, models: testModels() },
     );
     expect(failed.records.get(input.runId)).toMatchObject({
       status: 'FAILED',

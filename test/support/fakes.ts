@@ -467,10 +467,15 @@ export function memoryModelRegistry() {
   const pointers = new Map<string, CurrentModel>();
   const registry: ModelRegistry = {
     async register(entry) {
-      if (models.get(entry.model)?.deletedAt) return false; // a deleted model never becomes current again
+      if (models.get(entry.model)?.deletedAt) return false; // a deleted model stays deleted
       models.set(entry.model, ModelEntrySchema.parse(entry));
+      return true;
+    },
+    async promote(entry, at, options = {}) {
+      const stored = models.get(entry.model);
+      if (!stored || stored.deletedAt) return false; // never point applications at a deleted model
       const pointer = pointers.get(entry.family);
-      if (pointer && pointer.updatedAt > entry.createdAt) return false;
+      if (!options.force && pointer && pointer.updatedAt > at) return false;
       pointers.set(entry.family, {
         family: entry.family,
         model: CURRENT_MODEL_KEY,
@@ -478,7 +483,7 @@ export function memoryModelRegistry() {
         provider: entry.provider,
         baseModel: entry.baseModel,
         runId: entry.runId,
-        updatedAt: entry.createdAt,
+        updatedAt: at,
       });
       return true;
     },
@@ -516,4 +521,15 @@ export function memoryModelRegistry() {
     },
   };
   return { registry, models, pointers, parameters, currentModelParameters };
+}
+
+/** Record's registry and parameter, in memory: `models` of RecordDeps. */
+export function testModels() {
+  const memory = memoryModelRegistry();
+  return { registry: memory.registry, parameters: memory.currentModelParameters, memory };
+}
+
+/** A model registered and made its family's current one as of its creation, as a run that was promoted leaves it. */
+export async function registerPromoted(registry: ModelRegistry, entry: ModelEntry): Promise<boolean> {
+  return (await registry.register(entry)) && registry.promote(entry, entry.createdAt);
 }
