@@ -90,7 +90,8 @@ it('a rate(10 minutes) rule fires about once per scaled 10 minutes with the Sche
       }),
     );
   });
-}, 30_000);
+  // A whole local cloud starts and stops around the 3.3 s measured: slow on two busy cores.
+}, 60_000);
 
 it('with schedules off nothing fires by itself, and fireSchedule delivers one event now', async () => {
   await withScheduleCloud({ schedules: false }, async (cloud, received) => {
@@ -102,7 +103,7 @@ it('with schedules off nothing fires by itself, and fireSchedule delivers one ev
     expect(await received()).toEqual([expect.objectContaining({ 'detail-type': 'Scheduled Event' })]);
     await expect(cloud.fireSchedule('NoSuchRule')).rejects.toThrow(/no enabled scheduled rule NoSuchRule/);
   });
-}, 30_000);
+}, 60_000);
 
 it('pauseSchedules quiets the rule and resumeSchedules starts it again', async () => {
   await withScheduleCloud({ schedules: true }, async (cloud, received) => {
@@ -118,7 +119,7 @@ it('pauseSchedules quiets the rule and resumeSchedules starts it again', async (
     await cloud.lambda.settle();
     expect((await received()).length).toBeGreaterThan(paused);
   });
-}, 30_000);
+}, 60_000);
 
 it('a scheduled rule without permission on the function delivers nothing and is counted as dropped', async () => {
   await withScheduleCloud(
@@ -139,7 +140,7 @@ it('a scheduled rule without permission on the function delivers nothing and is 
       ]);
     },
   );
-}, 30_000);
+}, 60_000);
 
 it('close() stops every schedule timer: nothing is delivered or even attempted afterwards', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tunedrop-schedule-'));
@@ -164,7 +165,7 @@ it('close() stops every schedule timer: nothing is delivered or even attempted a
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}, 30_000);
+}, 60_000);
 
 describe('schedule expressions', () => {
   const rule = (schedule: string) => ({ name: 'Tick', schedule });

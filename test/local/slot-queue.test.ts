@@ -78,7 +78,9 @@ it('resumes a waiting run by the sweep when the run that freed the slot could no
     expect(runs.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
     expect(h.emulator.maxConcurrentJobs()).toBe(1);
     const sendTaskSuccess = h.cloud.iamDecisions.filter((d) => d.action === 'states:SendTaskSuccess');
-    expect(sendTaskSuccess.some((d) => d.principal.includes('PipelineRecord') && !d.allowed)).toBe(true);
+    // Record resumed no one (it may not; whether it tried depends on whether a sweep was quicker, between
+    // its release of the slot and its hand-over), and the sweep did.
+    expect(sendTaskSuccess.some((d) => d.principal.includes('PipelineRecord') && d.allowed)).toBe(false);
     expect(sendTaskSuccess.some((d) => d.principal.includes('PipelineSweepSlots') && d.allowed)).toBe(true);
   });
 }, 90_000);
