@@ -1,3 +1,4 @@
+import { notInRegistry } from './not-in-registry.js';
 import { PROVIDER_TITLES, type ProviderName } from '../core/catalog.js';
 import { ProviderRejectedError } from '../core/errors.js';
 import type { FineTuningProvider } from '../core/ports.js';
@@ -46,11 +47,7 @@ export async function deleteModel(
   deps: DeleteModelDeps,
 ): Promise<DeleteModelOutcome> {
   const entry = await deps.registry.find(request.model);
-  if (!entry)
-    return {
-      outcome: 'not_found',
-      message: `${request.model} is not a model tunedrop trained in this stack (tunedrop models list shows them)`,
-    };
+  if (!entry) return notInRegistry(request.model);
   const { family } = entry;
   if (entry.deletedAt)
     return {

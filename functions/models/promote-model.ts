@@ -1,3 +1,4 @@
+import { notInRegistry } from './not-in-registry.js';
 import type { CurrentModelParameters, ModelRegistry } from '../core/registry.js';
 
 export interface PromoteModelRequest {
@@ -26,11 +27,7 @@ export async function promoteModel(
   deps: PromoteModelDeps,
 ): Promise<PromoteModelOutcome> {
   const entry = await deps.registry.find(request.model);
-  if (!entry)
-    return {
-      outcome: 'not_found',
-      message: `${request.model} is not a model tunedrop trained in this stack (tunedrop models list shows them)`,
-    };
+  if (!entry) return notInRegistry(request.model);
   const { family } = entry;
   if (entry.deletedAt)
     return {
