@@ -32,6 +32,8 @@ export interface PermissionTargets {
   stateMachine: () => IStateMachine;
   /** The model registry table. */
   registryTable: ITable;
+  /** Where drops are read from (`incoming/`). */
+  incomingPrefix: string;
   /** The families' current-model parameters' prefix (`/tunedrop`). */
   parameterPrefix: string;
   /** The schedule group the families' retrain schedules are in, and the role they invoke retrain as. */
@@ -131,6 +133,14 @@ export function grantFunctionPermissions(
     );
   if (permissions.reads?.length) bucket.encryptionKey?.grantDecrypt(fn);
   if (permissions.listsBucket) add(['s3:ListBucket'], [bucket.bucketArn]);
+  if (permissions.listsIncoming)
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': `${targets.incomingPrefix}*` } },
+      }),
+    );
   if (permissions.writesRuns)
     add(
       [

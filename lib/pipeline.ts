@@ -31,7 +31,12 @@ import {
 } from '../functions/adapters/dynamodb-run-store.js';
 import { STUCK_RUN_HOURS_DEFAULT } from '../functions/core/stuck-runs.js';
 import { acknowledge, nagArn } from './nag.js';
-import { BEDROCK_INPUT_DIR, BEDROCK_OUTPUT_DIR, FAMILY_SETTINGS_FILE } from '../functions/core/run.js';
+import {
+  BEDROCK_INPUT_DIR,
+  BEDROCK_OUTPUT_DIR,
+  DATASET_SUFFIX,
+  FAMILY_SETTINGS_FILE,
+} from '../functions/core/run.js';
 import { MODEL_INDEX } from '../functions/adapters/dynamodb-model-registry.js';
 import { DEFAULT_PARAMETER_PREFIX } from '../functions/core/registry.js';
 import { grantFunctionPermissions } from './function-permissions.js';
@@ -387,6 +392,7 @@ export class TunedropPipeline extends Construct {
         bedrockRole: this.bedrockServiceRole,
         stateMachine: () => this.workflow.stateMachine,
         registryTable: this.registryTable,
+        incomingPrefix,
         parameterPrefix,
         schedules: { group: scheduleGroup, role: schedulerRole },
       });
@@ -663,7 +669,7 @@ export class TunedropPipeline extends Construct {
 
     this.bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(this.validateFunction), {
       prefix: incomingPrefix,
-      suffix: '.jsonl',
+      suffix: DATASET_SUFFIX,
     });
     // A family's settings file written or removed: its retrain schedule follows it.
     for (const event of [EventType.OBJECT_CREATED, EventType.OBJECT_REMOVED])

@@ -4,6 +4,7 @@ import { InvalidConfigError } from '../core/errors.js';
 import type {
   ActiveRuns,
   ChatModels,
+  FamilyArrivals,
   FineTuningProvider,
   ObjectStore,
   ParkedRuns,
@@ -14,6 +15,7 @@ import type {
   WebhookLog,
 } from '../core/ports.js';
 import {
+  EARLIER_ARRIVAL_GRACE_MS,
   earlierArrivalPending,
   handOverFreeSlots,
   mergeHandOvers,
@@ -33,6 +35,7 @@ import { azureOpenAiProvider } from './azure-openai-provider.js';
 import { bedrockProvider } from './bedrock-provider.js';
 import { openAiChatModels, openAiProvider } from './openai-provider.js';
 import type { ContextWithProviderSecrets } from './provider-secrets.js';
+import { s3FamilyArrivals } from './s3-family-arrivals.js';
 import { s3ObjectStore } from './s3-object-store.js';
 import type { ProviderCallOutcome } from './openai-compatible.js';
 import { runMetrics } from './run-metrics.js';
@@ -113,6 +116,12 @@ export const taskTokens = (): TaskTokens => sfnTaskTokens(awsClients.sfn());
 export const slotResume = (lane: SlotLane = 'provider') =>
   slotResumer(parkedRuns(), taskTokens(), Date.now, lane);
 
+/** The drops in a family's incoming folder (a family's lane waits for those received earlier). */
+export const familyArrivals = (): FamilyArrivals => {
+  const env = readEnvironment('DATA_BUCKET', 'INCOMING_PREFIX');
+  return s3FamilyArrivals(awsClients.s3(), env.DATA_BUCKET, env.INCOMING_PREFIX);
+};
+
 /** Gives a family's lane to its oldest waiting run, if the lane is free, and resumes it. */
 export const handOverFamilyTurn = async (family: string): Promise<HandOver> => {
   const runs = runStore();
@@ -123,10 +132,13 @@ export const handOverFamilyTurn = async (family: string): Promise<HandOver> => {
     statusOf: async (runId) => (await runs.get(runId))?.status,
     resume: slotResume('family'),
     now: Date.now,
-    // A run received earlier whose file is still being checked goes first (core/slots.ts).
+    // A run received earlier whose file is being checked, or not yet, goes first (core/slots.ts). The drops
+    // are listed before the runs: a drop recorded between the two reads is then found recorded.
     mayGrant: async (waiter) => {
-      const inLane = new Set([...(await lane.waiting()).map((w) => w.runId), ...(await lane.holders())]);
-      return !earlierArrivalPending(waiter, await runs.listFamily(family), inLane, Date.now());
+      const now = Date.now();
+      const arrivals = await familyArrivals().since(family, now - EARLIER_ARRIVAL_GRACE_MS);
+      const queue = { waiting: await lane.waiting(), holders: await lane.holders() };
+      return !earlierArrivalPending(waiter, await runs.listFamily(family), arrivals, queue, now);
     },
   });
 };

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { conditionally } from './dynamodb-requests.js';
 import type { ProviderSlots } from '../core/ports.js';
 import { RUN_STATUSES, type RunStatus } from '../core/run.js';
-import { deadHolders, VANISHED_HOLDER_GRACE_MS, type SlotHolder } from '../core/slots.js';
+import { deadHolders, queueOrder, VANISHED_HOLDER_GRACE_MS, type SlotHolder } from '../core/slots.js';
 
 /**
  * The holders of provider slots, on one item of the runs table: `leases`, a map from run id to when
@@ -224,7 +224,7 @@ export function dynamoDbProviderSlots(
       const item = await readItem();
       return Object.entries(item?.waiting ?? {})
         .map(([runId, queuedAt]) => ({ runId, queuedAt }))
-        .sort((a, b) => a.queuedAt - b.queuedAt || a.runId.localeCompare(b.runId));
+        .sort(queueOrder);
     },
 
     async dequeue(runId) {

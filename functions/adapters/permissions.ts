@@ -18,6 +18,7 @@
  *                   hand-over also reads the family's runs (listFamily: Query on byFamily)
  *   ParkedRuns      GetItem, UpdateItem
  *   WebhookLog      claim PutItem; unclaim DeleteItem; noteVerified UpdateItem; lastVerifiedAt GetItem
+ *   FamilyArrivals  since: s3:ListBucket with s3:prefix under the incoming prefix
  *   ObjectStore     head, read, readText: s3:GetObject (s3:GetObjectVersion with a version id), and,
  *                   where the object may not exist, s3:ListBucket so that a miss is a 404, not a 403
  *                   (S3 API reference, GetObject, read 2026-11-29); write PutObject; createWriter PutObject (multipart parts
@@ -81,6 +82,11 @@ export interface FunctionPermissions {
   reads?: ReadonlyArray<'incoming/' | 'runs/'>;
   /** Looks up objects that may not exist (a companion file, tunedrop.json): s3:ListBucket, for a 404. */
   listsBucket?: boolean;
+  /**
+   * Lists the drops under the incoming prefix (FamilyArrivals: a family's lane waits for a drop received
+   * earlier): s3:ListBucket, only where the listing's prefix is under the incoming prefix.
+   */
+  listsIncoming?: boolean;
   /** Whether the function reads objects by version id (s3:GetObjectVersion). */
   readsVersions?: boolean;
   /** Object writes under runs/ (PutObject). */
@@ -135,8 +141,9 @@ export const FUNCTION_PERMISSIONS = {
     apiKey: true,
     bedrock: { actions: [], writesRuns: true },
   },
-  // Handing a family's lane over reads the family's runs (a run received earlier goes first).
-  'acquire-slot': { table: [...RUNS], queriesFamilyIndex: true, resumesRuns: true },
+  // Handing a family's lane over reads the family's runs and lists its drops (one received earlier goes
+  // first): so do Record, reconcile and the sweep.
+  'acquire-slot': { table: [...RUNS], queriesFamilyIndex: true, listsIncoming: true, resumesRuns: true },
   'create-job': {
     publishesRunEvents: true,
     table: [...RUNS],
@@ -185,6 +192,7 @@ export const FUNCTION_PERMISSIONS = {
     publishesRunEvents: true,
     table: [...RUNS],
     queriesFamilyIndex: true,
+    listsIncoming: true,
     registry: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
     currentModelParameters: ['ssm:PutParameter'],
     reads: ['runs/'],
@@ -195,6 +203,7 @@ export const FUNCTION_PERMISSIONS = {
     publishesRunEvents: true,
     table: [...RUNS],
     queriesFamilyIndex: true,
+    listsIncoming: true,
     reads: ['runs/'],
     writesRuns: true,
     apiKey: true,
@@ -211,6 +220,7 @@ export const FUNCTION_PERMISSIONS = {
   'sweep-slots': {
     table: [...RUNS],
     queriesFamilyIndex: true,
+    listsIncoming: true,
     queriesActiveRunIndex: true,
     resumesRuns: true,
   },
@@ -286,7 +296,7 @@ export function actionsOf(
         : []),
       ...(reads ? ['s3:GetObject'] : []),
       ...(p.reads?.length && p.readsVersions ? ['s3:GetObjectVersion'] : []),
-      ...(p.listsBucket || bedrock?.readsRuns ? ['s3:ListBucket'] : []),
+      ...(p.listsBucket || p.listsIncoming || bedrock?.readsRuns ? ['s3:ListBucket'] : []),
       ...(writes ? ['s3:PutObject'] : []),
       ...((p.writesRuns && p.abortsUploads) || bedrock?.writesRuns ? ['s3:AbortMultipartUpload'] : []),
       ...((p.writesRuns && p.tagsObjects) || bedrock?.writesRuns ? ['s3:PutObjectTagging'] : []),

@@ -1,6 +1,7 @@
 import type { ProviderName } from './catalog.js';
 import type { AzureSettings, BedrockSettings } from './config.js';
 import type { RunRecord, RunStatus, RunError } from './run.js';
+import type { Arrival } from './slots.js';
 import type { ActiveRun } from './stuck-runs.js';
 
 /**
@@ -63,6 +64,15 @@ export interface RunStore {
   findByProviderJob(providerJobId: string): Promise<string | undefined>;
   /** The family's runs, oldest first (by createdAt). */
   listFamily(family: string): Promise<RunRecord[]>;
+}
+
+/**
+ * The files dropped into a family's incoming folder that start runs, as the bucket lists them: a family's
+ * lane waits for a drop received earlier whose run is not recorded yet (core/slots.ts).
+ */
+export interface FamilyArrivals {
+  /** The family's drops (startsRun) stored at or after `since` (epoch milliseconds). */
+  since(family: string, since: number): Promise<Arrival[]>;
 }
 
 /**

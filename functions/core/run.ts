@@ -242,6 +242,14 @@ export function isValidationCompanion(key: string): boolean {
   return key.toLowerCase().endsWith(VALIDATION_COMPANION_SUFFIX);
 }
 
+/** The suffix of the files whose drop starts a run (the bucket's notification to Validate filters on it). */
+export const DATASET_SUFFIX = '.jsonl';
+
+/** Whether dropping `key` starts a run: a dataset under the incoming prefix that is not a validation companion. */
+export function startsRun(key: string, incomingPrefix: string): boolean {
+  return key.startsWith(incomingPrefix) && key.endsWith(DATASET_SUFFIX) && !isValidationCompanion(key);
+}
+
 export function validationCompanionKey(key: string): string {
   return key.replace(/\.jsonl$/i, VALIDATION_COMPANION_SUFFIX);
 }

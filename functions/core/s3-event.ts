@@ -6,6 +6,8 @@ import { z } from 'zod';
  */
 const S3EventRecordSchema = z.looseObject({
   eventName: z.string(),
+  /** When S3 took the object (ISO 8601). */
+  eventTime: z.iso.datetime({ offset: true }).optional(),
   s3: z.looseObject({
     bucket: z.looseObject({ name: z.string() }),
     object: z.looseObject({
@@ -25,6 +27,8 @@ export interface CreatedObject {
   versionId?: string;
   etag?: string;
   size?: number;
+  /** When S3 took the object (the event's eventTime, ISO 8601): when its run was received. */
+  receivedAt?: string;
 }
 
 export function createdObjects(event: z.infer<typeof S3EventSchema>): CreatedObject[] {
@@ -36,6 +40,7 @@ export function createdObjects(event: z.infer<typeof S3EventSchema>): CreatedObj
       ...(object.versionId ? { versionId: object.versionId } : {}),
       ...(object.eTag ? { etag: object.eTag } : {}),
       ...(object.size !== undefined ? { size: object.size } : {}),
+      ...(record.eventTime ? { receivedAt: new Date(record.eventTime).toISOString() } : {}),
     };
   });
 }

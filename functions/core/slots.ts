@@ -17,6 +17,10 @@ export interface SlotHolder {
  */
 export const VANISHED_HOLDER_GRACE_MS = 15 * 60 * 1000;
 
+/** A queue's order: by place (`queuedAt`), then by run id, so that every reader agrees on ties. */
+export const queueOrder = (a: SlotWaiter, b: SlotWaiter): number =>
+  a.queuedAt - b.queuedAt || a.runId.localeCompare(b.runId);
+
 /** Why a holder no longer deserves its slot. */
 export type DeadHolder = SlotHolder & { reason: 'run_ended' | 'run_vanished' };
 
@@ -58,8 +62,8 @@ export interface HandOverDeps {
   now(): number;
   /**
    * Whether the queue's oldest waiter may be given a slot now; when not, it and those behind it wait for
-   * the next hand-over. A family's lane waits for a run received earlier whose file is still being checked
-   * (earlierArrivalPending). @default always
+   * the next hand-over. A family's lane waits for a run received earlier whose file is still being checked,
+   * or not yet (earlierArrivalPending). @default always
    */
   mayGrant?(waiter: SlotWaiter): Promise<boolean>;
 }
@@ -72,28 +76,85 @@ export interface HandOverDeps {
 export const EARLIER_ARRIVAL_GRACE_MS = 20 * 60 * 1000;
 
 /**
- * Whether a run of the family received before `waiter` is still on its way into the queue: RECEIVED, not
- * in the queue nor holding the lane, received less than `graceMs` ago. Its file is being checked, or it
- * was just started: it will queue ahead of `waiter` (the queue is ordered by when runs were received), and
- * the lane waits for it, so that a small file dropped after a large one does not train before it.
+ * A file in the family's incoming folder, as S3 lists it: what started (or is about to start) a run. S3
+ * knows of a drop at once, while its run item is written only when Validate runs, which may be minutes
+ * later (Lambda queues asynchronous invocations when its concurrency is taken, and retries them).
+ */
+export interface Arrival {
+  key: string;
+  /** The object's ETag, with or without S3's quotes. */
+  etag?: string | undefined;
+  /** When S3 stored it (LastModified, epoch milliseconds; S3 lists it to the second, rounded down). */
+  at: number;
+}
+
+/** A run of the family as the lane sees it: its status, when it was received, and the file it came from. */
+export interface FamilyRun {
+  runId: string;
+  status: RunStatus;
+  createdAt: string;
+  source: { key: string; etag?: string | undefined };
+}
+
+const unquoted = (etag: string | undefined) => etag?.replace(/^"|"$/g, '');
+
+/**
+ * Whether a run of the family received before `waiter` is still on its way into the queue, so that the
+ * lane waits for it: a small file dropped after a large one does not train before it. Either
+ * - a run RECEIVED, not in the queue nor holding the lane, received before the waiter: its file is being
+ *   checked, or it was just started, and it will queue ahead of `waiter` (the queue is ordered by when
+ *   runs were received); or
+ * - a file dropped before the waiter that no run of the family records yet (`arrivals`, listed from S3):
+ *   its Validate has not run yet; or
+ * - a run ahead of the waiter in the queue as it is now (`lane`, read after the hand-over read its list of
+ *   waiters: a run that queued in between is served by its own hand-over, not passed over by this one).
+ * Either waits at most `graceMs` from when it was received, so that a run whose validation was lost (a
+ * crash, an event in the dead-letter queue) holds up its family once, not for ever. An arrival listed to
+ * the second (rounded down) can look earlier than a waiter received in the same second: the lane then
+ * waits until that run is recorded and queued, behind the waiter if it came later. It never looks later
+ * than it was, so an earlier drop is never missed.
  */
 export function earlierArrivalPending(
   waiter: SlotWaiter,
-  familyRuns: ReadonlyArray<{ runId: string; status: RunStatus; createdAt: string }>,
-  inLane: ReadonlySet<string>,
+  familyRuns: readonly FamilyRun[],
+  arrivals: readonly Arrival[],
+  lane: { holders: readonly string[]; waiting: readonly SlotWaiter[] },
   now: number,
   graceMs: number = EARLIER_ARRIVAL_GRACE_MS,
 ): boolean {
-  return familyRuns.some((run) => {
-    const received = Date.parse(run.createdAt);
-    return (
+  const ahead = lane.waiting.some((other) => other.runId !== waiter.runId && queueOrder(other, waiter) < 0);
+  if (ahead) return true;
+  const inLane = new Set([...lane.holders, ...lane.waiting.map((other) => other.runId)]);
+  const pending = (receivedAt: number) => receivedAt < waiter.queuedAt && now - receivedAt < graceMs;
+  const runBeingChecked = familyRuns.some(
+    (run) =>
       run.runId !== waiter.runId &&
       run.status === 'RECEIVED' &&
       !inLane.has(run.runId) &&
-      received < waiter.queuedAt &&
-      now - received < graceMs
-    );
-  });
+      pending(Date.parse(run.createdAt)),
+  );
+  if (runBeingChecked) return true;
+  return arrivals.some((arrival) => pending(arrival.at) && !familyRuns.some((run) => records(run, arrival)));
+}
+
+/**
+ * How much earlier than S3's LastModified a run recording that object may say it was received. Both times
+ * are S3's (the event's eventTime and the listing's LastModified); the allowance keeps a skew of a moment
+ * between them from making a recorded drop look unrecorded, which would hold the lane for the grace period.
+ */
+const RECORDED_SKEW_MS = 5_000;
+
+/**
+ * Whether `run` was started by the dropped object `arrival`: the same key, the same bytes (ETag, where
+ * both have one), and received no earlier than the object was stored: the same bytes dropped again under
+ * the same name, after a run of the first drop, are a new arrival.
+ */
+function records(run: FamilyRun, arrival: Arrival): boolean {
+  if (run.source.key !== arrival.key) return false;
+  const runEtag = unquoted(run.source.etag);
+  const arrivalEtag = unquoted(arrival.etag);
+  if (runEtag && arrivalEtag && runEtag !== arrivalEtag) return false;
+  return Date.parse(run.createdAt) >= arrival.at - RECORDED_SKEW_MS;
 }
 
 export interface HandOver {

@@ -39,6 +39,8 @@ export interface UploadedObject {
   versionId?: string | undefined;
   etag?: string | undefined;
   size?: number | undefined;
+  /** When S3 took the object (its event's eventTime, ISO 8601). @default when Validate runs */
+  receivedAt?: string | undefined;
 }
 
 export interface ValidateDeps {
@@ -85,6 +87,9 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
   const family = familyOf(object.key, deps.incomingPrefix);
   const keys = runKeys(runId);
   const at = deps.now().toISOString();
+  // Received when S3 took the file, not when Validate ran (Lambda may queue the event for minutes): a
+  // family's runs train in that order (core/slots.ts). A time after Validate's own is a clock's error.
+  const receivedAt = object.receivedAt && object.receivedAt < at ? object.receivedAt : at;
   const source = {
     bucket: object.bucket,
     key: object.key,
@@ -97,16 +102,18 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
     runId,
     family,
     status: 'RECEIVED',
-    history: [{ status: 'RECEIVED', at }],
+    history: [{ status: 'RECEIVED', at: receivedAt }],
     source,
-    createdAt: at,
+    createdAt: receivedAt,
     updatedAt: at,
     validationReportKey: keys.validationMarkdown,
   });
+  let receivedRecorded = receivedAt;
   if (!created) {
     const existing = await deps.runs.get(runId);
     // Past RECEIVED means an earlier delivery of this event already did the work.
     if (existing && existing.status !== 'RECEIVED') return { runId, outcome: 'duplicate' };
+    if (existing) receivedRecorded = existing.createdAt;
   }
 
   const reportRef = (key: string) => ({ bucket: object.bucket, key });
@@ -198,7 +205,7 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
       costUsd: report.estimate.costUsd,
       epochs: report.estimate.epochs,
     },
-    receivedAt: at,
+    receivedAt: receivedRecorded,
   });
   deps.metrics?.runStarted({ family, provider: model.provider });
   return { runId, outcome: 'started' };

@@ -1,5 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import {
   GetSecretValueCommand,
   PutSecretValueCommand,
@@ -20,6 +26,7 @@ import {
   providerSecretsMiddleware,
   type ContextWithProviderSecrets,
 } from '../../functions/adapters/provider-secrets.js';
+import { s3FamilyArrivals } from '../../functions/adapters/s3-family-arrivals.js';
 import { s3ObjectStore } from '../../functions/adapters/s3-object-store.js';
 import { sfnRunStarter } from '../../functions/adapters/sfn-run-starter.js';
 import { executionArnOf } from '../../functions/core/run-events.js';
@@ -226,6 +233,31 @@ describe('the S3 object store', () => {
     await expect(store.head({ bucket: cloud.bucket, key: 'elsewhere/a.jsonl' })).rejects.toMatchObject({
       $metadata: { httpStatusCode: 403 },
     });
+  });
+});
+
+describe("the S3 listing of a family's drops", () => {
+  it("lists the incoming folder with the roles that hand a family's lane over, and nothing else of the bucket", async () => {
+    await admin.s3().send(
+      new PutObjectCommand({
+        Bucket: cloud.bucket,
+        Key: 'incoming/adapters-arrivals/notes.txt',
+        Body: 'x',
+      }),
+    );
+    for (const entry of [ACQUIRE_SLOT, RECORD, RECONCILE, 'functions/sweep-slots/handler.ts']) {
+      const mark = cloud.iamDecisions.length;
+      // A file that starts no run is listed, and left out.
+      await expect(
+        s3FamilyArrivals(s3As(entry), cloud.bucket, 'incoming/').since('adapters-arrivals', 0),
+      ).resolves.toEqual([]);
+      expect(decisionsOf(entry, mark)).toEqual([
+        { action: 's3:ListBucket', resource: `arn:aws:s3:::${cloud.bucket}`, allowed: true },
+      ]);
+      await expect(
+        s3As(entry).send(new ListObjectsV2Command({ Bucket: cloud.bucket, Prefix: 'runs/' })),
+      ).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    }
   });
 });
 

@@ -79,6 +79,21 @@ describe('the function roles', () => {
 });
 
 describe('the bucket', () => {
+  it('lists only under incoming/ where a function lists the drops of a family', () => {
+    for (const step of Object.keys(FUNCTION_PERMISSIONS) as FunctionStep[]) {
+      const permissions = FUNCTION_PERMISSIONS[step] as { listsIncoming?: boolean };
+      const conditioned = roleStatements(step).filter(
+        (statement) =>
+          [statement.Action].flat().includes('s3:ListBucket') &&
+          JSON.stringify((statement as { Condition?: unknown }).Condition ?? null) ===
+            JSON.stringify({ StringLike: { 's3:prefix': 'incoming/*' } }),
+      );
+      expect({ step, lists: conditioned.length > 0 }).toEqual({
+        step,
+        lists: permissions.listsIncoming === true,
+      });
+    }
+  });
   it('can be written under incoming/ by no function, and deleted from by none', () => {
     for (const step of Object.keys(FUNCTION_PERMISSIONS)) {
       for (const statement of roleStatements(step)) {

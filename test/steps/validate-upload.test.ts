@@ -73,6 +73,20 @@ describe('validateUpload', () => {
     ]);
   });
 
+  it('records the run as received when S3 took the file, not when Validate ran, and starts it with that time', async () => {
+    const { deps, records, started } = setup({ 'incoming/support/tickets.jsonl': chatDataset(50) });
+    const { runId } = await validateUpload({ ...upload, receivedAt: '2026-11-24T09:52:10.250Z' }, deps);
+    expect(records.get(runId)).toMatchObject({
+      createdAt: '2026-11-24T09:52:10.250Z',
+      history: expect.arrayContaining([{ status: 'RECEIVED', at: '2026-11-24T09:52:10.250Z' }]),
+    });
+    expect(started[0]!.input.receivedAt).toBe('2026-11-24T09:52:10.250Z');
+    // A time after Validate's own is a clock's error: Validate's time is kept.
+    const later = setup({ 'incoming/support/tickets.jsonl': chatDataset(50) });
+    const again = await validateUpload({ ...upload, receivedAt: '2026-11-24T10:05:00.000Z' }, later.deps);
+    expect(later.records.get(again.runId)?.createdAt).toBe('2026-11-24T10:00:00.000Z');
+  });
+
   it('rejects a bad file with the first problem and a pointer to the full report, and starts nothing', async () => {
     const bad = chatDataset(12).replace(/\n/, '\n{oops\n');
     const { deps, objects, records, started } = setup({ 'incoming/support/tickets.jsonl': bad });

@@ -12,7 +12,12 @@ import {
   type RunRecord,
   type RunStatus,
 } from '../../functions/core/run.js';
-import { deadHolders, VANISHED_HOLDER_GRACE_MS, type HandOver } from '../../functions/core/slots.js';
+import {
+  deadHolders,
+  queueOrder,
+  VANISHED_HOLDER_GRACE_MS,
+  type HandOver,
+} from '../../functions/core/slots.js';
 import { phaseOf } from '../../functions/core/workflow-state.js';
 import {
   CURRENT_MODEL_KEY,
@@ -251,9 +256,7 @@ export function memorySlots(options: { runs?: RunStore; now?: () => number; vani
       if (!queue.has(runId)) queue.set(runId, queuedAt ?? now());
     },
     async waiting() {
-      return [...queue]
-        .map(([runId, queuedAt]) => ({ runId, queuedAt }))
-        .sort((a, b) => a.queuedAt - b.queuedAt || a.runId.localeCompare(b.runId));
+      return [...queue].map(([runId, queuedAt]) => ({ runId, queuedAt })).sort(queueOrder);
     },
     async grant(runId, limit) {
       if (!queue.has(runId)) return false;
