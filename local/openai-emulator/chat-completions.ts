@@ -6,7 +6,7 @@ import { ApiError } from './api-error.js';
 import { BigramModel, type GeneratedToken, type TokenLogprob } from './bigram-model.js';
 import { readJson, type Route } from './http.js';
 import { OPENAI_JOB_RULES } from './job-request.js';
-import { now, type Store } from './store.js';
+import { now, type ChatCompletionUsage, type Store } from './store.js';
 import { chatPrompt } from './training-file.js';
 
 /**
@@ -17,7 +17,8 @@ import { chatPrompt } from './training-file.js';
  * Request and response follow CreateChatCompletionRequest / CreateChatCompletionResponse of
  * ../shared/openai/openapi.yaml; OpenAI's behaviour below is cited with where it was read (2026-11-30).
  * Not emulated: streaming, tools, response formats, audio; their parameters are refused or ignored as
- * said at each.
+ * said at each. The route and each line of a batch (batches.ts) are answered by one function,
+ * completeChat.
  */
 
 /**
@@ -103,10 +104,51 @@ function answeringModel(store: Store, model: string): { name: string; weights: B
 /** A base model, as far as this emulator can know one: trained on nothing. */
 const UNTRAINED = new BigramModel();
 
+/** What a chat completion answered: the response body, and what it is recorded and billed as. */
+export interface AnsweredChat {
+  /** The name the answer carries (a base model's snapshot when the request named its alias). */
+  model: string;
+  /** CreateChatCompletionResponse. */
+  body: ChatCompletionBody;
+  usage: Omit<ChatCompletionUsage, 'calls'>;
+}
+
+export interface ChatCompletionBody {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: unknown[];
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  system_fingerprint: string;
+  service_tier: 'default';
+}
+
+/**
+ * The one answer to a chat completion request's body, whoever asked: the online route below and each
+ * line of a batch (batches.ts), so that a batch answers exactly as the route does. A request OpenAI
+ * would refuse is the ApiError it would answer with; nothing is recorded here, the caller records it
+ * where it belongs (online calls and batch lines are counted apart).
+ */
+export function completeChat(store: Store, raw: unknown): AnsweredChat | ApiError {
+  try {
+    return answer(store, parseRequest(raw));
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
+  }
+}
+
 /** The route; the store's chatCompletions records every answer. */
 export const chatCompletions: Route = async ({ store }, { method, path, request }) => {
   if (method !== 'POST' || path !== '/chat/completions') return undefined;
-  const body = parseRequest(await readJson(request));
+  const answered = completeChat(store, await readJson(request));
+  if (answered instanceof ApiError) throw answered;
+  store.chatCompletions.record(answered.model, answered.usage);
+  return { json: answered.body };
+};
+
+function answer(store: Store, body: ChatRequest): AnsweredChat {
   const { name, weights: model } = answeringModel(store, body.model);
   const prompt = chatPrompt(body.messages.map((m) => ({ role: m.role, content: m.content ?? '' })));
   const promptTokens = billedPromptTokens(body.messages);
@@ -127,9 +169,10 @@ export const chatCompletions: Route = async ({ store }, { method, path, request 
     return choice(index, generation.tokens, generation.finishReason, stops, body.logprobs === true);
   });
   const completionTokens = choices.reduce((sum, c) => sum + c.tokens, 0);
-  store.chatCompletions.record(name, { choices: choices.length, promptTokens, completionTokens });
   return {
-    json: {
+    model: name,
+    usage: { choices: choices.length, promptTokens, completionTokens },
+    body: {
       id: `chatcmpl-${randomBytes(15).toString('base64url')}`,
       object: 'chat.completion',
       created: now(),
@@ -144,7 +187,7 @@ export const chatCompletions: Route = async ({ store }, { method, path, request 
       service_tier: 'default',
     },
   };
-};
+}
 
 /**
  * prompt_tokens as OpenAI bills a chat's prompt, by the convention of the OpenAI Cookbook ("How to count

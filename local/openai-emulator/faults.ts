@@ -19,6 +19,14 @@
  *   failWith     the job fails while running, with this error
  *   stuckIn      the job never leaves `queued`
  *   noResultFile the job succeeds without a result file
+ * Batch faults apply to the next batch created (batches.ts):
+ *   expireAfter  the batch expires once it has answered this many requests: OpenAI's guide says a batch
+ *                not done within its window moves to `expired`, its unfinished requests are cancelled and
+ *                written to the error file with code batch_expired, and its answered ones are in the output
+ *                file and billed (https://platform.openai.com/docs/guides/batch, "Batch expiration", read
+ *                2026-11-30)
+ *   failWith     the batch fails while validating, with this error in errors.data (line and param null),
+ *                as a batch whose input OpenAI refuses ends
  * Webhook faults apply to the next webhook event the emulator emits (one event, every endpoint):
  *   lose         the event is never delivered, as if lost on OpenAI's side
  *   duplicate    the event is delivered twice, same webhook-id and body: OpenAI's guide says "In rare
@@ -48,6 +56,11 @@ export interface JobFault {
   noResultFile?: boolean;
 }
 
+export interface BatchFault {
+  expireAfter?: number;
+  failWith?: { code: string; message: string };
+}
+
 export interface WebhookFault {
   lose?: boolean;
   duplicate?: boolean;
@@ -58,6 +71,7 @@ export class Faults {
   private rules: Array<Required<RequestFaultRule>> = [];
   private jobFaults: JobFault[] = [];
   private webhookFaults: WebhookFault[] = [];
+  private batchFaults: BatchFault[] = [];
   /** Requests that met a fault, for assertions ("retried three times"). */
   readonly applied: Array<{ method: string; path: string; fault: RequestFault['kind'] }> = [];
 
@@ -71,6 +85,11 @@ export class Faults {
     return this;
   }
 
+  onNextBatch(fault: BatchFault): this {
+    this.batchFaults.push(fault);
+    return this;
+  }
+
   onNextWebhook(fault: WebhookFault): this {
     this.webhookFaults.push(fault);
     return this;
@@ -80,6 +99,7 @@ export class Faults {
     this.rules = [];
     this.jobFaults = [];
     this.webhookFaults = [];
+    this.batchFaults = [];
     this.applied.length = 0;
   }
 
@@ -94,6 +114,10 @@ export class Faults {
 
   takeJobFault(): JobFault {
     return this.jobFaults.shift() ?? {};
+  }
+
+  takeBatchFault(): BatchFault {
+    return this.batchFaults.shift() ?? {};
   }
 
   takeWebhookFault(): WebhookFault {

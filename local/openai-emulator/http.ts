@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from './api-error.js';
+import type { BatchRunner } from './batches.js';
 import type { Faults, RequestFault } from './faults.js';
 import { MultipartError, multipartBoundary, readMultipart, type MultipartForm } from './multipart.js';
 import type { Store } from './store.js';
@@ -14,6 +15,8 @@ import type { Trainer } from './trainer.js';
 export interface Api {
   store: Store;
   trainer: Trainer;
+  /** Runs OpenAI's batches (batches.ts); Azure's routes have none. */
+  batches: BatchRunner;
   faults: Faults;
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, errorBody } from './api-error.js';
+import { batchRoutes, type BatchRunner } from './batches.js';
 import { chatCompletions } from './chat-completions.js';
 import type { Faults } from './faults.js';
 import {
@@ -17,12 +18,13 @@ import type { Trainer } from './trainer.js';
 
 /**
  * OpenAI's REST API over the store and the trainer: its paths (files, fine_tuning.jobs, models delete,
- * and chat completions of the models it knows, chat-completions.ts), its bearer-key check and its error
- * shapes, as a flavor of the shared HTTP plumbing (http.ts).
+ * chat completions of the models it knows, chat-completions.ts, and batches of them, batches.ts), its
+ * bearer-key check and its error shapes, as a flavor of the shared HTTP plumbing (http.ts).
  */
 export interface OpenAiApi {
   store: Store;
   trainer: Trainer;
+  batches: BatchRunner;
   faults: Faults;
   /** When set, only this bearer key is accepted; otherwise any non-empty key. */
   apiKey: string | undefined;
@@ -176,6 +178,7 @@ const ROUTES: readonly Route[] = [
   jobById,
   deleteModel,
   chatCompletions,
+  batchRoutes,
 ];
 
 /** A file as the API shows it: everything but its content. */

@@ -7,8 +7,9 @@ import {
   azureId,
   azureModelName,
 } from './azure-routes.js';
+import { BatchRunner, DEFAULT_BATCH_TIMING, type BatchSummary, type BatchTiming } from './batches.js';
 import { Faults } from './faults.js';
-import type { ChatCompletionUsage } from './store.js';
+import type { ChatCompletionLog, ChatCompletionUsage } from './store.js';
 import { apiHandler } from './http.js';
 import { openAiFlavor } from './routes.js';
 import { Store } from './store.js';
@@ -24,6 +25,7 @@ import {
 } from './webhooks.js';
 
 export { signWebhook, WEBHOOK_USER_AGENT } from './webhooks.js';
+export type { BatchSummary, BatchTiming } from './batches.js';
 export type { ChatCompletionUsage } from './store.js';
 export type {
   FineTuningWebhookType,
@@ -35,7 +37,8 @@ export type {
 
 /**
  * An emulator of OpenAI's fine-tuning API (files, fine_tuning.jobs, models delete) on 127.0.0.1, with
- * chat completions of the models it trained and of base models (chat-completions.ts), in the
+ * chat completions of the models it trained and of base models (chat-completions.ts), online and in
+ * batches (the Batch API, batches.ts), in the
  * shapes of the official OpenAPI spec, for the official `openai` SDK pointed at it with `baseURL`.
  * Jobs move validating_files → queued → running → succeeded over accelerated time, and their results
  * are computed: a bigram model really trains on the uploaded tokens (see bigram-model.ts). When a job
@@ -67,13 +70,16 @@ export interface EmulatorOptions {
   apiKey?: string;
   /** Azure only: the Entra ID token accepted as `Authorization: Bearer …`; without it no bearer is. */
   entraToken?: string;
-  /** Real milliseconds per phase and per training step, and the webhook retry schedule. */
+  /**
+   * Real milliseconds per phase and per training step, per batch stage and per batch request, and the
+   * webhook retry schedule.
+   */
   timing?: Partial<Timing>;
   /** Webhook endpoints registered at start, as in OpenAI's dashboard; their ids and secrets are in `webhookEndpoints`. */
   webhookEndpoints?: Array<{ url: string } & WebhookEndpointOptions>;
 }
 
-type Timing = TrainerTiming & WebhookTiming;
+type Timing = TrainerTiming & WebhookTiming & BatchTiming;
 
 export interface RunningEmulator {
   /** OpenAI: `http://host:port/v1`, the client's baseURL. Azure: the resource endpoint, as `endpoint`. */
@@ -108,6 +114,19 @@ export interface RunningEmulator {
     total: ChatCompletionUsage;
     byModel: Record<string, ChatCompletionUsage>;
   };
+  /**
+   * The chat completions answered as lines of batches, in the same shape, counted apart: a batch's lines
+   * are not in `chatCompletions`. A copy, taken when read.
+   */
+  readonly batchChatCompletions: {
+    total: ChatCompletionUsage;
+    byModel: Record<string, ChatCompletionUsage>;
+  };
+  /**
+   * Every batch created (POST /v1/batches), oldest first: its status, model, request_counts.total as
+   * `requests`, and the lines completed and failed. A copy, taken when read.
+   */
+  readonly batches: readonly BatchSummary[];
   /** Resolves once every event emitted so far is delivered or given up on. */
   webhooksSettled(): Promise<void>;
   /** Stops the server, the jobs and every webhook retry or request still pending. */
@@ -119,6 +138,7 @@ const DEFAULT_TIMING: Timing = {
   queuedMs: 200,
   msPerStep: 5,
   ...DEFAULT_WEBHOOK_TIMING,
+  ...DEFAULT_BATCH_TIMING,
 };
 
 export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
@@ -157,7 +177,8 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
   const flavor = azure
     ? azureFlavor({ apiKey: options.apiKey, entraToken: options.entraToken })
     : openAiFlavor(options.apiKey);
-  const server = createServer(apiHandler({ store, trainer, faults }, flavor));
+  const batches = new BatchRunner(store, timing, faults);
+  const server = createServer(apiHandler({ store, trainer, batches, faults }, flavor));
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
   const { port } = server.address() as AddressInfo;
@@ -174,20 +195,30 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
       return [...webhooks.endpoints.values()].map((endpoint) => ({ ...endpoint }));
     },
     get chatCompletions() {
-      const log = store.chatCompletions;
-      return {
-        total: { ...log.total },
-        byModel: Object.fromEntries([...log.byModel].map(([model, usage]) => [model, { ...usage }])),
-      };
+      return copyLog(store.chatCompletions);
+    },
+    get batchChatCompletions() {
+      return copyLog(store.batchChatCompletions);
+    },
+    get batches() {
+      return batches.summaries();
     },
     webhookEvents: webhooks.events,
     webhookDeliveries: webhooks.deliveries,
     webhooksSettled: () => webhooks.settled(),
     async close() {
       trainer.close();
+      batches.close();
       webhooks.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+function copyLog(log: ChatCompletionLog) {
+  return {
+    total: { ...log.total },
+    byModel: Object.fromEntries([...log.byModel].map(([model, usage]) => [model, { ...usage }])),
   };
 }

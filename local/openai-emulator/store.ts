@@ -121,6 +121,59 @@ export interface Checkpoint {
   fine_tuning_job_id: string;
 }
 
+/** The statuses of the spec's Batch. */
+export type BatchStatus =
+  | 'validating'
+  | 'failed'
+  | 'in_progress'
+  | 'finalizing'
+  | 'completed'
+  | 'expired'
+  | 'cancelling'
+  | 'cancelled';
+/** An error of a batch's input file (the spec's BatchError). */
+export interface BatchError {
+  code: string;
+  message: string;
+  param: string | null;
+  line: number | null;
+}
+/**
+ * A batch in the spec's Batch shape. What is not set yet is null, as the live API shows it (the Batch
+ * guide's and the spec's examples, https://platform.openai.com/docs/guides/batch, read 2026-11-30),
+ * although the spec's schema types those fields without null.
+ */
+export interface Batch {
+  id: string;
+  object: 'batch';
+  endpoint: string;
+  model: string | null;
+  errors: { object: 'list'; data: BatchError[] } | null;
+  input_file_id: string;
+  completion_window: '24h';
+  status: BatchStatus;
+  output_file_id: string | null;
+  error_file_id: string | null;
+  created_at: number;
+  in_progress_at: number | null;
+  expires_at: number;
+  finalizing_at: number | null;
+  completed_at: number | null;
+  failed_at: number | null;
+  expired_at: number | null;
+  cancelling_at: number | null;
+  cancelled_at: number | null;
+  request_counts: { total: number; completed: number; failed: number };
+  usage: {
+    input_tokens: number;
+    input_tokens_details: { cached_tokens: number };
+    output_tokens: number;
+    output_tokens_details: { reasoning_tokens: number };
+    total_tokens: number;
+  };
+  metadata: Record<string, string> | null;
+}
+
 /** A job keeps its last three epochs' checkpoints, as OpenAI's do. */
 const CHECKPOINTS_KEPT = 3;
 
@@ -139,8 +192,11 @@ export class Store {
   private readonly checkpoints = new Map<string, Checkpoint[]>();
   /** The fine-tuned models there are: each one's base snapshot and what it learned. */
   private readonly models = new Map<string, FineTunedModel>();
-  /** The chat completions answered (see chat-completions.ts). */
+  private readonly batches = new Map<string, Batch>();
+  /** The chat completions answered online, by POST /chat/completions (see chat-completions.ts). */
   readonly chatCompletions = new ChatCompletionLog();
+  /** The chat completions answered as lines of a batch (see batches.ts), counted apart from those online. */
+  readonly batchChatCompletions = new ChatCompletionLog();
 
   constructor(private readonly ids: IdMaker = newId) {}
 
@@ -231,6 +287,19 @@ export class Store {
 
   checkpointsNewestFirst(jobId: string): Checkpoint[] {
     return [...this.checkpoints.get(jobId)!].reverse();
+  }
+
+  addBatch(batch: Batch): void {
+    this.batches.set(batch.id, batch);
+  }
+
+  batch(id: string): Batch | undefined {
+    return this.batches.get(id);
+  }
+
+  /** Oldest first, as created. */
+  allBatches(): Batch[] {
+    return [...this.batches.values()];
   }
 
   addModel(name: string, model: FineTunedModel): void {
