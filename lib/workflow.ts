@@ -14,6 +14,8 @@ import {
   JsonPath,
   TaskInput,
   Timeout,
+  Wait,
+  WaitTime,
   type INextable,
   type IChainable,
 } from 'aws-cdk-lib/aws-stepfunctions';
@@ -58,6 +60,9 @@ export const STATE = {
   done: 'Job finished?',
   collect: 'Collect results',
   evaluate: 'Evaluate model',
+  evaluated: 'Evaluation finished?',
+  evaluationWait: 'Wait for evaluation',
+  checkEvaluation: 'Check evaluation',
   record: 'Record',
   recordFailure: 'Record failure',
   failed: 'Run failed',
@@ -66,7 +71,8 @@ export const STATE = {
 /**
  * The run's state machine: Wait for family turn (one run per family at a time) → Prepare → Upload → Acquire provider slot (parked until a slot is given) →
  * Create job → (Wait for job, parked until the job's event or a timeout → Get status)* → Collect →
- * Evaluate (the new model beside the current one; a failure here keeps the model, unpromoted) → Record,
+ * Evaluate (the new model beside the current one; a failure here keeps the model, unpromoted; in batch
+ * mode, (Wait for evaluation → Check evaluation)* while the provider's batches run) → Record,
  * with every failure caught and recorded. The two waits are `.waitForTaskToken` tasks: a run
  * waits without costing a transition until someone resumes it (docs/waiting.md has who and when).
  * Every task has a timeout (its function's plus a margin, so the function's own timeout error is what
@@ -111,6 +117,24 @@ export class RunWorkflow extends Construct {
       'Sandbox.Timedout',
     ]);
     evaluate.addCatch(record, { resultPath: '$.evaluationFailure' });
+    // In batch mode Evaluate answers with the batches it started: the run waits, and looks again, until
+    // they have ended (the wait grows from a minute to half an hour: core/evaluation.ts).
+    const checkEvaluation = this.task(
+      STATE.checkEvaluation,
+      f.evaluate,
+      Duration.minutes(16),
+      '$.evaluation',
+    );
+    checkEvaluation.addCatch(record, { resultPath: '$.evaluationFailure' });
+    const evaluated = new Choice(this, STATE.evaluated)
+      .when(
+        Condition.isPresent('$.evaluation.batches'),
+        new Wait(this, STATE.evaluationWait, {
+          time: WaitTime.secondsPath('$.evaluation.batches.waitSeconds'),
+        }).next(checkEvaluation),
+      )
+      .otherwise(record);
+    checkEvaluation.next(evaluated);
 
     // At most PROVIDER_CONCURRENCY jobs train at once. A run parks here until it holds a slot: at once if
     // one is free, else when a run that frees one (or the sweep) resumes it. A lost resume is caught by
@@ -133,7 +157,7 @@ export class RunWorkflow extends Construct {
       .when(
         Condition.stringEquals('$.job.phase', 'succeeded'),
         // Record ends the execution (SUCCEEDED) itself: no Succeed state, one transition fewer per run.
-        collect.next(evaluate).next(record),
+        collect.next(evaluate).next(evaluated),
       )
       .when(
         Condition.or(

@@ -9,7 +9,7 @@ import {
   type TunedropError,
 } from '../core/errors.js';
 import { redactError, redactSecrets } from '../core/redact.js';
-import type { ChatAnswer, ChatRequest, CreateJobRequest, ProviderJob } from '../core/ports.js';
+import type { ChatAnswer, ChatBatches, ChatRequest, CreateJobRequest, ProviderJob } from '../core/ports.js';
 import {
   API_ATTEMPT_TIMEOUT_MS,
   attemptTimeoutWithin,
@@ -413,16 +413,26 @@ export async function chatCompletion(
 ): Promise<ChatAnswer> {
   const raw = await call(`ask ${request.model}`, api, (budget) =>
     client.chat.completions.create(
-      {
-        model: request.model,
-        messages: request.messages as unknown as OpenAI.Chat.ChatCompletionMessageParam[],
-        temperature: 0,
-        max_completion_tokens: request.maxTokens,
-        ...(request.topLogprobs > 0 ? { logprobs: true, top_logprobs: request.topLogprobs } : {}),
-      },
+      chatCompletionBody(request) as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
       budget,
     ),
   );
+  return chatAnswerOf(raw);
+}
+
+/** The request body of one evaluation question, online or as a batch line's `body`. */
+export function chatCompletionBody(request: ChatRequest): Record<string, unknown> {
+  return {
+    model: request.model,
+    messages: request.messages,
+    temperature: 0,
+    max_completion_tokens: request.maxTokens,
+    ...(request.topLogprobs > 0 ? { logprobs: true, top_logprobs: request.topLogprobs } : {}),
+  };
+}
+
+/** A chat completion (online, or a batch line's response body) as evaluation reads it. */
+export function chatAnswerOf(raw: unknown): ChatAnswer {
   const completion = ChatCompletionSchema.parse(raw);
   const choice = completion.choices[0]!;
   const first = choice.logprobs?.content?.[0];
@@ -433,5 +443,126 @@ export async function chatCompletion(
       : null,
     inputTokens: completion.usage.prompt_tokens,
     outputTokens: completion.usage.completion_tokens,
+  };
+}
+
+/** What tunedrop reads of a Batch (the spec's Batch schema, 2026-08-21). */
+const BatchSchema = z.looseObject({
+  id: z.string(),
+  status: z.string(),
+  output_file_id: z.string().nullish(),
+  error_file_id: z.string().nullish(),
+  errors: z
+    .looseObject({
+      data: z
+        .array(
+          z.looseObject({
+            code: z.string().nullish(),
+            message: z.string().nullish(),
+            line: z.number().nullish(),
+          }),
+        )
+        .nullish(),
+    })
+    .nullish(),
+});
+
+/** One line of a batch's output or error file (the spec's BatchRequestOutput). */
+const BatchOutputLineSchema = z.looseObject({
+  custom_id: z.string(),
+  response: z.looseObject({ status_code: z.number(), body: z.unknown() }).nullish(),
+  error: z.looseObject({ code: z.string().nullish(), message: z.string().nullish() }).nullish(),
+});
+
+/** The message of a failed batch line: its error, or its response's error body. */
+function batchLineError(line: z.infer<typeof BatchOutputLineSchema>): string {
+  if (line.error?.message) return line.error.message;
+  const body = z
+    .looseObject({ error: z.looseObject({ message: z.string() }) })
+    .safeParse(line.response?.body);
+  return body.success
+    ? `${line.response!.status_code}: ${body.data.error.message}`
+    : `HTTP ${line.response?.status_code ?? 'error'}`;
+}
+
+/**
+ * OpenAI's Batch API for chat completions (the Batch guide and the spec, docs/evaluation-facts.md 1.2): the
+ * lines are uploaded as a JSONL file with purpose "batch", one model per file, and answered within the
+ * 24-hour completion window, out of order (matched by `custom_id`); failed lines are in the error file.
+ */
+export function chatBatches(client: OpenAI, call: Call, api: CallLimits, upload: CallLimits): ChatBatches {
+  const fileText = async (fileId: string) =>
+    call(`read batch file ${fileId}`, api, async (budget) =>
+      (await client.files.content(fileId, budget)).text(),
+    );
+  return {
+    async submit(lines, metadata) {
+      const body = lines
+        .map((line) =>
+          JSON.stringify({
+            custom_id: line.customId,
+            method: 'POST',
+            url: '/v1/chat/completions',
+            body: chatCompletionBody(line.request),
+          }),
+        )
+        .join('\n');
+      const file = new File([`${body}\n`], 'evaluation-batch.jsonl', { type: 'application/jsonl' });
+      const uploaded = FileSchema.parse(
+        await call('upload the evaluation batch', upload, (budget) =>
+          client.files.create({ file, purpose: 'batch' }, budget),
+        ),
+      );
+      const batch = BatchSchema.parse(
+        await call('create the evaluation batch', api, (budget) =>
+          client.batches.create(
+            {
+              input_file_id: uploaded.id,
+              endpoint: '/v1/chat/completions',
+              completion_window: '24h',
+              metadata: { ...metadata },
+            },
+            budget,
+          ),
+        ),
+      );
+      return batch.id;
+    },
+
+    async get(batchId) {
+      const batch = BatchSchema.parse(
+        await call(`read batch ${batchId}`, api, (budget) => client.batches.retrieve(batchId, budget)),
+      );
+      if (batch.status === 'failed') {
+        const first = batch.errors?.data?.[0];
+        return {
+          status: 'failed',
+          reason: first
+            ? `${first.message ?? first.code ?? 'refused'}${first.line ? ` (line ${first.line})` : ''}`
+            : 'the batch failed',
+        };
+      }
+      if (batch.status === 'cancelled') return { status: 'cancelled', reason: 'the batch was cancelled' };
+      if (batch.status !== 'completed' && batch.status !== 'expired')
+        return { status: 'pending', providerStatus: batch.status };
+      const answers = new Map<string, ChatAnswer>();
+      const errors = new Map<string, string>();
+      for (const fileId of [batch.output_file_id, batch.error_file_id]) {
+        if (!fileId) continue;
+        for (const text of (await fileText(fileId)).split('\n')) {
+          if (text.trim() === '') continue;
+          const line = BatchOutputLineSchema.parse(JSON.parse(text));
+          const response = line.response;
+          if (response && response.status_code === 200 && !line.error)
+            answers.set(line.custom_id, chatAnswerOf(response.body));
+          else errors.set(line.custom_id, batchLineError(line));
+        }
+      }
+      return { status: batch.status, answers, errors };
+    },
+
+    async cancel(batchId) {
+      await call(`cancel batch ${batchId}`, api, (budget) => client.batches.cancel(batchId, budget));
+    },
   };
 }

@@ -6,6 +6,7 @@ import { registerSecret } from '../core/redact.js';
 import type { ChatModels, FineTuningProvider } from '../core/ports.js';
 import {
   callBudget,
+  chatBatches,
   chatCompletion,
   FETCH_OPTIONS,
   FileSchema,
@@ -78,11 +79,12 @@ function openAiClient(options: OpenAiProviderOptions) {
  * SDK with backoff (SDK_ATTEMPTS attempts), and an organization out of credit is not.
  */
 export function openAiChatModels(options: OpenAiProviderOptions): ChatModels {
-  const { client, call, api } = openAiClient(options);
+  const { client, call, api, upload } = openAiClient(options);
   return {
     name: 'openai',
     maxTopLogprobs: 20,
     complete: (request) => chatCompletion(client, call, api, request),
+    batches: chatBatches(client, call, api, upload),
   };
 }
 

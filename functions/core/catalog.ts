@@ -96,7 +96,13 @@ export interface ModelInfo {
    * fine-tuned models more): what evaluation's calls cost (functions/evaluate). Absent where no source
    * gives them; the evaluation's cost is then unknown, as a training cost is without a price.
    */
-  inference?: { base: TokenPrice; fineTuned: TokenPrice; source: CatalogSource };
+  inference?: {
+    base: TokenPrice;
+    fineTuned: TokenPrice;
+    /** Through the provider's Batch API (not always half: docs/evaluation-facts.md 1.1). */
+    batch?: { base: TokenPrice; fineTuned: TokenPrice };
+    source: CatalogSource;
+  };
   /** A warning every run on this model gets (a limit on who may still train it). */
   accessNote?: { message: string; fix: string; source: CatalogSource };
   methods: readonly TrainingMethodName[];
@@ -182,7 +188,7 @@ const DPO_GPT_4O: CatalogSource = {
 const INFERENCE_PRICES: CatalogSource = {
   url: 'https://developers.openai.com/api/docs/pricing',
   read: '2026-11-30',
-  note: 'as copies of the page give it (docs/evaluation-facts.md 1.1); standard processing, uncached input',
+  note: 'as copies of the page give it (docs/evaluation-facts.md 1.1); uncached input, standard processing and, where given, batch',
 };
 const perMillion = (input: number, output: number): TokenPrice => ({
   inputUsdPerMillionTokens: input,
@@ -202,7 +208,12 @@ const OPENAI_MODELS: readonly ModelInfo[] = [
     methods: ['supervised', 'dpo'],
     inputs: ['text'],
     sources: { supervised: SUPERVISED_GUIDE, dpo: DPO_GUIDE },
-    inference: { base: perMillion(0.4, 1.6), fineTuned: perMillion(0.8, 3.2), source: INFERENCE_PRICES },
+    inference: {
+      base: perMillion(0.4, 1.6),
+      fineTuned: perMillion(0.8, 3.2),
+      batch: { base: perMillion(0.2, 0.8), fineTuned: perMillion(0.4, 1.6) },
+      source: INFERENCE_PRICES,
+    },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
@@ -215,7 +226,12 @@ const OPENAI_MODELS: readonly ModelInfo[] = [
     methods: ['supervised', 'dpo'],
     inputs: ['text'],
     sources: { supervised: SUPERVISED_GUIDE, dpo: DPO_GUIDE },
-    inference: { base: perMillion(2, 8), fineTuned: perMillion(3, 12), source: INFERENCE_PRICES },
+    inference: {
+      base: perMillion(2, 8),
+      fineTuned: perMillion(3, 12),
+      batch: { base: perMillion(1, 4), fineTuned: perMillion(1.5, 6) },
+      source: INFERENCE_PRICES,
+    },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
@@ -228,7 +244,12 @@ const OPENAI_MODELS: readonly ModelInfo[] = [
     methods: ['supervised'],
     inputs: ['text'],
     sources: { supervised: FINE_TUNING_GUIDE },
-    inference: { base: perMillion(0.15, 0.6), fineTuned: perMillion(0.3, 1.2), source: INFERENCE_PRICES },
+    inference: {
+      base: perMillion(0.15, 0.6),
+      fineTuned: perMillion(0.3, 1.2),
+      batch: { base: perMillion(0.075, 0.3), fineTuned: perMillion(0.15, 0.6) },
+      source: INFERENCE_PRICES,
+    },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },
@@ -241,7 +262,13 @@ const OPENAI_MODELS: readonly ModelInfo[] = [
     methods: ['supervised', 'dpo'],
     inputs: ['text', 'image'],
     sources: { supervised: FINE_TUNING_GUIDE, image: VISION_GUIDE, dpo: DPO_GPT_4O },
-    inference: { base: perMillion(2.5, 10), fineTuned: perMillion(3.75, 15), source: INFERENCE_PRICES },
+    inference: {
+      base: perMillion(2.5, 10),
+      fineTuned: perMillion(3.75, 15),
+      // Not half of Standard in the copies read: kept as they give it (docs/evaluation-facts.md 1.1).
+      batch: { base: perMillion(1.25, 5), fineTuned: perMillion(2.225, 12.5) },
+      source: INFERENCE_PRICES,
+    },
     newJobsUntil: OPENAI_NEW_JOBS_UNTIL,
     shutdownOn: OPENAI_SHUTDOWN_2027_01_14,
   },

@@ -145,9 +145,14 @@ const RunConfigObject = z
       .optional(),
     /**
      * Evaluation of each new model on the held-out examples, beside the family's current model, before it is
-     * promoted (core/evaluation.ts; docs/evaluation.md). @default enabled, at most 200 examples, 4 calls at once
+     * promoted (core/evaluation.ts; docs/evaluation.md). @default enabled, at most 200 examples, online, 4 calls at once
      */
-    evaluation: EvaluationSettingsSchema.default({ enabled: true, maxExamples: 200, concurrency: 4 }),
+    evaluation: EvaluationSettingsSchema.default({
+      enabled: true,
+      maxExamples: 200,
+      concurrency: 4,
+      mode: 'online',
+    }),
     /**
      * When a new model becomes the family's current one. @default promoted unless its headline metric drops
      * below the current model's; a model not promoted is kept
@@ -178,6 +183,12 @@ function checkProviderSettings(config: z.infer<typeof RunConfigObject>, context:
       code: 'custom',
       path: ['suffix'],
       message: `Azure OpenAI takes a suffix of at most ${AZURE_SUFFIX_MAX} characters ("${config.suffix}" has ${config.suffix.length}): shorten it`,
+    });
+  if (config.evaluation.mode === 'batch' && config.provider !== 'openai')
+    context.addIssue({
+      code: 'custom',
+      path: ['evaluation', 'mode'],
+      message: `"mode": "batch" evaluates through OpenAI's Batch API, and this run trains on ${PROVIDER_TITLES[config.provider]}: set "mode": "online" or remove it`,
     });
   if (config.baseModel === 'latest' && !CONTINUATION[config.provider].supported)
     context.addIssue({

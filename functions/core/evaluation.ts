@@ -37,8 +37,16 @@ export const EvaluationSettingsSchema = z
      * Each is asked of both models. @default 200
      */
     maxExamples: z.number().int().min(1).max(10_000).default(200),
-    /** Calls to the provider at once, per model. @default 4 */
+    /** Calls to the provider at once, per model (online mode). @default 4 */
     concurrency: z.number().int().min(1).max(16).default(4),
+    /**
+     * How the models are asked. "online": chat completions, `concurrency` at a time, done in minutes.
+     * "batch": the provider's Batch API (OpenAI: about half the price, answers within 24 hours; docs/
+     * evaluation-facts.md 1.2); the run waits in EVALUATING, looking every few minutes, and the family's
+     * next run waits behind it. Where a provider has no Batch API here, "batch" is refused at validation.
+     * @default "online"
+     */
+    mode: z.enum(['online', 'batch']).default('online'),
   })
   .strict();
 export type EvaluationSettings = z.infer<typeof EvaluationSettingsSchema>;
@@ -260,6 +268,10 @@ export const EvaluationRecordSchema = z.discriminatedUnion('status', [
       .object({ examples: z.number().int().min(0), trainedOnByCurrent: z.number().int().min(0).nullable() })
       .optional(),
     models: z.array(EvaluatedModelSchema).min(1),
+    /** How the models were asked; absent in records written before batch mode existed (online). */
+    mode: z.enum(['online', 'batch']).optional(),
+    /** The provider's batches, in batch mode (the new model's, the compared model's). */
+    batches: z.array(z.object({ model: z.string(), batchId: z.string() })).optional(),
     decision: PromotionDecisionSchema,
   }),
   z.object({
@@ -348,4 +360,19 @@ export function evaluationCostBound(input: {
   const tokens = (validationTokens * asked) / validationExamples;
   const perModel = (tokens * (price.inputUsdPerMillionTokens + price.outputUsdPerMillionTokens)) / 1_000_000;
   return 2 * perModel;
+}
+
+/**
+ * How long a run in batch mode waits before it looks at its batches again, after `checks` looks: a minute,
+ * doubling to half an hour. A batch of a few hundred lines often ends within minutes, and OpenAI promises
+ * 24 hours (the `completion_window`): about 60 looks at most, a few hundred history events of the
+ * execution's 25,000.
+ */
+export const EVALUATION_BATCH_WAIT = { firstSeconds: 60, maxSeconds: 30 * 60 } as const;
+
+export function evaluationBatchWaitSeconds(checks: number): number {
+  return Math.min(
+    EVALUATION_BATCH_WAIT.maxSeconds,
+    EVALUATION_BATCH_WAIT.firstSeconds * 2 ** Math.min(checks, 16),
+  );
 }

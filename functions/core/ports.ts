@@ -285,4 +285,37 @@ export interface ChatModels {
   /** The most alternatives per token the provider returns (OpenAI 20, Azure OpenAI 5); 0 where it gives no logprobs. */
   readonly maxTopLogprobs: number;
   complete(request: ChatRequest): Promise<ChatAnswer>;
+  /** The provider's Batch API, where it has one here (`"evaluation": {"mode": "batch"}`). */
+  readonly batches?: ChatBatches;
+}
+
+/** One request of a batch: `customId` is unique in it and names its answer (batches answer out of order). */
+export interface ChatBatchLine {
+  customId: string;
+  request: ChatRequest;
+}
+
+/** A batch's state as evaluation needs it. */
+export type ChatBatchState =
+  /** Still being checked or answered (`providerStatus` is the provider's word for it). */
+  | { status: 'pending'; providerStatus: string }
+  /**
+   * Over with answers: `completed`, or `expired` (not done in the completion window: the lines answered
+   * by then are returned, and billed). A line that failed has its error instead of an answer; a line not
+   * answered is in neither.
+   */
+  | {
+      status: 'completed' | 'expired';
+      answers: ReadonlyMap<string, ChatAnswer>;
+      errors: ReadonlyMap<string, string>;
+    }
+  /** Over without answers: the input was refused (`failed`) or the batch was cancelled. */
+  | { status: 'failed' | 'cancelled'; reason: string };
+
+export interface ChatBatches {
+  /** Uploads the lines (all for one model, as a batch takes them) and starts a batch; its id. */
+  submit(lines: readonly ChatBatchLine[], metadata: Readonly<Record<string, string>>): Promise<string>;
+  get(batchId: string): Promise<ChatBatchState>;
+  /** Stops a batch; the lines answered so far are billed. */
+  cancel(batchId: string): Promise<void>;
 }

@@ -111,6 +111,27 @@ export const EvaluationOutcomeSchema = z.object({
 });
 export type EvaluationOutcome = z.infer<typeof EvaluationOutcomeSchema>;
 
+/**
+ * What Evaluate hands on at `$.evaluation` in batch mode while the provider's batches run: the workflow
+ * waits `waitSeconds` and Evaluate looks again (Check evaluation), until it answers an EvaluationOutcome.
+ */
+export const EvaluationBatchesSchema = z.object({
+  batches: z.object({
+    /** One batch per model asked (a batch takes one model): the new model's, then the compared model's. */
+    submitted: z
+      .array(z.object({ role: z.enum(['new', 'current', 'base']), model: z.string(), batchId: z.string() }))
+      .min(1),
+    submittedAt: z.string(),
+    /** How many times they were looked at. */
+    checks: z.number().int().min(0),
+    waitSeconds: z.number().int().positive(),
+  }),
+});
+export type EvaluationBatches = z.infer<typeof EvaluationBatchesSchema>;
+
+/** `$.evaluation` as it can be: an outcome, or batches still running (when a check failed, at Record). */
+export const EvaluationStateSchema = z.union([EvaluationOutcomeSchema, EvaluationBatchesSchema]);
+
 /** What Record receives: the whole state, with whatever parts the run reached. */
 export const RecordInputSchema = ExecutionInputSchema.extend({
   prepared: PreparedFilesSchema.optional(),
@@ -118,8 +139,11 @@ export const RecordInputSchema = ExecutionInputSchema.extend({
   job: JobProgressSchema.optional(),
   results: CollectedResultsSchema.optional(),
   failure: CaughtFailureSchema.optional(),
-  /** Absent in executions started before evaluation existed: their model is promoted as it was then. */
-  evaluation: EvaluationOutcomeSchema.optional(),
+  /**
+   * Absent in executions started before evaluation existed: their model is promoted as it was then. Batches
+   * still running when Record is reached only with an evaluationFailure (checking them failed).
+   */
+  evaluation: EvaluationStateSchema.optional(),
   /** Evaluate failed after its retries: the model is kept, not promoted. */
   evaluationFailure: CaughtFailureSchema.optional(),
 });
@@ -161,10 +185,10 @@ export type JobWake = z.infer<typeof JobWakeSchema>;
  * TaskSubmitted once the function has returned: TaskStateEntered, TaskScheduled, TaskStarted,
  * TaskSubmitted, TaskSucceeded | TaskTimedOut, TaskStateExited (6); a Choice 2.
  *   once       ExecutionStarted 1, Wait for family turn 6, Prepare 5, Upload 5, Acquire provider slot 6,
- *              Create job 5 and its Job finished? 2, Collect results 5, Evaluate model 5, Record 5 (the
- *              last state: no Succeed state after it), ExecutionSucceeded 1 = 46 (9 transitions: Wait for
- *              family turn, Prepare, Upload, Acquire, Create job, Job finished?, Collect, Evaluate,
- *              Record). A run whose family
+ *              Create job 5 and its Job finished? 2, Collect results 5, Evaluate model 5 and its
+ *              Evaluation finished? 2, Record 5 (the last state: no Succeed state after it),
+ *              ExecutionSucceeded 1 = 48 (10 transitions: Wait for family turn, Prepare, Upload, Acquire,
+ *              Create job, Job finished?, Collect, Evaluate, Evaluation finished?, Record). A run whose family
  *              is busy waits in Wait for family turn as in Acquire provider slot: a slot turn per timeout.
  *   job turn   Wait for job 6 + Get status 5 + Job finished? 2 = 13 (3 transitions); a turn ends when the
  *              job's event wakes the run or when its timeout passes (then Get status looks anyway)
@@ -176,7 +200,11 @@ export type JobWake = z.infer<typeof JobWakeSchema>;
  *             (35 transitions), 147 for 24 hours
  *   webhooks  the provider's webhooks are known to arrive: the timeout is only the safety net for a lost
  *             one, 1 h, x4 per turn (1 h, 4 h, 16 h, 64 h): 4 turns cover any job the 66-hour
- *             maxTrainingHours allows, so at most 9 + 3 x 4 = 21 transitions per run (8 + 12 before Evaluate)
+ *             maxTrainingHours allows, so at most 10 + 3 x 4 = 22 transitions per run (8 + 12 before Evaluate)
+ *   batch look  in evaluation's batch mode only: Wait for evaluation 2 (a Wait state: entered, exited) +
+ *              Check evaluation 5 + Evaluation finished? 2 = 9 (3 transitions), per look at the batches;
+ *              the looks back off from a minute to half an hour (EVALUATION_BATCH_WAIT), so a batch that
+ *              takes OpenAI's whole 24 hours costs about 52 looks: 468 events, 156 transitions
  * Either timeout is cut at the job's maxTrainingHours deadline (plus a minute), where Get status
  * cancels it. workflowHistoryEvents and workflowTransitions compute all this; their tests check the
  * bounds, and `npm run bench -- waiting` measures them on the synthesized state machine.
@@ -184,7 +212,7 @@ export type JobWake = z.infer<typeof JobWakeSchema>;
 export const HISTORY = {
   /** Step Functions' quota on one execution's history (hard). */
   limit: 25_000,
-  once: 46,
+  once: 48,
   perJobTurn: 13,
   perSlotTurn: 6,
   perRetry: 3,
@@ -196,7 +224,7 @@ export const HISTORY = {
   maxRetriesPerCall: 4,
 } as const;
 
-export const TRANSITIONS = { once: 9, perJobTurn: 3, perSlotTurn: 1, perRetry: 1 } as const;
+export const TRANSITIONS = { once: 10, perJobTurn: 3, perSlotTurn: 1, perRetry: 1 } as const;
 
 /**
  * How long a run's execution may last by default (the pipeline's runTimeout): long enough to wait for

@@ -1,7 +1,9 @@
 import { TunedropError } from '../core/errors.js';
+import { z } from 'zod';
 import {
   decisionWithoutEvaluation,
   EVALUATION_SCHEMA_VERSION,
+  evaluationBatchWaitSeconds,
   evaluationExampleOf,
   promotionDecision,
   scoreAnswers,
@@ -16,7 +18,7 @@ import {
 } from '../core/evaluation.js';
 import { headlineMetric } from '../core/evaluation-metrics.js';
 import { sampleEvaluationExamples } from '../core/evaluation-sample.js';
-import type { ChatModels, ObjectStore, RunStore } from '../core/ports.js';
+import type { ChatBatchState, ChatModels, ObjectStore, RunStore } from '../core/ports.js';
 import type { ModelRegistry } from '../core/registry.js';
 import { runKeys } from '../core/run.js';
 import { withEvaluation } from '../core/run-report.js';
@@ -25,6 +27,7 @@ import { readJsonlLines } from '../core/jsonl.js';
 import { splitHash } from '../core/split.js';
 import type {
   CollectedResults,
+  EvaluationBatches,
   EvaluationOutcome,
   ExecutionInput,
   PreparedFiles,
@@ -48,15 +51,22 @@ export interface EvaluateDeps {
   onReportError?(error: unknown): void;
   /** Deletes a model at the provider: a model not promoted, under `"notPromoted": "delete"`. */
   deleteModel(model: string): Promise<void>;
-  /** What calling `model` costs at the run's provider, where a source gives it (functions/core/catalog.ts). */
-  inferencePrice(model: string, role: EvaluatedModel['role']): InferencePrice | null;
+  /**
+   * What calling `model` costs at the run's provider, online or through its Batch API, where a source gives
+   * it (functions/core/catalog.ts).
+   */
+  inferencePrice(model: string, role: EvaluatedModel['role'], mode: EvaluationMode): InferencePrice | null;
   now(): Date;
 }
 
 export type EvaluateInput = ExecutionInput & {
   prepared?: PreparedFiles | undefined;
   results: CollectedResults;
+  /** The batches Evaluate started, when it looks at them again (batch mode). */
+  evaluation?: EvaluationBatches | undefined;
 };
+
+type EvaluationMode = EvaluationSettings['mode'];
 
 /**
  * A classification answer is a label: the longest label's tokens, and one more for whatever the model
@@ -72,14 +82,18 @@ const GENERATION_TOKENS_MAX = 4096;
  * Writes `runs/<runId>/evaluation.json` in every case: the numbers, or why there are none. A model the
  * policy does not promote is deleted at the provider under `"notPromoted": "delete"`; a model whose
  * evaluation failed never is.
+ *
+ * Online, the models are asked here and the outcome returned. In batch mode the questions go to the
+ * provider's Batch API and the batches are returned: the workflow waits, and calls this again with them
+ * (`input.evaluation`) until they have ended.
  */
 export async function evaluateModel(
   input: EvaluateInput,
   settings: { evaluation: EvaluationSettings; promotion: PromotionSettings },
   deps: EvaluateDeps,
-): Promise<EvaluationOutcome> {
+): Promise<EvaluationOutcome | EvaluationBatches> {
+  if (input.evaluation) return checkBatches(input, input.evaluation, settings, deps);
   await deps.runs.advance(input.runId, 'EVALUATING');
-  const key = runKeys(input.runId).evaluation;
   const newModel = input.results.fineTunedModel;
   const current = await deps.registry.current(input.family);
   // The current model of another provider (the family moved) cannot be called here: compare with the base.
@@ -87,64 +101,25 @@ export async function evaluateModel(
     current && current.provider === input.config.provider && current.currentModel !== newModel
       ? current.currentModel
       : null;
-  const header = {
-    schemaVersion: EVALUATION_SCHEMA_VERSION,
-    runId: input.runId,
-    family: input.family,
-    provider: input.config.provider,
-    evaluatedAt: deps.now().toISOString(),
-  } as const;
-  const write = async (record: EvaluationRecord) => {
-    await deps.store.write(
-      { bucket: input.source.bucket, key },
-      `${JSON.stringify(record, null, 2)}\n`,
-      'application/json',
-    );
-    // The run's report gets the evaluation too. Best effort: the numbers are in evaluation.json, and a
-    // failed write here must not make the workflow retry the step (and pay for the calls again).
-    const reportKey = input.results.reportKey;
-    if (!reportKey) return;
-    try {
-      const report = { bucket: input.source.bucket, key: reportKey };
-      const html = await deps.store.readText(report);
-      if (html !== undefined)
-        await deps.store.write(report, withEvaluation(html, record), 'text/html; charset=utf-8');
-    } catch (error) {
-      deps.onReportError?.(error);
-    }
-  };
-  const without = async (
-    why: NoEvaluation,
-    reason: string,
-    extra: { fix?: string; usage?: EvaluationUsage } = {},
-  ): Promise<EvaluationOutcome> => {
-    const decision = decisionWithoutEvaluation(why, currentModel !== null);
-    const status = why === 'failed' ? 'failed' : 'skipped';
-    await write({ ...header, status, reason, ...extra, decision });
-    return {
-      evaluationKey: key,
-      evaluation: {
-        status,
-        promoted: decision.promote,
-        reason: `${reason}: ${decision.reason}`,
-        costUsd: extra.usage ? extra.usage.costUsd : 0,
-      },
-    };
-  };
+  const out = outcomes(input, currentModel, deps);
 
-  if (!newModel) return without('failed', 'the job ended without a fine-tuned model');
-  if (!settings.evaluation.enabled) return without('disabled', 'evaluation is turned off');
+  if (!newModel) return out.without('failed', 'the job ended without a fine-tuned model');
+  if (!settings.evaluation.enabled) return out.without('disabled', 'evaluation is turned off');
   if (!deps.chat)
-    return without('unavailable', deps.unavailable?.reason ?? "the provider's models cannot be asked here", {
-      ...(deps.unavailable ? { fix: deps.unavailable.fix } : {}),
-    });
+    return out.without(
+      'unavailable',
+      deps.unavailable?.reason ?? "the provider's models cannot be asked here",
+      {
+        ...(deps.unavailable ? { fix: deps.unavailable.fix } : {}),
+      },
+    );
   const chat = deps.chat;
   const validationKey = input.prepared?.validationKey ?? null;
-  if (!validationKey) return without('nothing_held_out', 'the run held out no validation examples');
+  if (!validationKey) return out.without('nothing_held_out', 'the run held out no validation examples');
 
   const text = await deps.store.readText({ bucket: input.source.bucket, key: validationKey });
   if (text === undefined)
-    return without(
+    return out.without(
       'failed',
       `the run's validation file s3://${input.source.bucket}/${validationKey} is gone`,
       {
@@ -165,26 +140,238 @@ export async function evaluateModel(
     current && currentModel ? await trainedLines(deps.store, input.source.bucket, current.runId) : null;
   const unseen = seen ? examples.filter((example) => !seen.has(lineKey(example.canonicalJson))) : examples;
   if (unseen.length === 0)
-    return without('nothing_held_out', 'every held-out example is one the current model trained on');
+    return out.without('nothing_held_out', 'every held-out example is one the current model trained on');
   const sample = sampleEvaluationExamples(unseen, {
     seed: input.split.seed,
     maxExamples: settings.evaluation.maxExamples,
   });
-  const heldOut = {
-    examples: examples.length,
-    // null: the current model's training copy has expired, so what it trained on is not known.
-    trainedOnByCurrent: currentModel ? (seen ? examples.length - unseen.length : null) : 0,
+  const plan: EvaluationPlan = {
+    newModel,
+    currentModel,
+    compared: { role: currentModel ? 'current' : 'base', model: currentModel ?? input.model },
+    labels,
+    sample: sample.counts,
+    heldOut: {
+      examples: examples.length,
+      // null: the current model's training copy has expired, so what it trained on is not known.
+      trainedOnByCurrent: currentModel ? (seen ? examples.length - unseen.length : null) : 0,
+    },
+    asked: sample.examples,
+    maxTokens: answerTokens(sample.examples, labels),
+    topLogprobs: labels ? Math.min(chat.maxTopLogprobs, Math.max(labels.length, 5)) : 0,
   };
-  const asked = sample.examples;
+
+  if (settings.evaluation.mode === 'batch') {
+    if (!chat.batches)
+      return out.without('unavailable', `${chat.name} has no Batch API here`, {
+        fix: 'Set "evaluation": {"mode": "online"} in the family\'s tunedrop.json.',
+      });
+    // What the check needs to score the answers, kept beside the run: the workflow's state stays small.
+    await deps.store.write(
+      { bucket: input.source.bucket, key: planKey(input.runId) },
+      `${JSON.stringify(plan)}\n`,
+      'application/json',
+    );
+    const submitted: EvaluationBatches['batches']['submitted'] = [];
+    for (const { role, model } of [{ role: 'new' as const, model: newModel }, plan.compared]) {
+      const batchId = await chat.batches.submit(
+        plan.asked.map((example, index) => ({
+          customId: String(index),
+          request: requestOf(plan, model, example),
+        })),
+        { tunedrop_run: input.runId, tunedrop_role: role },
+      );
+      submitted.push({ role, model, batchId });
+    }
+    return {
+      batches: {
+        submitted,
+        submittedAt: deps.now().toISOString(),
+        checks: 0,
+        waitSeconds: evaluationBatchWaitSeconds(0),
+      },
+    };
+  }
+
   const ask = (model: string) =>
-    answersOf(model, asked, {
-      chat,
-      maxTokens: answerTokens(asked, labels),
-      topLogprobs: labels ? Math.min(chat.maxTopLogprobs, Math.max(labels.length, 5)) : 0,
-      concurrency: settings.evaluation.concurrency,
-    });
+    answersOf(model, plan, { chat, concurrency: settings.evaluation.concurrency });
+  const challenger = await ask(newModel);
+  // A new model that cannot be asked is not asked against anything.
+  const compared = challenger.error ? undefined : await ask(plan.compared.model);
+  return conclude(input, plan, { challenger, compared, mode: 'online' }, settings, deps);
+}
+
+/** What an evaluation asks, as Evaluate planned it: kept at runs/<runId>/evaluation-plan.json in batch mode. */
+const EvaluationPlanSchema = z.object({
+  newModel: z.string(),
+  currentModel: z.string().nullable(),
+  compared: z.object({ role: z.enum(['current', 'base']), model: z.string() }),
+  labels: z.array(z.string()).nullable(),
+  sample: z.custom<EvaluationRecordSample>((value) => typeof value === 'object' && value !== null),
+  heldOut: z.object({ examples: z.number(), trainedOnByCurrent: z.number().nullable() }),
+  asked: z.array(
+    z.object({
+      canonicalJson: z.string(),
+      prompt: z.array(z.looseObject({ role: z.string() })),
+      expected: z.string(),
+      label: z.string().optional(),
+    }),
+  ),
+  maxTokens: z.number().int().positive(),
+  topLogprobs: z.number().int().min(0),
+});
+type EvaluationRecordSample = Extract<EvaluationRecord, { status: 'completed' }>['sample'];
+type EvaluationPlan = z.infer<typeof EvaluationPlanSchema>;
+
+const planKey = (runId: string) => `${runKeys(runId).prefix}evaluation-plan.json`;
+
+const requestOf = (plan: EvaluationPlan, model: string, example: EvaluationPlan['asked'][number]) => ({
+  model,
+  messages: example.prompt,
+  maxTokens: plan.maxTokens,
+  topLogprobs: plan.topLogprobs,
+});
+
+/**
+ * Looks at the batches Evaluate started: while any runs, the workflow waits longer; once all have ended,
+ * their answers are scored as online answers are. A batch that failed, was cancelled, or expired before
+ * answering every question makes the evaluation fail (the model is kept, not promoted): a score on part of
+ * the sample would not be the policy's.
+ */
+async function checkBatches(
+  input: EvaluateInput,
+  running: EvaluationBatches,
+  settings: { evaluation: EvaluationSettings; promotion: PromotionSettings },
+  deps: EvaluateDeps,
+): Promise<EvaluationOutcome | EvaluationBatches> {
+  const text = await deps.store.readText({ bucket: input.source.bucket, key: planKey(input.runId) });
+  const plan = text === undefined ? undefined : EvaluationPlanSchema.parse(JSON.parse(text));
+  const out = outcomes(input, plan?.currentModel ?? null, deps);
+  if (!plan) return out.without('failed', `the evaluation's plan ${planKey(input.runId)} is gone`);
+  const batches = deps.chat?.batches;
+  if (!batches) return out.without('failed', 'the Batch API cannot be reached here any more');
+  const states: ChatBatchState[] = [];
+  for (const batch of running.batches.submitted) states.push(await batches.get(batch.batchId));
+  if (states.some((state) => state.status === 'pending')) {
+    const checks = running.batches.checks + 1;
+    return { batches: { ...running.batches, checks, waitSeconds: evaluationBatchWaitSeconds(checks) } };
+  }
+  const [challenger, compared] = running.batches.submitted.map((batch, i) =>
+    answersOfBatch(plan, batch.batchId, states[i]!),
+  );
+  return conclude(
+    input,
+    plan,
+    { challenger: challenger!, compared, mode: 'batch', batches: running.batches.submitted },
+    settings,
+    deps,
+  );
+}
+
+/** A finished batch's answers in the questions' order; any question not answered is the evaluation's error. */
+function answersOfBatch(plan: EvaluationPlan, batchId: string, state: ChatBatchState): Answers {
+  const result: Answers = { answers: [], calls: 0, inputTokens: 0, outputTokens: 0 };
+  if (state.status === 'pending') throw new Error(`batch ${batchId} has not ended`);
+  if (!('answers' in state))
+    return { ...result, error: { message: `batch ${batchId} ${state.status}: ${state.reason}` } };
+  for (const answer of state.answers.values()) {
+    result.calls++;
+    result.inputTokens += answer.inputTokens;
+    result.outputTokens += answer.outputTokens;
+  }
+  const missing = plan.asked.map((_, index) => String(index)).filter((id) => !state.answers.has(id));
+  if (missing.length) {
+    const firstError = missing.map((id) => state.errors.get(id)).find((error) => error !== undefined);
+    const why = state.status === 'expired' ? 'the batch expired first' : (firstError ?? 'no answer');
+    return {
+      ...result,
+      error: {
+        message: `batch ${batchId}: ${missing.length} of ${plan.asked.length} questions were not answered (${why})`,
+        ...(state.status === 'expired'
+          ? {
+              fix: 'OpenAI answers a batch within 24 hours, or returns what it answered; drop the file again, or use "evaluation": {"mode": "online"}.',
+            }
+          : {}),
+      },
+    };
+  }
+  result.answers = plan.asked.map((_, index) => {
+    const answer = state.answers.get(String(index))!;
+    return { text: answer.text, firstTokenTopLogprobs: answer.firstTokenTopLogprobs };
+  });
+  return result;
+}
+
+/** How an evaluation without numbers ends, and where its record goes. */
+function outcomes(input: EvaluateInput, currentModel: string | null, deps: EvaluateDeps) {
+  const key = runKeys(input.runId).evaluation;
+  const write = async (record: EvaluationRecord) => {
+    await deps.store.write(
+      { bucket: input.source.bucket, key },
+      `${JSON.stringify(record, null, 2)}\n`,
+      'application/json',
+    );
+    // The run's report gets the evaluation too. Best effort: the numbers are in evaluation.json, and a
+    // failed write here must not make the workflow retry the step (and pay for the calls again).
+    const reportKey = input.results.reportKey;
+    if (!reportKey) return;
+    try {
+      const report = { bucket: input.source.bucket, key: reportKey };
+      const html = await deps.store.readText(report);
+      if (html !== undefined)
+        await deps.store.write(report, withEvaluation(html, record), 'text/html; charset=utf-8');
+    } catch (error) {
+      deps.onReportError?.(error);
+    }
+  };
+  const header = () =>
+    ({
+      schemaVersion: EVALUATION_SCHEMA_VERSION,
+      runId: input.runId,
+      family: input.family,
+      provider: input.config.provider,
+      evaluatedAt: deps.now().toISOString(),
+    }) as const;
+  const without = async (
+    why: NoEvaluation,
+    reason: string,
+    extra: { fix?: string; usage?: EvaluationUsage } = {},
+  ): Promise<EvaluationOutcome> => {
+    const decision = decisionWithoutEvaluation(why, currentModel !== null);
+    const status = why === 'failed' ? 'failed' : 'skipped';
+    await write({ ...header(), status, reason, ...extra, decision });
+    return {
+      evaluationKey: key,
+      evaluation: {
+        status,
+        promoted: decision.promote,
+        reason: `${reason}: ${decision.reason}`,
+        costUsd: extra.usage ? extra.usage.costUsd : 0,
+      },
+    };
+  };
+  return { key, write, header, without };
+}
+
+/** Scores both models' answers, applies the promotion policy and records it all. */
+async function conclude(
+  input: EvaluateInput,
+  plan: EvaluationPlan,
+  asked: {
+    challenger: Answers;
+    /** Undefined when the new model could not be asked, so the other was not either. */
+    compared: Answers | undefined;
+    mode: EvaluationMode;
+    batches?: EvaluationBatches['batches']['submitted'];
+  },
+  settings: { evaluation: EvaluationSettings; promotion: PromotionSettings },
+  deps: EvaluateDeps,
+): Promise<EvaluationOutcome> {
+  const out = outcomes(input, plan.currentModel, deps);
+  const { newModel, labels } = plan;
+  const examples = plan.asked as EvaluationExample[];
   const usageOf = (model: string, role: EvaluatedModel['role'], answers: Answers): EvaluationUsage => {
-    const price = deps.inferencePrice(model, role);
+    const price = deps.inferencePrice(model, role, asked.mode);
     return {
       calls: answers.calls,
       inputTokens: answers.inputTokens,
@@ -196,24 +383,26 @@ export async function evaluateModel(
         : null,
     };
   };
-
-  const challenger = await ask(newModel);
+  const { challenger } = asked;
+  const comparedRole = plan.compared.role;
+  const comparedModel = plan.compared.model;
+  const challengerUsage = usageOf(newModel, 'new', challenger);
+  const comparedUsage = asked.compared ? usageOf(comparedModel, comparedRole, asked.compared) : undefined;
+  const spent = sumUsage(comparedUsage ? [challengerUsage, comparedUsage] : [challengerUsage]);
   if (challenger.error)
-    return without('failed', `asking ${newModel} failed: ${challenger.error.message}`, {
+    return out.without('failed', `asking ${newModel} failed: ${challenger.error.message}`, {
       ...(challenger.error.fix ? { fix: challenger.error.fix } : {}),
-      usage: usageOf(newModel, 'new', challenger),
+      usage: spent,
     });
-  const comparedRole = currentModel ? 'current' : 'base';
-  const comparedModel = currentModel ?? input.model;
-  const compared = await ask(comparedModel);
-  const newEvaluation = scoreAnswers(asked, challenger.answers, labels);
+  const compared = asked.compared!;
+  const newEvaluation = scoreAnswers(examples, challenger.answers, labels);
   const models: EvaluatedModel[] = [
     {
       model: newModel,
       role: 'new',
       evaluation: newEvaluation,
       headline: headlineMetric(newEvaluation),
-      usage: usageOf(newModel, 'new', challenger),
+      usage: challengerUsage,
     },
   ];
   let comparedNote: string | undefined;
@@ -221,23 +410,20 @@ export async function evaluateModel(
     // The current model must be compared with: without it, nothing is promoted. A base model that cannot
     // be called (retired at the provider) only loses the comparison, since nothing would be kept instead.
     if (comparedRole === 'current')
-      return without(
+      return out.without(
         'failed',
         `asking the current model ${comparedModel} failed: ${compared.error.message}`,
-        {
-          ...(compared.error.fix ? { fix: compared.error.fix } : {}),
-          usage: sumUsage([models[0]!.usage, usageOf(comparedModel, comparedRole, compared)]),
-        },
+        { ...(compared.error.fix ? { fix: compared.error.fix } : {}), usage: spent },
       );
     comparedNote = `the base model ${comparedModel} could not be asked (${compared.error.message})`;
   } else {
-    const evaluation = scoreAnswers(asked, compared.answers, labels);
+    const evaluation = scoreAnswers(examples, compared.answers, labels);
     models.push({
       model: comparedModel,
       role: comparedRole,
       evaluation,
       headline: headlineMetric(evaluation),
-      usage: usageOf(comparedModel, comparedRole, compared),
+      usage: comparedUsage!,
     });
   }
   const decision = promotionDecision({
@@ -252,19 +438,21 @@ export async function evaluateModel(
     await deps.registry.markDeleted(input.family, newModel, deps.now().toISOString());
     reason = `${reason}; deleted at the provider ("notPromoted": "delete")`;
   }
-  await write({
-    ...header,
+  await out.write({
+    ...out.header(),
     status: 'completed',
     kind: labels ? 'classification' : 'generation',
     labels,
-    sample: sample.counts,
-    heldOut,
+    sample: plan.sample,
+    heldOut: plan.heldOut,
     models,
+    mode: asked.mode,
+    ...(asked.batches ? { batches: asked.batches.map(({ model, batchId }) => ({ model, batchId })) } : {}),
     decision: { promote: decision.promote, reason },
   });
   const comparedEntry = models[1];
   return {
-    evaluationKey: key,
+    evaluationKey: out.key,
     evaluation: {
       status: 'completed',
       metric: models[0]!.headline.metric,
@@ -330,12 +518,13 @@ interface Answers {
   error?: { message: string; fix?: string };
 }
 
-/** Asks `model` every example, `concurrency` at a time, in order; stops asking at the first failure. */
+/** Asks `model` every planned question, `concurrency` at a time, in order; stops asking at the first failure. */
 async function answersOf(
   model: string,
-  examples: readonly EvaluationExample[],
-  how: { chat: ChatModels; maxTokens: number; topLogprobs: number; concurrency: number },
+  plan: EvaluationPlan,
+  how: { chat: ChatModels; concurrency: number },
 ): Promise<Answers> {
+  const examples = plan.asked;
   const result: Answers = {
     answers: new Array<ModelAnswer>(examples.length),
     calls: 0,
@@ -347,12 +536,7 @@ async function answersOf(
     while (next < examples.length && !result.error) {
       const index = next++;
       try {
-        const answer = await how.chat.complete({
-          model,
-          messages: examples[index]!.prompt,
-          maxTokens: how.maxTokens,
-          topLogprobs: how.topLogprobs,
-        });
+        const answer = await how.chat.complete(requestOf(plan, model, examples[index]!));
         result.calls++;
         result.inputTokens += answer.inputTokens;
         result.outputTokens += answer.outputTokens;

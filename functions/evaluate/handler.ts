@@ -1,12 +1,19 @@
 import { chatModels, modelRegistry, objectStore, provider, runStore } from '../adapters/deps.js';
 import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { findModel } from '../core/catalog.js';
-import { CollectedResultsSchema, ExecutionInputSchema, PreparedFilesSchema } from '../core/workflow-state.js';
+import {
+  CollectedResultsSchema,
+  EvaluationBatchesSchema,
+  ExecutionInputSchema,
+  PreparedFilesSchema,
+} from '../core/workflow-state.js';
 import { evaluateModel } from './evaluate-model.js';
 
 const InputSchema = ExecutionInputSchema.extend({
   prepared: PreparedFilesSchema.optional(),
   results: CollectedResultsSchema,
+  /** The batches started, when Check evaluation looks at them again (batch mode). */
+  evaluation: EvaluationBatchesSchema.optional(),
 });
 
 export const handler = stepHandler(
@@ -14,8 +21,8 @@ export const handler = stepHandler(
   InputSchema,
   async (input, context) => {
     const models = await chatModels(input.config.provider, context);
-    // The catalog's prices of the run's base model: the base's own, or a fine-tune's of it.
-    const prices = findModel(input.model, input.config.provider)?.inference;
+    // The catalog's prices of the run's base model: the base's own, or a fine-tune's of it; online or batch.
+    const inference = findModel(input.model, input.config.provider)?.inference;
     return evaluateModel(input, input.config, {
       store: objectStore(),
       runs: runStore(),
@@ -23,7 +30,10 @@ export const handler = stepHandler(
       ...(models.chat ? {} : { unavailable: models.unavailable }),
       registry: modelRegistry(),
       deleteModel: async (model) => (await provider(input.config.provider, context)).deleteModel(model),
-      inferencePrice: (_model, role) => (prices ? (role === 'base' ? prices.base : prices.fineTuned) : null),
+      inferencePrice: (_model, role, mode) => {
+        const prices = mode === 'batch' ? inference?.batch : inference;
+        return prices ? (role === 'base' ? prices.base : prices.fineTuned) : null;
+      },
       now: () => new Date(),
       onReportError: (error) => logger.warn('adding the evaluation to report.html failed', { error }),
     });

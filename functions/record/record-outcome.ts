@@ -6,7 +6,7 @@ import type { ObjectStore, ProviderSlots, RunStore, RunUpdate } from '../core/po
 import { amendReport } from '../core/report.js';
 import { endFamilyTurn, type FamilyTurn, type HandOver } from '../core/slots.js';
 import type { RunStatus } from '../core/run.js';
-import type { RecordInput } from '../core/workflow-state.js';
+import type { EvaluationOutcome, RecordInput } from '../core/workflow-state.js';
 import type { RunEnd, RunMetrics } from '../core/metrics.js';
 import type { CurrentModelParameters, ModelRegistry } from '../core/registry.js';
 import type { RunEvaluation } from '../core/run.js';
@@ -128,7 +128,8 @@ export async function recordOutcome(
   }
   if (input.results) {
     const { fineTunedModel, trainedTokens, costUsd, resultsKey, summaryKey, reportKey } = input.results;
-    const evaluation = await promoteIfDecided(input, fineTunedModel, deps.models);
+    const outcome = input.evaluation && 'evaluationKey' in input.evaluation ? input.evaluation : undefined;
+    const evaluation = await promoteIfDecided(input, outcome, fineTunedModel, deps.models);
     return {
       runId,
       status: await end(evaluation.promoted ? 'SUCCEEDED' : 'SUCCEEDED_NOT_PROMOTED', {
@@ -139,7 +140,7 @@ export async function recordOutcome(
         resultsKey,
         summaryKey,
         ...(reportKey ? { reportKey } : {}),
-        ...(input.evaluation ? { evaluationKey: input.evaluation.evaluationKey } : {}),
+        ...(outcome ? { evaluationKey: outcome.evaluationKey } : {}),
         ...(evaluation.recorded ? { evaluation: evaluation.recorded } : {}),
       }),
     };
@@ -165,16 +166,24 @@ export async function recordOutcome(
  */
 async function promoteIfDecided(
   input: RecordInput,
+  outcome: EvaluationOutcome | undefined,
   model: string | null,
   deps: RecordDeps['models'],
 ): Promise<{ promoted: boolean; recorded?: RunEvaluation }> {
-  let recorded: RunEvaluation | undefined = input.evaluation?.evaluation;
-  if (input.evaluationFailure) {
-    const cause = parseErrorCause(input.evaluationFailure.Error, input.evaluationFailure.Cause);
+  let recorded: RunEvaluation | undefined = outcome?.evaluation;
+  // Batches still running here mean checking them failed (evaluationFailure says how): not promoted.
+  const batches = input.evaluation && 'batches' in input.evaluation ? input.evaluation.batches : undefined;
+  if (input.evaluationFailure || batches) {
+    const cause = input.evaluationFailure
+      ? parseErrorCause(input.evaluationFailure.Error, input.evaluationFailure.Cause).message
+      : 'its batches never ended';
+    const running = batches
+      ? `; its batches (${batches.submitted.map((b) => b.batchId).join(', ')}) may still run at the provider, billed as they answer`
+      : '';
     recorded = {
       status: 'failed',
       promoted: false,
-      reason: `the evaluation step failed (${cause.message}): the model is kept, not promoted (tunedrop models promote makes it current)`,
+      reason: `the evaluation step failed (${cause}): the model is kept, not promoted (tunedrop models promote makes it current)${running}`,
       costUsd: null,
     };
   }

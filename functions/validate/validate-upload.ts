@@ -329,7 +329,11 @@ async function checkUpload(
           settings: config.evaluation,
           validationExamples: report.split.validationExamples,
           validationTokens: report.split.validationTokens,
-          price: model.inference?.fineTuned,
+          // The Batch API's prices in batch mode (not always half: docs/evaluation-facts.md 1.1).
+          price:
+            config.evaluation.mode === 'batch'
+              ? model.inference?.batch?.fineTuned
+              : model.inference?.fineTuned,
         }),
       },
     };

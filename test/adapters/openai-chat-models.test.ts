@@ -99,4 +99,61 @@ describe('openAiChatModels', () => {
       message: expect.stringContaining('ask ft:gpt-4.1-mini:nobody::gone'),
     });
   });
+
+  describe('through the Batch API', () => {
+    const until = async (
+      batchId: string,
+      batches: NonNullable<ReturnType<typeof openAiChatModels>['batches']>,
+    ) => {
+      for (let i = 0; i < 500; i++) {
+        const state = await batches.get(batchId);
+        if (state.status !== 'pending') return state;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error(`batch ${batchId} never ended`);
+    };
+
+    it('answers every line as chat completions answers it, matched by custom id', async () => {
+      const chat = openAiChatModels({ apiKey: API_KEY, baseURL: emulator.baseUrl });
+      const questions = examples.slice(0, 6).map((e) => e.messages.slice(0, -1));
+      const batchId = await chat.batches!.submit(
+        questions.map((messages, i) => ({
+          customId: `q${i}`,
+          request: { model: fineTuned, messages, maxTokens: 5, topLogprobs: 5 },
+        })),
+        { tunedrop_run: 'adapter-test' },
+      );
+      const state = await until(batchId, chat.batches!);
+      if (state.status !== 'completed') throw new Error(`batch ${state.status}`);
+      expect(state.errors.size).toBe(0);
+      for (const [i, messages] of questions.entries())
+        expect(state.answers.get(`q${i}`)).toEqual(
+          await chat.complete({ model: fineTuned, messages, maxTokens: 5, topLogprobs: 5 }),
+        );
+    });
+
+    it('reports the lines the provider refused with their error, and a refused input as failed', async () => {
+      const chat = openAiChatModels({ apiKey: API_KEY, baseURL: emulator.baseUrl });
+      const refused = await chat.batches!.submit(
+        [{ customId: 'a', request: { model: 'ft:nobody', messages: ticket, maxTokens: 5, topLogprobs: 0 } }],
+        {},
+      );
+      const state = await until(refused, chat.batches!);
+      expect(state).toMatchObject({ status: 'completed' });
+      if (state.status !== 'completed') return;
+      expect(state.answers.size).toBe(0);
+      expect(state.errors.get('a')).toContain('does not exist');
+      emulator.faults.onNextBatch({
+        failWith: { code: 'invalid_request', message: 'The input file is bad.' },
+      });
+      const failed = await chat.batches!.submit(
+        [{ customId: 'b', request: { model: fineTuned, messages: ticket, maxTokens: 5, topLogprobs: 0 } }],
+        {},
+      );
+      expect(await until(failed, chat.batches!)).toEqual({
+        status: 'failed',
+        reason: 'The input file is bad.',
+      });
+    });
+  });
 });

@@ -65,6 +65,17 @@ describe('choosing a provider in the run settings', () => {
     expect(problemsOf({ provider: 'bedrock', bedrock: { warmup: 3 } }).join()).toMatch(/bedrock.*warmup/);
   });
 
+  it('evaluates through the Batch API only on OpenAI, and says which line to change elsewhere', () => {
+    expect(configOf({ evaluation: { mode: 'batch' } }).evaluation.mode).toBe('batch');
+    expect(configOf({}).evaluation.mode).toBe('online');
+    for (const provider of ['azure-openai', 'bedrock'])
+      expect(problemsOf({ provider, evaluation: { mode: 'batch' } })).toEqual([
+        expect.stringMatching(
+          /^evaluation.mode: "mode": "batch" evaluates through OpenAI's Batch API.*"mode": "online"/,
+        ),
+      ]);
+  });
+
   it('refuses the hyperparameters Bedrock does not take, saying what to set instead', () => {
     expect(problemsOf({ provider: 'bedrock', hyperparameters: { learningRateMultiplier: 2 } })).toEqual([
       expect.stringMatching(

@@ -13,7 +13,12 @@ const { template } = synthTemplate();
 const definition = (): { States: Record<string, Record<string, unknown>>; TimeoutSeconds?: number } => {
   const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0]!;
   const parts = (machine.Properties.DefinitionString['Fn::Join'] as [string, unknown[]])[1];
-  return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
+  // A function's ARN stays told apart by its logical id: which task calls which function is checked.
+  const token = (p: unknown) => {
+    const logicalId = (p as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt']?.[0];
+    return logicalId ? `TOKEN:${logicalId}` : 'TOKEN';
+  };
+  return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : token(p))).join(''));
 };
 
 describe('the data bucket', () => {
@@ -147,6 +152,7 @@ describe('the state machine', () => {
         STATE.getStatus,
         STATE.collect,
         STATE.evaluate,
+        STATE.checkEvaluation,
         STATE.record,
         STATE.recordFailure,
       ].sort(),
@@ -196,10 +202,31 @@ describe('the state machine', () => {
   it('goes from Collect to Evaluate to Record, and keeps a model whose evaluation failed (Record, not Record failure)', () => {
     const states = definition().States;
     expect(states[STATE.collect]!.Next).toBe(STATE.evaluate);
-    expect(states[STATE.evaluate]).toMatchObject({ ResultPath: '$.evaluation', Next: STATE.record });
-    expect(states[STATE.evaluate]!.Catch).toEqual([
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.evaluationFailure', Next: STATE.record },
-    ]);
+    expect(states[STATE.evaluate]).toMatchObject({ ResultPath: '$.evaluation', Next: STATE.evaluated });
+    expect(states[STATE.evaluated]).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.evaluation.batches', IsPresent: true, Next: STATE.evaluationWait }],
+      Default: STATE.record,
+    });
+    for (const step of [STATE.evaluate, STATE.checkEvaluation])
+      expect(states[step]!.Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.evaluationFailure', Next: STATE.record },
+      ]);
+  });
+
+  it('waits for evaluation batches in a Wait state, no Lambda running, and looks again with the same function', () => {
+    const states = definition().States;
+    expect(states[STATE.evaluationWait]).toEqual({
+      Type: 'Wait',
+      SecondsPath: '$.evaluation.batches.waitSeconds',
+      Next: STATE.checkEvaluation,
+    });
+    expect(states[STATE.checkEvaluation]!.Resource).toBe(states[STATE.evaluate]!.Resource);
+    expect(states[STATE.checkEvaluation]).toMatchObject({
+      Resource: expect.stringMatching(/^TOKEN:.*Evaluate/),
+      ResultPath: '$.evaluation',
+      Next: STATE.evaluated,
+    });
   });
 
   it('parks a run on a task token for its slot, asking again when the safety timeout passes', () => {
@@ -229,7 +256,12 @@ describe('the state machine', () => {
     ]);
     expect(states[STATE.getStatus]!.Next).toBe(STATE.done);
     expect(states[STATE.done]).toMatchObject({ Type: 'Choice', Default: STATE.wait });
-    expect(Object.values(states).filter((state) => state.Type === 'Wait')).toEqual([]);
+    // The job is waited for parked, not polled: the only Wait state is evaluation's batch mode's.
+    expect(
+      Object.entries(states)
+        .filter(([, state]) => state.Type === 'Wait')
+        .map(([name]) => name),
+    ).toEqual([STATE.evaluationWait]);
   });
 });
 

@@ -5,9 +5,16 @@ import {
   PromotionSettingsSchema,
 } from '../../functions/core/evaluation.js';
 import { ProviderRejectedError } from '../../functions/core/errors.js';
-import type { ChatModels, ChatRequest } from '../../functions/core/ports.js';
+import type {
+  ChatBatches,
+  ChatBatchLine,
+  ChatBatchState,
+  ChatModels,
+  ChatRequest,
+} from '../../functions/core/ports.js';
 import { runKeys } from '../../functions/core/run.js';
 import { evaluateModel, type EvaluateInput } from '../../functions/evaluate/evaluate-model.js';
+import type { EvaluationBatches } from '../../functions/core/workflow-state.js';
 import { memoryModelRegistry, memoryObjectStore, memoryRunStore } from '../support/fakes.js';
 
 const config = (() => {
@@ -99,6 +106,54 @@ function chatModels(skill: Record<string, number>, refuses: string[] = []) {
   return { chat, asked };
 }
 
+interface BatchBehaviour {
+  /** How many looks find each batch still running. @default 1 */
+  pendingLooks?: number;
+  /** How the batches end. @default 'completed' */
+  end?: 'completed' | 'expired' | 'failed' | 'cancelled';
+  /** With 'expired': how many of each batch's lines were answered in time. @default 0 */
+  answered?: number;
+}
+
+/** A Batch API over the same models: each line is answered as `complete` answers it, once the batch ends. */
+function batchesOver(chat: ChatModels, behaviour: BatchBehaviour) {
+  const submitted: Array<{
+    id: string;
+    lines: ChatBatchLine[];
+    metadata: Record<string, string>;
+    looks: number;
+  }> = [];
+  const batches: ChatBatches = {
+    async submit(lines, metadata) {
+      const id = `batch_${submitted.length + 1}`;
+      submitted.push({ id, lines: [...lines], metadata: { ...metadata }, looks: 0 });
+      return id;
+    },
+    async get(id): Promise<ChatBatchState> {
+      const batch = submitted.find((b) => b.id === id)!;
+      batch.looks++;
+      if (batch.looks <= (behaviour.pendingLooks ?? 1))
+        return { status: 'pending', providerStatus: 'in_progress' };
+      const end = behaviour.end ?? 'completed';
+      if (end === 'failed' || end === 'cancelled')
+        return { status: end, reason: 'the input file was refused' };
+      const answers = new Map<string, Awaited<ReturnType<ChatModels['complete']>>>();
+      const errors = new Map<string, string>();
+      for (const [i, line] of batch.lines.entries()) {
+        if (end === 'expired' && i >= (behaviour.answered ?? 0)) continue;
+        try {
+          answers.set(line.customId, await chat.complete(line.request));
+        } catch (error) {
+          errors.set(line.customId, (error as Error).message);
+        }
+      }
+      return { status: end, answers, errors };
+    },
+    async cancel() {},
+  };
+  return { batches, submitted };
+}
+
 async function evaluate(
   options: {
     skill?: Record<string, number>;
@@ -111,6 +166,8 @@ async function evaluate(
     unavailable?: boolean;
     /** The current model's training copy (runs/earlier-run/train.jsonl). @default none (expired) */
     currentTrainedOn?: string;
+    /** Evaluate in batch mode, the batches behaving so. */
+    batch?: BatchBehaviour;
   } = {},
 ) {
   const objects = memoryObjectStore({
@@ -151,14 +208,23 @@ async function evaluate(
   for (const status of ['PREPARING', 'UPLOADING', 'TRAINING', 'COLLECTING'] as const)
     await runs.advance(RUN, status);
   const deleted: string[] = [];
-  const { chat, asked } = chatModels(options.skill ?? { [NEW]: 9, [CURRENT]: 6, [BASE]: 0 }, options.refuses);
-  const result = await evaluateModel(
-    inputFor(options.input),
-    {
-      evaluation: EvaluationSettingsSchema.parse(options.evaluation ?? {}),
-      promotion: PromotionSettingsSchema.parse(options.promotion ?? {}),
-    },
-    {
+  const { chat: online, asked } = chatModels(
+    options.skill ?? { [NEW]: 9, [CURRENT]: 6, [BASE]: 0 },
+    options.refuses,
+  );
+  const overBatches = options.batch ? batchesOver(online, options.batch) : undefined;
+  const chat: ChatModels = overBatches ? { ...online, batches: overBatches.batches } : online;
+  const settings = {
+    evaluation: EvaluationSettingsSchema.parse({
+      ...(options.batch ? { mode: 'batch' } : {}),
+      ...options.evaluation,
+    }),
+    promotion: PromotionSettingsSchema.parse(options.promotion ?? {}),
+  };
+  // The workflow's loop in batch mode: Evaluate, then wait and look again while the batches run.
+  const steps: Array<EvaluationBatches> = [];
+  const evaluateStep = (evaluation?: EvaluationBatches) =>
+    evaluateModel(inputFor({ ...options.input, ...(evaluation ? { evaluation } : {}) }), settings, {
       store: objects.store,
       runs,
       chat: options.unavailable ? undefined : chat,
@@ -167,19 +233,37 @@ async function evaluate(
         : {}),
       registry,
       deleteModel: async (model) => void deleted.push(model),
-      inferencePrice: (model) =>
-        model.startsWith('ft:')
-          ? { inputUsdPerMillionTokens: 0.8, outputUsdPerMillionTokens: 3.2 }
-          : { inputUsdPerMillionTokens: 0.4, outputUsdPerMillionTokens: 1.6 },
+      // Batch prices are half the online ones here (the catalog keeps each model's own).
+      inferencePrice: (model, _role, mode) => {
+        const factor = mode === 'batch' ? 0.5 : 1;
+        return model.startsWith('ft:')
+          ? { inputUsdPerMillionTokens: 0.8 * factor, outputUsdPerMillionTokens: 3.2 * factor }
+          : { inputUsdPerMillionTokens: 0.4 * factor, outputUsdPerMillionTokens: 1.6 * factor };
+      },
       now: () => new Date('2026-11-30T10:00:00.000Z'),
-    },
-  );
+    });
+  let result = await evaluateStep();
+  while ('batches' in result) {
+    steps.push(result);
+    if (steps.length > 20) throw new Error('the batches never ended');
+    result = await evaluateStep(result);
+  }
   const written = objects.has(runKeys(RUN).evaluation)
     ? EvaluationRecordSchema.parse(JSON.parse(objects.text(runKeys(RUN).evaluation)))
     : undefined;
   expect(result.evaluationKey).toBe(runKeys(RUN).evaluation);
   const outcome = { ...result.evaluation, promote: result.evaluation.promoted };
-  return { outcome, record: written, asked, deleted, models, status: records.get(RUN)!.status };
+  return {
+    outcome,
+    record: written,
+    asked,
+    deleted,
+    models,
+    status: records.get(RUN)!.status,
+    steps,
+    submitted: overBatches?.submitted ?? [],
+    objects,
+  };
 }
 
 describe('evaluateModel', () => {
@@ -359,5 +443,65 @@ describe('evaluateModel', () => {
     const expired = await evaluate();
     if (expired.record?.status !== 'completed') throw new Error('not completed');
     expect(expired.record.heldOut).toEqual({ examples: 30, trainedOnByCurrent: null });
+  });
+
+  describe('in batch mode', () => {
+    it('asks both models through the Batch API, waits while the batches run, and scores them as online answers', async () => {
+      const online = await evaluate();
+      const batch = await evaluate({ batch: { pendingLooks: 2 } });
+      expect(batch.outcome).toEqual({ ...online.outcome, costUsd: online.outcome.costUsd! / 2 });
+      expect(batch.record).toMatchObject({
+        status: 'completed',
+        mode: 'batch',
+        batches: [
+          { model: NEW, batchId: 'batch_1' },
+          { model: CURRENT, batchId: 'batch_2' },
+        ],
+      });
+      // One model per batch, every question once, named by its place.
+      expect(
+        batch.submitted.map((b) => [b.lines.length, new Set(b.lines.map((l) => l.request.model))]),
+      ).toEqual([
+        [30, new Set([NEW])],
+        [30, new Set([CURRENT])],
+      ]);
+      expect(batch.submitted[0]!.metadata).toEqual({ tunedrop_run: RUN, tunedrop_role: 'new' });
+      // Each look finds both running twice: a minute, then two, then four, backing off.
+      expect(batch.steps.map((step) => [step.batches.checks, step.batches.waitSeconds])).toEqual([
+        [0, 60],
+        [1, 120],
+        [2, 240],
+      ]);
+      expect(batch.status).toBe('EVALUATING');
+      expect(batch.objects.has(`runs/${RUN}/evaluation-plan.json`)).toBe(true);
+    });
+
+    it('fails the evaluation, keeping the model unpromoted, when a batch expires before answering every question', async () => {
+      const { outcome, record } = await evaluate({ batch: { end: 'expired', answered: 20 } });
+      expect(outcome).toMatchObject({ status: 'failed', promote: false });
+      expect(record).toMatchObject({
+        status: 'failed',
+        reason: expect.stringContaining('10 of 30 questions were not answered (the batch expired first)'),
+        fix: expect.stringContaining('24 hours'),
+        // What both batches answered is billed, and counted.
+        usage: { calls: 40, inputTokens: 800, outputTokens: 80 },
+      });
+    });
+
+    it('fails the evaluation when the provider refuses a batch, saying why', async () => {
+      const { outcome, record } = await evaluate({ batch: { end: 'failed' } });
+      expect(outcome).toMatchObject({ status: 'failed', promote: false });
+      expect(record).toMatchObject({
+        reason: expect.stringContaining('batch_1 failed: the input file was refused'),
+      });
+    });
+
+    it('promotes a first model without a comparison when the base model refuses every line, as online', async () => {
+      const { outcome, record } = await evaluate({ batch: {}, current: null, refuses: [BASE] });
+      expect(outcome).toMatchObject({ status: 'completed', promote: true });
+      expect(record).toMatchObject({
+        decision: { reason: expect.stringContaining(`the base model ${BASE} could not be asked`) },
+      });
+    });
   });
 });

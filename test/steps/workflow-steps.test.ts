@@ -777,6 +777,42 @@ describe('recordOutcome', () => {
     expect(models.memory.pointers.get(input.family)).toBeUndefined();
   });
 
+  it('keeps the model unpromoted when looking at its evaluation batches failed, naming the batches still running', async () => {
+    const { runs, records, results, models } = await evaluatingRun();
+    await recordOutcome(
+      {
+        ...input,
+        results,
+        evaluation: {
+          batches: {
+            submitted: [
+              { role: 'new', model: 'ft:x', batchId: 'batch_new' },
+              { role: 'current', model: 'ft:old', batchId: 'batch_old' },
+            ],
+            submittedAt: '2026-11-24T10:00:00.000Z',
+            checks: 3,
+            waitSeconds: 480,
+          },
+        },
+        evaluationFailure: {
+          Error: 'ProviderUnavailableError',
+          Cause: JSON.stringify({ errorType: 'ProviderUnavailableError', errorMessage: 'OpenAI is down' }),
+        },
+      },
+      { runs, slots: memorySlots().slots, handOver: noHandOver, models },
+    );
+    expect(records.get(input.runId)).toMatchObject({
+      status: 'SUCCEEDED_NOT_PROMOTED',
+      evaluation: {
+        status: 'failed',
+        promoted: false,
+        reason: expect.stringMatching(/OpenAI is down.*batch_new, batch_old.*may still run/),
+      },
+    });
+    expect(records.get(input.runId)!.evaluationKey).toBeUndefined();
+    expect(models.memory.pointers.get(input.family)).toBeUndefined();
+  });
+
   it('does not take the family back to an older model when a model made current later is current already', async () => {
     const { runs, records, results, models } = await evaluatingRun();
     const later = {
