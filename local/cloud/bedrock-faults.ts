@@ -12,6 +12,9 @@
  * Job faults apply to the next job created:
  *   failWith         the job trains to its last step, then fails with this failureMessage
  *   stuckInProgress  the job stays InProgress and never trains (until stopped)
+ * Deployment faults apply to the next custom model deployment created:
+ *   failWith       the deployment goes from Creating to Failed with this failureMessage
+ *   stuckCreating  the deployment stays Creating (until deleted)
  */
 export type BedrockOperation =
   | 'CreateModelCustomizationJob'
@@ -20,7 +23,11 @@ export type BedrockOperation =
   | 'StopModelCustomizationJob'
   | 'GetCustomModel'
   | 'ListCustomModels'
-  | 'DeleteCustomModel';
+  | 'DeleteCustomModel'
+  | 'CreateCustomModelDeployment'
+  | 'GetCustomModelDeployment'
+  | 'ListCustomModelDeployments'
+  | 'DeleteCustomModelDeployment';
 
 export type BedrockRequestFault =
   | { kind: 'throttle' }
@@ -40,9 +47,15 @@ export interface BedrockJobFault {
   stuckInProgress?: boolean;
 }
 
+export interface BedrockDeploymentFault {
+  failWith?: string;
+  stuckCreating?: boolean;
+}
+
 export class BedrockFaults {
   private rules: Array<Required<BedrockFaultRule>> = [];
   private jobFaults: BedrockJobFault[] = [];
+  private deploymentFaults: BedrockDeploymentFault[] = [];
   /** Requests that met a fault, for assertions ("retried three times"). */
   readonly applied: Array<{ operation: BedrockOperation; fault: BedrockRequestFault['kind'] }> = [];
 
@@ -56,9 +69,15 @@ export class BedrockFaults {
     return this;
   }
 
+  onNextDeployment(fault: BedrockDeploymentFault): this {
+    this.deploymentFaults.push(fault);
+    return this;
+  }
+
   clear(): void {
     this.rules = [];
     this.jobFaults = [];
+    this.deploymentFaults = [];
     this.applied.length = 0;
   }
 
@@ -73,5 +92,9 @@ export class BedrockFaults {
 
   takeJobFault(): BedrockJobFault {
     return this.jobFaults.shift() ?? {};
+  }
+
+  takeDeploymentFault(): BedrockDeploymentFault {
+    return this.deploymentFaults.shift() ?? {};
   }
 }

@@ -33,6 +33,11 @@ export interface BaseModel {
   format: DataFormat;
   /** Whether a validation dataset may be given (Nova 2 SFT takes none). */
   validation: boolean;
+  /**
+   * The foundation model's id for inference (the customization id without its `:NNk` context suffix), when
+   * its custom models can be deployed for on-demand inference and the local runtime answers it by id.
+   */
+  onDemand?: { inferenceId: string };
   hyperparameters: Record<string, HyperparameterRange>;
 }
 
@@ -48,13 +53,14 @@ const LLAMA_HP: Record<string, HyperparameterRange> = {
   batchSize: { min: 1, max: 1, default: 1, integer: true },
 };
 
-const nova = (id: string, name: string, validation = true): BaseModel => ({
+const nova = (id: string, name: string, validation = true, onDemand = false): BaseModel => ({
   id,
   name,
   provider: 'Amazon',
   format: 'bedrock-conversation-2024',
   validation,
   hyperparameters: NOVA_HP,
+  ...(onDemand ? { onDemand: { inferenceId: id.replace(/:\d+k$/, '') } } : {}),
 });
 const llama = (id: string, name: string): BaseModel => ({
   id,
@@ -66,9 +72,14 @@ const llama = (id: string, name: string): BaseModel => ({
 });
 
 export const BASE_MODELS: readonly BaseModel[] = [
-  nova('amazon.nova-micro-v1:0:128k', 'Nova Micro'),
-  nova('amazon.nova-lite-v1:0:300k', 'Nova Lite'),
-  nova('amazon.nova-pro-v1:0:300k', 'Nova Pro'),
+  // On-demand deployment of custom models: "Amazon Nova Lite, Amazon Nova Micro, Amazon Nova Pro" (Bedrock
+  // user guide, "Deploy a custom model for on-demand inference",
+  // https://docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html, read
+  // 2026-11-30; the Nova user guide adds Nova Canvas, which is not fine-tuned here). Nova 2 Lite and the
+  // Llama models are not listed, so their custom models are refused.
+  nova('amazon.nova-micro-v1:0:128k', 'Nova Micro', true, true),
+  nova('amazon.nova-lite-v1:0:300k', 'Nova Lite', true, true),
+  nova('amazon.nova-pro-v1:0:300k', 'Nova Pro', true, true),
   nova('amazon.nova-2-lite-v1:0:256k', 'Nova 2 Lite', false),
   llama('meta.llama3-1-8b-instruct-v1:0:128k', 'Llama 3.1 8B Instruct'),
   llama('meta.llama3-1-70b-instruct-v1:0:128k', 'Llama 3.1 70B Instruct'),
@@ -79,6 +90,17 @@ export const BASE_MODELS: readonly BaseModel[] = [
 /** A foundation model's ARN has no account: `arn:aws:bedrock:<region>::foundation-model/<id>`. */
 export const foundationModelArn = (region: string, id: string) =>
   `arn:aws:bedrock:${region}::foundation-model/${id}`;
+
+/**
+ * The foundation model a Converse modelId names by its inference id or foundation-model ARN
+ * (`amazon.nova-micro-v1:0`), among those the local runtime answers: the on-demand Nova models.
+ */
+export function findInferenceModel(modelId: string): BaseModel | undefined {
+  const marker = ':foundation-model/';
+  if (modelId.startsWith('arn:') && !modelId.includes(marker)) return undefined;
+  const id = modelId.startsWith('arn:') ? modelId.slice(modelId.indexOf(marker) + marker.length) : modelId;
+  return BASE_MODELS.find((m) => m.onDemand?.inferenceId === id);
+}
 
 /** The model named by a baseModelIdentifier (its id or its foundation-model ARN). */
 export function findBaseModel(identifier: string): BaseModel | undefined {

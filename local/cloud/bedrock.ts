@@ -3,12 +3,22 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { ApiError } from '../openai-emulator/api-error.js';
+import { BigramModel } from '../openai-emulator/bigram-model.js';
+import { completeChat, type AnsweredChat } from '../openai-emulator/chat-completions.js';
 import { Faults as TrainerFaults } from '../openai-emulator/faults.js';
 import { newId, Store, type Job } from '../openai-emulator/store.js';
 import { Trainer, type TrainerTiming } from '../openai-emulator/trainer.js';
-import { BedrockFaults, type BedrockJobFault, type BedrockOperation } from './bedrock-faults.js';
 import {
+  BedrockFaults,
+  type BedrockDeploymentFault,
+  type BedrockJobFault,
+  type BedrockOperation,
+} from './bedrock-faults.js';
+import {
+  BASE_MODELS,
   findBaseModel,
+  findInferenceModel,
   foundationModelArn,
   readDataset,
   resolveHyperparameters,
@@ -35,6 +45,13 @@ import {
  *   (ARN `model-customization-job/<base model id>/<12 [a-z0-9]>`, or the job's name).
  * - CustomModelName `([0-9a-zA-Z][_-]?)+`, ≤63: aws-cdk's BedrockCreateModelCustomizationJob validation
  *   (../shared/providers.md B, CDK section); ModelName/ProvisionedModelName use the same pattern in botocore.
+ * - Custom model deployments (on-demand inference): the API reference,
+ *   https://docs.aws.amazon.com/bedrock/latest/APIReference/API_CreateCustomModelDeployment.html and
+ *   API_CustomModelDeploymentSummary.html, API_DeleteCustomModelDeployment.html (read 2026-11-30):
+ *   modelDeploymentName 1–63 `([0-9a-zA-Z][_-]?){1,63}`, unique in the account and Region; modelArn 20–1011,
+ *   a custom model's ARN, "The custom model must be in the Active state"; description 1–2048; the
+ *   deployment's ARN `arn:aws:bedrock:<region>:<account>:custom-model-deployment/<12 [a-z0-9]>`; its
+ *   identifier that ARN or its name; status Creating | Active | Failed (failureMessage when Failed).
  * - The validation-error wording ("1 validation error detected: Value … at '…' failed to satisfy
  *   constraint: …") is AWS's common one; Bedrock's own wording for the other errors below was not found
  *   offline and is marked where written.
@@ -51,7 +68,7 @@ export interface LocalBedrockOptions {
   /** Real seconds per simulated second: the job's phases are scaled by it. */
   timeScale: number;
   /** Real milliseconds per phase, overriding the scaled defaults. */
-  timing?: Partial<TrainerTiming & { stoppingMs: number }>;
+  timing?: Partial<TrainerTiming & { stoppingMs: number; deployingMs: number }>;
   /**
    * Bedrock assumes the job's service role (principal bedrock.amazonaws.com, aws:SourceAccount the
    * account, aws:SourceArn the job's ARN): a session, or why the role's trust policy refused it.
@@ -95,6 +112,35 @@ interface BedrockJob extends BedrockJobView {
   validationMetrics?: Array<{ validationLoss: number }>;
 }
 
+export type DeploymentStatus = 'Creating' | 'Active' | 'Failed';
+
+/** What tests see of a custom model deployment. */
+export interface BedrockDeploymentView {
+  arn: string;
+  name: string;
+  modelArn: string;
+  status: DeploymentStatus;
+  failureMessage?: string;
+}
+
+interface Deployment extends BedrockDeploymentView {
+  description?: string;
+  clientRequestToken: string;
+  fingerprint: string;
+  model: CustomModel;
+  fault: BedrockDeploymentFault;
+  creationTime: Date;
+  lastUpdatedAt: Date;
+}
+
+/**
+ * How the local runtime's Converse is answered (bedrock-runtime.ts): the chat completion the model named
+ * by the modelId gave, or why Bedrock refuses to run that modelId.
+ */
+export type InferenceAnswer =
+  | { answered: AnsweredChat }
+  | { refused: { type: 'ValidationException' | 'ResourceNotFoundException'; message: string } };
+
 interface CustomModel {
   modelArn: string;
   modelName: string;
@@ -111,6 +157,16 @@ export interface LocalBedrock {
   jobArn(identifier: string): string;
   /** The ARN of the custom model an identifier (ARN or name) names, for IAM. */
   modelArn(identifier: string): string;
+  /** Every custom model deployment that exists (deleted ones are gone), oldest first. */
+  deployments(): BedrockDeploymentView[];
+  /** The ARN of the deployment an identifier (ARN or name) names, for IAM; a would-be ARN when none does. */
+  deploymentArn(identifier: string): string;
+  /**
+   * Answers an OpenAI chat completion body (its `model` ignored) from the model a Converse modelId names:
+   * an Active deployment's custom model, as trained, or an on-demand base model, untrained; through the
+   * OpenAI emulator's completeChat, so that Bedrock and OpenAI answer alike.
+   */
+  chat(modelId: string, body: Record<string, unknown>): InferenceAnswer;
   close(): Promise<void>;
 }
 
@@ -166,12 +222,32 @@ const CreateBody = z.looseObject({
 });
 type CreateBody = z.infer<typeof CreateBody>;
 
+const DEPLOYMENT_NAME = /^([0-9a-zA-Z][_-]?){1,63}$/;
+const CUSTOM_MODEL_ARN =
+  /^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:custom-model\/(imported|[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([a-z0-9-]{1,63}[.]){0,2}[a-z0-9-]{1,63}([:][a-z0-9-]{1,63}){0,2})\/[a-z0-9]{12}$/;
+const DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = ['Creating', 'Active', 'Failed'];
+/** CreateCustomModelDeployment's body as the client serializes it. */
+const DeploymentBody = z.looseObject({
+  modelDeploymentName: z.string().optional(),
+  modelArn: z.string().optional(),
+  description: z.string().optional(),
+  tags: z.array(Tag).optional(),
+  clientRequestToken: z.string().optional(),
+});
+type DeploymentBody = z.infer<typeof DeploymentBody>;
+
 export async function startLocalBedrock(options: LocalBedrockOptions): Promise<LocalBedrock> {
   const faults = new BedrockFaults();
   const trainerFaults = new TrainerFaults();
   const store = new Store();
   const jobs: BedrockJob[] = [];
   const models: CustomModel[] = [];
+  const deployments: Deployment[] = [];
+  // A base model answers as one trained on nothing (the OpenAI emulator's base models do the same), kept in
+  // the store under its inference id so that completeChat finds it.
+  for (const base of BASE_MODELS)
+    if (base.onDemand)
+      store.addModel(base.onDemand.inferenceId, { base: base.id, weights: new BigramModel() });
   const timers = new Set<NodeJS.Timeout>();
   const scaled = (simulatedSeconds: number) => simulatedSeconds * options.timeScale * 1000;
   // Simulated durations: minutes of data processing and queueing, seconds per step (Bedrock jobs take
@@ -181,6 +257,8 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
     queuedMs: options.timing?.queuedMs ?? scaled(600),
     msPerStep: options.timing?.msPerStep ?? scaled(5),
     stoppingMs: options.timing?.stoppingMs ?? scaled(60),
+    // How long a deployment is Creating on AWS was not found offline; five simulated minutes.
+    deployingMs: options.timing?.deployingMs ?? scaled(300),
   };
   const later = (ms: number, fn: () => void) => {
     const timer = setTimeout(() => {
@@ -222,6 +300,8 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
     jobs.find((j) => j.jobArn === identifier || j.jobName === identifier);
   const findModel = (identifier: string) =>
     models.find((m) => m.modelArn === identifier || m.modelName === identifier);
+  const findDeployment = (identifier: string) =>
+    deployments.find((d) => d.arn === identifier || d.name === identifier);
 
   // --- operations -------------------------------------------------------------------------------
 
@@ -628,8 +708,229 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
   function deleteModel(identifier: string) {
     const m = findModel(identifier);
     if (!m) throw notFound('custom model', identifier);
+    // What Bedrock does with a custom model that still has deployments is not documented (read 2026-11-30:
+    // DeleteCustomModel lists ConflictException without saying when; "Delete a custom model deployment"
+    // says deleting a deployment leaves its model). Local mode refuses, the strict reading: a deployment
+    // that deletes its deployments first works either way, and a deployment never answers from a model
+    // that is gone. The wording is local mode's.
+    const inUse = deployments.filter((d) => d.model === m);
+    if (inUse.length)
+      throw new BedrockError(
+        'ConflictException',
+        `The custom model ${m.modelArn} has custom model deployments (${inUse.map((d) => d.name).join(', ')}); delete them before the model.`,
+      );
     models.splice(models.indexOf(m), 1);
     return {};
+  }
+
+  // --- custom model deployments --------------------------------------------------------------
+
+  function createDeployment(raw: unknown): { status: number; body: unknown } {
+    const parsed = DeploymentBody.safeParse(raw);
+    if (!parsed.success)
+      throw new BedrockError(
+        'ValidationException',
+        `The request body is not valid: ${parsed.error.issues[0]?.message ?? ''}`,
+      );
+    const body = parsed.data;
+    validateDeployment(body);
+    const token = body.clientRequestToken ?? randomUUID();
+    const fingerprint = JSON.stringify({ ...body, clientRequestToken: undefined });
+    const same = deployments.find((d) => d.clientRequestToken === token);
+    if (same) {
+      // "If this token matches a previous request, Amazon Bedrock ignores the request, but does not return
+      // an error" (CreateCustomModelDeployment, API reference, read 2026-11-30): the deployment it made. A
+      // different request under the same token is refused as for jobs (create() above).
+      if (same.fingerprint === fingerprint)
+        return { status: 202, body: { customModelDeploymentArn: same.arn } };
+      throw new BedrockError(
+        'ConflictException',
+        `The clientRequestToken ${token} was already used with different parameters.`,
+      );
+    }
+    // "The name must be unique within your Amazon Web Services account and Region" (the API reference);
+    // Bedrock's error for a name in use was not found offline: the ValidationException jobs answer.
+    if (findDeployment(body.modelDeploymentName!))
+      throw new BedrockError('ValidationException', 'The provided deployment name is currently in use.');
+    const modelArn = body.modelArn!;
+    const account = modelArn.split(':')[4];
+    // Bedrock's wording for the refusals below was not found offline.
+    if (account !== options.account)
+      throw new BedrockError(
+        'ValidationException',
+        `The model ${modelArn} is not a custom model of account ${options.account}.`,
+      );
+    const model = models.find((m) => m.modelArn === modelArn);
+    if (!model) throw notFound('custom model', modelArn);
+    const base = model.job.model;
+    if (!base.onDemand)
+      throw new BedrockError(
+        'ValidationException',
+        `The custom model ${modelArn} cannot be deployed for on-demand inference: its base model ${base.name} (${base.id}) does not support on-demand deployment. Supported base models: ${BASE_MODELS.filter(
+          (m) => m.onDemand,
+        )
+          .map((m) => m.name)
+          .join(', ')}.`,
+      );
+    const now = new Date();
+    const deployment: Deployment = {
+      arn: arnOf('custom-model-deployment', shortId()),
+      name: body.modelDeploymentName!,
+      modelArn,
+      status: 'Creating',
+      ...(body.description !== undefined ? { description: body.description } : {}),
+      clientRequestToken: token,
+      fingerprint,
+      model,
+      fault: faults.takeDeploymentFault(),
+      creationTime: now,
+      lastUpdatedAt: now,
+    };
+    deployments.push(deployment);
+    if (!deployment.fault.stuckCreating)
+      later(timing.deployingMs, () => {
+        if (!deployments.includes(deployment)) return;
+        deployment.lastUpdatedAt = new Date();
+        if (deployment.fault.failWith !== undefined) {
+          deployment.status = 'Failed';
+          deployment.failureMessage = deployment.fault.failWith;
+        } else deployment.status = 'Active';
+      });
+    // 202: CreateCustomModelDeployment's http trait in the client's schemas.
+    return { status: 202, body: { customModelDeploymentArn: deployment.arn } };
+  }
+
+  function validateDeployment(body: DeploymentBody): void {
+    const problems: string[] = [];
+    const check = (name: string, value: string | undefined, min: number, max: number, pattern?: RegExp) => {
+      if (value === undefined) return;
+      if (value.length < min)
+        problems.push(
+          `Value '${value}' at '${name}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`,
+        );
+      else if (value.length > max)
+        problems.push(
+          `Value '${value}' at '${name}' failed to satisfy constraint: Member must have length less than or equal to ${max}`,
+        );
+      else if (pattern && !pattern.test(value))
+        problems.push(
+          `Value '${value}' at '${name}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${pattern.source.replace(/^\^|\$$/g, '')}`,
+        );
+    };
+    for (const name of ['modelDeploymentName', 'modelArn'] as const)
+      if (body[name] === undefined)
+        problems.push(`Value null at '${name}' failed to satisfy constraint: Member must not be null`);
+    check('modelDeploymentName', body.modelDeploymentName, 1, 63, DEPLOYMENT_NAME);
+    check('modelArn', body.modelArn, 20, 1011, CUSTOM_MODEL_ARN);
+    check('description', body.description, 1, 2048);
+    check('clientRequestToken', body.clientRequestToken, 1, 256, TOKEN);
+    if ((body.tags?.length ?? 0) > 200)
+      problems.push(
+        "Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 200",
+      );
+    if (problems.length)
+      throw new BedrockError(
+        'ValidationException',
+        `${problems.length} validation error${problems.length > 1 ? 's' : ''} detected: ${problems.join('; ')}`,
+      );
+  }
+
+  function getDeployment(identifier: string) {
+    const d = findDeployment(identifier);
+    if (!d) throw notFound('custom model deployment', identifier);
+    return {
+      customModelDeploymentArn: d.arn,
+      modelDeploymentName: d.name,
+      modelArn: d.modelArn,
+      createdAt: d.creationTime.toISOString(),
+      status: d.status,
+      ...(d.description !== undefined ? { description: d.description } : {}),
+      ...(d.failureMessage !== undefined ? { failureMessage: d.failureMessage } : {}),
+      lastUpdatedAt: d.lastUpdatedAt.toISOString(),
+    };
+  }
+
+  function listDeployments(query: URLSearchParams) {
+    const statusEquals = query.get('statusEquals');
+    if (statusEquals !== null && !DEPLOYMENT_STATUSES.includes(statusEquals as DeploymentStatus))
+      throw new BedrockError(
+        'ValidationException',
+        `1 validation error detected: Value '${statusEquals}' at 'statusEquals' failed to satisfy constraint: Member must satisfy enum value set: [${DEPLOYMENT_STATUSES.join(', ')}]`,
+      );
+    const nameContains = query.get('nameContains');
+    const modelArnEquals = query.get('modelArnEquals');
+    const after = dateParam(query, 'createdAfter');
+    const before = dateParam(query, 'createdBefore');
+    const selected = deployments.filter(
+      (d) =>
+        (!statusEquals || d.status === statusEquals) &&
+        (!nameContains || d.name.includes(nameContains)) &&
+        (!modelArnEquals || d.modelArn === modelArnEquals) &&
+        (!after || d.creationTime > after) &&
+        (!before || d.creationTime < before),
+    );
+    const page = paginate(sorted(selected, query), query);
+    return {
+      ...(page.nextToken ? { nextToken: page.nextToken } : {}),
+      modelDeploymentSummaries: page.items.map((d) => ({
+        customModelDeploymentArn: d.arn,
+        customModelDeploymentName: d.name,
+        modelArn: d.modelArn,
+        createdAt: d.creationTime.toISOString(),
+        status: d.status,
+        lastUpdatedAt: d.lastUpdatedAt.toISOString(),
+        ...(d.failureMessage !== undefined ? { failureMessage: d.failureMessage } : {}),
+      })),
+    };
+  }
+
+  function deleteDeployment(identifier: string) {
+    const d = findDeployment(identifier);
+    if (!d) throw notFound('custom model deployment', identifier);
+    // "This operation stops the deployment and removes it from your account. After deletion, the
+    // deployment ARN can no longer be used for inference requests." (DeleteCustomModelDeployment, API
+    // reference, read 2026-11-30.) The Nova user guide shows a Deleting status on the way; the client's
+    // status enum (3.1164.0) has none, so the deployment is gone at once.
+    deployments.splice(deployments.indexOf(d), 1);
+    return {};
+  }
+
+  // --- inference (the runtime's Converse, bedrock-runtime.ts) ------------------------------------
+
+  function chat(modelId: string, body: Record<string, unknown>): InferenceAnswer {
+    const refused = (
+      type: 'ValidationException' | 'ResourceNotFoundException',
+      message: string,
+    ): InferenceAnswer => ({ refused: { type, message } });
+    let storeModel: string;
+    const base = findInferenceModel(modelId);
+    if (base?.onDemand) storeModel = base.onDemand.inferenceId;
+    else if (/^arn:aws(-[^:]+)?:bedrock:[^:]*:\d{12}:custom-model-deployment\//.test(modelId)) {
+      const d = deployments.find((x) => x.arn === modelId);
+      // "The specified resource ARN was not found." (ResourceNotFoundException's description in the
+      // bedrock-runtime API model, botocore's reference, read 2026-11-30; the live message was not found.)
+      if (!d) return refused('ResourceNotFoundException', 'The specified resource ARN was not found.');
+      // Bedrock's answer for a deployment that is not Active was not found offline.
+      if (d.status !== 'Active')
+        return refused(
+          'ValidationException',
+          `The custom model deployment ${d.arn} is ${d.status} and cannot serve inference requests.`,
+        );
+      storeModel = d.model.job.trainerJob!.fine_tuned_model!;
+    } else if (/^arn:aws(-[^:]+)?:bedrock:[^:]*:\d{12}:custom-model\//.test(modelId))
+      // A custom model is used through a deployment or Provisioned Throughput, never by its own ARN ("you use
+      // the deployment's Amazon Resource Name (ARN) as the modelId", "Deploy a custom model for on-demand
+      // inference", read 2026-11-30); the wording is local mode's.
+      return refused(
+        'ValidationException',
+        `The custom model ${modelId} cannot be invoked by its ARN: deploy it for on-demand inference and use the deployment's ARN as the modelId.`,
+      );
+    // "The provided model identifier is invalid.", as Bedrock answered for a model id it did not serve
+    // (anomalyco/opencode#11037, 2026-02-04; Kilo-Org/kilocode#586, 2025-06-03; read 2026-11-30).
+    else return refused('ValidationException', 'The provided model identifier is invalid.');
+    const answered = completeChat(store, { ...body, model: storeModel });
+    if (answered instanceof ApiError) return refused('ValidationException', answered.message);
+    return { answered };
   }
 
   // --- HTTP -------------------------------------------------------------------------------------
@@ -708,6 +1009,16 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
       if (s.length === 3 && s[2] === 'stop' && method === 'POST')
         return { operation: 'StopModelCustomizationJob', run: () => (stop(s[1]!), ok({})) };
     }
+    if (s[0] === 'model-customization' && s[1] === 'custom-model-deployments') {
+      if (s.length === 2 && method === 'POST')
+        return { operation: 'CreateCustomModelDeployment', run: (body) => createDeployment(parseJson(body)) };
+      if (s.length === 2 && method === 'GET')
+        return { operation: 'ListCustomModelDeployments', run: (_, q) => ok(listDeployments(q)) };
+      if (s.length === 3 && method === 'GET')
+        return { operation: 'GetCustomModelDeployment', run: () => ok(getDeployment(s[2]!)) };
+      if (s.length === 3 && method === 'DELETE')
+        return { operation: 'DeleteCustomModelDeployment', run: () => ok(deleteDeployment(s[2]!)) };
+    }
     if (s[0] === 'custom-models') {
       if (s.length === 1 && method === 'GET')
         return { operation: 'ListCustomModels', run: (_, q) => ok(listModels(q)) };
@@ -732,6 +1043,18 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
     modelArn: (identifier) =>
       findModel(identifier)?.modelArn ??
       (identifier.startsWith('arn:') ? identifier : arnOf('custom-model', identifier)),
+    deployments: () =>
+      deployments.map((d) => ({
+        arn: d.arn,
+        name: d.name,
+        modelArn: d.modelArn,
+        status: d.status,
+        ...(d.failureMessage !== undefined ? { failureMessage: d.failureMessage } : {}),
+      })),
+    deploymentArn: (identifier) =>
+      findDeployment(identifier)?.arn ??
+      (identifier.startsWith('arn:') ? identifier : arnOf('custom-model-deployment', identifier)),
+    chat,
     close: () =>
       new Promise<void>((resolve) => {
         trainer.close();

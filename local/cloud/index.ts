@@ -41,6 +41,7 @@ import {
 import { startGateway, type Gateway } from './iam/gateway.js';
 import {
   classifyBedrock,
+  classifyBedrockRuntime,
   classifyCloudFormation,
   classifyJson,
   classifyLambda,
@@ -55,6 +56,7 @@ import {
 import { startLocalCloudFormation } from './cloudformation.js';
 import { customizationJobStateChangeEvent, startLocalBedrock, type LocalBedrockOptions } from './bedrock.js';
 import type { BedrockFaults } from './bedrock-faults.js';
+import { startHttp2Front, startLocalBedrockRuntime, type ConverseUsage } from './bedrock-runtime.js';
 import { startFunctionUrlServer } from './function-urls.js';
 import { functionResolver, startLocalLambdaApi } from './lambda-api.js';
 import { startLocalSqs } from './sqs.js';
@@ -232,11 +234,15 @@ export interface LocalCloud {
   activeSchedules(): number;
   /**
    * The local Bedrock model-customization control plane (behind IAM at `endpoints.BEDROCK`): its faults,
-   * and its jobs as they are now.
+   * and its jobs and custom model deployments as they are now; and its runtime (behind IAM at
+   * `endpoints.BEDROCK_RUNTIME`): the Converse calls it answered.
    */
   bedrock: {
     faults: BedrockFaults;
     jobs(): ReturnType<Awaited<ReturnType<typeof startLocalBedrock>>['jobs']>;
+    deployments(): ReturnType<Awaited<ReturnType<typeof startLocalBedrock>>['deployments']>;
+    /** Converse calls answered (refused ones are not counted), by the modelId they named. */
+    converseCalls(): Record<string, ConverseUsage>;
   };
   /**
    * The local EventBridge Scheduler (behind IAM at `endpoints.SCHEDULER`). Its clock of schedule time runs
@@ -293,6 +299,7 @@ type ServiceName =
   | 'LAMBDA'
   | 'CLOUDFORMATION'
   | 'BEDROCK'
+  | 'BEDROCK_RUNTIME'
   | 'SSM'
   | 'SCHEDULER'
   | 'EVENTBRIDGE'
@@ -556,6 +563,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     names.bedrockJobArn = (identifier) => bedrock.jobArn(identifier);
     names.bedrockModelArn = (identifier) => bedrock.modelArn(identifier);
+    names.bedrockDeploymentArn = (identifier) => bedrock.deploymentArn(identifier);
+    // Bedrock's runtime (Converse), answered by the control plane's models; functions reach it through
+    // AWS_ENDPOINT_URL_BEDROCK_RUNTIME, the SDK's variable for the service id "Bedrock Runtime".
+    const bedrockRuntime = await startLocalBedrockRuntime(bedrock);
+    closers.push(() => bedrockRuntime.close());
 
     const gateway = (
       service: string,
@@ -593,10 +605,26 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         classifyCloudFormation,
       ),
       BEDROCK: await gateway('Bedrock', bedrock.endpoint, 'rest-json', (r) => classifyBedrock(r, names)),
+      BEDROCK_RUNTIME: await gateway(
+        'Bedrock Runtime',
+        bedrockRuntime.endpoint,
+        'rest-json',
+        classifyBedrockRuntime,
+      ),
       SSM: await gateway('SSM', ssm.endpoint, 'json', classifySsm),
       SCHEDULER: await gateway('Scheduler', schedulerServer.endpoint, 'rest-json', classifyScheduler),
       EVENTBRIDGE: await gateway('EventBridge', eventsServer.endpoint, 'json', classifyEvents),
       SNS: await gateway('SNS', sns.endpoint, 'query', classifySns),
+    };
+    // The Bedrock Runtime client speaks HTTP/2: its endpoint is a front that also takes HTTP/2 (bedrock-runtime.ts).
+    const runtimeGateway = gateways.BEDROCK_RUNTIME;
+    const runtimeFront = await startHttp2Front(runtimeGateway.endpoint);
+    gateways.BEDROCK_RUNTIME = {
+      endpoint: runtimeFront.endpoint,
+      close: async () => {
+        await runtimeFront.close();
+        await runtimeGateway.close();
+      },
     };
     // Queue URLs name the gateway, so SDK clients that follow a QueueUrl's host stay behind IAM.
     sqs.advertise(gateways.SQS.endpoint);
@@ -992,7 +1020,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       pauseSchedules: () => eventBus.pauseSchedules(),
       resumeSchedules: () => eventBus.resumeSchedules(),
       activeSchedules: () => eventBus.activeSchedules,
-      bedrock: { faults: bedrock.faults, jobs: () => bedrock.jobs() },
+      bedrock: {
+        faults: bedrock.faults,
+        jobs: () => bedrock.jobs(),
+        deployments: () => bedrock.deployments(),
+        converseCalls: () => bedrockRuntime.converseCalls(),
+      },
       events: { received: () => eventBus.received, deliveries: () => eventBus.deliveries },
       notifications: () => sns.notifications(),
       alarms: {

