@@ -192,6 +192,10 @@ function grantBedrock(fn: IFunction, permissions: BedrockPermissions, role: IRol
     'bedrock:StopModelCustomizationJob': [arn('model-customization-job/*')],
     'bedrock:ListModelCustomizationJobs': ['*'],
     'bedrock:DeleteCustomModel': [arn('custom-model/*')],
+    'bedrock:CreateCustomModelDeployment': [arn('custom-model/*')],
+    'bedrock:GetCustomModelDeployment': [arn('custom-model-deployment/*')],
+    'bedrock:DeleteCustomModelDeployment': [arn('custom-model-deployment/*')],
+    'bedrock:InvokeModel': [arn('custom-model-deployment/*'), arn('foundation-model/*', '')],
   };
   for (const action of permissions.actions)
     fn.addToRolePolicy(new PolicyStatement({ actions: [action], resources: resourcesOf[action] }));

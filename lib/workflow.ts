@@ -72,7 +72,8 @@ export const STATE = {
  * The run's state machine: Wait for family turn (one run per family at a time) → Prepare → Upload → Acquire provider slot (parked until a slot is given) →
  * Create job → (Wait for job, parked until the job's event or a timeout → Get status)* → Collect →
  * Evaluate (the new model beside the current one; a failure here keeps the model, unpromoted; in batch
- * mode, (Wait for evaluation → Check evaluation)* while the provider's batches run) → Record,
+ * mode or on Bedrock, (Wait for evaluation → Check evaluation)* while batches run or deployments are
+ * made) → Record,
  * with every failure caught and recorded. The two waits are `.waitForTaskToken` tasks: a run
  * waits without costing a transition until someone resumes it (docs/waiting.md has who and when).
  * Every task has a timeout (its function's plus a margin, so the function's own timeout error is what
@@ -117,8 +118,9 @@ export class RunWorkflow extends Construct {
       'Sandbox.Timedout',
     ]);
     evaluate.addCatch(record, { resultPath: '$.evaluationFailure' });
-    // In batch mode Evaluate answers with the batches it started: the run waits, and looks again, until
-    // they have ended (the wait grows from a minute to half an hour: core/evaluation.ts).
+    // In batch mode Evaluate answers with the batches it started, on Bedrock with the deployments it
+    // made: the run waits, and looks again, until they have ended or are ready (the wait grows from a
+    // minute to half an hour: core/evaluation.ts).
     const checkEvaluation = this.task(
       STATE.checkEvaluation,
       f.evaluate,
@@ -128,9 +130,9 @@ export class RunWorkflow extends Construct {
     checkEvaluation.addCatch(record, { resultPath: '$.evaluationFailure' });
     const evaluated = new Choice(this, STATE.evaluated)
       .when(
-        Condition.isPresent('$.evaluation.batches'),
+        Condition.isPresent('$.evaluation.pending'),
         new Wait(this, STATE.evaluationWait, {
-          time: WaitTime.secondsPath('$.evaluation.batches.waitSeconds'),
+          time: WaitTime.secondsPath('$.evaluation.pending.waitSeconds'),
         }).next(checkEvaluation),
       )
       .otherwise(record);

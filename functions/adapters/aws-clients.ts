@@ -1,4 +1,5 @@
 import { BedrockClient } from '@aws-sdk/client-bedrock';
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -23,6 +24,7 @@ let documents: DynamoDBDocumentClient | undefined;
 let secrets: SecretsManagerClient | undefined;
 let sfn: SFNClient | undefined;
 let bedrock: BedrockClient | undefined;
+let bedrockRuntime: BedrockRuntimeClient | undefined;
 let ssm: SSMClient | undefined;
 let scheduler: SchedulerClient | undefined;
 let eventBridge: EventBridgeClient | undefined;
@@ -38,6 +40,7 @@ export const awsClients = {
   secrets: () => (secrets ??= traced(new SecretsManagerClient({}))),
   sfn: () => (sfn ??= traced(new SFNClient({}))),
   bedrock: () => (bedrock ??= traced(new BedrockClient({}))),
+  bedrockRuntime: () => (bedrockRuntime ??= traced(new BedrockRuntimeClient({}))),
   ssm: () => (ssm ??= traced(new SSMClient({}))),
   scheduler: () => (scheduler ??= traced(new SchedulerClient({}))),
   eventBridge: () => (eventBridge ??= traced(new EventBridgeClient({}))),

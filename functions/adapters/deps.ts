@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROVIDER_TITLES, PROVIDERS, type ProviderName } from '../core/catalog.js';
+import { findModel, PROVIDER_TITLES, PROVIDERS, type ProviderName } from '../core/catalog.js';
 import { InvalidConfigError } from '../core/errors.js';
 import type {
   ActiveRuns,
@@ -33,6 +33,7 @@ import { dynamoDbActiveRuns, dynamoDbRunStore } from './dynamodb-run-store.js';
 import { readEnvironment } from './environment.js';
 import { azureOpenAiProvider } from './azure-openai-provider.js';
 import { bedrockProvider } from './bedrock-provider.js';
+import { bedrockChatModels } from './bedrock-chat-models.js';
 import { openAiChatModels, openAiProvider } from './openai-provider.js';
 import type { ContextWithProviderSecrets } from './provider-secrets.js';
 import { s3FamilyArrivals } from './s3-family-arrivals.js';
@@ -197,6 +198,8 @@ function providerBudget(
 export const chatModels = async (
   name: ProviderName,
   invocation: Pick<ContextWithProviderSecrets, 'getRemainingTimeInMillis' | 'providerSecrets'>,
+  /** The run's base model (the catalog's id): on Bedrock, whether its custom models answer on demand. */
+  model?: string,
 ): Promise<{ chat: ChatModels } | { chat: undefined; unavailable: { reason: string; fix: string } }> => {
   const fix = `Compare the new model with the current one where ${PROVIDER_TITLES[name]} serves them, then \`npx tunedrop models promote <model>\`; or set "evaluation": {"enabled": false} in the family's tunedrop.json to promote each new model unevaluated.`;
   switch (name) {
@@ -216,15 +219,25 @@ export const chatModels = async (
           fix,
         },
       };
-    case 'bedrock':
+    case 'bedrock': {
+      if (!model || !findModel(model, 'bedrock')?.onDemand)
+        return {
+          chat: undefined,
+          unavailable: {
+            reason: `Amazon Bedrock runs a custom model of ${model ?? 'this base model'} only with Provisioned Throughput (billed by the hour, which tunedrop does not buy); on-demand deployments are for Amazon Nova Micro, Lite and Pro custom models`,
+            fix,
+          },
+        };
+      const env = readEnvironment('BEDROCK_ROLE_ARN');
       return {
-        chat: undefined,
-        unavailable: {
-          reason:
-            'Amazon Bedrock runs a custom model only with Provisioned Throughput (billed by the hour) or, for Amazon Nova models customized since 2025-07-16, from an on-demand deployment, which tunedrop does not create yet',
-          fix,
-        },
+        chat: bedrockChatModels({
+          control: awsClients.bedrock(),
+          runtime: awsClients.bedrockRuntime(),
+          roleArn: env.BEDROCK_ROLE_ARN ?? '',
+          modelIdOf: (id) => findModel(id, 'bedrock')?.onDemand?.modelId ?? id,
+        }),
       };
+    }
   }
 };
 

@@ -14,6 +14,10 @@
  *   FamilySchedules scheduler:Create/Update/Delete/GetSchedule in the stack's schedule group, and
  *                   iam:PassRole of the scheduler role, to EventBridge Scheduler only
  *   Bedrock models  deleteModel bedrock:DeleteCustomModel on custom-model/*
+ *   Bedrock chat    deploy CreateCustomModelDeployment, state GetCustomModelDeployment, remove
+ *                   DeleteCustomModelDeployment (custom-model-deployment/*, and the custom model);
+ *                   complete: Converse, authorized as bedrock:InvokeModel on the deployment or the base
+ *                   model (foundation-model/*)
  *   ProviderSlots   GetItem (the slots item, holders' run status), UpdateItem; a family's lane's
  *                   hand-over also reads the family's runs (listFamily: Query on byFamily)
  *   ParkedRuns      GetItem, UpdateItem
@@ -42,7 +46,11 @@ export type BedrockAction =
   | 'bedrock:GetModelCustomizationJob'
   | 'bedrock:ListModelCustomizationJobs'
   | 'bedrock:StopModelCustomizationJob'
-  | 'bedrock:DeleteCustomModel';
+  | 'bedrock:DeleteCustomModel'
+  | 'bedrock:CreateCustomModelDeployment'
+  | 'bedrock:GetCustomModelDeployment'
+  | 'bedrock:DeleteCustomModelDeployment'
+  | 'bedrock:InvokeModel';
 
 /** What a function needs from Bedrock, granted only where the stack trains on Bedrock. */
 export interface BedrockPermissions {
@@ -178,6 +186,9 @@ export const FUNCTION_PERMISSIONS = {
   // Asks the new model and the current one the held-out examples (the provider's chat completions),
   // reads the family's current model, writes evaluation.json and the report; deletes a model not promoted
   // under "notPromoted": "delete" (the provider's model, then its registry item).
+  // On Bedrock, Evaluate deploys the custom models it asks (on-demand deployments), asks them and the base
+  // model (Converse is bedrock:InvokeModel), removes the deployments, and deletes a model not promoted
+  // under "notPromoted": "delete".
   evaluate: {
     publishesRunEvents: true,
     table: [...RUNS],
@@ -185,6 +196,15 @@ export const FUNCTION_PERMISSIONS = {
     reads: ['runs/'],
     writesRuns: true,
     apiKey: true,
+    bedrock: {
+      actions: [
+        'bedrock:CreateCustomModelDeployment',
+        'bedrock:GetCustomModelDeployment',
+        'bedrock:DeleteCustomModelDeployment',
+        'bedrock:InvokeModel',
+        'bedrock:DeleteCustomModel',
+      ],
+    },
   },
   // Record and reconcile amend the validation report of a run that ended without a model (runs/). Record
   // promotes the new model: the registry's pointer (found by model id) and the family's SSM parameter.

@@ -92,6 +92,12 @@ export interface ModelInfo {
    */
   upkeep?: { usd: number | null; per: 'hour' | 'month'; what: string; source: CatalogSource };
   /**
+   * Amazon Bedrock: a custom model of it answers on demand from a custom model deployment (no hosting fee,
+   * billed per token), and the base model answers as `modelId` (its id without the customization's
+   * context length). Absent where a custom model needs Provisioned Throughput to answer.
+   */
+  onDemand?: { modelId: string; source: CatalogSource };
+  /**
    * USD per 1M tokens of calling the base model, and of calling a model fine-tuned from it (OpenAI charges
    * fine-tuned models more): what evaluation's calls cost (functions/evaluate). Absent where no source
    * gives them; the evaluation's cost is then unknown, as a training cost is without a price.
@@ -459,6 +465,22 @@ const NOVA_STORAGE = {
     note: 'AWS ML blog (2026-04-08): "a $1.75 monthly recurring storage fee" for a Nova Micro model; the AWS Price List gives $1.95 for Nova 2 Lite (docs/providers.md B7)',
   },
 } as const;
+/**
+ * "Deploy a custom model for on-demand inference" (https://docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html,
+ * read 2026-11-30): Nova Micro, Lite and Pro custom models customized on or after 2025-07-16, in US East
+ * (N. Virginia); "you use the deployment's Amazon Resource Name (ARN) as the modelId parameter".
+ */
+const NOVA_ON_DEMAND: CatalogSource = {
+  url: 'https://docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html',
+  read: '2026-11-30',
+  note: 'Nova Micro, Lite and Pro custom models customized on or after 2025-07-16; us-east-1',
+};
+/** Nova's on-demand token prices: the base model's, and a custom model's deployment's, the same. */
+const NOVA_INFERENCE_PRICES: CatalogSource = {
+  url: 'https://aws.amazon.com/bedrock/pricing/',
+  read: '2026-11-30',
+  note: 'us-east-1, as third-party price tables give them (the page renders client-side; docs/evaluation-facts.md 3.1); customized Nova models on demand are "charged at the same rate as the non-customized models" (AWS ML blog, 2026-04-08)',
+};
 const NOVA_COMMON = {
   provider: 'bedrock',
   aliases: [],
@@ -512,6 +534,12 @@ const BEDROCK_MODELS: readonly ModelInfo[] = [
   {
     ...NOVA_COMMON,
     id: 'amazon.nova-micro-v1:0:128k',
+    inference: {
+      base: perMillion(0.035, 0.14),
+      fineTuned: perMillion(0.035, 0.14),
+      source: NOVA_INFERENCE_PRICES,
+    },
+    onDemand: { modelId: 'amazon.nova-micro-v1:0', source: NOVA_ON_DEMAND },
     aliases: ['nova-micro'],
     maxExampleTokens: 128_000,
     upkeep: { ...NOVA_STORAGE, usd: 1.75 },
@@ -519,6 +547,12 @@ const BEDROCK_MODELS: readonly ModelInfo[] = [
   {
     ...NOVA_COMMON,
     id: 'amazon.nova-lite-v1:0:300k',
+    inference: {
+      base: perMillion(0.06, 0.24),
+      fineTuned: perMillion(0.06, 0.24),
+      source: NOVA_INFERENCE_PRICES,
+    },
+    onDemand: { modelId: 'amazon.nova-lite-v1:0', source: NOVA_ON_DEMAND },
     aliases: ['nova-lite'],
     maxExampleTokens: 300_000,
     upkeep: { ...NOVA_STORAGE, usd: null },
@@ -526,6 +560,8 @@ const BEDROCK_MODELS: readonly ModelInfo[] = [
   {
     ...NOVA_COMMON,
     id: 'amazon.nova-pro-v1:0:300k',
+    inference: { base: perMillion(0.8, 3.2), fineTuned: perMillion(0.8, 3.2), source: NOVA_INFERENCE_PRICES },
+    onDemand: { modelId: 'amazon.nova-pro-v1:0', source: NOVA_ON_DEMAND },
     aliases: ['nova-pro'],
     maxExampleTokens: 300_000,
     upkeep: { ...NOVA_STORAGE, usd: null },

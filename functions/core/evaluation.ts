@@ -272,6 +272,8 @@ export const EvaluationRecordSchema = z.discriminatedUnion('status', [
     mode: z.enum(['online', 'batch']).optional(),
     /** The provider's batches, in batch mode (the new model's, the compared model's). */
     batches: z.array(z.object({ model: z.string(), batchId: z.string() })).optional(),
+    /** The on-demand deployments the custom models were asked through (Amazon Bedrock), removed since. */
+    deployments: z.array(z.object({ model: z.string(), deploymentId: z.string() })).optional(),
     decision: PromotionDecisionSchema,
   }),
   z.object({

@@ -287,6 +287,23 @@ export interface ChatModels {
   complete(request: ChatRequest): Promise<ChatAnswer>;
   /** The provider's Batch API, where it has one here (`"evaluation": {"mode": "batch"}`). */
   readonly batches?: ChatBatches;
+  /**
+   * Where a custom model answers only from a deployment of it (Amazon Bedrock's on-demand custom model
+   * deployments): evaluation deploys the custom models it asks, asks the deployments, and removes them.
+   */
+  readonly deployments?: ModelDeployments;
+}
+
+/** A deployment's state as evaluation needs it. */
+export type DeploymentState =
+  { status: 'creating' } | { status: 'active' } | { status: 'failed'; reason: string };
+
+export interface ModelDeployments {
+  /** Deploys `model` as `name` (idempotent on the name: asking again gives the same deployment); its id. */
+  deploy(model: string, name: string): Promise<string>;
+  state(deploymentId: string): Promise<DeploymentState>;
+  /** Removes a deployment; one already gone is no error. */
+  remove(deploymentId: string): Promise<void>;
 }
 
 /** One request of a batch: `customId` is unique in it and names its answer (batches answer out of order). */

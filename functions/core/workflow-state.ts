@@ -112,14 +112,19 @@ export const EvaluationOutcomeSchema = z.object({
 export type EvaluationOutcome = z.infer<typeof EvaluationOutcomeSchema>;
 
 /**
- * What Evaluate hands on at `$.evaluation` in batch mode while the provider's batches run: the workflow
- * waits `waitSeconds` and Evaluate looks again (Check evaluation), until it answers an EvaluationOutcome.
+ * What Evaluate hands on at `$.evaluation` while it waits for the provider: in batch mode its batches, on
+ * Amazon Bedrock the on-demand deployments the custom models answer from. The workflow waits
+ * `waitSeconds` and Evaluate looks again (Check evaluation), until it answers an EvaluationOutcome.
  */
-export const EvaluationBatchesSchema = z.object({
-  batches: z.object({
-    /** One batch per model asked (a batch takes one model): the new model's, then the compared model's. */
+export const EvaluationPendingSchema = z.object({
+  pending: z.object({
+    kind: z.enum(['batches', 'deployments']),
+    /**
+     * Batches: one per model asked (a batch takes one model), the new model's, then the compared model's.
+     * Deployments: one per custom model asked (a base model answers without one).
+     */
     submitted: z
-      .array(z.object({ role: z.enum(['new', 'current', 'base']), model: z.string(), batchId: z.string() }))
+      .array(z.object({ role: z.enum(['new', 'current', 'base']), model: z.string(), id: z.string() }))
       .min(1),
     submittedAt: z.string(),
     /** How many times they were looked at. */
@@ -127,10 +132,10 @@ export const EvaluationBatchesSchema = z.object({
     waitSeconds: z.number().int().positive(),
   }),
 });
-export type EvaluationBatches = z.infer<typeof EvaluationBatchesSchema>;
+export type EvaluationPending = z.infer<typeof EvaluationPendingSchema>;
 
-/** `$.evaluation` as it can be: an outcome, or batches still running (when a check failed, at Record). */
-export const EvaluationStateSchema = z.union([EvaluationOutcomeSchema, EvaluationBatchesSchema]);
+/** `$.evaluation` as it can be: an outcome, or work still pending (when a check failed, at Record). */
+export const EvaluationStateSchema = z.union([EvaluationOutcomeSchema, EvaluationPendingSchema]);
 
 /** What Record receives: the whole state, with whatever parts the run reached. */
 export const RecordInputSchema = ExecutionInputSchema.extend({
@@ -140,8 +145,8 @@ export const RecordInputSchema = ExecutionInputSchema.extend({
   results: CollectedResultsSchema.optional(),
   failure: CaughtFailureSchema.optional(),
   /**
-   * Absent in executions started before evaluation existed: their model is promoted as it was then. Batches
-   * still running when Record is reached only with an evaluationFailure (checking them failed).
+   * Absent in executions started before evaluation existed: their model is promoted as it was then. Work
+   * still pending (batches, deployments) reaches Record only with an evaluationFailure (checking failed).
    */
   evaluation: EvaluationStateSchema.optional(),
   /** Evaluate failed after its retries: the model is kept, not promoted. */

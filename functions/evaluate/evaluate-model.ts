@@ -1,4 +1,4 @@
-import { TunedropError } from '../core/errors.js';
+import { PERMANENT_ERROR_NAMES, TunedropError } from '../core/errors.js';
 import { z } from 'zod';
 import {
   decisionWithoutEvaluation,
@@ -18,7 +18,8 @@ import {
 } from '../core/evaluation.js';
 import { headlineMetric } from '../core/evaluation-metrics.js';
 import { sampleEvaluationExamples } from '../core/evaluation-sample.js';
-import type { ChatBatchState, ChatModels, ObjectStore, RunStore } from '../core/ports.js';
+import { createHash } from 'node:crypto';
+import type { ChatBatchState, ChatModels, DeploymentState, ObjectStore, RunStore } from '../core/ports.js';
 import type { ModelRegistry } from '../core/registry.js';
 import { runKeys } from '../core/run.js';
 import { withEvaluation } from '../core/run-report.js';
@@ -27,7 +28,7 @@ import { readJsonlLines } from '../core/jsonl.js';
 import { splitHash } from '../core/split.js';
 import type {
   CollectedResults,
-  EvaluationBatches,
+  EvaluationPending,
   EvaluationOutcome,
   ExecutionInput,
   PreparedFiles,
@@ -62,8 +63,8 @@ export interface EvaluateDeps {
 export type EvaluateInput = ExecutionInput & {
   prepared?: PreparedFiles | undefined;
   results: CollectedResults;
-  /** The batches Evaluate started, when it looks at them again (batch mode). */
-  evaluation?: EvaluationBatches | undefined;
+  /** What Evaluate waits for, when it looks again: its batches (batch mode), or its deployments (Bedrock). */
+  evaluation?: EvaluationPending | undefined;
 };
 
 type EvaluationMode = EvaluationSettings['mode'];
@@ -84,15 +85,16 @@ const GENERATION_TOKENS_MAX = 4096;
  * evaluation failed never is.
  *
  * Online, the models are asked here and the outcome returned. In batch mode the questions go to the
- * provider's Batch API and the batches are returned: the workflow waits, and calls this again with them
- * (`input.evaluation`) until they have ended.
+ * provider's Batch API and the batches are returned; where custom models answer only from a deployment
+ * (Amazon Bedrock), the deployments are made and returned. Either way the workflow waits, and calls this
+ * again with them (`input.evaluation`) until the batches have ended or the deployments are ready.
  */
 export async function evaluateModel(
   input: EvaluateInput,
   settings: { evaluation: EvaluationSettings; promotion: PromotionSettings },
   deps: EvaluateDeps,
-): Promise<EvaluationOutcome | EvaluationBatches> {
-  if (input.evaluation) return checkBatches(input, input.evaluation, settings, deps);
+): Promise<EvaluationOutcome | EvaluationPending> {
+  if (input.evaluation) return checkPending(input, input.evaluation, settings, deps);
   await deps.runs.advance(input.runId, 'EVALUATING');
   const newModel = input.results.fineTunedModel;
   const current = await deps.registry.current(input.family);
@@ -161,36 +163,70 @@ export async function evaluateModel(
     topLogprobs: labels ? Math.min(chat.maxTopLogprobs, Math.max(labels.length, 5)) : 0,
   };
 
-  if (settings.evaluation.mode === 'batch') {
-    if (!chat.batches)
-      return out.without('unavailable', `${chat.name} has no Batch API here`, {
-        fix: 'Set "evaluation": {"mode": "online"} in the family\'s tunedrop.json.',
-      });
+  const pendingOf = async (
+    kind: EvaluationPending['pending']['kind'],
+    submitted: EvaluationPending['pending']['submitted'],
+  ): Promise<EvaluationPending> => {
     // What the check needs to score the answers, kept beside the run: the workflow's state stays small.
     await deps.store.write(
       { bucket: input.source.bucket, key: planKey(input.runId) },
       `${JSON.stringify(plan)}\n`,
       'application/json',
     );
-    const submitted: EvaluationBatches['batches']['submitted'] = [];
-    for (const { role, model } of [{ role: 'new' as const, model: newModel }, plan.compared]) {
-      const batchId = await chat.batches.submit(
-        plan.asked.map((example, index) => ({
-          customId: String(index),
-          request: requestOf(plan, model, example),
-        })),
-        { tunedrop_run: input.runId, tunedrop_role: role },
-      );
-      submitted.push({ role, model, batchId });
-    }
     return {
-      batches: {
+      pending: {
+        kind,
         submitted,
         submittedAt: deps.now().toISOString(),
         checks: 0,
         waitSeconds: evaluationBatchWaitSeconds(0),
       },
     };
+  };
+  if (settings.evaluation.mode === 'batch') {
+    if (!chat.batches)
+      return out.without('unavailable', `${chat.name} has no Batch API here`, {
+        fix: 'Set "evaluation": {"mode": "online"} in the family\'s tunedrop.json.',
+      });
+    const submitted: EvaluationPending['pending']['submitted'] = [];
+    for (const { role, model } of [{ role: 'new' as const, model: newModel }, plan.compared]) {
+      const id = await chat.batches.submit(
+        plan.asked.map((example, index) => ({
+          customId: String(index),
+          request: requestOf(plan, model, example),
+        })),
+        { tunedrop_run: input.runId, tunedrop_role: role },
+      );
+      submitted.push({ role, model, id });
+    }
+    return pendingOf('batches', submitted);
+  }
+  if (chat.deployments) {
+    // A custom model answers only from a deployment of it; a base model answers as it is.
+    const deployments = chat.deployments;
+    const submitted: EvaluationPending['pending']['submitted'] = [];
+    try {
+      for (const { role, model } of [{ role: 'new' as const, model: newModel }, plan.compared])
+        if (role !== 'base')
+          submitted.push({
+            role,
+            model,
+            id: await deployments.deploy(model, deploymentName(input.runId, role)),
+          });
+    } catch (error) {
+      // Refused (a model that cannot be deployed, a quota): the evaluation fails, the model is kept. A
+      // passing failure (throttling, an outage) is thrown, for the workflow's retries.
+      if (
+        !(error instanceof TunedropError) ||
+        !(PERMANENT_ERROR_NAMES as readonly string[]).includes(error.name)
+      )
+        throw error;
+      for (const made of submitted) await deployments.remove(made.id);
+      return out.without('failed', `deploying a model for on-demand inference failed: ${error.message}`, {
+        ...(error.fix ? { fix: error.fix } : {}),
+      });
+    }
+    return pendingOf('deployments', submitted);
   }
 
   const ask = (model: string) =>
@@ -233,39 +269,126 @@ const requestOf = (plan: EvaluationPlan, model: string, example: EvaluationPlan[
 });
 
 /**
- * Looks at the batches Evaluate started: while any runs, the workflow waits longer; once all have ended,
- * their answers are scored as online answers are. A batch that failed, was cancelled, or expired before
- * answering every question makes the evaluation fail (the model is kept, not promoted): a score on part of
- * the sample would not be the policy's.
+ * A deployment's name: `tunedrop-` and a digest of the run and the role, within Bedrock's 63 characters, the
+ * same on every attempt (so a retried Evaluate finds its deployment instead of making a second).
  */
-async function checkBatches(
+export function deploymentName(runId: string, role: EvaluatedModel['role']): string {
+  const digest = createHash('sha256').update(`${runId}\n${role}`).digest('hex').slice(0, 24);
+  return `tunedrop-${role}-${digest}`;
+}
+
+/** Looks again at what Evaluate waits for: its batches, or its deployments. */
+async function checkPending(
   input: EvaluateInput,
-  running: EvaluationBatches,
+  waiting: EvaluationPending,
   settings: { evaluation: EvaluationSettings; promotion: PromotionSettings },
   deps: EvaluateDeps,
-): Promise<EvaluationOutcome | EvaluationBatches> {
+): Promise<EvaluationOutcome | EvaluationPending> {
   const text = await deps.store.readText({ bucket: input.source.bucket, key: planKey(input.runId) });
   const plan = text === undefined ? undefined : EvaluationPlanSchema.parse(JSON.parse(text));
   const out = outcomes(input, plan?.currentModel ?? null, deps);
+  const waitLonger = (): EvaluationPending => {
+    const checks = waiting.pending.checks + 1;
+    return { pending: { ...waiting.pending, checks, waitSeconds: evaluationBatchWaitSeconds(checks) } };
+  };
+  if (waiting.pending.kind === 'deployments') {
+    const deployments = deps.chat?.deployments;
+    if (!plan || !deployments) {
+      if (deployments) await removeDeployments(waiting, deployments);
+      return out.without(
+        'failed',
+        plan
+          ? 'the deployments cannot be reached here any more'
+          : `the evaluation's plan ${planKey(input.runId)} is gone`,
+      );
+    }
+    return checkDeployments(input, plan, waiting, { ...deps, chat: deps.chat! }, settings, waitLonger, out);
+  }
   if (!plan) return out.without('failed', `the evaluation's plan ${planKey(input.runId)} is gone`);
   const batches = deps.chat?.batches;
   if (!batches) return out.without('failed', 'the Batch API cannot be reached here any more');
   const states: ChatBatchState[] = [];
-  for (const batch of running.batches.submitted) states.push(await batches.get(batch.batchId));
-  if (states.some((state) => state.status === 'pending')) {
-    const checks = running.batches.checks + 1;
-    return { batches: { ...running.batches, checks, waitSeconds: evaluationBatchWaitSeconds(checks) } };
-  }
-  const [challenger, compared] = running.batches.submitted.map((batch, i) =>
-    answersOfBatch(plan, batch.batchId, states[i]!),
+  for (const batch of waiting.pending.submitted) states.push(await batches.get(batch.id));
+  if (states.some((state) => state.status === 'pending')) return waitLonger();
+  const [challenger, compared] = waiting.pending.submitted.map((batch, i) =>
+    answersOfBatch(plan, batch.id, states[i]!),
   );
   return conclude(
     input,
     plan,
-    { challenger: challenger!, compared, mode: 'batch', batches: running.batches.submitted },
+    {
+      challenger: challenger!,
+      compared,
+      mode: 'batch',
+      batches: waiting.pending.submitted.map(({ model, id }) => ({ model, batchId: id })),
+    },
     settings,
     deps,
   );
+}
+
+/**
+ * Once every deployment is active, asks the models online (a custom model through its deployment), removes
+ * the deployments, and scores the answers. A deployment that failed fails the evaluation (the model is
+ * kept, not promoted); the others are removed too.
+ */
+async function checkDeployments(
+  input: EvaluateInput,
+  plan: EvaluationPlan,
+  waiting: EvaluationPending,
+  deps: EvaluateDeps & { chat: ChatModels },
+  settings: { evaluation: EvaluationSettings; promotion: PromotionSettings },
+  waitLonger: () => EvaluationPending,
+  out: ReturnType<typeof outcomes>,
+): Promise<EvaluationOutcome | EvaluationPending> {
+  const deployments = deps.chat.deployments!;
+  const states: DeploymentState[] = [];
+  for (const deployment of waiting.pending.submitted) states.push(await deployments.state(deployment.id));
+  const failed = states.findIndex((state) => state.status === 'failed');
+  if (failed >= 0) {
+    await removeDeployments(waiting, deployments);
+    const state = states[failed] as Extract<DeploymentState, { status: 'failed' }>;
+    return out.without(
+      'failed',
+      `deploying ${waiting.pending.submitted[failed]!.model} for on-demand inference failed: ${state.reason}`,
+    );
+  }
+  if (states.some((state) => state.status === 'creating')) return waitLonger();
+  const answeredBy = (role: EvaluatedModel['role'], model: string) =>
+    waiting.pending.submitted.find((deployment) => deployment.role === role)?.id ?? model;
+  const ask = (role: EvaluatedModel['role'], model: string) =>
+    answersOf(answeredBy(role, model), plan, {
+      chat: deps.chat,
+      concurrency: settings.evaluation.concurrency,
+    });
+  let asked: { challenger: Answers; compared: Answers | undefined };
+  try {
+    const challenger = await ask('new', plan.newModel);
+    const compared = challenger.error ? undefined : await ask(plan.compared.role, plan.compared.model);
+    asked = { challenger, compared };
+  } finally {
+    // Removed before the outcome: a model the policy does not promote may be deleted, which Bedrock
+    // refuses while a deployment of it exists.
+    await removeDeployments(waiting, deployments);
+  }
+  return conclude(
+    input,
+    plan,
+    {
+      ...asked,
+      mode: 'online',
+      deployments: waiting.pending.submitted.map(({ model, id }) => ({ model, deploymentId: id })),
+    },
+    settings,
+    deps,
+  );
+}
+
+async function removeDeployments(
+  waiting: EvaluationPending,
+  deployments: NonNullable<ChatModels['deployments']>,
+): Promise<void> {
+  for (const deployment of waiting.pending.submitted) await deployments.remove(deployment.id);
 }
 
 /** A finished batch's answers in the questions' order; any question not answered is the evaluation's error. */
@@ -362,7 +485,8 @@ async function conclude(
     /** Undefined when the new model could not be asked, so the other was not either. */
     compared: Answers | undefined;
     mode: EvaluationMode;
-    batches?: EvaluationBatches['batches']['submitted'];
+    batches?: Array<{ model: string; batchId: string }>;
+    deployments?: Array<{ model: string; deploymentId: string }>;
   },
   settings: { evaluation: EvaluationSettings; promotion: PromotionSettings },
   deps: EvaluateDeps,
@@ -447,7 +571,8 @@ async function conclude(
     heldOut: plan.heldOut,
     models,
     mode: asked.mode,
-    ...(asked.batches ? { batches: asked.batches.map(({ model, batchId }) => ({ model, batchId })) } : {}),
+    ...(asked.batches ? { batches: asked.batches } : {}),
+    ...(asked.deployments ? { deployments: asked.deployments } : {}),
     decision: { promote: decision.promote, reason },
   });
   const comparedEntry = models[1];

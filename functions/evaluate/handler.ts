@@ -3,7 +3,7 @@ import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { findModel } from '../core/catalog.js';
 import {
   CollectedResultsSchema,
-  EvaluationBatchesSchema,
+  EvaluationPendingSchema,
   ExecutionInputSchema,
   PreparedFilesSchema,
 } from '../core/workflow-state.js';
@@ -12,15 +12,15 @@ import { evaluateModel } from './evaluate-model.js';
 const InputSchema = ExecutionInputSchema.extend({
   prepared: PreparedFilesSchema.optional(),
   results: CollectedResultsSchema,
-  /** The batches started, when Check evaluation looks at them again (batch mode). */
-  evaluation: EvaluationBatchesSchema.optional(),
+  /** What Evaluate waits for, when Check evaluation looks again (batches, Bedrock deployments). */
+  evaluation: EvaluationPendingSchema.optional(),
 });
 
 export const handler = stepHandler(
   'evaluate',
   InputSchema,
   async (input, context) => {
-    const models = await chatModels(input.config.provider, context);
+    const models = await chatModels(input.config.provider, context, input.model);
     // The catalog's prices of the run's base model: the base's own, or a fine-tune's of it; online or batch.
     const inference = findModel(input.model, input.config.provider)?.inference;
     return evaluateModel(input, input.config, {

@@ -171,15 +171,18 @@ async function promoteIfDecided(
   deps: RecordDeps['models'],
 ): Promise<{ promoted: boolean; recorded?: RunEvaluation }> {
   let recorded: RunEvaluation | undefined = outcome?.evaluation;
-  // Batches still running here mean checking them failed (evaluationFailure says how): not promoted.
-  const batches = input.evaluation && 'batches' in input.evaluation ? input.evaluation.batches : undefined;
-  if (input.evaluationFailure || batches) {
+  // Work still pending here means checking it failed (evaluationFailure says how): not promoted.
+  const pending = input.evaluation && 'pending' in input.evaluation ? input.evaluation.pending : undefined;
+  if (input.evaluationFailure || pending) {
     const cause = input.evaluationFailure
       ? parseErrorCause(input.evaluationFailure.Error, input.evaluationFailure.Cause).message
-      : 'its batches never ended';
-    const running = batches
-      ? `; its batches (${batches.submitted.map((b) => b.batchId).join(', ')}) may still run at the provider, billed as they answer`
-      : '';
+      : 'what it waited for never ended';
+    const ids = pending?.submitted.map((b) => b.id).join(', ');
+    const running = !pending
+      ? ''
+      : pending.kind === 'batches'
+        ? `; its batches (${ids}) may still run at the provider, billed as they answer`
+        : `; its deployments (${ids}) may still exist at Amazon Bedrock (no charge while unused; delete them with aws bedrock delete-custom-model-deployment)`;
     recorded = {
       status: 'failed',
       promoted: false,

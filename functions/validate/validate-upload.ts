@@ -319,8 +319,9 @@ async function checkUpload(
   }
   where.phase = 'estimating the cost';
   // Evaluation asks the new model (and the one it is compared with) after training: counted in the
-  // budget too, where the provider's models can be asked (OpenAI; docs/evaluation.md).
-  if (config.evaluation.enabled && model.provider === 'openai')
+  // budget too, where the provider's models can be asked (OpenAI; Bedrock's Nova models, on demand;
+  // docs/evaluation.md).
+  if (config.evaluation.enabled && (model.provider === 'openai' || model.onDemand !== undefined))
     report = {
       ...report,
       estimate: {

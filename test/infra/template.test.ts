@@ -205,7 +205,7 @@ describe('the state machine', () => {
     expect(states[STATE.evaluate]).toMatchObject({ ResultPath: '$.evaluation', Next: STATE.evaluated });
     expect(states[STATE.evaluated]).toMatchObject({
       Type: 'Choice',
-      Choices: [{ Variable: '$.evaluation.batches', IsPresent: true, Next: STATE.evaluationWait }],
+      Choices: [{ Variable: '$.evaluation.pending', IsPresent: true, Next: STATE.evaluationWait }],
       Default: STATE.record,
     });
     for (const step of [STATE.evaluate, STATE.checkEvaluation])
@@ -214,11 +214,11 @@ describe('the state machine', () => {
       ]);
   });
 
-  it('waits for evaluation batches in a Wait state, no Lambda running, and looks again with the same function', () => {
+  it('waits for evaluation batches or deployments in a Wait state, no Lambda running, and looks again with the same function', () => {
     const states = definition().States;
     expect(states[STATE.evaluationWait]).toEqual({
       Type: 'Wait',
-      SecondsPath: '$.evaluation.batches.waitSeconds',
+      SecondsPath: '$.evaluation.pending.waitSeconds',
       Next: STATE.checkEvaluation,
     });
     expect(states[STATE.checkEvaluation]!.Resource).toBe(states[STATE.evaluate]!.Resource);

@@ -11,10 +11,11 @@ import type {
   ChatBatchState,
   ChatModels,
   ChatRequest,
+  ModelDeployments,
 } from '../../functions/core/ports.js';
 import { runKeys } from '../../functions/core/run.js';
 import { evaluateModel, type EvaluateInput } from '../../functions/evaluate/evaluate-model.js';
-import type { EvaluationBatches } from '../../functions/core/workflow-state.js';
+import type { EvaluationPending } from '../../functions/core/workflow-state.js';
 import { memoryModelRegistry, memoryObjectStore, memoryRunStore } from '../support/fakes.js';
 
 const config = (() => {
@@ -154,6 +155,66 @@ function batchesOver(chat: ChatModels, behaviour: BatchBehaviour) {
   return { batches, submitted };
 }
 
+interface DeploymentBehaviour {
+  /** How many looks find each deployment still being created. @default 1 */
+  creatingLooks?: number;
+  /** The model whose deployment fails. */
+  fails?: string;
+  /** Deploying is refused outright (a model Bedrock cannot deploy). */
+  refused?: boolean;
+}
+
+/**
+ * Models as Amazon Bedrock serves them: a custom model (ft:…) answers only through an active deployment of
+ * it, a base model as it is, and without logprobs. `log` says what happened, in order.
+ */
+function deploymentsOver(chat: ChatModels, behaviour: DeploymentBehaviour) {
+  const made = new Map<string, { model: string; looks: number; removed: boolean }>();
+  const log: string[] = [];
+  const deployments: ModelDeployments = {
+    async deploy(model, name) {
+      if (behaviour.refused)
+        throw new ProviderRejectedError(
+          'the base model does not support on-demand deployment',
+          'Use an Amazon Nova model.',
+          'ValidationException',
+        );
+      const id = `arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/${name}`;
+      if (!made.has(id)) made.set(id, { model, looks: 0, removed: false });
+      log.push(`deploy ${model}`);
+      return id;
+    },
+    async state(id) {
+      const deployment = made.get(id)!;
+      deployment.looks++;
+      if (deployment.looks <= (behaviour.creatingLooks ?? 1)) return { status: 'creating' };
+      if (behaviour.fails === deployment.model) return { status: 'failed', reason: 'no capacity' };
+      return { status: 'active' };
+    },
+    async remove(id) {
+      made.get(id)!.removed = true;
+      log.push(`remove ${made.get(id)!.model}`);
+    },
+  };
+  const served: ChatModels = {
+    name: 'bedrock',
+    maxTopLogprobs: 0,
+    deployments,
+    async complete(request) {
+      const deployment = made.get(request.model);
+      if (request.model.startsWith('ft:') || deployment?.removed)
+        throw new ProviderRejectedError(
+          `${request.model} cannot be invoked on demand`,
+          'Deploy it.',
+          'ValidationException',
+        );
+      const answer = await chat.complete({ ...request, model: deployment?.model ?? request.model });
+      return { ...answer, firstTokenTopLogprobs: null };
+    },
+  };
+  return { chat: served, made, log };
+}
+
 async function evaluate(
   options: {
     skill?: Record<string, number>;
@@ -168,6 +229,8 @@ async function evaluate(
     currentTrainedOn?: string;
     /** Evaluate in batch mode, the batches behaving so. */
     batch?: BatchBehaviour;
+    /** Models that answer only from deployments (Amazon Bedrock), the deployments behaving so. */
+    deployments?: DeploymentBehaviour;
   } = {},
 ) {
   const objects = memoryObjectStore({
@@ -213,7 +276,10 @@ async function evaluate(
     options.refuses,
   );
   const overBatches = options.batch ? batchesOver(online, options.batch) : undefined;
-  const chat: ChatModels = overBatches ? { ...online, batches: overBatches.batches } : online;
+  const overDeployments = options.deployments ? deploymentsOver(online, options.deployments) : undefined;
+  const chat: ChatModels = overBatches
+    ? { ...online, batches: overBatches.batches }
+    : (overDeployments?.chat ?? online);
   const settings = {
     evaluation: EvaluationSettingsSchema.parse({
       ...(options.batch ? { mode: 'batch' } : {}),
@@ -222,8 +288,8 @@ async function evaluate(
     promotion: PromotionSettingsSchema.parse(options.promotion ?? {}),
   };
   // The workflow's loop in batch mode: Evaluate, then wait and look again while the batches run.
-  const steps: Array<EvaluationBatches> = [];
-  const evaluateStep = (evaluation?: EvaluationBatches) =>
+  const steps: Array<EvaluationPending> = [];
+  const evaluateStep = (evaluation?: EvaluationPending) =>
     evaluateModel(inputFor({ ...options.input, ...(evaluation ? { evaluation } : {}) }), settings, {
       store: objects.store,
       runs,
@@ -232,7 +298,10 @@ async function evaluate(
         ? { unavailable: { reason: 'Amazon Bedrock custom models need a deployment', fix: 'Deploy it.' } }
         : {}),
       registry,
-      deleteModel: async (model) => void deleted.push(model),
+      deleteModel: async (model) => {
+        deleted.push(model);
+        overDeployments?.log.push(`delete ${model}`);
+      },
       // Batch prices are half the online ones here (the catalog keeps each model's own).
       inferencePrice: (model, _role, mode) => {
         const factor = mode === 'batch' ? 0.5 : 1;
@@ -243,7 +312,7 @@ async function evaluate(
       now: () => new Date('2026-11-30T10:00:00.000Z'),
     });
   let result = await evaluateStep();
-  while ('batches' in result) {
+  while ('pending' in result) {
     steps.push(result);
     if (steps.length > 20) throw new Error('the batches never ended');
     result = await evaluateStep(result);
@@ -262,6 +331,7 @@ async function evaluate(
     status: records.get(RUN)!.status,
     steps,
     submitted: overBatches?.submitted ?? [],
+    deployments: overDeployments,
     objects,
   };
 }
@@ -467,7 +537,7 @@ describe('evaluateModel', () => {
       ]);
       expect(batch.submitted[0]!.metadata).toEqual({ tunedrop_run: RUN, tunedrop_role: 'new' });
       // Each look finds both running twice: a minute, then two, then four, backing off.
-      expect(batch.steps.map((step) => [step.batches.checks, step.batches.waitSeconds])).toEqual([
+      expect(batch.steps.map((step) => [step.pending.checks, step.pending.waitSeconds])).toEqual([
         [0, 60],
         [1, 120],
         [2, 240],
@@ -502,6 +572,82 @@ describe('evaluateModel', () => {
       expect(record).toMatchObject({
         decision: { reason: expect.stringContaining(`the base model ${BASE} could not be asked`) },
       });
+    });
+  });
+
+  describe('where custom models answer only from a deployment (Amazon Bedrock)', () => {
+    it('deploys the new and the current model, waits until both are active, asks them there, and removes them', async () => {
+      const online = await evaluate();
+      const { outcome, record, steps, deployments, status } = await evaluate({
+        deployments: { creatingLooks: 2 },
+      });
+      // The same answers as online (no logprobs on Bedrock, which leaves the headline alone).
+      expect(outcome).toMatchObject({ status: 'completed', promote: true, score: online.outcome.score });
+      expect(outcome.compared).toEqual(online.outcome.compared);
+      expect(
+        steps.map((step) => [
+          step.pending.kind,
+          step.pending.checks,
+          step.pending.submitted.map((d) => d.model),
+        ]),
+      ).toEqual([
+        ['deployments', 0, [NEW, CURRENT]],
+        ['deployments', 1, [NEW, CURRENT]],
+        ['deployments', 2, [NEW, CURRENT]],
+      ]);
+      expect([...deployments!.made.values()].every((d) => d.removed)).toBe(true);
+      expect(record).toMatchObject({
+        mode: 'online',
+        deployments: [
+          {
+            model: NEW,
+            deploymentId: expect.stringMatching(/custom-model-deployment\/tunedrop-new-[0-9a-f]{24}$/),
+          },
+          { model: CURRENT, deploymentId: expect.stringMatching(/tunedrop-current-/) },
+        ],
+      });
+      expect(status).toBe('EVALUATING');
+    });
+
+    it("deploys only the new model for a family's first model: the base model answers as it is", async () => {
+      const { outcome, deployments } = await evaluate({ deployments: {}, current: null });
+      expect(outcome).toMatchObject({ status: 'completed', compared: { role: 'base', model: BASE } });
+      expect(deployments!.log).toEqual([`deploy ${NEW}`, `remove ${NEW}`]);
+    });
+
+    it('fails the evaluation when a deployment fails, removing the others, and keeps the model unpromoted', async () => {
+      const { outcome, record, deployments } = await evaluate({ deployments: { fails: CURRENT } });
+      expect(outcome).toMatchObject({ status: 'failed', promote: false });
+      expect(record).toMatchObject({
+        reason: expect.stringContaining(`deploying ${CURRENT} for on-demand inference failed: no capacity`),
+      });
+      expect([...deployments!.made.values()].every((d) => d.removed)).toBe(true);
+    });
+
+    it('fails the evaluation with the fix when deploying is refused, leaving nothing behind', async () => {
+      const { outcome, record, deployments } = await evaluate({ deployments: { refused: true } });
+      expect(outcome).toMatchObject({ status: 'failed', promote: false });
+      expect(record).toMatchObject({
+        reason: expect.stringContaining('does not support on-demand deployment'),
+        fix: 'Use an Amazon Nova model.',
+      });
+      expect(deployments!.made.size).toBe(0);
+    });
+
+    it('removes the deployments before deleting a model the policy does not promote', async () => {
+      const { outcome, deployments } = await evaluate({
+        deployments: {},
+        skill: { [NEW]: 3, [CURRENT]: 8 },
+        promotion: { notPromoted: 'delete' },
+      });
+      expect(outcome).toMatchObject({ status: 'completed', promote: false });
+      expect(deployments!.log).toEqual([
+        `deploy ${NEW}`,
+        `deploy ${CURRENT}`,
+        `remove ${NEW}`,
+        `remove ${CURRENT}`,
+        `delete ${NEW}`,
+      ]);
     });
   });
 });

@@ -784,10 +784,11 @@ describe('recordOutcome', () => {
         ...input,
         results,
         evaluation: {
-          batches: {
+          pending: {
+            kind: 'batches',
             submitted: [
-              { role: 'new', model: 'ft:x', batchId: 'batch_new' },
-              { role: 'current', model: 'ft:old', batchId: 'batch_old' },
+              { role: 'new', model: 'ft:x', id: 'batch_new' },
+              { role: 'current', model: 'ft:old', id: 'batch_old' },
             ],
             submittedAt: '2026-11-24T10:00:00.000Z',
             checks: 3,
