@@ -99,7 +99,25 @@ export interface LocalCloudOptions {
    * Azure OpenAI's endpoint and key (the emulator's Azure mode, or a real resource), put in the Azure
    * OpenAI secret as a user would after deploying. @default the secret keeps its placeholder
    */
-  azureOpenAi?: { endpoint: string; apiKey: string };
+  azureOpenAi?: {
+    endpoint: string;
+    apiKey: string;
+    /**
+     * The service principal that deploys fine-tuned models through ARM, and where Entra and ARM are
+     * (the emulator's `{endpoint}/entra` and `{endpoint}/arm`; the product defaults to
+     * https://login.microsoftonline.com and https://management.azure.com).
+     */
+    management?: {
+      tenantId: string;
+      clientId: string;
+      clientSecret: string;
+      subscriptionId: string;
+      resourceGroup: string;
+      accountName: string;
+      authorityHost?: string;
+      resourceManager?: string;
+    };
+  };
   /** Real seconds per workflow second. @default 1/600 */
   timeScale?: number;
   /** Where S3 objects are kept; a temporary directory when absent. */

@@ -151,7 +151,10 @@ export interface AzureAuth {
   entraToken: string | undefined;
 }
 
-export function azureFlavor(auth: AzureAuth): Flavor {
+/**
+ * `extraRoutes` are answered after Azure's own: the chat completions of deployments (azure-management.ts).
+ */
+export function azureFlavor(auth: AzureAuth, extraRoutes: readonly Route[] = []): Flavor {
   return {
     prefix: AZURE_PREFIX,
     authorized: (request) => authorized(request, auth),
@@ -163,7 +166,7 @@ export function azureFlavor(auth: AzureAuth): Flavor {
     },
     errorBody: azureErrorBody,
     faultAnswer,
-    routes: AZURE_ROUTES,
+    routes: [...AZURE_ROUTES, ...extraRoutes],
   };
 }
 

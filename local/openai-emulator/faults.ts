@@ -27,6 +27,9 @@
  *                2026-11-30)
  *   failWith     the batch fails while validating, with this error in errors.data (line and param null),
  *                as a batch whose input OpenAI refuses ends
+ * Deployment faults apply to the next Azure deployment created or updated (azure-management.ts):
+ *   fail         the deployment ends with provisioningState Failed instead of Succeeded
+ *   stuckCreating the deployment never leaves Creating
  * Webhook faults apply to the next webhook event the emulator emits (one event, every endpoint):
  *   lose         the event is never delivered, as if lost on OpenAI's side
  *   duplicate    the event is delivered twice, same webhook-id and body: OpenAI's guide says "In rare
@@ -61,6 +64,11 @@ export interface BatchFault {
   failWith?: { code: string; message: string };
 }
 
+export interface DeploymentFault {
+  fail?: boolean;
+  stuckCreating?: boolean;
+}
+
 export interface WebhookFault {
   lose?: boolean;
   duplicate?: boolean;
@@ -72,6 +80,7 @@ export class Faults {
   private jobFaults: JobFault[] = [];
   private webhookFaults: WebhookFault[] = [];
   private batchFaults: BatchFault[] = [];
+  private deploymentFaults: DeploymentFault[] = [];
   /** Requests that met a fault, for assertions ("retried three times"). */
   readonly applied: Array<{ method: string; path: string; fault: RequestFault['kind'] }> = [];
 
@@ -90,6 +99,11 @@ export class Faults {
     return this;
   }
 
+  onNextDeployment(fault: DeploymentFault): this {
+    this.deploymentFaults.push(fault);
+    return this;
+  }
+
   onNextWebhook(fault: WebhookFault): this {
     this.webhookFaults.push(fault);
     return this;
@@ -100,6 +114,7 @@ export class Faults {
     this.jobFaults = [];
     this.webhookFaults = [];
     this.batchFaults = [];
+    this.deploymentFaults = [];
     this.applied.length = 0;
   }
 
@@ -118,6 +133,10 @@ export class Faults {
 
   takeBatchFault(): BatchFault {
     return this.batchFaults.shift() ?? {};
+  }
+
+  takeDeploymentFault(): DeploymentFault {
+    return this.deploymentFaults.shift() ?? {};
   }
 
   takeWebhookFault(): WebhookFault {

@@ -7,9 +7,18 @@ import {
   azureId,
   azureModelName,
 } from './azure-routes.js';
+import {
+  ARM_PREFIX,
+  AzureManagement,
+  DEFAULT_DEPLOYMENT_TIMING,
+  ENTRA_PREFIX,
+  type DeploymentSummary,
+  type DeploymentTiming,
+  type ServicePrincipal,
+} from './azure-management.js';
 import { BatchRunner, DEFAULT_BATCH_TIMING, type BatchSummary, type BatchTiming } from './batches.js';
 import { Faults } from './faults.js';
-import type { ChatCompletionLog, ChatCompletionUsage } from './store.js';
+import { ChatCompletionLog, type ChatCompletionUsage } from './store.js';
 import { apiHandler } from './http.js';
 import { openAiFlavor } from './routes.js';
 import { Store } from './store.js';
@@ -26,6 +35,7 @@ import {
 
 export { signWebhook, WEBHOOK_USER_AGENT } from './webhooks.js';
 export type { BatchSummary, BatchTiming } from './batches.js';
+export type { DeploymentSummary, DeploymentTiming, ServicePrincipal } from './azure-management.js';
 export type { ChatCompletionUsage } from './store.js';
 export type {
   FineTuningWebhookType,
@@ -54,7 +64,11 @@ export type {
  * with its source): paths under `{endpoint}/openai/v1/`, the key in the `api-key` header, Azure's error
  * body, statuses pending → running → succeeded, one training job at a time, models named
  * `<base>.ft-<hex>`, results.csv in plain text with Azure's columns, UTF-8 files with a BOM, no metadata,
- * no webhooks. Point the `openai` client at it with `baseURL: endpoint + '/openai/v1/'`.
+ * no webhooks. Point the `openai` client at it with `baseURL: endpoint + '/openai/v1/'`. A fine-tuned
+ * model answers only from a deployment (azure-management.ts): the service principal given as
+ * `servicePrincipal` gets an Entra token at `{endpoint}/entra/{tenant}/oauth2/v2.0/token`, deploys it through
+ * ARM at `{endpoint}/arm/subscriptions/…/deployments/{name}`, and `POST /openai/v1/chat/completions` with
+ * `model` = the deployment's name answers once it has Succeeded.
  */
 export interface EmulatorOptions {
   /** Which provider's API to serve. @default 'openai' */
@@ -71,6 +85,11 @@ export interface EmulatorOptions {
   /** Azure only: the Entra ID token accepted as `Authorization: Bearer …`; without it no bearer is. */
   entraToken?: string;
   /**
+   * Azure only: the one service principal the Entra token endpoint accepts, and the subscription, group and
+   * account whose deployments it manages in ARM. Without it no token is issued (every deployment call is a 401).
+   */
+  servicePrincipal?: ServicePrincipal;
+  /**
    * Real milliseconds per phase and per training step, per batch stage and per batch request, and the
    * webhook retry schedule.
    */
@@ -79,7 +98,7 @@ export interface EmulatorOptions {
   webhookEndpoints?: Array<{ url: string } & WebhookEndpointOptions>;
 }
 
-type Timing = TrainerTiming & WebhookTiming & BatchTiming;
+type Timing = TrainerTiming & WebhookTiming & BatchTiming & DeploymentTiming;
 
 export interface RunningEmulator {
   /** OpenAI: `http://host:port/v1`, the client's baseURL. Azure: the resource endpoint, as `endpoint`. */
@@ -127,6 +146,24 @@ export interface RunningEmulator {
    * `requests`, and the lines completed and failed. A copy, taken when read.
    */
   readonly batches: readonly BatchSummary[];
+  /**
+   * Azure only: the deployments there are now (deleted and auto-deleted ones are gone), oldest first. A copy,
+   * taken when read; empty for OpenAI.
+   */
+  readonly deployments: readonly DeploymentSummary[];
+  /**
+   * Azure only: the chat completions answered through deployments, per deployment name (kept after the
+   * deployment is deleted). They are also in `chatCompletions`, under the deployed model's name.
+   */
+  readonly deploymentChatCompletions: {
+    total: ChatCompletionUsage;
+    byDeployment: Record<string, ChatCompletionUsage>;
+  };
+  /**
+   * Azure only, with `servicePrincipal`: its values and where this emulator serves Entra and ARM, the
+   * `management` part of the stack's Azure OpenAI secret.
+   */
+  readonly servicePrincipal?: ServicePrincipal & { authorityHost: string; resourceManager: string };
   /** Resolves once every event emitted so far is delivered or given up on. */
   webhooksSettled(): Promise<void>;
   /** Stops the server, the jobs and every webhook retry or request still pending. */
@@ -139,6 +176,7 @@ const DEFAULT_TIMING: Timing = {
   msPerStep: 5,
   ...DEFAULT_WEBHOOK_TIMING,
   ...DEFAULT_BATCH_TIMING,
+  ...DEFAULT_DEPLOYMENT_TIMING,
 };
 
 export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
@@ -174,11 +212,15 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
         }
       : trainerOptions,
   );
-  const flavor = azure
-    ? azureFlavor({ apiKey: options.apiKey, entraToken: options.entraToken })
+  const management = azure ? new AzureManagement(store, faults, timing, options.servicePrincipal) : undefined;
+  const flavor = management
+    ? azureFlavor({ apiKey: options.apiKey, entraToken: options.entraToken }, [management.chatRoute])
     : openAiFlavor(options.apiKey);
   const batches = new BatchRunner(store, timing, faults);
-  const server = createServer(apiHandler({ store, trainer, batches, faults }, flavor));
+  const api = apiHandler({ store, trainer, batches, faults }, flavor);
+  const server = createServer((request, response) => {
+    if (!management?.handle(request, response)) api(request, response);
+  });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
   const { port } = server.address() as AddressInfo;
@@ -203,12 +245,29 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
     get batches() {
       return batches.summaries();
     },
+    get deployments() {
+      return management?.summaries() ?? [];
+    },
+    get deploymentChatCompletions() {
+      const log = copyLog(management?.chatByDeployment ?? new ChatCompletionLog());
+      return { total: log.total, byDeployment: log.byModel };
+    },
+    ...(options.servicePrincipal && azure
+      ? {
+          servicePrincipal: {
+            ...options.servicePrincipal,
+            authorityHost: `${endpoint}${ENTRA_PREFIX}`,
+            resourceManager: `${endpoint}${ARM_PREFIX}`,
+          },
+        }
+      : {}),
     webhookEvents: webhooks.events,
     webhookDeliveries: webhooks.deliveries,
     webhooksSettled: () => webhooks.settled(),
     async close() {
       trainer.close();
       batches.close();
+      management?.close();
       webhooks.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

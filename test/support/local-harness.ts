@@ -12,16 +12,28 @@ import {
   startOpenAiEmulator,
   type EmulatorOptions,
   type RunningEmulator,
+  type ServicePrincipal,
 } from '../../local/openai-emulator/server.js';
 
 /**
  * The one way local scenarios start: the OpenAI emulator, the local cloud pointed at it with the same
  * key, and an OpenAI client to look at the emulator as the provider sees it; with `azureOpenAi`, the
- * emulator's Azure mode too, its endpoint and key in the stack's Azure OpenAI secret. (Bedrock is part of
- * the local cloud.) Time runs 1000 times faster and the functions log nothing unless a suite asks.
+ * emulator's Azure mode too, its endpoint and key in the stack's Azure OpenAI secret, with the service
+ * principal that deploys fine-tuned models (AZURE_SERVICE_PRINCIPAL, Entra and ARM served by the emulator) as
+ * its `management`. (Bedrock is part of the local cloud.) Time runs 1000 times faster and the functions log nothing unless a suite asks.
  */
 export const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
 export const BROKEN = join(PROJECT_ROOT, 'local/samples/broken-tickets.jsonl');
+
+/** The service principal the harness's Azure emulator accepts, and the account it manages. */
+export const AZURE_SERVICE_PRINCIPAL: ServicePrincipal = {
+  tenantId: '7a1e0c4d-5e2f-4b6a-9c8d-0e1f2a3b4c5d',
+  clientId: 'b1a5e0c4-3d2c-4e1f-8a9b-7c6d5e4f3a2b',
+  clientSecret: 'local-client-secret',
+  subscriptionId: '5b5c41b0-0000-4000-8000-000000000001',
+  resourceGroup: 'tunedrop-local',
+  accountName: 'tunedrop-local-aoai',
+};
 
 export interface LocalHarness {
   apiKey: string;
@@ -62,6 +74,7 @@ export async function startLocalHarness(options: LocalHarnessOptions): Promise<L
       ? await startOpenAiEmulator({
           flavor: 'azure-openai',
           apiKey: options.azureOpenAiKey,
+          servicePrincipal: AZURE_SERVICE_PRINCIPAL,
           timing: options.timing ?? { validatingMs: 10, queuedMs: 10, msPerStep: 0 },
         })
       : undefined;
@@ -72,7 +85,13 @@ export async function startLocalHarness(options: LocalHarnessOptions): Promise<L
       openAiBaseUrl: emulator.baseUrl,
       apiKey: options.apiKey,
       ...(azure && options.azureOpenAiKey
-        ? { azureOpenAi: { endpoint: azure.endpoint, apiKey: options.azureOpenAiKey } }
+        ? {
+            azureOpenAi: {
+              endpoint: azure.endpoint,
+              apiKey: options.azureOpenAiKey,
+              management: azure.servicePrincipal!,
+            },
+          }
         : {}),
     });
   } catch (error) {
