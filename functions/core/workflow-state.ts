@@ -47,7 +47,17 @@ export const ExecutionInputSchema = z.object({
   method: z.enum(['supervised', 'dpo']).optional(),
   /** Separator and end token to strip when a legacy prompt/completion file is converted to chat. */
   conversion: z.object({ separator: z.string(), endToken: z.string() }).nullable().default(null),
-  estimate: z.object({ billedTokens: z.number(), costUsd: z.number().nullable(), epochs: z.number() }),
+  estimate: z.object({
+    billedTokens: z.number(),
+    costUsd: z.number().nullable(),
+    epochs: z.number(),
+    /**
+     * The evaluation's bound (core/evaluation.ts evaluationCostBound) and the held-out examples it counted:
+     * Prepare scales it to the examples the family's data holds out ("dataset": "all"). Absent before #14.
+     */
+    evaluationCostUsd: z.number().nullable().optional(),
+    evaluationExamples: z.number().int().min(0).optional(),
+  }),
   /**
    * When tunedrop received the run (its item's createdAt, ISO 8601): its place in its family's queue, so
    * that a file that takes longer to check keeps its place. Absent in inputs from before #12.

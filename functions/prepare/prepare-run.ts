@@ -132,14 +132,12 @@ export async function prepareRun(input: ExecutionInput, deps: PrepareDeps): Prom
     const dataset = datasetRecord(input, files, counts.training + counts.validation);
     const estimate = scaledEstimate(input, files);
     const estimatedCostUsd = estimate.costUsd;
-    if (
-      input.config.maxCostUsd !== undefined &&
-      estimatedCostUsd !== null &&
-      estimatedCostUsd > input.config.maxCostUsd
-    )
+    const evaluationCostUsd = scaledEvaluationBound(input, counts.validation);
+    const budgeted = estimatedCostUsd === null ? null : estimatedCostUsd + (evaluationCostUsd ?? 0);
+    if (input.config.maxCostUsd !== undefined && budgeted !== null && budgeted > input.config.maxCostUsd)
       throw new BudgetExceededError(
-        `the family's data (${dataset.examples} distinct examples from ${dataset.fileCount} files) is estimated to cost $${estimatedCostUsd.toFixed(2)}, over "maxCostUsd" ($${input.config.maxCostUsd})`,
-        'Raise "maxCostUsd" in the family\'s tunedrop.json, or set "dataset": "newest" to train on the newest file alone.',
+        `the family's data (${dataset.examples} distinct examples from ${dataset.fileCount} files) is estimated to cost $${budgeted.toFixed(2)}${evaluationCostUsd ? ` (training $${estimatedCostUsd!.toFixed(2)}, evaluation at most $${evaluationCostUsd.toFixed(2)})` : ''}, over "maxCostUsd" ($${input.config.maxCostUsd})`,
+        'Raise "maxCostUsd" in the family\'s tunedrop.json, set "dataset": "newest" to train on the newest file alone, or lower "evaluation.maxExamples".',
       );
     await Promise.all(writers.map((writer) => writer.close()));
     await deps.store.write(
@@ -250,6 +248,18 @@ function scaledEstimate(
     billedTokens: Math.round(billedTokens * scale),
     costUsd: costUsd === null ? null : costUsd * scale,
   };
+}
+
+/**
+ * The evaluation's bound for the examples this run holds out: Validate's, counted on the dropped file's
+ * held-out examples, scaled to those of the family's data ("dataset": "all" holds out more), at most
+ * `evaluation.maxExamples` either way; each asked example is taken to cost what the file's did.
+ */
+function scaledEvaluationBound(input: ExecutionInput, heldOut: number): number | null {
+  const { evaluationCostUsd, evaluationExamples } = input.estimate;
+  if (evaluationCostUsd === undefined || evaluationCostUsd === null) return evaluationCostUsd ?? null;
+  if (!evaluationExamples || input.config.dataset !== 'all') return evaluationCostUsd;
+  return (evaluationCostUsd * Math.min(input.config.evaluation.maxExamples, heldOut)) / evaluationExamples;
 }
 
 export type { RunRecord };

@@ -204,6 +204,12 @@ export async function validateUpload(object: UploadedObject, deps: ValidateDeps)
       billedTokens: report.estimate.billedTokens,
       costUsd: report.estimate.costUsd,
       epochs: report.estimate.epochs,
+      ...(report.estimate.evaluationCostUsd !== undefined
+        ? {
+            evaluationCostUsd: report.estimate.evaluationCostUsd,
+            evaluationExamples: Math.min(config.evaluation.maxExamples, report.split.validationExamples),
+          }
+        : {}),
     },
     receivedAt: receivedRecorded,
   });

@@ -195,6 +195,38 @@ describe('prepareRun with "dataset": "all"', () => {
     expect(objects.has('runs/own/train.jsonl')).toBe(false);
   });
 
+  it("counts the evaluation's bound in the budget, scaled to the examples the family's data holds out", async () => {
+    // The newest file's own plan (seed 42, 20% validation); the earlier file's examples were trained on and
+    // stay in training. Validate's bound was $0.01 for the one example it counted.
+    const text = jsonl(range(30, 60).map(chat));
+    const { threshold } = await validateDataset(() => chunks(text, 4096), testValidationOptions).then(
+      (r) => r.split,
+    );
+    const drops = [
+      { runId: 'd1', minute: 1, text: jsonl(range(0, 30).map(chat)), split: { threshold } },
+      { runId: 'own', minute: 2, text, statuses: [], split: { threshold } },
+    ];
+    const estimate = {
+      billedTokens: 1000,
+      costUsd: 0.01,
+      epochs: 3,
+      evaluationCostUsd: 0.01,
+      evaluationExamples: 1,
+    };
+    const roomy = await family(drops, { config: config({ maxCostUsd: 1 }), estimate });
+    const heldOut = (await prepareRun(roomy.input, roomy.deps)).validationExamples;
+    expect(heldOut).toBeGreaterThan(1);
+    // Training alone ($0.02: twice the newest file's examples) fits in $0.03; with the bound scaled to the
+    // held-out examples it does not.
+    const { input, deps } = await family(drops, { config: config({ maxCostUsd: 0.03 }), estimate });
+    const error = await prepareRun(input, deps).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BudgetExceededError);
+    expect((error as Error).message).toContain(
+      `(training $0.02, evaluation at most $${(0.01 * heldOut).toFixed(2)}), over "maxCostUsd" ($0.03)`,
+    );
+    expect((error as BudgetExceededError).fix).toContain('"evaluation.maxExamples"');
+  });
+
   it('records the dataset and the family’s estimated tokens and cost on the run item', async () => {
     const { input, deps, records } = await family(
       [
