@@ -4,9 +4,12 @@ import { z } from 'zod';
 import { azureResultsToTunedrop } from '../core/azure-results.js';
 import { ProviderRejectedError, ResultFileMissingError } from '../core/errors.js';
 import { registerSecret } from '../core/redact.js';
-import type { CreateJobRequest, FineTuningProvider, ProviderJob } from '../core/ports.js';
+import type { ChatModels, CreateJobRequest, FineTuningProvider, ProviderJob } from '../core/ports.js';
+import { azureModelDeployments } from './azure-deployments.js';
+import type { AzureManagement } from './provider-secrets.js';
 import {
   callBudget,
+  chatCompletion,
   FETCH_OPTIONS,
   FileSchema,
   fileToUpload,
@@ -108,14 +111,31 @@ const FileListItemSchema = z.looseObject({
 });
 const ListPageSchema = z.looseObject({ data: z.array(z.unknown()), has_more: z.boolean().nullish() });
 
-export function azureOpenAiProvider(options: AzureOpenAiProviderOptions): FineTuningProvider {
-  const { call, api, upload } = callBudget(options, AZURE_VOICE);
-  // Whoever made this provider, its key is masked in every error that leaves it (and in the logs).
+/**
+ * Azure OpenAI's chat completions, for evaluation, through the same client and call budget as OpenAI's
+ * (openai-compatible.ts chatCompletion): a fine-tuned model answers from a deployment, whose name is the
+ * request's `model`, so with `management` the models asked are deployed first (Developer tier:
+ * azure-deployments.ts). Azure returns at most 5 alternatives per token ("must be less than or equal to 5
+ * for AzureOpenAi Models", docs/evaluation-facts.md 2.3).
+ */
+export function azureChatModels(
+  options: AzureOpenAiProviderOptions & { management?: AzureManagement | undefined },
+): ChatModels {
+  const { call, api } = callBudget(options, AZURE_VOICE);
+  const client = azureClient(options, api);
+  return {
+    name: 'azure-openai',
+    maxTopLogprobs: 5,
+    complete: (request) => chatCompletion(client, call, api, request),
+    ...(options.management ? { deployments: azureModelDeployments(options.management) } : {}),
+  };
+}
+
+/** The v1 API's client: the key in the `api-key` header only (see the top of this file). */
+function azureClient(options: AzureOpenAiProviderOptions, api: { capMs: number; attempts: number }): OpenAI {
   registerSecret(options.apiKey);
   const endpoint = options.endpoint.replace(/\/+$/, '').replace(/\/openai(\/v1)?$/, '');
-  // The SDK builds each request's headers when it sends it, so a key no header can carry fails inside
-  // a call, as a typed error without the key (InvalidConfigError), not here.
-  const client = new OpenAI({
+  return new OpenAI({
     apiKey: UNUSED_BEARER_KEY,
     baseURL: `${endpoint}/openai/v1/`,
     defaultHeaders: { 'api-key': options.apiKey, Authorization: null },
@@ -123,6 +143,14 @@ export function azureOpenAiProvider(options: AzureOpenAiProviderOptions): FineTu
     maxRetries: api.attempts - 1,
     fetchOptions: FETCH_OPTIONS,
   });
+}
+
+export function azureOpenAiProvider(options: AzureOpenAiProviderOptions): FineTuningProvider {
+  const { call, api, upload } = callBudget(options, AZURE_VOICE);
+  // Whoever made this provider, its key is masked in every error that leaves it (and in the logs). The
+  // SDK builds each request's headers when it sends it, so a key no header can carry fails inside a
+  // call, as a typed error without the key (InvalidConfigError), not here.
+  const client = azureClient(options, api);
 
   /** Ids and upload times of the run's training files: those named `<runId>-<label>` (see below). */
   const runFiles = async (runId: string): Promise<Map<string, number>> => {

@@ -31,7 +31,7 @@ import { awsClients } from './aws-clients.js';
 import { dynamoDbFamilyLaneIndex, dynamoDbProviderSlots, familyLaneKey } from './dynamodb-provider-slots.js';
 import { dynamoDbActiveRuns, dynamoDbRunStore } from './dynamodb-run-store.js';
 import { readEnvironment } from './environment.js';
-import { azureOpenAiProvider } from './azure-openai-provider.js';
+import { azureChatModels, azureOpenAiProvider } from './azure-openai-provider.js';
 import { bedrockProvider } from './bedrock-provider.js';
 import { bedrockChatModels } from './bedrock-chat-models.js';
 import { openAiChatModels, openAiProvider } from './openai-provider.js';
@@ -210,15 +210,27 @@ export const chatModels = async (
           ...providerBudget(name, invocation),
         }),
       };
-    case 'azure-openai':
-      return {
-        chat: undefined,
-        unavailable: {
-          reason:
-            'Azure OpenAI answers with a fine-tuned model only from a deployment of it, and tunedrop does not deploy models yet (a Developer deployment has no hosting fee and lasts 24 hours, for the gpt-4.1 family; a Standard one costs $1.70 an hour while it exists)',
-          fix,
-        },
-      };
+    case 'azure-openai': {
+      if (!model || !findModel(model, 'azure-openai')?.developerDeployment)
+        return {
+          chat: undefined,
+          unavailable: {
+            reason: `Azure OpenAI answers with a fine-tuned model only from a deployment of it, and a fine-tune of ${model ?? 'this base model'} has no Developer deployment (no hosting fee) but only Standard or Global ones at $1.70 an hour, which tunedrop does not make`,
+            fix,
+          },
+        };
+      const credentials = await invocation.providerSecrets.azureOpenAi();
+      if (!credentials.management)
+        return {
+          chat: undefined,
+          unavailable: {
+            reason:
+              'Azure OpenAI answers with a fine-tuned model only from a deployment of it, and the Azure OpenAI secret names no service principal that may deploy one',
+            fix: `Add "management": {"tenantId", "clientId", "clientSecret", "subscriptionId", "resourceGroup", "accountName"} to the Azure OpenAI secret for a service principal with Microsoft.CognitiveServices/accounts/deployments/write on the resource (docs/evaluation.md): tunedrop then deploys each model it evaluates in the Developer tier (no hosting fee) and removes it. Or: ${fix}`,
+          },
+        };
+      return { chat: azureChatModels({ ...credentials, ...providerBudget(name, invocation) }) };
+    }
     case 'bedrock': {
       if (!model || !findModel(model, 'bedrock')?.onDemand)
         return {

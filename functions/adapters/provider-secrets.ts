@@ -18,7 +18,28 @@ export interface AzureOpenAiCredentials {
   /** The resource's endpoint, `https://<resource>.openai.azure.com`, without `/openai/v1`. */
   endpoint: string;
   apiKey: string;
+  /**
+   * A service principal that may deploy models on the resource (Azure Resource Manager): evaluation deploys
+   * the models it asks (Developer tier). Absent, Azure OpenAI models are not evaluated.
+   */
+  management?: AzureManagement;
 }
+
+/** Where and as whom tunedrop deploys models on the Azure OpenAI resource (docs/evaluation.md). */
+export const AzureManagementSchema = z.object({
+  tenantId: z.string().min(1),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  subscriptionId: z.string().min(1),
+  resourceGroup: z.string().min(1),
+  /** The Azure OpenAI (Cognitive Services) account's name: `<resource>` of its endpoint. */
+  accountName: z.string().min(1),
+  /** Microsoft Entra's sign-in host. @default "https://login.microsoftonline.com" */
+  authorityHost: z.url().default('https://login.microsoftonline.com'),
+  /** Azure Resource Manager. @default "https://management.azure.com" */
+  resourceManager: z.url().default('https://management.azure.com'),
+});
+export type AzureManagement = z.infer<typeof AzureManagementSchema>;
 
 export interface ContextWithProviderSecrets extends Context {
   /** Never log what these return. */
@@ -89,7 +110,11 @@ export function providerSecretsMiddleware(
   };
 }
 
-const AzureSecretSchema = z.object({ endpoint: z.string(), apiKey: z.string() });
+const AzureSecretSchema = z.object({
+  endpoint: z.string(),
+  apiKey: z.string(),
+  management: AzureManagementSchema.optional(),
+});
 
 /**
  * Azure OpenAI's credentials from its secret: `{"endpoint": "https://<resource>.openai.azure.com",
@@ -110,8 +135,16 @@ export function parseAzureOpenAiCredentials(
       fix,
     );
   }
+  // The service principal's secret is masked whatever the rest of the secret looks like.
+  const clientSecret = (json as { management?: { clientSecret?: unknown } } | null)?.management?.clientSecret;
+  if (typeof clientSecret === 'string' && clientSecret.trim()) registerSecret(clientSecret.trim());
   const parsed = AzureSecretSchema.safeParse(json);
   if (parsed.success) registerSecret(parsed.data.apiKey.trim());
+  if (!parsed.success && (json as { management?: unknown } | null)?.management !== undefined)
+    throw new InvalidConfigError(
+      `the "management" part of secret ${secretId} is not a service principal: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      'It takes {"tenantId", "clientId", "clientSecret", "subscriptionId", "resourceGroup", "accountName"} (docs/evaluation.md, Azure OpenAI); remove it to train without evaluating.',
+    );
   if (!parsed.success || parsed.data.apiKey === PLACEHOLDER_API_KEY || !parsed.data.apiKey.trim())
     throw new ApiKeyNotSetError(`the Azure OpenAI endpoint and key are not set in secret ${secretId}`, fix);
   const apiKey = parsed.data.apiKey.trim();
@@ -138,7 +171,16 @@ export function parseAzureOpenAiCredentials(
       `the Azure OpenAI key in secret ${secretId} has characters outside printable ASCII; a key has none`,
       `Store the key again without line breaks or other invisible characters. ${fix}`,
     );
-  return { endpoint, apiKey };
+  const management = parsed.data.management;
+  for (const host of management ? [management.authorityHost, management.resourceManager] : []) {
+    const hostUrl = new URL(host);
+    if (hostUrl.protocol !== 'https:' && !['127.0.0.1', 'localhost'].includes(hostUrl.hostname))
+      throw new InvalidConfigError(
+        `the Azure management host in secret ${secretId} is not https: "${host}" (the service principal's secret would travel in clear)`,
+        'Leave "authorityHost" and "resourceManager" out: they default to Microsoft\'s https hosts.',
+      );
+  }
+  return { endpoint, apiKey, ...(management ? { management } : {}) };
 }
 
 /**

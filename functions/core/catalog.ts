@@ -98,6 +98,12 @@ export interface ModelInfo {
    */
   onDemand?: { modelId: string; source: CatalogSource };
   /**
+   * Azure OpenAI: a fine-tune of it can be deployed in the Developer tier (no hosting fee, per-token
+   * billing, deleted after 24 hours), which is how evaluation asks it. Absent where only Standard or Global
+   * deployments ($1.70 an hour) would answer.
+   */
+  developerDeployment?: CatalogSource;
+  /**
    * USD per 1M tokens of calling the base model, and of calling a model fine-tuned from it (OpenAI charges
    * fine-tuned models more): what evaluation's calls cost (functions/evaluate). Absent where no source
    * gives them; the evaluation's cost is then unknown, as a training cost is without a price.
@@ -406,13 +412,28 @@ const azureModel = (
   shutdownOn: dates.deployments,
   accessNote: azureAccess(dates.baseRetired),
 });
+/** "Developer deployments are available from all Azure OpenAI regions for … GPT-4.1, GPT-4.1-mini, GPT-4.1-nano". */
+const AZURE_DEVELOPER_TIER: CatalogSource = {
+  url: 'https://learn.microsoft.com/en-us/azure/foundry/openai/how-to/fine-tuning-deploy',
+  read: '2026-11-30',
+  note: 'the deployment types of fine-tuned models (page date 2026-02-11; docs/evaluation-facts.md 2.1): Developer for o4-mini and the gpt-4.1 family, not gpt-4o or gpt-4o-mini',
+};
 const GPT_41_DATES = { training: '2027-04-14', deployments: '2027-10-14', baseRetired: '2026-10-14' };
 const GPT_4O_DATES = { training: '2027-04-01', deployments: '2027-10-01', baseRetired: '2026-10-01' };
 
 const AZURE_MODELS: readonly ModelInfo[] = [
-  azureModel('gpt-4.1-mini-2025-04-14', 'gpt-4.1-mini', { dpo: true, images: false }, GPT_41_DATES),
-  azureModel('gpt-4.1-2025-04-14', 'gpt-4.1', { dpo: true, images: true }, GPT_41_DATES),
-  azureModel('gpt-4.1-nano-2025-04-14', 'gpt-4.1-nano', { dpo: true, images: false }, GPT_41_DATES),
+  {
+    ...azureModel('gpt-4.1-mini-2025-04-14', 'gpt-4.1-mini', { dpo: true, images: false }, GPT_41_DATES),
+    developerDeployment: AZURE_DEVELOPER_TIER,
+  },
+  {
+    ...azureModel('gpt-4.1-2025-04-14', 'gpt-4.1', { dpo: true, images: true }, GPT_41_DATES),
+    developerDeployment: AZURE_DEVELOPER_TIER,
+  },
+  {
+    ...azureModel('gpt-4.1-nano-2025-04-14', 'gpt-4.1-nano', { dpo: true, images: false }, GPT_41_DATES),
+    developerDeployment: AZURE_DEVELOPER_TIER,
+  },
   azureModel('gpt-4o-2024-08-06', 'gpt-4o', { dpo: true, images: true }, GPT_4O_DATES),
   azureModel('gpt-4o-mini-2024-07-18', 'gpt-4o-mini', { dpo: false, images: false }, GPT_4O_DATES),
 ];

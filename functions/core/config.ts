@@ -184,6 +184,13 @@ function checkProviderSettings(config: z.infer<typeof RunConfigObject>, context:
       path: ['suffix'],
       message: `Azure OpenAI takes a suffix of at most ${AZURE_SUFFIX_MAX} characters ("${config.suffix}" has ${config.suffix.length}): shorten it`,
     });
+  if (config.promotion.notPromoted === 'delete' && config.provider === 'azure-openai')
+    context.addIssue({
+      code: 'custom',
+      path: ['promotion', 'notPromoted'],
+      message:
+        'Azure OpenAI\'s API cannot delete a fine-tuned model (it costs nothing while not deployed): set "notPromoted": "keep", and delete models you do not want in the Azure AI Foundry portal',
+    });
   if (config.evaluation.mode === 'batch' && config.provider !== 'openai')
     context.addIssue({
       code: 'custom',

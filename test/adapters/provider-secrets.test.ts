@@ -174,6 +174,64 @@ describe('the Azure OpenAI secret, read only when an Azure run asks', () => {
     });
   });
 
+  it("gives the service principal that deploys models for evaluation, its secret masked, Microsoft's hosts by default", async () => {
+    const management = {
+      tenantId: 't',
+      clientId: 'c',
+      clientSecret: 'sp-canary-7373',
+      subscriptionId: 's',
+      resourceGroup: 'g',
+      accountName: 'res',
+    };
+    azureSecret(JSON.stringify({ endpoint: 'https://res.openai.azure.com', apiKey: 'k-1', management }));
+    expect(await withAzure({}, context)).toEqual({
+      endpoint: 'https://res.openai.azure.com',
+      apiKey: 'k-1',
+      management: {
+        ...management,
+        authorityHost: 'https://login.microsoftonline.com',
+        resourceManager: 'https://management.azure.com',
+      },
+    });
+    expect(redactSecrets('secret sp-canary-7373')).not.toContain('sp-canary-7373');
+  });
+
+  it('refuses a service principal with a part missing, or a host that is not https, naming the part', async () => {
+    azureSecret(
+      JSON.stringify({
+        endpoint: 'https://res.openai.azure.com',
+        apiKey: 'k-2',
+        management: { tenantId: 't', clientId: 'c', clientSecret: 'sp-canary-8484', subscriptionId: 's' },
+      }),
+    );
+    const error = (await withAzure({}, context).catch((e: unknown) => e)) as Error & { fix: string };
+    expect(error).toMatchObject({
+      name: 'InvalidConfigError',
+      message: expect.stringContaining('management'),
+    });
+    expect(error.message).toContain('resourceGroup');
+    expect(JSON.stringify({ message: error.message, fix: error.fix })).not.toContain('sp-canary-8484');
+    secrets.reset();
+    azureSecret(
+      JSON.stringify({
+        endpoint: 'https://res.openai.azure.com',
+        apiKey: 'k-3',
+        management: {
+          tenantId: 't',
+          clientId: 'c',
+          clientSecret: 'x',
+          subscriptionId: 's',
+          resourceGroup: 'g',
+          accountName: 'res',
+          authorityHost: 'http://login.example.com',
+        },
+      }),
+    );
+    await expect(withAzure({}, context)).rejects.toMatchObject({
+      message: expect.stringContaining('is not https'),
+    });
+  });
+
   it('names the deployment as the fix when the stack gave the function no Azure secret', async () => {
     await expect(azureHandler({ openai: 'openai-key' })({}, context)).rejects.toMatchObject({
       name: 'InvalidConfigError',

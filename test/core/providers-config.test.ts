@@ -65,6 +65,15 @@ describe('choosing a provider in the run settings', () => {
     expect(problemsOf({ provider: 'bedrock', bedrock: { warmup: 3 } }).join()).toMatch(/bedrock.*warmup/);
   });
 
+  it('refuses "notPromoted": "delete" on Azure OpenAI, whose API deletes no model', () => {
+    expect(problemsOf({ provider: 'azure-openai', promotion: { notPromoted: 'delete' } })).toEqual([
+      expect.stringMatching(
+        /^promotion.notPromoted: .*cannot delete a fine-tuned model.*"notPromoted": "keep"/,
+      ),
+    ]);
+    expect(problemsOf({ provider: 'bedrock', promotion: { notPromoted: 'delete' } })).toEqual([]);
+  });
+
   it('evaluates through the Batch API only on OpenAI, and says which line to change elsewhere', () => {
     expect(configOf({ evaluation: { mode: 'batch' } }).evaluation.mode).toBe('batch');
     expect(configOf({}).evaluation.mode).toBe('online');
