@@ -601,12 +601,7 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
   }
 
   function listJobs(query: URLSearchParams) {
-    const statusEquals = query.get('statusEquals');
-    if (statusEquals !== null && !STATUSES.includes(statusEquals as JobStatus))
-      throw new BedrockError(
-        'ValidationException',
-        `1 validation error detected: Value '${statusEquals}' at 'statusEquals' failed to satisfy constraint: Member must satisfy enum value set: [${STATUSES.join(', ')}]`,
-      );
+    const statusEquals = enumParam(query, 'statusEquals', STATUSES);
     const nameContains = query.get('nameContains');
     const after = dateParam(query, 'creationTimeAfter');
     const before = dateParam(query, 'creationTimeBefore');
@@ -851,12 +846,7 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
   }
 
   function listDeployments(query: URLSearchParams) {
-    const statusEquals = query.get('statusEquals');
-    if (statusEquals !== null && !DEPLOYMENT_STATUSES.includes(statusEquals as DeploymentStatus))
-      throw new BedrockError(
-        'ValidationException',
-        `1 validation error detected: Value '${statusEquals}' at 'statusEquals' failed to satisfy constraint: Member must satisfy enum value set: [${DEPLOYMENT_STATUSES.join(', ')}]`,
-      );
+    const statusEquals = enumParam(query, 'statusEquals', DEPLOYMENT_STATUSES);
     const nameContains = query.get('nameContains');
     const modelArnEquals = query.get('modelArnEquals');
     const after = dateParam(query, 'createdAfter');
@@ -1150,6 +1140,17 @@ function errorText(error: unknown): string {
 function notFound(what: string, identifier: string): BedrockError {
   // Bedrock's wording was not found offline.
   return new BedrockError('ResourceNotFoundException', `The ${what} ${identifier} was not found.`);
+}
+
+/** A query parameter that must be one of `values`, refused as Bedrock refuses a value outside an enum. */
+function enumParam<T extends string>(query: URLSearchParams, name: string, values: readonly T[]): T | null {
+  const value = query.get(name);
+  if (value !== null && !values.includes(value as T))
+    throw new BedrockError(
+      'ValidationException',
+      `1 validation error detected: Value '${value}' at '${name}' failed to satisfy constraint: Member must satisfy enum value set: [${values.join(', ')}]`,
+    );
+  return value as T | null;
 }
 
 function dateParam(query: URLSearchParams, name: string): Date | undefined {
