@@ -1,11 +1,11 @@
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EvaluationRecordSchema } from '../../functions/core/evaluation.js';
-import { runKeys, type RunRecord } from '../../functions/core/run.js';
+import type { RunRecord } from '../../functions/core/run.js';
 import type { LocalCloud } from '../../local/cloud/index.js';
 import type { RunningEmulator } from '../../local/openai-emulator/server.js';
+import { completedEvaluationOf, dropRelabelledSample } from '../support/evaluation-scenario.js';
 import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
 
 /**
@@ -25,14 +25,6 @@ let dir: string;
 let first: RunRecord;
 let second: RunRecord;
 
-const text = async (key: string) =>
-  (await cloud.s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }))).Body!.transformToString();
-const evaluationOf = async (run: RunRecord) => {
-  const record = EvaluationRecordSchema.parse(JSON.parse(await text(runKeys(run.runId).evaluation)));
-  if (record.status !== 'completed') throw new Error(`evaluation ${record.status}: ${record.reason}`);
-  return record;
-};
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tunedrop-evaluation-azure-'));
   harness = await startLocalHarness({
@@ -51,28 +43,7 @@ beforeAll(async () => {
   );
   first = await harness.dropAndWait(SAMPLE, `incoming/${FAMILY}/tickets.jsonl`, 120_000);
 
-  const all = (await readFile(SAMPLE, 'utf8')).trim().split('\n');
-  const labels = [
-    ...new Set(
-      all.map((l) => (JSON.parse(l) as { messages: Array<{ content: string }> }).messages.at(-1)!.content),
-    ),
-  ];
-  const shuffled = all.map((line) => {
-    const example = JSON.parse(line) as { messages: Array<{ role: string; content: string }> };
-    const answer = example.messages.at(-1)!;
-    answer.content = labels[(labels.indexOf(answer.content) + 1) % labels.length]!;
-    return JSON.stringify(example);
-  });
-  await cloud.s3.send(
-    new PutObjectCommand({
-      Bucket: cloud.bucket,
-      Key: `incoming/${FAMILY}/relabelled.validation.jsonl`,
-      Body: `${all.slice(0, 24).join('\n')}\n`,
-    }),
-  );
-  const path = join(dir, 'relabelled.jsonl');
-  await writeFile(path, `${shuffled.join('\n')}\n`);
-  second = await harness.dropAndWait(path, `incoming/${FAMILY}/relabelled.jsonl`, 120_000);
+  second = await dropRelabelledSample(harness, FAMILY, dir, 120_000);
 }, 300_000);
 afterAll(async () => {
   await harness?.close();
@@ -87,7 +58,7 @@ describe("an Azure OpenAI family's first model", () => {
       promoted: true,
       reason: expect.stringContaining('the base model gpt-4.1-mini-2025-04-14 could not be asked'),
     });
-    const record = await evaluationOf(first);
+    const record = await completedEvaluationOf(harness, first);
     expect(record.deployments).toEqual([
       { model: first.fineTunedModel, deploymentId: expect.stringMatching(/^tunedrop-new-[0-9a-f]{24}$/) },
     ]);
@@ -105,7 +76,7 @@ describe('a worse Azure OpenAI model', () => {
       promoted: false,
     });
     expect(second.evaluation!.score).toBeLessThan(second.evaluation!.compared!.score);
-    const record = await evaluationOf(second);
+    const record = await completedEvaluationOf(harness, second);
     expect(record.deployments!.map((d) => d.model)).toEqual([second.fineTunedModel, first.fineTunedModel]);
   });
 

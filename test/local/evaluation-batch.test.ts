@@ -1,11 +1,11 @@
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EvaluationRecordSchema } from '../../functions/core/evaluation.js';
-import { runKeys, type RunRecord } from '../../functions/core/run.js';
+import type { RunRecord } from '../../functions/core/run.js';
 import { STATE } from '../../lib/workflow.js';
 import type { LocalCloud } from '../../local/cloud/index.js';
+import { completedEvaluationOf, dropRelabelledSample } from '../support/evaluation-scenario.js';
 import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
 
 /**
@@ -24,14 +24,6 @@ let dir: string;
 let first: RunRecord;
 let second: RunRecord;
 
-const text = async (key: string) =>
-  (await cloud.s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }))).Body!.transformToString();
-const evaluationOf = async (run: RunRecord) => {
-  const record = EvaluationRecordSchema.parse(JSON.parse(await text(runKeys(run.runId).evaluation)));
-  if (record.status !== 'completed') throw new Error(`evaluation ${record.status}: ${record.reason}`);
-  return record;
-};
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tunedrop-evaluation-batch-'));
   harness = await startLocalHarness({ apiKey: API_KEY, cloud: { onLog: () => undefined } });
@@ -45,29 +37,7 @@ beforeAll(async () => {
   );
   first = await harness.dropAndWait(SAMPLE, `incoming/${FAMILY}/tickets.jsonl`, 120_000);
 
-  // Every label moved to the next one, judged on the user's own validation file with the true labels.
-  const all = (await readFile(SAMPLE, 'utf8')).trim().split('\n');
-  const labels = [
-    ...new Set(
-      all.map((l) => (JSON.parse(l) as { messages: Array<{ content: string }> }).messages.at(-1)!.content),
-    ),
-  ];
-  const shuffled = all.map((line) => {
-    const example = JSON.parse(line) as { messages: Array<{ role: string; content: string }> };
-    const answer = example.messages.at(-1)!;
-    answer.content = labels[(labels.indexOf(answer.content) + 1) % labels.length]!;
-    return JSON.stringify(example);
-  });
-  await cloud.s3.send(
-    new PutObjectCommand({
-      Bucket: cloud.bucket,
-      Key: `incoming/${FAMILY}/relabelled.validation.jsonl`,
-      Body: `${all.slice(0, 24).join('\n')}\n`,
-    }),
-  );
-  const path = join(dir, 'relabelled.jsonl');
-  await writeFile(path, `${shuffled.join('\n')}\n`);
-  second = await harness.dropAndWait(path, `incoming/${FAMILY}/relabelled.jsonl`, 120_000);
+  second = await dropRelabelledSample(harness, FAMILY, dir, 120_000);
 }, 300_000);
 afterAll(async () => {
   await harness?.close();
@@ -76,7 +46,7 @@ afterAll(async () => {
 
 describe("a family's first model, evaluated in batch mode", () => {
   it('is asked through two batches, one per model, and never online', async () => {
-    const record = await evaluationOf(first);
+    const record = await completedEvaluationOf(harness, first);
     expect(record.mode).toBe('batch');
     const batches = harness.emulator.batches.filter((b) =>
       record.batches!.some((asked) => asked.batchId === b.id),
@@ -101,7 +71,7 @@ describe("a family's first model, evaluated in batch mode", () => {
       promoted: true,
     });
     expect(first.evaluation!.score).toBeGreaterThan(first.evaluation!.compared!.score);
-    const record = await evaluationOf(first);
+    const record = await completedEvaluationOf(harness, first);
     const newModel = record.models.find((m) => m.role === 'new')!;
     // gpt-4.1-mini fine-tuned through the Batch API, per 1M: $0.40 in, $1.60 out (catalog; half of online).
     expect(newModel.usage.costUsd).toBeCloseTo(

@@ -1,11 +1,11 @@
 import { BedrockClient, GetCustomModelCommand } from '@aws-sdk/client-bedrock';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EvaluationRecordSchema } from '../../functions/core/evaluation.js';
-import { runKeys, type RunRecord } from '../../functions/core/run.js';
+import type { RunRecord } from '../../functions/core/run.js';
 import type { LocalCloud } from '../../local/cloud/index.js';
+import { completedEvaluationOf, dropRelabelledSample } from '../support/evaluation-scenario.js';
 import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
 
 /**
@@ -26,14 +26,6 @@ let bedrock: BedrockClient;
 let first: RunRecord;
 let second: RunRecord;
 
-const text = async (key: string) =>
-  (await cloud.s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }))).Body!.transformToString();
-const evaluationOf = async (run: RunRecord) => {
-  const record = EvaluationRecordSchema.parse(JSON.parse(await text(runKeys(run.runId).evaluation)));
-  if (record.status !== 'completed') throw new Error(`evaluation ${record.status}: ${record.reason}`);
-  return record;
-};
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tunedrop-evaluation-bedrock-'));
   harness = await startLocalHarness({
@@ -51,29 +43,7 @@ beforeAll(async () => {
   );
   first = await harness.dropAndWait(SAMPLE, `incoming/${FAMILY}/tickets.jsonl`, 120_000);
 
-  // Every label moved to the next one, judged on the user's own validation file with the true labels.
-  const all = (await readFile(SAMPLE, 'utf8')).trim().split('\n');
-  const labels = [
-    ...new Set(
-      all.map((l) => (JSON.parse(l) as { messages: Array<{ content: string }> }).messages.at(-1)!.content),
-    ),
-  ];
-  const shuffled = all.map((line) => {
-    const example = JSON.parse(line) as { messages: Array<{ role: string; content: string }> };
-    const answer = example.messages.at(-1)!;
-    answer.content = labels[(labels.indexOf(answer.content) + 1) % labels.length]!;
-    return JSON.stringify(example);
-  });
-  await cloud.s3.send(
-    new PutObjectCommand({
-      Bucket: cloud.bucket,
-      Key: `incoming/${FAMILY}/relabelled.validation.jsonl`,
-      Body: `${all.slice(0, 24).join('\n')}\n`,
-    }),
-  );
-  const path = join(dir, 'relabelled.jsonl');
-  await writeFile(path, `${shuffled.join('\n')}\n`);
-  second = await harness.dropAndWait(path, `incoming/${FAMILY}/relabelled.jsonl`, 120_000);
+  second = await dropRelabelledSample(harness, FAMILY, dir, 120_000);
 }, 300_000);
 afterAll(async () => {
   bedrock?.destroy();
@@ -90,7 +60,7 @@ describe("a Nova family's first model", () => {
       promoted: true,
     });
     expect(first.evaluation!.score).toBeGreaterThan(first.evaluation!.compared!.score);
-    const record = await evaluationOf(first);
+    const record = await completedEvaluationOf(harness, first);
     expect(record.deployments).toEqual([
       {
         model: first.fineTunedModel,
@@ -120,7 +90,7 @@ describe('a worse Nova model under "notPromoted": "delete"', () => {
       promoted: false,
       reason: expect.stringContaining('deleted at the provider ("notPromoted": "delete")'),
     });
-    const record = await evaluationOf(second);
+    const record = await completedEvaluationOf(harness, second);
     expect(record.deployments!.map((d) => d.model)).toEqual([second.fineTunedModel, first.fineTunedModel]);
     await expect(
       bedrock.send(new GetCustomModelCommand({ modelIdentifier: second.fineTunedModel! })),

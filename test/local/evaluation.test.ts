@@ -1,6 +1,6 @@
-import { PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EvaluationRecordSchema } from '../../functions/core/evaluation.js';
@@ -8,6 +8,7 @@ import { RUN_STATUS_CHANGE, type RunEventDetail } from '../../functions/core/run
 import { currentModelParameter } from '../../functions/core/registry.js';
 import { runKeys, type RunRecord } from '../../functions/core/run.js';
 import type { LocalCloud } from '../../local/cloud/index.js';
+import { dropRelabelledSample } from '../support/evaluation-scenario.js';
 import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
 import { operatorCli } from '../support/operator-cli.js';
 
@@ -30,7 +31,6 @@ let ssm: SSMClient;
 let first: RunRecord;
 let second: RunRecord;
 
-const lines = async () => (await readFile(SAMPLE, 'utf8')).trim().split('\n');
 const parameter = async () =>
   (await ssm.send(new GetParameterCommand({ Name: currentModelParameter(FAMILY) }))).Parameter?.Value;
 const text = async (key: string) =>
@@ -46,30 +46,7 @@ beforeAll(async () => {
 
   first = await harness.dropAndWait(SAMPLE, `incoming/${FAMILY}/tickets.jsonl`, 90_000);
 
-  // The same tickets with every label moved to the next one: a model that learns them learns nonsense. The
-  // user's own validation file keeps the true labels, so both models are judged on the truth.
-  const all = await lines();
-  const labels = [
-    ...new Set(
-      all.map((l) => (JSON.parse(l) as { messages: Array<{ content: string }> }).messages.at(-1)!.content),
-    ),
-  ];
-  const shuffled = all.map((line) => {
-    const example = JSON.parse(line) as { messages: Array<{ role: string; content: string }> };
-    const answer = example.messages.at(-1)!;
-    answer.content = labels[(labels.indexOf(answer.content) + 1) % labels.length]!;
-    return JSON.stringify(example);
-  });
-  await cloud.s3.send(
-    new PutObjectCommand({
-      Bucket: cloud.bucket,
-      Key: `incoming/${FAMILY}/relabelled.validation.jsonl`,
-      Body: `${all.slice(0, 24).join('\n')}\n`,
-    }),
-  );
-  const path = join(dir, 'relabelled.jsonl');
-  await writeFile(path, `${shuffled.join('\n')}\n`);
-  second = await harness.dropAndWait(path, `incoming/${FAMILY}/relabelled.jsonl`, 90_000);
+  second = await dropRelabelledSample(harness, FAMILY, dir, 90_000);
 }, 240_000);
 afterAll(async () => {
   ssm?.destroy();
