@@ -400,19 +400,8 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
       return value !== undefined;
     };
     const text = (name: string, value: string | undefined, min: number, max: number, pattern?: RegExp) => {
-      if (value === undefined) return;
-      if (value.length < min)
-        problems.push(
-          `Value '${value}' at '${name}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`,
-        );
-      else if (value.length > max)
-        problems.push(
-          `Value '${value}' at '${name}' failed to satisfy constraint: Member must have length less than or equal to ${max}`,
-        );
-      else if (pattern && !pattern.test(value))
-        problems.push(
-          `Value '${value}' at '${name}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${pattern.source.replace(/^\^|\$$/g, '')}`,
-        );
+      const problem = stringProblem(name, value, min, max, pattern);
+      if (problem) problems.push(problem);
     };
     if (required('jobName', body.jobName)) text('jobName', body.jobName, 1, 63, JOB_NAME);
     if (required('customModelName', body.customModelName))
@@ -798,19 +787,8 @@ export async function startLocalBedrock(options: LocalBedrockOptions): Promise<L
   function validateDeployment(body: DeploymentBody): void {
     const problems: string[] = [];
     const check = (name: string, value: string | undefined, min: number, max: number, pattern?: RegExp) => {
-      if (value === undefined) return;
-      if (value.length < min)
-        problems.push(
-          `Value '${value}' at '${name}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`,
-        );
-      else if (value.length > max)
-        problems.push(
-          `Value '${value}' at '${name}' failed to satisfy constraint: Member must have length less than or equal to ${max}`,
-        );
-      else if (pattern && !pattern.test(value))
-        problems.push(
-          `Value '${value}' at '${name}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${pattern.source.replace(/^\^|\$$/g, '')}`,
-        );
+      const problem = stringProblem(name, value, min, max, pattern);
+      if (problem) problems.push(problem);
     };
     for (const name of ['modelDeploymentName', 'modelArn'] as const)
       if (body[name] === undefined)
@@ -1140,6 +1118,26 @@ function errorText(error: unknown): string {
 function notFound(what: string, identifier: string): BedrockError {
   // Bedrock's wording was not found offline.
   return new BedrockError('ResourceNotFoundException', `The ${what} ${identifier} was not found.`);
+}
+
+/** AWS's validation wording for a string member outside its length or pattern; undefined when it fits. */
+function stringProblem(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+  pattern?: RegExp,
+): string | undefined {
+  if (value === undefined) return undefined;
+  const constraint =
+    value.length < min
+      ? `Member must have length greater than or equal to ${min}`
+      : value.length > max
+        ? `Member must have length less than or equal to ${max}`
+        : pattern && !pattern.test(value)
+          ? `Member must satisfy regular expression pattern: ${pattern.source.replace(/^\^|\$$/g, '')}`
+          : undefined;
+  return constraint && `Value '${value}' at '${name}' failed to satisfy constraint: ${constraint}`;
 }
 
 /** A query parameter that must be one of `values`, refused as Bedrock refuses a value outside an enum. */
