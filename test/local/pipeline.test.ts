@@ -186,7 +186,8 @@ describe('a job still training after maxTrainingHours', () => {
     expect(job.status).toBe('cancelled');
     // The report no longer says that training will start: it says how the run ended.
     await untilReportSays(runId, 'Validation passed, but the run TIMED OUT');
-    expect(JSON.parse(await text(`runs/${runId}/validation.json`))).toMatchObject({
+    // The Markdown is rewritten first and validation.json right after it (core/report.ts): wait for both.
+    expect(await untilValidationJson(runId, (report) => report.outcome !== undefined)).toMatchObject({
       verdict: 'valid',
       outcome: { status: 'TIMED_OUT', code: 'training_timeout' },
     });
@@ -202,6 +203,20 @@ async function untilReportSays(runId: string, wanted: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`runs/${runId}/validation.md never said "${wanted}"; it says:\n${report.slice(0, 500)}`);
+}
+
+/** Waits until the run's validation.json satisfies `done`, and gives it. */
+async function untilValidationJson(
+  runId: string,
+  done: (report: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
+  let report: Record<string, unknown> = {};
+  for (let i = 0; i < 200; i++) {
+    report = JSON.parse(await text(`runs/${runId}/validation.json`)) as Record<string, unknown>;
+    if (done(report)) return report;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return report;
 }
 
 /**
