@@ -336,3 +336,60 @@ export interface ChatBatches {
   /** Stops a batch; the lines answered so far are billed. */
   cancel(batchId: string): Promise<void>;
 }
+
+/** One request to a provider's embeddings endpoint: texts in order, all for one model. */
+export interface EmbeddingRequest {
+  /** The model as the provider names it (an Azure OpenAI deployment's name on Azure). */
+  model: string;
+  /** The vector size asked for; absent: the model's own. */
+  dimensions?: number | undefined;
+  texts: readonly string[];
+}
+
+/** A request's answer: one vector per text, in the texts' order, and the tokens the provider billed. */
+export interface EmbeddingAnswer {
+  vectors: number[][];
+  tokens: number;
+}
+
+/** A batch's state as an embedding run needs it (its output is read separately, streamed). */
+export type EmbeddingBatchState =
+  | { status: 'pending'; providerStatus: string }
+  /** `expired`: not done in the completion window; the lines answered by then are in the output. */
+  | { status: 'completed' | 'expired'; outputFileId?: string | undefined; errorFileId?: string | undefined }
+  | { status: 'failed' | 'cancelled'; reason: string };
+
+/** One line of a batch's output or error file: its request's answer, or why it has none. */
+export type EmbeddingBatchResult =
+  { customId: string; answer: EmbeddingAnswer } | { customId: string; error: string };
+
+/**
+ * A provider's Batch API for embeddings (OpenAI's /v1/batches with endpoint /v1/embeddings). The input
+ * file is the Batch API's own JSONL (custom_id, method, url, body), written by Prepare.
+ */
+export interface EmbeddingBatches {
+  /** A batch not failed or cancelled whose metadata has every one of these pairs: how a batch is created once. */
+  find(metadata: Readonly<Record<string, string>>): Promise<string | undefined>;
+  /** Uploads the input file (purpose "batch") and creates the batch with these metadata; its id. */
+  submit(
+    file: { name: string; body: Uint8Array },
+    metadata: Readonly<Record<string, string>>,
+  ): Promise<string>;
+  state(batchId: string): Promise<EmbeddingBatchState>;
+  /** A result file's lines, streamed, in the file's order (which is not the input's). */
+  results(fileId: string): AsyncIterable<EmbeddingBatchResult>;
+  /** Stops a batch; the lines answered so far are billed. */
+  cancel(batchId: string): Promise<void>;
+}
+
+/**
+ * Embeddings at a provider: OpenAI and Azure OpenAI's /embeddings, Bedrock's InvokeModel (Titan Text
+ * Embeddings V2, one text per call). Errors are tunedrop's typed errors; throttling (429) is retried with
+ * backoff inside, and surfaces as ProviderUnavailableError only when the retries are spent.
+ */
+export interface EmbeddingModels {
+  readonly name: ProviderName;
+  embed(request: EmbeddingRequest): Promise<EmbeddingAnswer>;
+  /** The provider's Batch API for embeddings, where tunedrop uses one (OpenAI). */
+  readonly batches?: EmbeddingBatches;
+}
