@@ -27,7 +27,7 @@ export interface ObjectStore {
 
 export interface ObjectWriter {
   /** Resolves when the chunk is accepted (backpressure). */
-  write(chunk: string): Promise<void>;
+  write(chunk: string | Uint8Array): Promise<void>;
   /** Finishes the object; it exists only after this resolves. */
   close(): Promise<void>;
   /** Gives up; no object is left behind. */
