@@ -87,7 +87,13 @@ export class RunWorkflow extends Construct {
     super(scope, id);
     const f = props.functions;
 
-    const recordFailure = this.task(STATE.recordFailure, f.record, Duration.minutes(2), '$.recorded').next(
+    const recordFailure = lambdaTask(
+      this,
+      STATE.recordFailure,
+      f.record,
+      Duration.minutes(2),
+      '$.recorded',
+    ).next(
       new Fail(this, STATE.failed, {
         error: 'RunFailed',
         cause: 'The run failed; its DynamoDB item has the cause.',
@@ -98,22 +104,22 @@ export class RunWorkflow extends Construct {
     // One run per family trains at a time, so each continues from the last one's model and trains on the
     // data as it was when it started. The run parks here until its family's lane is free (at once if it
     // is), in the order the family's runs were received; a lost resume is caught by the timeout.
-    const familyTurn = this.parkedTask(STATE.familyTurn, f.acquireSlot, '$.turn', {
+    const familyTurn = parkedLambdaTask(this, STATE.familyTurn, f.acquireSlot, '$.turn', {
       timeout: Timeout.duration(Duration.seconds(SLOT_WAITING.timeoutSeconds)),
       lane: 'family',
     });
     familyTurn.addCatch(familyTurn, { errors: ['States.Timeout'], resultPath: '$.turnTimeout' });
     guarded(familyTurn);
 
-    const prepare = guarded(this.task(STATE.prepare, f.prepare, Duration.minutes(16), '$.prepared'));
-    const upload = guarded(this.task(STATE.upload, f.upload, Duration.minutes(16), '$.files'));
-    const createJob = guarded(this.task(STATE.createJob, f.createJob, Duration.minutes(3), '$.job'));
-    const getStatus = guarded(this.task(STATE.getStatus, f.getStatus, Duration.minutes(2), '$.job'));
-    const collect = guarded(this.task(STATE.collect, f.collect, Duration.minutes(6), '$.results'));
-    const record = guarded(this.task(STATE.record, f.record, Duration.minutes(2), '$.recorded'));
+    const prepare = guarded(lambdaTask(this, STATE.prepare, f.prepare, Duration.minutes(16), '$.prepared'));
+    const upload = guarded(lambdaTask(this, STATE.upload, f.upload, Duration.minutes(16), '$.files'));
+    const createJob = guarded(lambdaTask(this, STATE.createJob, f.createJob, Duration.minutes(3), '$.job'));
+    const getStatus = guarded(lambdaTask(this, STATE.getStatus, f.getStatus, Duration.minutes(2), '$.job'));
+    const collect = guarded(lambdaTask(this, STATE.collect, f.collect, Duration.minutes(6), '$.results'));
+    const record = guarded(lambdaTask(this, STATE.record, f.record, Duration.minutes(2), '$.recorded'));
     // An evaluation that fails after its retries never loses the model: Record keeps it, unpromoted.
     // A timed-out evaluation is not asked again from the start (the same calls, paid twice).
-    const evaluate = this.task(STATE.evaluate, f.evaluate, Duration.minutes(16), '$.evaluation', [
+    const evaluate = lambdaTask(this, STATE.evaluate, f.evaluate, Duration.minutes(16), '$.evaluation', [
       'States.Timeout',
       'Sandbox.Timedout',
     ]);
@@ -121,7 +127,8 @@ export class RunWorkflow extends Construct {
     // In batch mode Evaluate answers with the batches it started, on Bedrock with the deployments it
     // made: the run waits, and looks again, until they have ended or are ready (the wait grows from a
     // minute to half an hour: core/evaluation.ts).
-    const checkEvaluation = this.task(
+    const checkEvaluation = lambdaTask(
+      this,
       STATE.checkEvaluation,
       f.evaluate,
       Duration.minutes(16),
@@ -141,7 +148,7 @@ export class RunWorkflow extends Construct {
     // At most PROVIDER_CONCURRENCY jobs train at once. A run parks here until it holds a slot: at once if
     // one is free, else when a run that frees one (or the sweep) resumes it. A lost resume is caught by
     // the timeout: the run asks again, and finds the slot it was given.
-    const acquireSlot = this.parkedTask(STATE.acquireSlot, f.acquireSlot, '$.slot', {
+    const acquireSlot = parkedLambdaTask(this, STATE.acquireSlot, f.acquireSlot, '$.slot', {
       timeout: Timeout.duration(Duration.seconds(SLOT_WAITING.timeoutSeconds)),
     });
     acquireSlot.addCatch(acquireSlot, { errors: ['States.Timeout'], resultPath: '$.slotTimeout' });
@@ -149,7 +156,7 @@ export class RunWorkflow extends Construct {
 
     // Parked until the job's event (the provider's webhook) wakes the run, or the timeout Create job or
     // Get status chose passes; Get status looks either way.
-    const awaitJob = this.parkedTask(STATE.wait, f.awaitJob, '$.wake', {
+    const awaitJob = parkedLambdaTask(this, STATE.wait, f.awaitJob, '$.wake', {
       timeout: Timeout.at('$.job.waitSeconds'),
     });
     awaitJob.addCatch(getStatus, { errors: ['States.Timeout'], resultPath: '$.wake' });
@@ -208,71 +215,78 @@ export class RunWorkflow extends Construct {
       ...Object.values(f).map((fn) => `AwsSolutions-IAM5[Resource::${nagArn(fn)}:*]`),
     );
   }
+}
 
-  /**
-   * A task that invokes its function with the run id, its provider and a task token and waits until the token is
-   * completed (SendTaskSuccess) or `timeout` passes (States.Timeout, never retried: the caller catches it).
-   */
-  private parkedTask(
-    name: string,
-    fn: IFunction,
-    resultPath: string,
-    options: { timeout: Timeout; lane?: 'family' },
-  ): LambdaInvoke {
-    const task = new LambdaInvoke(this, name, {
-      lambdaFunction: fn,
-      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      // The provider picks the run's slots (each provider has its own); a family's lane is the family's,
-      // queued by when the run was received.
-      payload: TaskInput.fromObject({
-        runId: JsonPath.stringAt('$.runId'),
-        provider: JsonPath.stringAt('$.config.provider'),
-        taskToken: JsonPath.taskToken,
-        ...(options.lane === 'family'
-          ? {
-              lane: 'family',
-              family: JsonPath.stringAt('$.family'),
-              receivedAt: JsonPath.stringAt('$.receivedAt'),
-            }
-          : {}),
-      }),
-      retryOnServiceExceptions: false,
-      resultPath,
-      taskTimeout: options.timeout,
-    });
-    task.addRetry({ errors: ['States.Timeout'], maxAttempts: 0 });
-    return this.withRetries(task);
-  }
+/**
+ * A task that invokes its function with the run id, its provider (unless `withProvider` is false) and a task
+ * token, and waits until the token is completed (SendTaskSuccess) or `timeout` passes (States.Timeout, never
+ * retried: the caller catches it).
+ */
+export function parkedLambdaTask(
+  scope: Construct,
+  name: string,
+  fn: IFunction,
+  resultPath: string,
+  options: { timeout: Timeout; lane?: 'family'; withProvider?: boolean },
+): LambdaInvoke {
+  const task = new LambdaInvoke(scope, name, {
+    lambdaFunction: fn,
+    integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    // The provider picks the run's slots (each provider has its own); a family's lane is the family's,
+    // queued by when the run was received.
+    payload: TaskInput.fromObject({
+      runId: JsonPath.stringAt('$.runId'),
+      ...(options.withProvider === false ? {} : { provider: JsonPath.stringAt('$.config.provider') }),
+      taskToken: JsonPath.taskToken,
+      ...(options.lane === 'family'
+        ? {
+            lane: 'family',
+            family: JsonPath.stringAt('$.family'),
+            receivedAt: JsonPath.stringAt('$.receivedAt'),
+          }
+        : {}),
+    }),
+    retryOnServiceExceptions: false,
+    resultPath,
+    taskTimeout: options.timeout,
+  });
+  task.addRetry({ errors: ['States.Timeout'], maxAttempts: 0 });
+  return withRetries(task);
+}
 
-  /** `alsoFinal`: errors besides the permanent ones that are not retried (the first matching retrier wins). */
-  private task(
-    name: string,
-    fn: IFunction,
-    timeout: Duration,
-    resultPath: string,
-    alsoFinal: readonly string[] = [],
-  ): LambdaInvoke {
-    const task = new LambdaInvoke(this, name, {
-      lambdaFunction: fn,
-      payloadResponseOnly: true,
-      // The catch-all retry below covers Lambda service errors too, with jitter.
-      retryOnServiceExceptions: false,
-      resultPath,
-      taskTimeout: Timeout.duration(timeout),
-    });
-    return this.withRetries(task, alsoFinal);
-  }
+/** `alsoFinal`: errors besides the permanent ones that are not retried (the first matching retrier wins). */
+export function lambdaTask(
+  scope: Construct,
+  name: string,
+  fn: IFunction,
+  timeout: Duration,
+  resultPath: string,
+  alsoFinal: readonly string[] = [],
+): LambdaInvoke {
+  const task = new LambdaInvoke(scope, name, {
+    lambdaFunction: fn,
+    payloadResponseOnly: true,
+    // The catch-all retry below covers Lambda service errors too, with jitter.
+    retryOnServiceExceptions: false,
+    resultPath,
+    taskTimeout: Timeout.duration(timeout),
+  });
+  return withRetries(task, alsoFinal);
+}
 
-  private withRetries(task: LambdaInvoke, alsoFinal: readonly string[] = []): LambdaInvoke {
-    task.addRetry({ errors: [...PERMANENT_ERROR_NAMES, ...alsoFinal], maxAttempts: 0 });
-    task.addRetry({
-      errors: ['States.ALL'],
-      interval: Duration.seconds(2),
-      maxAttempts: 4,
-      backoffRate: 2,
-      maxDelay: Duration.minutes(1),
-      jitterStrategy: JitterType.FULL,
-    });
-    return task;
-  }
+/**
+ * Every task's retries: none on errors that retrying cannot fix (PERMANENT_ERROR_NAMES, and `alsoFinal`),
+ * else four, with exponential backoff and full jitter.
+ */
+function withRetries(task: LambdaInvoke, alsoFinal: readonly string[] = []): LambdaInvoke {
+  task.addRetry({ errors: [...PERMANENT_ERROR_NAMES, ...alsoFinal], maxAttempts: 0 });
+  task.addRetry({
+    errors: ['States.ALL'],
+    interval: Duration.seconds(2),
+    maxAttempts: 4,
+    backoffRate: 2,
+    maxDelay: Duration.minutes(1),
+    jitterStrategy: JitterType.FULL,
+  });
+  return task;
 }

@@ -32,6 +32,17 @@ export const PROVIDER_JOB_INDEX = 'byProviderJob';
  */
 export const FAMILY_INDEX = 'byFamily';
 
+/** The key prefix of the items that link a provider job to its run (RunStore.linkProviderJob). */
+const LINK_PREFIX = '~job/';
+
+/** The run a link item's key names: `~job/<runId>/<providerJobId>` → `<runId>`; undefined for a run's own key. */
+function linkedRunOf(key: string): string | undefined {
+  if (!key.startsWith(LINK_PREFIX)) return undefined;
+  const rest = key.slice(LINK_PREFIX.length);
+  const slash = rest.indexOf('/');
+  return slash > 0 ? rest.slice(0, slash) : undefined;
+}
+
 /**
  * The runs table's index of runs not ended yet, by status and since when (keys only): how the sweep finds
  * stuck runs (core/stuck-runs.ts) without scanning the table. Sparse: DynamoDB indexes only the items that
@@ -165,7 +176,20 @@ export function dynamoDbRunStore(
         }),
       );
       const item = Items?.[0];
-      return item ? z.object({ runId: z.string() }).parse(item).runId : undefined;
+      if (!item) return undefined;
+      const key = z.object({ runId: z.string() }).parse(item).runId;
+      return linkedRunOf(key) ?? key;
+    },
+
+    async linkProviderJob(runId, providerJobId) {
+      // Its own item, so a run may have many (an embedding run's batches): the byProviderJob index finds it
+      // by the job, and its key names the run (the index projects keys only). "~" marks bookkeeping.
+      await documents.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { runId: `${LINK_PREFIX}${runId}/${providerJobId}`, providerJobId },
+        }),
+      );
     },
 
     async listFamily(family) {

@@ -60,8 +60,13 @@ export interface RunStore {
     runId: string,
     job: { providerJobId: string; providerStatus: string },
   ): Promise<RunRecord | undefined>;
-  /** The run whose provider job this is, if any run recorded it. */
+  /** The run whose provider job this is, if any run recorded it (as its job, or linked with linkProviderJob). */
   findByProviderJob(providerJobId: string): Promise<string | undefined>;
+  /**
+   * Records that `providerJobId` (one of several: an embedding run's batches) belongs to the run, so that its
+   * event finds the run by findByProviderJob. Linking twice is no error.
+   */
+  linkProviderJob(runId: string, providerJobId: string): Promise<void>;
   /** The family's runs, oldest first (by createdAt). */
   listFamily(family: string): Promise<RunRecord[]>;
 }

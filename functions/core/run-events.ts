@@ -207,6 +207,7 @@ export function publishingRunStore(
     amend: (runId, status, fields) => store.amend(runId, status, fields),
     recordLateJob: (runId, job) => store.recordLateJob(runId, job),
     findByProviderJob: (providerJobId) => store.findByProviderJob(providerJobId),
+    linkProviderJob: (runId, providerJobId) => store.linkProviderJob(runId, providerJobId),
     listFamily: (family) => store.listFamily(family),
     async create(record) {
       const created = await store.create(record);

@@ -12,6 +12,8 @@ export const RUN_STATUSES = [
   'PREPARING',
   'UPLOADING',
   'TRAINING',
+  /** An embedding run's requests are at the provider (its batches run, or its direct calls are made). */
+  'EMBEDDING',
   'COLLECTING',
   'EVALUATING',
   'SUCCEEDED',
@@ -35,9 +37,11 @@ export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
 const ENDINGS: RunStatus[] = ['FAILED', 'CANCELLED', 'TIMED_OUT'];
 const NEXT: Record<RunStatus, readonly RunStatus[]> = {
   RECEIVED: ['REJECTED', 'PREPARING', ...ENDINGS],
-  PREPARING: ['UPLOADING', ...ENDINGS],
+  // An embedding run: PREPARING → EMBEDDING (batches, or direct calls while it collects) → COLLECTING.
+  PREPARING: ['UPLOADING', 'EMBEDDING', 'COLLECTING', ...ENDINGS],
   UPLOADING: ['TRAINING', ...ENDINGS],
   TRAINING: ['TRAINING', 'COLLECTING', ...ENDINGS],
+  EMBEDDING: ['EMBEDDING', 'COLLECTING', ...ENDINGS],
   // Straight to the end: an execution started before evaluation existed (its definition has no Evaluate).
   COLLECTING: ['EVALUATING', 'SUCCEEDED', 'SUCCEEDED_NOT_PROMOTED', ...ENDINGS],
   EVALUATING: ['SUCCEEDED', 'SUCCEEDED_NOT_PROMOTED', ...ENDINGS],
@@ -87,6 +91,30 @@ export const RunEvaluationSchema = z.object({
   costUsd: z.number().nullable(),
 });
 export type RunEvaluation = z.infer<typeof RunEvaluationSchema>;
+
+/** What a run makes. */
+export const RUN_KINDS = ['fine-tuning', 'embeddings'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
+/** An embedding run's facts on its item: enough to list runs and sum costs without reading its files. */
+export const RunEmbeddingSchema = z.object({
+  model: z.string(),
+  dimensions: z.number().int().positive(),
+  /** `batch` (the provider's Batch API, its batch price) or `direct` (the embeddings endpoint, bounded concurrency). */
+  mode: z.enum(['batch', 'direct']),
+  /** Records embedded, and records whose requests failed twice (their ids are in the manifest). */
+  embedded: z.number().int().nonnegative().optional(),
+  failed: z.number().int().nonnegative().optional(),
+  /** The provider's batches (OpenAI batch ids), for the console and for cancelling a stopped run's. */
+  batchIds: z.array(z.string()).optional(),
+  outputKey: z.string().optional(),
+  manifestKey: z.string().optional(),
+});
+export type RunEmbedding = z.infer<typeof RunEmbeddingSchema>;
+
+export function runKindOf(run: Pick<RunRecord, 'kind'>): RunKind {
+  return run.kind ?? 'fine-tuning';
+}
 
 /** The one DynamoDB item a run has. Optional fields appear as the run gets that far. */
 export const RunRecordSchema = z.object({
@@ -139,6 +167,10 @@ export const RunRecordSchema = z.object({
   /** What the run trained on (Prepare records it). */
   dataset: DatasetRecordSchema.optional(),
   error: RunErrorSchema.optional(),
+  /** What the run makes: a fine-tuned model (absent: every run before #15) or a collection's embeddings. */
+  kind: z.enum(RUN_KINDS).optional(),
+  /** An embedding run's own facts (its `family` is the collection). */
+  embedding: RunEmbeddingSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
@@ -165,7 +197,7 @@ export function deriveRunId(source: SourceObject & { etag?: string | undefined }
   const base = source.key
     .split('/')
     .pop()!
-    .replace(/\.jsonl$/i, '');
+    .replace(/\.(jsonl|csv)$/i, '');
   const readable = base
     .replace(/[^A-Za-z0-9_-]+/g, '-')
     .replace(/^-+|-+$/g, '')
@@ -221,6 +253,29 @@ export const runKeys = (runId: string) => ({
   /** Where Bedrock writes the job's output (its metrics files). */
   bedrockOutput: `runs/${runId}/${BEDROCK_OUTPUT_DIR}/`,
 });
+
+/**
+ * Where an embedding run's files live: everything under `embeddings/<runId>/`, apart from the user's data
+ * under `embed/<collection>/` (only ever read).
+ */
+export const embeddingKeys = (runId: string) => ({
+  prefix: `embeddings/${runId}/`,
+  validationJson: `embeddings/${runId}/validation.json`,
+  validationMarkdown: `embeddings/${runId}/validation.md`,
+  /** The requests, in the Batch API's input format, one file per batch (`requests/0001.jsonl`, …). */
+  requests: (index: number) => `embeddings/${runId}/requests/${String(index + 1).padStart(4, '0')}.jsonl`,
+  /** The requests that failed once, sent again in one more batch. */
+  retryRequests: `embeddings/${runId}/requests/retry.jsonl`,
+  /** The provider's result files, copied as they are (batch mode), read back in input order by range. */
+  results: (name: string) => `embeddings/${runId}/results/${name}.jsonl`,
+  parquet: `embeddings/${runId}/embeddings.parquet`,
+  jsonl: `embeddings/${runId}/embeddings.jsonl`,
+  manifest: `embeddings/${runId}/manifest.json`,
+});
+
+/** Where embedding inputs are dropped: `embed/<collection>/<file>.jsonl|.csv`. */
+export const EMBED_PREFIX = 'embed/';
+export const EMBEDDINGS_PREFIX = 'embeddings/';
 
 /** The name of a family's settings file. */
 export const FAMILY_SETTINGS_FILE = 'tunedrop.json';

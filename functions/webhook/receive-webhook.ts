@@ -1,11 +1,20 @@
 import type { ParkedRuns, RunStore, TaskTokens, WebhookLog } from '../core/ports.js';
 import type { JobWake } from '../core/workflow-state.js';
 
-/** The provider events that end a fine-tuning job: each wakes the job's run (OpenAI's names). */
+/**
+ * The provider events that end a fine-tuning job or a batch: each wakes the run it belongs to (OpenAI's
+ * names; the batch events are the spec's `webhooks:` batch_completed, _failed, _expired and _cancelled,
+ * ../shared/openai/openapi.yaml of 2026-08-21, read 2026-11-30). An embedding run links its batches to
+ * itself (RunStore.linkProviderJob); a batch no run linked (an evaluation's) is ignored.
+ */
 export const JOB_ENDED_EVENTS: ReadonlySet<string> = new Set([
   'fine_tuning.job.succeeded',
   'fine_tuning.job.failed',
   'fine_tuning.job.cancelled',
+  'batch.completed',
+  'batch.failed',
+  'batch.expired',
+  'batch.cancelled',
 ]);
 
 /** A webhook delivery as it arrived: the raw body (signatures cover its exact bytes) and its headers. */

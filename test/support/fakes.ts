@@ -85,6 +85,7 @@ export function memoryObjectStore(initial: Record<string, string> = {}) {
 }
 
 export function memoryRunStore() {
+  const links = new Map<string, string>();
   const records = new Map<string, RunRecord>();
   const runs: RunStore = {
     async create(record) {
@@ -131,7 +132,12 @@ export function memoryRunStore() {
       return structuredClone(next);
     },
     async findByProviderJob(providerJobId) {
-      return [...records.values()].find((r) => r.providerJobId === providerJobId)?.runId;
+      return (
+        links.get(providerJobId) ?? [...records.values()].find((r) => r.providerJobId === providerJobId)?.runId
+      );
+    },
+    async linkProviderJob(runId, providerJobId) {
+      links.set(providerJobId, runId);
     },
     async listFamily(family) {
       return [...records.values()]
