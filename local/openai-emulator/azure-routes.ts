@@ -199,6 +199,21 @@ function azureErrorBody(error: ApiError) {
 }
 
 function faultAnswer(fault: AnsweringFault) {
+  // Azure's rate limit: 429 {error: {code: "RateLimitReached", message: "Your requests to <deployment> for
+  // <model> in <region> have exceeded the call rate limit for your current AIServices S0 pricing tier. This
+  // request was for Embeddings_Create under Azure OpenAI API version … Please retry after 2 seconds. …"}}
+  // (Lapis0x0/obsidian-yolo#297, 2026-05-11, read 2026-11-30), with retry-after.
+  if (fault.kind === 'rateLimit')
+    return {
+      status: 429,
+      body: {
+        error: {
+          code: 'RateLimitReached',
+          message: `Your requests to ${fault.model} for ${fault.model} in local have exceeded the call rate limit for your current AIServices S0 pricing tier. This request was for Embeddings_Create under Azure OpenAI API version v1. Please retry after ${fault.retryAfterSeconds} seconds.`,
+        },
+      },
+      headers: { 'retry-after': String(fault.retryAfterSeconds) },
+    };
   if (fault.kind === 'insufficientQuota')
     return {
       status: 429,

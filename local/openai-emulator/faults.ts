@@ -15,6 +15,14 @@
  *   reset        drop the connection before doing anything
  *   slow         answer after `delayMs`
  *   lostResponse do the work, then drop the connection: the caller cannot know it succeeded
+ *   rateLimit    answer 429 as OpenAI does when a rate limit is reached (rateLimitEmbeddings below):
+ *                {message: "Rate limit reached for <model> in organization <org> on requests per min
+ *                (RPM): Limit L, Used L, Requested 1. Please try again in Ns. Visit
+ *                https://platform.openai.com/account/rate-limits to learn more.", type: "requests" (or
+ *                "tokens" for TPM), param: null, code: "rate_limit_exceeded"}, as the live API answered
+ *                (Elliott-Chong/chatpdf-yt#39, 2023-12-29, requests; VectorInstitute/health-rec#103,
+ *                2025-09-02, tokens, text-embedding-3-small; read 2026-11-30), with `retry-after` and the
+ *                x-ratelimit-* headers OpenAI sends on every answer (docs/embeddings-facts.md 1.6)
  * Job faults apply to the next job created:
  *   failWith     the job fails while running, with this error
  *   stuckIn      the job never leaves `queued`
@@ -27,6 +35,9 @@
  *                2026-11-30)
  *   failWith     the batch fails while validating, with this error in errors.data (line and param null),
  *                as a batch whose input OpenAI refuses ends
+ * Batch line faults (failNextBatchLines) apply to the lines of any batch, each chosen line once: it is
+ *   answered with this HTTP error (500 server_error by default) in the error file, so that a client's
+ *   retry of its failed lines succeeds.
  * Deployment faults apply to the next Azure deployment created or updated (azure-management.ts):
  *   fail         the deployment ends with provisioningState Failed instead of Succeeded
  *   stuckCreating the deployment never leaves Creating
@@ -42,7 +53,22 @@ export type RequestFault =
   | { kind: 'insufficientQuota' }
   | { kind: 'reset' }
   | { kind: 'slow'; delayMs: number }
-  | { kind: 'lostResponse' };
+  | { kind: 'lostResponse' }
+  | {
+      kind: 'rateLimit';
+      /** The model the message names. */
+      model: string;
+      /** `requests` (RPM) or `tokens` (TPM): the limit reached, the error's type. */
+      limit: 'requests' | 'tokens';
+      retryAfterSeconds: number;
+    };
+
+/** The error a failed batch line is answered with (failNextBatchLines). */
+export interface BatchLineFault {
+  status: number;
+  message?: string;
+  code?: string;
+}
 
 export interface RequestFaultRule {
   method: string;
@@ -81,6 +107,7 @@ export class Faults {
   private webhookFaults: WebhookFault[] = [];
   private batchFaults: BatchFault[] = [];
   private deploymentFaults: DeploymentFault[] = [];
+  private lineFaults: Array<{ left: number; customIds: Set<string> | null; fault: BatchLineFault }> = [];
   /** Requests that met a fault, for assertions ("retried three times"). */
   readonly applied: Array<{ method: string; path: string; fault: RequestFault['kind'] }> = [];
 
@@ -104,6 +131,52 @@ export class Faults {
     return this;
   }
 
+  /**
+   * The next `times` POST /v1/embeddings answer 429 rate_limit_exceeded (see `rateLimit` above), with
+   * `retry-after: retryAfterSeconds` (default 1), so that a client's backoff can be tested.
+   */
+  rateLimitEmbeddings(
+    times: number,
+    options: { retryAfterSeconds?: number; model?: string; limit?: 'requests' | 'tokens' } = {},
+  ): this {
+    return this.onRequest({
+      method: 'POST',
+      path: '/embeddings',
+      times,
+      fault: {
+        kind: 'rateLimit',
+        model: options.model ?? 'text-embedding-3-small',
+        limit: options.limit ?? 'requests',
+        retryAfterSeconds: options.retryAfterSeconds ?? 1,
+      },
+    });
+  }
+
+  /**
+   * Fails batch lines once: the next `count` lines answered (of any batch), or each line whose custom_id is
+   * listed, the first time it is answered. A failed line goes to the error file with `fault`'s status
+   * (500 by default) and error body, and counts in request_counts.failed.
+   */
+  failNextBatchLines(target: number | readonly string[], fault: Partial<BatchLineFault> = {}): this {
+    this.lineFaults.push({
+      left: typeof target === 'number' ? target : target.length,
+      customIds: typeof target === 'number' ? null : new Set(target),
+      fault: { status: 500, ...fault },
+    });
+    return this;
+  }
+
+  /** The fault for this batch line, if any; consumes it. */
+  takeBatchLineFault(customId: string): BatchLineFault | undefined {
+    for (const rule of this.lineFaults) {
+      if (rule.left <= 0) continue;
+      if (rule.customIds && !rule.customIds.delete(customId)) continue;
+      rule.left -= 1;
+      return rule.fault;
+    }
+    return undefined;
+  }
+
   onNextWebhook(fault: WebhookFault): this {
     this.webhookFaults.push(fault);
     return this;
@@ -115,6 +188,7 @@ export class Faults {
     this.webhookFaults = [];
     this.batchFaults = [];
     this.deploymentFaults = [];
+    this.lineFaults = [];
     this.applied.length = 0;
   }
 

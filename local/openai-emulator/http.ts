@@ -44,7 +44,10 @@ export type Route = (
 ) => RouteResult | undefined | Promise<RouteResult | undefined>;
 
 /** An injected fault that answers with an HTTP error. */
-export type AnsweringFault = Extract<RequestFault, { kind: 'status' } | { kind: 'insufficientQuota' }>;
+export type AnsweringFault = Extract<
+  RequestFault,
+  { kind: 'status' } | { kind: 'insufficientQuota' } | { kind: 'rateLimit' }
+>;
 
 export interface Flavor {
   /** The API's path prefix: `/v1`, `/openai/v1`. */

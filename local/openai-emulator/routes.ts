@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, errorBody } from './api-error.js';
 import { batchRoutes, type BatchRunner } from './batches.js';
 import { chatCompletions } from './chat-completions.js';
+import { embeddings } from './embeddings.js';
 import type { Faults } from './faults.js';
 import {
   apiHandler,
@@ -18,7 +19,8 @@ import type { Trainer } from './trainer.js';
 
 /**
  * OpenAI's REST API over the store and the trainer: its paths (files, fine_tuning.jobs, models delete,
- * chat completions of the models it knows, chat-completions.ts, and batches of them, batches.ts), its
+ * chat completions of the models it knows, chat-completions.ts, embeddings, embeddings.ts, and batches of
+ * them, batches.ts), its
  * bearer-key check and its error shapes, as a flavor of the shared HTTP plumbing (http.ts).
  */
 export interface OpenAiApi {
@@ -68,7 +70,44 @@ function authorized(request: IncomingMessage, apiKey: string | undefined): boole
   return key !== '' && (apiKey === undefined || key === apiKey);
 }
 
+/**
+ * The rate limits a rateLimit fault reports: 3,000 RPM and 1,000,000 TPM (the TPM limit the live message
+ * showed for text-embedding-3-small, VectorInstitute/health-rec#103, 2025-09-02; the RPM one is the
+ * emulator's, as the per-tier numbers were NOT CONFIRMED, docs/embeddings-facts.md 1.6).
+ */
+const RATE_LIMITS = { requests: 3000, tokens: 1_000_000 };
+
+/**
+ * A rate limit's 429 as OpenAI answers it (faults.ts `rateLimit`, with its sources): the error body, and
+ * `retry-after` with the x-ratelimit-* headers (the limit reached shows 0 remaining and resets after the
+ * wait; the other one is untouched).
+ */
+function rateLimitAnswer(fault: Extract<AnsweringFault, { kind: 'rateLimit' }>) {
+  const wait = fault.retryAfterSeconds;
+  const limit = RATE_LIMITS[fault.limit];
+  const per = fault.limit === 'requests' ? 'requests per min (RPM)' : 'tokens per min (TPM)';
+  return {
+    status: 429,
+    body: errorBody(
+      `Rate limit reached for ${fault.model} in organization org-local on ${per}: Limit ${limit}, Used ${limit}, Requested 1. Please try again in ${wait}s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+      fault.limit,
+      null,
+      'rate_limit_exceeded',
+    ),
+    headers: {
+      'retry-after': String(wait),
+      'x-ratelimit-limit-requests': String(RATE_LIMITS.requests),
+      'x-ratelimit-remaining-requests': fault.limit === 'requests' ? '0' : String(RATE_LIMITS.requests - 1),
+      'x-ratelimit-reset-requests': fault.limit === 'requests' ? `${wait}s` : '20ms',
+      'x-ratelimit-limit-tokens': String(RATE_LIMITS.tokens),
+      'x-ratelimit-remaining-tokens': fault.limit === 'tokens' ? '0' : String(RATE_LIMITS.tokens),
+      'x-ratelimit-reset-tokens': fault.limit === 'tokens' ? `${wait}s` : '0s',
+    },
+  };
+}
+
 function faultAnswer(fault: AnsweringFault) {
+  if (fault.kind === 'rateLimit') return rateLimitAnswer(fault);
   if (fault.kind === 'insufficientQuota')
     return {
       status: 429,
@@ -178,6 +217,7 @@ const ROUTES: readonly Route[] = [
   jobById,
   deleteModel,
   chatCompletions,
+  embeddings,
   batchRoutes,
 ];
 

@@ -43,6 +43,33 @@ export class ChatCompletionLog {
   }
 }
 
+/** What the emulator embedded: calls, inputs (texts or token arrays) and cl100k_base tokens. */
+export interface EmbeddingUsage {
+  calls: number;
+  inputs: number;
+  tokens: number;
+}
+
+/**
+ * Every embeddings request answered (embeddings.ts), in total and per model (by the name the request
+ * gave): what a client's batching, retries and recorded cost are checked against. Refused requests are
+ * not counted.
+ */
+export class EmbeddingLog {
+  readonly total: EmbeddingUsage = { calls: 0, inputs: 0, tokens: 0 };
+  readonly byModel = new Map<string, EmbeddingUsage>();
+
+  record(model: string, usage: Omit<EmbeddingUsage, 'calls'>): void {
+    let entry = this.byModel.get(model);
+    if (!entry) this.byModel.set(model, (entry = { calls: 0, inputs: 0, tokens: 0 }));
+    for (const target of [this.total, entry]) {
+      target.calls += 1;
+      target.inputs += usage.inputs;
+      target.tokens += usage.tokens;
+    }
+  }
+}
+
 /** The organization every job belongs to, and whose name fine-tuned models carry. */
 export const ORGANIZATION = 'org-local';
 
@@ -197,6 +224,10 @@ export class Store {
   readonly chatCompletions = new ChatCompletionLog();
   /** The chat completions answered as lines of a batch (see batches.ts), counted apart from those online. */
   readonly batchChatCompletions = new ChatCompletionLog();
+  /** The embeddings requests answered online, by POST /embeddings (see embeddings.ts). */
+  readonly embeddingCalls = new EmbeddingLog();
+  /** The embeddings requests answered as lines of a batch (see batches.ts), counted apart from those online. */
+  readonly batchEmbeddingCalls = new EmbeddingLog();
 
   constructor(private readonly ids: IdMaker = newId) {}
 
