@@ -2,20 +2,27 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ApiError } from './api-error.js';
 import { completeChat } from './chat-completions.js';
-import type { BatchFault, Faults } from './faults.js';
+import { createEmbeddings } from './embeddings.js';
+import type { BatchFault, BatchLineFault, Faults } from './faults.js';
 import { page, readJson, type Route } from './http.js';
 import { now, type Batch, type BatchError, type BatchStatus, type Store } from './store.js';
 
 /**
  * OpenAI's Batch API (POST/GET /v1/batches, GET /v1/batches/{id}, POST /v1/batches/{id}/cancel) for
- * chat completions: a batch's lines are answered by the same function as POST /v1/chat/completions
- * (chat-completions.ts completeChat), so a batch answers exactly as the online route does. Shapes follow
+ * chat completions and embeddings: a batch's lines are answered by the same function as POST
+ * /v1/chat/completions (chat-completions.ts completeChat) or POST /v1/embeddings (embeddings.ts
+ * createEmbeddings), so a batch answers exactly as the online route does. Shapes follow
  * CreateBatchRequest, Batch, BatchError and ListBatchesResponse of ../shared/openai/openapi.yaml; the
  * input and output lines and the statuses follow the Batch guide
  * (https://platform.openai.com/docs/guides/batch, read 2026-11-30; docs/evaluation-facts.md 1.2). A
  * batch moves validating → in_progress → finalizing → completed over accelerated time (BatchTiming),
  * or ends failed (its input file refused), expired or cancelled. Lines answered in a batch are counted
- * in the store's batchChatCompletions, apart from the online calls.
+ * in the store's batchChatCompletions or batchEmbeddingCalls, apart from the online calls. An embeddings
+ * batch has "a maximum of 50,000 embedding inputs across all requests in the batch" (CreateBatchRequest
+ * in the spec; docs/embeddings-facts.md 1.5, read 2026-11-30): more fails the batch at validation. The
+ * output lines are kept as bytes while the batch runs and joined once into the output file, so a large
+ * batch holds its output about twice at the end and nothing else of its answers. When a batch ends, the
+ * `onEnded` callback is told (server.ts emits the batch.* webhook).
  * Not emulated: the other endpoints the spec lists (refused at creation), the 200 MB input limit, the
  * queue's token limits, output_expires_after (checked, and the files never expire here).
  */
@@ -39,13 +46,19 @@ export const DEFAULT_BATCH_TIMING: BatchTiming = {
   batchCancellingMs: 20,
 };
 
-/** The endpoint whose batches the emulator runs. */
+/** The endpoints whose batches the emulator runs. */
 const CHAT_COMPLETIONS = '/v1/chat/completions';
+const EMBEDDINGS = '/v1/embeddings';
+const RUN_ENDPOINTS: readonly string[] = [CHAT_COMPLETIONS, EMBEDDINGS];
+/** "maximum of 50,000 embedding inputs across all requests in the batch" (CreateBatchRequest, the spec). */
+export const MAX_EMBEDDING_INPUTS = 50_000;
+/** With no time per request, how many requests are answered per turn of the event loop. */
+const LINES_PER_TURN = 500;
 /** The endpoints CreateBatchRequest.endpoint takes (the spec's enum, 2026-08-21). */
 const SPEC_ENDPOINTS = [
   '/v1/responses',
   CHAT_COMPLETIONS,
-  '/v1/embeddings',
+  EMBEDDINGS,
   '/v1/completions',
   '/v1/moderations',
   '/v1/images/generations',
@@ -106,12 +119,17 @@ export interface BatchSummary {
 interface Run {
   batch: Batch;
   fault: BatchFault;
-  requests: InputLine[];
+  /** The input's requests; an answered one is dropped (null), so its body is not held any longer. */
+  requests: Array<InputLine | null>;
   /** How many requests have been answered (in the output or the error file). */
   answered: number;
-  output: string[];
-  errors: string[];
+  /** The output file's lines so far, as UTF-8 bytes with their newline. */
+  output: Buffer[];
+  errors: Buffer[];
 }
+
+/** Which statuses end a batch, each with its webhook (webhooks.ts). */
+export type BatchEnd = 'completed' | 'failed' | 'expired' | 'cancelled';
 
 /**
  * Runs the store's batches over accelerated time, as the Trainer runs jobs: it answers no request, the
@@ -126,6 +144,8 @@ export class BatchRunner {
     private readonly store: Store,
     private readonly timing: BatchTiming,
     private readonly faults: Faults,
+    /** Told when a batch reaches a final status, after its files are written. */
+    private readonly onEnded: (batch: Batch) => void = () => undefined,
   ) {}
 
   /** Adds the batch to the store and starts validating its input file. */
@@ -208,6 +228,20 @@ export class BatchRunner {
       ]);
     const parsed = parseInputFile(Buffer.from(file.content).toString('utf8'), batch.endpoint);
     if (!Array.isArray(parsed)) return this.fail(run, parsed.errors);
+    if (batch.endpoint === EMBEDDINGS) {
+      const inputs = parsed.reduce((sum, request) => sum + embeddingInputs(request.body.input), 0);
+      // The limit is the spec's; OpenAI's code and wording for this failure were not found. too_many_tasks
+      // is its code for the file's other count limit (the requests per file).
+      if (inputs > MAX_EMBEDDING_INPUTS)
+        return this.fail(run, [
+          batchError(
+            'too_many_tasks',
+            `The input file has ${inputs} embedding inputs across its requests; an /v1/embeddings batch can have at most ${MAX_EMBEDDING_INPUTS}.`,
+            null,
+            null,
+          ),
+        ]);
+    }
     run.requests = parsed;
     batch.model = parsed[0]!.body.model;
     batch.request_counts.total = parsed.length;
@@ -216,13 +250,21 @@ export class BatchRunner {
     this.later(this.timing.batchMsPerRequest, () => this.step(run));
   }
 
-  /** Answers the next request, then the one after, until none is left or the batch stops. */
+  /**
+   * Answers the next request, then the one after, until none is left or the batch stops; with no time
+   * per request, up to LINES_PER_TURN of them per turn of the event loop.
+   */
   private step(run: Run): void {
     const { batch, fault } = run;
+    const perTurn = this.timing.batchMsPerRequest > 0 ? 1 : LINES_PER_TURN;
+    for (let i = 0; i < perTurn && run.answered < run.requests.length; i++) {
+      if (batch.status !== 'in_progress') return;
+      if (fault.expireAfter !== undefined && run.answered >= fault.expireAfter) return this.expire(run);
+      this.answer(run, run.requests[run.answered]!);
+      run.requests[run.answered] = null;
+      run.answered += 1;
+    }
     if (batch.status !== 'in_progress') return;
-    if (fault.expireAfter !== undefined && run.answered >= fault.expireAfter) return this.expire(run);
-    this.answer(run, run.requests[run.answered]!);
-    run.answered += 1;
     if (run.answered < run.requests.length)
       return this.later(this.timing.batchMsPerRequest, () => this.step(run));
     batch.status = 'finalizing';
@@ -242,12 +284,19 @@ export class BatchRunner {
    */
   private answer(run: Run, request: InputLine): void {
     const { batch } = run;
-    const answered = answerSafely(this.store, request.body);
     const response = (status_code: number, body: unknown) => ({
       status_code,
       request_id: `req_${randomBytes(16).toString('hex')}`,
       body,
     });
+    const lineFault = this.faults.takeBatchLineFault(request.custom_id);
+    const answered = lineFault
+      ? lineError(lineFault)
+      : answerSafely(() =>
+          batch.endpoint === EMBEDDINGS
+            ? createEmbeddings(request.body)
+            : completeChat(this.store, request.body),
+        );
     if (answered instanceof ApiError) {
       batch.request_counts.failed += 1;
       run.errors.push(outputLine(request.custom_id, response(answered.status, answered.body()), null));
@@ -255,10 +304,19 @@ export class BatchRunner {
     }
     batch.request_counts.completed += 1;
     const usage = batch.usage;
-    usage.input_tokens += answered.usage.promptTokens;
-    usage.output_tokens += answered.usage.completionTokens;
+    if ('tokens' in answered) {
+      // Embeddings bill input tokens only (docs/embeddings-facts.md 1.4).
+      usage.input_tokens += answered.tokens;
+      this.store.batchEmbeddingCalls.record(answered.model, {
+        inputs: answered.inputs,
+        tokens: answered.tokens,
+      });
+    } else {
+      usage.input_tokens += answered.usage.promptTokens;
+      usage.output_tokens += answered.usage.completionTokens;
+      this.store.batchChatCompletions.record(answered.model, answered.usage);
+    }
     usage.total_tokens = usage.input_tokens + usage.output_tokens;
-    this.store.batchChatCompletions.record(answered.model, answered.usage);
     run.output.push(outputLine(request.custom_id, response(200, answered.body), null));
   }
 
@@ -268,7 +326,7 @@ export class BatchRunner {
    * request_counts.failed is not documented; here they do not, so completed + failed < total tells.
    */
   private expire(run: Run): void {
-    for (const request of run.requests.slice(run.answered))
+    for (const request of run.requests.slice(run.answered) as InputLine[])
       run.errors.push(
         outputLine(request.custom_id, null, { code: 'batch_expired', message: EXPIRED_MESSAGE }),
       );
@@ -288,49 +346,77 @@ export class BatchRunner {
    */
   private writeFiles(run: Run): void {
     const { batch } = run;
-    const write = (lines: string[], kind: 'output' | 'error') =>
+    const write = (lines: Buffer[], kind: 'output' | 'error') =>
       lines.length
-        ? this.store.addFile(
-            `batch_${batch.id}_${kind}.jsonl`,
-            'batch_output',
-            Buffer.from(lines.map((line) => `${line}\n`).join('')),
-          ).id
+        ? this.store.addFile(`batch_${batch.id}_${kind}.jsonl`, 'batch_output', Buffer.concat(lines)).id
         : null;
     batch.output_file_id = write(run.output, 'output');
+    run.output = [];
     batch.error_file_id = write(run.errors, 'error');
+    run.errors = [];
   }
 
-  private end(run: Run, status: 'completed' | 'failed' | 'expired' | 'cancelled'): void {
+  private end(run: Run, status: BatchEnd): void {
     run.batch.status = status;
     run.batch[`${status}_at`] = now();
     this.runs.delete(run.batch.id);
+    this.onEnded(run.batch);
   }
 }
 
 /**
- * completeChat's answer; an unexpected error is the 500 server_error the route would answer with
- * (http.ts), not an exception thrown out of a timer.
+ * The answering function's answer; an unexpected error is the 500 server_error the route would answer
+ * with (http.ts), not an exception thrown out of a timer.
  */
-function answerSafely(store: Store, body: unknown): ReturnType<typeof completeChat> {
+function answerSafely<T>(answer: () => T | ApiError): T | ApiError {
   try {
-    return completeChat(store, body);
+    return answer();
   } catch (error) {
     return new ApiError(500, (error as Error).message, null, null, 'server_error');
   }
 }
 
-/** A line of the output or error file, in the guide's shape: {id, custom_id, response, error}. */
+/** A failed line's error (faults.ts failNextBatchLines), in OpenAI's error body, as the route answers one. */
+function lineError(fault: BatchLineFault): ApiError {
+  return new ApiError(
+    fault.status,
+    fault.message ??
+      (fault.status >= 500
+        ? 'The server had an error while processing your request. Sorry about that!'
+        : `Injected fault: HTTP ${fault.status}`),
+    null,
+    fault.code ?? null,
+    fault.status >= 500
+      ? 'server_error'
+      : fault.status === 429
+        ? 'rate_limit_error'
+        : 'invalid_request_error',
+  );
+}
+
+/**
+ * How many embedding inputs a line's `input` holds: a string or one token array is one, an array of
+ * strings or of token arrays one per item. A malformed input counts one (its line is refused when answered).
+ */
+function embeddingInputs(input: unknown): number {
+  if (!Array.isArray(input) || input.length === 0 || typeof input[0] === 'number') return 1;
+  return input.length;
+}
+
+/** A line of the output or error file, in the guide's shape: {id, custom_id, response, error}, as bytes. */
 function outputLine(
   customId: string,
   response: { status_code: number; request_id: string; body: unknown } | null,
   error: { code: string; message: string } | null,
-): string {
-  return JSON.stringify({
-    id: `batch_req_${randomBytes(16).toString('hex')}`,
-    custom_id: customId,
-    response,
-    error,
-  });
+): Buffer {
+  return Buffer.from(
+    `${JSON.stringify({
+      id: `batch_req_${randomBytes(16).toString('hex')}`,
+      custom_id: customId,
+      response,
+      error,
+    })}\n`,
+  );
 }
 
 /**
@@ -470,10 +556,10 @@ function createBatch(store: Store, batches: BatchRunner, raw: unknown): Batch {
       'endpoint',
       'invalid_value',
     );
-  if (request.endpoint !== CHAT_COMPLETIONS)
+  if (!RUN_ENDPOINTS.includes(request.endpoint))
     throw new ApiError(
       400,
-      `This emulator runs only ${CHAT_COMPLETIONS} batches; OpenAI runs ${request.endpoint} batches, the emulator does not.`,
+      `This emulator runs only ${RUN_ENDPOINTS.join(' and ')} batches; OpenAI runs ${request.endpoint} batches, the emulator does not.`,
       'endpoint',
       'unsupported_value',
     );

@@ -18,7 +18,12 @@ import {
 } from './azure-management.js';
 import { BatchRunner, DEFAULT_BATCH_TIMING, type BatchSummary, type BatchTiming } from './batches.js';
 import { Faults } from './faults.js';
-import { ChatCompletionLog, type ChatCompletionUsage } from './store.js';
+import {
+  ChatCompletionLog,
+  type EmbeddingLog,
+  type ChatCompletionUsage,
+  type EmbeddingUsage,
+} from './store.js';
 import { apiHandler } from './http.js';
 import { openAiFlavor } from './routes.js';
 import { Store } from './store.js';
@@ -26,7 +31,7 @@ import { Trainer, type TrainerOptions, type TrainerTiming } from './trainer.js';
 import {
   DEFAULT_WEBHOOK_TIMING,
   WebhookSender,
-  type FineTuningWebhookType,
+  type WebhookType,
   type WebhookDelivery,
   type WebhookEndpointOptions,
   type WebhookEventRecord,
@@ -36,9 +41,12 @@ import {
 export { signWebhook, WEBHOOK_USER_AGENT } from './webhooks.js';
 export type { BatchSummary, BatchTiming } from './batches.js';
 export type { DeploymentSummary, DeploymentTiming, ServicePrincipal } from './azure-management.js';
-export type { ChatCompletionUsage } from './store.js';
+export type { ChatCompletionUsage, EmbeddingUsage } from './store.js';
+export { BATCH_WEBHOOK_TYPES, FINE_TUNING_WEBHOOK_TYPES } from './webhooks.js';
 export type {
+  BatchWebhookType,
   FineTuningWebhookType,
+  WebhookType,
   WebhookDelivery,
   WebhookEndpointOptions,
   WebhookEventRecord,
@@ -119,7 +127,7 @@ export interface RunningEmulator {
     id: string;
     url: string;
     secret: string;
-    eventTypes: readonly FineTuningWebhookType[];
+    eventTypes: readonly WebhookType[];
   }>;
   /** Every webhook event emitted, delivered or lost, in order. */
   readonly webhookEvents: readonly WebhookEventRecord[];
@@ -141,6 +149,14 @@ export interface RunningEmulator {
     total: ChatCompletionUsage;
     byModel: Record<string, ChatCompletionUsage>;
   };
+  /**
+   * The embeddings requests answered online (POST /v1/embeddings, OpenAI's or an Azure deployment's), in
+   * total and per model as the request named it: calls, inputs and cl100k_base tokens. A copy, taken when
+   * read.
+   */
+  readonly embeddingCalls: { total: EmbeddingUsage; byModel: Record<string, EmbeddingUsage> };
+  /** The embeddings requests answered as lines of batches, in the same shape, counted apart. A copy. */
+  readonly batchEmbeddingCalls: { total: EmbeddingUsage; byModel: Record<string, EmbeddingUsage> };
   /**
    * Every batch created (POST /v1/batches), oldest first: its status, model, request_counts.total as
    * `requests`, and the lines completed and failed. A copy, taken when read.
@@ -216,7 +232,13 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
   const flavor = management
     ? azureFlavor({ apiKey: options.apiKey, entraToken: options.entraToken }, [management.chatRoute])
     : openAiFlavor(options.apiKey);
-  const batches = new BatchRunner(store, timing, faults);
+  // A batch's end is a batch.* webhook (webhooks.ts), created_at when it reached that status; Azure has
+  // no webhooks.
+  const batches = new BatchRunner(store, timing, faults, (batch) => {
+    if (azure) return;
+    const status = batch.status as 'completed' | 'failed' | 'expired' | 'cancelled';
+    webhooks.emit(`batch.${status}`, batch.id, batch[`${status}_at`] ?? Math.floor(Date.now() / 1000));
+  });
   const api = apiHandler({ store, trainer, batches, faults }, flavor);
   const server = createServer((request, response) => {
     if (!management?.handle(request, response)) api(request, response);
@@ -244,6 +266,12 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
     },
     get batches() {
       return batches.summaries();
+    },
+    get embeddingCalls() {
+      return copyEmbeddingLog(store.embeddingCalls);
+    },
+    get batchEmbeddingCalls() {
+      return copyEmbeddingLog(store.batchEmbeddingCalls);
     },
     get deployments() {
       return management?.summaries() ?? [];
@@ -276,6 +304,13 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
 }
 
 function copyLog(log: ChatCompletionLog) {
+  return {
+    total: { ...log.total },
+    byModel: Object.fromEntries([...log.byModel].map(([model, usage]) => [model, { ...usage }])),
+  };
+}
+
+function copyEmbeddingLog(log: EmbeddingLog) {
   return {
     total: { ...log.total },
     byModel: Object.fromEntries([...log.byModel].map(([model, usage]) => [model, { ...usage }])),

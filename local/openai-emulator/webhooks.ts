@@ -43,6 +43,27 @@ import type { Faults, WebhookFault } from './faults.js';
 export type FineTuningWebhookType =
   'fine_tuning.job.succeeded' | 'fine_tuning.job.failed' | 'fine_tuning.job.cancelled';
 
+/**
+ * The Batch API's events: WebhookBatchCompleted/Failed/Expired/Cancelled of ../shared/openai/openapi.yaml
+ * (the `webhooks:` section batch_completed, batch_failed, batch_expired, batch_cancelled; docs/embeddings-facts.md
+ * 1.7, read 2026-11-30): the same body as the fine-tuning ones, {id, object: "event", type, created_at,
+ * data: {id: <batch id>}}, created_at being when the batch reached that status, signed and retried the
+ * same way. An endpoint gets them when it subscribes to them (`eventTypes`), as OpenAI's dashboard has an
+ * endpoint choose its events; the default stays the fine-tuning events, which is what endpoints
+ * registered before batch events existed here expect.
+ */
+export type BatchWebhookType = 'batch.completed' | 'batch.failed' | 'batch.expired' | 'batch.cancelled';
+
+export const BATCH_WEBHOOK_TYPES: readonly BatchWebhookType[] = [
+  'batch.completed',
+  'batch.failed',
+  'batch.expired',
+  'batch.cancelled',
+];
+
+/** Every event type the emulator emits. */
+export type WebhookType = FineTuningWebhookType | BatchWebhookType;
+
 export const FINE_TUNING_WEBHOOK_TYPES: readonly FineTuningWebhookType[] = [
   'fine_tuning.job.succeeded',
   'fine_tuning.job.failed',
@@ -71,14 +92,14 @@ export interface WebhookEndpoint {
   id: string;
   url: string;
   secret: string;
-  eventTypes: readonly FineTuningWebhookType[];
+  eventTypes: readonly WebhookType[];
 }
 
 export interface WebhookEndpointOptions {
   /** Reuse a secret (`whsec_` + base64 of at least 24 bytes) instead of generating one. */
   secret?: string;
   /** Event types the endpoint subscribes to. @default all three fine-tuning ones */
-  eventTypes?: readonly FineTuningWebhookType[];
+  eventTypes?: readonly WebhookType[];
 }
 
 /** One event the emulator emitted, delivered or not. */
@@ -87,7 +108,8 @@ export interface WebhookEventRecord {
   id: string;
   /** The `webhook-id` header (wh_…), the same on every attempt and copy. */
   webhookId: string;
-  type: FineTuningWebhookType;
+  type: WebhookType;
+  /** data.id: the job's id, or the batch's for a batch.* event. */
   jobId: string;
   /** The exact body sent. */
   body: string;
@@ -101,7 +123,8 @@ export interface WebhookEventRecord {
 export interface WebhookDelivery {
   eventId: string;
   webhookId: string;
-  type: FineTuningWebhookType;
+  type: WebhookType;
+  /** data.id: the job's id, or the batch's for a batch.* event. */
   jobId: string;
   endpointId: string;
   url: string;
@@ -198,7 +221,7 @@ export class WebhookSender {
   }
 
   /** Emit an event to every endpoint subscribed to its type now; delivery runs in the background. */
-  emit(type: FineTuningWebhookType, jobId: string, createdAt: number): void {
+  emit(type: WebhookType, jobId: string, createdAt: number): void {
     if (this.closed) return;
     const fault = this.faults.takeWebhookFault();
     const id = hexId('evt');
