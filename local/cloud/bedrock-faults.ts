@@ -27,7 +27,9 @@ export type BedrockOperation =
   | 'CreateCustomModelDeployment'
   | 'GetCustomModelDeployment'
   | 'ListCustomModelDeployments'
-  | 'DeleteCustomModelDeployment';
+  | 'DeleteCustomModelDeployment'
+  /** The runtime's InvokeModel (Titan Text Embeddings V2, bedrock-runtime.ts): throttle and status apply. */
+  | 'InvokeModel';
 
 export type BedrockRequestFault =
   | { kind: 'throttle' }

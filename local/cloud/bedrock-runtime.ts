@@ -4,6 +4,7 @@ import { connect, createServer as createNetServer, type AddressInfo, type Socket
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { LocalBedrock } from './bedrock.js';
+import { TITAN_EMBED_V2, TitanValidationError, titanEmbedding } from './titan-embeddings.js';
 
 /**
  * Amazon Bedrock's runtime, locally: the REST-JSON API that @aws-sdk/client-bedrock-runtime speaks
@@ -18,7 +19,11 @@ import type { LocalBedrock } from './bedrock.js';
  * (SystemContentBlock), `inferenceConfig` (maxTokens, temperature, topP, stopSequences). The answer
  * (ConverseResponse, required output, stopReason, usage, metrics): output.message {role assistant,
  * content [{text}]}, stopReason end_turn | max_tokens, usage {inputTokens, outputTokens, totalTokens},
- * metrics {latencyMs}. Converse has no logprobs. Not emulated: ConverseStream, InvokeModel, tools,
+ * metrics {latencyMs}. Converse has no logprobs. InvokeModel, POST /model/{modelId}/invoke, answers
+ * Titan Text Embeddings V2 only (titan-embeddings.ts), with the control plane's faults for the operation
+ * `InvokeModel` (throttle → 429 ThrottlingException, status, reset; bedrock-faults.ts); IAM authorizes it
+ * as bedrock:InvokeModel on the foundation model's ARN (iam/requests.ts). Not emulated: ConverseStream,
+ * InvokeModel of other models, tools,
  * images and documents (a non-text block is refused), guardrails, prompt caching, topP (accepted, no
  * effect); a stop sequence ends the answer, reported as end_turn (the emulator does not say which stop
  * ended it).
@@ -28,7 +33,14 @@ export interface LocalBedrockRuntime {
   endpoint: string;
   /** Converse calls answered, by the modelId they named (refused calls are not counted). */
   converseCalls(): Record<string, ConverseUsage>;
+  /** InvokeModel calls answered (Titan embeddings), by modelId: calls and inputTextTokenCount summed. */
+  invokeModelCalls(): Record<string, InvokeModelUsage>;
   close(): Promise<void>;
+}
+
+export interface InvokeModelUsage {
+  calls: number;
+  inputTokens: number;
 }
 
 export interface ConverseUsage {
@@ -79,6 +91,51 @@ type ConverseBody = z.infer<typeof ConverseBody>;
 
 export async function startLocalBedrockRuntime(bedrock: LocalBedrock): Promise<LocalBedrockRuntime> {
   const usage = new Map<string, ConverseUsage>();
+  const invoked = new Map<string, InvokeModelUsage>();
+
+  /** InvokeModel: Titan Text Embeddings V2, after the operation's injected fault if any. */
+  function invoke(modelId: string, body: Buffer, outgoing: ServerResponse): void {
+    const fault = bedrock.faults.take('InvokeModel');
+    if (fault?.kind === 'reset') return void outgoing.destroy();
+    if (fault?.kind === 'throttle')
+      // The control plane's throttle answer (bedrock.ts), the runtime's ThrottlingException.
+      return sendError(
+        outgoing,
+        new RuntimeError('ThrottlingException', 'Too many requests, please wait before trying again.'),
+      );
+    if (fault?.kind === 'status')
+      return sendError(
+        outgoing,
+        new RuntimeError(fault.errorType, fault.message ?? fault.errorType),
+        fault.status,
+      );
+    if (modelId !== TITAN_EMBED_V2)
+      // "The provided model identifier is invalid." is Bedrock's answer to an unknown model id, as
+      // remembered (not found in a stored source); a known model other than Titan is not served locally.
+      return sendError(
+        outgoing,
+        new RuntimeError(
+          'ValidationException',
+          `The provided model identifier is invalid. Locally, InvokeModel serves only ${TITAN_EMBED_V2}.`,
+        ),
+      );
+    let answer: ReturnType<typeof titanEmbedding>;
+    try {
+      answer = titanEmbedding(body);
+    } catch (error) {
+      if (error instanceof TitanValidationError)
+        return sendError(outgoing, new RuntimeError('ValidationException', error.message));
+      throw error;
+    }
+    const seen = invoked.get(modelId) ?? { calls: 0, inputTokens: 0 };
+    invoked.set(modelId, { calls: seen.calls + 1, inputTokens: seen.inputTokens + answer.tokens });
+    if (fault?.kind === 'lostResponse') return void outgoing.destroy();
+    outgoing.writeHead(200, {
+      'content-type': 'application/json',
+      'x-amzn-requestid': randomUUID(),
+    });
+    outgoing.end(JSON.stringify(answer.body));
+  }
 
   const server = createServer((incoming, outgoing) => {
     void handle(incoming, outgoing).catch((error: unknown) => {
@@ -95,6 +152,8 @@ export async function startLocalBedrockRuntime(bedrock: LocalBedrock): Promise<L
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = (incoming.method ?? 'GET').toUpperCase();
     const body = await readBody(incoming);
+    if (method === 'POST' && segments.length === 3 && segments[0] === 'model' && segments[2] === 'invoke')
+      return invoke(segments[1]!, body, outgoing);
     if (method !== 'POST' || segments.length !== 3 || segments[0] !== 'model' || segments[2] !== 'converse')
       return sendError(
         outgoing,
@@ -141,6 +200,7 @@ export async function startLocalBedrockRuntime(bedrock: LocalBedrock): Promise<L
   return {
     endpoint: `http://127.0.0.1:${port}`,
     converseCalls: () => Object.fromEntries([...usage].map(([id, u]) => [id, { ...u }])),
+    invokeModelCalls: () => Object.fromEntries([...invoked].map(([id, u]) => [id, { ...u }])),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

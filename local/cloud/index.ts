@@ -56,7 +56,12 @@ import {
 import { startLocalCloudFormation } from './cloudformation.js';
 import { customizationJobStateChangeEvent, startLocalBedrock, type LocalBedrockOptions } from './bedrock.js';
 import type { BedrockFaults } from './bedrock-faults.js';
-import { startHttp2Front, startLocalBedrockRuntime, type ConverseUsage } from './bedrock-runtime.js';
+import {
+  startHttp2Front,
+  startLocalBedrockRuntime,
+  type ConverseUsage,
+  type InvokeModelUsage,
+} from './bedrock-runtime.js';
 import { startFunctionUrlServer } from './function-urls.js';
 import { functionResolver, startLocalLambdaApi } from './lambda-api.js';
 import { startLocalSqs } from './sqs.js';
@@ -261,6 +266,8 @@ export interface LocalCloud {
     deployments(): ReturnType<Awaited<ReturnType<typeof startLocalBedrock>>['deployments']>;
     /** Converse calls answered (refused ones are not counted), by the modelId they named. */
     converseCalls(): Record<string, ConverseUsage>;
+    /** InvokeModel calls answered (Titan Text Embeddings V2), by modelId: calls and input tokens. */
+    invokeModelCalls(): Record<string, InvokeModelUsage>;
   };
   /**
    * The local EventBridge Scheduler (behind IAM at `endpoints.SCHEDULER`). Its clock of schedule time runs
@@ -1043,6 +1050,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         jobs: () => bedrock.jobs(),
         deployments: () => bedrock.deployments(),
         converseCalls: () => bedrockRuntime.converseCalls(),
+        invokeModelCalls: () => bedrockRuntime.invokeModelCalls(),
       },
       events: { received: () => eventBus.received, deliveries: () => eventBus.deliveries },
       notifications: () => sns.notifications(),

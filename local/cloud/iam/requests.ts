@@ -331,7 +331,8 @@ export function classifyBedrock(request: HttpRequestShape, names: ResourceNames)
 export function classifyBedrockRuntime(request: HttpRequestShape): AccessRequest[] {
   const method = request.method.toUpperCase();
   // The path was decoded whole, so an ARN's slashes are back between /model/ and /converse.
-  const match = /^\/model\/(.+)\/converse$/.exec(request.path);
+  // Converse and InvokeModel (Titan Text Embeddings V2) are both bedrock:InvokeModel.
+  const match = /^\/model\/(.+)\/(?:converse|invoke)$/.exec(request.path);
   if (!match || method !== 'POST')
     throw new UnclassifiedRequestError(`Bedrock Runtime ${method} ${request.path}`);
   const modelId = match[1]!;
