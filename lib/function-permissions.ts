@@ -1,7 +1,7 @@
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Stack, type CfnResource } from 'aws-cdk-lib';
 import { acknowledge, nagArn } from './nag.js';
-import { BEDROCK_INPUT_DIR, BEDROCK_OUTPUT_DIR } from '../functions/core/run.js';
+import { BEDROCK_INPUT_DIR, BEDROCK_OUTPUT_DIR, EMBEDDINGS_PREFIX } from '../functions/core/run.js';
 import { PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -30,6 +30,8 @@ export interface PermissionTargets {
   bedrockRole?: IRole | undefined;
   /** A thunk: the workflow's functions are granted before the state machine that invokes them exists. */
   stateMachine: () => IStateMachine;
+  /** The embedding workflow's state machine, likewise a thunk. */
+  embeddingStateMachine: () => IStateMachine;
   /** The model registry table. */
   registryTable: ITable;
   /** Where drops are read from (`incoming/`). */
@@ -150,7 +152,12 @@ export function grantFunctionPermissions(
       ],
       [bucket.arnForObjects('runs/*')],
     );
-  if (permissions.writesRuns) bucket.encryptionKey?.grantEncrypt(fn);
+  if (permissions.writesEmbeddings)
+    add(
+      ['s3:PutObject', ...(permissions.abortsUploads ? ['s3:AbortMultipartUpload'] : [])],
+      [bucket.arnForObjects(`${EMBEDDINGS_PREFIX}*`)],
+    );
+  if (permissions.writesRuns || permissions.writesEmbeddings) bucket.encryptionKey?.grantEncrypt(fn);
   for (const [wanted, secret] of [
     [permissions.apiKey, targets.apiKeySecret],
     [permissions.webhookSecret, targets.webhookSecret],
@@ -164,6 +171,7 @@ export function grantFunctionPermissions(
     targets.azureOpenAiSecret.encryptionKey?.grantDecrypt(fn);
   }
   if (permissions.startsRuns) targets.stateMachine().grantStartExecution(fn);
+  if (permissions.startsEmbeddingRuns) targets.embeddingStateMachine().grantStartExecution(fn);
   // Run events go to the account's default bus, and only there (core/run-events.ts).
   if (permissions.publishesRunEvents) add(['events:PutEvents'], [defaultEventBusArn(Stack.of(fn))]);
   if (permissions.bedrock && targets.bedrockRole)

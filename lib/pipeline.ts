@@ -37,6 +37,7 @@ import {
   DATASET_SUFFIX,
   FAMILY_SETTINGS_FILE,
 } from '../functions/core/run.js';
+import { EMBED_PREFIX, EMBEDDING_INPUT_SUFFIXES } from '../functions/core/embedding-settings.js';
 import { MODEL_INDEX } from '../functions/adapters/dynamodb-model-registry.js';
 import { DEFAULT_PARAMETER_PREFIX } from '../functions/core/registry.js';
 import { grantFunctionPermissions } from './function-permissions.js';
@@ -53,6 +54,7 @@ import { TunedropFunction } from './tunedrop-function.js';
 import { TunedropDashboard } from './dashboard.js';
 import { TunedropNotifications, type TunedropNotificationsProps } from './notifications.js';
 import { RunWorkflow } from './workflow.js';
+import { EmbeddingWorkflow } from './embedding-workflow.js';
 
 export interface TunedropPipelineProps {
   /**
@@ -160,6 +162,8 @@ export class TunedropPipeline extends Construct {
   /** Where the provider sends its webhooks (register it in OpenAI's dashboard). */
   readonly webhookUrl: FunctionUrl;
   readonly workflow: RunWorkflow;
+  /** Embedding runs: a JSONL or CSV dropped under embed/<collection>/ (docs/embeddings.md). */
+  readonly embeddingWorkflow: EmbeddingWorkflow;
   readonly validateFunction: TunedropFunction;
   readonly deadLetters: Queue;
   readonly deadLetterAlarm: Alarm;
@@ -391,6 +395,7 @@ export class TunedropPipeline extends Construct {
         azureOpenAiSecret: this.azureOpenAiSecret,
         bedrockRole: this.bedrockServiceRole,
         stateMachine: () => this.workflow.stateMachine,
+        embeddingStateMachine: () => this.embeddingWorkflow.stateMachine,
         registryTable: this.registryTable,
         incomingPrefix,
         parameterPrefix,
@@ -476,6 +481,63 @@ export class TunedropPipeline extends Construct {
     grant(this.validateFunction, 'validate');
     objectPrefixes(this.validateFunction, 'incoming/', 'runs/');
 
+    // Embeddings (#15): a JSONL or CSV under embed/<collection>/ is checked, then embedded by the provider
+    // (its Batch API, or direct calls) into embeddings/<runId>/embeddings.parquet.
+    const embedPrepare = fn('EmbedPrepare', 'embed-prepare', Duration.minutes(15), {
+      memorySize: 1769,
+      bundledFiles: ['node_modules/tiktoken/tiktoken_bg.wasm'],
+    });
+    const embedBatches = fn('EmbedBatches', 'embed-batches', Duration.minutes(15), { memorySize: 1024 });
+    const embedCollect = fn('EmbedCollect', 'embed-collect', Duration.minutes(15), { memorySize: 1769 });
+    const embedRecord = fn('EmbedRecord', 'embed-record', Duration.minutes(1), { memorySize: 256 });
+    for (const f of [embedPrepare, embedBatches, embedCollect, embedRecord])
+      acknowledge(
+        f,
+        'Invoked synchronously by the embedding state machine: there is no asynchronous event to dead-letter. ' +
+          'The workflow retries each task and catches every failure into Record embedding failure.',
+        'Serverless-LambdaDLQ',
+      );
+    grant(embedPrepare, 'embed-prepare');
+    grant(embedBatches, 'embed-batches');
+    grant(embedCollect, 'embed-collect');
+    grant(embedRecord, 'embed-record');
+    objectPrefixes(embedPrepare, 'embed/', 'embeddings/');
+    objectPrefixes(embedBatches, 'embeddings/');
+    objectPrefixes(embedCollect, 'embed/', 'embeddings/');
+    this.embeddingWorkflow = new EmbeddingWorkflow(this, 'EmbeddingWorkflow', {
+      functions: {
+        prepare: embedPrepare,
+        batches: embedBatches,
+        awaitJob,
+        collect: embedCollect,
+        record: embedRecord,
+      },
+    });
+    const validateEmbeddings = fn('ValidateEmbeddings', 'validate-embeddings', Duration.minutes(15), {
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new SqsDestination(this.deadLetters),
+      memorySize: 1769,
+      bundledFiles: ['node_modules/tiktoken/tiktoken_bg.wasm'],
+      environment: {
+        ...environment,
+        STATE_MACHINE_ARN: this.embeddingWorkflow.stateMachine.stateMachineArn,
+      },
+    });
+    grant(validateEmbeddings, 'validate-embeddings');
+    objectPrefixes(validateEmbeddings, 'embed/', 'embeddings/');
+    acknowledge(
+      validateEmbeddings,
+      'Its failed asynchronous invocations go to the dead-letter queue through an on-failure destination, ' +
+        'which keeps the error with the event (see the Validate function).',
+      'Serverless-LambdaDLQ',
+    );
+    for (const suffix of EMBEDDING_INPUT_SUFFIXES)
+      this.bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(validateEmbeddings), {
+        prefix: EMBED_PREFIX,
+        suffix,
+      });
+
     // A workflow that ends without recording its run (stopped in the console or by `tunedrop cancel`,
     // timed out, or failed in Record) is recorded here, and its provider job cancelled.
     // EventBridge invokes it asynchronously: its dead-letter queue covers delivery only, so a reconcile
@@ -504,7 +566,10 @@ export class TunedropPipeline extends Construct {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
         detail: {
-          stateMachineArn: [this.workflow.stateMachine.stateMachineArn],
+          stateMachineArn: [
+            this.workflow.stateMachine.stateMachineArn,
+            this.embeddingWorkflow.stateMachine.stateMachineArn,
+          ],
           status: ['ABORTED', 'TIMED_OUT', 'FAILED'],
         },
       },

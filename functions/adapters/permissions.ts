@@ -86,8 +86,8 @@ export interface FunctionPermissions {
   currentModelParameters?: ReadonlyArray<'ssm:PutParameter' | 'ssm:DeleteParameter'>;
   /** Creates, changes and deletes the families' retrain schedules (EventBridge Scheduler). */
   schedules?: boolean;
-  /** Object reads (s3:GetObject), by prefix. */
-  reads?: ReadonlyArray<'incoming/' | 'runs/'>;
+  /** Object reads (s3:GetObject), by prefix: drops, runs' files, embedding inputs and embedding runs' files. */
+  reads?: ReadonlyArray<'incoming/' | 'runs/' | 'embed/' | 'embeddings/'>;
   /** Looks up objects that may not exist (a companion file, tunedrop.json): s3:ListBucket, for a 404. */
   listsBucket?: boolean;
   /**
@@ -99,7 +99,9 @@ export interface FunctionPermissions {
   readsVersions?: boolean;
   /** Object writes under runs/ (PutObject). */
   writesRuns?: boolean;
-  /** Multipart writes that may be aborted (s3:AbortMultipartUpload) under runs/. */
+  /** Object writes under embeddings/ (PutObject): an embedding run's reports, requests, results and output. */
+  writesEmbeddings?: boolean;
+  /** Multipart writes that may be aborted (s3:AbortMultipartUpload), under runs/ or embeddings/ as it writes. */
   abortsUploads?: boolean;
   /** Tags what it writes under runs/ (s3:PutObjectTagging): Prepare's training copies, for their expiry. */
   tagsObjects?: boolean;
@@ -109,6 +111,8 @@ export interface FunctionPermissions {
   webhookSecret?: boolean;
   /** Starts the run workflow (states:StartExecution). */
   startsRuns?: boolean;
+  /** Starts the embedding workflow (states:StartExecution on its state machine). */
+  startsEmbeddingRuns?: boolean;
   /** Resumes parked runs (states:SendTaskSuccess). */
   resumesRuns?: boolean;
   /** Calls Amazon Bedrock, where the stack trains on it. */
@@ -283,6 +287,50 @@ export const FUNCTION_PERMISSIONS = {
     webhookSecret: true,
     resumesRuns: true,
   },
+  // Embeddings (#15). A drop under embed/ (and its collection's tunedrop.json, which may not exist): the
+  // run recorded, the reports written under embeddings/<run>/, the embedding workflow started.
+  'validate-embeddings': {
+    publishesRunEvents: true,
+    table: ['dynamodb:PutItem', ...RUNS],
+    reads: ['embed/'],
+    readsVersions: true,
+    listsBucket: true,
+    writesEmbeddings: true,
+    startsEmbeddingRuns: true,
+  },
+  // Reads the drop at its version, writes the request files.
+  'embed-prepare': {
+    publishesRunEvents: true,
+    table: [...RUNS],
+    reads: ['embed/'],
+    readsVersions: true,
+    writesEmbeddings: true,
+    abortsUploads: true,
+  },
+  // Creates each batch once (uploading its request file), links it to the run (PutItem), reads the
+  // webhook log (whether webhooks arrive: how long to wait), copies the results to embeddings/<run>/.
+  'embed-batches': {
+    publishesRunEvents: true,
+    table: ['dynamodb:PutItem', ...RUNS],
+    reads: ['embeddings/'],
+    writesEmbeddings: true,
+    abortsUploads: true,
+    apiKey: true,
+  },
+  // Reads the drop again (ids and metadata) and the results (or, in direct mode, calls the provider:
+  // Bedrock's InvokeModel for Titan), writes the output and the manifest, ends the run.
+  'embed-collect': {
+    publishesRunEvents: true,
+    table: [...RUNS],
+    reads: ['embed/', 'embeddings/'],
+    readsVersions: true,
+    writesEmbeddings: true,
+    abortsUploads: true,
+    apiKey: true,
+    bedrock: { actions: ['bedrock:InvokeModel'] },
+  },
+  // Records an embedding run's failure, with its cause.
+  'embed-record': { publishesRunEvents: true, table: [...RUNS] },
 } as const satisfies Record<string, FunctionPermissions>;
 
 export type FunctionStep = keyof typeof FUNCTION_PERMISSIONS;
@@ -298,7 +346,7 @@ export function actionsOf(
   const p = permissions as FunctionPermissions;
   const bedrock = providers.includes('bedrock') ? p.bedrock : undefined;
   const reads = Boolean(p.reads?.length) || Boolean(bedrock?.readsRuns);
-  const writes = Boolean(p.writesRuns) || Boolean(bedrock?.writesRuns);
+  const writes = Boolean(p.writesRuns) || Boolean(p.writesEmbeddings) || Boolean(bedrock?.writesRuns);
   return [
     ...new Set([
       ...p.table,
@@ -318,10 +366,12 @@ export function actionsOf(
       ...(p.reads?.length && p.readsVersions ? ['s3:GetObjectVersion'] : []),
       ...(p.listsBucket || p.listsIncoming || bedrock?.readsRuns ? ['s3:ListBucket'] : []),
       ...(writes ? ['s3:PutObject'] : []),
-      ...((p.writesRuns && p.abortsUploads) || bedrock?.writesRuns ? ['s3:AbortMultipartUpload'] : []),
+      ...(((p.writesRuns || p.writesEmbeddings) && p.abortsUploads) || bedrock?.writesRuns
+        ? ['s3:AbortMultipartUpload']
+        : []),
       ...((p.writesRuns && p.tagsObjects) || bedrock?.writesRuns ? ['s3:PutObjectTagging'] : []),
       ...(p.apiKey || p.webhookSecret ? ['secretsmanager:GetSecretValue'] : []),
-      ...(p.startsRuns ? ['states:StartExecution'] : []),
+      ...(p.startsRuns || p.startsEmbeddingRuns ? ['states:StartExecution'] : []),
       ...(p.resumesRuns ? ['states:SendTaskSuccess'] : []),
       ...(p.publishesRunEvents ? ['events:PutEvents'] : []),
       ...(bedrock?.actions ?? []),

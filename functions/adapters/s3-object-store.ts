@@ -48,6 +48,18 @@ export function s3ObjectStore(s3: S3Client): ObjectStore {
       }
     },
 
+    async readRange(ref, start, end) {
+      const response = await s3.send(
+        new GetObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          VersionId: ref.versionId,
+          Range: `bytes=${start}-${end}`,
+        }),
+      );
+      return response.Body!.transformToByteArray();
+    },
+
     async write(ref, body, contentType) {
       await s3.send(
         new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: body, ContentType: contentType }),

@@ -20,6 +20,8 @@ export interface ObjectStore {
   head(ref: ObjectRef): Promise<{ versionId?: string; etag?: string; size?: number } | undefined>;
   read(ref: ObjectRef): AsyncIterable<Uint8Array>;
   readText(ref: ObjectRef): Promise<string | undefined>;
+  /** Bytes `start` to `end` (inclusive) of an object that exists: one piece of a large file, not all of it. */
+  readRange(ref: ObjectRef, start: number, end: number): Promise<Uint8Array>;
   write(ref: ObjectRef, body: string | Uint8Array, contentType: string): Promise<void>;
   /** Opens an object for writing piece by piece, without holding the body in memory; `tags` are object tags. */
   createWriter(ref: ObjectRef, contentType: string, tags?: Readonly<Record<string, string>>): ObjectWriter;

@@ -107,6 +107,8 @@ export const RunEmbeddingSchema = z.object({
   failed: z.number().int().nonnegative().optional(),
   /** The provider's batches (OpenAI batch ids), for the console and for cancelling a stopped run's. */
   batchIds: z.array(z.string()).optional(),
+  /** Input tokens the provider billed (the estimate before is the run's estimatedTokens). */
+  tokens: z.number().int().nonnegative().optional(),
   outputKey: z.string().optional(),
   manifestKey: z.string().optional(),
 });
@@ -273,8 +275,7 @@ export const embeddingKeys = (runId: string) => ({
   manifest: `embeddings/${runId}/manifest.json`,
 });
 
-/** Where embedding inputs are dropped: `embed/<collection>/<file>.jsonl|.csv`. */
-export const EMBED_PREFIX = 'embed/';
+/** Where embedding runs write (their inputs are dropped under EMBED_PREFIX, core/embedding-settings.ts). */
 export const EMBEDDINGS_PREFIX = 'embeddings/';
 
 /** The name of a family's settings file. */

@@ -28,6 +28,7 @@ function fileObjectStore(root: string): ObjectStore {
   return {
     head: unused,
     readText: unused,
+    readRange: unused,
     write: unused,
     createWriter: () => {
       throw new Error('the upload step only reads');

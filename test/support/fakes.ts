@@ -66,12 +66,17 @@ export function memoryObjectStore(initial: Record<string, string> = {}) {
     async write(ref, body) {
       objects.set(id(ref), typeof body === 'string' ? new TextEncoder().encode(body) : body);
     },
+    async readRange(ref, start, end) {
+      const bytes = objects.get(id(ref));
+      if (!bytes) throw Object.assign(new Error(`NoSuchKey ${id(ref)}`), { name: 'NoSuchKey' });
+      return bytes.slice(start, end + 1);
+    },
     createWriter(ref, _contentType, objectTags) {
-      let text = '';
+      const chunks: Buffer[] = [];
       if (objectTags) tags.set(id(ref), objectTags);
       return {
-        write: async (chunk) => void (text += chunk),
-        close: async () => void objects.set(id(ref), new TextEncoder().encode(text)),
+        write: async (chunk) => void chunks.push(Buffer.from(chunk)),
+        close: async () => void objects.set(id(ref), new Uint8Array(Buffer.concat(chunks))),
         abort: async () => undefined,
       };
     },
@@ -79,6 +84,7 @@ export function memoryObjectStore(initial: Record<string, string> = {}) {
   return {
     store,
     text: (key: string, bucket = 'bucket') => new TextDecoder().decode(objects.get(`${bucket}/${key}`)),
+    bytes: (key: string, bucket = 'bucket') => objects.get(`${bucket}/${key}`),
     has: (key: string, bucket = 'bucket') => objects.has(`${bucket}/${key}`),
     tagsOf: (key: string, bucket = 'bucket') => tags.get(`${bucket}/${key}`),
   };

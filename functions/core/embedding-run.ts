@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import { PROVIDERS } from './catalog.js';
+import { nextJobWaitSeconds, type JobWaitMode } from './workflow-state.js';
+
+/**
+ * The state an embedding run's workflow carries from step to step (lib/embedding-workflow.ts), each part
+ * a zod schema: what Validate starts the execution with, what Prepare requests, Run batches and Collect
+ * embeddings add. Everything large (texts, requests, vectors) stays in S3; the state holds keys and counts.
+ */
+
+/**
+ * The longest an embedding run may take: a batch has 24 hours to complete ("Currently only `24h` is
+ * supported", CreateBatchRequest.completion_window, ../shared/openai/openapi.yaml of 2026-08-21, read
+ * 2026-11-30), its failed lines one more batch of 24 hours, and a day's margin.
+ */
+export const EMBEDDING_RUN_TIMEOUT_DAYS = 3;
+
+/** A batch's completion window, in seconds (see above). */
+export const BATCH_WINDOW_SECONDS = 24 * 3600;
+
+/** A metadata column of the output, as validation found its values. */
+export const MetadataColumnSchema = z.object({
+  name: z.string(),
+  type: z.enum(['string', 'number', 'boolean', 'json']),
+});
+export type MetadataColumn = z.infer<typeof MetadataColumnSchema>;
+
+/** The settings a run embeds with, resolved by Validate from the collection's tunedrop.json. */
+export const EmbeddingRunSettingsSchema = z.object({
+  provider: z.enum(PROVIDERS),
+  /** The catalog's model id (prices, limits). */
+  model: z.string(),
+  /** What is sent as `model`: the model id, or on Azure OpenAI the deployment's name. */
+  modelName: z.string(),
+  /** The vector size asked for, or undefined for the model's own (`dimensions` is then not sent). */
+  dimensions: z.number().int().positive().optional(),
+  /** The vector size the output has (the asked one, or the model's native one). */
+  outputDimensions: z.number().int().positive(),
+  mode: z.enum(['batch', 'direct']),
+  output: z.enum(['parquet', 'jsonl']),
+  textField: z.string(),
+  /** null: the record's line number is its id. */
+  idField: z.string().nullable(),
+  metadataFields: z.array(z.string()).optional(),
+});
+export type EmbeddingRunSettings = z.infer<typeof EmbeddingRunSettingsSchema>;
+
+export const EmbeddingExecutionInputSchema = z.object({
+  runId: z.string(),
+  /** The collection: the folder under embed/ (the run item's `family`). */
+  collection: z.string(),
+  source: z.object({ bucket: z.string(), key: z.string(), versionId: z.string().optional() }),
+  format: z.enum(['jsonl', 'csv']),
+  settings: EmbeddingRunSettingsSchema,
+  metadataColumns: z.array(MetadataColumnSchema),
+  /** Records and tokens as validation counted them. */
+  records: z.number().int().nonnegative(),
+  tokens: z.number().int().nonnegative(),
+  receivedAt: z.string(),
+});
+export type EmbeddingExecutionInput = z.infer<typeof EmbeddingExecutionInputSchema>;
+
+/** One request file Prepare wrote: the Batch API's input lines for consecutive records. */
+export const RequestFileSchema = z.object({
+  key: z.string(),
+  requests: z.number().int().positive(),
+  inputs: z.number().int().positive(),
+  bytes: z.number().int().positive(),
+});
+export type RequestFile = z.infer<typeof RequestFileSchema>;
+
+export const PreparedRequestsSchema = z.object({
+  mode: z.enum(['batch', 'direct']),
+  files: z.array(RequestFileSchema),
+  requests: z.number().int().nonnegative(),
+  inputs: z.number().int().nonnegative(),
+});
+export type PreparedRequests = z.infer<typeof PreparedRequestsSchema>;
+
+/** A batch of the run: its request file, the provider's id once created, and how it ended. */
+export const RunBatchSchema = z.object({
+  /** `0001`… for Prepare's files, `retry` for the failed lines sent once more. */
+  name: z.string(),
+  requestsKey: z.string(),
+  batchId: z.string().optional(),
+  status: z.enum(['pending', 'completed', 'expired', 'failed', 'cancelled']),
+  providerStatus: z.string().optional(),
+  /** The provider's result files copied to S3 (batch output, then its error file), once it ended. */
+  resultKeys: z.array(z.string()).optional(),
+  /** Why it failed or was cancelled: none of its lines has an answer. */
+  reason: z.string().optional(),
+});
+export type RunBatch = z.infer<typeof RunBatchSchema>;
+
+export const BatchProgressSchema = z.object({
+  /** Whether a batch is still running: the run waits, then looks again. */
+  pending: z.boolean(),
+  /** How long Wait for batches waits unless a batch's event wakes it first. */
+  waitSeconds: z.number().int().positive(),
+  checks: z.number().int().nonnegative(),
+  batches: z.array(RunBatchSchema),
+  /** When the first batch was created (epoch seconds): the window's deadline counts from it. */
+  startedAt: z.number().optional(),
+});
+export type BatchProgress = z.infer<typeof BatchProgressSchema>;
+
+export const CollectedEmbeddingsSchema = z.object({
+  outputKey: z.string(),
+  manifestKey: z.string(),
+  embedded: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  tokens: z.number().int().nonnegative(),
+  costUsd: z.number().nullable(),
+});
+export type CollectedEmbeddings = z.infer<typeof CollectedEmbeddingsSchema>;
+
+/**
+ * How long Wait for batches waits before Run batches looks without being woken: as Wait for job does, short
+ * and growing while webhooks are not known to arrive, long when they are; never past the window's end.
+ */
+export function batchWaitSeconds(checks: number, mode: JobWaitMode, secondsToWindowEnd: number): number {
+  return nextJobWaitSeconds(checks, mode, secondsToWindowEnd);
+}
