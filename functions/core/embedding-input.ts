@@ -87,6 +87,10 @@ export const EMBEDDING_ISSUE_CODES = {
     fix: 'Rename the field, or set "metadataFields" without it: "id" and "embedding" are the output\'s own columns.',
   },
   too_many_metadata_fields: { file: true, fix: 'Set "metadataFields" to the fields worth keeping.' },
+  budget_price_unknown: {
+    file: true,
+    fix: 'Remove "budgetUsd" to run without a cost guard, or use a provider and mode whose price is known.',
+  },
   budget_exceeded: {
     file: true,
     fix: 'Raise "budgetUsd", embed fewer records, or use a cheaper model or mode.',
