@@ -197,7 +197,7 @@ describe('renderEmbeddingValidationMarkdown', () => {
       '**Rejected: 3 problems.** Nothing was sent to the provider. Fix the lines below and drop the file again.',
     );
     expect(markdown).toContain('- line 1: "text" is empty or only whitespace (id `a`). Fix: ');
-    expect(markdown).toContain('- line 3: line 3 is not JSON');
+    expect(markdown).toContain('- line 3 is not JSON');
     expect(markdown).toContain('(id `a b`)');
   });
 
