@@ -25,7 +25,9 @@ afterAll(async () => {
 beforeEach(() => emulator.faults.clear());
 
 /** POSTs a raw body, so that what the SDK would not send can be sent. */
-async function post(body: unknown): Promise<{ status: number; json: any; headers: Headers }> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any answer, errors included
+type Answer = { status: number; json: any; headers: Headers };
+async function post(body: unknown): Promise<Answer> {
   const response = await fetch(`${emulator.baseUrl}/embeddings`, {
     method: 'POST',
     headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
@@ -44,7 +46,7 @@ describe('POST /v1/embeddings', () => {
     expectShape('CreateEmbeddingResponse', json);
     expect(json.object).toBe('list');
     expect(json.model).toBe('text-embedding-3-small');
-    expect(json.data.map((d: any) => d.index)).toEqual([0, 1, 2]);
+    expect(json.data.map((d: { index: number }) => d.index)).toEqual([0, 1, 2]);
     expect(json.data[0].embedding).toHaveLength(1536);
     expect(json.data[1].embedding).toEqual(localEmbedding(texts[1]!, 1536));
     const tokens = texts.reduce((sum, t) => sum + cl100k.encode(t, [], []).length, 0);
