@@ -4,6 +4,7 @@ import { InvalidConfigError } from '../core/errors.js';
 import type {
   ActiveRuns,
   ChatModels,
+  EmbeddingModels,
   FamilyArrivals,
   FineTuningProvider,
   ObjectStore,
@@ -34,6 +35,9 @@ import { readEnvironment } from './environment.js';
 import { azureChatModels, azureOpenAiProvider } from './azure-openai-provider.js';
 import { bedrockProvider } from './bedrock-provider.js';
 import { bedrockChatModels } from './bedrock-chat-models.js';
+import { bedrockEmbeddingModels } from './bedrock-embeddings.js';
+import { azureEmbeddingModels, openAiEmbeddingModels } from './openai-embeddings.js';
+import type { ThrottlePolicy } from './embedding-retries.js';
 import { openAiChatModels, openAiProvider } from './openai-provider.js';
 import type { ContextWithProviderSecrets } from './provider-secrets.js';
 import { s3FamilyArrivals } from './s3-family-arrivals.js';
@@ -250,6 +254,52 @@ export const chatModels = async (
         }),
       };
     }
+  }
+};
+
+/** How an embedding run's provider calls are made; every field has a default. */
+export interface EmbeddingModelsSettings {
+  /** Bedrock: texts in flight at once per request (one InvokeModel per text). @default 8 */
+  concurrency?: number | undefined;
+  /** Backoff of throttled requests (429, ThrottlingException). @default DEFAULT_THROTTLE_POLICY */
+  throttle?: Partial<ThrottlePolicy> | undefined;
+}
+
+/**
+ * Where an embedding run embeds (#15): OpenAI's /embeddings and Batch API with the key from its secret,
+ * Azure OpenAI's v1 /embeddings with the endpoint and key from its secret (no batches), Amazon Bedrock's
+ * InvokeModel with the function's role. Each call's budget is within the invocation's, like `provider`'s.
+ */
+export const embeddingModels = async (
+  name: ProviderName,
+  invocation: Pick<ContextWithProviderSecrets, 'getRemainingTimeInMillis' | 'providerSecrets'>,
+  settings: EmbeddingModelsSettings = {},
+): Promise<EmbeddingModels> => {
+  if (!enabledProviders().includes(name))
+    throw new InvalidConfigError(
+      `this stack is not deployed to use ${PROVIDER_TITLES[name]}`,
+      `Deploy it with "${name}" among the pipeline's providers (the "providers" prop, docs/configuration.md), or set "provider" in the collection's tunedrop.json to one of: ${enabledProviders().join(', ')}.`,
+    );
+  const budget = providerBudget(name, invocation);
+  switch (name) {
+    case 'openai':
+      return openAiEmbeddingModels({
+        apiKey: await invocation.providerSecrets.openAiKey(),
+        ...budget,
+        throttle: settings.throttle,
+      });
+    case 'azure-openai': {
+      const { endpoint, apiKey } = await invocation.providerSecrets.azureOpenAi();
+      return azureEmbeddingModels({ endpoint, apiKey, ...budget, throttle: settings.throttle });
+    }
+    case 'bedrock':
+      return bedrockEmbeddingModels({
+        runtime: awsClients.bedrockRuntime(),
+        concurrency: settings.concurrency,
+        throttle: settings.throttle,
+        remainingTimeMs: budget.remainingTimeMs,
+        onCall: budget.onCall,
+      });
   }
 };
 
