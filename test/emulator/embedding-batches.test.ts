@@ -200,7 +200,7 @@ describe('embedding batches', () => {
         }),
       );
       const batch = await runBatch(lines);
-      expect(batch.request_counts.completed).toBe(50_000);
+      expect(batch.request_counts?.completed).toBe(50_000);
       const text = await (await client.files.content(batch.output_file_id!)).text();
       count += text.split('\n').filter(Boolean).length;
       await client.files.delete(batch.output_file_id!);
