@@ -290,9 +290,12 @@ describe('what creating a batch refuses', () => {
       status: 400,
       error: { param: 'completion_window' },
     });
-    const embeddings = await create({ input_file_id, endpoint: '/v1/embeddings' });
-    expect(embeddings).toMatchObject({ status: 400, error: { param: 'endpoint' } });
-    expect(embeddings.error.message).toMatch(/emulator runs only \/v1\/chat\/completions/);
+    // /v1/embeddings batches run too (embedding-batches.test.ts); moderations do not.
+    const moderations = await create({ input_file_id, endpoint: '/v1/moderations' });
+    expect(moderations).toMatchObject({ status: 400, error: { param: 'endpoint' } });
+    expect(moderations.error.message).toMatch(
+      /emulator runs only \/v1\/chat\/completions and \/v1\/embeddings/,
+    );
     expect(await create({ input_file_id, endpoint: '/v2/whatever' })).toMatchObject({
       status: 400,
       error: { param: 'endpoint' },
