@@ -330,7 +330,7 @@ export const FUNCTION_PERMISSIONS = {
     bedrock: { actions: ['bedrock:InvokeModel'] },
   },
   // Records an embedding run's failure, with its cause.
-  'embed-record': { publishesRunEvents: true, table: [...RUNS] },
+  'embed-record': { publishesRunEvents: true, table: [...RUNS], apiKey: true },
 } as const satisfies Record<string, FunctionPermissions>;
 
 export type FunctionStep = keyof typeof FUNCTION_PERMISSIONS;

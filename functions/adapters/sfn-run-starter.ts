@@ -5,10 +5,10 @@ import type { ExecutionInput } from '../core/workflow-state.js';
  * Starts a run's workflow: the execution is named after the run, so a second start of the same run (a
  * redelivered S3 event) makes no second execution and is not an error.
  */
-export function sfnRunStarter(
+export function sfnRunStarter<Input = ExecutionInput>(
   sfn: SFNClient,
   stateMachineArn: string,
-): (runId: string, input: ExecutionInput) => Promise<void> {
+): (runId: string, input: Input) => Promise<void> {
   return async (runId, input) => {
     try {
       await sfn.send(

@@ -91,6 +91,15 @@ export class ProviderUnavailableError extends TunedropError {
 }
 
 /** Names of the error classes the workflow must not retry. Kept next to the classes they name. */
+/**
+ * An embedding run in direct mode did not finish its calls within one invocation (Lambda's 15 minutes):
+ * its file is too large for direct mode at this provider's pace.
+ */
+export class DirectModeOutOfTimeError extends PermanentError {
+  override readonly name = 'DirectModeOutOfTimeError';
+  readonly code = 'direct_mode_out_of_time';
+}
+
 export const PERMANENT_ERROR_NAMES = [
   'InvalidEventError',
   'InvalidConfigError',
@@ -101,6 +110,7 @@ export const PERMANENT_ERROR_NAMES = [
   'ProviderJobFailedError',
   'ResultFileMissingError',
   'RunEndedError',
+  'DirectModeOutOfTimeError',
 ] as const;
 
 /**

@@ -1,0 +1,213 @@
+import { ProviderRejectedError, RunEndedError } from '../core/errors.js';
+import {
+  BATCH_WINDOW_SECONDS,
+  batchWaitSeconds,
+  type BatchProgress,
+  type EmbeddingExecutionInput,
+  type PreparedRequests,
+  type RunBatch,
+} from '../core/embedding-run.js';
+import { parseCustomId } from '../core/embedding-requests.js';
+import type { EmbeddingBatches, ObjectStore, RunStore, WebhookLog } from '../core/ports.js';
+import { jobWaitMode } from '../core/workflow-state.js';
+import { embeddingKeys, TERMINAL_STATUSES } from '../core/run.js';
+import { readLines, resultLine, writeResults } from '../core/embedding-results.js';
+
+export interface RunBatchesDeps {
+  runs: RunStore;
+  store: ObjectStore;
+  batches: EmbeddingBatches;
+  /** Whether the provider's webhooks arrive decides how long the run waits between looks. */
+  webhooks: Pick<WebhookLog, 'lastVerifiedAt'>;
+  now?: () => Date;
+}
+
+export type RunBatchesInput = EmbeddingExecutionInput & {
+  prepared: PreparedRequests;
+  batches?: BatchProgress | undefined;
+};
+
+/** The metadata each batch carries: how a retried step finds the batch it created (each is created once). */
+export function batchMetadata(runId: string, name: string): Record<string, string> {
+  return { tunedrop_run: runId, tunedrop_part: name };
+}
+
+export const RETRY_BATCH = 'retry';
+
+/**
+ * One look at an embedding run's batches, safe to repeat: each planned batch is created once (found by its
+ * metadata if an earlier attempt created it) and linked to the run, so its webhook wakes the run; each
+ * that has ended has its results copied under embeddings/<run>/results/. Once every batch has ended, the
+ * requests without an answer (a failed line, a batch that failed, expired or was cancelled) are sent once
+ * more, in one retry batch; what fails again is reported by Collect, by id. `pending` tells the workflow
+ * whether to wait and look again.
+ */
+export async function runBatches(input: RunBatchesInput, deps: RunBatchesDeps): Promise<BatchProgress> {
+  const { runId } = input;
+  const run = await deps.runs.get(runId);
+  if (!run || TERMINAL_STATUSES.has(run.status))
+    throw new RunEndedError(
+      run
+        ? `embedding run ${runId} ended (${run.status}); its batches are not looked at again`
+        : `embedding run ${runId} has no item in the runs table`,
+      'Nothing to do. Drop the file again to start a new run.',
+    );
+  const now = () => (deps.now?.() ?? new Date()).getTime() / 1000;
+  const progress: BatchProgress = input.batches ?? {
+    pending: true,
+    waitSeconds: 60,
+    checks: 0,
+    batches: input.prepared.files.map((file, index) => ({
+      name: String(index + 1).padStart(4, '0'),
+      requestsKey: file.key,
+      status: 'pending',
+    })),
+  };
+  const batches = progress.batches.map((batch) => ({ ...batch }));
+
+  await lookAt(batches, input, deps);
+  if (batches.every((batch) => batch.status !== 'pending') && !batches.some((b) => b.name === RETRY_BATCH)) {
+    const retry = await writeRetryRequests(batches, input, deps.store);
+    if (retry) {
+      batches.push(retry);
+      await lookAt([retry], input, deps);
+    }
+  }
+
+  const startedAt = progress.startedAt ?? now();
+  const ids = batches.flatMap((batch) => (batch.batchId ? [batch.batchId] : []));
+  const recorded =
+    (await deps.runs.advance(runId, 'EMBEDDING', {
+      detail: summary(batches),
+      embedding: { ...run.embedding!, batchIds: ids },
+    })) ?? (await deps.runs.get(runId));
+  if (!recorded || TERMINAL_STATUSES.has(recorded.status))
+    throw new RunEndedError(
+      `embedding run ${runId} ended while its batches were looked at`,
+      'Its batches are cancelled by reconcile. Drop the file again to start a new run.',
+    );
+  const pending = batches.some((batch) => batch.status === 'pending');
+  const checks = progress.checks + 1;
+  const mode = jobWaitMode(await deps.webhooks.lastVerifiedAt(), now());
+  return {
+    pending,
+    checks,
+    batches,
+    startedAt,
+    // A retry batch has a window of its own: the deadline counts from the latest batch created.
+    waitSeconds: batchWaitSeconds(checks - 1, mode, startedAt + BATCH_WINDOW_SECONDS * 2 - now()),
+  };
+}
+
+/** Creates the batches not created yet and reads the state of those not ended; changes `batches` in place. */
+async function lookAt(batches: RunBatch[], input: RunBatchesInput, deps: RunBatchesDeps): Promise<void> {
+  const { bucket } = input.source;
+  for (const batch of batches) {
+    if (batch.status !== 'pending') continue;
+    if (!batch.batchId) {
+      const metadata = batchMetadata(input.runId, batch.name);
+      batch.batchId =
+        (await deps.batches.find(metadata)) ??
+        (await deps.batches.submit(
+          {
+            name: `${input.runId}-${batch.name}.jsonl`,
+            body: await readAll(deps.store.read({ bucket, key: batch.requestsKey })),
+          },
+          metadata,
+        ));
+      // Linked before anything else can fail: the batch's webhook must find the run.
+      await deps.runs.linkProviderJob(input.runId, batch.batchId);
+    }
+    const state = await deps.batches.state(batch.batchId);
+    if (state.status === 'pending') {
+      batch.providerStatus = state.providerStatus;
+      continue;
+    }
+    batch.providerStatus = state.status;
+    if ('reason' in state) {
+      batch.status = state.status;
+      batch.reason = state.reason;
+      continue;
+    }
+    const keys = embeddingKeys(input.runId);
+    const resultKeys: string[] = [];
+    for (const [suffix, fileId] of [
+      ['output', state.outputFileId],
+      ['errors', state.errorFileId],
+    ] as const) {
+      if (!fileId) continue;
+      const key = keys.results(`${batch.name}-${suffix}`);
+      await writeResults(deps.store, { bucket, key }, deps.batches.results(fileId));
+      resultKeys.push(key);
+    }
+    batch.resultKeys = resultKeys;
+    batch.status = state.status;
+  }
+}
+
+/**
+ * The requests of the ended batches that have no answer, written as one more request file; undefined when
+ * every request has its answer. Reads the result files for the answered requests' ids (one short id per
+ * request, not per record), then the request files for the lines to send again.
+ */
+async function writeRetryRequests(
+  batches: readonly RunBatch[],
+  input: RunBatchesInput,
+  store: ObjectStore,
+): Promise<RunBatch | undefined> {
+  const { bucket } = input.source;
+  const answered = new Set<string>();
+  for (const batch of batches)
+    for (const key of batch.resultKeys ?? [])
+      for await (const line of readLines(store.read({ bucket, key }))) {
+        const result = resultLine(line.text);
+        if ('vectors' in result) answered.add(result.customId);
+      }
+  const key = embeddingKeys(input.runId).retryRequests;
+  const writer = store.createWriter({ bucket, key }, 'application/jsonl');
+  let lines = 0;
+  try {
+    for (const batch of batches)
+      for await (const line of readLines(store.read({ bucket, key: batch.requestsKey }))) {
+        const customId = customIdOf(line.text);
+        if (answered.has(customId)) continue;
+        await writer.write(`${line.text}\n`);
+        lines++;
+      }
+    if (lines === 0) {
+      await writer.abort();
+      return undefined;
+    }
+    await writer.close();
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+  return { name: RETRY_BATCH, requestsKey: key, status: 'pending' };
+}
+
+/** The custom_id of a request line Prepare wrote (it comes first: no need to parse the texts after it). */
+function customIdOf(line: string): string {
+  const match = /^\{"custom_id":"([^"]+)"/.exec(line);
+  if (!match || !parseCustomId(match[1]!))
+    throw new ProviderRejectedError(
+      `a request line of the run does not start with its custom_id: ${line.slice(0, 80)}`,
+      'The request files were changed after Prepare wrote them; drop the input again to start a new run.',
+    );
+  return match[1]!;
+}
+
+async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunks) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+function summary(batches: readonly RunBatch[]): string {
+  const counts = new Map<string, number>();
+  for (const batch of batches) {
+    const key = batch.status === 'pending' ? (batch.providerStatus ?? 'pending') : batch.status;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([status, count]) => `${count} ${status}`).join(', ');
+}

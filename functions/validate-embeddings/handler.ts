@@ -1,0 +1,49 @@
+import middy from '@middy/core';
+import { awsClients } from '../adapters/aws-clients.js';
+import { enabledProviders, objectStore, runStore } from '../adapters/deps.js';
+import { readEnvironment } from '../adapters/environment.js';
+import { annotateRun, logger, traceInvocation } from '../adapters/handler-kit.js';
+import { sfnRunStarter } from '../adapters/sfn-run-starter.js';
+import { InvalidEventError } from '../core/errors.js';
+import type { EmbeddingExecutionInput } from '../core/embedding-run.js';
+import { cl100kCounter } from '../core/embedding-validation.js';
+import { deriveRunId } from '../core/run.js';
+import { executionArnOf } from '../core/run-events.js';
+import { createdObjects, S3EventSchema } from '../core/s3-event.js';
+import { validateEmbeddingUpload } from './validate-embeddings.js';
+
+/** A JSONL or CSV dropped under embed/<collection>/: checked, then embedded (functions/validate-embeddings). */
+export const handler = middy().handler(async (event: unknown) => {
+  const parsed = S3EventSchema.safeParse(event);
+  if (!parsed.success)
+    throw new InvalidEventError(
+      `not an S3 event: ${parsed.error.message}`,
+      'Only S3 notifications invoke this function.',
+    );
+  const env = readEnvironment('STATE_MACHINE_ARN');
+  const deps = {
+    store: objectStore(),
+    runs: runStore(),
+    startRun: sfnRunStarter<EmbeddingExecutionInput>(awsClients.sfn(), env.STATE_MACHINE_ARN),
+    executionArn: (runId: string) => executionArnOf(env.STATE_MACHINE_ARN, runId),
+    countTokens: cl100kCounter(),
+    providers: enabledProviders(),
+    now: () => new Date(),
+  };
+  const outcomes = [];
+  for (const object of createdObjects(parsed.data)) {
+    const keys = { runId: deriveRunId(object) };
+    logger.appendKeys(keys);
+    annotateRun(keys);
+    try {
+      const outcome = await validateEmbeddingUpload(object, deps);
+      if (outcome.outcome === 'failed') logger.error('validation crashed', { ...outcome, key: object.key });
+      else logger.info('validated', { ...outcome, key: object.key });
+      outcomes.push(outcome);
+    } finally {
+      logger.removeKeys(Object.keys(keys));
+    }
+  }
+  return outcomes;
+});
+handler.use(traceInvocation());
