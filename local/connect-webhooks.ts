@@ -1,6 +1,10 @@
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { LocalCloud } from './cloud/index.js';
-import type { RunningEmulator } from './openai-emulator/server.js';
+import {
+  BATCH_WEBHOOK_TYPES,
+  FINE_TUNING_WEBHOOK_TYPES,
+  type RunningEmulator,
+} from './openai-emulator/server.js';
 
 /**
  * What the README tells a user to do after deploying, done for local mode: register the stack's
@@ -14,7 +18,10 @@ export async function connectProviderWebhooks(
   const url = cloud.plan.outputs.WebhookUrl?.value;
   const secretId = cloud.plan.outputs.WebhookSecretArn?.value;
   if (!url || !secretId) throw new Error('the stack has no WebhookUrl or WebhookSecretArn output');
-  const { id, secret } = emulator.registerWebhookEndpoint(url);
+  // The events the README has a user select: a fine-tuning job's end, and a batch's (embedding runs).
+  const { id, secret } = emulator.registerWebhookEndpoint(url, {
+    eventTypes: [...FINE_TUNING_WEBHOOK_TYPES, ...BATCH_WEBHOOK_TYPES],
+  });
   const secrets = new SecretsManagerClient({
     ...cloud.clientConfig,
     endpoint: cloud.endpoints.SECRETS_MANAGER,

@@ -425,15 +425,22 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       functionArn: (name) => lambdaRef.current?.find(name)?.arn ?? name,
     };
 
-    // Step Functions invokes each Task's function as the state machine's role.
-    const stateMachinePrincipal: Principal = {
-      arn: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${machine.roleArn.split('/').pop()}/${machine.logicalId}`,
-      policies: rolePolicies(plan, machine.roleArn),
-    };
+    // Step Functions invokes each Task's function as the role of the Task's state machine.
+    const stateMachinePrincipals = new Map<string, Principal>(
+      plan.stateMachines.map((m) => [
+        m.arn,
+        {
+          arn: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${m.roleArn.split('/').pop()}/${m.logicalId}`,
+          policies: rolePolicies(plan, m.roleArn),
+        },
+      ]),
+    );
     const invokers = new Map<string, Invoke>();
     for (const fn of plan.functions) {
       invokers.set(fn.arn, async (event, invokeOptions) => {
-        const decision = await authorizer.check(stateMachinePrincipal, {
+        const caller = stateMachinePrincipals.get(invokeOptions?.stateMachineArn ?? machine.arn);
+        if (!caller) throw new Error(`no state machine ${invokeOptions?.stateMachineArn} in the template`);
+        const decision = await authorizer.check(caller, {
           action: 'lambda:InvokeFunction',
           resource: fn.arn,
         });

@@ -34,6 +34,8 @@ export interface InvokeOptions {
    * Lambda: the invocation joins that trace. Without one, a function with active tracing starts a trace.
    */
   traceHeader?: string;
+  /** The state machine whose Task invokes (Step Functions calls as its role); absent for other callers. */
+  stateMachineArn?: string;
 }
 
 /**

@@ -154,6 +154,7 @@ export class LocalStepFunctions {
         startDate,
         tokens,
         enteredInputs,
+        stateMachineArn,
         ...(traceId ? { trace: { root: traceId, sampled } } : {}),
       }) as never,
       // The interpreter copies this object's properties into the context object once per run, so `Task`
@@ -519,10 +520,12 @@ export class LocalStepFunctions {
         // Each invocation a Task makes carries the execution's trace, its parent a new id (the Task's
         // subsegment on AWS); without tracing, none.
         const invoke = (taskInput: Json) =>
-          invokeTask(
-            taskInput,
-            scope.trace ? { traceHeader: formatTraceHeader({ ...scope.trace, parent: newSegmentId() }) } : {},
-          );
+          invokeTask(taskInput, {
+            stateMachineArn: scope.stateMachineArn,
+            ...(scope.trace
+              ? { traceHeader: formatTraceHeader({ ...scope.trace, parent: newSegmentId() }) }
+              : {}),
+          });
         const resource = taskResource(String(state.Resource));
         const resultPath =
           typeof state.ResultPath === 'string' ? state.ResultPath : state.ResultPath === null ? null : '$';
@@ -855,6 +858,8 @@ interface ExecutionScope {
   enteredInputs: Map<string, Json>;
   /** The execution's X-Ray trace, when its state machine is traced. */
   trace?: { root: string; sampled: boolean };
+  /** Its state machine: a Task invokes as that state machine's role. */
+  stateMachineArn: string;
 }
 
 /**
