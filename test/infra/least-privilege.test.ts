@@ -17,7 +17,13 @@ const TRACING = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
 /** Its own log group's streams (lib/tunedrop-function.ts), instead of AWSLambdaBasicExecutionRole. */
 const LOGGING = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 const DEAD_LETTERS = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
-const WITH_DESTINATION = new Set<FunctionStep>(['validate', 'reconcile', 'retrain', 'family-settings']);
+const WITH_DESTINATION = new Set<FunctionStep>([
+  'validate',
+  'validate-embeddings',
+  'reconcile',
+  'retrain',
+  'family-settings',
+]);
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 

@@ -45,20 +45,36 @@ describe('the data bucket', () => {
     template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
   });
 
-  it('invokes the validate function for .jsonl files under incoming/, and family-settings for tunedrop.json written or removed', () => {
-    const rules = (suffix: string) =>
+  it('invokes the validate function for .jsonl files under incoming/, validate-embeddings for .jsonl and .csv under embed/, and family-settings for tunedrop.json written or removed', () => {
+    const rules = (suffix: string, prefix = 'incoming/') =>
       Match.objectLike({
         Key: {
           FilterRules: Match.arrayWith([
             { Name: 'suffix', Value: suffix },
-            { Name: 'prefix', Value: 'incoming/' },
+            { Name: 'prefix', Value: prefix },
           ]),
         },
       });
+    const invokes = (logicalIdStart: string) =>
+      Match.objectLike({ 'Fn::GetAtt': [Match.stringLikeRegexp(`^${logicalIdStart}[0-9A-F]{8}$`), 'Arn'] });
     template.hasResourceProperties('Custom::S3BucketNotifications', {
       NotificationConfiguration: {
         LambdaFunctionConfigurations: [
-          Match.objectLike({ Events: ['s3:ObjectCreated:*'], Filter: rules('.jsonl') }),
+          Match.objectLike({
+            Events: ['s3:ObjectCreated:*'],
+            Filter: rules('.jsonl', 'embed/'),
+            LambdaFunctionArn: invokes('PipelineValidateEmbeddings'),
+          }),
+          Match.objectLike({
+            Events: ['s3:ObjectCreated:*'],
+            Filter: rules('.csv', 'embed/'),
+            LambdaFunctionArn: invokes('PipelineValidateEmbeddings'),
+          }),
+          Match.objectLike({
+            Events: ['s3:ObjectCreated:*'],
+            Filter: rules('.jsonl'),
+            LambdaFunctionArn: invokes('PipelineValidate'),
+          }),
           Match.objectLike({ Events: ['s3:ObjectCreated:*'], Filter: rules('tunedrop.json') }),
           Match.objectLike({ Events: ['s3:ObjectRemoved:*'], Filter: rules('tunedrop.json') }),
         ],
@@ -92,7 +108,7 @@ describe('the functions', () => {
     Metadata: { [ENTRY_METADATA_KEY]: Match.anyValue() },
   });
 
-  it('are the seventeen functions, each on Node 22, arm64, traced, with a timeout', () => {
+  it('are the twenty-two functions, each on Node 22, arm64, traced, with a timeout', () => {
     expect(
       Object.values(functions)
         .map((f) => f.Metadata[ENTRY_METADATA_KEY])
@@ -103,6 +119,10 @@ describe('the functions', () => {
         'await-job',
         'collect',
         'create-job',
+        'embed-batches',
+        'embed-collect',
+        'embed-prepare',
+        'embed-record',
         'evaluate',
         'family-settings',
         'get-status',
@@ -115,8 +135,11 @@ describe('the functions', () => {
         'sweep-slots',
         'upload',
         'validate',
+        'validate-embeddings',
         'webhook',
-      ].map((s) => `functions/${s}/handler.ts`),
+      ]
+        .map((s) => `functions/${s}/handler.ts`)
+        .sort(),
     );
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
@@ -475,7 +498,7 @@ describe('data kept tidy', () => {
     const logGroups = template.findResources('AWS::Logs::LogGroup');
     for (const group of Object.values(logGroups)) expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions).length).toBe(18);
+    expect(Object.keys(functions).length).toBe(23);
     for (const fn of Object.values(functions))
       expect(Object.keys(logGroups)).toContain(fn.Properties.LoggingConfig?.LogGroup?.Ref);
   });
