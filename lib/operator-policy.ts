@@ -8,9 +8,17 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { acknowledge, nagArn } from './nag.js';
+import { EMBEDDINGS_PREFIX } from '../functions/core/run.js';
+import { EMBED_PREFIX } from '../functions/core/embedding-settings.js';
 
 export interface OperatorPolicyProps {
   stateMachine: StateMachine;
+  /**
+   * The embedding workflow's state machine: its runs are cancelled like training runs, their inputs dropped
+   * under embed/ and their files read under embeddings/.
+   * @default none: operators drop, read and cancel training runs only
+   */
+  embeddingStateMachine?: StateMachine;
   deadLetters: IQueue;
   /** The functions `tunedrop redrive` sends dead letters back to. */
   redriveTargets: IFunction[];
@@ -36,6 +44,7 @@ export class OperatorPolicy extends Construct {
   constructor(scope: Construct, id: string, props: OperatorPolicyProps) {
     super(scope, id);
     const stack = Stack.of(this);
+    const embeddings = props.embeddingStateMachine;
     this.policy = new ManagedPolicy(this, 'Policy', {
       description:
         'tunedrop operators: drop files, read runs, results and models, cancel, redrive, retrain, delete models',
@@ -54,14 +63,14 @@ export class OperatorPolicy extends Construct {
         new PolicyStatement({
           sid: 'CancelRuns',
           actions: ['states:DescribeExecution', 'states:StopExecution'],
-          resources: [
+          resources: [props.stateMachine, ...(embeddings ? [embeddings] : [])].map((machine) =>
             stack.formatArn({
               service: 'states',
               resource: 'execution',
-              resourceName: `${props.stateMachine.stateMachineName}:*`,
+              resourceName: `${machine.stateMachineName}:*`,
               arnFormat: ArnFormat.COLON_RESOURCE_NAME,
             }),
-          ],
+          ),
         }),
         new PolicyStatement({
           sid: 'RedriveDeadLetters',
@@ -81,7 +90,10 @@ export class OperatorPolicy extends Construct {
         new PolicyStatement({
           sid: 'DropFiles',
           actions: ['s3:PutObject'],
-          resources: [props.bucket.arnForObjects(`${props.incomingPrefix}*`)],
+          resources: [
+            props.bucket.arnForObjects(`${props.incomingPrefix}*`),
+            ...(embeddings ? [props.bucket.arnForObjects(`${EMBED_PREFIX}*`)] : []),
+          ],
         }),
         new PolicyStatement({
           sid: 'ReadResults',
@@ -89,6 +101,12 @@ export class OperatorPolicy extends Construct {
           resources: [
             props.bucket.arnForObjects('runs/*'),
             props.bucket.arnForObjects(`${props.incomingPrefix}*`),
+            ...(embeddings
+              ? [
+                  props.bucket.arnForObjects(`${EMBEDDINGS_PREFIX}*`),
+                  props.bucket.arnForObjects(`${EMBED_PREFIX}*`),
+                ]
+              : []),
           ],
         }),
         new PolicyStatement({
@@ -135,6 +153,15 @@ export class OperatorPolicy extends Construct {
         )}.Name>:*`,
         `Resource::${nagArn(props.bucket)}/runs/*`,
         `Resource::${nagArn(props.bucket)}/${props.incomingPrefix}*`,
+        ...(embeddings
+          ? [
+              `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${stack.getLogicalId(
+                embeddings.node.defaultChild as CfnElement,
+              )}.Name>:*`,
+              `Resource::${nagArn(props.bucket)}/${EMBED_PREFIX}*`,
+              `Resource::${nagArn(props.bucket)}/${EMBEDDINGS_PREFIX}*`,
+            ]
+          : []),
         `Resource::${nagArn(props.table)}/index/*`,
         `Resource::${nagArn(props.registryTable)}/index/*`,
       ].map((finding) => `AwsSolutions-IAM5[${finding}]`),

@@ -722,8 +722,9 @@ export class TunedropPipeline extends Construct {
 
     this.operatorPolicy = new OperatorPolicy(this, 'Operators', {
       stateMachine: this.workflow.stateMachine,
+      embeddingStateMachine: this.embeddingWorkflow.stateMachine,
       deadLetters: this.deadLetters,
-      redriveTargets: [this.validateFunction, reconcile],
+      redriveTargets: [this.validateFunction, reconcile, validateEmbeddings],
       bucket: this.bucket,
       incomingPrefix,
       table: this.table,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  embeddingModels,
   enabledProviders,
   familyLane,
   handOverFamilyTurn,
@@ -45,6 +46,7 @@ export const handler = stepHandler(
         onHandOverError: (error) => logger.warn('handing the slot over failed; the sweep will', { error }),
         reports: objectStore(),
         metrics: runMetrics,
+        embeddingBatches: async (name) => (await embeddingModels(name, context)).batches,
         onReportError: (error) =>
           logger.warn('amending the validation report failed; the run is recorded', {
             runId: detail.name,

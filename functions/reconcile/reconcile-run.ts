@@ -1,6 +1,13 @@
-import type { FineTuningProvider, ObjectStore, ProviderJob, ProviderSlots, RunStore } from '../core/ports.js';
+import type {
+  EmbeddingBatches,
+  FineTuningProvider,
+  ObjectStore,
+  ProviderJob,
+  ProviderSlots,
+  RunStore,
+} from '../core/ports.js';
 import { amendReport } from '../core/report.js';
-import { TERMINAL_STATUSES, type RunStatus } from '../core/run.js';
+import { runKindOf, TERMINAL_STATUSES, type RunStatus } from '../core/run.js';
 import { endFamilyTurn, type FamilyTurn, type HandOver } from '../core/slots.js';
 import { cancelIfRunning } from '../core/provider-jobs.js';
 import { phaseOf } from '../core/workflow-state.js';
@@ -36,6 +43,8 @@ export interface ReconcileDeps {
   onReportError?(error: unknown): void;
   /** Told of the run's end when this records it. @default none */
   metrics?: RunMetrics;
+  /** An embedding run's provider batches, to cancel those still running. @default none: they run out */
+  embeddingBatches?(name: ProviderName): Promise<Pick<EmbeddingBatches, 'state' | 'cancel'> | undefined>;
 }
 
 const OUTCOME: Record<
@@ -80,6 +89,7 @@ export async function reconcileRun(
   deps: ReconcileDeps,
 ): Promise<{ runId: string; status: RunStatus | 'unknown'; changed: boolean }> {
   let run = await deps.runs.get(event.runId);
+  if (run && runKindOf(run) === 'embeddings') return reconcileEmbeddingRun(run, event, deps);
   // Releasing is harmless where the run held nothing; without its item, its provider is not known.
   for (const name of run ? [providerOf(run)] : deps.providers) await deps.slots(name).release(event.runId);
   await deps.handOver().catch((error: unknown) => deps.onHandOverError?.(error));
@@ -136,6 +146,41 @@ export async function reconcileRun(
   // Whoever recorded the end, the report says it: Record may have failed before amending it.
   await amendReport(run, deps);
   if (deps.familyTurn) await endFamilyTurn(run.runId, deps.familyTurn(run.family), deps.onHandOverError);
+  return { runId: run.runId, status: run.status, changed };
+}
+
+/**
+ * An embedding run whose workflow ended without recording it: its end recorded as for a training run, and
+ * its batches still running cancelled (it holds no slot, no family lane and no provider job).
+ */
+async function reconcileEmbeddingRun(
+  run: RunRecord,
+  event: ExecutionEnded,
+  deps: ReconcileDeps,
+): Promise<{ runId: string; status: RunStatus; changed: boolean }> {
+  let changed = false;
+  if (!TERMINAL_STATUSES.has(run.status)) {
+    const outcome = OUTCOME[event.status];
+    const updated = await deps.runs.advance(run.runId, outcome.status, {
+      error: {
+        name: `Execution${event.status === 'ABORTED' ? 'Stopped' : event.status === 'TIMED_OUT' ? 'TimedOut' : 'Failed'}`,
+        code: outcome.code,
+        message: event.cause ? redactSecrets(`${outcome.message}: ${event.cause}`) : outcome.message,
+        fix: 'Drop the file again to start a new run.',
+      },
+    });
+    if (updated) {
+      changed = true;
+      run = updated;
+      deps.metrics?.runEnded({ family: run.family, provider: providerOf(run), status: outcome.status });
+    } else run = (await deps.runs.get(run.runId)) ?? run;
+  }
+  const batchIds = run.embedding?.batchIds ?? [];
+  const batches = batchIds.length ? await deps.embeddingBatches?.(providerOf(run)) : undefined;
+  for (const batchId of batchIds) {
+    const state = await batches?.state(batchId);
+    if (state?.status === 'pending') await batches!.cancel(batchId);
+  }
   return { runId: run.runId, status: run.status, changed };
 }
 
