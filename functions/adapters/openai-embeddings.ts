@@ -1,6 +1,6 @@
 import OpenAI, { APIError } from 'openai';
 import { z } from 'zod';
-import { ProviderUnavailableError } from '../core/errors.js';
+import { InvalidConfigError, ProviderRejectedError, ProviderUnavailableError } from '../core/errors.js';
 import type {
   EmbeddingAnswer,
   EmbeddingBatches,
@@ -260,7 +260,44 @@ export function azureEmbeddingModels(options: AzureEmbeddingsOptions): Embedding
     fetchOptions: FETCH_OPTIONS,
     fetch: withoutSdk429Retries,
   });
-  return { name: 'azure-openai', embed: embedWith(client, call, api, AZURE_VOICE, options) };
+  const embed = embedWith(client, call, api, AZURE_VOICE, options);
+  return {
+    name: 'azure-openai',
+    embed: async (request) => {
+      try {
+        return await embed(request);
+      } catch (error) {
+        throw deploymentError(error, request.model) ?? error;
+      }
+    },
+  };
+}
+
+/**
+ * A refusal that is about the deployment the settings name, not about the texts: the deployment does not
+ * exist (or is not ready: 404 DeploymentNotFound, "If you created the deployment within the last 5
+ * minutes, please wait a moment and try again"), or it is of a model that does not embed (400
+ * OperationNotSupported; both in local/openai-emulator/azure-management.ts with their sources). No retry
+ * or other text can succeed, so it is a configuration error that ends the run, with a fix naming the
+ * deployment and the settings file; undefined for any other error.
+ */
+function deploymentError(error: unknown, deployment: string): InvalidConfigError | undefined {
+  if (!(error instanceof ProviderRejectedError)) return undefined;
+  const settings = "the collection's settings file, embed/<collection>/tunedrop.json";
+  const existing = `or set "azure": {"deployment": "<name>"} in ${settings}, to the name of an existing deployment of an embedding model; then drop the file again`;
+  if (error.code === 'DeploymentNotFound')
+    return new InvalidConfigError(
+      `Azure OpenAI has no deployment named "${deployment}" that can answer: ${error.message}`,
+      `Deploy an embedding model (text-embedding-3-small, text-embedding-3-large or text-embedding-ada-002) under the name "${deployment}" in the Azure OpenAI resource of tunedrop's Azure OpenAI secret (Azure AI Foundry portal, Deployments) and wait until it has succeeded, ${existing}.`,
+      { cause: error },
+    );
+  if (error.code === 'OperationNotSupported')
+    return new InvalidConfigError(
+      `The Azure OpenAI deployment "${deployment}" is not of an embedding model: ${error.message}`,
+      `Name a deployment of an embedding model instead: deploy one (text-embedding-3-small, text-embedding-3-large or text-embedding-ada-002) in the Azure AI Foundry portal, ${existing}.`,
+      { cause: error },
+    );
+  return undefined;
 }
 
 /** What tunedrop reads of a Batch (the spec's Batch schema, 2026-08-21). */

@@ -2,14 +2,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from './api-error.js';
 import { completeChat } from './chat-completions.js';
+import { createEmbeddings, EMBEDDING_MODELS } from './embeddings.js';
 import type { DeploymentFault, Faults } from './faults.js';
 import { readJson, sendJson, type Route } from './http.js';
 import { ChatCompletionLog, type Store } from './store.js';
 
 /**
- * Azure OpenAI's management side, as a fine-tuned model needs it before it can answer: an Entra ID token
- * for a service principal (client credentials), Azure Resource Manager's deployments of the account, and
- * the data plane's v1 chat completions answered from a deployment. Served by the Azure flavor of the
+ * Azure OpenAI's management side, as a model needs it before it can answer: an Entra ID token for a
+ * service principal (client credentials), Azure Resource Manager's deployments of the account (of the
+ * models it fine-tuned, and of the base embedding models), and the data plane's v1 chat completions and
+ * embeddings answered from a deployment. Served by the Azure flavor of the
  * emulator next to its data plane: `{endpoint}/entra` stands for https://login.microsoftonline.com and
  * `{endpoint}/arm` for https://management.azure.com. Facts are those of docs/evaluation-facts.md section 2
  * (read 2026-11-30) unless cited here; where Azure's exact wording was not found, the comment says so.
@@ -49,7 +51,7 @@ export type ProvisioningState = 'Accepted' | 'Creating' | 'Succeeded' | 'Failed'
 
 export interface DeploymentSummary {
   name: string;
-  /** The deployed fine-tuned model's name. */
+  /** The deployed model's name: a fine-tune of this resource, or a base embedding model. */
   model: string;
   sku: { name: string; capacity: number };
   provisioningState: ProvisioningState;
@@ -82,6 +84,35 @@ const SKUS = ['standard', 'globalstandard', 'developertier'];
 const DEVELOPER_BASE = /^gpt-4\.1(-mini|-nano)?(-\d{4}-\d{2}-\d{2})?$/;
 
 /**
+ * The base models a deployment may be made of: the embedding models (embeddings.ts EMBEDDING_MODELS).
+ * "Prerequisites: An Azure OpenAI resource with an embedding model deployment"; "The `model` value in each
+ * request is your Azure model deployment name" (Microsoft Learn, how-to/embeddings, docs/embeddings-facts.md
+ * section 2, read 2026-11-30). Which model versions Azure offers (the ARM body's `version`) was NOT
+ * CONFIRMED: any is taken. Deploying one works as for a fine-tune (PUT, Accepted → Creating → Succeeded),
+ * with a Standard or GlobalStandard sku: developertier is for fine-tunes (fine-tune-test page). The base
+ * chat models are not deployable: Azure retired them (evaluation-facts 2.3).
+ */
+const isBaseEmbeddingModel = (name: string) => Object.hasOwn(EMBEDDING_MODELS, name);
+
+/**
+ * The data plane's 400 for an operation the deployment's model does not do: {"error": {"code":
+ * "OperationNotSupported", "message": "The embeddings operation does not work with the specified model,
+ * gpt-35-turbo. Please choose different model and try again. You can learn more about which models can be
+ * used with each operation here: https://go.microsoft.com/fwlink/?linkid=2197993."}} (OpenHands/OpenHands#1003,
+ * 2024-03; the chatCompletion form for text-embedding-3-large in microsoft/graphrag#1557, 2024-12; read
+ * 2026-11-30).
+ */
+const operationNotSupported = (operation: 'embeddings' | 'chatCompletion', model: string) => ({
+  status: 400,
+  json: {
+    error: {
+      code: 'OperationNotSupported',
+      message: `The ${operation} operation does not work with the specified model, ${model}. Please choose different model and try again. You can learn more about which models can be used with each operation here: https://go.microsoft.com/fwlink/?linkid=2197993.`,
+    },
+  },
+});
+
+/**
  * The data plane's answer for a name that is not a ready deployment, as the live service gives it
  * (Azure-Samples/azure-search-openai-demo-csharp#379, 2024-11-15: 404, body
  * {"error":{"code":"DeploymentNotFound","message":…}}; the same text in MicrosoftDocs/azure-docs#114013).
@@ -103,6 +134,8 @@ const DEPLOYMENT_NOT_FOUND = {
 export const AZURE_MAX_TOP_LOGPROBS = 5;
 
 interface Deployment extends DeploymentSummary {
+  /** A fine-tune of this resource, or a base embedding model. */
+  kind: 'fine-tuned' | 'embedding';
   format: string;
   version: string;
   createdAt: string;
@@ -408,15 +441,25 @@ export class AzureManagement {
     // PutDeployment example has 200 for an existing deployment and 201 for a new one).
     if (existing && existing.fingerprint === fingerprint)
       return { status: 200, body: resource(base, existing) };
+    if (isBaseEmbeddingModel(model.name)) {
+      // Wording NOT found, as for the developer tier of a gpt-4o fine-tune below.
+      if (sku.name.toLowerCase() === 'developertier')
+        return armError(
+          400,
+          'InvalidResourceProperties',
+          `The specified SKU '${sku.name}' for model '${model.name}' is not supported: developer deployments take fine-tuned models only.`,
+        );
+      return this.create(base, name, parsed, 'embedding', fingerprint, existing);
+    }
     const fineTuned = this.store.fineTunedModel(model.name);
-    // A model this resource did not fine-tune (or a base model: "a base-model comparator cannot be
+    // A model this resource did not fine-tune, or a base chat model ("a base-model comparator cannot be
     // deployed on Azure today", evaluation-facts 2.3). Azure's code and wording for this refusal were NOT
     // found; DeploymentModelNotSupported is the Cognitive Services code for a model it will not deploy.
     if (!fineTuned)
       return armError(
         400,
         'DeploymentModelNotSupported',
-        `The model '${model.name}' of format '${model.format}' and version '${model.version}' is not a fine-tuned model of this resource.`,
+        `The model '${model.name}' of format '${model.format}' and version '${model.version}' is not a fine-tuned model of this resource or a base embedding model.`,
       );
     // Wording NOT found: Azure's refusal of an unsupported sku for a model is coded InvalidResourceProperties
     // in live answers for base models ("The specified SKU '…' for model '…' is not supported …"), as remembered.
@@ -428,15 +471,28 @@ export class AzureManagement {
       );
     // The 6th deployment: the limit is Azure's (5 per resource); its code and wording were NOT found.
     // InsufficientQuota is the code ARM gives a deployment beyond a quota (Azure-Samples/azure-search-openai-demo#402,
-    // 2023-07-10, for capacity).
-    if (!existing && this.deployments.size >= AZURE_MAX_FINE_TUNED_DEPLOYMENTS)
+    // 2023-07-10, for capacity). Deployments of base models are not fine-tuned ones: they do not count.
+    const fineTunedCount = [...this.deployments.values()].filter((d) => d.kind === 'fine-tuned').length;
+    if (existing?.kind !== 'fine-tuned' && fineTunedCount >= AZURE_MAX_FINE_TUNED_DEPLOYMENTS)
       return armError(
         400,
         'InsufficientQuota',
         `This resource already has ${AZURE_MAX_FINE_TUNED_DEPLOYMENTS} fine-tuned model deployments, the most it may have. Delete one before deploying another.`,
       );
+    return this.create(base, name, parsed, 'fine-tuned', fingerprint, existing);
+  }
+
+  private create(
+    base: string,
+    name: string,
+    { sku, model }: DeploymentRequest,
+    kind: Deployment['kind'],
+    fingerprint: string,
+    existing: Deployment | undefined,
+  ): { status: number; body: unknown } {
     if (existing) existing.timers.forEach(clearTimeout);
     const deployment: Deployment = {
+      kind,
       name,
       model: model.name,
       format: model.format,
@@ -492,6 +548,7 @@ export class AzureManagement {
     // to infer" (evaluation-facts 2.2). A base model's name is no deployment (they are retired on Azure).
     if (!deployment || deployment.provisioningState !== 'Succeeded')
       return { status: 404, json: DEPLOYMENT_NOT_FOUND };
+    if (deployment.kind === 'embedding') return operationNotSupported('chatCompletion', deployment.model);
     const topLogprobs = (body as { top_logprobs?: unknown }).top_logprobs;
     if (typeof topLogprobs === 'number' && topLogprobs > AZURE_MAX_TOP_LOGPROBS)
       throw new ApiError(
@@ -504,6 +561,32 @@ export class AzureManagement {
     if (answered instanceof ApiError) throw answered;
     store.chatCompletions.record(answered.model, answered.usage);
     this.chatByDeployment.record(deployment.name, answered.usage);
+    return { json: answered.body };
+  };
+
+  /**
+   * POST {endpoint}/openai/v1/embeddings with `model` naming a deployment of an embedding model, answered
+   * by the one function OpenAI's route uses (embeddings.ts createEmbeddings) for the deployed model: the
+   * same checks, vectors and cl100k_base usage; the answer's `model` is the deployed model's. The call is
+   * recorded in `embeddingCalls` under the deployment's name, the model as the request named it. A name
+   * that is no Succeeded deployment: 404 DeploymentNotFound, as for chat; a deployment of a fine-tuned chat
+   * model: 400 OperationNotSupported. A body without a string `model` gets createEmbeddings' own 400.
+   */
+  readonly embeddingsRoute: Route = async ({ store }, { method, path, request }) => {
+    if (method !== 'POST' || path !== '/embeddings') return undefined;
+    const body = await readJson(request);
+    const name = typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined;
+    if (typeof name !== 'string') {
+      const refused = createEmbeddings(body);
+      if (refused instanceof ApiError) throw refused;
+    }
+    const deployment = typeof name === 'string' ? this.deployments.get(name) : undefined;
+    if (!deployment || deployment.provisioningState !== 'Succeeded')
+      return { status: 404, json: DEPLOYMENT_NOT_FOUND };
+    if (deployment.kind !== 'embedding') return operationNotSupported('embeddings', deployment.model);
+    const answered = createEmbeddings({ ...(body as object), model: deployment.model });
+    if (answered instanceof ApiError) throw answered;
+    store.embeddingCalls.record(deployment.name, { inputs: answered.inputs, tokens: answered.tokens });
     return { json: answered.body };
   };
 }

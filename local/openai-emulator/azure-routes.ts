@@ -152,7 +152,8 @@ export interface AzureAuth {
 }
 
 /**
- * `extraRoutes` are answered after Azure's own: the chat completions of deployments (azure-management.ts).
+ * `extraRoutes` are answered after Azure's own: the chat completions and embeddings of deployments
+ * (azure-management.ts).
  */
 export function azureFlavor(auth: AzureAuth, extraRoutes: readonly Route[] = []): Flavor {
   return {

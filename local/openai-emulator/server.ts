@@ -76,7 +76,9 @@ export type {
  * model answers only from a deployment (azure-management.ts): the service principal given as
  * `servicePrincipal` gets an Entra token at `{endpoint}/entra/{tenant}/oauth2/v2.0/token`, deploys it through
  * ARM at `{endpoint}/arm/subscriptions/…/deployments/{name}`, and `POST /openai/v1/chat/completions` with
- * `model` = the deployment's name answers once it has Succeeded.
+ * `model` = the deployment's name answers once it has Succeeded. A base embedding model (text-embedding-3-small,
+ * -3-large, ada-002) is deployed the same way, as a user does in the portal, and `POST /openai/v1/embeddings`
+ * with `model` = that deployment's name answers as OpenAI's /v1/embeddings does.
  */
 export interface EmulatorOptions {
   /** Which provider's API to serve. @default 'openai' */
@@ -230,7 +232,10 @@ export async function startOpenAiEmulator(options: EmulatorOptions = {}): Promis
   );
   const management = azure ? new AzureManagement(store, faults, timing, options.servicePrincipal) : undefined;
   const flavor = management
-    ? azureFlavor({ apiKey: options.apiKey, entraToken: options.entraToken }, [management.chatRoute])
+    ? azureFlavor({ apiKey: options.apiKey, entraToken: options.entraToken }, [
+        management.chatRoute,
+        management.embeddingsRoute,
+      ])
     : openAiFlavor(options.apiKey);
   // A batch's end is a batch.* webhook (webhooks.ts), created_at when it reached that status; Azure has
   // no webhooks.

@@ -7,8 +7,15 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { startOpenAiEmulator, type RunningEmulator } from '../../local/openai-emulator/server.js';
+import { createEmbeddings } from '../../local/openai-emulator/embeddings.js';
+import {
+  startOpenAiEmulator,
+  type RunningEmulator,
+  type ServicePrincipal,
+} from '../../local/openai-emulator/server.js';
+import { localEmbedding } from '../../local/embeddings/vectors.js';
 import { chatDataset } from '../support/fakes.js';
+import { expectShape as expectOpenAiShape } from '../support/openai-spec.js';
 
 /**
  * The emulator's Azure OpenAI mode against the published Azure v1 spec (the excerpt in
@@ -445,5 +452,184 @@ describe('the openai client', () => {
     } finally {
       echo.close();
     }
+  });
+});
+
+/**
+ * Embeddings on Azure: a deployment of a base embedding model, made through ARM as a user makes it in the
+ * portal (an Entra token for the service principal, then PUT …/deployments/{name}), answers POST
+ * /openai/v1/embeddings with `model` = the deployment's name, with the api-key header, as the same
+ * createEmbeddings that answers OpenAI's route. The Azure v1 spec's embeddings schemas are not in the
+ * fixture: the answer is checked against OpenAI's CreateEmbeddingResponse, the one the v1 API returns
+ * through the `openai` client.
+ */
+describe('embeddings through a deployment of an embedding model', () => {
+  const SP: ServicePrincipal = {
+    tenantId: '0c0c0c0c-1111-4222-8333-444444444444',
+    clientId: '55555555-6666-4777-8888-999999999999',
+    clientSecret: 'embeddings-secret',
+    subscriptionId: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
+    resourceGroup: 'rg-embeddings',
+    accountName: 'aoai-embeddings',
+  };
+  let azure: RunningEmulator;
+  let c: OpenAI;
+  let token: string;
+  const deploymentUrl = (name: string) =>
+    `${azure.endpoint}/arm/subscriptions/${SP.subscriptionId}/resourceGroups/${SP.resourceGroup}` +
+    `/providers/Microsoft.CognitiveServices/accounts/${SP.accountName}/deployments/${name}?api-version=2024-10-01`;
+  const put = async (name: string, model: string, sku = 'Standard') => {
+    const response = await fetch(deploymentUrl(name), {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        sku: { name: sku, capacity: 10 },
+        properties: { model: { format: 'OpenAI', name: model, version: '1' } },
+      }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  const succeeded = async (name: string) => {
+    for (let i = 0; i < 500; i++) {
+      const response = await fetch(deploymentUrl(name), { headers: { authorization: `Bearer ${token}` } });
+      const body = (await response.json()) as { properties: { provisioningState: string } };
+      if (body.properties.provisioningState === 'Succeeded') return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error(`deployment ${name} never succeeded`);
+  };
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${azure.endpoint}/openai/v1${path}`, {
+      method: 'POST',
+      headers: { 'api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+
+  beforeAll(async () => {
+    azure = await startOpenAiEmulator({
+      flavor: 'azure-openai',
+      apiKey: KEY,
+      servicePrincipal: SP,
+      timing: { deployingMs: 40 },
+    });
+    c = azureClient(azure.endpoint);
+    const response = await fetch(`${azure.endpoint}/entra/${SP.tenantId}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: SP.clientId,
+        client_secret: SP.clientSecret,
+        scope: 'https://management.azure.com/.default',
+      }).toString(),
+    });
+    token = ((await response.json()) as { access_token: string }).access_token;
+  });
+  afterAll(() => azure.close());
+
+  it('deploys text-embedding-3-small through ARM: 201 Accepted, then Succeeded', async () => {
+    const created = await put('embed-small', 'text-embedding-3-small');
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      name: 'embed-small',
+      type: 'Microsoft.CognitiveServices/accounts/deployments',
+      properties: {
+        model: { format: 'OpenAI', name: 'text-embedding-3-small' },
+        provisioningState: 'Accepted',
+      },
+    });
+    await succeeded('embed-small');
+    expect(azure.deployments).toContainEqual(
+      expect.objectContaining({ name: 'embed-small', model: 'text-embedding-3-small' }),
+    );
+  });
+
+  it("answers model = the deployment's name as OpenAI's route does, counted under the deployment", async () => {
+    const texts = ['My parcel is late', 'Refund my order'];
+    const answer = await c.embeddings.create({
+      model: 'embed-small',
+      input: texts,
+      dimensions: 256,
+      encoding_format: 'float',
+    });
+    expectOpenAiShape('CreateEmbeddingResponse', answer);
+    const same = createEmbeddings({
+      model: 'text-embedding-3-small',
+      input: texts,
+      dimensions: 256,
+      encoding_format: 'float',
+    });
+    if (same instanceof Error) throw same;
+    expect(answer).toEqual(same.body);
+    expect(answer.data[1]!.embedding).toEqual(localEmbedding(texts[1]!, 256));
+    expect(azure.embeddingCalls.byModel['embed-small']).toEqual({
+      calls: 1,
+      inputs: 2,
+      tokens: same.tokens,
+    });
+  });
+
+  it("refuses what the model refuses, in Azure's error shape", async () => {
+    const { status, body } = await post('/embeddings', {
+      model: 'embed-small',
+      input: 'x',
+      dimensions: 2000,
+    });
+    expect(status).toBe(400);
+    expect(body.error).toMatchObject({ code: 'invalid_value', param: 'dimensions', type: 'error' });
+    const missing = await post('/embeddings', { input: 'x' });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error).toMatchObject({ param: 'model', type: 'error' });
+  });
+
+  it('answers 404 DeploymentNotFound for an unknown name, a base model name, and a deployment not yet ready', async () => {
+    const expected = {
+      error: {
+        code: 'DeploymentNotFound',
+        message: expect.stringContaining('The API deployment for this resource does not exist.'),
+      },
+    };
+    expect(await post('/embeddings', { model: 'no-such-deployment', input: 'x' })).toEqual({
+      status: 404,
+      body: expected,
+    });
+    expect(await post('/embeddings', { model: 'text-embedding-3-small', input: 'x' })).toEqual({
+      status: 404,
+      body: expected,
+    });
+    expect((await put('embed-large', 'text-embedding-3-large')).status).toBe(201);
+    expect(await post('/embeddings', { model: 'embed-large', input: 'x' })).toEqual({
+      status: 404,
+      body: expected,
+    });
+    await expect(c.embeddings.create({ model: 'no-such-deployment', input: 'x' })).rejects.toMatchObject({
+      status: 404,
+      code: 'DeploymentNotFound',
+    });
+  });
+
+  it('answers chat on an embedding deployment with 400 OperationNotSupported', async () => {
+    const { status, body } = await post('/chat/completions', {
+      model: 'embed-small',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(status).toBe(400);
+    expect(body.error).toMatchObject({
+      code: 'OperationNotSupported',
+      message: expect.stringContaining(
+        'The chatCompletion operation does not work with the specified model, text-embedding-3-small.',
+      ),
+    });
+  });
+
+  it('refuses a developer-tier deployment of an embedding model, and a base chat model', async () => {
+    const developer = await put('embed-dev', 'text-embedding-3-small', 'developertier');
+    expect(developer.status).toBe(400);
+    expect(developer.body.error.code).toBe('InvalidResourceProperties');
+    const chat = await put('chat-base', 'gpt-4o-mini-2024-07-18');
+    expect(chat.status).toBe(400);
+    expect(chat.body.error.code).toBe('DeploymentModelNotSupported');
   });
 });

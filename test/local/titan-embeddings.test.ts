@@ -156,4 +156,14 @@ describe('Titan Text Embeddings V2 on the local Bedrock runtime', () => {
     expect(read(await invoke(granted, { inputText: 'x' })).embedding).toHaveLength(1024);
     granted.destroy();
   });
+
+  it("lets the EmbedCollect function's own role invoke it, with no test grant", async () => {
+    const collect = new BedrockRuntimeClient({
+      region: 'us-east-1',
+      credentials: harness.cloud.functionCredentials('functions/embed-collect/handler.ts'),
+      endpoint: harness.cloud.endpoints.BEDROCK_RUNTIME,
+    });
+    expect(read(await invoke(collect, { inputText: 'x', dimensions: 512 })).embedding).toHaveLength(512);
+    collect.destroy();
+  });
 });
