@@ -19,12 +19,17 @@ import { acknowledge } from './nag.js';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../functions/adapters/run-metrics.js';
 import type { MetricName } from '../functions/core/metrics.js';
 import { RUN_EVENT_SOURCE, RUN_STATUS_CHANGE } from '../functions/core/run-events.js';
-import { runKeys, TERMINAL_STATUSES, TRAINED_STATUSES } from '../functions/core/run.js';
+import { runKeys, TERMINAL_STATUSES, TRAINED_STATUSES, type RunKind } from '../functions/core/run.js';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 
 export interface TunedropNotificationsProps {
   /** The run workflow: its failed and timed-out executions raise an alarm; the summaries link to them. */
   stateMachine: StateMachine;
+  /**
+   * The embedding workflow's state machine: embedding runs' ends are summarised too, with its execution links.
+   * @default none: only training runs are summarised
+   */
+  embeddingStateMachine?: StateMachine;
   /** The data bucket: a succeeded run's summary links to its report there. */
   bucket: IBucket;
   /** Alarms made elsewhere (the dead-letter alarm) that notify through the topic too. */
@@ -242,9 +247,14 @@ export class TunedropNotifications extends Construct {
     const execution = `Execution: https://${stack.region}.console.aws.amazon.com/states/home?region=${stack.region}#/v2/executions/details/${executionArn.replaceAll(':', '%3A')}`;
     const validationReport = `Validation report: ${field('links.validationReport')}`;
     const run = `tunedrop run ${runId} (family ${field('family')})`;
-    const ends: Array<{ id: string; statuses: string[]; lines: string[] }> = [
+    const embeddingExecution = props.embeddingStateMachine
+      ? `Execution: https://${stack.region}.console.aws.amazon.com/states/home?region=${stack.region}#/v2/executions/details/${`arn:${stack.partition}:states:${stack.region}:${stack.account}:execution:${props.embeddingStateMachine.stateMachineName}:${runId}`.replaceAll(':', '%3A')}`
+      : undefined;
+    const embeddingRun = `tunedrop embedding run ${runId} (collection ${field('family')})`;
+    const ends: Array<{ id: string; kind: RunKind; statuses: string[]; lines: string[] }> = [
       {
         id: 'RunSucceeded',
+        kind: 'fine-tuning',
         statuses: ['SUCCEEDED'],
         lines: [
           `${run} SUCCEEDED: ${field('fineTunedModel')}, cost USD ${field('costUsd')}.`,
@@ -255,6 +265,7 @@ export class TunedropNotifications extends Construct {
       },
       {
         id: 'RunNotPromoted',
+        kind: 'fine-tuning',
         statuses: ['SUCCEEDED_NOT_PROMOTED'],
         lines: [
           `${run} trained ${field('fineTunedModel')} (cost USD ${field('costUsd')}), NOT PROMOTED: ${field('evaluation.reason')}`,
@@ -265,23 +276,56 @@ export class TunedropNotifications extends Construct {
       },
       {
         id: 'RunRejected',
+        kind: 'fine-tuning',
         statuses: ['REJECTED'],
         lines: [`${run} was REJECTED: ${field('error.message')}`, validationReport],
       },
       {
         id: 'RunEndedWithoutModel',
+        kind: 'fine-tuning',
         statuses: [...TERMINAL_STATUSES].filter((s) => !TRAINED_STATUSES.has(s) && s !== 'REJECTED'),
         lines: [`${run} ended ${field('status')}: ${field('error.message')}`, execution, validationReport],
       },
+      ...(embeddingExecution
+        ? ([
+            {
+              id: 'EmbeddingRunSucceeded',
+              kind: 'embeddings',
+              statuses: ['SUCCEEDED'],
+              lines: [
+                `${embeddingRun} SUCCEEDED: ${field('embedding.embedded')} records embedded, ${field('embedding.failed')} without a vector, cost USD ${field('costUsd')}.`,
+                `Output: ${field('links.output')}`,
+                `Manifest: ${field('links.manifest')}`,
+                embeddingExecution,
+              ],
+            },
+            {
+              id: 'EmbeddingRunRejected',
+              kind: 'embeddings',
+              statuses: ['REJECTED'],
+              lines: [`${embeddingRun} was REJECTED: ${field('error.message')}`, validationReport],
+            },
+            {
+              id: 'EmbeddingRunEnded',
+              kind: 'embeddings',
+              statuses: [...TERMINAL_STATUSES].filter((s) => !TRAINED_STATUSES.has(s) && s !== 'REJECTED'),
+              lines: [
+                `${embeddingRun} ended ${field('status')}: ${field('error.message')}`,
+                embeddingExecution,
+                validationReport,
+              ],
+            },
+          ] satisfies Array<{ id: string; kind: RunKind; statuses: string[]; lines: string[] }>)
+        : []),
     ];
     const topic = this.topic;
-    this.runEndRules = ends.map(({ id: ruleId, statuses, lines }) => {
+    this.runEndRules = ends.map(({ id: ruleId, kind, statuses, lines }) => {
       const rule = new Rule(this, ruleId, {
-        description: `tunedrop: a summary of each run ended ${statuses.join(', ')} to the notifications topic`,
+        description: `tunedrop: a summary of each ${kind === 'embeddings' ? 'embedding ' : ''}run ended ${statuses.join(', ')} to the notifications topic`,
         eventPattern: {
           source: [RUN_EVENT_SOURCE],
           detailType: [RUN_STATUS_CHANGE],
-          detail: { terminal: [true], status: statuses },
+          detail: { terminal: [true], status: statuses, kind: [kind] },
         },
       });
       const input = RuleTargetInput.fromMultilineText(lines.join('\n'));

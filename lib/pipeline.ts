@@ -746,6 +746,7 @@ export class TunedropPipeline extends Construct {
     keepNotificationHandlerLogs(Stack.of(this));
     this.dashboard = new TunedropDashboard(this, 'Dashboard', {
       stateMachine: this.workflow.stateMachine,
+      embeddingStateMachine: this.embeddingWorkflow.stateMachine,
       deadLetters: this.deadLetters,
       providers,
       functions: this.node.children.filter((c) => c instanceof TunedropFunction),
@@ -754,6 +755,7 @@ export class TunedropPipeline extends Construct {
       ...props.notifications,
       stuckRuns: { hours: stuckRunHours, sweepInterval: Duration.minutes(SLOT_WAITING.sweepMinutes) },
       stateMachine: this.workflow.stateMachine,
+      embeddingStateMachine: this.embeddingWorkflow.stateMachine,
       bucket: this.bucket,
       alarms: [this.deadLetterAlarm],
       ...(key ? { encryptionKey: key } : {}),

@@ -14,9 +14,11 @@ import {
 } from './progress.js';
 import { EvaluationRecordSchema } from '../functions/core/evaluation.js';
 import { startConsole } from './console/server.js';
+import { embeddingsDemo } from './demo-embeddings.js';
 
 /**
- * `npm start [-- --provider openai|azure-openai|bedrock]`: the whole pipeline on this machine. Starts the
+ * `npm start [-- --provider openai|azure-openai|bedrock]`: the whole pipeline on this machine. With
+ * `-- --embeddings`, an embedding run instead (local/demo-embeddings.ts). Starts the
  * local cloud (with its Bedrock control plane) and the OpenAI emulator in OpenAI's or Azure's shape,
  * writes the family's tunedrop.json with the chosen provider, drops the bundled sample as a user would,
  * follows the run to its end and prints what it produced; then drops a broken file to show a rejection.
@@ -28,26 +30,34 @@ const SAMPLE = join(PROJECT_ROOT, 'local/samples/support-tickets.jsonl');
 const BROKEN = join(PROJECT_ROOT, 'local/samples/broken-tickets.jsonl');
 const RUNS = join(PROJECT_ROOT, '.tunedrop', 'runs');
 
-function argsOf(): { provider: ProviderName | string; keep: boolean } {
+function argsOf(): { provider: ProviderName | string; keep: boolean; embeddings: boolean } {
   const { values } = parseArgs({
-    options: { provider: { type: 'string', default: 'openai' }, keep: { type: 'boolean', default: false } },
+    options: {
+      provider: { type: 'string', default: 'openai' },
+      keep: { type: 'boolean', default: false },
+      embeddings: { type: 'boolean', default: false },
+    },
   });
-  return { provider: values.provider, keep: values.keep };
+  return { provider: values.provider, keep: values.keep, embeddings: values.embeddings };
 }
 
 async function main(): Promise<number> {
   let provider: ProviderName;
   let keep: boolean;
+  let embeddings: boolean;
   try {
     const args = argsOf();
     const chosen = args.provider;
     keep = args.keep;
+    embeddings = args.embeddings;
+    if (embeddings && chosen !== 'openai')
+      throw new Error('--embeddings runs on the OpenAI emulator; leave out --provider');
     if (!(PROVIDERS as readonly string[]).includes(chosen))
       throw new Error(`unknown provider "${chosen}"; choose one of: ${PROVIDERS.join(', ')}`);
     provider = chosen as ProviderName;
   } catch (error) {
     console.error(
-      `npm start: ${(error as Error).message}\nUsage: npm start -- [--provider ${PROVIDERS.join('|')}] [--keep]`,
+      `npm start: ${(error as Error).message}\nUsage: npm start -- [--provider ${PROVIDERS.join('|')} | --embeddings] [--keep]`,
     );
     return 2;
   }
@@ -77,6 +87,14 @@ async function main(): Promise<number> {
       // As the README's deploy steps: the provider's webhooks tell the run its job ended.
       const webhooks = await connectProviderWebhooks(cloud, emulator);
       console.log(`Registered ${webhooks.url} for the emulator's fine-tuning webhooks`);
+    }
+    if (embeddings) {
+      const run = await embeddingsDemo(cloud, { baseUrl: emulator.baseUrl, apiKey: 'sk-local-demo' });
+      const ok = run.status === 'SUCCEEDED';
+      console.log(
+        `\n${ok ? 'Done' : 'Something went wrong'} in ${((Date.now() - started) / 1000).toFixed(1)} s. Try your own files under embed/<collection>/ with: npm run local`,
+      );
+      return ok ? 0 : 1;
     }
     // One line of the family's settings picks the provider (README, "Choosing a provider").
     const settings = { provider };

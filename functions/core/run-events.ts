@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { redactSecrets } from './redact.js';
 import type { RunStore } from './ports.js';
-import { RUN_STATUSES, RunEvaluationSchema, runKeys, TERMINAL_STATUSES, type RunRecord } from './run.js';
+import {
+  RUN_KINDS,
+  RUN_STATUSES,
+  RunEmbeddingSchema,
+  RunEvaluationSchema,
+  runKeys,
+  runKindOf,
+  TERMINAL_STATUSES,
+  type RunRecord,
+} from './run.js';
 
 /**
  * Run events for automation (issue #13, point 4): every move of a run's status is put on the account's
@@ -38,7 +47,17 @@ export const RunEventDetailSchema = z
         'The same for every copy of one move (derived from runId, status and at): consumers dedupe on it.',
       ),
     runId: z.string().describe('The run (also the Step Functions execution name).'),
-    family: z.string().describe('The family: the folder under incoming/ the file was dropped in.'),
+    family: z
+      .string()
+      .describe(
+        'The family: the folder under incoming/ the file was dropped in (an embedding run: the collection under embed/).',
+      ),
+    kind: z
+      .enum(RUN_KINDS)
+      .describe("What the run makes: a fine-tuned model, or a collection's embeddings (#15)."),
+    embedding: RunEmbeddingSchema.optional().describe(
+      "An embedding run's model, dimensions, mode and, once collected, counts, tokens and output.",
+    ),
     status: z.enum(RUN_STATUSES).describe('The status the run moved to.'),
     previousStatus: z
       .enum(RUN_STATUSES)
@@ -76,6 +95,8 @@ export const RunEventDetailSchema = z
         report: s3Uri.optional().describe("The run's report, once written."),
         results: s3Uri.optional().describe('results.csv (on SUCCEEDED).'),
         summary: s3Uri.optional().describe('summary.json (on SUCCEEDED).'),
+        output: s3Uri.optional().describe("An embedding run's embeddings.parquet (or .jsonl), on SUCCEEDED."),
+        manifest: s3Uri.optional().describe("An embedding run's manifest.json, on SUCCEEDED."),
         execution: z
           .string()
           .url()
@@ -136,6 +157,8 @@ export function runStatusChangeEvent(run: RunRecord): RunEvent | undefined {
     id: runEventId(run.runId, run.status, last.at),
     runId: run.runId,
     family: run.family,
+    kind: runKindOf(run),
+    ...(run.embedding ? { embedding: run.embedding } : {}),
     status: run.status,
     ...(previous ? { previousStatus: previous } : {}),
     at: last.at,
@@ -164,6 +187,8 @@ export function runStatusChangeEvent(run: RunRecord): RunEvent | undefined {
       ...(run.resultsKey ? { results: uri(run.resultsKey) } : {}),
       ...(run.summaryKey ? { summary: uri(run.summaryKey) } : {}),
       ...(run.reportKey ? { report: uri(run.reportKey) } : {}),
+      ...(run.embedding?.outputKey ? { output: uri(run.embedding.outputKey) } : {}),
+      ...(run.embedding?.manifestKey ? { manifest: uri(run.embedding.manifestKey) } : {}),
       // The run item says which execution is the run's (every workflow function can link it, though
       // none knows the state machine's ARN: that would be a cycle in the template).
       ...(run.executionArn && run.status !== 'RECEIVED'

@@ -274,10 +274,14 @@ describe('the run-end summaries', () => {
           .map((p) => (typeof p === 'string' ? p : '@'))
           .join('');
 
-  it('match every ended run, each status once, and go to the topic', () => {
-    expect(rules).toHaveLength(4);
-    const statuses = rules.flatMap((r) => r.Properties.EventPattern.detail.status as string[]);
-    expect(statuses.sort()).toEqual([
+  it('match every ended run of either kind, each status once, and go to the topic', () => {
+    expect(rules).toHaveLength(7);
+    const statusesOf = (kind: string) =>
+      rules
+        .filter((r) => (r.Properties.EventPattern.detail.kind as string[]).join() === kind)
+        .flatMap((r) => r.Properties.EventPattern.detail.status as string[])
+        .sort();
+    expect(statusesOf('fine-tuning')).toEqual([
       'CANCELLED',
       'FAILED',
       'REJECTED',
@@ -285,6 +289,8 @@ describe('the run-end summaries', () => {
       'SUCCEEDED_NOT_PROMOTED',
       'TIMED_OUT',
     ]);
+    // An embedding run trains no model: it is never SUCCEEDED_NOT_PROMOTED.
+    expect(statusesOf('embeddings')).toEqual(['CANCELLED', 'FAILED', 'REJECTED', 'SUCCEEDED', 'TIMED_OUT']);
     for (const rule of rules) {
       expect(rule.Properties.EventPattern).toMatchObject({
         source: ['tunedrop'],
