@@ -58,13 +58,18 @@ export const DIMENSIONS_KEY = 'tunedrop.dimensions';
 /** Column names the output uses itself: a metadata field cannot take them. */
 const RESERVED = new Set(['id', 'embedding']);
 
+/** The most rows a row group holds when not given (see defaultRowGroupRows). */
+export const MAX_ROW_GROUP_ROWS = 2_500;
+
 /**
- * Rows per row group when not given: about 4 million vector values (16 MB as float32, some 32 MB as the JS
- * numbers buffered before a group is encoded), between 100 and 10,000 rows: 2,604 rows at 1536
- * dimensions, 1,302 at 3072, 10,000 at 256.
+ * Rows per row group when not given: at most about 4 million vector values (16 MB as float32) and at most
+ * MAX_ROW_GROUP_ROWS rows, at least 100: 2,500 rows at 64 to 1536 dimensions, 1,302 at 3072. Encoding a
+ * group makes several arrays of its values (levels, pages), and V8 sizes the heap from what is live when
+ * it collects: at 64 dimensions, groups of 10,000 rows took Collect's peak RSS 310 MB over its start on
+ * 100,000 records, groups of 2,500 rows 110 MB (`npm run bench -- embeddings`, 2026-11-30).
  */
 export function defaultRowGroupRows(dimensions: number): number {
-  return Math.max(100, Math.min(10_000, Math.floor(4_000_000 / dimensions)));
+  return Math.max(100, Math.min(MAX_ROW_GROUP_ROWS, Math.floor(4_000_000 / dimensions)));
 }
 
 function checkOptions(options: EmbeddingsOutputOptions): void {

@@ -4,7 +4,9 @@ import { readParquet } from 'parquet-wasm';
 import {
   createEmbeddingsJsonlWriter,
   createEmbeddingsParquetWriter,
+  defaultRowGroupRows,
   DIMENSIONS_KEY,
+  MAX_ROW_GROUP_ROWS,
   type EmbeddingRow,
   type MetadataColumn,
 } from '../../functions/adapters/embeddings-output.js';
@@ -324,5 +326,35 @@ describe('createEmbeddingsJsonlWriter', () => {
         { id: 'c', metadata: {}, vector: [1] },
       ]),
     ).rejects.toThrow(/1 values, not the 2 dimensions/);
+  });
+});
+
+describe('defaultRowGroupRows', () => {
+  it('keeps row groups to 2,500 rows and about 4 million values, at least 100 rows', () => {
+    expect(defaultRowGroupRows(64)).toBe(MAX_ROW_GROUP_ROWS);
+    expect(defaultRowGroupRows(1536)).toBe(2_500);
+    expect(defaultRowGroupRows(3072)).toBe(1_302);
+    expect(defaultRowGroupRows(100_000)).toBe(100);
+  });
+
+  it('bounds what the Parquet writer buffers: a full group is handed to the sink as it fills', async () => {
+    const sink = memorySink();
+    const writer = createEmbeddingsParquetWriter(sink, { dimensions: 4, metadataColumns: [] });
+    const rows = (from: number, count: number): EmbeddingRow[] =>
+      Array.from({ length: count }, (_, i) => ({
+        id: `r${from + i}`,
+        metadata: {},
+        vector: [1, 2, 3, from + i],
+      }));
+    await writer.write(rows(0, MAX_ROW_GROUP_ROWS - 1));
+    expect(sink.chunks).toHaveLength(0);
+    await writer.write(rows(MAX_ROW_GROUP_ROWS - 1, MAX_ROW_GROUP_ROWS + 2));
+    // Two full groups written out; the three rows left wait for the next group or close.
+    expect(sink.chunks).toHaveLength(2);
+    await writer.close();
+    const table = readBack(sink.bytes());
+    expect(table.numRows).toBe(2 * MAX_ROW_GROUP_ROWS + 1);
+    expect(table.getChild('id')!.get(2 * MAX_ROW_GROUP_ROWS)).toBe(`r${2 * MAX_ROW_GROUP_ROWS}`);
+    expect(vectorOf(table, 2 * MAX_ROW_GROUP_ROWS)).toEqual([1, 2, 3, 2 * MAX_ROW_GROUP_ROWS]);
   });
 });

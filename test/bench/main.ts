@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDataset, type DatasetKind } from './datasets.js';
 import { runAdversarialBench } from './adversarial.js';
+import { printEmbeddingsBench, runEmbeddingsBench } from './embeddings.js';
 import { runLoad } from './load.js';
 import { printUploadBench, runUploadBench } from './upload.js';
 import { runWaitingBench } from './waiting.js';
@@ -14,6 +15,8 @@ import { runWaitingBench } from './waiting.js';
  * `npm run bench -- upload [--mib 511]`: the Upload step's peak memory, against the function's memory size.
  * `npm run bench -- waiting`: state transitions and history events per run, with webhooks and polling alone.
  * `npm run bench -- adversarial [--strict] [--only space-runs,...]`: worst-case inputs against a normal file.
+ * `npm run bench -- embeddings [--lines 10000,100000] [--dimensions 64]`: an embedding run's memory per step,
+ * 100,000 records against 10,000 (about a minute; not in the default set).
  */
 const HERE = dirname(fileURLToPath(import.meta.url));
 const TSX = join(HERE, '../../node_modules/.bin/tsx');
@@ -59,6 +62,15 @@ if (process.argv.includes('adversarial')) {
 
 if (process.argv.includes('waiting')) {
   process.exit((await runWaitingBench()) ? 0 : 1);
+}
+
+if (process.argv.includes('embeddings')) {
+  const result = await runEmbeddingsBench({
+    lines: option('lines', '10000,100000').map(Number),
+    dimensions: Number(option('dimensions', '64')[0]),
+  });
+  printEmbeddingsBench(result);
+  process.exit(result.passed ? 0 : 1);
 }
 
 if (process.argv.includes('upload')) {
