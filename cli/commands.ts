@@ -56,7 +56,7 @@ const CHECK_OPTIONS: Record<string, OptionSpec> = {
 };
 
 export const RUN_JSON_SHAPE =
-  '{runId, family, status, history: [{status, at, detail?}], provider?, baseModel?, parentModel?, fineTunedModel?, trainingExamples?, validationExamples?, estimatedTokens?, trainedTokens?, estimatedCostUsd?, costUsd?, createdAt, finishedAt?, error?: {name, code?, message, fix?}, source, ...}';
+  '{runId, kind: "fine-tuning" | "embeddings", family, status, history: [{status, at, detail?}], provider?, baseModel?, parentModel?, fineTunedModel?, trainingExamples?, validationExamples?, estimatedTokens?, trainedTokens?, estimatedCostUsd?, costUsd?, embedding?: {model, dimensions, mode: "batch" | "direct", embedded?, failed?, tokens?, batchIds?, outputKey?, manifestKey?}, createdAt, finishedAt?, error?: {name, code?, message, fix?}, source, ...}';
 export const MODEL_JSON_SHAPE =
   '{family, model, provider, baseModel, parentModel, runId, trainLoss?, validLoss?, trainAccuracy?, validAccuracy?, trainedTokens?, costUsd?, createdAt, deletedAt?, dataset?, current: boolean}';
 
@@ -88,6 +88,11 @@ export const COMMANDS: CommandSpec[] = [
     options: {
       family: { type: 'string', value: 'F', help: "only the family's runs" },
       status: { type: 'string', value: 'S', help: 'only runs in this status (SUCCEEDED, TRAINING, ...)' },
+      kind: {
+        type: 'string',
+        value: 'K',
+        help: "only runs of this kind: fine-tuning or embeddings (default: both; an embedding run's family is its collection)",
+      },
       limit: { type: 'string', value: 'N', help: 'at most N runs (default: 20)' },
       ...json(`{runs: [${RUN_JSON_SHAPE}]}`),
       ...TARGET_OPTIONS,
@@ -96,10 +101,11 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'runs show',
     args: ['RUN'],
-    summary: "a run's history, tokens, cost, files and loss curve",
+    summary:
+      "a run's history, tokens, cost, files and loss curve (an embedding run's model, counts and output)",
     options: {
       ...json(
-        `{run: ${RUN_JSON_SHAPE}, files: {source, validationReport?, results?, summary?} (s3:// URIs), loss: [{step, trainLoss, validLoss}] | null}`,
+        `{run: ${RUN_JSON_SHAPE}, files: {source, validationReport?, results?, summary?, report?, output?, manifest?} (s3:// URIs; output and manifest: an embedding run's), loss: [{step, trainLoss, validLoss}] | null (null for an embedding run)}`,
       ),
       ...TARGET_OPTIONS,
     },
@@ -114,7 +120,8 @@ export const COMMANDS: CommandSpec[] = [
       ...json('one line per status change: {runId, status, at, detail?}'),
       ...TARGET_OPTIONS,
     },
-    details: 'Exit codes: 0 the run SUCCEEDED, 1 it ended otherwise (or does not exist).',
+    details:
+      'Exit codes: 0 the run SUCCEEDED, 1 it ended otherwise (or does not exist), 3 it trained a model its evaluation kept out (SUCCEEDED_NOT_PROMOTED).',
   },
   {
     name: 'cancel',
@@ -186,17 +193,21 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'cost',
     args: [],
-    summary: 'what the runs cost, grouped; trained tokens and run counts',
+    summary: 'what the runs cost (fine-tuning and embedding runs), grouped; tokens and run counts',
     options: {
       since: { type: 'string', value: 'DATE', help: 'only runs created on or after DATE (YYYY-MM-DD)' },
-      by: { type: 'string', value: 'KEY', help: 'group by family (default), model, month or provider' },
+      by: {
+        type: 'string',
+        value: 'KEY',
+        help: 'group by family (default; a collection for embedding runs), model, month, provider or kind',
+      },
       ...json(
-        '{since, by, groups: [{key, runs, costUsd, evaluationCostUsd, estimatedCostUsd, runsWithoutCost, trainedTokens}], total: {runs, costUsd, evaluationCostUsd, estimatedCostUsd, runsWithoutCost, trainedTokens}}',
+        '{since, by, groups: [{key, runs, costUsd, evaluationCostUsd, estimatedCostUsd, runsWithoutCost, trainedTokens, embeddingTokens}], total: {runs, costUsd, evaluationCostUsd, estimatedCostUsd, runsWithoutCost, trainedTokens, embeddingTokens}}',
       ),
       ...TARGET_OPTIONS,
     },
     details:
-      "costUsd sums the actual costs, training and evaluation (evaluationCostUsd is the evaluations' part); estimatedCostUsd sums the estimates of runs without an actual cost (runsWithoutCost of them).",
+      "costUsd sums the actual costs, training, evaluation and embedding (evaluationCostUsd is the evaluations' part); estimatedCostUsd sums the estimates of runs without an actual cost (runsWithoutCost of them). trainedTokens sums the fine-tuning runs' trained tokens, embeddingTokens the embedding runs' billed input tokens.",
   },
   {
     name: 'redrive',

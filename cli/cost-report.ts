@@ -5,11 +5,16 @@
  * sums must equal the total exactly, whatever the grouping.
  */
 
-export type CostGrouping = 'family' | 'model' | 'month' | 'provider';
-export const COST_GROUPINGS: readonly CostGrouping[] = ['family', 'model', 'month', 'provider'];
+export type CostGrouping = 'family' | 'model' | 'month' | 'provider' | 'kind';
+export const COST_GROUPINGS: readonly CostGrouping[] = ['family', 'model', 'month', 'provider', 'kind'];
 
-/** The fields of a run item the report reads. */
+/**
+ * The fields of a run item the report reads. An embedding run (#15) counts like a training run: its
+ * family is its collection, its baseModel the embedding model, its costUsd what its requests cost.
+ */
 export interface CostedRun {
+  /** `embeddings` for an embedding run; absent or `fine-tuning` for a training run. */
+  kind?: 'fine-tuning' | 'embeddings' | undefined;
   family: string;
   createdAt: string;
   provider?: string | undefined;
@@ -19,6 +24,8 @@ export interface CostedRun {
   trainedTokens?: number | undefined;
   /** The evaluation of the run's model (#14): its calls' cost, where known. */
   evaluation?: { costUsd: number | null } | undefined;
+  /** An embedding run's facts: the input tokens its provider billed, once collected. */
+  embedding?: { tokens?: number | undefined } | undefined;
 }
 
 export interface CostLine {
@@ -31,7 +38,10 @@ export interface CostLine {
   estimatedCostUsd: number;
   /** Runs without an actual cost. */
   runsWithoutCost: number;
+  /** Tokens the fine-tuning runs trained on. */
   trainedTokens: number;
+  /** Input tokens the embedding runs were billed for. */
+  embeddingTokens: number;
 }
 
 export interface CostReport {
@@ -45,7 +55,7 @@ export interface CostReport {
 
 const UNKNOWN = '(unknown)';
 
-/** The group a run is counted in: its family, base model, month of creation or provider. */
+/** The group a run is counted in: its family, base model, month of creation, provider or kind. */
 export function costKey(run: CostedRun, by: CostGrouping): string {
   switch (by) {
     case 'family':
@@ -56,6 +66,8 @@ export function costKey(run: CostedRun, by: CostGrouping): string {
       return run.createdAt.slice(0, 7);
     case 'provider':
       return run.provider ?? UNKNOWN;
+    case 'kind':
+      return run.kind ?? 'fine-tuning';
   }
 }
 
@@ -86,6 +98,7 @@ interface MicroLine {
   estimate: number;
   runsWithoutCost: number;
   trainedTokens: number;
+  embeddingTokens: number;
 }
 
 const emptyMicro = (): MicroLine => ({
@@ -95,6 +108,7 @@ const emptyMicro = (): MicroLine => ({
   estimate: 0,
   runsWithoutCost: 0,
   trainedTokens: 0,
+  embeddingTokens: 0,
 });
 
 /** A dollar amount in whole micro-dollars; a missing or non-finite amount counts nothing. */
@@ -104,8 +118,9 @@ export function toMicros(usd: number | undefined): number {
 
 function add(line: MicroLine, run: CostedRun): void {
   line.runs += 1;
-  line.trainedTokens +=
-    run.trainedTokens !== undefined && Number.isFinite(run.trainedTokens) ? run.trainedTokens : 0;
+  const count = (n: number | undefined) => (n !== undefined && Number.isFinite(n) ? n : 0);
+  if (run.kind === 'embeddings') line.embeddingTokens += count(run.embedding?.tokens);
+  else line.trainedTokens += count(run.trainedTokens);
   // An evaluation's calls are paid whatever the run's training cost is known to be.
   const evaluation = toMicros(run.evaluation?.costUsd ?? undefined);
   line.evaluation += evaluation;
@@ -125,5 +140,6 @@ function dollars(line: MicroLine): CostLine {
     estimatedCostUsd: line.estimate / 1_000_000,
     runsWithoutCost: line.runsWithoutCost,
     trainedTokens: line.trainedTokens,
+    embeddingTokens: line.embeddingTokens,
   };
 }

@@ -1,17 +1,18 @@
 import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { FAMILY_INDEX } from '../functions/adapters/dynamodb-run-store.js';
+import { runKindOf, type RunKind } from '../functions/core/run.js';
 import { CliRunSchema, type CliRun } from './services.js';
 
 /**
  * A family's runs, newest first, through the byFamily index: pages are read only until `limit` runs
- * matched, so a family's long history costs one page for `runs list --family F`. The status is
+ * matched, so a family's long history costs one page for `runs list --family F`. The status and kind are
  * filtered here, not by DynamoDB, and an item the index holds only part of (a KEYS_ONLY or INCLUDE
  * projection) is read whole from the table: either way the result does not depend on the projection.
  */
 export async function queryFamilyRuns(
   documents: DynamoDBDocumentClient,
   table: string,
-  query: { family: string; status?: string | undefined; limit: number },
+  query: { family: string; status?: string | undefined; kind?: RunKind | undefined; limit: number },
 ): Promise<CliRun[]> {
   const runs: CliRun[] = [];
   let start: Record<string, unknown> | undefined;
@@ -34,7 +35,7 @@ export async function queryFamilyRuns(
       if (typeof item.runId !== 'string' || item.runId.startsWith('~')) continue;
       const whole = CliRunSchema.safeParse(item);
       const run = whole.success ? whole.data : await getRun(documents, table, item.runId);
-      if (run && (!query.status || run.status === query.status)) runs.push(run);
+      if (run && matches(run, query)) runs.push(run);
     }
     start = page.LastEvaluatedKey;
   } while (start && runs.length < query.limit);
@@ -51,14 +52,14 @@ export async function getRun(
 }
 
 /**
- * Every run of the table (a paginated Scan: newest first needs them all), filtered by status, newest
+ * Every run of the table (a paginated Scan: newest first needs them all), filtered by status and kind, newest
  * first, at most `limit`. Items whose runId starts with "~" are the pipeline's bookkeeping (a family's
  * lane), not runs.
  */
 export async function scanRuns(
   documents: DynamoDBDocumentClient,
   table: string,
-  query: { status?: string | undefined; limit: number },
+  query: { status?: string | undefined; kind?: RunKind | undefined; limit: number },
 ): Promise<CliRun[]> {
   const runs: CliRun[] = [];
   let start: Record<string, unknown> | undefined;
@@ -69,10 +70,15 @@ export async function scanRuns(
     runs.push(...runsOf(page.Items ?? []));
     start = page.LastEvaluatedKey;
   } while (start);
-  return newestFirst(runs.filter((run) => !query.status || run.status === query.status)).slice(
-    0,
-    query.limit,
-  );
+  return newestFirst(runs.filter((run) => matches(run, query))).slice(0, query.limit);
+}
+
+/** The --status and --kind filters (applied before the limit, so N runs of that kind are listed). */
+export function matches(
+  run: CliRun,
+  query: { status?: string | undefined; kind?: RunKind | undefined },
+): boolean {
+  return (!query.status || run.status === query.status) && (!query.kind || runKindOf(run) === query.kind);
 }
 
 export function runsOf(items: Record<string, unknown>[]): CliRun[] {

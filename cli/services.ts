@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { RunRecordSchema } from '../functions/core/run.js';
+import { RunRecordSchema, type RunKind } from '../functions/core/run.js';
 import type { CurrentModel, ModelEntry } from '../functions/core/registry.js';
 
 /** A run as the CLI reads it: the pipeline's RunRecord (parentModel, trigger and dataset included). */
@@ -9,6 +9,8 @@ export type CliRun = z.infer<typeof CliRunSchema>;
 export interface RunQuery {
   family?: string | undefined;
   status?: string | undefined;
+  /** Only runs of this kind (`fine-tuning` includes the items from before #15, which have no kind). */
+  kind?: RunKind | undefined;
   limit: number;
 }
 

@@ -18,6 +18,8 @@ import { METRICS_NAMESPACE, METRICS_SERVICE } from '../functions/adapters/run-me
 export interface TunedropDashboardProps {
   /** The run workflow: its executions started, failed and timed out. */
   stateMachine: IStateMachine;
+  /** The embedding workflow (#15): its executions beside the run workflow's, when the stack has one. */
+  embeddingStateMachine?: IStateMachine;
   /** Every function of the deployment: errors, throttles and durations, labelled by construct id. */
   functions: readonly IFunction[];
   /** The dead-letter queue: its depth. */
@@ -160,25 +162,32 @@ export class TunedropDashboard extends Construct {
       ),
     );
     // What needs a person, side by side: workflows that broke, events that gave up, runs that stopped moving.
-    this.dashboard.addWidgets(
+    const executions = (title: string, machine: IStateMachine, width: number) =>
       graph(
-        'Run workflow executions',
+        title,
         [
-          props.stateMachine.metricStarted({ period, label: 'started' }),
-          props.stateMachine.metricFailed({ period, label: 'failed' }),
-          props.stateMachine.metricTimedOut({ period, label: 'timed out' }),
+          machine.metricStarted({ period, label: 'started' }),
+          machine.metricFailed({ period, label: 'failed' }),
+          machine.metricTimedOut({ period, label: 'timed out' }),
         ],
-        { width: 8 },
-      ),
+        { width },
+      );
+    // Four widgets of 6 with the embedding workflow, three of 8 without: one row of 24 either way.
+    const width = props.embeddingStateMachine ? 6 : 8;
+    this.dashboard.addWidgets(
+      executions('Run workflow executions', props.stateMachine, width),
+      ...(props.embeddingStateMachine
+        ? [executions('Embedding workflow executions', props.embeddingStateMachine, width)]
+        : []),
       graph(
         'Dead letters waiting',
         [props.deadLetters.metricApproximateNumberOfMessagesVisible({ period, label: 'messages' })],
-        { width: 8 },
+        { width },
       ),
       graph(
         'Runs stuck (in one status longer than stuckRunHours)',
         [custom('RunsStuck', {}, 'Maximum').with({ label: 'runs stuck' })],
-        { width: 8 },
+        { width },
       ),
     );
     this.dashboard.addWidgets(

@@ -20,7 +20,13 @@ export function parseGrouping(value: string | boolean | undefined): CostGrouping
 }
 
 export function costTable(report: CostReport): string {
-  const header = { family: 'FAMILY', model: 'BASE MODEL', month: 'MONTH', provider: 'PROVIDER' }[report.by];
+  const header = {
+    family: 'FAMILY',
+    model: 'BASE MODEL',
+    month: 'MONTH',
+    provider: 'PROVIDER',
+    kind: 'KIND',
+  }[report.by];
   const rows = [...report.groups, { key: 'TOTAL', ...report.total }];
   const since = report.since ? `Runs created since ${report.since}` : 'All runs';
   return `${since}, by ${report.by}:\n${renderTable(
@@ -35,6 +41,16 @@ export function costTable(report: CostReport): string {
         align: 'right',
       },
       { header: 'TRAINED TOKENS', cell: (r) => tokens(r.trainedTokens), align: 'right' },
+      // Shown once embedding runs billed tokens: a deployment that only fine-tunes keeps its table.
+      ...(report.total.embeddingTokens > 0
+        ? [
+            {
+              header: 'EMBEDDING TOKENS',
+              cell: (r: (typeof rows)[number]) => tokens(r.embeddingTokens),
+              align: 'right' as const,
+            },
+          ]
+        : []),
     ],
     rows,
   )}`;

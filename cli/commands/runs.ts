@@ -1,9 +1,16 @@
-import { RUN_STATUSES, TERMINAL_STATUSES, type RunStatus } from '../../functions/core/run.js';
+import {
+  RUN_KINDS,
+  RUN_STATUSES,
+  TERMINAL_STATUSES,
+  runKindOf,
+  type RunKind,
+  type RunStatus,
+} from '../../functions/core/run.js';
 import { decodeResultFile } from '../../functions/core/results.js';
 import { UsageError, type Values } from '../args.js';
 import type { Context } from '../context.js';
 import { lossPoints, type LossPoint } from '../loss-curve.js';
-import { describeRun, runFiles, runsTable } from '../run-view.js';
+import { describeRun, runFiles, runJson, runsTable } from '../run-view.js';
 import type { CliRun, Services } from '../services.js';
 import { time } from '../table.js';
 
@@ -30,16 +37,28 @@ export function parseStatus(value: string | boolean | undefined): RunStatus | un
   return status as RunStatus;
 }
 
+/** --kind K: fine-tuning or embeddings (in any case; "embedding" and "fine-tune" are taken too). */
+export function parseKind(value: string | boolean | undefined): RunKind | undefined {
+  if (value === undefined) return undefined;
+  const kind = String(value).toLowerCase();
+  const aliases: Record<string, RunKind> = { embedding: 'embeddings', 'fine-tune': 'fine-tuning' };
+  const known = (RUN_KINDS as readonly string[]).includes(kind) ? (kind as RunKind) : aliases[kind];
+  if (!known) throw new UsageError(`unknown kind "${String(value)}"; choose one of: ${RUN_KINDS.join(', ')}`);
+  return known;
+}
+
 export async function runsList(values: Values, context: Context): Promise<number> {
   const status = parseStatus(values.status);
+  const kind = parseKind(values.kind);
   const limit = parseLimit(values.limit);
   const { services } = await context.connect(values);
   const runs = await services.listRuns({
     family: typeof values.family === 'string' ? values.family : undefined,
     status,
+    ...(kind ? { kind } : {}),
     limit,
   });
-  context.out(values.json ? `${JSON.stringify({ runs }, null, 2)}\n` : runsTable(runs));
+  context.out(values.json ? `${JSON.stringify({ runs: runs.map(runJson) }, null, 2)}\n` : runsTable(runs));
   return 0;
 }
 
@@ -50,10 +69,12 @@ export async function runsShow(runId: string, values: Values, context: Context):
     context.err(`tunedrop: no run ${runId}; "tunedrop runs list" shows the runs there are.\n`);
     return 1;
   }
-  const { loss, note } = await readLoss(services, run);
+  // An embedding run trains nothing: no results.csv to read, no curve.
+  const { loss, note } =
+    runKindOf(run) === 'embeddings' ? { loss: null, note: undefined } : await readLoss(services, run);
   context.out(
     values.json
-      ? `${JSON.stringify({ run, files: runFiles(run), loss }, null, 2)}\n`
+      ? `${JSON.stringify({ run: runJson(run), files: runFiles(run), loss }, null, 2)}\n`
       : describeRun(run, loss, note),
   );
   return 0;
@@ -125,7 +146,9 @@ export async function runsWatch(runId: string, values: Values, context: Context)
     shown = Math.max(shown, run.history.length);
     if (TERMINAL_STATUSES.has(run.status)) {
       if (!values.json) {
-        if (run.status === 'SUCCEEDED')
+        if (run.status === 'SUCCEEDED' && runKindOf(run) === 'embeddings')
+          context.out(`Run ${runId} SUCCEEDED${embeddedText(run)}.\n`);
+        else if (run.status === 'SUCCEEDED')
           context.out(`Run ${runId} SUCCEEDED${run.fineTunedModel ? `: ${run.fineTunedModel}` : ''}.\n`);
         else if (run.status === 'SUCCEEDED_NOT_PROMOTED')
           context.out(
@@ -142,4 +165,18 @@ export async function runsWatch(runId: string, values: Values, context: Context)
     }
     await context.sleep(interval * 1000);
   }
+}
+
+/** What a finished embedding run made: its counts and where its embeddings are. */
+function embeddedText(run: CliRun): string {
+  const embedding = run.embedding;
+  if (!embedding) return '';
+  const parts: string[] = [];
+  if (embedding.embedded !== undefined)
+    parts.push(
+      `${embedding.embedded} record${embedding.embedded === 1 ? '' : 's'} embedded` +
+        (embedding.failed ? `, ${embedding.failed} failed` : ''),
+    );
+  if (embedding.outputKey) parts.push(`s3://${run.source.bucket}/${embedding.outputKey}`);
+  return parts.length ? `: ${parts.join(' in ')}` : '';
 }

@@ -5,7 +5,7 @@ import { time, tokens, usd } from '../../cli/table.js';
 import type { MetricName } from '../../functions/core/metrics.js';
 import { METRICS_NAMESPACE } from '../../functions/adapters/run-metrics.js';
 import { escapeHtml } from '../../functions/core/run-report.js';
-import { TERMINAL_STATUSES, type RunRecord } from '../../functions/core/run.js';
+import { TERMINAL_STATUSES, runKindOf, type RunRecord } from '../../functions/core/run.js';
 
 /**
  * The local console's page (#13 point 6), rendered on the server from what the local cloud holds: its
@@ -66,7 +66,8 @@ code{font:12px ui-monospace,Menlo,Consolas,monospace}
 .s{display:inline-block;padding:0 6px;border-radius:4px;font-size:12px;font-weight:600;background:#e2e8f0}
 .s-SUCCEEDED{background:#dcfce7;color:#166534}.s-SUCCEEDED_NOT_PROMOTED{background:#fef9c3;color:#854d0e}.s-FAILED,.s-TIMED_OUT{background:#fee2e2;color:#991b1b}
 .s-REJECTED{background:#ffedd5;color:#9a3412}.s-CANCELLED{background:#e5e7eb;color:#374151}
-.s-TRAINING,.s-PREPARING,.s-UPLOADING,.s-COLLECTING,.s-EVALUATING,.s-RECEIVED{background:#dbeafe;color:#1e40af}
+.s-TRAINING,.s-EMBEDDING,.s-PREPARING,.s-UPLOADING,.s-COLLECTING,.s-EVALUATING,.s-RECEIVED{background:#dbeafe;color:#1e40af}
+.k{font-size:12px;color:#475569}.k-embeddings{color:#6b21a8}.w{word-break:break-all}
 .muted{color:#64748b}a{color:#1d4ed8}.t{white-space:nowrap}
 pre{margin:0;white-space:pre-wrap;word-break:break-word;font:12px ui-monospace,Menlo,Consolas,monospace}
 `;
@@ -200,19 +201,57 @@ const table = (headers: Array<string | [string, 'n']>, rows: string[][]) =>
     )
     .join('')}</tbody></table>`;
 
-/** The links to a run's files that exist, served through /files/. */
+/**
+ * The links to a run's files that exist, served through /files/. An embedding run's: its validation
+ * report and manifest.json linked, its embeddings (Parquet or JSONL, large) named by their s3:// URI.
+ */
 export function runLinks(run: RunRecord): string {
+  const embedding = runKindOf(run) === 'embeddings' ? run.embedding : undefined;
   const files: Array<[string | undefined, string]> = [
     [run.reportKey, 'report.html'],
     [run.validationReportKey, 'validation.md'],
     [run.resultsKey, 'results.csv'],
     [run.summaryKey, 'summary.json'],
+    [embedding?.manifestKey, 'manifest.json'],
   ];
   const links = files
     .filter((f): f is [string, string] => f[0] !== undefined)
     .map(([key, name]) => `<a href="${e(fileHref(key))}">${e(name)}</a>`);
+  if (embedding?.outputKey)
+    links.push(`<code class="output w">${e(`s3://${run.source.bucket}/${embedding.outputKey}`)}</code>`);
   return links.length ? links.join(' · ') : '<span class="muted">-</span>';
 }
+
+/** The model a run made or used: its fine-tuned model, else its base model (an embedding run's model). */
+function modelOf(run: RunRecord): string {
+  return run.fineTunedModel ?? run.embedding?.model ?? run.baseModel ?? '-';
+}
+
+/** What a run read: examples trained on, or records embedded (and failed); the dimensions of its vectors. */
+function recordsOf(run: RunRecord): string {
+  if (runKindOf(run) === 'embeddings') {
+    const embedding = run.embedding;
+    if (embedding?.embedded === undefined) return '-';
+    return `${tokens(embedding.embedded)} embedded${embedding.failed ? `, ${tokens(embedding.failed)} failed` : ''}`;
+  }
+  return run.trainingExamples === undefined
+    ? '-'
+    : `${tokens(run.trainingExamples)} + ${tokens(run.validationExamples ?? 0)}`;
+}
+
+/** The tokens a run used (trained, or billed for its embeddings), else its estimate. */
+function tokensOf(run: RunRecord): number | undefined {
+  return (runKindOf(run) === 'embeddings' ? run.embedding?.tokens : run.trainedTokens) ?? run.estimatedTokens;
+}
+
+const kindBadge = (run: RunRecord) => {
+  const kind = runKindOf(run);
+  const detail =
+    kind === 'embeddings' && run.embedding
+      ? ` <span class="muted t">${e(`${run.embedding.dimensions} dims, ${run.embedding.mode}`)}</span>`
+      : '';
+  return `<span class="k k-${e(kind)}">${e(kind)}</span>${detail}`;
+};
 
 const statusBadge = (run: RunRecord) =>
   `<span class="s s-${e(run.status)}">${e(run.status)}</span>${
@@ -221,32 +260,59 @@ const statusBadge = (run: RunRecord) =>
       : ''
   }`;
 
+/**
+ * The runs, a table per family (fine-tuning runs) and per collection (embedding runs, #15), newest first:
+ * kind, status, model, records, tokens, cost and files.
+ */
 function runsSection(runs: readonly RunRecord[]): string {
   if (runs.length === 0)
     return '<section class="wide"><h2>Runs</h2><p class="muted" id="no-runs">No runs yet. Drop a JSONL file into drop/&lt;family&gt;/ (npm run local).</p></section>';
-  const families = [...new Set(runs.map((r) => r.family))].sort();
-  const parts = families.map((family) => {
+  const groups = [
+    ...new Map(
+      runs.map((r) => [`${runKindOf(r) === 'embeddings' ? 1 : 0}\n${r.family}`, runKindOf(r)] as const),
+    ),
+  ].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const parts = groups.map(([group, kind]) => {
+    const family = group.slice(group.indexOf('\n') + 1);
     const mine = runs
-      .filter((r) => r.family === family)
+      .filter((r) => r.family === family && runKindOf(r) === kind)
       .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
-    return `<h3>Family <code>${e(family)}</code> <span class="muted">(${mine.length} run${mine.length === 1 ? '' : 's'})</span></h3>${table(
-      ['Run', 'Status', 'Provider', 'Created', ['Tokens', 'n'], ['Cost', 'n'], 'Files'],
+    const title = kind === 'embeddings' ? 'Collection' : 'Family';
+    return `<h3>${title} <code>${e(family)}</code> <span class="muted">(${mine.length} ${kind === 'embeddings' ? 'embedding ' : ''}run${mine.length === 1 ? '' : 's'})</span></h3>${table(
+      [
+        'Run',
+        'Kind',
+        'Status',
+        'Provider',
+        'Model',
+        'Created',
+        ['Records', 'n'],
+        ['Tokens', 'n'],
+        ['Cost', 'n'],
+        'Files',
+      ],
       mine.map((r) => [
         `<code>${e(r.runId)}</code>${r.error ? `<br><span class="muted">${e(r.error.code ?? r.error.name ?? '')}: ${e(r.error.message)}</span>` : ''}`,
+        kindBadge(r),
         statusBadge(r),
         e(r.provider ?? '-'),
+        `<code class="w">${e(modelOf(r))}</code>`,
         `<span class="t">${e(time(r.createdAt))}</span>`,
-        e(tokens(r.trainedTokens ?? r.estimatedTokens)),
+        e(recordsOf(r)),
+        e(tokens(tokensOf(r))),
         e(costCell(r)),
         runLinks(r),
       ]),
     )}`;
   });
-  return `<section class="wide"><h2>Runs by family</h2>${parts.join('')}</section>`;
+  const embeddings = runs.some((r) => runKindOf(r) === 'embeddings');
+  return `<section class="wide"><h2>Runs by family${embeddings ? ' and collection' : ''}</h2>${parts.join('')}</section>`;
 }
 
 function costSection(runs: readonly RunRecord[]): string {
   const report = costReport([...runs], { by: 'family' });
+  // An embedding run counts in its collection's line (its family), its billed tokens in a column of their own.
+  const embeddings = runs.some((r) => runKindOf(r) === 'embeddings');
   const line = (key: string, l: (typeof report)['total']) => [
     key,
     String(l.runs),
@@ -256,12 +322,20 @@ function costSection(runs: readonly RunRecord[]): string {
       ? `~${e(usd(l.estimatedCostUsd))} <span class="muted">(${l.runsWithoutCost} run${l.runsWithoutCost === 1 ? '' : 's'})</span>`
       : '-',
     e(tokens(l.trainedTokens)),
+    ...(embeddings ? [e(tokens(l.embeddingTokens))] : []),
   ];
-  return `<section id="cost"><h2>Cost by family</h2>${
+  return `<section id="cost"><h2>Cost by family${embeddings ? ' and collection' : ''}</h2>${
     report.groups.length === 0
       ? '<p class="muted">No runs, no cost.</p>'
       : table(
-          ['Family', ['Runs', 'n'], ['Cost', 'n'], ['Estimated, not charged', 'n'], ['Trained tokens', 'n']],
+          [
+            embeddings ? 'Family or collection' : 'Family',
+            ['Runs', 'n'],
+            ['Cost', 'n'],
+            ['Estimated, not charged', 'n'],
+            ['Trained tokens', 'n'],
+            ...(embeddings ? ([['Embedding tokens', 'n']] as Array<[string, 'n']>) : []),
+          ],
           [
             ...report.groups.map((g) => line(`<code>${e(g.key)}</code>`, g)),
             line('<b>total</b>', report.total),

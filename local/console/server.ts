@@ -8,8 +8,9 @@ import { CONSOLE_CSP, renderConsolePage, type ConsoleEvent, type ConsoleMetric }
  * The local console (#13 point 6): a status page for the local cloud on 127.0.0.1, for as long as
  * `npm run local` runs (and `npm start`, with `-- --keep` to keep it open after the demo). `/` is the page
  * (local/console/render.ts); `/files/runs/<runId>/<file>` serves a run's report and result files from
- * the local bucket, and nothing else: not incoming/ (the users' data), not the training copies under
- * runs/, no other key.
+ * the local bucket, `/files/embeddings/<runId>/<file>` an embedding run's validation report and manifest,
+ * and nothing else: not incoming/ or embed/ (the users' data), not the training copies under runs/, not
+ * the requests or the embeddings themselves, no other key.
  */
 
 /** What the console reads: a LocalCloud has all of it; `notifications` only once the cloud delivers them. */
@@ -36,13 +37,21 @@ export const SERVED_FILES: Readonly<Record<string, string>> = {
   'dataset.json': 'application/json; charset=utf-8',
 };
 
+/** The files of an embedding run a person reads (embeddings/<runId>/, #15): not its requests or vectors. */
+export const SERVED_EMBEDDING_FILES: Readonly<Record<string, string>> = {
+  'validation.md': 'text/markdown; charset=utf-8',
+  'validation.json': 'application/json; charset=utf-8',
+  'manifest.json': 'application/json; charset=utf-8',
+};
+
 /** A served file's own policy: its inline style applies, nothing loads, nothing runs (sandboxed). */
 const FILE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
 
 /**
  * The bucket key a /files/ path names, when the console may serve it: `runs/<runId>/<file>` with a run id
- * of the characters run ids have and a file of SERVED_FILES. Anything else (incoming/, "..", encoded
- * slashes, training copies) is refused.
+ * of the characters run ids have and a file of SERVED_FILES, or `embeddings/<runId>/<file>` with a file of
+ * SERVED_EMBEDDING_FILES. Anything else (incoming/, embed/, "..", encoded slashes, training copies,
+ * requests, vectors) is refused.
  */
 export function servedKey(path: string): { key: string; contentType: string } | undefined {
   if (!path.startsWith('/files/')) return undefined;
@@ -53,11 +62,12 @@ export function servedKey(path: string): { key: string; contentType: string } | 
   } catch {
     return undefined;
   }
-  const [runs, runId, file, ...rest] = decoded;
-  if (runs !== 'runs' || !runId || !file || rest.length > 0) return undefined;
+  const [top, runId, file, ...rest] = decoded;
+  const served = top === 'runs' ? SERVED_FILES : top === 'embeddings' ? SERVED_EMBEDDING_FILES : undefined;
+  if (!served || !runId || !file || rest.length > 0) return undefined;
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(runId)) return undefined;
-  const contentType = Object.hasOwn(SERVED_FILES, file) ? SERVED_FILES[file] : undefined;
-  return contentType ? { key: `runs/${runId}/${file}`, contentType } : undefined;
+  const contentType = Object.hasOwn(served, file) ? served[file] : undefined;
+  return contentType ? { key: `${top}/${runId}/${file}`, contentType } : undefined;
 }
 
 export interface RunningConsole {
@@ -159,7 +169,7 @@ async function handle(
         response,
         403,
         'text/plain; charset=utf-8',
-        'the console serves only the report and result files of runs/<runId>/\n',
+        'the console serves only the report and result files of runs/<runId>/ and embeddings/<runId>/\n',
       );
     const object = await source.s3
       .send(new GetObjectCommand({ Bucket: source.bucket, Key: served.key }))

@@ -97,6 +97,41 @@ describe('the runs table as the CLI reads it', () => {
     expect(documents.commandCalls(ScanCommand)[1]!.args[0].input.ExclusiveStartKey).toEqual({ runId: 'a' });
   });
 
+  it('filters by kind before the limit, with and without --family (no kind on the item: fine-tuning)', async () => {
+    const embeddings = (runId: string, createdAt: string) =>
+      item(runId, createdAt, {
+        kind: 'embeddings',
+        source: { bucket: 'b', key: `embed/support/${runId}.jsonl` },
+        embedding: { model: 'text-embedding-3-small', dimensions: 256, mode: 'batch' },
+      });
+    const items = [
+      item('t3', '2026-11-06'),
+      embeddings('e2', '2026-11-05'),
+      item('t2', '2026-11-04', { kind: 'fine-tuning' }),
+      embeddings('e1', '2026-11-03'),
+      item('t1', '2026-11-02'),
+    ];
+    documents.on(ScanCommand).resolves({ Items: items });
+    documents
+      .on(QueryCommand)
+      .resolvesOnce({ Items: items.slice(0, 2), LastEvaluatedKey: { runId: 'e2' } })
+      .resolvesOnce({ Items: items.slice(2) });
+    const services = awsServices(target, 'Tunedrop');
+    expect((await services.listRuns({ kind: 'embeddings', limit: 2 })).map((r) => r.runId)).toEqual([
+      'e2',
+      'e1',
+    ]);
+    expect((await services.listRuns({ kind: 'fine-tuning', limit: 5 })).map((r) => r.runId)).toEqual([
+      't3',
+      't2',
+      't1',
+    ]);
+    expect(
+      (await services.listRuns({ family: 'support', kind: 'embeddings', limit: 2 })).map((r) => r.runId),
+    ).toEqual(['e2', 'e1']);
+    expect(documents.commandCalls(QueryCommand)).toHaveLength(2);
+  });
+
   it('reads one run by its key, the stack read once for all calls', async () => {
     documents.on(GetCommand).resolves({ Item: item('a', '2026-11-01', { parentModel: 'ft:prev' }) });
     const services = awsServices(target, 'Tunedrop');

@@ -35,6 +35,7 @@ describe('the cost report', () => {
       estimatedCostUsd: 2.4,
       runsWithoutCost: 2,
       trainedTokens: 1200,
+      embeddingTokens: 0,
     });
   });
 
@@ -67,6 +68,59 @@ describe('the cost report', () => {
     });
   });
 
+  it("counts embedding runs' costs with the training runs', their billed tokens apart, grouped by kind", () => {
+    const mixed = [
+      ...runs,
+      run({
+        kind: 'embeddings',
+        family: 'articles',
+        baseModel: 'text-embedding-3-small',
+        costUsd: 0.000123,
+        embedding: { tokens: 12_300 },
+      }),
+      run({ kind: 'embeddings', family: 'support', baseModel: 'text-embedding-3-small', costUsd: 0.1 }),
+      run({ kind: 'embeddings', family: 'articles', estimatedCostUsd: 0.000001 }),
+      run({ kind: 'fine-tuning', costUsd: 0.3, trainedTokens: 100 }),
+    ];
+    const byKind = costReport(mixed, { by: 'kind' });
+    expect(byKind.groups).toEqual([
+      {
+        key: 'fine-tuning',
+        runs: 5,
+        costUsd: 2.05,
+        evaluationCostUsd: 0,
+        estimatedCostUsd: 2.4,
+        runsWithoutCost: 2,
+        trainedTokens: 1300,
+        embeddingTokens: 0,
+      },
+      {
+        key: 'embeddings',
+        runs: 3,
+        costUsd: 0.100123,
+        evaluationCostUsd: 0,
+        estimatedCostUsd: 0.000001,
+        runsWithoutCost: 1,
+        trainedTokens: 0,
+        embeddingTokens: 12_300,
+      },
+    ]);
+    expect(byKind.total).toMatchObject({
+      runs: 8,
+      costUsd: 2.150123,
+      trainedTokens: 1300,
+      embeddingTokens: 12_300,
+    });
+    const byFamily = costReport(mixed, { by: 'family' });
+    expect(byFamily.groups.map((g) => [g.key, g.runs, g.costUsd, g.embeddingTokens])).toEqual([
+      ['support', 4, 1.9, 0],
+      ['sales', 2, 0.25, 0],
+      ['articles', 2, 0.000123, 12_300],
+    ]);
+    expect(byFamily.total).toEqual(byKind.total);
+    expect(costReport(mixed, { by: 'model' }).groups.map((g) => g.key)).toContain('text-embedding-3-small');
+  });
+
   it('counts only runs created on or after --since', () => {
     const report = costReport(runs, { by: 'family', since: '2026-11-01' });
     expect(report.total.runs).toBe(3);
@@ -85,6 +139,10 @@ describe('the cost report', () => {
       costUsd: amount,
       estimatedCostUsd: amount,
       trainedTokens: fc.option(fc.nat(10_000_000), { nil: undefined }),
+      kind: fc.option(fc.constantFrom('fine-tuning' as const, 'embeddings' as const), { nil: undefined }),
+      embedding: fc.option(fc.record({ tokens: fc.option(fc.nat(10_000_000), { nil: undefined }) }), {
+        nil: undefined,
+      }),
       evaluation: fc.option(
         fc.record({ costUsd: fc.option(fc.double({ min: 0, max: 100, noNaN: true }), { nil: null }) }),
         {
@@ -102,7 +160,14 @@ describe('the cost report', () => {
             report.groups.reduce((total, group) => total + pick(group), 0);
           expect(sum((g) => g.runs)).toBe(items.length);
           expect(report.total.runs).toBe(items.length);
-          expect(sum((g) => g.trainedTokens)).toBe(items.reduce((t, r) => t + (r.trainedTokens ?? 0), 0));
+          const embeddings = (r: CostedRun) => r.kind === 'embeddings';
+          expect(sum((g) => g.trainedTokens)).toBe(
+            items.reduce((t, r) => t + (embeddings(r) ? 0 : (r.trainedTokens ?? 0)), 0),
+          );
+          expect(sum((g) => g.embeddingTokens)).toBe(
+            items.reduce((t, r) => t + (embeddings(r) ? (r.embedding?.tokens ?? 0) : 0), 0),
+          );
+          expect(report.total.embeddingTokens).toBe(sum((g) => g.embeddingTokens));
           expect(report.total.trainedTokens).toBe(sum((g) => g.trainedTokens));
           // Exactly, in micro-dollars: the groups' sums, the total and the items' own amounts agree.
           const itemsCost = items.reduce(

@@ -67,7 +67,10 @@ function fakeServices(world: {
     async listRuns(query) {
       return runs
         .filter(
-          (r) => (!query.family || r.family === query.family) && (!query.status || r.status === query.status),
+          (r) =>
+            (!query.family || r.family === query.family) &&
+            (!query.status || r.status === query.status) &&
+            (!query.kind || (r.kind ?? 'fine-tuning') === query.kind),
         )
         .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
         .slice(0, query.limit);
@@ -586,6 +589,7 @@ describe('tunedrop cost', () => {
           estimatedCostUsd: 0.75,
           runsWithoutCost: 1,
           trainedTokens: 500,
+          embeddingTokens: 0,
         },
       ],
       total: {
@@ -595,8 +599,223 @@ describe('tunedrop cost', () => {
         estimatedCostUsd: 0.75,
         runsWithoutCost: 1,
         trainedTokens: 500,
+        embeddingTokens: 0,
       },
     });
+  });
+});
+
+describe('embedding runs (#15)', () => {
+  const embedded = run('articles-1', {
+    kind: 'embeddings',
+    family: 'articles',
+    createdAt: at(40),
+    source: { bucket: BUCKET, key: 'embed/articles/articles.jsonl', versionId: 'v7' },
+    history: [
+      { status: 'RECEIVED', at: at(40) },
+      { status: 'PREPARING', at: at(41) },
+      { status: 'EMBEDDING', at: at(42), detail: 'in_progress' },
+      { status: 'COLLECTING', at: at(50) },
+      { status: 'SUCCEEDED', at: at(51) },
+    ],
+    finishedAt: at(51),
+    baseModel: 'text-embedding-3-small',
+    estimatedTokens: 12_400,
+    estimatedCostUsd: 0.000124,
+    costUsd: 0.000123,
+    validationReportKey: 'embeddings/articles-1/validation.md',
+    embedding: {
+      model: 'text-embedding-3-small',
+      dimensions: 512,
+      mode: 'batch',
+      embedded: 98,
+      failed: 2,
+      tokens: 12_300,
+      batchIds: ['batch_abc'],
+      outputKey: 'embeddings/articles-1/embeddings.parquet',
+      manifestKey: 'embeddings/articles-1/manifest.json',
+    },
+  });
+  const embedding = run('articles-2', {
+    kind: 'embeddings',
+    family: 'articles',
+    status: 'EMBEDDING',
+    createdAt: at(45),
+    source: { bucket: BUCKET, key: 'embed/articles/more.csv' },
+    history: [
+      { status: 'RECEIVED', at: at(45) },
+      { status: 'PREPARING', at: at(46) },
+      { status: 'EMBEDDING', at: at(47) },
+    ],
+    baseModel: 'text-embedding-3-small',
+    estimatedTokens: 500,
+    estimatedCostUsd: 0.000005,
+    embedding: { model: 'text-embedding-3-small', dimensions: 512, mode: 'direct' },
+  });
+  const trained = run('support-1', { createdAt: at(30), costUsd: 0.5, trainedTokens: 12_000 });
+  const legacy = run('support-0', { createdAt: at(10), costUsd: 0.25, trainedTokens: 6_000 });
+  const runs = [embedded, embedding, trained, legacy];
+
+  it('lists both kinds by default, a KIND column saying which, the embedding model and its tokens', async () => {
+    const { code, out } = await tunedrop(fakeServices({ runs }).services, 'runs', 'list');
+    expect(code).toBe(0);
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^RUN +KIND +FAMILY +STATUS +CREATED +PROVIDER +MODEL +TOKENS +COST$/);
+    const column = (header: string) =>
+      lines.slice(1).map((l) => l.slice(lines[0]!.indexOf(header)).split(' ')[0]);
+    expect(column('RUN')).toEqual(['articles-2', 'articles-1', 'support-1', 'support-0']);
+    expect(column('KIND')).toEqual(['embeddings', 'embeddings', 'fine-tuning', 'fine-tuning']);
+    expect(column('STATUS')).toEqual(['EMBEDDING', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    expect(column('MODEL').slice(0, 2)).toEqual(['text-embedding-3-small', 'text-embedding-3-small']);
+    expect(lines[1]).toMatch(/500 +~\$0\.0000$/);
+    expect(lines[2]).toMatch(/12,300 +\$0\.0001$/);
+  });
+
+  it('lists one kind with --kind (runs without a kind are fine-tuning), the kind in --json', async () => {
+    const list = async (...argv: string[]) =>
+      JSON.parse(
+        (await tunedrop(fakeServices({ runs }).services, 'runs', 'list', ...argv, '--json')).out,
+      ) as {
+        runs: CliRun[];
+      };
+    const embeddings = await list('--kind', 'embeddings');
+    expect(embeddings.runs.map((r) => [r.runId, r.kind])).toEqual([
+      ['articles-2', 'embeddings'],
+      ['articles-1', 'embeddings'],
+    ]);
+    expect(embeddings.runs[1]!.embedding).toMatchObject({ embedded: 98, failed: 2, tokens: 12_300 });
+    expect((await list('--kind', 'fine-tuning')).runs.map((r) => [r.runId, r.kind])).toEqual([
+      ['support-1', 'fine-tuning'],
+      ['support-0', 'fine-tuning'],
+    ]);
+    expect((await list()).runs.map((r) => r.kind)).toEqual([
+      'embeddings',
+      'embeddings',
+      'fine-tuning',
+      'fine-tuning',
+    ]);
+    expect((await list('--kind', 'embeddings', '--status', 'succeeded')).runs.map((r) => r.runId)).toEqual([
+      'articles-1',
+    ]);
+    // A table of fine-tuning runs only stays as it was: no KIND column.
+    const { out } = await tunedrop(fakeServices({ runs }).services, 'runs', 'list', '--kind', 'fine-tuning');
+    expect(out.split('\n')[0]).toMatch(/^RUN +FAMILY +STATUS/);
+  });
+
+  it('refuses an unknown --kind as a usage error, naming the kinds', async () => {
+    const { code, err } = await tunedrop(fakeServices({ runs }).services, 'runs', 'list', '--kind', 'chat');
+    expect(code).toBe(2);
+    expect(err).toContain('fine-tuning, embeddings');
+  });
+
+  it("shows an embedding run's collection, model, dimensions, mode, counts, tokens, cost and files", async () => {
+    const { services } = fakeServices({ runs });
+    services.readObject = async () => {
+      throw new Error('an embedding run has no results.csv to read');
+    };
+    const { code, out } = await tunedrop(services, 'runs', 'show', 'articles-1');
+    expect(code).toBe(0);
+    expect(out).toContain('Run articles-1\n');
+    expect(out).toMatch(/Kind +embeddings\n/);
+    expect(out).toMatch(/Collection +articles\n/);
+    expect(out).toMatch(/Model +text-embedding-3-small\n/);
+    expect(out).toMatch(/Dimensions +512\n/);
+    expect(out).toMatch(/Mode +batch \(the Batch API, its batch price\)\n/);
+    expect(out).toMatch(/Records +98 embedded, 2 failed\n/);
+    expect(out).toMatch(/Tokens +estimated 12,400, billed 12,300\n/);
+    expect(out).toMatch(/Cost +estimated \$0\.0001, actual \$0\.0001\n/);
+    expect(out).toMatch(/Batches +batch_abc\n/);
+    expect(out).toContain(`s3://${BUCKET}/embed/articles/articles.jsonl (version v7)`);
+    expect(out).toMatch(/validation report +s3:\/\/tunedrop-data\/embeddings\/articles-1\/validation\.md\n/);
+    expect(out).toMatch(/embeddings +s3:\/\/tunedrop-data\/embeddings\/articles-1\/embeddings\.parquet\n/);
+    expect(out).toMatch(/manifest\.json +s3:\/\/tunedrop-data\/embeddings\/articles-1\/manifest\.json\n?$/);
+    expect(out).toContain('EMBEDDING (in_progress)');
+    expect(out).not.toMatch(/Loss|results\.csv|Fine-tuned model/);
+  });
+
+  it('prints {run, files, loss: null} with --json, the files an embedding run has', async () => {
+    const { out } = await tunedrop(fakeServices({ runs }).services, 'runs', 'show', 'articles-1', '--json');
+    const shown = JSON.parse(out) as { run: CliRun; files: Record<string, string>; loss: unknown };
+    expect(shown.run).toMatchObject({
+      runId: 'articles-1',
+      kind: 'embeddings',
+      embedding: { dimensions: 512 },
+    });
+    expect(shown.files).toEqual({
+      source: `s3://${BUCKET}/embed/articles/articles.jsonl`,
+      validationReport: `s3://${BUCKET}/embeddings/articles-1/validation.md`,
+      output: `s3://${BUCKET}/embeddings/articles-1/embeddings.parquet`,
+      manifest: `s3://${BUCKET}/embeddings/articles-1/manifest.json`,
+    });
+    expect(shown.loss).toBeNull();
+    // A run from before #15 has no kind on its item: --json says fine-tuning.
+    const old = JSON.parse(
+      (await tunedrop(fakeServices({ runs }).services, 'runs', 'show', 'support-0', '--json')).out,
+    ) as { run: CliRun };
+    expect(old.run.kind).toBe('fine-tuning');
+  });
+
+  it('shows an embedding run under way: no counts yet, the estimate, no output files', async () => {
+    const { out } = await tunedrop(fakeServices({ runs }).services, 'runs', 'show', 'articles-2');
+    expect(out).toMatch(/Mode +direct \(the embeddings endpoint\)\n/);
+    expect(out).toMatch(/Records +-\n/);
+    expect(out).toMatch(/Tokens +estimated 500, billed -\n/);
+    expect(out).not.toContain('manifest.json');
+  });
+
+  it('watches an embedding run through EMBEDDING to its end, exit 0, saying what it made', async () => {
+    const look = (status: 'EMBEDDING' | 'SUCCEEDED', changes: number) => ({
+      ...embedded,
+      status,
+      history: embedded.history.slice(0, changes),
+    });
+    const { services } = fakeServices({
+      looks: [look('EMBEDDING', 3), look('EMBEDDING', 3), look('SUCCEEDED', 5)],
+    });
+    const { code, out } = await tunedrop(services, 'runs', 'watch', 'articles-1');
+    expect(code).toBe(0);
+    expect(out.trimEnd().split('\n')).toEqual([
+      '2026-11-29 09:40:00Z  RECEIVED',
+      '2026-11-29 09:41:00Z  PREPARING',
+      '2026-11-29 09:42:00Z  EMBEDDING (in_progress)',
+      '2026-11-29 09:50:00Z  COLLECTING',
+      '2026-11-29 09:51:00Z  SUCCEEDED',
+      `Run articles-1 SUCCEEDED: 98 records embedded, 2 failed in s3://${BUCKET}/embeddings/articles-1/embeddings.parquet.`,
+    ]);
+  });
+
+  it('counts embedding runs in the cost report, their billed tokens in a column of their own, --by kind', async () => {
+    const { out } = await tunedrop(fakeServices({ runs }).services, 'cost');
+    const lines = out.trimEnd().split('\n');
+    expect(lines[1]).toMatch(/TRAINED TOKENS +EMBEDDING TOKENS$/);
+    expect(lines[2]).toMatch(/^support +2 +\$0\.7500 +\$0\.00 +- +18,000 +0$/);
+    expect(lines[3]).toMatch(/^articles +2 +\$0\.0001 +\$0\.00 +\$0\.0000 \(1\) +0 +12,300$/);
+    expect(lines[4]).toMatch(/^TOTAL +4 +\$0\.7501 +\$0\.00 +\$0\.0000 \(1\) +18,000 +12,300$/);
+    const byKind = JSON.parse(
+      (await tunedrop(fakeServices({ runs }).services, 'cost', '--by', 'kind', '--json')).out,
+    );
+    expect(byKind.groups).toEqual([
+      expect.objectContaining({
+        key: 'fine-tuning',
+        runs: 2,
+        costUsd: 0.75,
+        trainedTokens: 18_000,
+        embeddingTokens: 0,
+      }),
+      expect.objectContaining({
+        key: 'embeddings',
+        runs: 2,
+        costUsd: 0.000123,
+        estimatedCostUsd: 0.000005,
+        runsWithoutCost: 1,
+        trainedTokens: 0,
+        embeddingTokens: 12_300,
+      }),
+    ]);
+    expect(byKind.total).toMatchObject({ runs: 4, costUsd: 0.750123, embeddingTokens: 12_300 });
+    expect(
+      (await tunedrop(fakeServices({ runs }).services, 'cost', '--by', 'kind')).out.split('\n')[1],
+    ).toMatch(/^KIND +RUNS/);
   });
 });
 

@@ -257,6 +257,136 @@ describe('the console page', () => {
   });
 });
 
+describe('embedding runs on the console (#15)', () => {
+  const EMBEDDINGS: RunRecord[] = [
+    run({
+      runId: 'articles-eeee',
+      kind: 'embeddings',
+      family: 'articles',
+      status: 'SUCCEEDED',
+      provider: 'openai',
+      baseModel: 'text-embedding-3-small',
+      source: { bucket: 'b', key: 'embed/articles/articles.jsonl' },
+      costUsd: 0.000123,
+      estimatedTokens: 12_400,
+      validationReportKey: 'embeddings/articles-eeee/validation.md',
+      finishedAt: '2026-11-29T10:09:00.000Z',
+      embedding: {
+        model: 'text-embedding-3-small',
+        dimensions: 512,
+        mode: 'batch',
+        embedded: 98,
+        failed: 2,
+        tokens: 12_300,
+        outputKey: 'embeddings/articles-eeee/embeddings.parquet',
+        manifestKey: 'embeddings/articles-eeee/manifest.json',
+      },
+    }),
+    run({
+      runId: 'articles-ffff',
+      kind: 'embeddings',
+      family: 'articles',
+      status: 'EMBEDDING',
+      provider: 'openai',
+      baseModel: 'text-embedding-3-small',
+      source: { bucket: 'b', key: 'embed/articles/more.csv' },
+      createdAt: '2026-11-29T11:30:00.000Z',
+      estimatedTokens: 500,
+      estimatedCostUsd: 0.000005,
+      validationReportKey: 'embeddings/articles-ffff/validation.md',
+      embedding: { model: 'text-embedding-3-small', dimensions: 512, mode: 'direct' },
+    }),
+    // A collection named as a family is its own group.
+    run({
+      runId: 'support-gggg',
+      kind: 'embeddings',
+      family: 'support',
+      status: 'REJECTED',
+      source: { bucket: 'b', key: 'embed/support/x.jsonl' },
+      validationReportKey: 'embeddings/support-gggg/validation.md',
+      error: { name: 'ValidationError', code: 'text_missing', message: 'line 2 has no text' },
+    }),
+  ];
+  const html = renderConsolePage(view({ runs: [...RUNS, ...EMBEDDINGS] }));
+  const runsPart = html.slice(0, html.indexOf('id="cost"'));
+  const rowOf = (runId: string) => {
+    const start = runsPart.indexOf(`<code>${runId}</code>`);
+    return runsPart.slice(start, runsPart.indexOf('</tr>', start));
+  };
+
+  it('lists them by collection, after the families, with their kind, status, model, records, tokens and cost', () => {
+    expect(runsPart).toContain('Runs by family and collection');
+    expect(runsPart).toContain(
+      'Collection <code>articles</code> <span class="muted">(2 embedding runs)</span>',
+    );
+    expect(runsPart.indexOf('Family <code>support</code>')).toBeLessThan(
+      runsPart.indexOf('Collection <code>articles</code>'),
+    );
+    expect(runsPart).toContain(
+      'Collection <code>support</code> <span class="muted">(1 embedding run)</span>',
+    );
+    expect(runsPart.indexOf('articles-ffff')).toBeLessThan(runsPart.indexOf('articles-eeee'));
+    const done = rowOf('articles-eeee');
+    for (const cell of [
+      '<span class="k k-embeddings">embeddings</span>',
+      '512 dims, batch',
+      '<span class="s s-SUCCEEDED">SUCCEEDED</span>',
+      '<code class="w">text-embedding-3-small</code>',
+      '98 embedded, 2 failed',
+      '12,300',
+      '$0.0001',
+    ])
+      expect(done).toContain(cell);
+    const running = rowOf('articles-ffff');
+    expect(running).toContain('<span class="s s-EMBEDDING">EMBEDDING</span>');
+    expect(running).toContain('512 dims, direct');
+    expect(running).toContain('~$0.0000');
+    expect(running).toContain('>500<');
+    expect(rowOf('support-gggg')).toContain('text_missing: line 2 has no text');
+    // The training runs say their kind too.
+    expect(rowOf('tickets-aaaa')).toContain('<span class="k k-fine-tuning">fine-tuning</span>');
+  });
+
+  it("links an embedding run's validation report and manifest, names its embeddings by s3:// URI", () => {
+    const done = rowOf('articles-eeee');
+    expect(done).toContain('href="/files/embeddings/articles-eeee/validation.md"');
+    expect(done).toContain('href="/files/embeddings/articles-eeee/manifest.json"');
+    expect(done).toContain(
+      '<code class="output w">s3://b/embeddings/articles-eeee/embeddings.parquet</code>',
+    );
+    expect(rowOf('articles-ffff')).not.toContain('manifest.json');
+    for (const file of ['validation.md', 'validation.json', 'manifest.json'])
+      expect(servedKey(fileHref(`embeddings/articles-eeee/${file}`))).toEqual({
+        key: `embeddings/articles-eeee/${file}`,
+        contentType: expect.stringMatching(/^(text\/markdown|application\/json); charset=utf-8$/),
+      });
+    for (const path of [
+      '/files/embeddings/articles-eeee/embeddings.parquet',
+      '/files/embeddings/articles-eeee/requests/0001.jsonl',
+      '/files/embeddings/articles-eeee/results/x.jsonl',
+      '/files/embeddings/../embed/articles/articles.jsonl',
+      '/files/embed/articles/articles.jsonl',
+      '/files/embeddings/articles-eeee/report.html',
+    ])
+      expect(servedKey(path)).toBeUndefined();
+  });
+
+  it('counts their cost in the cost section as the cost report does, their tokens apart', () => {
+    const all = [...RUNS, ...EMBEDDINGS];
+    const report = costReport(all, { by: 'family' });
+    const cost = html.slice(html.indexOf('id="cost"'), html.indexOf('id="dashboard"'));
+    expect(cost).toContain('Cost by family and collection');
+    expect(cost).toContain('Embedding tokens');
+    const articles = cost.slice(cost.indexOf('<code>articles</code>'));
+    expect(articles.slice(0, articles.indexOf('</tr>'))).toContain('12,300');
+    const total = cost.slice(cost.indexOf('<b>total</b>'));
+    expect(total.slice(0, total.indexOf('</tr>'))).toContain(usd(report.total.costUsd));
+    expect(report.total.costUsd).toBe(1.512468);
+    // Without embedding runs the section is as it was.
+    expect(renderConsolePage(view())).not.toContain('Embedding tokens');
+  });
+});
+
 describe('the console server', () => {
   it.each([
     ['/files/incoming/support/x.jsonl'],
@@ -276,7 +406,11 @@ describe('the console server', () => {
   });
 
   it('serves the page and a run file with their content types, and refuses the rest', async () => {
-    const objects = new Map([['runs/a-1/results.csv', 'step,train_loss\n1,2.5\n']]);
+    const objects = new Map([
+      ['runs/a-1/results.csv', 'step,train_loss\n1,2.5\n'],
+      ['embeddings/e-1/manifest.json', '{"count":2}\n'],
+      ['embeddings/e-1/embeddings.parquet', 'PAR1'],
+    ]);
     const source: ConsoleSource = {
       bucket: 'b',
       s3: {
@@ -319,6 +453,12 @@ describe('the console server', () => {
         type: 'text/csv; charset=utf-8',
         body: 'step,train_loss\n1,2.5\n',
       });
+      expect(await get('/files/embeddings/e-1/manifest.json')).toMatchObject({
+        status: 200,
+        type: 'application/json; charset=utf-8',
+        body: '{"count":2}\n',
+      });
+      expect((await get('/files/embeddings/e-1/embeddings.parquet')).status).toBe(403);
       expect((await get('/files/runs/a-1/summary.json')).status).toBe(404);
       expect((await get('/files/runs/../incoming/support/x.jsonl')).status).toBe(403);
       expect((await get('/files/incoming/support/x.jsonl')).status).toBe(403);

@@ -52,7 +52,7 @@ it('references only custom metrics the code emits (METRIC_NAMES), and says which
   expect([...inBody].sort()).toEqual([...METRIC_NAMES].sort());
 });
 
-it('shows the run workflow, the dead-letter queue and every function of this stack', () => {
+it('shows the run and embedding workflows, the dead-letter queue and every function of this stack', () => {
   const expected: Record<string, { dimension: string; type: string }> = {
     'AWS/States': { dimension: 'StateMachineArn', type: 'AWS::StepFunctions::StateMachine' },
     'AWS/SQS': { dimension: 'QueueName', type: 'AWS::SQS::Queue' },
@@ -69,10 +69,18 @@ it('shows the run workflow, the dead-letter queue and every function of this sta
   }
   const names = (namespace: string) =>
     builtIn.filter(({ row }) => row[0] === namespace).map(({ row }) => [row[1], resourceOf(row[3]).id]);
-  const [machine] = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'));
+  // The run workflow's executions, and the embedding workflow's beside them (#15).
+  const machines = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'));
+  const machine = machines.find((id) => !id.includes('Embedding'))!;
+  const embeddingMachine = machines.find((id) => id.includes('EmbeddingWorkflow'))!;
+  expect(machines).toHaveLength(2);
   expect(names('AWS/States')).toEqual(
-    ['ExecutionsStarted', 'ExecutionsFailed', 'ExecutionsTimedOut'].map((m) => [m, machine]),
+    [machine, embeddingMachine].flatMap((id) =>
+      ['ExecutionsStarted', 'ExecutionsFailed', 'ExecutionsTimedOut'].map((m) => [m, id]),
+    ),
   );
+  const titles = widgets.map((w) => w.properties.title);
+  expect(titles.indexOf('Embedding workflow executions')).toBe(titles.indexOf('Run workflow executions') + 1);
   expect(resourceOf(builtIn.find(({ row }) => row[0] === 'AWS/SQS')!.row[3]).id).toMatch(/DeadLetters/);
   // Every function the stack declares but CDK's own (the bucket notifications handler has no code of ours).
   const functions = Object.entries(template.findResources('AWS::Lambda::Function'))

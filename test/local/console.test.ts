@@ -1,3 +1,4 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { request } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -168,5 +169,55 @@ describe('the local console', () => {
 
     mkdirSync(join(PROJECT_ROOT, 'docs/images'), { recursive: true });
     writeFileSync(SCREENSHOT, bytes);
+  });
+});
+
+describe('an embedding run on the local console (#15)', () => {
+  let embedded: RunRecord;
+  beforeAll(async () => {
+    await harness.cloud.s3.send(
+      new PutObjectCommand({
+        Bucket: harness.cloud.bucket,
+        Key: 'embed/questions/tunedrop.json',
+        Body: JSON.stringify({ textField: 'question', idField: 'ticket', dimensions: 256 }),
+      }),
+    );
+    embedded = await harness.dropAndWait(
+      join(PROJECT_ROOT, 'local/samples/ticket-texts.csv'),
+      'embed/questions/ticket-texts.csv',
+      120_000,
+    );
+    expect(embedded.status).toBe('SUCCEEDED');
+  }, 180_000);
+
+  it('lists it under its collection with its kind, status, model, records and cost, and serves its files', async () => {
+    const html = (await get(server.url, '/')).body;
+    expect(html).toContain('Collection <code>questions</code>');
+    const start = html.indexOf(`<code>${embedded.runId}</code>`);
+    const row = html.slice(start, html.indexOf('</tr>', start));
+    expect(row).toContain('k-embeddings');
+    expect(row).toContain('s-SUCCEEDED');
+    expect(row).toContain(embedded.embedding!.model);
+    expect(row).toContain(`${embedded.embedding!.embedded!.toLocaleString('en-US')} embedded`);
+    expect(row).toContain(usd(embedded.costUsd!));
+    expect(row).toContain(`s3://${harness.cloud.bucket}/${embedded.embedding!.outputKey!}`);
+    for (const key of [embedded.validationReportKey!, embedded.embedding!.manifestKey!]) {
+      expect(key).toMatch(/^embeddings\//);
+      expect(row).toContain(`href="/files/${key}"`);
+      const file = await get(server.url, `/files/${key}`);
+      expect(file.status).toBe(200);
+      expect(file.body.length).toBeGreaterThan(0);
+    }
+    expect((await get(server.url, `/files/${embedded.embedding!.outputKey!}`)).status).toBe(403);
+    const report = costReport(await harness.cloud.listRuns(), { by: 'family' });
+    const cost = html.slice(html.indexOf('id="cost"'), html.indexOf('id="dashboard"'));
+    expect(cost).toContain(usd(report.total.costUsd));
+    expect(report.total.embeddingTokens).toBe(embedded.embedding!.tokens);
+  });
+
+  itWithChromium('renders it in headless Chromium', async () => {
+    const shot = join(dir, 'console-embeddings.png');
+    const { image } = await screenshot(server.url, shot, { width: WIDTH, height: HEIGHT });
+    expect([image.width, image.height]).toEqual([WIDTH, HEIGHT]);
   });
 });
