@@ -443,9 +443,7 @@ export function embeddingBatches(
     },
 
     async submit(file, metadata) {
-      const upload_ = new File([file.body as Uint8Array<ArrayBuffer>], file.name, {
-        type: 'application/jsonl',
-      });
+      const upload_ = new File([file.body], file.name, { type: 'application/jsonl' });
       const uploaded = FileSchema.parse(
         await call(`upload ${file.name}`, upload, (budget) =>
           client.files.create({ file: upload_, purpose: 'batch' }, budget),

@@ -31,6 +31,22 @@ export function resultLine(text: string): ResultLine {
   return ResultLineSchema.parse(raw);
 }
 
+/**
+ * What indexing a result file needs of a line: its custom id and whether it is an answer (its error where
+ * not), read from the line's first characters without parsing its vectors. resultLineText writes the id
+ * first and then `tokens` (an answer) or `error`; a line in another shape is parsed whole.
+ */
+export function resultHead(
+  text: string,
+): { customId: string; answered: true } | { customId: string; answered: false; error: string } {
+  const head = /^\{"customId":("(?:[^"\\]|\\.)*"),"(tokens|error)":/.exec(text);
+  if (head?.[2] === 'tokens') return { customId: JSON.parse(head[1]!) as string, answered: true };
+  const line = ResultLineSchema.parse(JSON.parse(text));
+  return 'vectors' in line
+    ? { customId: line.customId, answered: true }
+    : { customId: line.customId, answered: false, error: line.error };
+}
+
 /** `{customId, tokens, vectors}` exactly as the schema's answer takes it (extra keys are dropped by it). */
 function isAnswer(raw: unknown): raw is Extract<ResultLine, { vectors: unknown }> {
   if (typeof raw !== 'object' || raw === null) return false;

@@ -377,11 +377,11 @@ export type EmbeddingBatchResult =
 export interface EmbeddingBatches {
   /** A batch not failed or cancelled whose metadata has every one of these pairs: how a batch is created once. */
   find(metadata: Readonly<Record<string, string>>): Promise<string | undefined>;
-  /** Uploads the input file (purpose "batch") and creates the batch with these metadata; its id. */
-  submit(
-    file: { name: string; body: Uint8Array },
-    metadata: Readonly<Record<string, string>>,
-  ): Promise<string>;
+  /**
+   * Uploads the input file (purpose "batch") and creates the batch with these metadata; its id. The body is
+   * a Blob, so that a file of up to the Batch API's 200 MB is sent from disk, not held in memory.
+   */
+  submit(file: { name: string; body: Blob }, metadata: Readonly<Record<string, string>>): Promise<string>;
   state(batchId: string): Promise<EmbeddingBatchState>;
   /** A result file's lines, streamed, in the file's order (which is not the input's). */
   results(fileId: string): AsyncIterable<EmbeddingBatchResult>;

@@ -1,3 +1,9 @@
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ProviderRejectedError, RunEndedError } from '../core/errors.js';
 import {
   BATCH_WINDOW_SECONDS,
@@ -11,7 +17,7 @@ import { parseCustomId } from '../core/embedding-requests.js';
 import type { EmbeddingBatches, ObjectStore, RunStore, WebhookLog } from '../core/ports.js';
 import { jobWaitMode } from '../core/workflow-state.js';
 import { embeddingKeys, TERMINAL_STATUSES } from '../core/run.js';
-import { readLines, resultLine, writeResults } from '../core/embedding-results.js';
+import { readLines, resultHead, writeResults } from '../core/embedding-results.js';
 
 export interface RunBatchesDeps {
   runs: RunStore;
@@ -108,12 +114,8 @@ async function lookAt(batches: RunBatch[], input: RunBatchesInput, deps: RunBatc
       const metadata = batchMetadata(input.runId, batch.name);
       batch.batchId =
         (await deps.batches.find(metadata)) ??
-        (await deps.batches.submit(
-          {
-            name: `${input.runId}-${batch.name}.jsonl`,
-            body: await readAll(deps.store.read({ bucket, key: batch.requestsKey })),
-          },
-          metadata,
+        (await onDisk(deps.store.read({ bucket, key: batch.requestsKey }), (body) =>
+          deps.batches.submit({ name: `${input.runId}-${batch.name}.jsonl`, body }, metadata),
         ));
       // Linked before anything else can fail: the batch's webhook must find the run.
       await deps.runs.linkProviderJob(input.runId, batch.batchId);
@@ -160,8 +162,8 @@ async function writeRetryRequests(
   for (const batch of batches)
     for (const key of batch.resultKeys ?? [])
       for await (const line of readLines(store.read({ bucket, key }))) {
-        const result = resultLine(line.text);
-        if ('vectors' in result) answered.add(result.customId);
+        const result = resultHead(line.text);
+        if (result.answered) answered.add(result.customId);
       }
   const key = embeddingKeys(input.runId).retryRequests;
   const writer = store.createWriter({ bucket, key }, 'application/jsonl');
@@ -197,10 +199,19 @@ function customIdOf(line: string): string {
   return match[1]!;
 }
 
-async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const chunk of chunks) parts.push(chunk);
-  return Buffer.concat(parts);
+/**
+ * `use` with the object's bytes as a Blob backed by a file in the function's scratch space (Lambda's /tmp),
+ * removed after: a request file of up to 200 MB is streamed to disk and sent from there, never held whole.
+ */
+async function onDisk<T>(chunks: AsyncIterable<Uint8Array>, use: (body: Blob) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'tunedrop-batch-'));
+  try {
+    const path = join(dir, 'requests.jsonl');
+    await pipeline(Readable.from(chunks), createWriteStream(path));
+    return await use(await openAsBlob(path, { type: 'application/jsonl' }));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function summary(batches: readonly RunBatch[]): string {

@@ -2,7 +2,7 @@ import { DirectModeOutOfTimeError, ProviderRejectedError, RunEndedError } from '
 import { embeddingCostUsd, embeddingPricePerMillion, findEmbeddingModel } from '../core/embedding-catalog.js';
 import { readEmbeddingRecords, type EmbeddingRecord } from '../core/embedding-input.js';
 import { EmbeddingRequestLineSchema, parseCustomId } from '../core/embedding-requests.js';
-import { readLines, resultLine } from '../core/embedding-results.js';
+import { readLines, resultHead, resultLine } from '../core/embedding-results.js';
 import type {
   BatchProgress,
   CollectedEmbeddings,
@@ -250,10 +250,10 @@ async function* batchAnswers(
       reasons.add(`its batch ${batch.status}${batch.reason ? `: ${batch.reason}` : ''}`);
     for (const key of batch.resultKeys ?? [])
       for await (const line of readLines(store.read({ bucket, key }))) {
-        const result = resultLine(line.text);
+        const result = resultHead(line.text);
         const range = parseCustomId(result.customId);
         if (!range) continue;
-        if ('vectors' in result) {
+        if (result.answered) {
           located.set(range.first, {
             ref: { bucket, key },
             start: line.start,

@@ -151,7 +151,7 @@ describe('openAiEmbeddingModels.batches', () => {
     const metadata = { runId: `run-${Date.now()}`, part: '1' };
     expect(await batches.find(metadata)).toBeUndefined();
     const id = await batches.submit(
-      { name: 'embed.jsonl', body: new TextEncoder().encode(`${lines.join('\n')}\n`) },
+      { name: 'embed.jsonl', body: new Blob([`${lines.join('\n')}\n`]) },
       metadata,
     );
     expect(await batches.find(metadata)).toBe(id);
@@ -187,7 +187,7 @@ describe('openAiEmbeddingModels.batches', () => {
       });
     const metadata = { runId: `run-fail-${Date.now()}` };
     const id = await batches.submit(
-      { name: 'embed.jsonl', body: new TextEncoder().encode(`${line('ok')}\n${line('bad')}\n`) },
+      { name: 'embed.jsonl', body: new Blob([`${line('ok')}\n${line('bad')}\n`]) },
       metadata,
     );
     let state = await batches.state(id);
@@ -201,7 +201,7 @@ describe('openAiEmbeddingModels.batches', () => {
     expect(errors).toEqual([{ customId: 'bad', error: expect.stringMatching(/500/) }]);
 
     const other = await batches.submit(
-      { name: 'embed.jsonl', body: new TextEncoder().encode(`${line('c')}\n`) },
+      { name: 'embed.jsonl', body: new Blob([`${line('c')}\n`]) },
       { runId: 'to-cancel' },
     );
     await batches.cancel(other);

@@ -1,4 +1,5 @@
-import { resultLine, resultLineText } from '../../functions/core/embedding-results.js';
+import fc from 'fast-check';
+import { resultHead, resultLine, resultLineText } from '../../functions/core/embedding-results.js';
 
 /** The result files' line format (core/embedding-results.ts), read back without copying the vectors. */
 describe('resultLine', () => {
@@ -44,5 +45,41 @@ describe('resultLine', () => {
     ['neither vectors nor error', '{"customId":"rows-0-1"}'],
   ])('refuses %s', (_, line) => {
     expect(() => resultLine(line)).toThrow();
+  });
+});
+
+describe('resultHead', () => {
+  it('reads the custom id and whether a line is an answer, for any line resultLineText writes', () => {
+    fc.assert(
+      fc.property(
+        fc.string(),
+        fc.oneof(
+          fc.record({
+            tokens: fc.nat(),
+            vectors: fc.array(fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }))),
+          }),
+          fc.record({ error: fc.string() }),
+        ),
+        (customId, body) => {
+          const result =
+            'error' in body
+              ? { customId, error: body.error }
+              : { customId, answer: { tokens: body.tokens, vectors: body.vectors } };
+          const head = resultHead(resultLineText(result));
+          expect(head).toEqual(
+            'error' in body ? { customId, answered: false, error: body.error } : { customId, answered: true },
+          );
+        },
+      ),
+    );
+  });
+
+  it('parses a line of another shape whole, and refuses one that is not a result', () => {
+    expect(resultHead('{"error":"x","customId":"rows-0-1"}')).toEqual({
+      customId: 'rows-0-1',
+      answered: false,
+      error: 'x',
+    });
+    expect(() => resultHead('{"customId":"rows-0-1"}')).toThrow();
   });
 });
