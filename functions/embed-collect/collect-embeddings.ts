@@ -18,6 +18,7 @@ import type {
   ObjectWriter,
   RunStore,
 } from '../core/ports.js';
+import type { RunMetrics } from '../core/metrics.js';
 import { embeddingKeys, TERMINAL_STATUSES } from '../core/run.js';
 
 /** One output row: the record's id and metadata, and its vector (null where its request failed twice). */
@@ -53,6 +54,8 @@ export interface CollectDeps {
   /** Epoch ms by which direct mode must have made its calls (the invocation's end, less a margin). */
   deadline?: number;
   now?: () => Date;
+  /** Told of the run's end (its cost feeds the cost alarms, as a training run's does). @default none */
+  metrics?: RunMetrics;
 }
 
 export type CollectInput = EmbeddingExecutionInput & {
@@ -205,11 +208,18 @@ export async function collectEmbeddings(
     manifestKey: keys.manifest,
   };
   if (mode === 'direct') await deps.runs.advance(runId, 'COLLECTING', { detail: 'writing the output' });
-  await deps.runs.advance(runId, 'SUCCEEDED', {
+  const ended = await deps.runs.advance(runId, 'SUCCEEDED', {
     embedding,
     ...(costUsd === null ? {} : { costUsd }),
     detail: failed ? `${failed} of ${input.records} records without a vector` : undefined,
   });
+  if (ended)
+    deps.metrics?.runEnded({
+      family: input.collection,
+      provider: settings.provider,
+      status: 'SUCCEEDED',
+      ...(costUsd === null ? {} : { costUsd }),
+    });
   return { outputKey, manifestKey: keys.manifest, embedded, failed, tokens, costUsd };
 }
 

@@ -1,6 +1,7 @@
 import { embeddingModels, objectStore, runStore } from '../adapters/deps.js';
 import { createEmbeddingsJsonlWriter, createEmbeddingsParquetWriter } from '../adapters/embeddings-output.js';
 import { stepHandler } from '../adapters/handler-kit.js';
+import { runMetrics } from '../adapters/run-metrics.js';
 import {
   BatchProgressSchema,
   EmbeddingExecutionInputSchema,
@@ -23,6 +24,7 @@ export const handler = stepHandler(
     collectEmbeddings(input, {
       runs: runStore(),
       store: objectStore(),
+      metrics: runMetrics,
       output:
         input.settings.output === 'parquet' ? createEmbeddingsParquetWriter : createEmbeddingsJsonlWriter,
       ...(input.prepared.mode === 'direct'

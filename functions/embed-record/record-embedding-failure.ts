@@ -3,6 +3,7 @@ import type { BatchProgress, EmbeddingExecutionInput } from '../core/embedding-r
 import type { CaughtFailureSchema } from '../core/workflow-state.js';
 import type { z } from 'zod';
 import type { EmbeddingBatches, RunStore } from '../core/ports.js';
+import type { RunMetrics } from '../core/metrics.js';
 import { redactFields } from '../core/redact.js';
 import type { RunStatus } from '../core/run.js';
 
@@ -12,6 +13,8 @@ export interface RecordEmbeddingFailureDeps {
   batches?: Pick<EmbeddingBatches, 'cancel'>;
   /** Told when cancelling a batch failed; the run's recorded end stands regardless. */
   onCancelError?(error: unknown, batchId: string): void;
+  /** Told of the run's end when this records it. @default none */
+  metrics?: RunMetrics;
 }
 
 export type RecordEmbeddingFailureInput = EmbeddingExecutionInput & {
@@ -34,6 +37,8 @@ export async function recordEmbeddingFailure(
         .catch((error: unknown) => deps.onCancelError?.(error, batch.batchId!));
   const error = parseErrorCause(input.failure.Error, input.failure.Cause);
   const recorded = await deps.runs.advance(input.runId, 'FAILED', { error: redactFields(error) });
+  if (recorded)
+    deps.metrics?.runEnded({ family: input.collection, provider: input.settings.provider, status: 'FAILED' });
   const run = recorded ?? (await deps.runs.get(input.runId));
   return { runId: input.runId, status: run?.status ?? 'FAILED' };
 }

@@ -3,6 +3,7 @@ import { awsClients } from '../adapters/aws-clients.js';
 import { enabledProviders, objectStore, runStore } from '../adapters/deps.js';
 import { readEnvironment } from '../adapters/environment.js';
 import { annotateRun, logger, traceInvocation } from '../adapters/handler-kit.js';
+import { runMetrics, runMetricsMiddleware } from '../adapters/run-metrics.js';
 import { sfnRunStarter } from '../adapters/sfn-run-starter.js';
 import { InvalidEventError } from '../core/errors.js';
 import type { EmbeddingExecutionInput } from '../core/embedding-run.js';
@@ -29,6 +30,7 @@ export const handler = middy().handler(async (event: unknown) => {
     countTokens: cl100kCounter(),
     providers: enabledProviders(),
     now: () => new Date(),
+    metrics: runMetrics,
   };
   const outcomes = [];
   for (const object of createdObjects(parsed.data)) {
@@ -46,4 +48,6 @@ export const handler = middy().handler(async (event: unknown) => {
   }
   return outcomes;
 });
+// Runs started, rejected and failed here are written as metrics when the invocation ends.
+handler.use(runMetricsMiddleware((error) => logger.warn('writing the metrics failed', { error })));
 handler.use(traceInvocation());

@@ -15,6 +15,7 @@ import {
   type EmbeddingValidationReport,
   type TokenCounter,
 } from '../core/embedding-validation.js';
+import type { RunMetrics } from '../core/metrics.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
 import { deriveRunId, embeddingKeys, FAMILY_NAME, FAMILY_SETTINGS_FILE } from '../core/run.js';
 import type { UploadedObject } from '../validate/validate-upload.js';
@@ -29,6 +30,8 @@ export interface ValidateEmbeddingsDeps {
   /** The providers this stack is deployed with. @default all of them */
   providers?: readonly ProviderName[];
   now: () => Date;
+  /** Told of each run started, rejected or failed here (the same metrics as training runs'). @default none */
+  metrics?: RunMetrics;
 }
 
 export type ValidateEmbeddingsOutcome =
@@ -122,6 +125,7 @@ export async function validateEmbeddingUpload(
     if (!(error instanceof InvalidConfigError)) throw error;
     const settingsError = { code: error.code, message: error.message, fix: error.fix };
     await write({ verdict: 'rejected', settingsError });
+    deps.metrics?.runRejected({ family: collection, provider: 'openai', reason: error.code });
     await deps.runs.advance(runId, 'REJECTED', {
       error: {
         name: 'InvalidConfigError',
@@ -150,6 +154,7 @@ export async function validateEmbeddingUpload(
     const message = `checking ${object.key} crashed inside tunedrop (${error instanceof Error ? error.name : 'unknown error'})`;
     const fix = 'This is a bug in tunedrop, not a problem with your file: report it with the run id.';
     await write({ verdict: 'failed', settingsError: { code: 'internal_error', message, fix } });
+    deps.metrics?.runEnded({ family: collection, provider: settings.provider, status: 'FAILED' });
     await deps.runs.advance(runId, 'FAILED', {
       error: { name: 'InternalError', code: 'internal_error', message, fix: `${fix} Report: ${reportUri}` },
     });
@@ -167,6 +172,7 @@ export async function validateEmbeddingUpload(
     const first = report.issues[0]!;
     const occurrence = first.occurrences[0];
     const total = report.issues.reduce((sum, entry) => sum + entry.count, 0);
+    deps.metrics?.runRejected({ family: collection, provider: settings.provider, reason: first.code });
     await deps.runs.advance(runId, 'REJECTED', {
       ...facts,
       error: {
@@ -207,6 +213,7 @@ export async function validateEmbeddingUpload(
     tokens: report.tokens.total,
     receivedAt,
   });
+  deps.metrics?.runStarted({ family: collection, provider: settings.provider });
   return { runId, outcome: 'started' };
 }
 

@@ -79,6 +79,16 @@ describe('a JSONL dropped under embed/ with "mode": "batch"', () => {
     );
   });
 
+  it("writes the run's start and its end with its cost as metrics, as a training run's are", async () => {
+    // Written when Collect's invocation ends, just after it recorded the run's end.
+    const mine = () => cloud.metrics().filter((m) => m.dimensions.family === 'tickets');
+    for (let i = 0; i < 100 && !mine().some((m) => m.name === 'CostUsd'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(mine().some((m) => m.name === 'RunsStarted' && m.value === 1)).toBe(true);
+    expect(mine().some((m) => m.name === 'RunsEnded' && m.dimensions.status === 'SUCCEEDED')).toBe(true);
+    expect(mine().find((m) => m.name === 'CostUsd')?.value).toBeCloseTo(run.costUsd!, 12);
+  });
+
   it('writes every record, in the input order, with its id, metadata and a 256-float vector', async () => {
     const records = await sampleRecords();
     const table = await parquet(embeddingKeys(run.runId).parquet);
