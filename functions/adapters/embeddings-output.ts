@@ -1,3 +1,4 @@
+import { Bool, Field, FixedSizeList, Float32, Float64, Schema, Table, tableToIPC, Utf8 } from 'apache-arrow';
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
 import { InvalidConfigError } from '../core/errors.js';
 import type { ObjectWriter } from '../core/ports.js';
@@ -130,6 +131,35 @@ const METADATA_ELEMENT: Record<MetadataColumnType, Omit<SchemaElement, 'name'>> 
   json: { type: 'BYTE_ARRAY', converted_type: 'JSON', repetition_type: 'OPTIONAL' },
 };
 
+/**
+ * Parquet has no fixed-size list type: the vectors are a LIST of FLOAT. Arrow readers (pyarrow, arrow-rs and
+ * so parquet-wasm, polars) read the column back as what it is, `FixedSizeList<Float32>[dimensions]`, when the
+ * file carries the Arrow schema it was written from: the `ARROW:schema` key-value metadata, the base64 of an
+ * IPC schema message, which Arrow's own Parquet writers store ("ARROW:schema" in the Parquet format's
+ * Arrow integration, as arrow-rs' ArrowWriter writes it; checked here with parquet-wasm 0.8.0, arrow-rs,
+ * in test/adapters/embeddings-output.test.ts). Other readers (DuckDB, Spark) ignore it and read a list.
+ */
+export const ARROW_SCHEMA_KEY = 'ARROW:schema';
+
+export function arrowSchemaHint(metadataColumns: readonly MetadataColumn[], dimensions: number): string {
+  const arrowType = {
+    string: () => new Utf8(),
+    number: () => new Float64(),
+    boolean: () => new Bool(),
+    json: () => new Utf8(),
+  };
+  const schema = new Schema([
+    new Field('id', new Utf8(), false),
+    ...metadataColumns.map(({ name, type }) => new Field(name, arrowType[type](), true)),
+    new Field('embedding', new FixedSizeList(dimensions, new Field('element', new Float32(), false)), true),
+  ]);
+  // An IPC stream of no rows: its first message is the schema (continuation marker, length, flatbuffer).
+  const stream = tableToIPC(new Table(schema), 'stream');
+  const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+  const length = view.getInt32(4, true);
+  return Buffer.from(stream.subarray(0, 8 + length)).toString('base64');
+}
+
 /** The file's schema, flattened depth-first as Parquet's footer lists it. */
 export function embeddingsSchema(metadataColumns: readonly MetadataColumn[]): SchemaElement[] {
   return [
@@ -213,6 +243,7 @@ export function createEmbeddingsParquetWriter(
         .filter(([key]) => key !== DIMENSIONS_KEY)
         .map(([key, value]) => ({ key, value })),
       { key: DIMENSIONS_KEY, value: String(dimensions) },
+      { key: ARROW_SCHEMA_KEY, value: arrowSchemaHint(metadataColumns, dimensions) },
     ],
     createdBy: 'tunedrop (hyparquet-writer 0.17.0)',
   });

@@ -106,7 +106,10 @@ describe('createEmbeddingsParquetWriter', () => {
       'tags',
       'embedding',
     ]);
-    expect(String(table.schema.fields.find((f) => f.name === 'embedding')!.type)).toMatch(/^List<Float32>$/);
+    // A fixed-size list to Arrow readers (the file's ARROW:schema), a LIST of FLOAT in Parquet's own schema.
+    expect(String(table.schema.fields.find((f) => f.name === 'embedding')!.type)).toBe(
+      'FixedSizeList[3]<Float32>',
+    );
     expect(table.schema.fields.find((f) => f.name === 'id')!.nullable).toBe(false);
     expect(table.schema.fields.find((f) => f.name === 'embedding')!.nullable).toBe(true);
     expect(keyValues(table).get(DIMENSIONS_KEY)).toBe('3');
