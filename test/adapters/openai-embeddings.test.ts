@@ -199,13 +199,29 @@ describe('openAiEmbeddingModels.batches', () => {
     const errors: EmbeddingBatchResult[] = [];
     for await (const result of batches.results(errorFileId!)) errors.push(result);
     expect(errors).toEqual([{ customId: 'bad', error: expect.stringMatching(/500/) }]);
+  });
 
-    const other = await batches.submit(
-      { name: 'embed.jsonl', body: new Blob([`${line('c')}\n`]) },
-      { runId: 'to-cancel' },
-    );
-    await batches.cancel(other);
-    expect(await batches.find({ runId: 'to-cancel' })).toBeUndefined();
+  it('does not find a cancelled batch again', async () => {
+    // Batches stay in validation for a minute here: the cancel always comes while the batch can be cancelled.
+    const slow = await startOpenAiEmulator({ apiKey: API_KEY, timing: { batchValidatingMs: 60_000 } });
+    try {
+      const batches = openAiEmbeddingModels({ apiKey: API_KEY, baseURL: slow.baseUrl }).batches!;
+      const line = JSON.stringify({
+        custom_id: 'c',
+        method: 'POST',
+        url: '/v1/embeddings',
+        body: { model: MODEL, dimensions: 4, input: ['x'] },
+      });
+      const id = await batches.submit(
+        { name: 'embed.jsonl', body: new Blob([`${line}\n`]) },
+        { runId: 'to-cancel' },
+      );
+      expect(await batches.find({ runId: 'to-cancel' })).toBe(id);
+      await batches.cancel(id);
+      expect(await batches.find({ runId: 'to-cancel' })).toBeUndefined();
+    } finally {
+      await slow.close();
+    }
   });
 });
 
