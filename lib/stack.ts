@@ -49,13 +49,17 @@ export class TunedropStack extends Stack {
     new CfnOutput(this, 'WebhookUrl', {
       value: p.webhookUrl.url,
       description:
-        "Register in OpenAI's dashboard (Webhooks, fine_tuning.job events); then store its secret in WebhookSecretArn",
+        "Register in OpenAI's dashboard (Webhooks: the fine_tuning.job and batch events); then store its secret in WebhookSecretArn",
     });
     new CfnOutput(this, 'WebhookSecretArn', {
       value: p.webhookSecret.secretArn,
       description: 'Put the whsec_... signing secret OpenAI shows for the webhook endpoint here',
     });
     new CfnOutput(this, 'StateMachineArn', { value: p.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'EmbeddingStateMachineArn', {
+      value: p.embeddingWorkflow.stateMachine.stateMachineArn,
+      description: 'The embedding runs’ workflow (files dropped under embed/)',
+    });
     new CfnOutput(this, 'OperatorPolicyArn', {
       value: p.operatorPolicy.policy.managedPolicyArn,
       description: 'Attach to the IAM users or roles that drop files, read runs, cancel and redrive',

@@ -9,10 +9,14 @@ import type { Context } from '../context.js';
  */
 export async function cancel(runId: string, values: Values, context: Context): Promise<number> {
   const { services, target } = await context.connect(values);
+  // An embedding run's execution is in another state machine: its item names it.
+  const run = typeof values['state-machine'] === 'string' ? undefined : await services.getRun(runId);
   const stateMachineArn =
     typeof values['state-machine'] === 'string'
       ? values['state-machine']
-      : await services.output('StateMachineArn', '--state-machine ARN');
+      : run?.kind === 'embeddings'
+        ? await services.output('EmbeddingStateMachineArn', '--state-machine ARN')
+        : await services.output('StateMachineArn', '--state-machine ARN');
   const sfn = new SFNClient(target.client('SFN'));
   const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
   try {

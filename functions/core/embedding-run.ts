@@ -99,8 +99,11 @@ export const BatchProgressSchema = z.object({
   waitSeconds: z.number().int().positive(),
   checks: z.number().int().nonnegative(),
   batches: z.array(RunBatchSchema),
-  /** When the first batch was created (epoch seconds): the window's deadline counts from it. */
-  startedAt: z.number().optional(),
+  /**
+   * When the latest batch was created (epoch seconds): the longest wait ends with its 24-hour window (a retry
+   * batch has a window of its own).
+   */
+  latestCreatedAt: z.number().optional(),
 });
 export type BatchProgress = z.infer<typeof BatchProgressSchema>;
 

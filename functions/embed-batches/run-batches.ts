@@ -40,6 +40,9 @@ export function batchMetadata(runId: string, name: string): Record<string, strin
 
 export const RETRY_BATCH = 'retry';
 
+/** Past a batch's window, the time the provider takes to expire it and write what it answered. */
+const WINDOW_MARGIN_SECONDS = 3600;
+
 /**
  * One look at an embedding run's batches, safe to repeat: each planned batch is created once (found by its
  * metadata if an earlier attempt created it) and linked to the run, so its webhook wakes the run; each
@@ -71,22 +74,32 @@ export async function runBatches(input: RunBatchesInput, deps: RunBatchesDeps): 
   };
   const batches = progress.batches.map((batch) => ({ ...batch }));
 
-  await lookAt(batches, input, deps);
+  const created = { latest: progress.latestCreatedAt };
+  const lookAt = (which: RunBatch[]) => lookAtBatches(which, input, deps, () => (created.latest = now()));
+  await lookAt(batches);
   if (batches.every((batch) => batch.status !== 'pending') && !batches.some((b) => b.name === RETRY_BATCH)) {
     const retry = await writeRetryRequests(batches, input, deps.store);
     if (retry) {
       batches.push(retry);
-      await lookAt([retry], input, deps);
+      await lookAt([retry]);
     }
   }
 
-  const startedAt = progress.startedAt ?? now();
   const ids = batches.flatMap((batch) => (batch.batchId ? [batch.batchId] : []));
-  const recorded =
-    (await deps.runs.advance(runId, 'EMBEDDING', {
-      detail: summary(batches),
-      embedding: { ...run.embedding!, batchIds: ids },
-    })) ?? (await deps.runs.get(runId));
+  const detail = summary(batches);
+  const last = run.history.at(-1);
+  // A note in the run's history when something changed (a batch created, or its provider status), not
+  // at every look.
+  const unchanged =
+    run.status === 'EMBEDDING' &&
+    last?.detail === detail &&
+    ids.every((id) => run.embedding?.batchIds?.includes(id));
+  const recorded = unchanged
+    ? run
+    : ((await deps.runs.advance(runId, 'EMBEDDING', {
+        detail,
+        embedding: { ...run.embedding!, batchIds: ids },
+      })) ?? (await deps.runs.get(runId)));
   if (!recorded || TERMINAL_STATUSES.has(recorded.status))
     throw new RunEndedError(
       `embedding run ${runId} ended while its batches were looked at`,
@@ -99,14 +112,26 @@ export async function runBatches(input: RunBatchesInput, deps: RunBatchesDeps): 
     pending,
     checks,
     batches,
-    startedAt,
-    // A retry batch has a window of its own: the deadline counts from the latest batch created.
-    waitSeconds: batchWaitSeconds(checks - 1, mode, startedAt + BATCH_WINDOW_SECONDS * 2 - now()),
+    ...(created.latest !== undefined ? { latestCreatedAt: created.latest } : {}),
+    // Never past the window of the latest batch created (a retry batch has one of its own), plus a margin.
+    waitSeconds: batchWaitSeconds(
+      checks - 1,
+      mode,
+      (created.latest ?? now()) + BATCH_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS - now(),
+    ),
   };
 }
 
-/** Creates the batches not created yet and reads the state of those not ended; changes `batches` in place. */
-async function lookAt(batches: RunBatch[], input: RunBatchesInput, deps: RunBatchesDeps): Promise<void> {
+/**
+ * Creates the batches not created yet (telling `onCreated`) and reads the state of those not ended; changes
+ * `batches` in place.
+ */
+async function lookAtBatches(
+  batches: RunBatch[],
+  input: RunBatchesInput,
+  deps: RunBatchesDeps,
+  onCreated: () => void,
+): Promise<void> {
   const { bucket } = input.source;
   for (const batch of batches) {
     if (batch.status !== 'pending') continue;
@@ -119,6 +144,7 @@ async function lookAt(batches: RunBatch[], input: RunBatchesInput, deps: RunBatc
         ));
       // Linked before anything else can fail: the batch's webhook must find the run.
       await deps.runs.linkProviderJob(input.runId, batch.batchId);
+      onCreated();
     }
     const state = await deps.batches.state(batch.batchId);
     if (state.status === 'pending') {

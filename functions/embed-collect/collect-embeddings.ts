@@ -71,6 +71,22 @@ interface Answered {
   error?: string;
 }
 
+/**
+ * Refusals that are not about a request's texts: the key (401), the organisation or project (403), the
+ * quota, Bedrock's access or Azure's deployment. They end the run instead of failing each request.
+ */
+const RUN_REFUSALS: ReadonlySet<string> = new Set([
+  'http_401',
+  'http_403',
+  'invalid_api_key',
+  'insufficient_quota',
+  'model_not_found',
+  'invalid_config',
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'ResourceNotFoundException',
+]);
+
 /** At most this many failed records are listed by id in the manifest (all are counted). */
 export const MAX_LISTED_FAILURES = 1000;
 
@@ -168,6 +184,14 @@ export async function collectEmbeddings(
     }
     if (next !== input.records)
       throw new Error(`the answers cover ${next} records of the ${input.records} validated`);
+    // Nothing embedded is no result: the cause is the run's (a model or key refused, every batch failed),
+    // not its records'.
+    if (embedded === 0 && failed > 0)
+      throw new ProviderRejectedError(
+        `no record of the ${input.records} was embedded; the first refusal: ${failures[0]?.error ?? 'no answer'}`,
+        "Check the collection's tunedrop.json (model, dimensions, deployment) and the provider's key, then drop the file again.",
+        'nothing_embedded',
+      );
     await output.close();
   } catch (error) {
     await output.abort();
@@ -332,7 +356,8 @@ async function* directAnswers(input: CollectInput, deps: CollectDeps): AsyncGene
       try {
         return { first: request.first, count: request.count, answer: await embeddings.embed(body) };
       } catch (error) {
-        if (!(error instanceof ProviderRejectedError)) throw error;
+        // A refusal of the request's texts is the request's; one of the key, the quota or the model is the run's.
+        if (!(error instanceof ProviderRejectedError) || RUN_REFUSALS.has(error.code)) throw error;
         refused = error;
       }
     }

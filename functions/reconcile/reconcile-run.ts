@@ -14,6 +14,7 @@ import { phaseOf } from '../core/workflow-state.js';
 import { redactSecrets } from '../core/redact.js';
 import { PROVIDERS, type ProviderName } from '../core/catalog.js';
 import { ApiKeyNotSetError } from '../core/errors.js';
+import { EMBEDDING_RUN_TIMEOUT_DAYS } from '../core/embedding-run.js';
 import type { RunRecord } from '../core/run.js';
 import type { RunEnd, RunMetrics } from '../core/metrics.js';
 
@@ -160,7 +161,13 @@ async function reconcileEmbeddingRun(
 ): Promise<{ runId: string; status: RunStatus; changed: boolean }> {
   let changed = false;
   if (!TERMINAL_STATUSES.has(run.status)) {
-    const outcome = OUTCOME[event.status];
+    const outcome =
+      event.status === 'TIMED_OUT'
+        ? {
+            ...OUTCOME.TIMED_OUT,
+            message: `the embedding run took longer than its workflow allows (${EMBEDDING_RUN_TIMEOUT_DAYS} days: a batch's 24-hour window, its retry's, and a margin)`,
+          }
+        : OUTCOME[event.status];
     const updated = await deps.runs.advance(run.runId, outcome.status, {
       error: {
         name: `Execution${event.status === 'ABORTED' ? 'Stopped' : event.status === 'TIMED_OUT' ? 'TimedOut' : 'Failed'}`,

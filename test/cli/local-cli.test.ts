@@ -83,6 +83,41 @@ it('cancels a training run of the local cloud from another process, as an operat
   }
 });
 
+it('cancels an embedding run (another state machine) as an operator, and its batch is cancelled', async () => {
+  const connectionFile = join(dir, 'cancel-embeddings.json');
+  // Batches stay in validation for a minute: the run is cancelled while it waits for its batch.
+  const harness = await startLocalHarness({
+    apiKey: 'sk-local-cli',
+    timing: { validatingMs: 20, queuedMs: 20, msPerStep: 1, batchValidatingMs: 60_000 },
+    cloud: { connectionFile },
+  });
+  try {
+    const { cloud } = harness;
+    await cloud.s3.send(
+      new PutObjectCommand({
+        Bucket: cloud.bucket,
+        Key: 'embed/held/tunedrop.json',
+        Body: JSON.stringify({ mode: 'batch' }),
+      }),
+    );
+    const runId = await cloud.drop(
+      join(PROJECT_ROOT, 'local/samples/ticket-texts.jsonl'),
+      'embed/held/t.jsonl',
+    );
+    await cloud.waitForRun(runId, {
+      timeoutMs: 60_000,
+      until: (run) => (run.embedding?.batchIds?.length ?? 0) > 0,
+    });
+    const result = await tunedrop(['cancel', runId, '--local'], connectionFile);
+    expect(result).toMatchObject({ code: 0, stdout: expect.stringContaining(`Stopped run ${runId}.`) });
+    expect(await cloud.waitForRun(runId, { timeoutMs: 30_000 })).toMatchObject({ status: 'CANCELLED' });
+    const operatorCalls = cloud.iamDecisions.filter((d) => d.principal.endsWith('user/local-operator'));
+    expect(operatorCalls.filter((d) => !d.allowed)).toEqual([]);
+  } finally {
+    await harness.close();
+  }
+});
+
 it('says which permission is missing when the operator policy lacks it', async () => {
   const connectionFile = join(dir, 'refused.json');
   const harness = await startLocalHarness({

@@ -356,6 +356,51 @@ describe('collecting the embeddings', () => {
     expect(out.rows[2999]!.vector).toEqual([2999, 'text number 2999'.length]);
   });
 
+  it('ends the run, instead of failing each request, when the provider refuses the key', async () => {
+    const { input, prepared: plan, runs, store } = await prepared(3000, { mode: 'direct', dimensions: 2 });
+    let calls = 0;
+    const error = await collectEmbeddings(
+      { ...input, prepared: plan },
+      {
+        runs,
+        store,
+        output: capturingOutput().output,
+        embeddings: {
+          async embed() {
+            calls++;
+            throw new ProviderRejectedError('OpenAI refused (HTTP 401)', 'Set the key.', 'invalid_api_key');
+          },
+        },
+      },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProviderRejectedError);
+    expect((error as ProviderRejectedError).code).toBe('invalid_api_key');
+    // Not asked again: the second request may already be in flight, but none is retried.
+    expect(calls).toBeLessThanOrEqual(2);
+  });
+
+  it('fails the run when no record was embedded, naming the first refusal', async () => {
+    const { input, prepared: plan, runs, store } = await prepared(3, { mode: 'direct' });
+    const error = await collectEmbeddings(
+      { ...input, prepared: plan },
+      {
+        runs,
+        store,
+        output: capturingOutput().output,
+        embeddings: {
+          embed: async () => {
+            throw new ProviderRejectedError(
+              'OpenAI refused the input (HTTP 400)',
+              'Fix the text.',
+              'http_400',
+            );
+          },
+        },
+      },
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'nothing_embedded', message: expect.stringContaining('HTTP 400') });
+  });
+
   it('stops direct mode with a clear error when its time is up, rather than being cut off by Lambda', async () => {
     const { input, prepared: plan, runs, store } = await prepared(5, { mode: 'direct' });
     const error = await collectEmbeddings(
