@@ -154,7 +154,11 @@ export function grantFunctionPermissions(
     );
   if (permissions.writesEmbeddings)
     add(
-      ['s3:PutObject', ...(permissions.abortsUploads ? ['s3:AbortMultipartUpload'] : [])],
+      [
+        's3:PutObject',
+        ...(permissions.abortsUploads ? ['s3:AbortMultipartUpload'] : []),
+        ...(permissions.tagsObjects ? ['s3:PutObjectTagging'] : []),
+      ],
       [bucket.arnForObjects(`${EMBEDDINGS_PREFIX}*`)],
     );
   if (permissions.writesRuns || permissions.writesEmbeddings) bucket.encryptionKey?.grantEncrypt(fn);

@@ -35,6 +35,7 @@ import {
   BEDROCK_INPUT_DIR,
   BEDROCK_OUTPUT_DIR,
   DATASET_SUFFIX,
+  EMBEDDINGS_PREFIX,
   FAMILY_SETTINGS_FILE,
 } from '../functions/core/run.js';
 import { EMBED_PREFIX, EMBEDDING_INPUT_SUFFIXES } from '../functions/core/embedding-settings.js';
@@ -205,6 +206,14 @@ export class TunedropPipeline extends Construct {
         {
           id: 'ExpireTrainingCopies',
           prefix: 'runs/',
+          tagFilters: { [TRAINING_COPY_TAG.key]: TRAINING_COPY_TAG.value },
+          expiration: lifecycle.trainingCopyExpiration,
+        },
+        {
+          // An embedding run's copies of the texts (its request files) and the provider's raw results:
+          // the output, the manifest and the reports are kept.
+          id: 'ExpireEmbeddingCopies',
+          prefix: EMBEDDINGS_PREFIX,
           tagFilters: { [TRAINING_COPY_TAG.key]: TRAINING_COPY_TAG.value },
           expiration: lifecycle.trainingCopyExpiration,
         },

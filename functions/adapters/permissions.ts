@@ -306,6 +306,8 @@ export const FUNCTION_PERMISSIONS = {
     readsVersions: true,
     writesEmbeddings: true,
     abortsUploads: true,
+    // The request files copy the texts: tagged for the bucket's expiry rule, as Prepare's training copies.
+    tagsObjects: true,
   },
   // Creates each batch once (uploading its request file), links it to the run (PutItem), reads the
   // webhook log (whether webhooks arrive: how long to wait), copies the results to embeddings/<run>/.
@@ -315,6 +317,7 @@ export const FUNCTION_PERMISSIONS = {
     reads: ['embeddings/'],
     writesEmbeddings: true,
     abortsUploads: true,
+    tagsObjects: true,
     apiKey: true,
   },
   // Reads the drop again (ids and metadata) and the results (or, in direct mode, calls the provider:
@@ -369,7 +372,9 @@ export function actionsOf(
       ...(((p.writesRuns || p.writesEmbeddings) && p.abortsUploads) || bedrock?.writesRuns
         ? ['s3:AbortMultipartUpload']
         : []),
-      ...((p.writesRuns && p.tagsObjects) || bedrock?.writesRuns ? ['s3:PutObjectTagging'] : []),
+      ...(((p.writesRuns || p.writesEmbeddings) && p.tagsObjects) || bedrock?.writesRuns
+        ? ['s3:PutObjectTagging']
+        : []),
       ...(p.apiKey || p.webhookSecret ? ['secretsmanager:GetSecretValue'] : []),
       ...(p.startsRuns || p.startsEmbeddingRuns ? ['states:StartExecution'] : []),
       ...(p.resumesRuns ? ['states:SendTaskSuccess'] : []),

@@ -75,8 +75,10 @@ export async function writeResults(
   store: ObjectStore,
   ref: ObjectRef,
   results: AsyncIterable<EmbeddingBatchResult>,
+  /** Object tags: the results copy the vectors, expired with the run's other copies. */
+  tags?: Readonly<Record<string, string>>,
 ): Promise<void> {
-  const writer = store.createWriter(ref, 'application/jsonl');
+  const writer = store.createWriter(ref, 'application/jsonl', tags);
   try {
     for await (const result of results) await writer.write(`${resultLineText(result)}\n`);
     await writer.close();

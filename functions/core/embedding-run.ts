@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PROVIDERS } from './catalog.js';
+import { TRAINING_COPY_TAG } from './run.js';
 import { nextJobWaitSeconds, type JobWaitMode } from './workflow-state.js';
 
 /**
@@ -17,6 +18,12 @@ export const EMBEDDING_RUN_TIMEOUT_DAYS = 3;
 
 /** A batch's completion window, in seconds (see above). */
 export const BATCH_WINDOW_SECONDS = 24 * 3600;
+
+/**
+ * The tags of an embedding run's copies of the user's data (its request files, which hold the texts, and the
+ * provider's results): the bucket's lifecycle rule expires them as Prepare's training copies (lib/pipeline.ts).
+ */
+export const COPY_OF_TEXTS = { [TRAINING_COPY_TAG.key]: TRAINING_COPY_TAG.value };
 
 /** A metadata column of the output, as validation found its values. */
 export const MetadataColumnSchema = z.object({

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { ProviderRejectedError, RunEndedError } from '../core/errors.js';
 import {
   BATCH_WINDOW_SECONDS,
+  COPY_OF_TEXTS,
   batchWaitSeconds,
   type BatchProgress,
   type EmbeddingExecutionInput,
@@ -165,7 +166,7 @@ async function lookAtBatches(
     ] as const) {
       if (!fileId) continue;
       const key = keys.results(`${batch.name}-${suffix}`);
-      await writeResults(deps.store, { bucket, key }, deps.batches.results(fileId));
+      await writeResults(deps.store, { bucket, key }, deps.batches.results(fileId), COPY_OF_TEXTS);
       resultKeys.push(key);
     }
     batch.resultKeys = resultKeys;
@@ -192,7 +193,7 @@ async function writeRetryRequests(
         if (result.answered) answered.add(result.customId);
       }
   const key = embeddingKeys(input.runId).retryRequests;
-  const writer = store.createWriter({ bucket, key }, 'application/jsonl');
+  const writer = store.createWriter({ bucket, key }, 'application/jsonl', COPY_OF_TEXTS);
   let lines = 0;
   try {
     for (const batch of batches)

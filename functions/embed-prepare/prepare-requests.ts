@@ -2,7 +2,12 @@ import { ProviderRejectedError, RunEndedError } from '../core/errors.js';
 import { findEmbeddingModel } from '../core/embedding-catalog.js';
 import { readEmbeddingRecords, type EmbeddingRecord } from '../core/embedding-input.js';
 import { createRequestPacker, type PackedOutput } from '../core/embedding-requests.js';
-import type { EmbeddingExecutionInput, PreparedRequests, RequestFile } from '../core/embedding-run.js';
+import {
+  COPY_OF_TEXTS,
+  type EmbeddingExecutionInput,
+  type PreparedRequests,
+  type RequestFile,
+} from '../core/embedding-run.js';
 import type { TokenCounter } from '../core/embedding-validation.js';
 import type { ObjectStore, ObjectWriter, RunStore } from '../core/ports.js';
 import { embeddingKeys, TERMINAL_STATUSES } from '../core/run.js';
@@ -56,7 +61,11 @@ export async function prepareRequests(
   const emit = async (outputs: PackedOutput[]) => {
     for (const output of outputs) {
       if (output.kind === 'request') {
-        writer ??= deps.store.createWriter({ bucket, key: keys.requests(files.length) }, 'application/jsonl');
+        writer ??= deps.store.createWriter(
+          { bucket, key: keys.requests(files.length) },
+          'application/jsonl',
+          COPY_OF_TEXTS,
+        );
         await writer.write(output.line);
         requests++;
         inputs += output.count;

@@ -466,15 +466,17 @@ describe('data kept tidy', () => {
     );
   });
 
-  it('expires the tagged copies of training data under runs/ after 30 days, and nothing else under runs/', () => {
+  it("expires the tagged copies of the user's data under runs/ and embeddings/ after 30 days, and nothing else there", () => {
     const expiring = rules(dataBucket()).filter((r) => r.ExpirationInDays !== undefined);
-    expect(expiring).toEqual([
-      expect.objectContaining({
-        Prefix: 'runs/',
-        TagFilters: [{ Key: TRAINING_COPY_TAG.key, Value: TRAINING_COPY_TAG.value }],
-        ExpirationInDays: 30,
-      }),
-    ]);
+    expect(expiring).toEqual(
+      ['runs/', 'embeddings/'].map((prefix) =>
+        expect.objectContaining({
+          Prefix: prefix,
+          TagFilters: [{ Key: TRAINING_COPY_TAG.key, Value: TRAINING_COPY_TAG.value }],
+          ExpirationInDays: 30,
+        }),
+      ),
+    );
   });
 
   it('takes the expiry periods from the construct props', () => {

@@ -1,4 +1,4 @@
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { tableFromIPC, type Table } from 'apache-arrow';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -114,6 +114,17 @@ describe('a JSONL dropped under embed/ with "mode": "batch"', () => {
       costUsd: run.costUsd,
       input: { key: 'embed/tickets/ticket-texts.jsonl', versionId: run.source.versionId, format: 'jsonl' },
     });
+  });
+
+  it('tags its copies of the texts and of the results for the expiry rule, and not its output', async () => {
+    const tagsOf = async (key: string) =>
+      (await cloud.s3.send(new GetObjectTaggingCommand({ Bucket: cloud.bucket, Key: key }))).TagSet ?? [];
+    const keys = embeddingKeys(run.runId);
+    const copy = [{ Key: 'tunedrop:object', Value: 'training-copy' }];
+    expect(await tagsOf(keys.requests(0))).toEqual(copy);
+    expect(await tagsOf(keys.results('0001-output'))).toEqual(copy);
+    expect(await tagsOf(keys.parquet)).toEqual([]);
+    expect(await tagsOf(keys.manifest)).toEqual([]);
   });
 
   it("was woken by the batch's webhook, not only by its own timer", () => {
