@@ -35,3 +35,37 @@ describe('npm start', () => {
     expect(out).toMatch(/^Done in [\d.]+ s\./m);
   }, 180_000);
 });
+
+describe('npm start -- --embeddings', () => {
+  it("embeds the ticket texts through the Batch API and prints the output, its cost and the query's three nearest tickets, the crash ticket first", async () => {
+    const { code, out } = await runScript('local/demo.ts', ['--embeddings'], 150_000);
+    expect({ code, tail: out.split('\n').slice(-3).join('\n') }).toMatchObject({ code: 0 });
+    expect(out).toMatch(/^Run ticket-texts-[0-9a-f]{16}: SUCCEEDED$/m);
+    expect(out).toMatch(
+      /^ {2}output {14}s3:\/\/[a-z0-9.-]+\/embeddings\/ticket-texts-[0-9a-f]{16}\/embeddings\.parquet$/m,
+    );
+    expect(out).toMatch(/^ {2}records {13}64 embedded, 0 failed$/m);
+    // Batch price: text-embedding-3-small at $0.01 per 1M tokens.
+    const tokens = /^ {2}tokens {14}(\d+)$/m.exec(out);
+    const cost = /^ {2}cost {16}\$(\d+\.\d{8}) \(batch price, \$0\.01 per 1M tokens\)$/m.exec(out);
+    expect(tokens).not.toBeNull();
+    expect(cost).not.toBeNull();
+    expect(Number(cost![1])).toBeCloseTo((Number(tokens![1]) * 0.01) / 1e6, 8);
+    // The search: three tickets by falling cosine similarity, the one about pasting an image crashing first.
+    const lines = out.split('\n');
+    const heading = lines.findIndex((line) =>
+      line.startsWith('The three tickets nearest to "The app crashes when I paste an image"'),
+    );
+    expect(heading).toBeGreaterThan(0);
+    const nearest = lines
+      .slice(heading + 1, heading + 4)
+      .map((line) => /^ {2}(-?\d\.\d{3}) {2}(T\d{3}) {2}(.+)$/.exec(line));
+    expect(nearest.every((match) => match !== null)).toBe(true);
+    expect(nearest.map((match) => match![2])[0]).toBe('T002');
+    expect(nearest[0]![3]).toMatch(/crashes.*paste an image/);
+    const similarities = nearest.map((match) => Number(match![1]));
+    expect([...similarities].sort((a, b) => b - a)).toEqual(similarities);
+    expect(new Set(nearest.map((match) => match![2])).size).toBe(3);
+    expect(out).toMatch(/^Done in [\d.]+ s\./m);
+  }, 180_000);
+});
