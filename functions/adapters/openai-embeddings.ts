@@ -306,6 +306,7 @@ const BatchSchema = z.looseObject({
   status: z.string(),
   created_at: z.number().nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
+  input_file_id: z.string().nullish(),
   output_file_id: z.string().nullish(),
   error_file_id: z.string().nullish(),
   errors: z
@@ -502,6 +503,26 @@ export function embeddingBatches(
 
     async cancel(batchId) {
       await call(`cancel batch ${batchId}`, api, (budget) => client.batches.cancel(batchId, budget));
+    },
+
+    async discard(batchId) {
+      const batch = BatchSchema.parse(
+        await call(`read batch ${batchId}`, api, (budget) => client.batches.retrieve(batchId, budget)),
+      );
+      for (const fileId of [batch.input_file_id, batch.output_file_id, batch.error_file_id]) {
+        if (!fileId) continue;
+        try {
+          await call(`delete file ${fileId}`, api, (budget) => client.files.delete(fileId, budget));
+        } catch (error) {
+          // Already deleted (by the user, or an earlier attempt): nothing left to do.
+          if (
+            error instanceof ProviderRejectedError &&
+            /404|not.?found/i.test(`${error.code} ${error.message}`)
+          )
+            continue;
+          throw error;
+        }
+      }
     },
   };
 }

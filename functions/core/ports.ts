@@ -387,6 +387,11 @@ export interface EmbeddingBatches {
   results(fileId: string): AsyncIterable<EmbeddingBatchResult>;
   /** Stops a batch; the lines answered so far are billed. */
   cancel(batchId: string): Promise<void>;
+  /**
+   * Deletes an ended batch's files at the provider (its input, which holds the texts, and its output and
+   * error files); a file already gone is no error.
+   */
+  discard(batchId: string): Promise<void>;
 }
 
 /**

@@ -12,6 +12,7 @@ import type {
 } from '../core/embedding-run.js';
 import type {
   EmbeddingAnswer,
+  EmbeddingBatches,
   EmbeddingModels,
   ObjectRef,
   ObjectStore,
@@ -49,6 +50,10 @@ export interface CollectDeps {
   ): EmbeddingsOutput;
   /** Direct mode: the provider's embeddings endpoint. */
   embeddings?: Pick<EmbeddingModels, 'embed'>;
+  /** Batch mode: the provider's batches, whose files are deleted there once the output is written. */
+  batches?: Pick<EmbeddingBatches, 'discard'>;
+  /** Told when deleting a batch's files failed; the run's output and end stand regardless. */
+  onDiscardError?(error: unknown, batchId: string): void;
   /** Requests in flight at once in direct mode. @default 4 */
   concurrency?: number;
   /** Epoch ms by which direct mode must have made its calls (the invocation's end, less a margin). */
@@ -231,6 +236,12 @@ export async function collectEmbeddings(
     outputKey,
     manifestKey: keys.manifest,
   };
+  // The texts and vectors are in the bucket now: the provider's copies go (input, output and error files).
+  for (const batch of input.batches?.batches ?? [])
+    if (batch.batchId && deps.batches)
+      await deps.batches
+        .discard(batch.batchId)
+        .catch((error: unknown) => deps.onDiscardError?.(error, batch.batchId!));
   if (mode === 'direct') await deps.runs.advance(runId, 'COLLECTING', { detail: 'writing the output' });
   const ended = await deps.runs.advance(runId, 'SUCCEEDED', {
     embedding,

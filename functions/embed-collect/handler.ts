@@ -1,6 +1,6 @@
 import { embeddingModels, objectStore, runStore } from '../adapters/deps.js';
 import { createEmbeddingsJsonlWriter, createEmbeddingsParquetWriter } from '../adapters/embeddings-output.js';
-import { stepHandler } from '../adapters/handler-kit.js';
+import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { runMetrics } from '../adapters/run-metrics.js';
 import {
   BatchProgressSchema,
@@ -20,8 +20,9 @@ const CLOSING_MARGIN_MS = 90_000;
 export const handler = stepHandler(
   'embed-collect',
   InputSchema,
-  async (input, context) =>
-    collectEmbeddings(input, {
+  async (input, context) => {
+    const provider = await embeddingModels(input.settings.provider, context);
+    return collectEmbeddings(input, {
       runs: runStore(),
       store: objectStore(),
       metrics: runMetrics,
@@ -29,10 +30,13 @@ export const handler = stepHandler(
         input.settings.output === 'parquet' ? createEmbeddingsParquetWriter : createEmbeddingsJsonlWriter,
       ...(input.prepared.mode === 'direct'
         ? {
-            embeddings: await embeddingModels(input.settings.provider, context),
+            embeddings: provider,
             deadline: Date.now() + context.getRemainingTimeInMillis() - CLOSING_MARGIN_MS,
           }
-        : {}),
-    }),
+        : { ...(provider.batches ? { batches: provider.batches } : {}) }),
+      onDiscardError: (error, batchId) =>
+        logger.warn("deleting a batch's files at the provider failed; delete them there", { batchId, error }),
+    });
+  },
   { providerSecrets: true },
 );

@@ -127,6 +127,14 @@ describe('a JSONL dropped under embed/ with "mode": "batch"', () => {
     expect(await tagsOf(keys.manifest)).toEqual([]);
   });
 
+  it("deletes the batch's files at the provider once the output is written (they hold the texts)", async () => {
+    const [batchId] = run.embedding!.batchIds!;
+    const batch = await harness.openai.batches.retrieve(batchId!);
+    expect(batch.output_file_id).toBeTruthy();
+    for (const fileId of [batch.input_file_id, batch.output_file_id])
+      await expect(harness.openai.files.retrieve(fileId!)).rejects.toMatchObject({ status: 404 });
+  });
+
   it("was woken by the batch's webhook, not only by its own timer", () => {
     const batchIds = run.embedding?.batchIds ?? [];
     expect(batchIds).toHaveLength(1);

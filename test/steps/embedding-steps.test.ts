@@ -53,6 +53,7 @@ function fakeBatches(options: { failOnce?: Set<string>; endAs?: EmbeddingBatchSt
   const files = new Map<string, EmbeddingBatchResult[]>();
   const failed = new Set<string>();
   const cancelled: string[] = [];
+  const discarded: string[] = [];
   const port: EmbeddingBatches = {
     async find(metadata) {
       for (const [id, batch] of batches)
@@ -90,8 +91,11 @@ function fakeBatches(options: { failOnce?: Set<string>; endAs?: EmbeddingBatchSt
     async cancel(batchId) {
       cancelled.push(batchId);
     },
+    async discard(batchId) {
+      discarded.push(batchId);
+    },
   };
-  return { port, batches, cancelled };
+  return { port, batches, cancelled, discarded };
 }
 
 async function validated(count: number, settings: Record<string, unknown> = { mode: 'batch' }) {
@@ -278,9 +282,11 @@ describe('collecting the embeddings', () => {
     const out = capturingOutput();
     const collected = await collectEmbeddings(
       { ...input, prepared: plan, batches: progress },
-      { runs, store, output: out.output },
+      { runs, store, output: out.output, batches: provider.port },
     );
     expect(out.closed()).toBe(true);
+    // The provider's copies of the texts and vectors are deleted once the output is written.
+    expect(provider.discarded).toEqual(['batch_1']);
     expect(out.rows.map((row) => row.id)).toEqual(Array.from({ length: 3000 }, (_, i) => `r${i}`));
     // Each vector is its own text's: the position in the request's texts and the text's length.
     expect(out.rows[2050]!.vector).toEqual([2050, 'text number 2050'.length]);
