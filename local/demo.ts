@@ -92,7 +92,7 @@ async function main(): Promise<number> {
       const run = await embeddingsDemo(cloud, { baseUrl: emulator.baseUrl, apiKey: 'sk-local-demo' });
       const ok = run.status === 'SUCCEEDED';
       console.log(
-        `\n${ok ? 'Done' : 'Something went wrong'} in ${((Date.now() - started) / 1000).toFixed(1)} s. Try your own files under embed/<collection>/ with: npm run local`,
+        `\n${ok ? 'Done' : 'Something went wrong'} in ${((Date.now() - started) / 1000).toFixed(1)} s. Embed your own files: npm run local, then drop them into drop/embed/<collection>/`,
       );
       return ok ? 0 : 1;
     }

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
-import { isValidationCompanion } from '../functions/core/run.js';
+import { EMBED_PREFIX, embeddingInputOf } from '../functions/core/embedding-settings.js';
+import { FAMILY_SETTINGS_FILE, isValidationCompanion } from '../functions/core/run.js';
 
 /**
  * What `npm run local` does with a file written under ./drop/: the folder stands for the bucket's
@@ -14,8 +15,22 @@ export type DropAction =
   | { kind: 'settings'; family: string; key: string }
   | { kind: 'ignored'; reason: string };
 
-/** `parts` is the path below ./drop/, split into its folders and file name. */
+/**
+ * `parts` is the path below ./drop/, split into its folders and file name. `drop/embed/<collection>/` stands
+ * for the bucket's `embed/<collection>/`: a .jsonl or .csv there starts an embedding run, a tunedrop.json
+ * there is the collection's settings (docs/embeddings.md).
+ */
 export function dropAction(parts: readonly string[]): DropAction {
+  if (parts.length === 3 && parts[0] === 'embed') {
+    const [, collection, file] = parts as [string, string, string];
+    const key = `${EMBED_PREFIX}${collection}/${file}`;
+    if (file === FAMILY_SETTINGS_FILE) return { kind: 'settings', family: collection, key };
+    if (embeddingInputOf(key)) return { kind: 'data', family: collection, key };
+    return {
+      kind: 'ignored',
+      reason: 'only .jsonl and .csv files and tunedrop.json are uploaded under drop/embed/',
+    };
+  }
   const [family, file, ...deeper] = parts;
   if (!family || !file || deeper.length > 0)
     return { kind: 'ignored', reason: 'put files in drop/<family>/<name>.jsonl' };

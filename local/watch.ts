@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { familyOf, runKeys } from '../functions/core/run.js';
 import { scheduleName } from '../functions/core/family-schedule.js';
 import { dropAction, untilStable } from './drop-folder.js';
+import { EMBED_PREFIX } from '../functions/core/embedding-settings.js';
 import {
   describeChange,
   describeEvaluation,
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
     `Local cloud running (with Bedrock). Bucket s3://${cloud.bucket}, OpenAI emulator at ${emulator.baseUrl}, Azure OpenAI emulator at ${azure.endpoint}.`,
   );
   console.log(
-    `Drop JSONL files into ${relative(process.cwd(), DROP) || '.'}/<family>/ (for example drop/support/tickets.jsonl), and a tunedrop.json beside them to choose the provider. Ctrl-C stops.`,
+    `Drop JSONL files into ${relative(process.cwd(), DROP) || '.'}/<family>/ (for example drop/support/tickets.jsonl), and a tunedrop.json beside them to choose the provider; JSONL or CSV files to embed into drop/embed/<collection>/. Ctrl-C stops.`,
   );
   console.log('From another terminal: npx tunedrop cancel RUN --local, npx tunedrop redrive --local.');
   const consolePage = await startConsole(cloud);
@@ -90,6 +91,11 @@ async function main(): Promise<void> {
       return;
     }
     const target = `s3://${cloud.bucket}/${action.key}`;
+    if (action.kind === 'settings' && action.key.startsWith(EMBED_PREFIX)) {
+      await upload(path, action.key);
+      console.log(`\n${shown} → ${target} (the collection's settings, read by its next drop)`);
+      return;
+    }
     if (action.kind === 'settings') {
       await upload(path, action.key);
       console.log(`\n${shown} → ${target} (the family's settings, read by its next drop)`);

@@ -7,6 +7,7 @@ import {
   type EmbeddingModelInfo,
 } from './embedding-catalog.js';
 import { InvalidConfigError } from './errors.js';
+import { FAMILY_SETTINGS_FILE } from './run.js';
 
 /** A JSONL or CSV under this prefix starts an embedding run; `embed/<collection>/tunedrop.json` sets it. */
 export const EMBED_PREFIX = 'embed/';
@@ -202,13 +203,27 @@ export function chooseEmbeddingMode(settings: ResolvedEmbeddingSettings, inputs:
   return model.batch && model.prices.batch !== null && inputs > DIRECT_MAX_INPUTS ? 'batch' : 'direct';
 }
 
-/** The collection of an input key (`embed/<collection>/<file>.jsonl|.csv`), or undefined for other keys. */
+/**
+ * The collection of an input key (`embed/<collection>/<file>.jsonl|.csv`; a file directly under embed/ is
+ * in the collection "default", as a file directly under incoming/ is in the family "default"), or
+ * undefined for other keys.
+ */
 export function embeddingInputOf(key: string): { collection: string; format: 'jsonl' | 'csv' } | undefined {
   if (!key.startsWith(EMBED_PREFIX)) return undefined;
   const rest = key.slice(EMBED_PREFIX.length);
   const slash = rest.indexOf('/');
-  if (slash <= 0) return undefined;
+  if (slash === 0) return undefined;
   const lower = key.toLowerCase();
   const format = lower.endsWith('.jsonl') ? 'jsonl' : lower.endsWith('.csv') ? 'csv' : undefined;
-  return format ? { collection: rest.slice(0, slash), format } : undefined;
+  return format ? { collection: slash < 0 ? DEFAULT_COLLECTION : rest.slice(0, slash), format } : undefined;
+}
+
+/** The collection of the files dropped directly under embed/. */
+export const DEFAULT_COLLECTION = 'default';
+
+/** A collection's settings file: `embed/<collection>/tunedrop.json`, or `embed/tunedrop.json` for "default". */
+export function collectionSettingsKey(collection: string): string {
+  return collection === DEFAULT_COLLECTION
+    ? `${EMBED_PREFIX}${FAMILY_SETTINGS_FILE}`
+    : `${EMBED_PREFIX}${collection}/${FAMILY_SETTINGS_FILE}`;
 }

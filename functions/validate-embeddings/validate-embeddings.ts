@@ -4,6 +4,7 @@ import { EMBEDDING_ISSUE_CODES } from '../core/embedding-input.js';
 import type { EmbeddingExecutionInput } from '../core/embedding-run.js';
 import {
   chooseEmbeddingMode,
+  collectionSettingsKey,
   EMBED_PREFIX,
   embeddingInputOf,
   resolveEmbeddingSettings,
@@ -17,7 +18,7 @@ import {
 } from '../core/embedding-validation.js';
 import type { RunMetrics } from '../core/metrics.js';
 import type { ObjectStore, RunStore } from '../core/ports.js';
-import { deriveRunId, embeddingKeys, FAMILY_NAME, FAMILY_SETTINGS_FILE } from '../core/run.js';
+import { deriveRunId, embeddingKeys, FAMILY_NAME } from '../core/run.js';
 import type { UploadedObject } from '../validate/validate-upload.js';
 
 export interface ValidateEmbeddingsDeps {
@@ -51,11 +52,6 @@ export interface StoredEmbeddingValidation {
   /** The collection's settings could not be used: nothing of the file was checked. */
   settingsError?: { code: string; message: string; fix: string };
   report?: EmbeddingValidationReport;
-}
-
-/** The collection's settings file: `embed/<collection>/tunedrop.json`. */
-export function collectionSettingsKey(collection: string): string {
-  return `${EMBED_PREFIX}${collection}/${FAMILY_SETTINGS_FILE}`;
 }
 
 /**

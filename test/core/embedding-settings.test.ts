@@ -7,6 +7,7 @@ import {
 import {
   chooseEmbeddingMode,
   DIRECT_MAX_INPUTS,
+  collectionSettingsKey,
   embeddingInputOf,
   resolveEmbeddingSettings,
 } from '../../functions/core/embedding-settings.js';
@@ -157,7 +158,11 @@ describe('embeddingInputOf', () => {
   it('reads the collection and format of keys under embed/, and nothing else', () => {
     expect(embeddingInputOf('embed/docs/a.jsonl')).toEqual({ collection: 'docs', format: 'jsonl' });
     expect(embeddingInputOf('embed/docs/sub/a.CSV')).toEqual({ collection: 'docs', format: 'csv' });
-    expect(embeddingInputOf('embed/a.jsonl')).toBeUndefined();
+    // Directly under embed/: the collection "default", whose settings are embed/tunedrop.json.
+    expect(embeddingInputOf('embed/a.jsonl')).toEqual({ collection: 'default', format: 'jsonl' });
+    expect(collectionSettingsKey('default')).toBe('embed/tunedrop.json');
+    expect(collectionSettingsKey('docs')).toBe('embed/docs/tunedrop.json');
+    expect(embeddingInputOf('embed//a.jsonl')).toBeUndefined();
     expect(embeddingInputOf('embed/docs/tunedrop.json')).toBeUndefined();
     expect(embeddingInputOf('incoming/docs/a.jsonl')).toBeUndefined();
   });

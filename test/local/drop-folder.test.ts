@@ -12,6 +12,17 @@ describe('what npm run local does with a file under drop/', () => {
       key: 'incoming/support/tickets.jsonl',
     });
     expect(dropAction(['support', 'tickets.validation.jsonl'])).toMatchObject({ kind: 'validation' });
+    // drop/embed/<collection>/ stands for embed/<collection>/: files to embed and the collection's settings.
+    expect(dropAction(['embed', 'faq', 'questions.csv'])).toEqual({
+      kind: 'data',
+      family: 'faq',
+      key: 'embed/faq/questions.csv',
+    });
+    expect(dropAction(['embed', 'faq', 'tunedrop.json'])).toMatchObject({
+      kind: 'settings',
+      key: 'embed/faq/tunedrop.json',
+    });
+    expect(dropAction(['embed', 'faq', 'notes.txt'])).toMatchObject({ kind: 'ignored' });
     expect(dropAction(['support', 'tunedrop.json'])).toEqual({
       kind: 'settings',
       family: 'support',
