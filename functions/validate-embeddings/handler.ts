@@ -1,4 +1,5 @@
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { awsClients } from '../adapters/aws-clients.js';
 import { enabledProviders, objectStore, runStore } from '../adapters/deps.js';
 import { readEnvironment } from '../adapters/environment.js';
@@ -14,7 +15,10 @@ import { createdObjects, S3EventSchema } from '../core/s3-event.js';
 import { validateEmbeddingUpload } from './validate-embeddings.js';
 
 /** A JSONL or CSV dropped under embed/<collection>/: checked, then embedded (functions/validate-embeddings). */
-export const handler = middy().handler(async (event: unknown) => {
+/** Time kept back from the function's timeout to write the report and record the run. */
+const REPORT_MARGIN_MS = 60_000;
+
+export const handler = middy().handler(async (event: unknown, context: Context) => {
   const parsed = S3EventSchema.safeParse(event);
   if (!parsed.success)
     throw new InvalidEventError(
@@ -30,6 +34,7 @@ export const handler = middy().handler(async (event: unknown) => {
     countTokens: cl100kCounter(),
     providers: enabledProviders(),
     now: () => new Date(),
+    deadline: Date.now() + context.getRemainingTimeInMillis() - REPORT_MARGIN_MS,
     metrics: runMetrics,
   };
   const outcomes = [];

@@ -31,6 +31,11 @@ export interface ValidateEmbeddingsDeps {
   /** The providers this stack is deployed with. @default all of them */
   providers?: readonly ProviderName[];
   now: () => Date;
+  /**
+   * Epoch milliseconds by which checking must stop, so that the report is written and the run recorded
+   * before the function's own timeout. @default none
+   */
+  deadline?: number;
   /** Told of each run started, rejected or failed here (the same metrics as training runs'). @default none */
   metrics?: RunMetrics;
 }
@@ -135,11 +140,31 @@ export async function validateEmbeddingUpload(
 
   let report: EmbeddingValidationReport;
   try {
-    report = await validateEmbeddingInput(deps.store.read(object), settings, {
+    report = await validateEmbeddingInput(untilDeadline(deps.store.read(object), deps.deadline), settings, {
       countTokens: deps.countTokens,
       format,
     });
   } catch (error) {
+    if (error instanceof OutOfTimeError) {
+      const message = `checking ${object.key} did not end within the 15 minutes one invocation of the check has`;
+      const fix =
+        'Split the file into smaller ones (each is its own run), and drop them under the same collection.';
+      await write({ verdict: 'rejected', settingsError: { code: 'file_too_large_to_check', message, fix } });
+      deps.metrics?.runRejected({
+        family: collection,
+        provider: settings.provider,
+        reason: 'file_too_large_to_check',
+      });
+      await deps.runs.advance(runId, 'REJECTED', {
+        error: {
+          name: 'DatasetRejectedError',
+          code: 'file_too_large_to_check',
+          message,
+          fix: `${fix} Report: ${reportUri}`,
+        },
+      });
+      return { runId, outcome: 'rejected' };
+    }
     // S3 failing is retried (the event is delivered again); anything else is a bug that the same file would
     // hit again: the run ends with a report that says so, instead of being retried into the dead letters.
     if (isAwsError(error)) throw error;
@@ -244,6 +269,20 @@ async function settingsOf(
       `Set "provider" to one of ${deployed.map((p) => `"${p}"`).join(', ')} in ${key}, or redeploy with "${settings.provider}" among the pipeline's providers.`,
     );
   return settings;
+}
+
+/** Checking reached its deadline. */
+class OutOfTimeError extends Error {
+  override readonly name = 'OutOfTimeError';
+}
+
+/** The chunks, until the deadline passes: then OutOfTimeError, so the check ends with a report. */
+async function* untilDeadline(chunks: AsyncIterable<Uint8Array>, deadline: number | undefined) {
+  for await (const chunk of chunks) {
+    if (deadline !== undefined && Date.now() > deadline)
+      throw new OutOfTimeError('the check ran out of time');
+    yield chunk;
+  }
 }
 
 /** An AWS SDK error (it carries `$metadata`): S3 or DynamoDB failing, worth retrying. */

@@ -152,6 +152,32 @@ describe('validating an embedding drop', () => {
     expect(started).toEqual([]);
   });
 
+  it('rejects a file too large to check in one invocation, with a report that says to split it', async () => {
+    const { store, text } = memoryObjectStore({
+      [`${BUCKET}/${KEY}`]: lines(50),
+      [`${BUCKET}/embed/docs/tunedrop.json`]: '{}',
+    });
+    const { runs, records } = memoryRunStore();
+    const outcome = await validateEmbeddingUpload(
+      { bucket: BUCKET, key: KEY, versionId: 'v1' },
+      {
+        store,
+        runs,
+        startRun: async () => {
+          throw new Error('not to be started');
+        },
+        executionArn: () => 'arn',
+        countTokens: (texts) => texts.map(() => 1),
+        now: () => NOW,
+        deadline: Date.now() - 1,
+      },
+    );
+    expect(outcome.outcome).toBe('rejected');
+    const run = records.get(outcome.runId!)!;
+    expect(run).toMatchObject({ status: 'REJECTED', error: { code: 'file_too_large_to_check' } });
+    expect(text(embeddingKeys(run.runId).validationMarkdown)).toContain('Split the file');
+  });
+
   it('does nothing twice: a delivery of the same object after its run moved on is a duplicate', async () => {
     const first = await validated(2);
     await first.runs.advance(first.outcome.runId!, 'PREPARING', {});
