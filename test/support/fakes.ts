@@ -139,7 +139,8 @@ export function memoryRunStore() {
     },
     async findByProviderJob(providerJobId) {
       return (
-        links.get(providerJobId) ?? [...records.values()].find((r) => r.providerJobId === providerJobId)?.runId
+        links.get(providerJobId) ??
+        [...records.values()].find((r) => r.providerJobId === providerJobId)?.runId
       );
     },
     async linkProviderJob(runId, providerJobId) {
