@@ -185,6 +185,15 @@ export class TunedropPipeline extends Construct {
         'runDefaults cannot set "schedule": a retrain schedule is a family\'s own; put it in incoming/<family>/tunedrop.json',
       );
     const incomingPrefix = props.incomingPrefix ?? 'incoming/';
+    // S3 refuses notifications whose prefixes overlap (and the folders tunedrop writes must not start runs).
+    const reserved = [EMBED_PREFIX, EMBEDDINGS_PREFIX, 'runs/'];
+    if (
+      !incomingPrefix.endsWith('/') ||
+      reserved.some((p) => p.startsWith(incomingPrefix) || incomingPrefix.startsWith(p))
+    )
+      throw new Error(
+        `incomingPrefix must be a folder ("…/") apart from ${reserved.join(', ')}, not "${incomingPrefix}"`,
+      );
 
     const key = props.encryptionKey;
     const lifecycle = { ...DATA_LIFECYCLE_DEFAULTS, ...definedOnly(props) };

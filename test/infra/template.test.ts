@@ -608,6 +608,16 @@ describe('a customer managed key (encryptionKey prop)', () => {
   });
 });
 
+describe('the incoming prefix', () => {
+  it('is refused where it overlaps the folders of embedding runs or run files (S3 refuses overlapping notifications)', () => {
+    for (const incomingPrefix of ['', 'e', 'embed/', 'embeddings/x/', 'runs/', 'incoming'])
+      expect(() => synthTemplate({ pipeline: { incomingPrefix } })).toThrow(
+        /incomingPrefix must be a folder/,
+      );
+    expect(() => synthTemplate({ pipeline: { incomingPrefix: 'data/' } })).not.toThrow();
+  });
+});
+
 describe('families', () => {
   it('refuses a retrain schedule among the stack-wide run defaults: a schedule is a family’s own', () => {
     expect(() => synthTemplate({ pipeline: { runDefaults: { schedule: 'rate(7 days)' } as never } })).toThrow(
