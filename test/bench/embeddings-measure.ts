@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { getHeapStatistics } from 'node:v8';
 import { createEmbeddingsParquetWriter } from '../../functions/adapters/embeddings-output.js';
 import { openAiEmbeddingModels } from '../../functions/adapters/openai-embeddings.js';
 import type {
@@ -27,7 +28,9 @@ import { fileObjectStore } from './file-object-store.js';
  *   collect   collectEmbeddings in batch mode (result files read back by range, Parquet in input order)
  * The object store is files under ROOT (file-object-store.ts); the run's state between steps (the run
  * item, the execution input, what each step returned) is the JSON file STATE, read and written back.
- * Prints one JSON line: {step, seconds, records, baseRssMb, peakRssMb, growthMb, peakHeapMb}.
+ * Prints one JSON line: {step, seconds, records, baseRssMb, peakRssMb, growthMb, peakHeapMb, peakExternalMb,
+ * heapLimitMb}
+ * (heapLimitMb: V8's heap size limit, which --max-old-space-size sets).
  */
 type Step = 'validate' | 'prepare' | 'batches' | 'collect';
 
@@ -61,10 +64,13 @@ const maxRssBefore = process.resourceUsage().maxRSS * 1024;
 // that a step peaking under the start-up's peak is still measured.
 let sampledRss = baseRss;
 let sampledHeap = process.memoryUsage().heapUsed;
+// Off the V8 heap: Buffers, ArrayBuffers (fetch bodies, Blobs), what the heap cap does not bound.
+let sampledExternal = process.memoryUsage().external;
 const sampler = setInterval(() => {
   const usage = process.memoryUsage();
   sampledRss = Math.max(sampledRss, usage.rss);
   sampledHeap = Math.max(sampledHeap, usage.heapUsed);
+  sampledExternal = Math.max(sampledExternal, usage.external);
 }, 5);
 
 const started = performance.now();
@@ -124,5 +130,7 @@ console.log(
     peakRssMb: mb(peakRss),
     growthMb: mb(peakRss - baseRss),
     peakHeapMb: mb(Math.max(sampledHeap, usage.heapUsed)),
+    peakExternalMb: mb(Math.max(sampledExternal, usage.external)),
+    heapLimitMb: mb(getHeapStatistics().heap_size_limit),
   }),
 );
