@@ -1,23 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup } from 'aws-cdk-lib/aws-logs';
-import {
-  Choice,
-  Condition,
-  DefinitionBody,
-  Fail,
-  LogLevel,
-  StateMachine,
-  StateMachineType,
-  Timeout,
-  type IChainable,
-  type INextable,
-} from 'aws-cdk-lib/aws-stepfunctions';
+import { Choice, Condition, Fail, Timeout, type StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { EMBEDDING_RUN_TIMEOUT_DAYS } from '../functions/core/embedding-run.js';
-import { acknowledge, nagArn } from './nag.js';
-import { LOG_RETENTION } from './secure-defaults.js';
-import { lambdaTask, parkedLambdaTask } from './workflow.js';
+import { lambdaTask, parkedLambdaTask, tracedStateMachine } from './workflow.js';
 
 export interface EmbeddingWorkflowFunctions {
   prepare: IFunction;
@@ -116,31 +102,11 @@ export class EmbeddingWorkflow extends Construct {
         .otherwise(collect),
     );
 
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
-      stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromChainable(definition as IChainable & INextable),
-      timeout: props.timeout ?? Duration.days(EMBEDDING_RUN_TIMEOUT_DAYS),
-      tracingEnabled: true,
-      logs: {
-        destination: new LogGroup(this, 'Logs', { retention: LOG_RETENTION }),
-        level: LogLevel.ALL,
-        includeExecutionData: false,
-      },
-    });
-
-    acknowledge(
-      this.stateMachine,
-      "CDK's grants for the state machine's tracing and logging: X-Ray's PutTraceSegments, PutTelemetryRecords, " +
-        'GetSamplingRules and GetSamplingTargets have no resource type, so IAM takes them only on Resource "*" ' +
-        '(Service Authorization Reference for AWS X-Ray, read 2026-11-29); the CloudWatch Logs delivery actions ' +
-        '(logs:CreateLogDelivery and the rest) are granted by CDK on "*" as well.',
-      'AwsSolutions-IAM5[Resource::*]',
-    );
-    acknowledge(
-      this.stateMachine,
-      "CDK's LambdaInvoke grant: lambda:InvokeFunction on each task's function and on `<function ARN>:*`, its " +
-        'versions and aliases. The wildcard never reaches another function.',
-      ...Object.values(f).map((fn) => `AwsSolutions-IAM5[Resource::${nagArn(fn)}:*]`),
+    this.stateMachine = tracedStateMachine(
+      this,
+      definition,
+      props.timeout ?? Duration.days(EMBEDDING_RUN_TIMEOUT_DAYS),
+      Object.values(f),
     );
   }
 }

@@ -186,35 +186,52 @@ export class RunWorkflow extends Construct {
 
     const definition = familyTurn.next(prepare).next(upload).next(acquireSlot).next(createJob);
 
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
-      stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromChainable(definition as IChainable & INextable),
-      timeout: props.timeout ?? Duration.days(RUN_TIMEOUT_DAYS),
-      tracingEnabled: true,
-      logs: {
-        destination: new LogGroup(this, 'Logs', { retention: LOG_RETENTION }),
-        // Every event, for the audit trail (a run is about twenty transitions), without the execution data:
-        // states' inputs and outputs stay out of the logs.
-        level: LogLevel.ALL,
-        includeExecutionData: false,
-      },
-    });
-
-    acknowledge(
-      this.stateMachine,
-      "CDK's grants for the state machine's tracing and logging: X-Ray's PutTraceSegments, PutTelemetryRecords, " +
-        'GetSamplingRules and GetSamplingTargets have no resource type, so IAM takes them only on Resource "*" ' +
-        '(Service Authorization Reference for AWS X-Ray, read 2026-11-29); the CloudWatch Logs delivery actions ' +
-        '(logs:CreateLogDelivery and the rest) are granted by CDK on "*" as well.',
-      'AwsSolutions-IAM5[Resource::*]',
-    );
-    acknowledge(
-      this.stateMachine,
-      "CDK's LambdaInvoke grant: lambda:InvokeFunction on each task's function and on `<function ARN>:*`, its " +
-        'versions and aliases. The wildcard never reaches another function.',
-      ...Object.values(f).map((fn) => `AwsSolutions-IAM5[Resource::${nagArn(fn)}:*]`),
+    this.stateMachine = tracedStateMachine(
+      this,
+      definition,
+      props.timeout ?? Duration.days(RUN_TIMEOUT_DAYS),
+      Object.values(f),
     );
   }
+}
+
+/**
+ * A workflow's state machine: Standard, traced, its every event logged (for the audit trail; a run is about
+ * twenty transitions) without the execution data (states' inputs and outputs stay out of the logs), and
+ * the findings of CDK's own grants to it acknowledged: its tracing and logging, and its tasks' functions.
+ */
+export function tracedStateMachine(
+  scope: Construct,
+  definition: IChainable,
+  timeout: Duration,
+  functions: readonly IFunction[],
+): StateMachine {
+  const stateMachine = new StateMachine(scope, 'StateMachine', {
+    stateMachineType: StateMachineType.STANDARD,
+    definitionBody: DefinitionBody.fromChainable(definition as IChainable & INextable),
+    timeout,
+    tracingEnabled: true,
+    logs: {
+      destination: new LogGroup(scope, 'Logs', { retention: LOG_RETENTION }),
+      level: LogLevel.ALL,
+      includeExecutionData: false,
+    },
+  });
+  acknowledge(
+    stateMachine,
+    "CDK's grants for the state machine's tracing and logging: X-Ray's PutTraceSegments, PutTelemetryRecords, " +
+      'GetSamplingRules and GetSamplingTargets have no resource type, so IAM takes them only on Resource "*" ' +
+      '(Service Authorization Reference for AWS X-Ray, read 2026-11-29); the CloudWatch Logs delivery actions ' +
+      '(logs:CreateLogDelivery and the rest) are granted by CDK on "*" as well.',
+    'AwsSolutions-IAM5[Resource::*]',
+  );
+  acknowledge(
+    stateMachine,
+    "CDK's LambdaInvoke grant: lambda:InvokeFunction on each task's function and on `<function ARN>:*`, its " +
+      'versions and aliases. The wildcard never reaches another function.',
+    ...functions.map((fn) => `AwsSolutions-IAM5[Resource::${nagArn(fn)}:*]`),
+  );
+  return stateMachine;
 }
 
 /**
