@@ -446,10 +446,13 @@ export function chatAnswerOf(raw: unknown): ChatAnswer {
   };
 }
 
-/** What tunedrop reads of a Batch (the spec's Batch schema, 2026-08-21). */
-const BatchSchema = z.looseObject({
+/** What tunedrop reads of a Batch (the spec's Batch schema, 2026-08-21): evaluation's and embeddings'. */
+export const BatchSchema = z.looseObject({
   id: z.string(),
   status: z.string(),
+  created_at: z.number().nullish(),
+  metadata: z.record(z.string(), z.string()).nullish(),
+  input_file_id: z.string().nullish(),
   output_file_id: z.string().nullish(),
   error_file_id: z.string().nullish(),
   errors: z

@@ -18,6 +18,7 @@ import {
   type ThrottlePolicy,
 } from './embedding-retries.js';
 import {
+  BatchSchema,
   callBudget,
   FETCH_OPTIONS,
   FileSchema,
@@ -299,30 +300,6 @@ function deploymentError(error: unknown, deployment: string): InvalidConfigError
     );
   return undefined;
 }
-
-/** What tunedrop reads of a Batch (the spec's Batch schema, 2026-08-21). */
-const BatchSchema = z.looseObject({
-  id: z.string(),
-  status: z.string(),
-  created_at: z.number().nullish(),
-  metadata: z.record(z.string(), z.string()).nullish(),
-  input_file_id: z.string().nullish(),
-  output_file_id: z.string().nullish(),
-  error_file_id: z.string().nullish(),
-  errors: z
-    .looseObject({
-      data: z
-        .array(
-          z.looseObject({
-            code: z.string().nullish(),
-            message: z.string().nullish(),
-            line: z.number().nullish(),
-          }),
-        )
-        .nullish(),
-    })
-    .nullish(),
-});
 
 const BatchPageSchema = z.looseObject({
   data: z.array(BatchSchema),

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { PROVIDERS } from './catalog.js';
-import { TRAINING_COPY_TAG } from './run.js';
+import { findEmbeddingModel, type EmbeddingModelInfo } from './embedding-catalog.js';
+import { ProviderRejectedError, RunEndedError } from './errors.js';
+import type { RunStore } from './ports.js';
+import { TERMINAL_STATUSES, TRAINING_COPY_TAG, type RunRecord, type RunStatus } from './run.js';
 import { nextJobWaitSeconds, type JobWaitMode } from './workflow-state.js';
 
 /**
@@ -114,6 +117,13 @@ export const BatchProgressSchema = z.object({
 });
 export type BatchProgress = z.infer<typeof BatchProgressSchema>;
 
+/** What Run batches and Collect embeddings read: the execution's input, Prepare's requests, the batches. */
+export const PreparedRunStateSchema = EmbeddingExecutionInputSchema.extend({
+  prepared: PreparedRequestsSchema,
+  batches: BatchProgressSchema.optional(),
+});
+export type PreparedRunState = z.infer<typeof PreparedRunStateSchema>;
+
 export const CollectedEmbeddingsSchema = z.object({
   outputKey: z.string(),
   manifestKey: z.string(),
@@ -130,4 +140,35 @@ export type CollectedEmbeddings = z.infer<typeof CollectedEmbeddingsSchema>;
  */
 export function batchWaitSeconds(checks: number, mode: JobWaitMode, secondsToWindowEnd: number): number {
   return nextJobWaitSeconds(checks, mode, secondsToWindowEnd);
+}
+
+/** The catalog's entry for the run's model; a model it no longer has was validated by another version. */
+export function catalogModelOf(settings: EmbeddingRunSettings): EmbeddingModelInfo {
+  const model = findEmbeddingModel(settings.provider, settings.model);
+  if (!model)
+    throw new ProviderRejectedError(
+      `the catalog has no embedding model ${settings.model} at ${settings.provider}`,
+      'Redeploy tunedrop: the run was validated by a version that knew it.',
+    );
+  return model;
+}
+
+/**
+ * A step's start: the run moved to `status` (or found already there or past it, on a retried step), and its
+ * item returned; a run that has ended throws RunEndedError, so the step does nothing for it.
+ */
+export async function beginEmbeddingStep(
+  runs: Pick<RunStore, 'advance' | 'get'>,
+  runId: string,
+  status: RunStatus,
+  detail: string,
+  what: string,
+): Promise<RunRecord> {
+  const run = (await runs.advance(runId, status, { detail })) ?? (await runs.get(runId));
+  if (!run || TERMINAL_STATUSES.has(run.status))
+    throw new RunEndedError(
+      `embedding run ${runId} ended (${run?.status ?? 'no item'}) before ${what}`,
+      'Nothing to clean up. Drop the file again to start a new run.',
+    );
+  return run;
 }

@@ -1,22 +1,13 @@
 import { embeddingModels, objectStore, runStore, webhookLog } from '../adapters/deps.js';
 import { stepHandler } from '../adapters/handler-kit.js';
 import { ProviderRejectedError } from '../core/errors.js';
-import {
-  BatchProgressSchema,
-  EmbeddingExecutionInputSchema,
-  PreparedRequestsSchema,
-} from '../core/embedding-run.js';
+import { PreparedRunStateSchema } from '../core/embedding-run.js';
 import { PROVIDER_TITLES } from '../core/catalog.js';
 import { runBatches } from './run-batches.js';
 
-const InputSchema = EmbeddingExecutionInputSchema.extend({
-  prepared: PreparedRequestsSchema,
-  batches: BatchProgressSchema.optional(),
-});
-
 export const handler = stepHandler(
   'embed-batches',
-  InputSchema,
+  PreparedRunStateSchema,
   async (input, context) => {
     const { batches } = await embeddingModels(input.settings.provider, context);
     if (!batches)

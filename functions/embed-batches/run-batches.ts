@@ -10,8 +10,7 @@ import {
   COPY_OF_TEXTS,
   batchWaitSeconds,
   type BatchProgress,
-  type EmbeddingExecutionInput,
-  type PreparedRequests,
+  type PreparedRunState,
   type RunBatch,
 } from '../core/embedding-run.js';
 import { parseCustomId } from '../core/embedding-requests.js';
@@ -29,10 +28,7 @@ export interface RunBatchesDeps {
   now?: () => Date;
 }
 
-export type RunBatchesInput = EmbeddingExecutionInput & {
-  prepared: PreparedRequests;
-  batches?: BatchProgress | undefined;
-};
+export type RunBatchesInput = PreparedRunState;
 
 /** The metadata each batch carries: how a retried step finds the batch it created (each is created once). */
 export function batchMetadata(runId: string, name: string): Record<string, string> {

@@ -1,14 +1,15 @@
-import { DirectModeOutOfTimeError, ProviderRejectedError, RunEndedError } from '../core/errors.js';
-import { embeddingCostUsd, embeddingPricePerMillion, findEmbeddingModel } from '../core/embedding-catalog.js';
+import { DirectModeOutOfTimeError, ProviderRejectedError } from '../core/errors.js';
+import { embeddingCostUsd, embeddingPricePerMillion } from '../core/embedding-catalog.js';
 import { readEmbeddingRecords, type EmbeddingRecord } from '../core/embedding-input.js';
 import { EmbeddingRequestLineSchema, parseCustomId } from '../core/embedding-requests.js';
 import { readLines, resultHead, resultLine } from '../core/embedding-results.js';
-import type {
-  BatchProgress,
-  CollectedEmbeddings,
-  EmbeddingExecutionInput,
-  MetadataColumn,
-  PreparedRequests,
+import {
+  beginEmbeddingStep,
+  catalogModelOf,
+  type BatchProgress,
+  type CollectedEmbeddings,
+  type MetadataColumn,
+  type PreparedRunState,
 } from '../core/embedding-run.js';
 import type {
   EmbeddingAnswer,
@@ -20,7 +21,7 @@ import type {
   RunStore,
 } from '../core/ports.js';
 import type { RunMetrics } from '../core/metrics.js';
-import { embeddingKeys, TERMINAL_STATUSES } from '../core/run.js';
+import { embeddingKeys } from '../core/run.js';
 
 /** One output row: the record's id and metadata, and its vector (null where its request failed twice). */
 export interface EmbeddingRow {
@@ -63,10 +64,7 @@ export interface CollectDeps {
   metrics?: RunMetrics;
 }
 
-export type CollectInput = EmbeddingExecutionInput & {
-  prepared: PreparedRequests;
-  batches?: BatchProgress | undefined;
-};
+export type CollectInput = PreparedRunState;
 
 /** A request's answer, or why it has none, for records first..first+count-1. */
 interface Answered {
@@ -111,23 +109,15 @@ export async function collectEmbeddings(
   deps: CollectDeps,
 ): Promise<CollectedEmbeddings> {
   const { runId, settings } = input;
-  const model = findEmbeddingModel(settings.provider, settings.model);
-  if (!model)
-    throw new ProviderRejectedError(
-      `the catalog has no embedding model ${settings.model} at ${settings.provider}`,
-      'Redeploy tunedrop: the run was validated by a version that knew it.',
-    );
+  const model = catalogModelOf(settings);
   const mode = input.prepared.mode;
-  const moved = await deps.runs.advance(runId, mode === 'direct' ? 'EMBEDDING' : 'COLLECTING', {
-    detail:
-      mode === 'direct' ? `${input.prepared.requests} requests, called directly` : 'reading the results',
-  });
-  const run = moved ?? (await deps.runs.get(runId));
-  if (!run || TERMINAL_STATUSES.has(run.status))
-    throw new RunEndedError(
-      `embedding run ${runId} ended (${run?.status ?? 'no item'}) before its embeddings were collected`,
-      'Nothing to clean up. Drop the file again to start a new run.',
-    );
+  const run = await beginEmbeddingStep(
+    deps.runs,
+    runId,
+    mode === 'direct' ? 'EMBEDDING' : 'COLLECTING',
+    mode === 'direct' ? `${input.prepared.requests} requests, called directly` : 'reading the results',
+    'its embeddings were collected',
+  );
 
   const keys = embeddingKeys(runId);
   const { bucket } = input.source;

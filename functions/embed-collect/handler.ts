@@ -2,24 +2,15 @@ import { embeddingModels, objectStore, runStore } from '../adapters/deps.js';
 import { createEmbeddingsJsonlWriter, createEmbeddingsParquetWriter } from '../adapters/embeddings-output.js';
 import { logger, stepHandler } from '../adapters/handler-kit.js';
 import { runMetrics } from '../adapters/run-metrics.js';
-import {
-  BatchProgressSchema,
-  EmbeddingExecutionInputSchema,
-  PreparedRequestsSchema,
-} from '../core/embedding-run.js';
+import { PreparedRunStateSchema } from '../core/embedding-run.js';
 import { collectEmbeddings } from './collect-embeddings.js';
-
-const InputSchema = EmbeddingExecutionInputSchema.extend({
-  prepared: PreparedRequestsSchema,
-  batches: BatchProgressSchema.optional(),
-});
 
 /** Time kept back from the function's timeout to close the output and record the run. */
 const CLOSING_MARGIN_MS = 90_000;
 
 export const handler = stepHandler(
   'embed-collect',
-  InputSchema,
+  PreparedRunStateSchema,
   async (input, context) => {
     const provider = await embeddingModels(input.settings.provider, context);
     return collectEmbeddings(input, {

@@ -1,8 +1,8 @@
-import { ProviderRejectedError, RunEndedError } from '../core/errors.js';
-import { findEmbeddingModel } from '../core/embedding-catalog.js';
 import { readEmbeddingRecords, type EmbeddingRecord } from '../core/embedding-input.js';
 import { createRequestPacker, type PackedOutput } from '../core/embedding-requests.js';
 import {
+  beginEmbeddingStep,
+  catalogModelOf,
   COPY_OF_TEXTS,
   type EmbeddingExecutionInput,
   type PreparedRequests,
@@ -10,7 +10,7 @@ import {
 } from '../core/embedding-run.js';
 import type { TokenCounter } from '../core/embedding-validation.js';
 import type { ObjectStore, ObjectWriter, RunStore } from '../core/ports.js';
-import { embeddingKeys, TERMINAL_STATUSES } from '../core/run.js';
+import { embeddingKeys } from '../core/run.js';
 
 export interface PrepareRequestsDeps {
   runs: RunStore;
@@ -32,21 +32,14 @@ export async function prepareRequests(
   deps: PrepareRequestsDeps,
 ): Promise<PreparedRequests> {
   const { runId, settings } = input;
-  const model = findEmbeddingModel(settings.provider, settings.model);
-  if (!model)
-    throw new ProviderRejectedError(
-      `the catalog has no embedding model ${settings.model} at ${settings.provider}`,
-      'Redeploy tunedrop: the run was validated by a version that knew it.',
-    );
-  const moved = await deps.runs.advance(runId, 'PREPARING', {
-    detail: `${input.records} records into requests`,
-  });
-  const run = moved ?? (await deps.runs.get(runId));
-  if (!run || TERMINAL_STATUSES.has(run.status))
-    throw new RunEndedError(
-      `embedding run ${runId} ended (${run?.status ?? 'no item'}) before its requests were prepared`,
-      'Nothing to clean up. Drop the file again to start a new run.',
-    );
+  const model = catalogModelOf(settings);
+  await beginEmbeddingStep(
+    deps.runs,
+    runId,
+    'PREPARING',
+    `${input.records} records into requests`,
+    'its requests were prepared',
+  );
 
   const keys = embeddingKeys(runId);
   const { bucket } = input.source;
