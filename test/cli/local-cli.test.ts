@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PROJECT_ROOT } from '../../local/cloud/index.js';
 import { SAMPLE, startLocalHarness, type LocalHarness } from '../support/local-harness.js';
+import { heldBatchRun } from '../support/embedding-scenario.js';
 import { withoutAction } from '../support/grants.js';
 
 /**
@@ -93,21 +94,7 @@ it('cancels an embedding run (another state machine) as an operator, and its bat
   });
   try {
     const { cloud } = harness;
-    await cloud.s3.send(
-      new PutObjectCommand({
-        Bucket: cloud.bucket,
-        Key: 'embed/held/tunedrop.json',
-        Body: JSON.stringify({ mode: 'batch' }),
-      }),
-    );
-    const runId = await cloud.drop(
-      join(PROJECT_ROOT, 'local/samples/ticket-texts.jsonl'),
-      'embed/held/t.jsonl',
-    );
-    await cloud.waitForRun(runId, {
-      timeoutMs: 60_000,
-      until: (run) => (run.embedding?.batchIds?.length ?? 0) > 0,
-    });
+    const { runId } = await heldBatchRun(cloud);
     const result = await tunedrop(['cancel', runId, '--local'], connectionFile);
     expect(result).toMatchObject({ code: 0, stdout: expect.stringContaining(`Stopped run ${runId}.`) });
     expect(await cloud.waitForRun(runId, { timeoutMs: 30_000 })).toMatchObject({ status: 'CANCELLED' });

@@ -1,13 +1,14 @@
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { tableFromIPC, type Table } from 'apache-arrow';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { readParquet } from 'parquet-wasm';
 import { embeddingKeys, type RunRecord } from '../../functions/core/run.js';
-import { PROJECT_ROOT, type LocalCloud } from '../../local/cloud/index.js';
 import { localEmbedding } from '../../local/embeddings/vectors.js';
 import type { RunningEmulator } from '../../local/openai-emulator/server.js';
-import { startLocalHarness, type LocalHarness } from '../support/local-harness.js';
+import {
+  sampleRowsOf,
+  startEmbeddingScenario,
+  TICKET_TEXTS as JSONL,
+  type EmbeddingBucket,
+  type EmbeddingScenario,
+} from '../support/embedding-scenario.js';
+import type { LocalHarness } from '../support/local-harness.js';
 
 /**
  * Embedding runs on Azure OpenAI in local mode (#15): the collection names a deployment of
@@ -17,32 +18,12 @@ import { startLocalHarness, type LocalHarness } from '../support/local-harness.j
  * tunedrop). Azure's prices are not confirmed, so the cost is unknown. The output is read back with
  * parquet-wasm, not the writer.
  */
-const JSONL = join(PROJECT_ROOT, 'local/samples/ticket-texts.jsonl');
 const DEPLOYMENT = 'embed-small';
 
+let scenario: EmbeddingScenario;
 let harness: LocalHarness;
-let cloud: LocalCloud;
+let s3: EmbeddingBucket;
 let azure: RunningEmulator;
-
-const settings = (collection: string, body: Record<string, unknown>) =>
-  cloud.s3.send(
-    new PutObjectCommand({
-      Bucket: cloud.bucket,
-      Key: `embed/${collection}/tunedrop.json`,
-      Body: JSON.stringify(body),
-    }),
-  );
-const bytes = async (key: string) =>
-  (
-    await cloud.s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }))
-  ).Body!.transformToByteArray();
-const parquet = async (key: string): Promise<Table> =>
-  tableFromIPC(readParquet(await bytes(key)).intoIPCStream());
-const sampleRecords = async () =>
-  (await readFile(JSONL, 'utf8'))
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as { id: string; text: string; label: string });
 
 /** Deploys `model` as `name` through Entra and ARM, as the portal would, and waits until it has Succeeded. */
 async function deploy(name: string, model: string): Promise<void> {
@@ -81,24 +62,23 @@ async function deploy(name: string, model: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  harness = await startLocalHarness({
+  scenario = await startEmbeddingScenario({
     apiKey: 'sk-test-embeddings-azure',
     azureOpenAiKey: 'azure-test-embeddings',
     webhooks: false,
-    cloud: { onLog: () => undefined },
   });
-  ({ cloud } = harness);
+  ({ harness, s3 } = scenario);
   azure = harness.azure!;
   await deploy(DEPLOYMENT, 'text-embedding-3-small');
 }, 120_000);
 afterAll(async () => {
-  await harness?.close();
+  await scenario?.close();
 });
 
 describe('a JSONL dropped under embed/ for an Azure OpenAI deployment', () => {
   let run: RunRecord;
   beforeAll(async () => {
-    await settings('azure-tickets', {
+    await s3.settings('azure-tickets', {
       provider: 'azure-openai',
       azure: { deployment: DEPLOYMENT },
       dimensions: 256,
@@ -130,28 +110,13 @@ describe('a JSONL dropped under embed/ for an Azure OpenAI deployment', () => {
   });
 
   it('writes every record, in the input order, with its 256-float vector', async () => {
-    const records = await sampleRecords();
-    const table = await parquet(embeddingKeys(run.runId).parquet);
-    expect(table.numRows).toBe(records.length);
-    const rows = table.toArray().map(
-      (row) =>
-        row.toJSON() as {
-          id: string;
-          label: string;
-          embedding: ArrayLike<number>;
-        },
-    );
-    expect(rows.map((row) => row.id)).toEqual(records.map((r) => r.id));
-    expect(rows.map((row) => row.label)).toEqual(records.map((r) => r.label));
-    for (const row of rows) expect(row.embedding.length).toBe(256);
+    const { records, rows } = await sampleRowsOf(s3, run.runId, 256);
     const expected = localEmbedding(records[0]!.text, 256);
     Array.from(rows[0]!.embedding).forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 6));
   });
 
   it('writes a manifest naming the deployment, with a null price and cost', async () => {
-    const manifest = JSON.parse(
-      new TextDecoder().decode(await bytes(embeddingKeys(run.runId).manifest)),
-    ) as Record<string, unknown>;
+    const manifest = JSON.parse(await s3.text(embeddingKeys(run.runId).manifest)) as Record<string, unknown>;
     expect(manifest).toMatchObject({
       provider: 'azure-openai',
       model: 'text-embedding-3-small',
@@ -170,7 +135,7 @@ describe('a JSONL dropped under embed/ for an Azure OpenAI deployment', () => {
 
 describe('a collection naming a deployment that does not exist', () => {
   it('fails the run with a fix naming the deployment and the settings file, and writes no output', async () => {
-    await settings('azure-missing', {
+    await s3.settings('azure-missing', {
       provider: 'azure-openai',
       azure: { deployment: 'no-such-deployment' },
       dimensions: 256,
@@ -183,6 +148,6 @@ describe('a collection naming a deployment that does not exist', () => {
     expect(run.error?.fix).toContain('"no-such-deployment"');
     expect(run.error?.fix).toContain('embed/<collection>/tunedrop.json');
     expect(azure.embeddingCalls.byModel['no-such-deployment']).toBeUndefined();
-    await expect(bytes(embeddingKeys(run.runId).manifest)).rejects.toThrow();
+    await expect(s3.bytes(embeddingKeys(run.runId).manifest)).rejects.toThrow();
   }, 180_000);
 });

@@ -1,12 +1,14 @@
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { tableFromIPC, type Table } from 'apache-arrow';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { readParquet } from 'parquet-wasm';
 import { embeddingKeys, type RunRecord } from '../../functions/core/run.js';
-import { PROJECT_ROOT, type LocalCloud } from '../../local/cloud/index.js';
+import type { LocalCloud } from '../../local/cloud/index.js';
 import { localEmbedding } from '../../local/embeddings/vectors.js';
-import { startLocalHarness, type LocalHarness } from '../support/local-harness.js';
+import {
+  sampleRowsOf,
+  startEmbeddingScenario,
+  TICKET_TEXTS as JSONL,
+  type EmbeddingBucket,
+  type EmbeddingScenario,
+} from '../support/embedding-scenario.js';
+import type { LocalHarness } from '../support/local-harness.js';
 
 /**
  * Embedding runs on Amazon Bedrock in local mode (#15): Titan Text Embeddings V2 through InvokeModel, one
@@ -14,50 +16,28 @@ import { startLocalHarness, type LocalHarness } from '../support/local-harness.j
  * bedrock:InvokeModel on the foundation model). Tokens are the sum of Titan's inputTextTokenCount, the cost
  * $0.02 per 1M tokens (core/embedding-catalog.ts). A throttled call is retried with the adapter's backoff.
  */
-const JSONL = join(PROJECT_ROOT, 'local/samples/ticket-texts.jsonl');
 const TITAN = 'amazon.titan-embed-text-v2:0';
 
+let scenario: EmbeddingScenario;
 let harness: LocalHarness;
+let s3: EmbeddingBucket;
 let cloud: LocalCloud;
 
-const settings = (collection: string, body: Record<string, unknown>) =>
-  cloud.s3.send(
-    new PutObjectCommand({
-      Bucket: cloud.bucket,
-      Key: `embed/${collection}/tunedrop.json`,
-      Body: JSON.stringify(body),
-    }),
-  );
-const bytes = async (key: string) =>
-  (
-    await cloud.s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }))
-  ).Body!.transformToByteArray();
-const parquet = async (key: string): Promise<Table> =>
-  tableFromIPC(readParquet(await bytes(key)).intoIPCStream());
-const sampleRecords = async () =>
-  (await readFile(JSONL, 'utf8'))
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as { id: string; text: string; label: string });
 const titanUsage = () => cloud.bedrock.invokeModelCalls()[TITAN] ?? { calls: 0, inputTokens: 0 };
 
 beforeAll(async () => {
-  harness = await startLocalHarness({
-    apiKey: 'sk-test-embeddings-bedrock',
-    webhooks: false,
-    cloud: { onLog: () => undefined },
-  });
-  ({ cloud } = harness);
+  scenario = await startEmbeddingScenario({ apiKey: 'sk-test-embeddings-bedrock', webhooks: false });
+  ({ harness, cloud, s3 } = scenario);
 }, 120_000);
 afterAll(async () => {
-  await harness?.close();
+  await scenario?.close();
 });
 
 describe('a JSONL dropped under embed/ with "provider": "bedrock"', () => {
   let run: RunRecord;
   let billed: { calls: number; inputTokens: number };
   beforeAll(async () => {
-    await settings('titan', { provider: 'bedrock', dimensions: 512 });
+    await s3.settings('titan', { provider: 'bedrock', dimensions: 512 });
     const before = titanUsage();
     run = await harness.dropAndWait(JSONL, 'embed/titan/ticket-texts.jsonl', 120_000);
     const after = titanUsage();
@@ -86,23 +66,13 @@ describe('a JSONL dropped under embed/ with "provider": "bedrock"', () => {
   });
 
   it('writes every record, in the input order, with its 512-float vector', async () => {
-    const records = await sampleRecords();
-    const table = await parquet(embeddingKeys(run.runId).parquet);
-    expect(table.numRows).toBe(records.length);
-    const rows = table
-      .toArray()
-      .map((row) => row.toJSON() as { id: string; label: string; embedding: ArrayLike<number> });
-    expect(rows.map((row) => row.id)).toEqual(records.map((r) => r.id));
-    expect(rows.map((row) => row.label)).toEqual(records.map((r) => r.label));
-    for (const row of rows) expect(row.embedding.length).toBe(512);
+    const { records, rows } = await sampleRowsOf(s3, run.runId, 512);
     const expected = localEmbedding(records[5]!.text, 512);
     Array.from(rows[5]!.embedding).forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 6));
   });
 
   it('writes a manifest with the model, tokens, price and cost', async () => {
-    const manifest = JSON.parse(
-      new TextDecoder().decode(await bytes(embeddingKeys(run.runId).manifest)),
-    ) as Record<string, unknown>;
+    const manifest = JSON.parse(await s3.text(embeddingKeys(run.runId).manifest)) as Record<string, unknown>;
     expect(manifest).toMatchObject({
       provider: 'bedrock',
       model: TITAN,
@@ -120,7 +90,7 @@ describe('a JSONL dropped under embed/ with "provider": "bedrock"', () => {
 
 describe('a throttled Titan call', () => {
   it('is retried once throttled, and the run succeeds with every record', async () => {
-    await settings('titan-throttled', { provider: 'bedrock', dimensions: 256 });
+    await s3.settings('titan-throttled', { provider: 'bedrock', dimensions: 256 });
     cloud.bedrock.faults.onRequest({ operation: 'InvokeModel', fault: { kind: 'throttle' } });
     const before = titanUsage();
     const run = await harness.dropAndWait(JSONL, 'embed/titan-throttled/ticket-texts.jsonl', 120_000);
@@ -134,7 +104,7 @@ describe('a throttled Titan call', () => {
   }, 180_000);
 
   it("is retried by the adapter's backoff once the AWS SDK's own 3 attempts are spent", async () => {
-    await settings('titan-throttled-more', { provider: 'bedrock', dimensions: 256 });
+    await s3.settings('titan-throttled-more', { provider: 'bedrock', dimensions: 256 });
     cloud.bedrock.faults.clear();
     cloud.bedrock.faults.onRequest({ operation: 'InvokeModel', fault: { kind: 'throttle' }, times: 4 });
     const run = await harness.dropAndWait(JSONL, 'embed/titan-throttled-more/ticket-texts.jsonl', 120_000);

@@ -1,15 +1,17 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { tableFromIPC, type Table } from 'apache-arrow';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readParquet } from 'parquet-wasm';
 import { embeddingKeys, type RunRecord } from '../../functions/core/run.js';
 import { EMBEDDING_STATE } from '../../lib/embedding-workflow.js';
-import { PROJECT_ROOT, type LocalCloud } from '../../local/cloud/index.js';
-import { startLocalHarness, type LocalHarness } from '../support/local-harness.js';
+import type { LocalCloud } from '../../local/cloud/index.js';
+import {
+  sampleRecords,
+  startEmbeddingScenario,
+  TICKET_TEXTS as JSONL,
+  type EmbeddingBucket,
+  type EmbeddingScenario,
+} from '../support/embedding-scenario.js';
+import type { LocalHarness } from '../support/local-harness.js';
 
 /**
  * Embedding runs' other modes end to end on the local cloud (#15): direct calls under rate limiting (the
@@ -19,44 +21,6 @@ import { startLocalHarness, type LocalHarness } from '../support/local-harness.j
  * as GetExecutionHistory lists it.
  */
 const API_KEY = 'sk-test-embedding-modes';
-const JSONL = join(PROJECT_ROOT, 'local/samples/ticket-texts.jsonl');
-
-const sampleRecords = async () =>
-  (await readFile(JSONL, 'utf8'))
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as { id: string; text: string; label: string });
-
-/** The S3 helpers of one harness's cloud. */
-function bucketOf(cloud: LocalCloud) {
-  const bytes = async (key: string) =>
-    (
-      await cloud.s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }))
-    ).Body!.transformToByteArray();
-  const text = async (key: string) => new TextDecoder().decode(await bytes(key));
-  return {
-    settings: (collection: string, body: Record<string, unknown>) =>
-      cloud.s3.send(
-        new PutObjectCommand({
-          Bucket: cloud.bucket,
-          Key: `embed/${collection}/tunedrop.json`,
-          Body: JSON.stringify(body),
-        }),
-      ),
-    text,
-    parquet: async (key: string): Promise<Table> =>
-      tableFromIPC(readParquet(await bytes(key)).intoIPCStream()),
-    exists: async (key: string) =>
-      cloud.s3.send(new HeadObjectCommand({ Bucket: cloud.bucket, Key: key })).then(
-        () => true,
-        (error: { name?: string }) => {
-          if (error.name === 'NotFound' || error.name === 'NoSuchKey') return false;
-          throw error;
-        },
-      ),
-  };
-}
-
 /** The Wait for batches task's events in a run's execution history, in order. */
 function waitEvents(cloud: LocalCloud, run: RunRecord): string[] {
   return cloud.stepFunctions
@@ -73,20 +37,18 @@ function entered(cloud: LocalCloud, run: RunRecord, state: string): number {
 }
 
 describe("with the stack's webhook endpoint registered at the provider (the README's deploy steps)", () => {
+  let scenario: EmbeddingScenario;
   let harness: LocalHarness;
   let cloud: LocalCloud;
-  let s3: ReturnType<typeof bucketOf>;
+  let s3: EmbeddingBucket;
   let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tunedrop-embedding-modes-'));
-    harness = await startLocalHarness({ apiKey: API_KEY, cloud: { onLog: () => undefined } });
-    ({ cloud } = harness);
-    s3 = bucketOf(cloud);
+    scenario = await startEmbeddingScenario({ apiKey: API_KEY });
+    ({ harness, cloud, s3, dir } = scenario);
   }, 120_000);
   afterAll(async () => {
-    await harness?.close();
-    await rm(dir, { recursive: true, force: true });
+    await scenario?.close();
   });
 
   describe('direct mode under rate limiting (two 429s with retry-after: 1)', () => {
@@ -116,8 +78,9 @@ describe("with the stack's webhook endpoint registered at the provider (the READ
     it('still succeeds, every record embedded', async () => {
       expect(run.status).toBe('SUCCEEDED');
       expect(run.embedding).toMatchObject({ mode: 'direct', embedded: 64, failed: 0 });
-      const table = await s3.parquet(embeddingKeys(run.runId).parquet);
-      const rows = table.toArray().map((row) => row.toJSON() as { id: string; embedding: unknown[] });
+      const rows = await s3.parquetRows<{ id: string; embedding: unknown[] }>(
+        embeddingKeys(run.runId).parquet,
+      );
       expect(rows.map((row) => row.id)).toEqual((await sampleRecords()).map((r) => r.id));
       for (const row of rows) expect(row.embedding).toHaveLength(64);
     });
@@ -273,24 +236,24 @@ describe("with the stack's webhook endpoint registered at the provider (the READ
 });
 
 describe('with no webhook endpoint registered', () => {
+  let scenario: EmbeddingScenario;
   let harness: LocalHarness;
   let cloud: LocalCloud;
   let run: RunRecord;
 
   beforeAll(async () => {
-    harness = await startLocalHarness({
+    scenario = await startEmbeddingScenario({
       apiKey: API_KEY,
       webhooks: false,
       // A batch that validates for 300 ms: longer than the first wait (60 s, 60 ms at 1/1000).
       timing: { validatingMs: 10, queuedMs: 10, msPerStep: 0, batchValidatingMs: 300 },
-      cloud: { onLog: () => undefined },
     });
-    ({ cloud } = harness);
-    await bucketOf(cloud).settings('polled', { mode: 'batch', dimensions: 64 });
+    ({ harness, cloud } = scenario);
+    await scenario.s3.settings('polled', { mode: 'batch', dimensions: 64 });
     run = await harness.dropAndWait(JSONL, 'embed/polled/ticket-texts.jsonl', 120_000);
   }, 240_000);
   afterAll(async () => {
-    await harness?.close();
+    await scenario?.close();
   });
 
   it('a batch run still ends SUCCEEDED, by polling: Wait for batches timed out and Run batches looked again', () => {

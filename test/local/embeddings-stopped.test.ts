@@ -1,7 +1,5 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { join } from 'node:path';
-import { PROJECT_ROOT } from '../../local/cloud/index.js';
+import { heldBatchRun } from '../support/embedding-scenario.js';
 import { startLocalHarness, type LocalHarness } from '../support/local-harness.js';
 
 /**
@@ -21,22 +19,7 @@ afterAll(async () => harness?.close());
 
 it('is recorded CANCELLED by reconcile, and its running batch is cancelled', async () => {
   const { cloud } = harness;
-  await cloud.s3.send(
-    new PutObjectCommand({
-      Bucket: cloud.bucket,
-      Key: 'embed/held/tunedrop.json',
-      Body: JSON.stringify({ mode: 'batch' }),
-    }),
-  );
-  const runId = await cloud.drop(
-    join(PROJECT_ROOT, 'local/samples/ticket-texts.jsonl'),
-    'embed/held/t.jsonl',
-  );
-  const waiting = await cloud.waitForRun(runId, {
-    timeoutMs: 60_000,
-    until: (run) => (run.embedding?.batchIds?.length ?? 0) > 0,
-  });
-  const [batchId] = waiting.embedding!.batchIds!;
+  const { runId, waiting, batchId } = await heldBatchRun(cloud);
   const sfn = new SFNClient({ ...cloud.clientConfig, endpoint: cloud.endpoints.SFN });
   try {
     await sfn.send(new StopExecutionCommand({ executionArn: waiting.executionArn! }));

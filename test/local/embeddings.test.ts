@@ -1,13 +1,17 @@
-import { GetObjectCommand, GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { tableFromIPC, type Table } from 'apache-arrow';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readParquet } from 'parquet-wasm';
 import { embeddingKeys, type RunRecord } from '../../functions/core/run.js';
 import { PROJECT_ROOT, type LocalCloud } from '../../local/cloud/index.js';
 import { cosine } from '../../local/embeddings/vectors.js';
-import { startLocalHarness, type LocalHarness } from '../support/local-harness.js';
+import {
+  sampleRowsOf,
+  startEmbeddingScenario,
+  TICKET_TEXTS as JSONL,
+  type EmbeddingBucket,
+  type EmbeddingScenario,
+} from '../support/embedding-scenario.js';
+import type { LocalHarness } from '../support/local-harness.js';
 
 /**
  * Embedding runs end to end on the local cloud (#15): the synthesized embedding workflow, its functions
@@ -15,50 +19,26 @@ import { startLocalHarness, type LocalHarness } from '../support/local-harness.j
  * The output is read back with an independent Parquet reader (parquet-wasm, arrow-rs), not the writer's.
  */
 const API_KEY = 'sk-test-embeddings';
-const JSONL = join(PROJECT_ROOT, 'local/samples/ticket-texts.jsonl');
 const CSV = join(PROJECT_ROOT, 'local/samples/ticket-texts.csv');
 
+let scenario: EmbeddingScenario;
 let harness: LocalHarness;
 let cloud: LocalCloud;
+let s3: EmbeddingBucket;
 let dir: string;
 
-const settings = (collection: string, body: Record<string, unknown>) =>
-  cloud.s3.send(
-    new PutObjectCommand({
-      Bucket: cloud.bucket,
-      Key: `embed/${collection}/tunedrop.json`,
-      Body: JSON.stringify(body),
-    }),
-  );
-const bytes = async (key: string) =>
-  (
-    await cloud.s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }))
-  ).Body!.transformToByteArray();
-const text = async (key: string) => new TextDecoder().decode(await bytes(key));
-const parquet = async (key: string): Promise<Table> =>
-  tableFromIPC(readParquet(await bytes(key)).intoIPCStream());
-const sampleRecords = async () =>
-  (await import('node:fs/promises')).readFile(JSONL, 'utf8').then((t) =>
-    t
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { id: string; text: string; label: string }),
-  );
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tunedrop-embeddings-'));
-  harness = await startLocalHarness({ apiKey: API_KEY, cloud: { onLog: () => undefined } });
-  ({ cloud } = harness);
+  scenario = await startEmbeddingScenario({ apiKey: API_KEY });
+  ({ harness, cloud, s3, dir } = scenario);
 }, 120_000);
 afterAll(async () => {
-  await harness?.close();
-  await rm(dir, { recursive: true, force: true });
+  await scenario?.close();
 });
 
 describe('a JSONL dropped under embed/ with "mode": "batch"', () => {
   let run: RunRecord;
   beforeAll(async () => {
-    await settings('tickets', { mode: 'batch', dimensions: 256 });
+    await s3.settings('tickets', { mode: 'batch', dimensions: 256 });
     run = await harness.dropAndWait(JSONL, 'embed/tickets/ticket-texts.jsonl', 120_000);
   }, 180_000);
 
@@ -90,19 +70,11 @@ describe('a JSONL dropped under embed/ with "mode": "batch"', () => {
   });
 
   it('writes every record, in the input order, with its id, metadata and a 256-float vector', async () => {
-    const records = await sampleRecords();
-    const table = await parquet(embeddingKeys(run.runId).parquet);
-    expect(table.numRows).toBe(records.length);
-    const rows = table
-      .toArray()
-      .map((row) => row.toJSON() as { id: string; label: string; embedding: { length: number } });
-    expect(rows.map((row) => row.id)).toEqual(records.map((r) => r.id));
-    expect(rows.map((row) => row.label)).toEqual(records.map((r) => r.label));
-    for (const row of rows) expect(row.embedding.length).toBe(256);
+    await sampleRowsOf(s3, run.runId, 256);
   });
 
   it('writes a manifest with the model, dimensions, counts, tokens, cost and the input version', async () => {
-    const manifest = JSON.parse(await text(embeddingKeys(run.runId).manifest)) as Record<string, unknown>;
+    const manifest = JSON.parse(await s3.text(embeddingKeys(run.runId).manifest)) as Record<string, unknown>;
     expect(manifest).toMatchObject({
       model: 'text-embedding-3-small',
       dimensions: 256,
@@ -146,7 +118,7 @@ describe('a JSONL dropped under embed/ with "mode": "batch"', () => {
 describe("a CSV dropped under embed/ (direct mode, the guide's case)", () => {
   let run: RunRecord;
   beforeAll(async () => {
-    await settings('questions', { textField: 'question', idField: 'ticket', dimensions: 512 });
+    await s3.settings('questions', { textField: 'question', idField: 'ticket', dimensions: 512 });
     run = await harness.dropAndWait(CSV, 'embed/questions/ticket-texts.csv', 120_000);
   }, 180_000);
 
@@ -157,16 +129,11 @@ describe("a CSV dropped under embed/ (direct mode, the guide's case)", () => {
   });
 
   it("gives vectors whose nearest neighbours share the question's label", async () => {
-    const table = await parquet(embeddingKeys(run.runId).parquet);
-    const rows = table.toArray().map((row) => {
-      const json = row.toJSON() as {
-        ticket?: string;
-        id: string;
-        label: string;
-        embedding: ArrayLike<number>;
-      };
-      return { id: json.id, label: json.label, vector: Array.from(json.embedding) };
-    });
+    const rows = (
+      await s3.parquetRows<{ ticket?: string; id: string; label: string; embedding: ArrayLike<number> }>(
+        embeddingKeys(run.runId).parquet,
+      )
+    ).map((json) => ({ id: json.id, label: json.label, vector: Array.from(json.embedding) }));
     expect(rows).toHaveLength(64);
     // For most questions, the nearest other question has the same label (hashed words and trigrams:
     // questions about charges and refunds share words; so do crashes).
@@ -185,7 +152,7 @@ describe("a CSV dropped under embed/ (direct mode, the guide's case)", () => {
 
 describe('a batch line that fails once', () => {
   it('is sent again in a retry batch, and the run ends with every record embedded', async () => {
-    await settings('retried', { mode: 'batch', dimensions: 64 });
+    await s3.settings('retried', { mode: 'batch', dimensions: 64 });
     harness.emulator.faults.failNextBatchLines(1, { status: 500 });
     const run = await harness.dropAndWait(JSONL, 'embed/retried/ticket-texts.jsonl', 120_000);
     expect(run.status).toBe('SUCCEEDED');
@@ -212,7 +179,7 @@ describe('a file with mistakes', () => {
     const run = await harness.dropAndWait(path, 'embed/broken/broken.jsonl');
     expect(run.status).toBe('REJECTED');
     expect(run.error?.fix).toContain(`s3://${cloud.bucket}/${embeddingKeys(run.runId).validationMarkdown}`);
-    const report = await text(embeddingKeys(run.runId).validationMarkdown);
+    const report = await s3.text(embeddingKeys(run.runId).validationMarkdown);
     expect(report).toMatch(/line 2/);
     expect(report).toMatch(/line 3/);
     expect(report).toMatch(/line 4/);

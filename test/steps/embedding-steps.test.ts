@@ -1,6 +1,7 @@
 import {
   collectEmbeddings,
   inOrder,
+  type CollectDeps,
   type EmbeddingRow,
 } from '../../functions/embed-collect/collect-embeddings.js';
 import { prepareRequests } from '../../functions/embed-prepare/prepare-requests.js';
@@ -291,6 +292,22 @@ function capturingOutput() {
   };
 }
 
+/**
+ * What collecting `count` prepared records throws (or, should it not throw, what it returns), with these
+ * embeddings and deadline and an output writer that keeps nothing.
+ */
+async function collectingError(
+  count: number,
+  settings: Record<string, unknown>,
+  deps: Pick<CollectDeps, 'embeddings' | 'deadline'>,
+): Promise<unknown> {
+  const { input, prepared: plan, runs, store } = await prepared(count, settings);
+  return collectEmbeddings(
+    { ...input, prepared: plan },
+    { runs, store, output: capturingOutput().output, ...deps },
+  ).catch((e: unknown) => e);
+}
+
 describe('collecting the embeddings', () => {
   it('writes every record in input order, from results that came out of order, and ends the run with its cost', async () => {
     const {
@@ -389,14 +406,11 @@ describe('collecting the embeddings', () => {
   });
 
   it('ends the run, instead of failing each request, when the provider refuses the key', async () => {
-    const { input, prepared: plan, runs, store } = await prepared(3000, { mode: 'direct', dimensions: 2 });
     let calls = 0;
-    const error = await collectEmbeddings(
-      { ...input, prepared: plan },
+    const error = await collectingError(
+      3000,
+      { mode: 'direct', dimensions: 2 },
       {
-        runs,
-        store,
-        output: capturingOutput().output,
         embeddings: {
           async embed() {
             calls++;
@@ -404,7 +418,7 @@ describe('collecting the embeddings', () => {
           },
         },
       },
-    ).catch((e: unknown) => e);
+    );
     expect(error).toBeInstanceOf(ProviderRejectedError);
     expect((error as ProviderRejectedError).code).toBe('invalid_api_key');
     // Not asked again: the second request may already be in flight, but none is retried.
@@ -412,13 +426,10 @@ describe('collecting the embeddings', () => {
   });
 
   it('fails the run when no record was embedded, naming the first refusal', async () => {
-    const { input, prepared: plan, runs, store } = await prepared(3, { mode: 'direct' });
-    const error = await collectEmbeddings(
-      { ...input, prepared: plan },
+    const error = await collectingError(
+      3,
+      { mode: 'direct' },
       {
-        runs,
-        store,
-        output: capturingOutput().output,
         embeddings: {
           embed: async () => {
             throw new ProviderRejectedError(
@@ -429,22 +440,16 @@ describe('collecting the embeddings', () => {
           },
         },
       },
-    ).catch((e: unknown) => e);
+    );
     expect(error).toMatchObject({ code: 'nothing_embedded', message: expect.stringContaining('HTTP 400') });
   });
 
   it('stops direct mode with a clear error when its time is up, rather than being cut off by Lambda', async () => {
-    const { input, prepared: plan, runs, store } = await prepared(5, { mode: 'direct' });
-    const error = await collectEmbeddings(
-      { ...input, prepared: plan },
-      {
-        runs,
-        store,
-        output: capturingOutput().output,
-        deadline: Date.now() - 1,
-        embeddings: { embed: async (request) => answer(request.texts) },
-      },
-    ).catch((e: unknown) => e);
+    const error = await collectingError(
+      5,
+      { mode: 'direct' },
+      { deadline: Date.now() - 1, embeddings: { embed: async (request) => answer(request.texts) } },
+    );
     expect(error).toBeInstanceOf(DirectModeOutOfTimeError);
     expect((error as DirectModeOutOfTimeError).fix).toContain('"mode": "batch"');
   });
