@@ -12,4 +12,9 @@ export default {
     ],
   },
   testTimeout: 60_000,
+  // Each test file's modules stay in memory under --experimental-vm-modules: a worker is replaced once it
+  // holds more than this after a file (and with a limit set, Jest runs files in a worker, even one, never
+  // in its own process), so that the whole suite fits where one process would reach V8's 4 GB heap limit
+  // (it did, after 120 files in CI on 2026-11-30).
+  workerIdleMemoryLimit: '1536MB',
 };

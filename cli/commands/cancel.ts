@@ -9,16 +9,20 @@ import type { Context } from '../context.js';
  */
 export async function cancel(runId: string, values: Values, context: Context): Promise<number> {
   const { services, target } = await context.connect(values);
-  // An embedding run's execution is in another state machine: its item names it.
-  const run = typeof values['state-machine'] === 'string' ? undefined : await services.getRun(runId);
-  const stateMachineArn =
-    typeof values['state-machine'] === 'string'
-      ? values['state-machine']
-      : run?.kind === 'embeddings'
-        ? await services.output('EmbeddingStateMachineArn', '--state-machine ARN')
-        : await services.output('StateMachineArn', '--state-machine ARN');
+  const executionOf = (stateMachineArn: string) =>
+    `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
+  const given = values['state-machine'];
+  // An embedding run's execution is in the embedding workflow: its item names it. Without the item (a run
+  // the table does not know, or no permission to read it), the training workflow is where the run is.
+  const run = typeof given === 'string' ? undefined : await services.getRun(runId).catch(() => undefined);
+  const executionArn =
+    typeof given === 'string'
+      ? executionOf(given)
+      : run?.kind === 'embeddings' && run.executionArn
+        ? run.executionArn
+        : executionOf(await services.output('StateMachineArn', '--state-machine ARN'));
+  const stateMachineArn = executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, '');
   const sfn = new SFNClient(target.client('SFN'));
-  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
   try {
     const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (execution.status !== 'RUNNING') {

@@ -97,11 +97,16 @@ export async function runBatches(input: RunBatchesInput, deps: RunBatchesDeps): 
         detail,
         embedding: { ...run.embedding!, batchIds: ids },
       })) ?? (await deps.runs.get(runId)));
-  if (!recorded || TERMINAL_STATUSES.has(recorded.status))
+  if (!recorded || TERMINAL_STATUSES.has(recorded.status)) {
+    // Stopped while its batches were created: reconcile may have looked before this step linked them, so
+    // the batches still running are cancelled here (whoever comes second finds them cancelled already).
+    for (const batch of batches)
+      if (batch.status === 'pending' && batch.batchId) await deps.batches.cancel(batch.batchId);
     throw new RunEndedError(
-      `embedding run ${runId} ended while its batches were looked at`,
-      'Its batches are cancelled by reconcile. Drop the file again to start a new run.',
+      `embedding run ${runId} ended while its batches were looked at; the ones still running were cancelled`,
+      'Nothing to clean up. Drop the file again to start a new run.',
     );
+  }
   const pending = batches.some((batch) => batch.status === 'pending');
   const checks = progress.checks + 1;
   const mode = jobWaitMode(await deps.webhooks.lastVerifiedAt(), now());

@@ -184,35 +184,4 @@ describe('embedding batches', () => {
       ),
     ).rejects.toThrow();
   });
-
-  it('runs 100,000 inputs at 256 dimensions across two batches within bounded memory', async () => {
-    const rss: number[] = [];
-    const sample = setInterval(() => rss.push(process.memoryUsage().rss), 50);
-    const start = process.memoryUsage().rss;
-    let count = 0;
-    for (let b = 0; b < 2; b++) {
-      const lines = Array.from({ length: 50_000 }, (_, i) =>
-        line(`t${b}-${i}`, {
-          model: 'text-embedding-3-small',
-          input: `ticket ${i} about order ${i % 97} and refund ${i % 13}`,
-          dimensions: 256,
-          encoding_format: 'base64',
-        }),
-      );
-      const batch = await runBatch(lines);
-      expect(batch.request_counts?.completed).toBe(50_000);
-      const text = await (await client.files.content(batch.output_file_id!)).text();
-      count += text.split('\n').filter(Boolean).length;
-      await client.files.delete(batch.output_file_id!);
-    }
-    clearInterval(sample);
-    const peak = Math.max(...rss, process.memoryUsage().rss);
-    const mb = (n: number) => Math.round(n / 2 ** 20);
-    console.log(
-      `100,000 inputs × 256 dims (base64): rss start ${mb(start)} MiB, peak ${mb(peak)} MiB (+${mb(peak - start)})`,
-    );
-    expect(count).toBe(100_000);
-    // One 50,000-line output is about 100 MB of JSON; two at once would not fit this bound.
-    expect(peak - start).toBeLessThan(1024 * 2 ** 20);
-  }, 240_000);
 });

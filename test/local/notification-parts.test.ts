@@ -255,7 +255,9 @@ describe('the plan of the synthesized template', () => {
       expect(names).toContain(id);
     for (const alarm of plan.alarms) expect(alarm.properties.AlarmActions).toEqual([topic.arn]);
     const targets = plan.rules.flatMap((r) => r.targets).filter((t) => t.arn === topic.arn);
-    expect(targets).toHaveLength(4);
+    // Four ends of a training run, three of an embedding run (it is never SUCCEEDED_NOT_PROMOTED).
+    expect(targets).toHaveLength(7);
+    expect(targets.filter((t) => t.inputTransformer!.template.includes('embedding run'))).toHaveLength(3);
     for (const target of targets) {
       expect(target.inputTransformer?.pathsMap['detail-runId']).toBe('$.detail.runId');
       // Every CloudFormation token resolved.

@@ -263,6 +263,21 @@ describe('running the batches', () => {
     expect(provider.batches.size).toBe(2);
   });
 
+  it('cancels the batch it created when the run was stopped meanwhile (reconcile may have looked before)', async () => {
+    const { input, prepared: plan, runs, store } = await prepared(5);
+    const provider = fakeBatches();
+    const submit = provider.port.submit.bind(provider.port);
+    // The run is stopped (reconcile records it CANCELLED) while its batch is being created.
+    provider.port.submit = async (file, metadata) => {
+      const id = await submit(file, metadata);
+      await runs.advance(input.runId, 'CANCELLED', {});
+      return id;
+    };
+    const deps = { runs, store, batches: provider.port, webhooks: { lastVerifiedAt: async () => undefined } };
+    await expect(runBatches({ ...input, prepared: plan }, deps)).rejects.toBeInstanceOf(RunEndedError);
+    expect(provider.cancelled).toEqual(['batch_1']);
+  });
+
   it('refuses to look at the batches of a run that has ended', async () => {
     const { input, prepared: plan, runs, store } = await prepared(2);
     await runs.advance(input.runId, 'CANCELLED', {});
