@@ -51,6 +51,7 @@ describe('the terminal of npm run local and npm start', () => {
         id: runEventId(runId, status, '2026-11-30T10:00:00.000Z'),
         runId,
         family: 'support',
+        kind: 'fine-tuning',
         status,
         at: '2026-11-30T10:00:00.000Z',
         terminal: status === 'REJECTED',
