@@ -144,3 +144,31 @@ export function stepHandler<S extends z.ZodType, R>(
     }
   });
 }
+
+/**
+ * Validates each object an S3 event created, one after another, each with its run (and family) in every log
+ * line and in the trace's annotation; logs each outcome, a crash in validation (reported, the run FAILED)
+ * as an error for the maintainers. The outcomes, in the event's order.
+ */
+export async function validateEachObject<O extends { key: string }, R extends { outcome: string }>(
+  objects: Iterable<O>,
+  keysOf: (object: O) => { runId: string; family?: string },
+  validate: (object: O) => Promise<R>,
+): Promise<R[]> {
+  const outcomes: R[] = [];
+  for (const object of objects) {
+    const keys = keysOf(object);
+    logger.appendKeys(keys);
+    // An annotation holds one value: with several records in one event, the last file's run is kept.
+    annotateRun(keys);
+    try {
+      const outcome = await validate(object);
+      if (outcome.outcome === 'failed') logger.error('validation crashed', { ...outcome, key: object.key });
+      else logger.info('validated', { ...outcome, key: object.key });
+      outcomes.push(outcome);
+    } finally {
+      logger.removeKeys(Object.keys(keys));
+    }
+  }
+  return outcomes;
+}

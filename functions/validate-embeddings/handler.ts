@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import { awsClients } from '../adapters/aws-clients.js';
 import { enabledProviders, objectStore, runStore } from '../adapters/deps.js';
 import { readEnvironment } from '../adapters/environment.js';
-import { annotateRun, logger, traceInvocation } from '../adapters/handler-kit.js';
+import { logger, traceInvocation, validateEachObject } from '../adapters/handler-kit.js';
 import { runMetrics, runMetricsMiddleware } from '../adapters/run-metrics.js';
 import { sfnRunStarter } from '../adapters/sfn-run-starter.js';
 import { InvalidEventError } from '../core/errors.js';
@@ -37,21 +37,11 @@ export const handler = middy().handler(async (event: unknown, context: Context) 
     deadline: Date.now() + context.getRemainingTimeInMillis() - REPORT_MARGIN_MS,
     metrics: runMetrics,
   };
-  const outcomes = [];
-  for (const object of createdObjects(parsed.data)) {
-    const keys = { runId: deriveRunId(object) };
-    logger.appendKeys(keys);
-    annotateRun(keys);
-    try {
-      const outcome = await validateEmbeddingUpload(object, deps);
-      if (outcome.outcome === 'failed') logger.error('validation crashed', { ...outcome, key: object.key });
-      else logger.info('validated', { ...outcome, key: object.key });
-      outcomes.push(outcome);
-    } finally {
-      logger.removeKeys(Object.keys(keys));
-    }
-  }
-  return outcomes;
+  return validateEachObject(
+    createdObjects(parsed.data),
+    (object) => ({ runId: deriveRunId(object) }),
+    (object) => validateEmbeddingUpload(object, deps),
+  );
 });
 // Runs started, rejected and failed here are written as metrics when the invocation ends.
 handler.use(runMetricsMiddleware((error) => logger.warn('writing the metrics failed', { error })));

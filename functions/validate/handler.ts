@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import { awsClients } from '../adapters/aws-clients.js';
 import { enabledProviders, objectStore, runStore } from '../adapters/deps.js';
 import { readEnvironment } from '../adapters/environment.js';
-import { annotateRun, logger, traceInvocation } from '../adapters/handler-kit.js';
+import { logger, traceInvocation, validateEachObject } from '../adapters/handler-kit.js';
 import { runMetrics, runMetricsMiddleware } from '../adapters/run-metrics.js';
 import { sfnRunStarter } from '../adapters/sfn-run-starter.js';
 import { InvalidEventError } from '../core/errors.js';
@@ -36,24 +36,12 @@ export const handler = middy().handler(async (event: unknown, context: Context) 
     providers: enabledProviders(),
     metrics: runMetrics,
   };
-  const outcomes = [];
-  for (const object of createdObjects(parsed.data)) {
-    // Each line about this file says its run and family (as the workflow's steps' lines do).
-    const keys = { runId: deriveRunId(object), family: familyOf(object.key, env.INCOMING_PREFIX) };
-    logger.appendKeys(keys);
-    // An annotation holds one value: with several records in one event, the last file's run is kept.
-    annotateRun(keys);
-    try {
-      const outcome = await validateUpload(object, deps);
-      // A crash in validation is reported and the run FAILED; it is logged for the maintainers, not retried.
-      if (outcome.outcome === 'failed') logger.error('validation crashed', { ...outcome, key: object.key });
-      else logger.info('validated', { ...outcome, key: object.key });
-      outcomes.push(outcome);
-    } finally {
-      logger.removeKeys(Object.keys(keys));
-    }
-  }
-  return outcomes;
+  // Each line about a file says its run and family (as the workflow's steps' lines do).
+  return validateEachObject(
+    createdObjects(parsed.data),
+    (object) => ({ runId: deriveRunId(object), family: familyOf(object.key, env.INCOMING_PREFIX) }),
+    (object) => validateUpload(object, deps),
+  );
 });
 // Runs started, rejected and failed here are written as metrics when the invocation ends.
 handler.use(runMetricsMiddleware((error) => logger.warn('writing the metrics failed', { error })));
