@@ -110,6 +110,21 @@ export function describeRun(run: CliRun, loss: LossPoint[] | null, lossNote?: st
     ]);
   if (run.providerJobId) facts.push(['Provider job', run.providerJobId]);
   if (run.executionArn) facts.push(['Execution', run.executionArn]);
+  const lines = runPage(run, facts, [
+    ['source', 'source'],
+    ['validationReport', 'validation report'],
+    ['results', 'results.csv'],
+    ['summary', 'summary.json'],
+    ['report', 'report.html'],
+  ]);
+  lines.push('');
+  if (loss) lines.push('Loss', renderLossCurve(loss).trimEnd());
+  else if (lossNote) lines.push(`Loss: ${lossNote}`);
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+/** A run's page for `runs show`, either kind: its facts, its error and fix, its history, its files. */
+function runPage(run: CliRun, facts: [string, string][], files: [keyof RunFiles, string][]): string[] {
   const width = Math.max(...facts.map(([k]) => k.length));
   const lines = [`Run ${run.runId}`, ...facts.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), ''];
   if (run.error) {
@@ -122,19 +137,8 @@ export function describeRun(run: CliRun, loss: LossPoint[] | null, lossNote?: st
   lines.push('History');
   for (const change of run.history)
     lines.push(`  ${time(change.at)}  ${change.status}${change.detail ? ` (${change.detail})` : ''}`);
-  lines.push('', 'Files');
-  const names: [keyof RunFiles, string][] = [
-    ['source', 'source'],
-    ['validationReport', 'validation report'],
-    ['results', 'results.csv'],
-    ['summary', 'summary.json'],
-    ['report', 'report.html'],
-  ];
-  lines.push(...fileLines(run, names));
-  lines.push('');
-  if (loss) lines.push('Loss', renderLossCurve(loss).trimEnd());
-  else if (lossNote) lines.push(`Loss: ${lossNote}`);
-  return `${lines.join('\n').trimEnd()}\n`;
+  lines.push('', 'Files', ...fileLines(run, files));
+  return lines;
 }
 
 function fileLines(run: CliRun, names: [keyof RunFiles, string][]): string[] {
@@ -188,27 +192,12 @@ function describeEmbeddingRun(run: CliRun): string {
   ];
   if (embedding?.batchIds?.length) facts.push(['Batches', embedding.batchIds.join(', ')]);
   if (run.executionArn) facts.push(['Execution', run.executionArn]);
-  const width = Math.max(...facts.map(([k]) => k.length));
-  const lines = [`Run ${run.runId}`, ...facts.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), ''];
-  if (run.error) {
-    lines.push(
-      `Error: ${run.error.name}${run.error.code ? ` (${run.error.code})` : ''}: ${run.error.message}`,
-    );
-    if (run.error.fix) lines.push(`Fix: ${run.error.fix}`);
-    lines.push('');
-  }
-  lines.push('History');
-  for (const change of run.history)
-    lines.push(`  ${time(change.at)}  ${change.status}${change.detail ? ` (${change.detail})` : ''}`);
-  lines.push('', 'Files');
-  lines.push(
-    ...fileLines(run, [
-      ['source', 'source'],
-      ['validationReport', 'validation report'],
-      ['output', 'embeddings'],
-      ['manifest', 'manifest.json'],
-    ]),
-  );
+  const lines = runPage(run, facts, [
+    ['source', 'source'],
+    ['validationReport', 'validation report'],
+    ['output', 'embeddings'],
+    ['manifest', 'manifest.json'],
+  ]);
   return `${lines.join('\n').trimEnd()}\n`;
 }
 

@@ -484,12 +484,16 @@ export class TunedropPipeline extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
-    this.validateFunction = fn('Validate', 'validate', Duration.minutes(15), {
+    // What a drop's check runs with: Lambda's retries, then the dead letters; a full vCPU for tokenizing.
+    const dropCheck = {
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
       onFailure: new SqsDestination(this.deadLetters),
       memorySize: 1769,
       bundledFiles: ['node_modules/tiktoken/tiktoken_bg.wasm'],
+    };
+    this.validateFunction = fn('Validate', 'validate', Duration.minutes(15), {
+      ...dropCheck,
       environment: {
         ...environment,
         STATE_MACHINE_ARN: this.workflow.stateMachine.stateMachineArn,
@@ -532,11 +536,7 @@ export class TunedropPipeline extends Construct {
       },
     });
     const validateEmbeddings = fn('ValidateEmbeddings', 'validate-embeddings', Duration.minutes(15), {
-      retryAttempts: 2,
-      maxEventAge: Duration.hours(6),
-      onFailure: new SqsDestination(this.deadLetters),
-      memorySize: 1769,
-      bundledFiles: ['node_modules/tiktoken/tiktoken_bg.wasm'],
+      ...dropCheck,
       environment: {
         ...environment,
         STATE_MACHINE_ARN: this.embeddingWorkflow.stateMachine.stateMachineArn,
